@@ -1,0 +1,105 @@
+//! SigV4 authentication of every API request, written once: [`Authed`] is the extractor that
+//! verifies the signature over the method, path, query, headers and body, and yields the caller.
+
+use crate::AppState;
+use crate::error::{ApiError, AuthFailure};
+use axum::extract::{FromRequest, Request};
+use bytes::Bytes;
+use xc_control::Caller;
+
+/// An authenticated request: who sent it, and its body (already read for the signature).
+#[derive(Debug)]
+pub struct Authed {
+    pub caller: Caller,
+    pub body: Bytes,
+}
+
+impl Authed {
+    /// Decodes the JSON body, naming the member at fault when it does not fit.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
+        let body: &[u8] = if self.body.is_empty() {
+            b"{}"
+        } else {
+            &self.body
+        };
+        let de = &mut serde_json::Deserializer::from_slice(body);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            if path.is_empty() || path == "." {
+                ApiError::Serialization(format!("request body: {}", e.inner()))
+            } else {
+                ApiError::validation(&path, e.inner())
+            }
+        })
+    }
+}
+
+/// The largest request body accepted (AWS's JSON APIs allow far less for this model).
+pub const MAX_BODY: usize = 1 << 20;
+
+impl FromRequest<AppState> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let body = axum::body::to_bytes(body, MAX_BODY)
+            .await
+            .map_err(|_| ApiError::Serialization("request body too large or unreadable".into()))?;
+        let caller = authenticate(state, &parts, &body).await?;
+        Ok(Self { caller, body })
+    }
+}
+
+pub async fn authenticate(
+    state: &AppState,
+    parts: &http::request::Parts,
+    body: &[u8],
+) -> Result<Caller, ApiError> {
+    let header = parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .ok_or(ApiError::Auth(AuthFailure::Missing))?
+        .to_str()
+        .map_err(|_| {
+            ApiError::Auth(AuthFailure::Signature(xc_sigv4::Error::Malformed(
+                "not ASCII",
+            )))
+        })?;
+    let auth = xc_sigv4::Authorization::parse(header)
+        .map_err(|e| ApiError::Auth(AuthFailure::Signature(e)))?;
+    let (caller, secret) = state
+        .service
+        .credentials_for(&auth.access_key_id)
+        .await?
+        .ok_or(ApiError::Auth(AuthFailure::UnknownKey))?;
+    let mut headers: Vec<(&str, &str)> = Vec::with_capacity(parts.headers.len() + 1);
+    for (k, v) in &parts.headers {
+        if let Ok(v) = v.to_str() {
+            headers.push((k.as_str(), v));
+        }
+    }
+    // HTTP/2 carries the host in the URI authority rather than a Host header.
+    let authority = parts.uri.authority().map(|a| a.as_str().to_owned());
+    if !parts.headers.contains_key(http::header::HOST)
+        && let Some(a) = authority.as_deref()
+    {
+        headers.push(("host", a));
+    }
+    let request = xc_sigv4::Request {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &headers,
+        body,
+    };
+    let expect = xc_sigv4::Expect {
+        region: state.service.region(),
+        service: "interconnect",
+        now: time::OffsetDateTime::now_utc(),
+    };
+    xc_sigv4::verify(&request, &auth, &secret, &expect).map_err(|e| {
+        tracing::debug!(key = %auth.access_key_id, error = %e, "signature refused");
+        ApiError::Auth(AuthFailure::Signature(e))
+    })?;
+    Ok(caller)
+}

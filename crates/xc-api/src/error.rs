@@ -1,0 +1,88 @@
+//! [`ApiError`]: every failure an API answers with, and its one mapping to the AWS error shapes
+//! and HTTP statuses (`__type`, message) and to the native error body.
+
+use xc_control::ServiceError;
+use xc_sigv4::Error as SigError;
+
+/// The namespace of the AWS Interconnect shapes, used in `__type`.
+pub const NAMESPACE: &str = "com.amazonaws.interconnect";
+
+#[derive(Debug)]
+pub enum ApiError {
+    Service(ServiceError),
+    /// The request could not be decoded (bad JSON/CBOR, wrong type for a member).
+    Serialization(String),
+    /// Authentication failed: a missing, malformed, unknown or wrong signature.
+    Auth(AuthFailure),
+    UnknownOperation(String),
+}
+
+#[derive(Debug)]
+pub enum AuthFailure {
+    Missing,
+    UnknownKey,
+    Signature(SigError),
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        Self::Service(e)
+    }
+}
+
+impl ApiError {
+    pub fn validation(field: &str, message: impl std::fmt::Display) -> Self {
+        Self::Service(ServiceError::validation(field, message))
+    }
+
+    /// The AWS error code (shape name), the HTTP status, the message, and the field it concerns.
+    pub fn parts(&self) -> (&'static str, u16, String, Option<String>) {
+        match self {
+            Self::Service(e) => match e {
+                ServiceError::Validation { field, message } => (
+                    "InterconnectValidationException",
+                    400,
+                    format!("{field}: {message}"),
+                    Some(field.clone()),
+                ),
+                ServiceError::NotFound { .. } => ("ResourceNotFoundException", 404, e.to_string(), None),
+                ServiceError::AccessDenied(m) => ("AccessDeniedException", 403, m.clone(), None),
+                ServiceError::Conflict(m) => ("InterconnectClientException", 400, m.clone(), None),
+                ServiceError::QuotaExceeded(m) => ("ServiceQuotaExceededException", 402, m.clone(), None),
+                ServiceError::Internal(_) => (
+                    "InterconnectServerException",
+                    500,
+                    "internal error; the server log has the details".to_owned(),
+                    None,
+                ),
+            },
+            Self::Serialization(m) => ("InterconnectValidationException", 400, m.clone(), None),
+            Self::UnknownOperation(op) => (
+                "UnknownOperationException",
+                400,
+                format!("unknown operation `{op}`"),
+                None,
+            ),
+            Self::Auth(AuthFailure::Missing) => (
+                "MissingAuthenticationTokenException",
+                403,
+                "the request is not signed: sign it with AWS Signature Version 4 (an access key of this server)".to_owned(),
+                None,
+            ),
+            Self::Auth(AuthFailure::UnknownKey) => (
+                "UnrecognizedClientException",
+                403,
+                "the security token included in the request is invalid: unknown or disabled access key".to_owned(),
+                None,
+            ),
+            Self::Auth(AuthFailure::Signature(e)) => match e {
+                SigError::Skew { .. } => ("InvalidSignatureException", 403, format!("Signature expired: {e}"), None),
+                SigError::Missing => ("MissingAuthenticationTokenException", 403, e.to_string(), None),
+                SigError::Malformed(_) | SigError::UnsupportedAlgorithm => {
+                    ("IncompleteSignatureException", 403, e.to_string(), None)
+                }
+                _ => ("InvalidSignatureException", 403, e.to_string(), None),
+            },
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! HTTP front-ends of the control plane, over one service layer (`xc_control::Service`):
+//!
+//! - the AWS Interconnect API at `/`: `awsJson1_0` (`POST /` with `X-Amz-Target:
+//!   Interconnect.<Op>`, what the AWS CLI and boto3 send) and `smithy-rpc-v2-cbor`
+//!   (`POST /service/Interconnect/operation/<Op>`, what the AWS SDK for Rust sends);
+//! - the native JSON API at `/v1/...` (see [`native`]) with its OpenAPI document;
+//! - `/healthz`, unauthenticated.
+//!
+//! Handlers are thin: authenticate ([`auth::Authed`]), decode, call one service function, encode.
+//! Errors are mapped to the wire once, in [`error::ApiError::parts`].
+//! Architecture invariant: no business rule lives here; no SQL, no state but the `Service`.
+
+pub mod auth;
+pub mod aws;
+pub mod cbor;
+pub mod error;
+pub mod native;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use error::ApiError;
+use std::sync::Arc;
+use xc_control::Service;
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub service: Arc<Service>,
+}
+
+/// A finished HTTP response.
+#[derive(Debug)]
+pub struct Reply(Response);
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        self.0
+    }
+}
+
+/// Native API errors render as the native error body.
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        Reply::native_error(self).0
+    }
+}
+
+const JSON_1_0: &str = "application/x-amz-json-1.0";
+const CBOR: &str = "application/cbor";
+
+impl Reply {
+    fn with(status: u16, content_type: &'static str, body: Vec<u8>) -> Response {
+        let mut r = Response::new(axum::body::Body::from(body));
+        *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        r.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static(content_type),
+        );
+        r
+    }
+
+    pub fn native_error(e: ApiError) -> Self {
+        let (code, status, message, field) = e.parts();
+        let body = xc_types::api::ErrorBody {
+            code: code.to_owned(),
+            message,
+            field,
+        };
+        Self(Self::with(
+            status,
+            "application/json",
+            serde_json::to_vec(&body).unwrap_or_default(),
+        ))
+    }
+
+    pub fn json<T: serde::Serialize>(status: u16, v: &T) -> Self {
+        Self(Self::with(
+            status,
+            "application/json",
+            serde_json::to_vec(v).unwrap_or_default(),
+        ))
+    }
+
+    fn aws_json(result: Result<serde_json::Value, ApiError>) -> Self {
+        match result {
+            Ok(v) => Self(Self::with(
+                200,
+                JSON_1_0,
+                serde_json::to_vec(&v).unwrap_or_default(),
+            )),
+            Err(e) => {
+                let (code, status, message, _) = e.parts();
+                let body = serde_json::json!({ "__type": format!("{}#{code}", error::NAMESPACE), "message": message });
+                let mut r = Self::with(
+                    status,
+                    JSON_1_0,
+                    serde_json::to_vec(&body).unwrap_or_default(),
+                );
+                r.headers_mut()
+                    .insert("x-amzn-errortype", HeaderValue::from_static(code));
+                Self(r)
+            }
+        }
+    }
+
+    fn aws_cbor(result: Result<serde_json::Value, ApiError>) -> Self {
+        let (status, value, code) = match result {
+            Ok(v) => (200, v, None),
+            Err(e) => {
+                let (code, status, message, _) = e.parts();
+                let body = serde_json::json!({ "__type": format!("{}#{code}", error::NAMESPACE), "message": message });
+                (status, body, Some(code))
+            }
+        };
+        let mut r = Self::with(status, CBOR, cbor::encode(&value));
+        r.headers_mut()
+            .insert("smithy-protocol", HeaderValue::from_static("rpc-v2-cbor"));
+        if let Some(code) = code {
+            r.headers_mut()
+                .insert("x-amzn-errortype", HeaderValue::from_static(code));
+        }
+        Self(r)
+    }
+}
+
+pub fn router(service: Arc<Service>) -> Router {
+    let state = AppState { service };
+    Router::new()
+        .route("/", post(aws_json_handler))
+        .route(
+            "/service/Interconnect/operation/{op}",
+            post(aws_cbor_handler),
+        )
+        .route("/healthz", get(|| async { "ok\n" }))
+        .merge(native::routes())
+        .with_state(state)
+}
+
+async fn run_operation(
+    state: &AppState,
+    parts: &http::request::Parts,
+    body: &[u8],
+    op: &str,
+    input: Result<serde_json::Value, ApiError>,
+) -> Result<serde_json::Value, ApiError> {
+    let caller = auth::authenticate(state, parts, body).await?;
+    let input = input?;
+    let span = tracing::debug_span!("aws", %op, account = %caller.account);
+    let _e = span.enter();
+    drop(_e);
+    let r = aws::dispatch(&state.service, &caller, op, input).await;
+    if let Err(e) = &r {
+        tracing::debug!(%op, account = %caller.account, error = ?e.parts().0, "operation failed");
+    }
+    r
+}
+
+async fn aws_json_handler(State(state): State<AppState>, req: axum::extract::Request) -> Reply {
+    let (parts, body) = req.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, auth::MAX_BODY).await else {
+        return Reply::aws_json(Err(ApiError::Serialization(
+            "request body too large".into(),
+        )));
+    };
+    let target = header(&parts.headers, "x-amz-target").unwrap_or_default();
+    let Some(op) = target.strip_prefix("Interconnect.") else {
+        return Reply::aws_json(Err(ApiError::UnknownOperation(target)));
+    };
+    let input = if body.is_empty() {
+        Ok(serde_json::json!({}))
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::Serialization(format!("request body is not valid JSON: {e}")))
+    };
+    Reply::aws_json(run_operation(&state, &parts, &body, op, input).await)
+}
+
+async fn aws_cbor_handler(
+    State(state): State<AppState>,
+    Path(op): Path<String>,
+    req: axum::extract::Request,
+) -> Reply {
+    let (parts, body) = req.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, auth::MAX_BODY).await else {
+        return Reply::aws_cbor(Err(ApiError::Serialization(
+            "request body too large".into(),
+        )));
+    };
+    let input = cbor::decode(&body).map_err(ApiError::Serialization);
+    Reply::aws_cbor(run_operation(&state, &parts, &body, &op, input).await)
+}
+
+fn header(h: &HeaderMap, name: &str) -> Option<String> {
+    h.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+/// Serves plain HTTP on `listener` until `shutdown` resolves, then drains in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Serves HTTPS with the given PEM certificate chain and key.
+pub async fn serve_tls(
+    addr: std::net::SocketAddr,
+    router: Router,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await?;
+    let handle = axum_server::Handle::new();
+    let h = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        h.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    });
+    axum_server::bind_rustls(addr, config)
+        .handle(handle)
+        .serve(router.into_make_service())
+        .await
+}

@@ -1,0 +1,380 @@
+//! A typed client of the native API (`/v1/...`). Every request is signed with SigV4 by the same
+//! code the server verifies with (`xc-sigv4`). Errors keep the server's code and message.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use xc_types::api::*;
+use xc_types::{AttachPoint, Environment};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error.
+    #[error("{message} ({code})")]
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+        field: Option<String>,
+    },
+    #[error("cannot reach {endpoint}: {detail}")]
+    Transport { endpoint: String, detail: String },
+    #[error("unexpected response from the server: {0}")]
+    Decode(String),
+}
+
+impl ClientError {
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    endpoint: String,
+    host: String,
+    key_id: String,
+    secret: String,
+    region: String,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.endpoint)
+            .field("key_id", &self.key_id)
+            .finish()
+    }
+}
+
+/// Percent-encodes a query value.
+pub fn encode_query(v: &str) -> String {
+    let mut out = String::new();
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl Client {
+    pub fn new(
+        endpoint: &str,
+        key_id: &str,
+        secret: &str,
+        region: &str,
+    ) -> Result<Self, ClientError> {
+        let endpoint = endpoint.trim_end_matches('/').to_owned();
+        let url = reqwest::Url::parse(&endpoint).map_err(|e| ClientError::Transport {
+            endpoint: endpoint.clone(),
+            detail: format!("not a URL: {e}"),
+        })?;
+        let host = match (url.host_str(), url.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_owned(),
+            _ => {
+                return Err(ClientError::Transport {
+                    endpoint,
+                    detail: "the URL has no host".into(),
+                });
+            }
+        };
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .build()
+            .map_err(|e| ClientError::Transport {
+                endpoint: endpoint.clone(),
+                detail: e.to_string(),
+            })?;
+        Ok(Self {
+            http,
+            endpoint,
+            host,
+            key_id: key_id.to_owned(),
+            secret: secret.to_owned(),
+            region: region.to_owned(),
+        })
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Sends one signed request. `path` may carry a query string.
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&(impl Serialize + ?Sized)>,
+    ) -> Result<T, ClientError> {
+        let body = match body {
+            Some(b) => serde_json::to_vec(b).map_err(|e| ClientError::Decode(e.to_string()))?,
+            None => Vec::new(),
+        };
+        let (p, q) = path.split_once('?').unwrap_or((path, ""));
+        let mut headers = vec![("host", self.host.as_str())];
+        if !body.is_empty() {
+            headers.push(("content-type", "application/json"));
+        }
+        let added = xc_sigv4::sign(
+            &xc_sigv4::Request {
+                method,
+                path: p,
+                query: q,
+                headers: &headers,
+                body: &body,
+            },
+            &self.key_id,
+            self.secret.as_bytes(),
+            &self.region,
+            "interconnect",
+            time::OffsetDateTime::now_utc(),
+        );
+        let m = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|e| ClientError::Decode(e.to_string()))?;
+        let mut req = self.http.request(m, format!("{}{path}", self.endpoint));
+        for (k, v) in headers
+            .iter()
+            .map(|(k, v)| (*k, v.to_string()))
+            .chain(added)
+        {
+            req = req.header(k, v);
+        }
+        let resp = req
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| ClientError::Transport {
+                endpoint: self.endpoint.clone(),
+                detail: e.without_url().to_string(),
+            })?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(|e| ClientError::Transport {
+            endpoint: self.endpoint.clone(),
+            detail: e.to_string(),
+        })?;
+        if !(200..300).contains(&status) {
+            return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(e) => ClientError::Api {
+                    status,
+                    code: e.code,
+                    message: e.message,
+                    field: e.field,
+                },
+                Err(_) => ClientError::Api {
+                    status,
+                    code: "HttpError".into(),
+                    message: format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes).trim()),
+                    field: None,
+                },
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
+    pub async fn whoami(&self) -> Result<WhoAmI, ClientError> {
+        self.call("GET", "/v1/whoami", None::<&()>).await
+    }
+    pub async fn create_account(&self, name: &str) -> Result<Credentials, ClientError> {
+        self.call(
+            "POST",
+            "/v1/accounts",
+            Some(&CreateAccountRequest {
+                name: name.to_owned(),
+            }),
+        )
+        .await
+    }
+    pub async fn list_accounts(&self) -> Result<AccountList, ClientError> {
+        self.call("GET", "/v1/accounts", None::<&()>).await
+    }
+    pub async fn create_access_key(
+        &self,
+        account: Option<&str>,
+        req: &CreateAccessKeyRequest,
+    ) -> Result<Credentials, ClientError> {
+        let q = account
+            .map(|a| format!("?accountId={}", encode_query(a)))
+            .unwrap_or_default();
+        self.call("POST", &format!("/v1/access-keys{q}"), Some(req))
+            .await
+    }
+    pub async fn list_access_keys(
+        &self,
+        account: Option<&str>,
+    ) -> Result<AccessKeyList, ClientError> {
+        let q = account
+            .map(|a| format!("?accountId={}", encode_query(a)))
+            .unwrap_or_default();
+        self.call("GET", &format!("/v1/access-keys{q}"), None::<&()>)
+            .await
+    }
+    pub async fn update_access_key(
+        &self,
+        id: &str,
+        req: &UpdateAccessKeyRequest,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.call(
+            "PATCH",
+            &format!("/v1/access-keys/{}", encode_query(id)),
+            Some(req),
+        )
+        .await
+    }
+    pub async fn delete_access_key(&self, id: &str) -> Result<serde_json::Value, ClientError> {
+        self.call(
+            "DELETE",
+            &format!("/v1/access-keys/{}", encode_query(id)),
+            None::<&()>,
+        )
+        .await
+    }
+    pub async fn list_environments(&self) -> Result<EnvironmentList, ClientError> {
+        self.call("GET", "/v1/environments", None::<&()>).await
+    }
+    pub async fn get_environment(&self, id: &str) -> Result<Environment, ClientError> {
+        self.call(
+            "GET",
+            &format!("/v1/environments/{}", encode_query(id)),
+            None::<&()>,
+        )
+        .await
+    }
+    pub async fn create_attach_point(
+        &self,
+        req: &CreateAttachPointRequest,
+    ) -> Result<AttachPoint, ClientError> {
+        self.call("POST", "/v1/attach-points", Some(req)).await
+    }
+    pub async fn get_attach_point(&self, id: &str) -> Result<AttachPoint, ClientError> {
+        self.call(
+            "GET",
+            &format!("/v1/attach-points/{}", encode_query(id)),
+            None::<&()>,
+        )
+        .await
+    }
+    pub async fn list_attach_points(&self) -> Result<AttachPointList, ClientError> {
+        self.call("GET", "/v1/attach-points", None::<&()>).await
+    }
+    pub async fn update_attach_point(
+        &self,
+        id: &str,
+        req: &UpdateAttachPointRequest,
+    ) -> Result<AttachPoint, ClientError> {
+        self.call(
+            "PATCH",
+            &format!("/v1/attach-points/{}", encode_query(id)),
+            Some(req),
+        )
+        .await
+    }
+    pub async fn delete_attach_point(&self, id: &str) -> Result<serde_json::Value, ClientError> {
+        self.call(
+            "DELETE",
+            &format!("/v1/attach-points/{}", encode_query(id)),
+            None::<&()>,
+        )
+        .await
+    }
+    pub async fn create_connection(
+        &self,
+        req: &CreateConnectionRequest,
+    ) -> Result<ConnectionView, ClientError> {
+        self.call("POST", "/v1/connections", Some(req)).await
+    }
+    pub async fn accept_connection(
+        &self,
+        req: &AcceptConnectionRequest,
+    ) -> Result<ConnectionView, ClientError> {
+        self.call("POST", "/v1/connections/accept", Some(req)).await
+    }
+    pub async fn get_connection(&self, id: &str) -> Result<ConnectionView, ClientError> {
+        self.call(
+            "GET",
+            &format!("/v1/connections/{}", encode_query(id)),
+            None::<&()>,
+        )
+        .await
+    }
+    pub async fn list_connections(
+        &self,
+        q: &ListConnectionsQuery,
+    ) -> Result<ConnectionList, ClientError> {
+        let mut parts = Vec::new();
+        if let Some(s) = &q.state {
+            parts.push(format!("state={}", encode_query(s)));
+        }
+        if let Some(s) = &q.environment_id {
+            parts.push(format!("environmentId={}", encode_query(s)));
+        }
+        if let Some(s) = &q.attach_point {
+            parts.push(format!("attachPoint={}", encode_query(s)));
+        }
+        if let Some(n) = q.max_results {
+            parts.push(format!("maxResults={n}"));
+        }
+        if let Some(s) = &q.next_token {
+            parts.push(format!("nextToken={}", encode_query(s)));
+        }
+        let query = if parts.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", parts.join("&"))
+        };
+        self.call("GET", &format!("/v1/connections{query}"), None::<&()>)
+            .await
+    }
+    pub async fn update_connection(
+        &self,
+        id: &str,
+        req: &UpdateConnectionRequest,
+    ) -> Result<ConnectionView, ClientError> {
+        self.call(
+            "PATCH",
+            &format!("/v1/connections/{}", encode_query(id)),
+            Some(req),
+        )
+        .await
+    }
+    pub async fn delete_connection(&self, id: &str) -> Result<ConnectionView, ClientError> {
+        self.call(
+            "DELETE",
+            &format!("/v1/connections/{}", encode_query(id)),
+            None::<&()>,
+        )
+        .await
+    }
+    pub async fn create_proposal(
+        &self,
+        req: &CreateProposalRequest,
+    ) -> Result<ProposalView, ClientError> {
+        self.call("POST", "/v1/proposals", Some(req)).await
+    }
+    pub async fn list_proposals(&self) -> Result<ProposalList, ClientError> {
+        self.call("GET", "/v1/proposals", None::<&()>).await
+    }
+    pub async fn withdraw_proposal(&self, id: &str) -> Result<ProposalView, ClientError> {
+        self.call(
+            "DELETE",
+            &format!("/v1/proposals/{}", encode_query(id)),
+            None::<&()>,
+        )
+        .await
+    }
+    pub async fn describe_proposal(&self, key: &str) -> Result<serde_json::Value, ClientError> {
+        self.call(
+            "POST",
+            "/v1/proposals/describe",
+            Some(&serde_json::json!({ "activationKey": key })),
+        )
+        .await
+    }
+}

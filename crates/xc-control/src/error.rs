@@ -1,0 +1,46 @@
+//! The service layer's one error type. Each front-end maps it to its wire form in one place.
+
+use xc_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Input that breaks a rule; `field` names the request member.
+    #[error("{field}: {message}")]
+    Validation { field: String, message: String },
+    /// Unknown id, or one the caller may not see (the two are indistinguishable on purpose).
+    #[error("{what} {id} was not found")]
+    NotFound { what: &'static str, id: String },
+    #[error("{0}")]
+    AccessDenied(String),
+    /// The request is valid but conflicts with the state of a resource.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    QuotaExceeded(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    pub fn validation(field: &str, message: impl std::fmt::Display) -> Self {
+        Self::Validation {
+            field: field.to_owned(),
+            message: message.to_string(),
+        }
+    }
+    pub fn not_found(what: &'static str, id: impl std::fmt::Display) -> Self {
+        Self::NotFound {
+            what,
+            id: id.to_string(),
+        }
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store error");
+        Self::Internal(e.to_string())
+    }
+}
+
+pub type Result<T, E = ServiceError> = std::result::Result<T, E>;

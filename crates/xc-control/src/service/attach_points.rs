@@ -1,0 +1,162 @@
+//! Attach points: a tenant's network edge and the prefixes it announces.
+
+use super::{Caller, Service, page_limit};
+use crate::{Result, ServiceError};
+use xc_types::api::{CreateAttachPointRequest, UpdateAttachPointRequest};
+use xc_types::*;
+
+pub(crate) fn parse_prefixes(field: &str, list: &[String]) -> Result<Vec<Prefix>> {
+    let prefixes = list
+        .iter()
+        .map(|s| Prefix::parse(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ServiceError::validation(field, e))?;
+    validate_prefix_list(&prefixes).map_err(|e| ServiceError::validation(field, e))?;
+    Ok(prefixes)
+}
+
+fn validate_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 100 || name.chars().any(|c| c.is_control()) {
+        return Err(ServiceError::validation(
+            "name",
+            "a name is 1 to 100 printable characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+pub(crate) fn parse_attach_point_id(field: &str, s: &str) -> Result<AttachPointId> {
+    AttachPointId::parse(s).map_err(|e| ServiceError::validation(field, e))
+}
+
+impl Service {
+    pub async fn create_attach_point(
+        &self,
+        caller: &Caller,
+        req: CreateAttachPointRequest,
+    ) -> Result<AttachPoint> {
+        caller.require_write()?;
+        let name = validate_name(&req.name)?;
+        let prefixes = parse_prefixes("prefixes", &req.prefixes)?;
+        let asn = match req.asn {
+            None => Asn::DEFAULT_PRIVATE,
+            Some(n) => Asn::new(n).map_err(|e| ServiceError::validation("asn", e))?,
+        };
+        let now = self.now();
+        let ap = AttachPoint {
+            id: AttachPointId::from_bytes(rand::random()),
+            account_id: caller.account.clone(),
+            name,
+            asn,
+            prefixes,
+            created_at: now,
+            updated_at: now,
+        };
+        let record = ap.clone();
+        self.store
+            .write(move |db| Ok::<_, ServiceError>(db.insert_attach_point(&record)?))
+            .await?;
+        tracing::info!(attach_point = %ap.id, account = %ap.account_id, "attach point created");
+        Ok(ap)
+    }
+
+    /// An attach point the caller owns (or any, for the operator).
+    pub async fn get_attach_point(&self, caller: &Caller, id: &str) -> Result<AttachPoint> {
+        let id = parse_attach_point_id("id", id)?;
+        let caller = caller.clone();
+        self.store
+            .read(move |db| {
+                db.get_attach_point(&id)?
+                    .filter(|ap| ap.account_id == caller.account || caller.is_operator())
+                    .ok_or_else(|| ServiceError::not_found("attach point", id))
+            })
+            .await
+    }
+
+    pub async fn list_own_attach_points(
+        &self,
+        caller: &Caller,
+        max_results: Option<usize>,
+        next_token: Option<&str>,
+        scope_extra: &str,
+    ) -> Result<(Vec<AttachPoint>, Option<String>)> {
+        let scope = [caller.account.as_str(), "ListAttachPoints", scope_extra];
+        let limit = page_limit(max_results)?;
+        let after = self.page_start(next_token, &scope)?;
+        let account = caller.account.clone();
+        let page = self
+            .store
+            .read(move |db| Ok::<_, ServiceError>(db.list_attach_points(&account, after, limit)?))
+            .await?;
+        let next = page.more_after.map(|s| self.page_token(s, &scope));
+        Ok((page.items, next))
+    }
+
+    /// Renames an attach point or replaces its prefixes. New prefixes must not overlap the
+    /// prefixes of the other side of any live connection that uses this attach point.
+    pub async fn update_attach_point(
+        &self,
+        caller: &Caller,
+        id: &str,
+        req: UpdateAttachPointRequest,
+    ) -> Result<AttachPoint> {
+        caller.require_write()?;
+        let id = parse_attach_point_id("id", id)?;
+        let name = req.name.as_deref().map(validate_name).transpose()?;
+        let prefixes = req
+            .prefixes
+            .as_deref()
+            .map(|p| parse_prefixes("prefixes", p))
+            .transpose()?;
+        let now = self.now();
+        let caller = caller.clone();
+        self.store
+            .write(move |db| {
+                let mut ap = db
+                    .get_attach_point(&id)?
+                    .filter(|ap| ap.account_id == caller.account)
+                    .ok_or_else(|| ServiceError::not_found("attach point", id))?;
+                if let Some(n) = name {
+                    ap.name = n;
+                }
+                if let Some(p) = prefixes {
+                    for c in db.connections_of_attach_point(&id)? {
+                        let other = if c.owner_attach_point == id { c.remote_attach_point } else { Some(c.owner_attach_point) };
+                        let Some(other) = other.and_then(|o| db.get_attach_point(&o).ok().flatten()) else { continue };
+                        if let Some((a, b)) = first_overlap(&p, &other.prefixes) {
+                            return Err(ServiceError::validation(
+                                "prefixes",
+                                format!("{a} overlaps {b} of the other side of connection {} (PREFIX_OVERLAP)", c.id),
+                            ));
+                        }
+                    }
+                    ap.prefixes = p;
+                }
+                ap.updated_at = now;
+                db.update_attach_point(&ap)?;
+                Ok(ap)
+            })
+            .await
+    }
+
+    pub async fn delete_attach_point(&self, caller: &Caller, id: &str) -> Result<()> {
+        caller.require_write()?;
+        let id = parse_attach_point_id("id", id)?;
+        let caller = caller.clone();
+        self.store
+            .write(move |db| {
+                db.get_attach_point(&id)?
+                    .filter(|ap| ap.account_id == caller.account)
+                    .ok_or_else(|| ServiceError::not_found("attach point", id))?;
+                if let Some(c) = db.attach_point_in_use(&id)? {
+                    return Err(ServiceError::Conflict(format!(
+                        "attach point {id} is used by {c}; delete that first"
+                    )));
+                }
+                db.delete_attach_point(&id)?;
+                Ok(())
+            })
+            .await
+    }
+}

@@ -1,0 +1,486 @@
+//! [`Service`]: construction, callers and authentication, accounts and keys, the catalog.
+
+mod attach_points;
+mod connections;
+mod proposals;
+mod views;
+
+pub use connections::ConnectionDetail;
+pub use connections::ListConnectionsInput;
+pub use proposals::ProposalSummary;
+
+pub(crate) fn provisioning_reason_pub() -> xc_types::StateReason {
+    connections::provisioning_reason()
+}
+
+use crate::tokens::{self, PagePayload};
+use crate::{Catalog, Clock, Result, Secrets, ServiceError};
+use std::sync::Arc;
+use xc_store::Store;
+use xc_types::api::{AccessKeyList, Credentials};
+use xc_types::*;
+use zeroize::Zeroizing;
+
+/// How long an activation key stays valid, by default (DESIGN.md: 7 days).
+pub const DEFAULT_KEY_LIFETIME_SECS: i64 = 7 * 24 * 3600;
+/// How long a deleted connection stays listed.
+pub const DELETED_VISIBLE_SECS: i64 = 24 * 3600;
+/// How long a clientToken is remembered.
+pub const IDEMPOTENCY_SECS: i64 = 24 * 3600;
+/// The default and largest page.
+pub const MAX_RESULTS: usize = 100;
+
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub region: String,
+    /// The URL this server is reached at, written into activation keys.
+    pub endpoint: String,
+    pub key_lifetime_secs: i64,
+}
+
+/// The authenticated principal of a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub account: AccountId,
+    pub account_name: String,
+    pub key: AccessKeyId,
+    pub role: KeyRole,
+}
+
+impl Caller {
+    pub fn is_operator(&self) -> bool {
+        self.account.is_operator()
+    }
+    pub(crate) fn require_write(&self) -> Result<()> {
+        match self.role {
+            KeyRole::Admin => Ok(()),
+            KeyRole::ReadOnly => Err(ServiceError::AccessDenied(
+                "this access key is read-only".to_owned(),
+            )),
+        }
+    }
+    pub(crate) fn require_operator(&self) -> Result<()> {
+        if self.is_operator() {
+            self.require_write()
+        } else {
+            Err(ServiceError::AccessDenied(
+                "only the operator account may do this".to_owned(),
+            ))
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Service {
+    pub(crate) store: Arc<Store>,
+    pub(crate) catalog: Catalog,
+    pub(crate) secrets: Secrets,
+    pub(crate) config: ServiceConfig,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) server_id: String,
+    /// Wakes the lifecycle driver when a write leaves it work.
+    pub(crate) work: tokio::sync::Notify,
+}
+
+fn random_secret() -> String {
+    use base64::Engine as _;
+    let bytes: [u8; 30] = rand::random();
+    base64::engine::general_purpose::STANDARD
+        .encode(bytes)
+        .replace(['+', '/'], "x")
+}
+
+impl Service {
+    /// Builds the service over an open store. Creates the server id on first use.
+    pub async fn new(
+        store: Arc<Store>,
+        catalog: Catalog,
+        secrets: Secrets,
+        config: ServiceConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Self>> {
+        let server_id = store
+            .write(|db| {
+                if let Some(v) = db.meta_get("server_id")? {
+                    return Ok(String::from_utf8_lossy(&v).into_owned());
+                }
+                let id = uuid::Uuid::new_v4().to_string();
+                db.meta_put("server_id", id.as_bytes())?;
+                Ok::<_, ServiceError>(id)
+            })
+            .await?;
+        Ok(Arc::new(Self {
+            store,
+            catalog,
+            secrets,
+            config,
+            clock,
+            server_id,
+            work: tokio::sync::Notify::new(),
+        }))
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub fn region(&self) -> &str {
+        &self.config.region
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Creates the operator account and its first key if they do not exist yet. Returns the new
+    /// credentials (to be written to `operator-credentials.json`) only when it created them.
+    pub async fn ensure_operator(&self) -> Result<Option<Credentials>> {
+        let now = self.now();
+        let key_id = AccessKeyId::from_random(rand::random());
+        let secret = random_secret();
+        let sealed = self.secrets.seal(secret.as_bytes());
+        let key = key_id.clone();
+        let created = self
+            .store
+            .write(move |db| {
+                if db.get_account(&AccountId::operator())?.is_some() {
+                    return Ok::<_, ServiceError>(false);
+                }
+                db.insert_account(&Account {
+                    account_id: AccountId::operator(),
+                    name: "operator".to_owned(),
+                    kind: AccountKind::Operator,
+                    created_at: now,
+                })?;
+                db.insert_access_key(
+                    &AccessKey {
+                        access_key_id: key,
+                        account_id: AccountId::operator(),
+                        role: KeyRole::Admin,
+                        status: KeyStatus::Active,
+                        created_at: now,
+                    },
+                    &sealed,
+                )?;
+                Ok(true)
+            })
+            .await?;
+        Ok(created.then(|| Credentials {
+            account_id: AccountId::operator(),
+            access_key_id: key_id,
+            secret_access_key: secret,
+        }))
+    }
+
+    /// Looks up an access key for signature verification: the caller it stands for and its
+    /// secret. `None` for unknown or disabled keys.
+    pub async fn credentials_for(
+        &self,
+        access_key_id: &str,
+    ) -> Result<Option<(Caller, Zeroizing<Vec<u8>>)>> {
+        if AccessKeyId::parse(access_key_id).is_err() {
+            return Ok(None);
+        }
+        let id = access_key_id.to_owned();
+        let found = self
+            .store
+            .read(move |db| {
+                let Some((key, sealed)) = db.get_access_key(&id)? else {
+                    return Ok::<_, ServiceError>(None);
+                };
+                let account = db.get_account(&key.account_id)?;
+                Ok(account.map(|a| (key, sealed, a)))
+            })
+            .await?;
+        let Some((key, sealed, account)) = found else {
+            return Ok(None);
+        };
+        if key.status != KeyStatus::Active {
+            return Ok(None);
+        }
+        let secret = self.secrets.unseal(&sealed).ok_or_else(|| {
+            ServiceError::Internal("an access key cannot be unsealed: wrong master key?".into())
+        })?;
+        Ok(Some((
+            Caller {
+                account: key.account_id,
+                account_name: account.name,
+                key: key.access_key_id,
+                role: key.role,
+            },
+            secret,
+        )))
+    }
+
+    pub async fn create_account(&self, caller: &Caller, name: &str) -> Result<Credentials> {
+        caller.require_operator()?;
+        let name = name.trim().to_owned();
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ' '))
+        {
+            return Err(ServiceError::validation(
+                "name",
+                "an account name is 1 to 64 letters, digits, spaces, -, _ or .",
+            ));
+        }
+        let now = self.now();
+        let account_id =
+            AccountId::from_number(rand::random::<u64>() % 900_000_000_000 + 100_000_000_000);
+        let key_id = AccessKeyId::from_random(rand::random());
+        let secret = random_secret();
+        let sealed = self.secrets.seal(secret.as_bytes());
+        let (acct, key) = (account_id.clone(), key_id.clone());
+        self.store
+            .write(move |db| {
+                db.insert_account(&Account {
+                    account_id: acct.clone(),
+                    name,
+                    kind: AccountKind::Tenant,
+                    created_at: now,
+                })
+                .map_err(|e| match e {
+                    xc_store::StoreError::Duplicate(_) => {
+                        ServiceError::Conflict("an account with this name already exists".into())
+                    }
+                    e => e.into(),
+                })?;
+                db.insert_access_key(
+                    &AccessKey {
+                        access_key_id: key,
+                        account_id: acct,
+                        role: KeyRole::Admin,
+                        status: KeyStatus::Active,
+                        created_at: now,
+                    },
+                    &sealed,
+                )?;
+                Ok::<_, ServiceError>(())
+            })
+            .await?;
+        tracing::info!(account = %account_id, "account created");
+        Ok(Credentials {
+            account_id,
+            access_key_id: key_id,
+            secret_access_key: secret,
+        })
+    }
+
+    pub async fn list_accounts(&self, caller: &Caller) -> Result<Vec<Account>> {
+        if caller.is_operator() {
+            self.store
+                .read(|db| Ok::<_, ServiceError>(db.list_accounts()?))
+                .await
+        } else {
+            let id = caller.account.clone();
+            self.store
+                .read(move |db| Ok::<_, ServiceError>(db.get_account(&id)?.into_iter().collect()))
+                .await
+        }
+    }
+
+    /// The account whose keys `caller` manages: its own, or any (operator).
+    fn key_owner(&self, caller: &Caller, account: Option<&str>) -> Result<AccountId> {
+        match account {
+            None => Ok(caller.account.clone()),
+            Some(a) => {
+                let a =
+                    AccountId::parse(a).map_err(|e| ServiceError::validation("accountId", e))?;
+                if a == caller.account || caller.is_operator() {
+                    Ok(a)
+                } else {
+                    Err(ServiceError::not_found("account", a))
+                }
+            }
+        }
+    }
+
+    pub async fn create_access_key(
+        &self,
+        caller: &Caller,
+        account: Option<&str>,
+        role: KeyRole,
+    ) -> Result<Credentials> {
+        caller.require_write()?;
+        let account_id = self.key_owner(caller, account)?;
+        let now = self.now();
+        let key_id = AccessKeyId::from_random(rand::random());
+        let secret = random_secret();
+        let sealed = self.secrets.seal(secret.as_bytes());
+        let (acct, key) = (account_id.clone(), key_id.clone());
+        self.store
+            .write(move |db| {
+                if db.get_account(&acct)?.is_none() {
+                    return Err(ServiceError::not_found("account", &acct));
+                }
+                db.insert_access_key(
+                    &AccessKey {
+                        access_key_id: key,
+                        account_id: acct,
+                        role,
+                        status: KeyStatus::Active,
+                        created_at: now,
+                    },
+                    &sealed,
+                )?;
+                Ok(())
+            })
+            .await?;
+        Ok(Credentials {
+            account_id,
+            access_key_id: key_id,
+            secret_access_key: secret,
+        })
+    }
+
+    pub async fn list_access_keys(
+        &self,
+        caller: &Caller,
+        account: Option<&str>,
+    ) -> Result<AccessKeyList> {
+        let account_id = self.key_owner(caller, account)?;
+        let access_keys = self
+            .store
+            .read(move |db| Ok::<_, ServiceError>(db.list_access_keys(&account_id)?))
+            .await?;
+        Ok(AccessKeyList { access_keys })
+    }
+
+    /// Enables or disables (`status`) or deletes (`None`) a key. A caller cannot lock itself
+    /// out by disabling or deleting the key it signs with.
+    pub async fn change_access_key(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        status: Option<KeyStatus>,
+    ) -> Result<()> {
+        caller.require_write()?;
+        let key =
+            AccessKeyId::parse(key_id).map_err(|e| ServiceError::validation("accessKeyId", e))?;
+        if key == caller.key && status != Some(KeyStatus::Active) {
+            return Err(ServiceError::Conflict(
+                "this is the key that signed the request; use another key to disable or delete it"
+                    .into(),
+            ));
+        }
+        let caller = caller.clone();
+        self.store
+            .write(move |db| {
+                let visible = db
+                    .get_access_key(key.as_str())?
+                    .is_some_and(|(k, _)| k.account_id == caller.account || caller.is_operator());
+                if !visible {
+                    return Err(ServiceError::not_found("access key", &key));
+                }
+                match status {
+                    Some(s) => db.set_access_key_status(&key, s)?,
+                    None => db.delete_access_key(&key)?,
+                };
+                Ok(())
+            })
+            .await
+    }
+
+    // ---- catalog ----
+
+    pub fn environment(&self, id: &str) -> Result<&Environment> {
+        EnvironmentId::parse(id).map_err(|e| ServiceError::validation("environmentId", e))?;
+        self.catalog
+            .environment(id)
+            .ok_or_else(|| ServiceError::not_found("environment", id))
+    }
+
+    /// Environments matching the filters, one page at a time.
+    pub fn list_environments(
+        &self,
+        caller: &Caller,
+        provider: Option<&Provider>,
+        location: Option<&str>,
+        max_results: Option<usize>,
+        next_token: Option<&str>,
+    ) -> Result<(Vec<Environment>, Option<String>)> {
+        let scope_parts = [
+            caller.account.as_str(),
+            "ListEnvironments",
+            &provider.map(|p| format!("{p:?}")).unwrap_or_default(),
+            location.unwrap_or(""),
+        ];
+        let limit = page_limit(max_results)?;
+        let start = self.page_start(next_token, &scope_parts)?;
+        let matching: Vec<&Environment> = self
+            .catalog
+            .environments()
+            .iter()
+            .filter(|e| provider.is_none_or(|p| &e.provider == p))
+            .filter(|e| location.is_none_or(|l| e.location == l))
+            .collect();
+        let start = start.max(0) as usize;
+        let page: Vec<Environment> = matching
+            .iter()
+            .skip(start)
+            .take(limit)
+            .map(|e| (*e).clone())
+            .collect();
+        let next = (start + page.len() < matching.len())
+            .then(|| self.page_token((start + page.len()) as i64, &scope_parts));
+        Ok((page, next))
+    }
+
+    // ---- pagination ----
+
+    pub(crate) fn page_token(&self, after: i64, scope: &[&str]) -> String {
+        tokens::encode_page_token(
+            &self.secrets,
+            &PagePayload {
+                after,
+                scope: tokens::page_scope(scope),
+            },
+        )
+    }
+
+    /// Where a listing resumes: 0 without a token; the token's position if it was issued for
+    /// this same caller, operation and filters.
+    pub(crate) fn page_start(&self, token: Option<&str>, scope: &[&str]) -> Result<i64> {
+        let Some(token) = token else { return Ok(0) };
+        let bad = || {
+            ServiceError::validation(
+                "nextToken",
+                "is not valid, or was issued for a different request",
+            )
+        };
+        if token.is_empty() || token.len() > tokens::MAX_PAGE_TOKEN_LEN {
+            return Err(ServiceError::validation(
+                "nextToken",
+                "must be 1 to 1024 characters",
+            ));
+        }
+        let p = tokens::decode_page_token(&self.secrets, token).map_err(|_| bad())?;
+        if p.scope != tokens::page_scope(scope) {
+            return Err(bad());
+        }
+        Ok(p.after)
+    }
+
+    /// Runs the lifecycle driver until `shutdown` resolves. See [`crate::lifecycle`].
+    pub async fn run_lifecycle(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
+        crate::lifecycle::run(self, shutdown).await
+    }
+
+    /// One pass of the lifecycle driver (tests call it directly).
+    pub async fn lifecycle_pass(&self) -> Result<usize> {
+        crate::lifecycle::pass(self).await
+    }
+}
+
+pub(crate) fn page_limit(max_results: Option<usize>) -> Result<usize> {
+    match max_results {
+        None => Ok(MAX_RESULTS),
+        Some(n) if (1..=MAX_RESULTS).contains(&n) => Ok(n),
+        Some(_) => Err(ServiceError::validation(
+            "maxResults",
+            "must be between 1 and 100",
+        )),
+    }
+}

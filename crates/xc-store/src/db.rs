@@ -1,0 +1,753 @@
+//! Typed queries over one SQLite connection (a read connection or the writer's transaction).
+
+use crate::StoreError;
+use rusqlite::{OptionalExtension, Row, params};
+use xc_types::*;
+
+/// A connection to the database, handed to the closures of [`crate::Store::read`] and
+/// [`crate::Store::write`].
+#[derive(Debug)]
+pub struct Db<'a> {
+    conn: &'a rusqlite::Connection,
+}
+
+/// One page of results and whether more follow.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// The `seq` of the last item, when there are more items after it.
+    pub more_after: Option<i64>,
+}
+
+/// Which connections a list returns. `visible_to: None` lists every account's (operator).
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionFilter {
+    pub visible_to: Option<AccountId>,
+    pub state: Option<ConnectionState>,
+    /// Only connections in one of these environments.
+    pub environments: Option<Vec<EnvironmentId>>,
+    pub attach_point: Option<AttachPointId>,
+    /// `deleted` connections last updated before this time are no longer listed.
+    pub hide_deleted_before: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct IdempotencyRecord {
+    pub request_hash: Vec<u8>,
+    pub response: String,
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+fn parse<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> Result<T, StoreError> {
+    r.map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+fn map_duplicate(e: rusqlite::Error, what: &'static str) -> StoreError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::Duplicate(what)
+        }
+        e => e.into(),
+    }
+}
+
+fn enum_str<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+fn enum_parse<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T, StoreError> {
+    parse(
+        serde_json::from_value(serde_json::Value::String(s.to_owned())),
+        what,
+    )
+}
+
+const CONNECTION_COLUMNS: &str = "seq, id, shared_id, owner, owner_attach_point, owner_routing, \
+    remote_allowed, remote_account, remote_attach_point, remote_routing, initiator, environment, \
+    bandwidth_mbps, pending_bandwidth_mbps, description, state, reason_code, reason_message, \
+    billing_tier, key_id, key_expires_at, tags, created_at, updated_at";
+
+const PROPOSAL_COLUMNS: &str = "id, shared_id, owner, attach_point, routing, environment, \
+    bandwidth_mbps, description, allowed, key_id, expires_at, state, connection_id, created_at";
+
+impl<'a> Db<'a> {
+    pub(crate) fn new(conn: &'a rusqlite::Connection) -> Self {
+        Self { conn }
+    }
+
+    // ---- meta ----
+
+    pub fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn meta_put(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    // ---- accounts and keys ----
+
+    pub fn insert_account(&self, a: &Account) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO accounts (id, name, kind, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    a.account_id.as_str(),
+                    a.name,
+                    enum_str(&a.kind),
+                    a.created_at
+                ],
+            )
+            .map_err(|e| map_duplicate(e, "account name or id"))?;
+        Ok(())
+    }
+
+    fn account_row(r: &Row<'_>) -> rusqlite::Result<(String, String, String, i64)> {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    }
+
+    fn account_from(row: (String, String, String, i64)) -> Result<Account, StoreError> {
+        Ok(Account {
+            account_id: parse(AccountId::parse(&row.0), "account id")?,
+            name: row.1,
+            kind: enum_parse(&row.2, "account kind")?,
+            created_at: row.3,
+        })
+    }
+
+    pub fn get_account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT id, name, kind, created_at FROM accounts WHERE id = ?1",
+                [id.as_str()],
+                Self::account_row,
+            )
+            .optional()?
+            .map(Self::account_from)
+            .transpose()
+    }
+
+    pub fn list_accounts(&self) -> Result<Vec<Account>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT id, name, kind, created_at FROM accounts ORDER BY id")?;
+        let rows = st.query_map([], Self::account_row)?;
+        rows.map(|r| Self::account_from(r?)).collect()
+    }
+
+    pub fn insert_access_key(&self, k: &AccessKey, secret_sealed: &[u8]) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO access_keys (id, account_id, secret_sealed, role, status, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    k.access_key_id.as_str(),
+                    k.account_id.as_str(),
+                    secret_sealed,
+                    enum_str(&k.role),
+                    enum_str(&k.status),
+                    k.created_at
+                ],
+            )
+            .map_err(|e| map_duplicate(e, "access key id"))?;
+        Ok(())
+    }
+
+    fn key_from(r: &Row<'_>) -> rusqlite::Result<(String, String, String, String, i64, Vec<u8>)> {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+        ))
+    }
+
+    fn key_parse(
+        row: (String, String, String, String, i64, Vec<u8>),
+    ) -> Result<(AccessKey, Vec<u8>), StoreError> {
+        Ok((
+            AccessKey {
+                access_key_id: parse(AccessKeyId::parse(&row.0), "access key id")?,
+                account_id: parse(AccountId::parse(&row.1), "account id")?,
+                role: enum_parse(&row.2, "key role")?,
+                status: enum_parse(&row.3, "key status")?,
+                created_at: row.4,
+            },
+            row.5,
+        ))
+    }
+
+    /// The key's metadata and its sealed secret.
+    pub fn get_access_key(&self, id: &str) -> Result<Option<(AccessKey, Vec<u8>)>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, account_id, role, status, created_at, secret_sealed FROM access_keys WHERE id = ?1",
+        )?;
+        st.query_row([id], Self::key_from)
+            .optional()?
+            .map(Self::key_parse)
+            .transpose()
+    }
+
+    pub fn list_access_keys(&self, account: &AccountId) -> Result<Vec<AccessKey>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, account_id, role, status, created_at, secret_sealed FROM access_keys WHERE account_id = ?1 ORDER BY created_at, id",
+        )?;
+        let rows = st.query_map([account.as_str()], Self::key_from)?;
+        rows.map(|r| Self::key_parse(r?).map(|(k, _)| k)).collect()
+    }
+
+    pub fn set_access_key_status(
+        &self,
+        id: &AccessKeyId,
+        status: KeyStatus,
+    ) -> Result<bool, StoreError> {
+        Ok(self.conn.execute(
+            "UPDATE access_keys SET status = ?2 WHERE id = ?1",
+            params![id.as_str(), enum_str(&status)],
+        )? == 1)
+    }
+
+    pub fn delete_access_key(&self, id: &AccessKeyId) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM access_keys WHERE id = ?1", [id.as_str()])?
+            == 1)
+    }
+
+    // ---- attach points ----
+
+    pub fn insert_attach_point(&self, ap: &AttachPoint) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO attach_points (id, account_id, name, asn, prefixes, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    ap.id.to_string(),
+                    ap.account_id.as_str(),
+                    ap.name,
+                    ap.asn.get(),
+                    json(&ap.prefixes),
+                    ap.created_at,
+                    ap.updated_at
+                ],
+            )
+            .map_err(|e| map_duplicate(e, "attach point id"))?;
+        Ok(())
+    }
+
+    pub fn update_attach_point(&self, ap: &AttachPoint) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE attach_points SET name = ?2, prefixes = ?3, updated_at = ?4 WHERE id = ?1",
+            params![
+                ap.id.to_string(),
+                ap.name,
+                json(&ap.prefixes),
+                ap.updated_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn delete_attach_point(&self, id: &AttachPointId) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM attach_points WHERE id = ?1", [id.to_string()])?;
+        Ok(())
+    }
+
+    fn attach_point_row(r: &Row<'_>) -> rusqlite::Result<Result<(i64, AttachPoint), StoreError>> {
+        let seq: i64 = r.get(0)?;
+        let (id, account, name): (String, String, String) = (r.get(1)?, r.get(2)?, r.get(3)?);
+        let (asn, prefixes): (i64, String) = (r.get(4)?, r.get(5)?);
+        let (created_at, updated_at): (i64, i64) = (r.get(6)?, r.get(7)?);
+        Ok((|| {
+            Ok((
+                seq,
+                AttachPoint {
+                    id: parse(AttachPointId::parse(&id), "attach point id")?,
+                    account_id: parse(AccountId::parse(&account), "account id")?,
+                    name,
+                    asn: parse(Asn::new(asn as u64), "asn")?,
+                    prefixes: from_json(&prefixes, "prefixes")?,
+                    created_at,
+                    updated_at,
+                },
+            ))
+        })())
+    }
+
+    pub fn get_attach_point(&self, id: &AttachPointId) -> Result<Option<AttachPoint>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT seq, id, account_id, name, asn, prefixes, created_at, updated_at FROM attach_points WHERE id = ?1",
+        )?;
+        st.query_row([id.to_string()], Self::attach_point_row)
+            .optional()?
+            .transpose()
+            .map(|r| r.map(|(_, ap)| ap))
+    }
+
+    /// One account's attach points in creation order, after `after_seq`, at most `limit`.
+    pub fn list_attach_points(
+        &self,
+        account: &AccountId,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Page<AttachPoint>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT seq, id, account_id, name, asn, prefixes, created_at, updated_at FROM attach_points \
+             WHERE account_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        )?;
+        let rows = st.query_map(
+            params![account.as_str(), after_seq, limit as i64 + 1],
+            Self::attach_point_row,
+        )?;
+        let items: Vec<(i64, AttachPoint)> = rows.map(|r| r?).collect::<Result<_, _>>()?;
+        Ok(paginate(items, limit))
+    }
+
+    /// Whether any connection that is not deleted uses the attach point (on either side).
+    pub fn attach_point_in_use(&self, id: &AttachPointId) -> Result<Option<String>, StoreError> {
+        let id_s = id.to_string();
+        let found: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT id FROM connections WHERE (owner_attach_point = ?1 OR remote_attach_point = ?1) \
+                 AND state != 'deleted' LIMIT 1",
+                [&id_s],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let found = match found {
+            Some(f) => Some(f),
+            None => self
+                .conn
+                .query_row(
+                    "SELECT id FROM proposals WHERE attach_point = ?1 AND state = 'open' LIMIT 1",
+                    [&id_s],
+                    |r| r.get(0),
+                )
+                .optional()?,
+        };
+        Ok(found)
+    }
+
+    /// Live connections (not deleted) that use the attach point, for prefix overlap checks.
+    pub fn connections_of_attach_point(
+        &self,
+        id: &AttachPointId,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let sql = format!(
+            "SELECT {CONNECTION_COLUMNS} FROM connections WHERE (owner_attach_point = ?1 OR remote_attach_point = ?1) \
+             AND state NOT IN ('deleted', 'deleting')"
+        );
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let rows = st.query_map([id.to_string()], connection_row)?;
+        rows.map(|r| r?).collect()
+    }
+
+    // ---- connections ----
+
+    /// Inserts a new connection; returns its `seq`.
+    pub fn insert_connection(&self, c: &Connection) -> Result<i64, StoreError> {
+        self.conn
+            .execute(
+                &format!(
+                    "INSERT INTO connections ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+                    &CONNECTION_COLUMNS["seq, ".len()..]
+                ),
+                params![
+                    c.id.as_str(),
+                    c.shared_id.to_string(),
+                    c.owner.as_str(),
+                    c.owner_attach_point.to_string(),
+                    json(&c.owner_routing),
+                    c.grant.allowed,
+                    c.remote_account.as_ref().map(|a| a.as_str().to_owned()),
+                    c.remote_attach_point.map(|a| a.to_string()),
+                    c.remote_routing.as_ref().map(json),
+                    enum_str(&c.initiator),
+                    c.environment.as_str(),
+                    c.bandwidth.mbps() as i64,
+                    c.pending_bandwidth.map(|b| b.mbps() as i64),
+                    c.description.as_str(),
+                    c.state.as_str(),
+                    c.state_reason.as_ref().map(|r| r.code.clone()),
+                    c.state_reason.as_ref().map(|r| r.message.clone()),
+                    c.billing_tier,
+                    c.grant.key_id.to_string(),
+                    c.grant.expires_at,
+                    json(&c.tags),
+                    c.created_at,
+                    c.updated_at,
+                ],
+            )
+            .map_err(|e| map_duplicate(e, "connection id"))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Writes back every mutable field of a connection.
+    pub fn update_connection(&self, c: &Connection) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE connections SET remote_account = ?2, remote_attach_point = ?3, remote_routing = ?4, \
+             bandwidth_mbps = ?5, pending_bandwidth_mbps = ?6, description = ?7, state = ?8, reason_code = ?9, \
+             reason_message = ?10, tags = ?11, updated_at = ?12, owner_routing = ?13 WHERE id = ?1",
+            params![
+                c.id.as_str(),
+                c.remote_account.as_ref().map(|a| a.as_str().to_owned()),
+                c.remote_attach_point.map(|a| a.to_string()),
+                c.remote_routing.as_ref().map(json),
+                c.bandwidth.mbps() as i64,
+                c.pending_bandwidth.map(|b| b.mbps() as i64),
+                c.description.as_str(),
+                c.state.as_str(),
+                c.state_reason.as_ref().map(|r| r.code.clone()),
+                c.state_reason.as_ref().map(|r| r.message.clone()),
+                json(&c.tags),
+                c.updated_at,
+                json(&c.owner_routing),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn get_connection(&self, id: &ConnectionId) -> Result<Option<Connection>, StoreError> {
+        let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE id = ?1");
+        let mut st = self.conn.prepare_cached(&sql)?;
+        st.query_row([id.as_str()], connection_row)
+            .optional()?
+            .transpose()
+    }
+
+    pub fn find_connection_by_key(
+        &self,
+        key_id: &uuid::Uuid,
+    ) -> Result<Option<Connection>, StoreError> {
+        let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE key_id = ?1");
+        let mut st = self.conn.prepare_cached(&sql)?;
+        st.query_row([key_id.to_string()], connection_row)
+            .optional()?
+            .transpose()
+    }
+
+    pub fn list_connections(
+        &self,
+        filter: &ConnectionFilter,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Page<Connection>, StoreError> {
+        let sql = format!(
+            "SELECT {CONNECTION_COLUMNS} FROM connections WHERE seq > ?1 \
+             AND (?2 IS NULL OR owner = ?2 OR remote_account = ?2) \
+             AND (?3 IS NULL OR state = ?3) \
+             AND (?4 IS NULL OR environment IN (SELECT value FROM json_each(?4))) \
+             AND (?5 IS NULL OR owner_attach_point = ?5 OR remote_attach_point = ?5) \
+             AND NOT (state = 'deleted' AND updated_at < ?6) \
+             ORDER BY seq LIMIT ?7"
+        );
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let rows = st.query_map(
+            params![
+                after_seq,
+                filter.visible_to.as_ref().map(|a| a.as_str().to_owned()),
+                filter.state.map(|s| s.as_str()),
+                filter
+                    .environments
+                    .as_ref()
+                    .map(|e| json(&e.iter().map(|e| e.as_str()).collect::<Vec<_>>())),
+                filter.attach_point.map(|a| a.to_string()),
+                filter.hide_deleted_before,
+                limit as i64 + 1
+            ],
+            connection_row,
+        )?;
+        let items: Vec<Connection> = rows.map(|r| r?).collect::<Result<_, _>>()?;
+        let items = items.into_iter().map(|c| (c.seq, c)).collect();
+        Ok(paginate(items, limit))
+    }
+
+    /// Connections in a state, across accounts (for the lifecycle driver).
+    pub fn connections_in_state(
+        &self,
+        state: ConnectionState,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let sql =
+            format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE state = ?1 ORDER BY seq");
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let rows = st.query_map([state.as_str()], connection_row)?;
+        rows.map(|r| r?).collect()
+    }
+
+    // ---- proposals ----
+
+    pub fn insert_proposal(&self, p: &Proposal) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                &format!("INSERT INTO proposals ({PROPOSAL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
+                params![
+                    p.id.to_string(),
+                    p.shared_id.to_string(),
+                    p.owner.as_str(),
+                    p.attach_point.to_string(),
+                    json(&p.routing),
+                    p.environment.as_str(),
+                    p.bandwidth.mbps() as i64,
+                    p.description.as_ref().map(|d| d.as_str().to_owned()),
+                    p.grant.allowed,
+                    p.grant.key_id.to_string(),
+                    p.grant.expires_at,
+                    enum_str(&p.state),
+                    p.connection.as_ref().map(|c| c.as_str().to_owned()),
+                    p.created_at,
+                ],
+            )
+            .map_err(|e| map_duplicate(e, "proposal id"))?;
+        Ok(())
+    }
+
+    pub fn update_proposal_state(
+        &self,
+        id: &ProposalId,
+        state: ProposalState,
+        connection: Option<&ConnectionId>,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE proposals SET state = ?2, connection_id = ?3 WHERE id = ?1",
+            params![
+                id.to_string(),
+                enum_str(&state),
+                connection.map(|c| c.as_str().to_owned())
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn get_proposal(&self, id: &ProposalId) -> Result<Option<Proposal>, StoreError> {
+        let sql = format!("SELECT {PROPOSAL_COLUMNS} FROM proposals WHERE id = ?1");
+        let mut st = self.conn.prepare_cached(&sql)?;
+        st.query_row([id.to_string()], proposal_row)
+            .optional()?
+            .transpose()
+    }
+
+    pub fn list_proposals(&self, owner: &AccountId) -> Result<Vec<Proposal>, StoreError> {
+        let sql = format!("SELECT {PROPOSAL_COLUMNS} FROM proposals WHERE owner = ?1 ORDER BY seq");
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let rows = st.query_map([owner.as_str()], proposal_row)?;
+        rows.map(|r| r?).collect()
+    }
+
+    // ---- activation keys ----
+
+    /// Marks an activation key redeemed. `Err(Duplicate)` if it already was.
+    pub fn redeem_key(
+        &self,
+        key_id: &uuid::Uuid,
+        by: &AccountId,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO redeemed_keys (key_id, redeemed_by, redeemed_at) VALUES (?1, ?2, ?3)",
+                params![key_id.to_string(), by.as_str(), now],
+            )
+            .map_err(|e| map_duplicate(e, "redeemed key"))?;
+        Ok(())
+    }
+
+    pub fn key_redeemed(&self, key_id: &uuid::Uuid) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM redeemed_keys WHERE key_id = ?1",
+                [key_id.to_string()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    // ---- idempotency ----
+
+    pub fn get_idempotency(
+        &self,
+        account: &AccountId,
+        operation: &str,
+        token: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT request_hash, response FROM idempotency WHERE account_id = ?1 AND operation = ?2 AND token = ?3",
+        )?;
+        Ok(st
+            .query_row(params![account.as_str(), operation, token], |r| {
+                Ok(IdempotencyRecord {
+                    request_hash: r.get(0)?,
+                    response: r.get(1)?,
+                })
+            })
+            .optional()?)
+    }
+
+    pub fn put_idempotency(
+        &self,
+        account: &AccountId,
+        operation: &str,
+        token: &str,
+        rec: &IdempotencyRecord,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO idempotency (account_id, operation, token, request_hash, response, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![account.as_str(), operation, token, rec.request_hash, rec.response, now],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets idempotency records older than `before` (tokens are honoured for a day).
+    pub fn expire_idempotency(&self, before: i64) -> Result<usize, StoreError> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM idempotency WHERE created_at < ?1", [before])?)
+    }
+}
+
+fn paginate<T>(mut items: Vec<(i64, T)>, limit: usize) -> Page<T> {
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let more_after = if more {
+        items.last().map(|(s, _)| *s)
+    } else {
+        None
+    };
+    Page {
+        items: items.into_iter().map(|(_, t)| t).collect(),
+        more_after,
+    }
+}
+
+fn opt<T, E: std::fmt::Display>(
+    v: Option<String>,
+    f: impl Fn(&str) -> Result<T, E>,
+    what: &str,
+) -> Result<Option<T>, StoreError> {
+    v.map(|s| parse(f(&s), what)).transpose()
+}
+
+fn connection_row(r: &Row<'_>) -> rusqlite::Result<Result<Connection, StoreError>> {
+    let reason_code: Option<String> = r.get(16)?;
+    let reason_message: Option<String> = r.get(17)?;
+    let raw = (
+        r.get::<_, i64>(0)?,
+        r.get::<_, String>(1)?,
+        r.get::<_, String>(2)?,
+        r.get::<_, String>(3)?,
+        r.get::<_, String>(4)?,
+        r.get::<_, String>(5)?,
+        r.get::<_, String>(6)?,
+        r.get::<_, Option<String>>(7)?,
+        r.get::<_, Option<String>>(8)?,
+        r.get::<_, Option<String>>(9)?,
+        r.get::<_, String>(10)?,
+        r.get::<_, String>(11)?,
+    );
+    let rest = (
+        r.get::<_, i64>(12)?,
+        r.get::<_, Option<i64>>(13)?,
+        r.get::<_, String>(14)?,
+        r.get::<_, String>(15)?,
+        r.get::<_, i64>(18)?,
+        r.get::<_, String>(19)?,
+        r.get::<_, i64>(20)?,
+        r.get::<_, String>(21)?,
+        r.get::<_, i64>(22)?,
+        r.get::<_, i64>(23)?,
+    );
+    Ok((|| {
+        Ok(Connection {
+            seq: raw.0,
+            id: parse(ConnectionId::parse(&raw.1), "connection id")?,
+            shared_id: parse(SharedId::parse(&raw.2), "shared id")?,
+            owner: parse(AccountId::parse(&raw.3), "owner")?,
+            owner_attach_point: parse(AttachPointId::parse(&raw.4), "attach point")?,
+            owner_routing: from_json(&raw.5, "routing")?,
+            remote_account: opt(raw.7, AccountId::parse, "remote account")?,
+            remote_attach_point: opt(raw.8, AttachPointId::parse, "remote attach point")?,
+            remote_routing: raw.9.map(|s| from_json(&s, "remote routing")).transpose()?,
+            initiator: enum_parse(&raw.10, "initiator")?,
+            environment: parse(EnvironmentId::parse(&raw.11), "environment")?,
+            bandwidth: Bandwidth::from_mbps(rest.0 as u64),
+            pending_bandwidth: rest.1.map(|b| Bandwidth::from_mbps(b as u64)),
+            description: parse(Description::parse(&rest.2), "description")?,
+            state: parse(ConnectionState::parse(&rest.3), "state")?,
+            state_reason: match (reason_code, reason_message) {
+                (Some(code), Some(message)) => Some(StateReason { code, message }),
+                _ => None,
+            },
+            billing_tier: rest.4 as u8,
+            grant: ActivationGrant {
+                key_id: parse(uuid::Uuid::parse_str(&rest.5), "key id")?,
+                allowed: raw.6,
+                expires_at: rest.6,
+            },
+            tags: from_json(&rest.7, "tags")?,
+            created_at: rest.8,
+            updated_at: rest.9,
+        })
+    })())
+}
+
+fn proposal_row(r: &Row<'_>) -> rusqlite::Result<Result<Proposal, StoreError>> {
+    let raw = (
+        r.get::<_, String>(0)?,
+        r.get::<_, String>(1)?,
+        r.get::<_, String>(2)?,
+        r.get::<_, String>(3)?,
+        r.get::<_, String>(4)?,
+        r.get::<_, String>(5)?,
+        r.get::<_, i64>(6)?,
+        r.get::<_, Option<String>>(7)?,
+        r.get::<_, String>(8)?,
+        r.get::<_, String>(9)?,
+        r.get::<_, i64>(10)?,
+        r.get::<_, String>(11)?,
+        r.get::<_, Option<String>>(12)?,
+        r.get::<_, i64>(13)?,
+    );
+    Ok((|| {
+        Ok(Proposal {
+            id: parse(ProposalId::parse(&raw.0), "proposal id")?,
+            shared_id: parse(SharedId::parse(&raw.1), "shared id")?,
+            owner: parse(AccountId::parse(&raw.2), "owner")?,
+            attach_point: parse(AttachPointId::parse(&raw.3), "attach point")?,
+            routing: from_json(&raw.4, "routing")?,
+            environment: parse(EnvironmentId::parse(&raw.5), "environment")?,
+            bandwidth: Bandwidth::from_mbps(raw.6 as u64),
+            description: opt(raw.7, Description::parse, "description")?,
+            grant: ActivationGrant {
+                allowed: raw.8,
+                key_id: parse(uuid::Uuid::parse_str(&raw.9), "key id")?,
+                expires_at: raw.10,
+            },
+            state: enum_parse(&raw.11, "proposal state")?,
+            connection: opt(raw.12, ConnectionId::parse, "connection id")?,
+            created_at: raw.13,
+        })
+    })())
+}

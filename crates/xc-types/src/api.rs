@@ -1,0 +1,273 @@
+//! Request and response bodies of the native API (`/v1/...`), shared by the server, `xc-client`
+//! and the CLI, so the two ends cannot drift apart. JSON field names are camelCase, as in the AWS
+//! model.
+
+use crate::{
+    AccessKey, AccessKeyId, Account, AccountId, AttachPoint, AttachPointId, Bandwidth,
+    ConnectionId, ConnectionState, Environment, Facility, Initiator, KeyRole, KeyStatus,
+    ProposalId, ProposalState, RoutingPolicy, SharedId, StateReason, Tags,
+};
+use serde::{Deserialize, Serialize};
+
+/// The error body of every native API failure: one line a person can act on, and a stable code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    /// The AWS error shape name (`InterconnectValidationException`, `ResourceNotFoundException`...).
+    pub code: String,
+    pub message: String,
+    /// The request field a validation error is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateAccountRequest {
+    pub name: String,
+}
+
+/// A freshly made account or key with its secret: the only time the secret is shown.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Credentials {
+    pub account_id: AccountId,
+    pub access_key_id: AccessKeyId,
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("account_id", &self.account_id)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountList {
+    pub accounts: Vec<Account>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateAccessKeyRequest {
+    #[serde(default = "default_role")]
+    pub role: KeyRole,
+}
+
+fn default_role() -> KeyRole {
+    KeyRole::Admin
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateAccessKeyRequest {
+    pub status: KeyStatus,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessKeyList {
+    pub access_keys: Vec<AccessKey>,
+}
+
+/// Who the caller is, as the server sees it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WhoAmI {
+    pub account_id: AccountId,
+    pub account_name: String,
+    pub access_key_id: AccessKeyId,
+    pub role: KeyRole,
+    pub operator: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateAttachPointRequest {
+    pub name: String,
+    pub prefixes: Vec<String>,
+    #[serde(default)]
+    pub asn: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateAttachPointRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub prefixes: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachPointList {
+    pub attach_points: Vec<AttachPoint>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateConnectionRequest {
+    pub environment_id: String,
+    pub bandwidth: String,
+    pub attach_point: String,
+    #[serde(default)]
+    pub remote_account: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub tags: Option<Tags>,
+    #[serde(default)]
+    pub routing_policy: Option<RoutingPolicy>,
+    #[serde(default)]
+    pub client_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AcceptConnectionRequest {
+    pub activation_key: String,
+    pub attach_point: String,
+    #[serde(default)]
+    pub routing_policy: Option<RoutingPolicy>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub tags: Option<Tags>,
+    #[serde(default)]
+    pub client_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateConnectionRequest {
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub bandwidth: Option<String>,
+    #[serde(default)]
+    pub client_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TagRequest {
+    pub tags: Tags,
+}
+
+/// A connection as the native API shows it: both sides, the state with its reason, and (to its
+/// owner only) the activation key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionView {
+    pub id: ConnectionId,
+    pub arn: String,
+    pub shared_id: SharedId,
+    pub state: ConnectionState,
+    pub state_reason: Option<StateReason>,
+    pub description: String,
+    pub bandwidth: Bandwidth,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_bandwidth: Option<Bandwidth>,
+    pub environment_id: String,
+    pub provider: String,
+    pub location: String,
+    #[serde(rename = "type")]
+    pub product_type: String,
+    pub owner_account: AccountId,
+    pub attach_point: AttachPointId,
+    pub remote_account: Option<String>,
+    pub remote_attach_point: Option<AttachPointId>,
+    pub initiator: Initiator,
+    /// `owner` or `remote`: which side the caller is on.
+    pub your_side: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation_key_expires_at: Option<i64>,
+    pub billing_tier: u8,
+    pub routing_policy: RoutingPolicy,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_routing_policy: Option<RoutingPolicy>,
+    pub tags: Tags,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionList {
+    pub connections: Vec<ConnectionView>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateProposalRequest {
+    pub attach_point: String,
+    pub environment_id: String,
+    pub bandwidth: String,
+    pub remote_account: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub routing_policy: Option<RoutingPolicy>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProposalView {
+    pub id: ProposalId,
+    pub shared_id: SharedId,
+    pub state: ProposalState,
+    pub attach_point: AttachPointId,
+    pub environment_id: String,
+    pub bandwidth: Bandwidth,
+    pub remote_account: String,
+    pub description: Option<String>,
+    pub routing_policy: RoutingPolicy,
+    pub activation_key: String,
+    pub expires_at: i64,
+    pub connection_id: Option<ConnectionId>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProposalList {
+    pub proposals: Vec<ProposalView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentList {
+    pub environments: Vec<Environment>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FacilityList {
+    pub facilities: Vec<Facility>,
+}
+
+/// `GET /v1/connections` query string.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListConnectionsQuery {
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub environment_id: Option<String>,
+    #[serde(default)]
+    pub attach_point: Option<String>,
+    #[serde(default)]
+    pub max_results: Option<u32>,
+    #[serde(default)]
+    pub next_token: Option<String>,
+}

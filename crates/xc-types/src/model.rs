@@ -1,0 +1,323 @@
+//! The domain records the control plane keeps, and the catalog it serves.
+
+use crate::{
+    AccessKeyId, AccountId, Asn, AttachPointId, Bandwidth, ConnectionId, Description,
+    EnvironmentId, InvalidValue, Prefix, ProductType, ProposalId, SharedId, Tags, string_newtype,
+};
+use std::collections::BTreeMap;
+
+/// Lifecycle of a connection (DESIGN.md section 1). The wire names are the model's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConnectionState {
+    Requested,
+    Pending,
+    Available,
+    Down,
+    Updating,
+    Deleting,
+    Deleted,
+    Failed,
+}
+
+impl ConnectionState {
+    pub const ALL: [ConnectionState; 8] = [
+        Self::Requested,
+        Self::Pending,
+        Self::Available,
+        Self::Down,
+        Self::Updating,
+        Self::Deleting,
+        Self::Deleted,
+        Self::Failed,
+    ];
+
+    pub fn parse(s: &str) -> Result<Self, InvalidValue> {
+        Self::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| {
+                InvalidValue::new(
+                    "a state is one of available, requested, pending, down, deleting, deleted, failed, updating",
+                )
+            })
+    }
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Requested => "requested",
+            Self::Pending => "pending",
+            Self::Available => "available",
+            Self::Down => "down",
+            Self::Updating => "updating",
+            Self::Deleting => "deleting",
+            Self::Deleted => "deleted",
+            Self::Failed => "failed",
+        }
+    }
+    /// States from which nothing but reading is possible.
+    pub fn is_final(&self) -> bool {
+        matches!(self, Self::Deleted | Self::Deleting)
+    }
+}
+string_newtype!(ConnectionState);
+
+/// A machine-readable reason with a human message, carried by `failed`, `down` and by any state
+/// where the user should know why (DESIGN.md: users complain that `failed` says nothing).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StateReason {
+    pub code: String,
+    pub message: String,
+}
+
+/// Who started a connection: its owner (`CreateConnection`) or the remote side
+/// (`CreateProposal`, then the owner's `AcceptConnectionProposal`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Initiator {
+    Owner,
+    Remote,
+}
+
+/// What a side announces and accepts over the connection.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "mode", rename_all = "lowercase", deny_unknown_fields)]
+pub enum RoutingPolicy {
+    /// Announce the attach point's prefixes; accept the other side's.
+    #[default]
+    Automatic,
+    /// Announce exactly `announce` (a subset of the attach point's prefixes); accept `accept`.
+    Manual {
+        announce: Vec<Prefix>,
+        accept: Vec<Prefix>,
+    },
+}
+
+impl RoutingPolicy {
+    /// Checks a manual policy against the prefixes of the attach point it belongs to.
+    pub fn validate(&self, attach_point_prefixes: &[Prefix]) -> Result<(), InvalidValue> {
+        let RoutingPolicy::Manual { announce, accept } = self else {
+            return Ok(());
+        };
+        if announce.is_empty() {
+            return Err(InvalidValue::new(
+                "a manual routing policy announces at least one prefix",
+            ));
+        }
+        for p in announce {
+            if !attach_point_prefixes.iter().any(|ap| ap.covers(p)) {
+                return Err(InvalidValue::new(format!(
+                    "announced prefix {p} is not within the attach point's prefixes"
+                )));
+            }
+        }
+        if accept.len() > crate::MAX_PREFIXES {
+            return Err(InvalidValue::new(format!(
+                "a manual policy accepts at most {} prefixes",
+                crate::MAX_PREFIXES
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The installation's accounts: one operator, any number of tenants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountKind {
+    Operator,
+    Tenant,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    pub account_id: AccountId,
+    pub name: String,
+    pub kind: AccountKind,
+    pub created_at: i64,
+}
+
+/// What an access key may do within its account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyRole {
+    Admin,
+    ReadOnly,
+}
+
+impl KeyRole {
+    pub fn parse(s: &str) -> Result<Self, InvalidValue> {
+        match s {
+            "admin" => Ok(Self::Admin),
+            "read-only" => Ok(Self::ReadOnly),
+            _ => Err(InvalidValue::new("a role is admin or read-only")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStatus {
+    Active,
+    Inactive,
+}
+
+/// An access key's metadata. The secret is never part of this record.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessKey {
+    pub access_key_id: AccessKeyId,
+    pub account_id: AccountId,
+    pub role: KeyRole,
+    pub status: KeyStatus,
+    pub created_at: i64,
+}
+
+/// A tenant's network edge (the Direct Connect gateway analogue).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachPoint {
+    pub id: AttachPointId,
+    pub account_id: AccountId,
+    pub name: String,
+    pub asn: Asn,
+    pub prefixes: Vec<Prefix>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The single-use, expiring grant behind an activation key. The key itself is not stored: it is
+/// recomputed from this grant and the server secret when its owner reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivationGrant {
+    pub key_id: uuid::Uuid,
+    /// The identifier the creator named as remote account (an account id, or an email).
+    pub allowed: String,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    pub id: ConnectionId,
+    /// Store-assigned insertion order: the stable key that pagination walks.
+    pub seq: i64,
+    pub shared_id: SharedId,
+    pub owner: AccountId,
+    pub owner_attach_point: AttachPointId,
+    pub owner_routing: RoutingPolicy,
+    pub remote_account: Option<AccountId>,
+    pub remote_attach_point: Option<AttachPointId>,
+    pub remote_routing: Option<RoutingPolicy>,
+    pub initiator: Initiator,
+    pub environment: EnvironmentId,
+    pub bandwidth: Bandwidth,
+    /// A bandwidth change being applied (state `updating`).
+    pub pending_bandwidth: Option<Bandwidth>,
+    pub description: Description,
+    pub state: ConnectionState,
+    pub state_reason: Option<StateReason>,
+    pub billing_tier: u8,
+    pub grant: ActivationGrant,
+    pub tags: Tags,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Connection {
+    /// Whether `account` is one of the connection's two sides.
+    pub fn is_party(&self, account: &AccountId) -> bool {
+        &self.owner == account || self.remote_account.as_ref() == Some(account)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProposalState {
+    Open,
+    Accepted,
+    Withdrawn,
+}
+
+/// The remote-initiated half of a connection, waiting for its key to be redeemed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proposal {
+    pub id: ProposalId,
+    pub shared_id: SharedId,
+    pub owner: AccountId,
+    pub attach_point: AttachPointId,
+    pub routing: RoutingPolicy,
+    pub environment: EnvironmentId,
+    pub bandwidth: Bandwidth,
+    pub description: Option<Description>,
+    pub grant: ActivationGrant,
+    pub state: ProposalState,
+    pub connection: Option<ConnectionId>,
+    pub created_at: i64,
+}
+
+// ---- catalog ----
+
+/// Who is on the other side of an environment.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Provider {
+    CloudServiceProvider(String),
+    LastMileProvider(String),
+}
+
+impl Provider {
+    pub fn name(&self) -> &str {
+        match self {
+            Self::CloudServiceProvider(n) | Self::LastMileProvider(n) => n,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EnvironmentState {
+    Available,
+    Limited,
+    Unavailable,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RemoteIdentifierType {
+    Account,
+    Email,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Facility {
+    pub id: String,
+    pub name: String,
+    pub metro: String,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Environment {
+    pub id: EnvironmentId,
+    pub provider: Provider,
+    pub location: String,
+    pub product_type: ProductType,
+    pub state: EnvironmentState,
+    /// Why an environment is `limited` or `unavailable`.
+    pub state_message: Option<String>,
+    pub facilities: Vec<String>,
+    pub supported_bandwidths: Vec<Bandwidth>,
+    pub available_bandwidths: Vec<Bandwidth>,
+    pub billing_tier: u8,
+    pub remote_identifier_type: RemoteIdentifierType,
+    pub activation_page_url: Option<String>,
+    /// The operator's price, per hour, for each supported bandwidth (in `currency`).
+    pub hourly_price: BTreeMap<String, f64>,
+    pub currency: String,
+}
+
+impl Environment {
+    pub fn hourly_price_of(&self, bw: Bandwidth) -> Option<f64> {
+        self.hourly_price.get(&bw.to_string()).copied()
+    }
+}

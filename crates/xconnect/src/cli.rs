@@ -1,0 +1,560 @@
+//! The CLI: `xconnect <resource> <verb>`, a client of the native API. Credentials follow AWS
+//! conventions (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`), the server is `XCONNECT_ENDPOINT`
+//! or `--endpoint`. Errors are one line on stderr with a non-zero exit.
+
+use crate::output::{Format, print_list, print_object};
+use anyhow::{Context, anyhow};
+use std::collections::BTreeMap;
+use xc_client::Client;
+use xc_types::api::*;
+use xc_types::{KeyRole, KeyStatus, RoutingPolicy};
+
+#[derive(Debug, clap::Args)]
+pub struct Common {
+    /// The xconnect server.
+    #[arg(
+        long,
+        global = true,
+        env = "XCONNECT_ENDPOINT",
+        default_value = "http://127.0.0.1:7700"
+    )]
+    endpoint: String,
+    /// Region the requests are signed for.
+    #[arg(long, global = true, env = "AWS_REGION", default_value = "us-east-1")]
+    region: String,
+    /// `table` for people, `json` for scripts.
+    #[arg(long, global = true, value_enum, default_value = "table")]
+    output: Format,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum CliCommand {
+    /// Tenant accounts and their access keys.
+    Account {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        verb: AccountVerb,
+    },
+    /// The network edges your connections attach to.
+    #[command(name = "attach-point")]
+    AttachPoint {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        verb: AttachPointVerb,
+    },
+    /// Private connections between two attach points.
+    Connection {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        verb: ConnectionVerb,
+    },
+    /// Remote-initiated connections: propose, hand over the key.
+    Proposal {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        verb: ProposalVerb,
+    },
+    /// The catalog: providers and locations you can connect through.
+    Environment {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        verb: EnvironmentVerb,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AccountVerb {
+    /// Create a tenant account (operator only); prints its first access key once.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    List,
+    /// Who the configured access key belongs to.
+    Whoami,
+    /// Create another access key (for your account, or --account-id as the operator).
+    #[command(name = "create-key")]
+    CreateKey {
+        #[arg(long)]
+        account_id: Option<String>,
+        #[arg(long, default_value = "admin", value_parser = ["admin", "read-only"])]
+        role: String,
+    },
+    #[command(name = "list-keys")]
+    ListKeys {
+        #[arg(long)]
+        account_id: Option<String>,
+    },
+    #[command(name = "disable-key")]
+    DisableKey {
+        access_key_id: String,
+    },
+    #[command(name = "enable-key")]
+    EnableKey {
+        access_key_id: String,
+    },
+    #[command(name = "delete-key")]
+    DeleteKey {
+        access_key_id: String,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AttachPointVerb {
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Comma-separated prefixes this network announces (IPv4 and IPv6).
+        #[arg(long, value_delimiter = ',', required = true)]
+        prefixes: Vec<String>,
+        /// BGP ASN of this network (default 64512).
+        #[arg(long)]
+        asn: Option<u64>,
+    },
+    Get {
+        id: String,
+    },
+    List,
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, value_delimiter = ',')]
+        prefixes: Option<Vec<String>>,
+    },
+    Delete {
+        id: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RoutingArgs {
+    /// `automatic`: announce the attach point's prefixes, accept the other side's.
+    /// `manual`: announce --announce, accept --accept.
+    #[arg(long, value_parser = ["automatic", "manual"])]
+    routing_policy: Option<String>,
+    #[arg(long, value_delimiter = ',')]
+    announce: Vec<String>,
+    #[arg(long, value_delimiter = ',')]
+    accept: Vec<String>,
+}
+
+impl RoutingArgs {
+    fn policy(&self) -> anyhow::Result<Option<RoutingPolicy>> {
+        let parse = |l: &[String]| -> anyhow::Result<Vec<xc_types::Prefix>> {
+            l.iter()
+                .map(|p| xc_types::Prefix::parse(p).map_err(|e| anyhow!("{e}")))
+                .collect()
+        };
+        match self.routing_policy.as_deref() {
+            None if self.announce.is_empty() && self.accept.is_empty() => Ok(None),
+            None | Some("manual") => Ok(Some(RoutingPolicy::Manual {
+                announce: parse(&self.announce)?,
+                accept: parse(&self.accept)?,
+            })),
+            Some(_) if !self.announce.is_empty() || !self.accept.is_empty() => Err(anyhow!(
+                "--announce and --accept go with --routing-policy manual"
+            )),
+            Some(_) => Ok(Some(RoutingPolicy::Automatic)),
+        }
+    }
+}
+
+fn parse_tag(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| "a tag is KEY=VALUE".to_owned())
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ConnectionVerb {
+    /// Request a connection; prints it with the activation key for the remote account.
+    Create {
+        #[arg(long)]
+        environment: String,
+        #[arg(long)]
+        bandwidth: String,
+        #[arg(long)]
+        attach_point: String,
+        #[arg(long)]
+        remote_account: String,
+        #[arg(long)]
+        description: Option<String>,
+        #[command(flatten)]
+        routing: RoutingArgs,
+        /// KEY=VALUE, repeatable.
+        #[arg(long = "tag", value_parser = parse_tag)]
+        tags: Vec<(String, String)>,
+        /// Makes retries safe: the same token and request return the first result.
+        #[arg(long)]
+        client_token: Option<String>,
+    },
+    /// Accept a connection (or a proposal) with its activation key and your attach point.
+    Accept {
+        #[arg(long)]
+        activation_key: String,
+        #[arg(long)]
+        attach_point: String,
+        #[command(flatten)]
+        routing: RoutingArgs,
+    },
+    Get {
+        id: String,
+    },
+    List {
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        environment: Option<String>,
+        #[arg(long)]
+        attach_point: Option<String>,
+    },
+    /// Change the description or the bandwidth (owner only).
+    Update {
+        id: String,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        bandwidth: Option<String>,
+    },
+    /// Delete from either side.
+    Delete {
+        id: String,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ProposalVerb {
+    Create {
+        #[arg(long)]
+        attach_point: String,
+        #[arg(long)]
+        environment: String,
+        #[arg(long)]
+        bandwidth: String,
+        #[arg(long)]
+        remote_account: String,
+        #[arg(long)]
+        description: Option<String>,
+        #[command(flatten)]
+        routing: RoutingArgs,
+    },
+    List,
+    /// What an activation key would create.
+    Describe {
+        #[arg(long)]
+        activation_key: String,
+    },
+    Withdraw {
+        id: String,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum EnvironmentVerb {
+    List,
+    Get { id: String },
+}
+
+fn client(c: &Common) -> anyhow::Result<Client> {
+    let key = std::env::var("AWS_ACCESS_KEY_ID").context(
+        "set AWS_ACCESS_KEY_ID (and AWS_SECRET_ACCESS_KEY) to an access key of the server",
+    )?;
+    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").context("set AWS_SECRET_ACCESS_KEY")?;
+    Ok(Client::new(&c.endpoint, &key, &secret, &c.region)?)
+}
+
+fn values<T: serde::Serialize>(items: &[T]) -> Vec<serde_json::Value> {
+    items
+        .iter()
+        .map(|i| serde_json::to_value(i).unwrap_or_default())
+        .collect()
+}
+
+const CONNECTION_COLUMNS: &[&str] = &[
+    "id",
+    "state",
+    "bandwidth",
+    "environmentId",
+    "yourSide",
+    "remoteAccount",
+    "description",
+];
+
+pub async fn run(cmd: CliCommand) -> anyhow::Result<()> {
+    match cmd {
+        CliCommand::Account { common, verb } => {
+            let c = client(&common)?;
+            let out = common.output;
+            match verb {
+                AccountVerb::Create { name } => print_object(out, &c.create_account(&name).await?),
+                AccountVerb::List => {
+                    let l = c.list_accounts().await?;
+                    print_list(
+                        out,
+                        &l,
+                        &values(&l.accounts),
+                        &["accountId", "name", "kind"],
+                    )
+                }
+                AccountVerb::Whoami => print_object(out, &c.whoami().await?),
+                AccountVerb::CreateKey { account_id, role } => {
+                    let role = KeyRole::parse(&role).map_err(|e| anyhow!("{e}"))?;
+                    print_object(
+                        out,
+                        &c.create_access_key(
+                            account_id.as_deref(),
+                            &CreateAccessKeyRequest { role },
+                        )
+                        .await?,
+                    )
+                }
+                AccountVerb::ListKeys { account_id } => {
+                    let l = c.list_access_keys(account_id.as_deref()).await?;
+                    print_list(
+                        out,
+                        &l,
+                        &values(&l.access_keys),
+                        &["accessKeyId", "accountId", "role", "status"],
+                    )
+                }
+                AccountVerb::DisableKey { access_key_id } => print_object(
+                    out,
+                    &c.update_access_key(
+                        &access_key_id,
+                        &UpdateAccessKeyRequest {
+                            status: KeyStatus::Inactive,
+                        },
+                    )
+                    .await?,
+                ),
+                AccountVerb::EnableKey { access_key_id } => print_object(
+                    out,
+                    &c.update_access_key(
+                        &access_key_id,
+                        &UpdateAccessKeyRequest {
+                            status: KeyStatus::Active,
+                        },
+                    )
+                    .await?,
+                ),
+                AccountVerb::DeleteKey { access_key_id } => {
+                    print_object(out, &c.delete_access_key(&access_key_id).await?)
+                }
+            }
+        }
+        CliCommand::AttachPoint { common, verb } => {
+            let c = client(&common)?;
+            let out = common.output;
+            match verb {
+                AttachPointVerb::Create {
+                    name,
+                    prefixes,
+                    asn,
+                } => print_object(
+                    out,
+                    &c.create_attach_point(&CreateAttachPointRequest {
+                        name,
+                        prefixes,
+                        asn,
+                    })
+                    .await?,
+                ),
+                AttachPointVerb::Get { id } => print_object(out, &c.get_attach_point(&id).await?),
+                AttachPointVerb::List => {
+                    let l = c.list_attach_points().await?;
+                    print_list(
+                        out,
+                        &l,
+                        &values(&l.attach_points),
+                        &["id", "name", "asn", "prefixes"],
+                    )
+                }
+                AttachPointVerb::Update { id, name, prefixes } => print_object(
+                    out,
+                    &c.update_attach_point(&id, &UpdateAttachPointRequest { name, prefixes })
+                        .await?,
+                ),
+                AttachPointVerb::Delete { id } => {
+                    print_object(out, &c.delete_attach_point(&id).await?)
+                }
+            }
+        }
+        CliCommand::Connection { common, verb } => {
+            let c = client(&common)?;
+            let out = common.output;
+            match verb {
+                ConnectionVerb::Create {
+                    environment,
+                    bandwidth,
+                    attach_point,
+                    remote_account,
+                    description,
+                    routing,
+                    tags,
+                    client_token,
+                } => {
+                    let req = CreateConnectionRequest {
+                        environment_id: environment,
+                        bandwidth,
+                        attach_point,
+                        remote_account: Some(remote_account),
+                        description,
+                        tags: (!tags.is_empty())
+                            .then(|| tags.into_iter().collect::<BTreeMap<_, _>>()),
+                        routing_policy: routing.policy()?,
+                        client_token,
+                    };
+                    print_object(out, &c.create_connection(&req).await?)
+                }
+                ConnectionVerb::Accept {
+                    activation_key,
+                    attach_point,
+                    routing,
+                } => {
+                    let req = AcceptConnectionRequest {
+                        activation_key,
+                        attach_point,
+                        routing_policy: routing.policy()?,
+                        description: None,
+                        tags: None,
+                        client_token: None,
+                    };
+                    print_object(out, &c.accept_connection(&req).await?)
+                }
+                ConnectionVerb::Get { id } => print_object(out, &c.get_connection(&id).await?),
+                ConnectionVerb::List {
+                    state,
+                    environment,
+                    attach_point,
+                } => {
+                    let mut all = Vec::new();
+                    let mut q = ListConnectionsQuery {
+                        state,
+                        environment_id: environment,
+                        attach_point,
+                        max_results: None,
+                        next_token: None,
+                    };
+                    loop {
+                        let page = c.list_connections(&q).await?;
+                        all.extend(page.connections);
+                        match page.next_token {
+                            Some(t) => q.next_token = Some(t),
+                            None => break,
+                        }
+                    }
+                    let whole = ConnectionList {
+                        connections: all,
+                        next_token: None,
+                    };
+                    print_list(out, &whole, &values(&whole.connections), CONNECTION_COLUMNS)
+                }
+                ConnectionVerb::Update {
+                    id,
+                    description,
+                    bandwidth,
+                } => {
+                    if description.is_none() && bandwidth.is_none() {
+                        return Err(anyhow!(
+                            "nothing to change: give --description and/or --bandwidth"
+                        ));
+                    }
+                    print_object(
+                        out,
+                        &c.update_connection(
+                            &id,
+                            &UpdateConnectionRequest {
+                                description,
+                                bandwidth,
+                                client_token: None,
+                            },
+                        )
+                        .await?,
+                    )
+                }
+                ConnectionVerb::Delete { id } => {
+                    print_object(out, &c.delete_connection(&id).await?)
+                }
+            }
+        }
+        CliCommand::Proposal { common, verb } => {
+            let c = client(&common)?;
+            let out = common.output;
+            match verb {
+                ProposalVerb::Create {
+                    attach_point,
+                    environment,
+                    bandwidth,
+                    remote_account,
+                    description,
+                    routing,
+                } => {
+                    let req = CreateProposalRequest {
+                        attach_point,
+                        environment_id: environment,
+                        bandwidth,
+                        remote_account,
+                        description,
+                        routing_policy: routing.policy()?,
+                    };
+                    print_object(out, &c.create_proposal(&req).await?)
+                }
+                ProposalVerb::List => {
+                    let l = c.list_proposals().await?;
+                    print_list(
+                        out,
+                        &l,
+                        &values(&l.proposals),
+                        &[
+                            "id",
+                            "state",
+                            "environmentId",
+                            "bandwidth",
+                            "remoteAccount",
+                            "connectionId",
+                        ],
+                    )
+                }
+                ProposalVerb::Describe { activation_key } => {
+                    print_object(out, &c.describe_proposal(&activation_key).await?)
+                }
+                ProposalVerb::Withdraw { id } => {
+                    print_object(out, &c.withdraw_proposal(&id).await?)
+                }
+            }
+        }
+        CliCommand::Environment { common, verb } => {
+            let c = client(&common)?;
+            let out = common.output;
+            match verb {
+                EnvironmentVerb::List => {
+                    let l = c.list_environments().await?;
+                    let rows: Vec<serde_json::Value> = l
+                        .environments
+                        .iter()
+                        .map(|e| {
+                            serde_json::json!({
+                                "id": e.id, "provider": e.provider.name(), "location": e.location,
+                                "type": e.product_type, "state": e.state,
+                                "bandwidths": e.available_bandwidths,
+                            })
+                        })
+                        .collect();
+                    print_list(
+                        out,
+                        &l,
+                        &rows,
+                        &["id", "provider", "location", "type", "state", "bandwidths"],
+                    )
+                }
+                EnvironmentVerb::Get { id } => print_object(out, &c.get_environment(&id).await?),
+            }
+        }
+    }
+}

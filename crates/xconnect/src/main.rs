@@ -1,0 +1,60 @@
+//! `xconnect`: one binary for the control plane server and the CLI.
+//!
+//! ```text
+//! xconnect server ...            the control plane (HTTP API, lifecycle driver, SQLite)
+//! xconnect <resource> <verb> ... the CLI, a client of the native API
+//! ```
+
+mod cli;
+mod output;
+mod server;
+
+use clap::Parser;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "xconnect",
+    version,
+    about = "Private, MACsec-encrypted interconnects between networks"
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Run the control plane server.
+    Server(server::ServerArgs),
+    #[command(flatten)]
+    Cli(cli::CliCommand),
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match args.command {
+            Command::Server(a) => server::run(a).await,
+            Command::Cli(c) => cli::run(c).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One line, for people and scripts alike.
+            let msg = format!("{e:#}").replace('\n', " ");
+            eprintln!("error: {msg}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! `xconnect server`: opens the data dir, the store and the catalog, makes sure the operator
+//! account exists, and serves the APIs until SIGTERM or Ctrl-C.
+//!
+//! ```text
+//!  main task ── axum server (plain HTTP or rustls) ── handlers ── Service ── Store writer thread
+//!           └── lifecycle driver task (Service::run_lifecycle)
+//!  shutdown signal ──► both stop; the store drains its queued writes
+//! ```
+
+use anyhow::{Context, bail};
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use xc_control::{Catalog, Secrets, Service, ServiceConfig, SystemClock};
+
+#[derive(Debug, clap::Args)]
+pub struct ServerArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7700")]
+    listen: std::net::SocketAddr,
+    /// Where the database, the master key and the operator's credentials live.
+    #[arg(long, default_value = "./.xconnect")]
+    data_dir: PathBuf,
+    /// The region this server answers for (signatures must be scoped to it).
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    /// Catalog of facilities and environments (TOML; see examples/catalog.toml).
+    #[arg(long)]
+    catalog: Option<PathBuf>,
+    /// PEM certificate chain: serve HTTPS.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// The URL clients reach this server at, written into activation keys
+    /// (default: derived from --listen).
+    #[arg(long)]
+    public_url: Option<String>,
+    /// Log filter (as RUST_LOG).
+    #[arg(long, env = "XCONNECT_LOG", default_value = "info")]
+    log: String,
+}
+
+fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+fn master_key(data_dir: &Path) -> anyhow::Result<[u8; 32]> {
+    let path = data_dir.join("master.key");
+    match std::fs::read_to_string(&path) {
+        Ok(s) => {
+            let mut key = [0u8; 32];
+            hex::decode_to_slice(s.trim(), &mut key)
+                .with_context(|| format!("{} is not 64 hex digits", path.display()))?;
+            Ok(key)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key: [u8; 32] = rand::random();
+            write_private(&path, format!("{}\n", hex::encode(key)).as_bytes())?;
+            Ok(key)
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log).context("--log")?)
+        .with_writer(std::io::stderr)
+        .init();
+
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create data dir {}", args.data_dir.display()))?;
+    std::fs::set_permissions(&args.data_dir, std::fs::Permissions::from_mode(0o700))?;
+    let catalog = match &args.catalog {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read catalog {}", p.display()))?;
+            Catalog::parse(&text).with_context(|| format!("catalog {}", p.display()))?
+        }
+        None => Catalog::default_catalog(),
+    };
+    let secrets = Secrets::from_master(&master_key(&args.data_dir)?);
+    let db_path = args.data_dir.join("xconnect.db");
+    let store = Arc::new(
+        xc_store::Store::open(&db_path)
+            .with_context(|| format!("cannot open database {}", db_path.display()))?,
+    );
+    let tls = args.tls_cert.is_some();
+    let scheme = if tls { "https" } else { "http" };
+    // Bind first, so `--listen 127.0.0.1:0` reports (and signs keys with) the real port.
+    let listener = if tls {
+        None
+    } else {
+        Some(
+            tokio::net::TcpListener::bind(args.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", args.listen))?,
+        )
+    };
+    let local = match &listener {
+        Some(l) => l.local_addr()?,
+        None => args.listen,
+    };
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("{scheme}://{local}"));
+    let config = ServiceConfig {
+        region: args.region.clone(),
+        endpoint: public_url.clone(),
+        key_lifetime_secs: xc_control::DEFAULT_KEY_LIFETIME_SECS,
+    };
+    let service = Service::new(
+        store.clone(),
+        catalog,
+        secrets,
+        config,
+        Arc::new(SystemClock),
+    )
+    .await?;
+
+    let creds_path = args.data_dir.join("operator-credentials.json");
+    if let Some(creds) = service.ensure_operator().await? {
+        write_private(
+            &creds_path,
+            format!("{}\n", serde_json::to_string_pretty(&creds)?).as_bytes(),
+        )?;
+        println!(
+            "created the operator account 000000000000; its access key is in {}",
+            creds_path.display()
+        );
+    } else {
+        println!("operator credentials: {}", creds_path.display());
+    }
+
+    if !tls && !args.listen.ip().is_loopback() {
+        tracing::warn!(listen = %args.listen, "serving plain HTTP on a non-loopback address; pass --tls-cert and --tls-key");
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let lifecycle = {
+        let mut rx = stop_rx.clone();
+        tokio::spawn(service.clone().run_lifecycle(async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }))
+    };
+    let router = xc_api::router(service.clone());
+    let shutdown = {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+    });
+    let served = if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        println!(
+            "xconnect server listening on {public_url} (TLS), region {}",
+            args.region
+        );
+        xc_api::serve_tls(args.listen, router, cert, key, shutdown).await
+    } else if let Some(listener) = listener {
+        println!(
+            "xconnect server listening on {public_url}, region {}",
+            args.region
+        );
+        xc_api::serve(listener, router, shutdown).await
+    } else {
+        bail!("no listener");
+    };
+    let _ = lifecycle.await;
+    drop(service);
+    store.close();
+    if let Err(e) = served {
+        bail!("server stopped: {e}");
+    }
+    println!("xconnect server stopped");
+    Ok(())
+}

@@ -1,0 +1,226 @@
+//! Shared harness of the integration tests: a real `xconnect server` process on a free loopback
+//! port with its own data dir, clients signed with its keys, and the AWS CLI.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use xc_client::Client;
+use xc_types::api::Credentials;
+
+pub const REGION: &str = "us-east-1";
+
+pub struct Server {
+    child: Child,
+    pub endpoint: String,
+    pub data_dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    pub fn start() -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut s = Self::start_in(tmp.path());
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// Starts a server on an existing data dir (to restart one).
+    pub fn start_in(dir: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_xconnect"))
+            .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir)
+            .env("XCONNECT_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn xconnect server");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    let url = rest.split(',').next().unwrap_or_default().trim().to_owned();
+                    let _ = tx.send(url);
+                }
+            }
+        });
+        let endpoint = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the server did not report its address within 60 s");
+        Self {
+            child,
+            endpoint,
+            data_dir: dir.to_owned(),
+            _tmp: None,
+        }
+    }
+
+    pub fn operator(&self) -> Credentials {
+        let text = std::fs::read_to_string(self.data_dir.join("operator-credentials.json"))
+            .expect("operator credentials");
+        serde_json::from_str(&text).expect("credentials json")
+    }
+
+    pub fn client(&self, c: &Credentials) -> Client {
+        Client::new(
+            &self.endpoint,
+            c.access_key_id.as_str(),
+            &c.secret_access_key,
+            REGION,
+        )
+        .expect("client")
+    }
+
+    /// Stops the server at once, as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls `check` until it returns `Some`, for at most `deadline`.
+pub async fn eventually<T, F, Fut>(deadline: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The AWS CLI: `$XCONNECT_AWS_CLI`, else `.venv/bin/aws` at the workspace root (made by
+/// `.ci/run`), else `aws` on the PATH. Its absence fails the test with the way to fix it.
+pub fn aws_cli() -> PathBuf {
+    if let Ok(p) = std::env::var("XCONNECT_AWS_CLI") {
+        return PathBuf::from(p);
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/aws");
+    if venv.exists() {
+        return venv;
+    }
+    let on_path = Command::new("sh")
+        .args(["-c", "command -v aws"])
+        .output()
+        .expect("sh");
+    let p = String::from_utf8_lossy(&on_path.stdout).trim().to_owned();
+    assert!(
+        !p.is_empty(),
+        "this test needs the AWS CLI: run `bash .ci/run` (it makes .venv with awscli) or `python3 -m venv .venv && .venv/bin/pip install awscli`"
+    );
+    PathBuf::from(p)
+}
+
+#[derive(Debug)]
+pub struct AwsOutput {
+    pub ok: bool,
+    pub json: serde_json::Value,
+    pub stderr: String,
+}
+
+/// Runs `aws interconnect <args>` against `endpoint` with the given credentials.
+pub fn aws(
+    endpoint: &str,
+    c: &Credentials,
+    secret_override: Option<&str>,
+    args: &[&str],
+) -> AwsOutput {
+    let out = Command::new(aws_cli())
+        .arg("--endpoint-url")
+        .arg(endpoint)
+        .args(["--output", "json", "interconnect"])
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", std::env::temp_dir())
+        .env("AWS_ACCESS_KEY_ID", c.access_key_id.as_str())
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            secret_override.unwrap_or(&c.secret_access_key),
+        )
+        .env("AWS_DEFAULT_REGION", REGION)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("AWS_PAGER", "")
+        .output()
+        .expect("run the AWS CLI");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    AwsOutput {
+        ok: out.status.success(),
+        json: if stdout.trim().is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&stdout).unwrap_or(serde_json::Value::String(stdout.into_owned()))
+        },
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+impl AwsOutput {
+    /// Asserts success and returns the JSON output.
+    pub fn expect_ok(self, what: &str) -> serde_json::Value {
+        assert!(self.ok, "{what} failed: {}", self.stderr);
+        self.json
+    }
+    /// Asserts failure with `code` (and every `needle`) in the CLI's error line.
+    pub fn expect_err(self, code: &str, needles: &[&str]) {
+        assert!(!self.ok, "expected {code}, got success: {}", self.json);
+        assert!(
+            self.stderr.contains(code),
+            "expected {code} in: {}",
+            self.stderr
+        );
+        for n in needles {
+            assert!(
+                self.stderr.contains(n),
+                "expected `{n}` in: {}",
+                self.stderr
+            );
+        }
+    }
+}
+
+/// A tenant with its own client.
+pub struct Tenant {
+    pub creds: Credentials,
+    pub client: Client,
+}
+
+pub async fn tenant(server: &Server, operator: &Client, name: &str) -> Tenant {
+    let creds = operator.create_account(name).await.expect("create account");
+    Tenant {
+        client: server.client(&creds),
+        creds,
+    }
+}
+
+pub async fn attach_point(t: &Tenant, name: &str, prefixes: &[&str]) -> String {
+    t.client
+        .create_attach_point(&xc_types::api::CreateAttachPointRequest {
+            name: name.into(),
+            prefixes: prefixes.iter().map(|p| p.to_string()).collect(),
+            asn: None,
+        })
+        .await
+        .expect("create attach point")
+        .id
+        .to_string()
+}
