@@ -12,7 +12,7 @@ step "system packages"
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >/dev/null
-  apt-get install -y -q --no-install-recommends python3-venv python3-pip ca-certificates >/dev/null
+  apt-get install -y -q --no-install-recommends python3-venv python3-pip ca-certificates openssl >/dev/null
 else
   echo "not root: skipping apt-get (the Python venv and cargo are all these tests need)"
 fi
@@ -32,3 +32,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "tests"
 cargo nextest run --workspace --locked --no-fail-fast
+
+step "fuzz targets compile (run them with cargo fuzz; see fuzz/README.md)"
+cargo check --manifest-path fuzz/Cargo.toml --target-dir target/fuzz-check --quiet

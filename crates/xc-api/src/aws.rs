@@ -47,9 +47,10 @@ struct RemoteAccountUnion {
     identifier: Option<String>,
 }
 
+/// Every member of every input shape, decoded and type-checked (not yet validated).
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Input {
+pub struct Input {
     // Every member of every input shape; each operation reads its own and requires what the
     // model requires.
     identifier: Option<String>,
@@ -190,6 +191,16 @@ fn with_token(mut v: Value, next: Option<String>) -> Value {
     v
 }
 
+/// Decodes a request body (already parsed from JSON or CBOR) into the input members, naming the
+/// member whose type is wrong.
+pub fn decode_input(input: Value) -> Result<Input, ApiError> {
+    let input = if input.is_null() { json!({}) } else { input };
+    serde_path_to_error::deserialize(input).map_err(|e| {
+        let path = e.path().to_string();
+        ApiError::validation(if path == "." { "body" } else { &path }, e.inner())
+    })
+}
+
 /// Runs one operation for an authenticated caller.
 pub async fn dispatch(
     svc: &Service,
@@ -200,11 +211,7 @@ pub async fn dispatch(
     if !OPERATIONS.contains(&op) {
         return Err(ApiError::UnknownOperation(op.to_owned()));
     }
-    let input = if input.is_null() { json!({}) } else { input };
-    let i: Input = serde_path_to_error::deserialize(input).map_err(|e| {
-        let path = e.path().to_string();
-        ApiError::validation(if path == "." { "body" } else { &path }, e.inner())
-    })?;
+    let i = decode_input(input)?;
     Ok(match op {
         "CreateConnection" => {
             let req = CreateConnectionRequest {

@@ -209,12 +209,15 @@ pub async fn serve(
 
 /// Serves HTTPS with the given PEM certificate chain and key.
 pub async fn serve_tls(
-    addr: std::net::SocketAddr,
+    listener: std::net::TcpListener,
     router: Router,
     cert: &std::path::Path,
     key: &std::path::Path,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Several rustls providers are linked in (via dependencies); choose ring explicitly. An error
+    // means one was installed already, which is just as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await?;
     let handle = axum_server::Handle::new();
     let h = handle.clone();
@@ -222,7 +225,8 @@ pub async fn serve_tls(
         shutdown.await;
         h.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
     });
-    axum_server::bind_rustls(addr, config)
+    listener.set_nonblocking(true)?;
+    axum_server::from_tcp_rustls(listener, config)
         .handle(handle)
         .serve(router.into_make_service())
         .await

@@ -256,13 +256,46 @@ mod tests {
             Catalog::parse(unknown_key),
             Err(CatalogError::Toml(_))
         ));
-        let one_facility = DEFAULT_CATALOG.replace(
-            "facilities = [\"iad-eq-dc2\", \"iad-cs-va1\"]\nbandwidths = [\"500Mbps\"",
-            "facilities = [\"iad-eq-dc2\"]\nbandwidths = [\"500Mbps\"",
-        );
+        let base = r#"
+currency = "USD"
+[[facility]]
+id = "f1"
+name = "one"
+metro = "m"
+[[facility]]
+id = "f2"
+name = "two"
+metro = "m"
+[price_list.p]
+"1Gbps" = 1.0
+[[environment]]
+id = "e1"
+cloud_service_provider = "Cloud"
+location = "here"
+product_type = "multicloud"
+state = "available"
+facilities = FACILITIES
+bandwidths = ["1Gbps"]
+billing_tier = 1
+price_list = "p"
+remote_identifier_type = "account"
+"#;
+        assert!(Catalog::parse(&base.replace("FACILITIES", r#"["f1", "f2"]"#)).is_ok());
+        let one_facility = base.replace("FACILITIES", r#"["f1"]"#);
         let err = Catalog::parse(&one_facility)
             .expect_err("one facility")
             .to_string();
         assert!(err.contains("at least two facilities"), "{err}");
+        let unknown = base.replace("FACILITIES", r#"["f1", "f9"]"#);
+        let err = Catalog::parse(&unknown)
+            .expect_err("unknown facility")
+            .to_string();
+        assert!(err.contains("unknown facility `f9`"), "{err}");
+        let unpriced = base.replace("FACILITIES", r#"["f1", "f2"]"#).replace(
+            r#"bandwidths = ["1Gbps"]"#,
+            r#"bandwidths = ["1Gbps", "2Gbps"]"#,
+        );
+        let err = Catalog::parse(&unpriced).expect_err("unpriced").to_string();
+        assert!(err.contains("no price for 2Gbps"), "{err}");
     }
 }

@@ -120,19 +120,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let tls = args.tls_cert.is_some();
     let scheme = if tls { "https" } else { "http" };
     // Bind first, so `--listen 127.0.0.1:0` reports (and signs keys with) the real port.
-    let listener = if tls {
-        None
-    } else {
-        Some(
-            tokio::net::TcpListener::bind(args.listen)
-                .await
-                .with_context(|| format!("cannot listen on {}", args.listen))?,
-        )
-    };
-    let local = match &listener {
-        Some(l) => l.local_addr()?,
-        None => args.listen,
-    };
+    let listener = std::net::TcpListener::bind(args.listen)
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let local = listener.local_addr()?;
     let public_url = args
         .public_url
         .clone()
@@ -192,15 +182,15 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             "xconnect server listening on {public_url} (TLS), region {}",
             args.region
         );
-        xc_api::serve_tls(args.listen, router, cert, key, shutdown).await
-    } else if let Some(listener) = listener {
+        xc_api::serve_tls(listener, router, cert, key, shutdown).await
+    } else {
+        listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
         println!(
             "xconnect server listening on {public_url}, region {}",
             args.region
         );
         xc_api::serve(listener, router, shutdown).await
-    } else {
-        bail!("no listener");
     };
     let _ = lifecycle.await;
     drop(service);

@@ -28,9 +28,15 @@ impl Server {
 
     /// Starts a server on an existing data dir (to restart one).
     pub fn start_in(dir: &Path) -> Self {
+        Self::start_with(dir, &[])
+    }
+
+    /// Starts a server with extra flags.
+    pub fn start_with(dir: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_xconnect"))
             .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
+            .args(extra)
             .env("XCONNECT_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -41,7 +47,12 @@ impl Server {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(rest) = line.split("listening on ").nth(1) {
-                    let url = rest.split(',').next().unwrap_or_default().trim().to_owned();
+                    let url = rest
+                        .split([',', ' '])
+                        .next()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned();
                     let _ = tx.send(url);
                 }
             }
@@ -71,6 +82,27 @@ impl Server {
             REGION,
         )
         .expect("client")
+    }
+
+    /// Sends SIGTERM and waits (at most 30 s) for the process to exit; returns whether it exited 0.
+    pub fn terminate(&mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.success();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the server did not stop within 30 s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Stops the server at once, as a crash would.

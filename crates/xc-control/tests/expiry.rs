@@ -1,0 +1,188 @@
+//! Time-dependent rules, on an in-process service with a temporary database and a hand-moved
+//! clock: activation keys expire (refused, nothing changes) and the lifecycle driver fails the
+//! expired request with ACTIVATION_KEY_EXPIRED; deleted connections leave listings after a day.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use xc_control::*;
+use xc_types::api::*;
+use xc_types::*;
+
+struct Fixture {
+    service: Arc<Service>,
+    clock: Arc<ManualClock>,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(xc_store::Store::open(&dir.path().join("db")).expect("store"));
+    let clock = Arc::new(ManualClock::default());
+    clock.0.store(1_800_000_000, Ordering::SeqCst);
+    let config = ServiceConfig {
+        region: "us-east-1".into(),
+        endpoint: "http://test".into(),
+        key_lifetime_secs: 3600,
+    };
+    let service = Service::new(
+        store,
+        Catalog::default_catalog(),
+        Secrets::from_master(&[9; 32]),
+        config,
+        clock.clone(),
+    )
+    .await
+    .expect("service");
+    Fixture {
+        service,
+        clock,
+        _dir: dir,
+    }
+}
+
+fn caller(c: &Credentials, name: &str) -> Caller {
+    Caller {
+        account: c.account_id.clone(),
+        account_name: name.into(),
+        key: c.access_key_id.clone(),
+        role: KeyRole::Admin,
+    }
+}
+
+#[tokio::test]
+async fn expired_keys_are_refused_and_the_request_fails_with_a_reason() {
+    let f = fixture().await;
+    let op_creds = f
+        .service
+        .ensure_operator()
+        .await
+        .expect("op")
+        .expect("created");
+    assert!(
+        f.service.ensure_operator().await.expect("op").is_none(),
+        "created once"
+    );
+    let op = caller(&op_creds, "operator");
+    let a = caller(&f.service.create_account(&op, "a").await.expect("a"), "a");
+    let b = caller(&f.service.create_account(&op, "b").await.expect("b"), "b");
+    let ap_a = f
+        .service
+        .create_attach_point(
+            &a,
+            CreateAttachPointRequest {
+                name: "a".into(),
+                prefixes: vec!["10.0.0.0/16".into()],
+                asn: None,
+            },
+        )
+        .await
+        .expect("ap a");
+    let ap_b = f
+        .service
+        .create_attach_point(
+            &b,
+            CreateAttachPointRequest {
+                name: "b".into(),
+                prefixes: vec!["10.1.0.0/16".into()],
+                asn: None,
+            },
+        )
+        .await
+        .expect("ap b");
+    let c = f
+        .service
+        .create_connection(
+            &a,
+            CreateConnectionRequest {
+                environment_id: "gcp-us-west1".into(),
+                bandwidth: "10Gbps".into(),
+                attach_point: ap_a.id.to_string(),
+                remote_account: Some(b.account.to_string()),
+                description: None,
+                tags: None,
+                routing_policy: None,
+                client_token: None,
+            },
+        )
+        .await
+        .expect("create");
+    let key = c.activation_key.clone().expect("owner sees the key");
+
+    // One second before expiry the key still describes; at expiry it is refused.
+    f.clock.0.fetch_add(3599, Ordering::SeqCst);
+    f.service
+        .describe_proposal(&b, &key)
+        .await
+        .expect("still valid");
+    f.clock.0.fetch_add(1, Ordering::SeqCst);
+    let accept = AcceptConnectionRequest {
+        activation_key: key.clone(),
+        attach_point: ap_b.id.to_string(),
+        routing_policy: None,
+        description: None,
+        tags: None,
+        client_token: None,
+    };
+    let e = f.service.accept(&b, accept).await.expect_err("expired");
+    assert!(e.to_string().contains("ACTIVATION_KEY_EXPIRED"), "{e}");
+    let still = f
+        .service
+        .get_connection(&a, c.connection.id.as_str())
+        .await
+        .expect("get");
+    assert_eq!(
+        still.connection.state,
+        ConnectionState::Requested,
+        "a refused key changes nothing"
+    );
+
+    assert_eq!(f.service.lifecycle_pass().await.expect("pass"), 1);
+    let failed = f
+        .service
+        .get_connection(&a, c.connection.id.as_str())
+        .await
+        .expect("get");
+    assert_eq!(failed.connection.state, ConnectionState::Failed);
+    assert_eq!(
+        failed.connection.state_reason.expect("reason").code,
+        "ACTIVATION_KEY_EXPIRED"
+    );
+
+    // Deleted connections are listed for a day, then only readable by id.
+    f.service
+        .delete_connection(&a, c.connection.id.as_str(), None)
+        .await
+        .expect("delete");
+    f.service.lifecycle_pass().await.expect("pass");
+    let listed = |svc: Arc<Service>, who: Caller| async move {
+        svc.list_connections(&who, ListConnectionsInput::default())
+            .await
+            .expect("list")
+            .0
+            .len()
+    };
+    assert_eq!(listed(f.service.clone(), a.clone()).await, 1);
+    f.clock
+        .0
+        .fetch_add(DELETED_VISIBLE_SECS + 1, Ordering::SeqCst);
+    assert_eq!(listed(f.service.clone(), a.clone()).await, 0);
+    let gone = f
+        .service
+        .get_connection(&a, c.connection.id.as_str())
+        .await
+        .expect("still readable by id");
+    assert_eq!(gone.connection.state, ConnectionState::Deleted);
+}
+
+#[tokio::test]
+async fn secrets_never_appear_in_debug_output() {
+    let f = fixture().await;
+    let creds = f
+        .service
+        .ensure_operator()
+        .await
+        .expect("op")
+        .expect("created");
+    let dbg = format!("{creds:?} {:?}", f.service);
+    assert!(!dbg.contains(&creds.secret_access_key), "{dbg}");
+}

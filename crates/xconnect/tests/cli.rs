@@ -1,0 +1,289 @@
+//! The `xconnect` CLI as scripts use it: `--output json` prints the resource, errors are one line
+//! on stderr with a non-zero exit, credentials come from the AWS variables.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::process::Command;
+use xc_types::api::Credentials;
+
+struct Run {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+fn xconnect(server: &Server, c: &Credentials, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_xconnect"))
+        .args(args)
+        .env("XCONNECT_ENDPOINT", &server.endpoint)
+        .env("AWS_ACCESS_KEY_ID", c.access_key_id.as_str())
+        .env("AWS_SECRET_ACCESS_KEY", &c.secret_access_key)
+        .env_remove("AWS_REGION")
+        .output()
+        .expect("run xconnect");
+    Run {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn json(r: Run) -> Value {
+    assert!(r.ok, "command failed: {}", r.stderr);
+    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.stdout))
+}
+
+fn one_line_error(r: Run, needle: &str) {
+    assert!(!r.ok, "expected a failure, got: {}", r.stdout);
+    assert_eq!(
+        r.stderr.trim_end().lines().count(),
+        1,
+        "errors are one line: {:?}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(needle),
+        "expected `{needle}` in {:?}",
+        r.stderr
+    );
+}
+
+#[test]
+fn cli_for_people_and_scripts() {
+    let server = Server::start();
+    let op = server.operator();
+    let a: Credentials = serde_json::from_value(json(xconnect(
+        &server,
+        &op,
+        &["account", "create", "--name", "cli-a", "--output", "json"],
+    )))
+    .expect("credentials");
+    let b: Credentials = serde_json::from_value(json(xconnect(
+        &server,
+        &op,
+        &["account", "create", "--name", "cli-b", "--output", "json"],
+    )))
+    .expect("credentials");
+    one_line_error(
+        xconnect(&server, &a, &["account", "create", "--name", "nope"]),
+        "only the operator",
+    );
+
+    let ap = json(xconnect(
+        &server,
+        &a,
+        &[
+            "attach-point",
+            "create",
+            "--name",
+            "vpc",
+            "--prefixes",
+            "10.8.0.0/16,fd08::/48",
+            "--asn",
+            "65001",
+            "--output",
+            "json",
+        ],
+    ));
+    let ap_id = ap["id"].as_str().expect("id").to_owned();
+    assert_eq!(ap["asn"], 65001);
+    let ap_b = json(xconnect(
+        &server,
+        &b,
+        &[
+            "attach-point",
+            "create",
+            "--name",
+            "vpc-b",
+            "--prefixes",
+            "10.9.0.0/16",
+            "--output",
+            "json",
+        ],
+    ));
+    one_line_error(
+        xconnect(
+            &server,
+            &a,
+            &[
+                "attach-point",
+                "create",
+                "--name",
+                "bad",
+                "--prefixes",
+                "10.8.0.1/16",
+            ],
+        ),
+        "host bits",
+    );
+
+    let conn = json(xconnect(
+        &server,
+        &a,
+        &[
+            "connection",
+            "create",
+            "--environment",
+            "gcp-us-east4",
+            "--bandwidth",
+            "1Gbps",
+            "--attach-point",
+            &ap_id,
+            "--remote-account",
+            b.account_id.as_str(),
+            "--description",
+            "cli test",
+            "--tag",
+            "env=test",
+            "--output",
+            "json",
+        ],
+    ));
+    let id = conn["id"].as_str().expect("id").to_owned();
+    assert_eq!(conn["state"], "requested");
+    assert_eq!(conn["tags"]["env"], "test");
+    let key = conn["activationKey"].as_str().expect("key").to_owned();
+
+    // Table output for people names the columns.
+    let table = xconnect(&server, &a, &["connection", "list"]);
+    assert!(
+        table.ok && table.stdout.starts_with("ID") && table.stdout.contains(&id),
+        "{}",
+        table.stdout
+    );
+
+    let accepted = json(xconnect(
+        &server,
+        &b,
+        &[
+            "connection",
+            "accept",
+            "--activation-key",
+            &key,
+            "--attach-point",
+            ap_b["id"].as_str().expect("id"),
+            "--output",
+            "json",
+        ],
+    ));
+    assert_eq!(accepted["state"], "pending");
+    let listed = json(xconnect(
+        &server,
+        &b,
+        &[
+            "connection",
+            "list",
+            "--state",
+            "pending",
+            "--output",
+            "json",
+        ],
+    ));
+    assert_eq!(listed["connections"][0]["id"], id.as_str());
+
+    one_line_error(
+        xconnect(&server, &a, &["connection", "get", "mcc-zzzzzzzz"]),
+        "ResourceNotFoundException",
+    );
+    one_line_error(
+        xconnect(
+            &server,
+            &a,
+            &["connection", "update", &id, "--bandwidth", "3Gbps"],
+        ),
+        "bandwidth",
+    );
+    let updated = json(xconnect(
+        &server,
+        &a,
+        &[
+            "connection",
+            "update",
+            &id,
+            "--description",
+            "renamed",
+            "--output",
+            "json",
+        ],
+    ));
+    assert_eq!(updated["description"], "renamed");
+    let deleted = json(xconnect(
+        &server,
+        &b,
+        &["connection", "delete", &id, "--output", "json"],
+    ));
+    assert!(
+        deleted["state"] == "deleting" || deleted["state"] == "deleted",
+        "{deleted}"
+    );
+
+    let env = json(xconnect(
+        &server,
+        &a,
+        &["environment", "get", "lumen-new-york", "--output", "json"],
+    ));
+    assert_eq!(env["productType"], "lastmile");
+    let envs = json(xconnect(
+        &server,
+        &a,
+        &["environment", "list", "--output", "json"],
+    ));
+    assert_eq!(envs["environments"].as_array().expect("list").len(), 9);
+
+    let proposal = json(xconnect(
+        &server,
+        &b,
+        &[
+            "proposal",
+            "create",
+            "--attach-point",
+            ap_b["id"].as_str().expect("id"),
+            "--environment",
+            "gcp-us-west2",
+            "--bandwidth",
+            "5Gbps",
+            "--remote-account",
+            a.account_id.as_str(),
+            "--output",
+            "json",
+        ],
+    ));
+    assert!(proposal["activationKey"].is_string());
+    let described = json(xconnect(
+        &server,
+        &a,
+        &[
+            "proposal",
+            "describe",
+            "--activation-key",
+            proposal["activationKey"].as_str().expect("key"),
+            "--output",
+            "json",
+        ],
+    ));
+    assert_eq!(described["bandwidth"], "5Gbps");
+
+    // No credentials, unreachable server: still one clear line.
+    let out = Command::new(env!("CARGO_BIN_EXE_xconnect"))
+        .args(["connection", "list"])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("AWS_ACCESS_KEY_ID"));
+    let out = Command::new(env!("CARGO_BIN_EXE_xconnect"))
+        .args(["connection", "list", "--endpoint", "http://127.0.0.1:1"])
+        .env("AWS_ACCESS_KEY_ID", a.access_key_id.as_str())
+        .env("AWS_SECRET_ACCESS_KEY", &a.secret_access_key)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot reach http://127.0.0.1:1") && err.trim_end().lines().count() == 1,
+        "{err}"
+    );
+}

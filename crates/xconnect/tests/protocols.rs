@@ -1,0 +1,519 @@
+//! The wire protocols signed by hand: what the AWS CLI and SDK validate before sending (unions,
+//! ranges) still gets a clear answer from the server, and both protocols carry errors the way
+//! their clients parse them. Also the native API's rules that the other tests do not reach.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use xc_types::api::Credentials;
+
+struct Raw {
+    http: reqwest::Client,
+    endpoint: String,
+    host: String,
+}
+
+impl Raw {
+    fn new(server: &Server) -> Self {
+        let host = server.endpoint.trim_start_matches("http://").to_owned();
+        Self {
+            http: reqwest::Client::new(),
+            endpoint: server.endpoint.clone(),
+            host,
+        }
+    }
+
+    /// Sends a signed POST; `skew` moves the signing clock.
+    async fn post(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+        creds: Option<&Credentials>,
+        skew: time::Duration,
+    ) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        let mut all: Vec<(&str, &str)> = vec![("host", &self.host)];
+        all.extend_from_slice(headers);
+        let mut req = self.http.post(format!("{}{path}", self.endpoint));
+        if let Some(c) = creds {
+            let added = xc_sigv4::sign(
+                &xc_sigv4::Request {
+                    method: "POST",
+                    path,
+                    query: "",
+                    headers: &all,
+                    body: &body,
+                },
+                c.access_key_id.as_str(),
+                c.secret_access_key.as_bytes(),
+                REGION,
+                "interconnect",
+                time::OffsetDateTime::now_utc() + skew,
+            );
+            for (k, v) in added {
+                req = req.header(k, v);
+            }
+        }
+        for (k, v) in &all {
+            req = req.header(*k, *v);
+        }
+        let resp = req.body(body).send().await.expect("send");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        (status, headers, resp.bytes().await.expect("body").to_vec())
+    }
+
+    async fn json(&self, op: &str, body: Value, creds: Option<&Credentials>) -> (u16, Value) {
+        let target = format!("Interconnect.{op}");
+        let (status, _, bytes) = self
+            .post(
+                "/",
+                &[
+                    ("content-type", "application/x-amz-json-1.0"),
+                    ("x-amz-target", &target),
+                ],
+                serde_json::to_vec(&body).expect("json"),
+                creds,
+                time::Duration::ZERO,
+            )
+            .await;
+        (status, serde_json::from_slice(&bytes).expect("json body"))
+    }
+
+    async fn cbor(
+        &self,
+        op: &str,
+        body: &[u8],
+        creds: &Credentials,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let (status, headers, bytes) = self
+            .post(
+                &format!("/service/Interconnect/operation/{op}"),
+                &[
+                    ("content-type", "application/cbor"),
+                    ("smithy-protocol", "rpc-v2-cbor"),
+                ],
+                body.to_vec(),
+                Some(creds),
+                time::Duration::ZERO,
+            )
+            .await;
+        (
+            status,
+            headers,
+            xc_api::cbor::decode(&bytes).expect("cbor body"),
+        )
+    }
+}
+
+fn cbor(v: &Value) -> Vec<u8> {
+    xc_api::cbor::encode(v)
+}
+
+fn err_type(v: &Value) -> &str {
+    v["__type"]
+        .as_str()
+        .and_then(|t| t.split('#').nth(1))
+        .unwrap_or("")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wire_level_validation_and_errors() {
+    let server = Server::start();
+    let op = server.client(&server.operator());
+    let a = tenant(&server, &op, "raw-a").await;
+    let b = tenant(&server, &op, "raw-b").await;
+    let ap = attach_point(&a, "vpc", &["10.50.0.0/16"]).await;
+    let raw = Raw::new(&server);
+    let remote = json!({ "identifier": b.creds.account_id });
+
+    // A union with both members, or none.
+    let (status, body) = raw
+        .json(
+            "CreateConnection",
+            json!({ "environmentId": "gcp-us-east4", "bandwidth": "1Gbps", "remoteAccount": remote,
+                    "attachPoint": { "directConnectGateway": ap, "arn": "arn:aws:interconnect:us-east-1:123456789012:connection/mcc-abcdefgh" } }),
+            Some(&a.creds),
+        )
+        .await;
+    assert_eq!(
+        (status, err_type(&body)),
+        (400, "InterconnectValidationException"),
+        "{body}"
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("msg")
+            .contains("attachPoint"),
+        "{body}"
+    );
+    let (status, body) = raw
+        .json(
+            "CreateConnection",
+            json!({ "environmentId": "gcp-us-east4", "bandwidth": "1Gbps", "attachPoint": {} }),
+            Some(&a.creds),
+        )
+        .await;
+    assert_eq!(
+        (status, err_type(&body)),
+        (400, "InterconnectValidationException"),
+        "{body}"
+    );
+    // Required members, ranges, types.
+    let (status, body) = raw
+        .json(
+            "CreateConnection",
+            json!({ "bandwidth": "1Gbps" }),
+            Some(&a.creds),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("msg")
+            .contains("environmentId: is required"),
+        "{body}"
+    );
+    let (_, body) = raw
+        .json(
+            "ListConnections",
+            json!({ "maxResults": 500 }),
+            Some(&a.creds),
+        )
+        .await;
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("msg")
+            .contains("maxResults"),
+        "{body}"
+    );
+    let (_, body) = raw
+        .json(
+            "ListConnections",
+            json!({ "maxResults": "ten" }),
+            Some(&a.creds),
+        )
+        .await;
+    assert_eq!(err_type(&body), "InterconnectValidationException", "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("msg")
+            .contains("maxResults"),
+        "{body}"
+    );
+    let (_, body) = raw
+        .json(
+            "ListConnections",
+            json!({ "state": "sleeping" }),
+            Some(&a.creds),
+        )
+        .await;
+    assert!(
+        body["message"].as_str().expect("msg").starts_with("state:"),
+        "{body}"
+    );
+    let (_, body) = raw
+        .json(
+            "ListTagsForResource",
+            json!({ "arn": "arn:aws:s3:::bucket" }),
+            Some(&a.creds),
+        )
+        .await;
+    assert!(
+        body["message"].as_str().expect("msg").starts_with("arn:"),
+        "{body}"
+    );
+    // Unknown operation, unsigned request, clock skew.
+    let (status, body) = raw
+        .json("DeleteEverything", json!({}), Some(&a.creds))
+        .await;
+    assert_eq!(
+        (status, err_type(&body)),
+        (400, "UnknownOperationException")
+    );
+    let (status, body) = raw.json("ListConnections", json!({}), None).await;
+    assert_eq!(
+        (status, err_type(&body)),
+        (403, "MissingAuthenticationTokenException")
+    );
+    let target = "Interconnect.ListConnections";
+    let (status, _, bytes) = raw
+        .post(
+            "/",
+            &[
+                ("content-type", "application/x-amz-json-1.0"),
+                ("x-amz-target", target),
+            ],
+            b"{}".to_vec(),
+            Some(&a.creds),
+            time::Duration::minutes(10),
+        )
+        .await;
+    let body: Value = serde_json::from_slice(&bytes).expect("json");
+    assert_eq!(
+        (status, err_type(&body)),
+        (403, "InvalidSignatureException")
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("msg")
+            .contains("Signature expired"),
+        "{body}"
+    );
+    // Not JSON at all.
+    let (status, _, bytes) = raw
+        .post(
+            "/",
+            &[
+                ("content-type", "application/x-amz-json-1.0"),
+                ("x-amz-target", target),
+            ],
+            b"{nope".to_vec(),
+            Some(&a.creds),
+            time::Duration::ZERO,
+        )
+        .await;
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&bytes));
+
+    // rpc-v2-cbor: success and errors carry smithy-protocol and a CBOR __type.
+    let (status, headers, body) = raw
+        .cbor(
+            "ListEnvironments",
+            &cbor(&json!({ "maxResults": 3 })),
+            &a.creds,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["smithy-protocol"], "rpc-v2-cbor");
+    assert_eq!(body["environments"].as_array().expect("list").len(), 3);
+    assert!(body["nextToken"].is_string());
+    let (status, headers, body) = raw
+        .cbor(
+            "GetConnection",
+            &cbor(&json!({ "identifier": "mcc-00000000" })),
+            &a.creds,
+        )
+        .await;
+    assert_eq!(
+        (status, err_type(&body)),
+        (404, "ResourceNotFoundException")
+    );
+    assert_eq!(headers["smithy-protocol"], "rpc-v2-cbor");
+    let (status, _, body) = raw
+        .cbor("GetConnection", &[0xbf, 0xff, 0xff], &a.creds)
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _, body) = raw.cbor("GetEnvironment", &[], &a.creds).await;
+    assert_eq!(
+        (status, err_type(&body)),
+        (400, "InterconnectValidationException"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn native_api_rules() {
+    let server = Server::start();
+    let op = server.client(&server.operator());
+    let a = tenant(&server, &op, "native-a").await;
+    let b = tenant(&server, &op, "native-b").await;
+
+    // Only the operator creates accounts; names are unique.
+    let e = a
+        .client
+        .create_account("sneaky")
+        .await
+        .expect_err("tenant cannot");
+    assert_eq!(e.code(), Some("AccessDeniedException"));
+    let e = op.create_account("native-a").await.expect_err("duplicate");
+    assert!(e.to_string().contains("already exists"), "{e}");
+
+    // Attach points: prefixes validated, updated, deletion refused while used.
+    let bad = a
+        .client
+        .create_attach_point(&xc_types::api::CreateAttachPointRequest {
+            name: "x".into(),
+            prefixes: vec!["10.0.0.1/16".into()],
+            asn: None,
+        })
+        .await
+        .expect_err("host bits");
+    assert!(
+        bad.to_string().contains("did you mean 10.0.0.0/16"),
+        "{bad}"
+    );
+    let bad = a
+        .client
+        .create_attach_point(&xc_types::api::CreateAttachPointRequest {
+            name: "x".into(),
+            prefixes: vec!["10.0.0.0/16".into()],
+            asn: Some(23456),
+        })
+        .await
+        .expect_err("AS_TRANS");
+    assert!(bad.to_string().contains("asn"), "{bad}");
+    let ap = attach_point(&a, "edge", &["10.60.0.0/16", "2001:db8:60::/48"]).await;
+    let got = a.client.get_attach_point(&ap).await.expect("get");
+    assert_eq!(got.asn.get(), 64512);
+    assert_eq!(
+        b.client
+            .get_attach_point(&ap)
+            .await
+            .expect_err("isolated")
+            .code(),
+        Some("ResourceNotFoundException")
+    );
+    let upd = a
+        .client
+        .update_attach_point(
+            &ap,
+            &xc_types::api::UpdateAttachPointRequest {
+                name: None,
+                prefixes: Some(vec!["10.61.0.0/16".into()]),
+            },
+        )
+        .await
+        .expect("update prefixes");
+    assert_eq!(upd.prefixes.len(), 1);
+    let conn = a
+        .client
+        .create_connection(&xc_types::api::CreateConnectionRequest {
+            environment_id: "lumen-chicago".into(),
+            bandwidth: "1Gbps".into(),
+            attach_point: ap.clone(),
+            remote_account: Some(b.creds.account_id.to_string()),
+            description: None,
+            tags: None,
+            routing_policy: Some(xc_types::RoutingPolicy::Manual {
+                announce: vec![xc_types::Prefix::parse("10.99.0.0/24").expect("prefix")],
+                accept: vec![],
+            }),
+            client_token: None,
+        })
+        .await
+        .expect_err("manual announce must be within the attach point");
+    assert!(conn.to_string().contains("routingPolicy"), "{conn}");
+    let conn = a
+        .client
+        .create_connection(&xc_types::api::CreateConnectionRequest {
+            environment_id: "lumen-chicago".into(),
+            bandwidth: "1Gbps".into(),
+            attach_point: ap.clone(),
+            remote_account: Some(b.creds.account_id.to_string()),
+            description: None,
+            tags: None,
+            routing_policy: None,
+            client_token: None,
+        })
+        .await
+        .expect("last-mile connection");
+    assert!(conn.id.as_str().starts_with("lmcc-"), "{}", conn.id);
+    assert_eq!(
+        conn.state_reason.as_ref().map(|r| r.code.as_str()),
+        Some("AWAITING_ACCEPTANCE")
+    );
+    let e = a.client.delete_attach_point(&ap).await.expect_err("in use");
+    assert!(e.to_string().contains(conn.id.as_str()), "{e}");
+    a.client
+        .delete_connection(conn.id.as_str())
+        .await
+        .expect("delete");
+    eventually(std::time::Duration::from_secs(30), "deleted", || {
+        let c = a.client.clone();
+        let id = conn.id.to_string();
+        async move {
+            (c.get_connection(&id).await.ok()?.state == xc_types::ConnectionState::Deleted)
+                .then_some(())
+        }
+    })
+    .await;
+    a.client.delete_attach_point(&ap).await.expect("free now");
+
+    // Keys: a read-only key cannot write; a disabled key is refused; you cannot disable the key
+    // you sign with.
+    let ro = a
+        .client
+        .create_access_key(
+            None,
+            &xc_types::api::CreateAccessKeyRequest {
+                role: xc_types::KeyRole::ReadOnly,
+            },
+        )
+        .await
+        .expect("read-only key");
+    let ro_client = server.client(&ro);
+    ro_client
+        .list_connections(&Default::default())
+        .await
+        .expect("read");
+    let e = attach_point_err(&ro_client).await;
+    assert_eq!(e.code(), Some("AccessDeniedException"));
+    let e = a
+        .client
+        .update_access_key(
+            a.creds.access_key_id.as_str(),
+            &xc_types::api::UpdateAccessKeyRequest {
+                status: xc_types::KeyStatus::Inactive,
+            },
+        )
+        .await
+        .expect_err("self");
+    assert!(e.to_string().contains("signed the request"), "{e}");
+    a.client
+        .update_access_key(
+            ro.access_key_id.as_str(),
+            &xc_types::api::UpdateAccessKeyRequest {
+                status: xc_types::KeyStatus::Inactive,
+            },
+        )
+        .await
+        .expect("disable");
+    let e = ro_client.whoami().await.expect_err("disabled");
+    assert_eq!(e.code(), Some("UnrecognizedClientException"));
+    let keys = a.client.list_access_keys(None).await.expect("keys");
+    assert_eq!(keys.access_keys.len(), 2);
+    let listed = serde_json::to_string(&keys).expect("json");
+    assert!(
+        !listed.contains(&a.creds.secret_access_key),
+        "secrets are never listed"
+    );
+    a.client
+        .delete_access_key(ro.access_key_id.as_str())
+        .await
+        .expect("delete key");
+    assert_eq!(
+        a.client
+            .list_access_keys(None)
+            .await
+            .expect("keys")
+            .access_keys
+            .len(),
+        1
+    );
+
+    // OpenAPI is served without a signature.
+    let doc: Value = reqwest::get(format!("{}/v1/openapi.json", server.endpoint))
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(doc["openapi"], "3.0.3");
+    assert!(doc["paths"]["/v1/connections"]["post"].is_object());
+}
+
+async fn attach_point_err(c: &xc_client::Client) -> xc_client::ClientError {
+    c.create_attach_point(&xc_types::api::CreateAttachPointRequest {
+        name: "ro".into(),
+        prefixes: vec!["10.70.0.0/16".into()],
+        asn: None,
+    })
+    .await
+    .expect_err("read-only")
+}
