@@ -41,6 +41,8 @@ type Job = Box<dyn FnOnce(&rusqlite::Connection) -> Completion + Send>;
 
 /// Most requests committed in one transaction.
 const MAX_BATCH: usize = 512;
+/// Read connections kept open; also the most reads that run at once (more would only queue on
+/// the blocking pool and open fresh connections).
 const READ_POOL: usize = 8;
 
 pub struct Store {
@@ -48,6 +50,7 @@ pub struct Store {
     writer: Mutex<Option<mpsc::SyncSender<Job>>>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Mutex<Vec<rusqlite::Connection>>,
+    read_permits: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for Store {
@@ -90,6 +93,7 @@ impl Store {
             writer: Mutex::new(Some(tx)),
             writer_thread: Mutex::new(Some(thread)),
             readers: Mutex::new(Vec::new()),
+            read_permits: tokio::sync::Semaphore::new(READ_POOL),
         })
     }
 
@@ -154,6 +158,7 @@ impl Store {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&Db<'_>) -> Result<R, E> + Send + 'static,
     {
+        let _permit = self.read_permits.acquire().await.map_err(|_| E::from(StoreError::Closed))?;
         let conn = self.take_reader().map_err(E::from)?;
         let (conn, result) = tokio::task::spawn_blocking(move || {
             let result = f(&Db::new(&conn));
