@@ -50,7 +50,13 @@ impl Target {
             ("x-amz-target", target.as_str()),
         ];
         let added = xc_sigv4::sign(
-            &xc_sigv4::Request { method: "POST", path: "/", query: "", headers: &headers, body: &body },
+            &xc_sigv4::Request {
+                method: "POST",
+                path: "/",
+                query: "",
+                headers: &headers,
+                body: &body,
+            },
             self.creds.access_key_id.as_str(),
             self.creds.secret_access_key.as_bytes(),
             "us-east-1",
@@ -58,7 +64,11 @@ impl Target {
             time::OffsetDateTime::now_utc(),
         );
         let mut req = self.http.post(format!("{}/", self.endpoint));
-        for (k, v) in headers.iter().map(|(k, v)| (*k, v.to_string())).chain(added) {
+        for (k, v) in headers
+            .iter()
+            .map(|(k, v)| (*k, v.to_string()))
+            .chain(added)
+        {
             req = req.header(k, v);
         }
         let resp = req.body(body).send().await?;
@@ -114,8 +124,18 @@ where
     }
     let elapsed = start.elapsed();
     all.sort();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
-    Outcome { requests: all.len(), errors, elapsed, p50: pct(0.50), p99: pct(0.99) }
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    Outcome {
+        requests: all.len(),
+        errors,
+        elapsed,
+        p50: pct(0.50),
+        p99: pct(0.99),
+    }
 }
 
 #[tokio::main]
@@ -126,11 +146,21 @@ async fn main() -> anyhow::Result<()> {
     let (endpoint, operator): (String, Credentials) = match &args.endpoint {
         Some(e) => {
             let path = args.credentials.as_deref().context("--credentials")?;
-            (e.clone(), serde_json::from_str(&std::fs::read_to_string(path)?)?)
+            (
+                e.clone(),
+                serde_json::from_str(&std::fs::read_to_string(path)?)?,
+            )
         }
         None => {
             let mut c = Command::new(&args.server)
-                .args(["server", "--listen", "127.0.0.1:0", "--log", "warn", "--data-dir"])
+                .args([
+                    "server",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--log",
+                    "warn",
+                    "--data-dir",
+                ])
                 .arg(tmp.path())
                 .stdout(Stdio::piped())
                 .spawn()
@@ -146,26 +176,53 @@ async fn main() -> anyhow::Result<()> {
             }
             child = Some(c);
             let creds = std::fs::read_to_string(tmp.path().join("operator-credentials.json"))?;
-            (endpoint.context("the server did not start")?, serde_json::from_str(&creds)?)
+            (
+                endpoint.context("the server did not start")?,
+                serde_json::from_str(&creds)?,
+            )
         }
     };
-    let op = xc_client::Client::new(&endpoint, operator.access_key_id.as_str(), &operator.secret_access_key, "us-east-1")?;
+    let op = xc_client::Client::new(
+        &endpoint,
+        operator.access_key_id.as_str(),
+        &operator.secret_access_key,
+        "us-east-1",
+    )?;
     let suffix = std::process::id();
     let a = op.create_account(&format!("bench-a-{suffix}")).await?;
     let b = op.create_account(&format!("bench-b-{suffix}")).await?;
-    let a_client = xc_client::Client::new(&endpoint, a.access_key_id.as_str(), &a.secret_access_key, "us-east-1")?;
+    let a_client = xc_client::Client::new(
+        &endpoint,
+        a.access_key_id.as_str(),
+        &a.secret_access_key,
+        "us-east-1",
+    )?;
     let ap = a_client
-        .create_attach_point(&xc_types::api::CreateAttachPointRequest { name: "bench".into(), prefixes: vec!["10.0.0.0/8".into()], asn: None })
+        .create_attach_point(&xc_types::api::CreateAttachPointRequest {
+            name: "bench".into(),
+            prefixes: vec!["10.0.0.0/8".into()],
+            asn: None,
+        })
         .await?;
     let host = endpoint.trim_start_matches("http://").to_owned();
-    let http = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
-    let target = Arc::new(Target { http, endpoint: endpoint.clone(), host, creds: a });
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let target = Arc::new(Target {
+        http,
+        endpoint: endpoint.clone(),
+        host,
+        creds: a,
+    });
     let create_body = serde_json::json!({
         "environmentId": "gcp-us-east4", "bandwidth": "1Gbps",
         "attachPoint": { "directConnectGateway": ap.id }, "remoteAccount": { "identifier": b.account_id },
     });
     let created = target.call("CreateConnection", &create_body).await?;
-    let id = created["connection"]["id"].as_str().context("id")?.to_owned();
+    let id = created["connection"]["id"]
+        .as_str()
+        .context("id")?
+        .to_owned();
 
     println!("| operation | clients | requests/s | p50 ms | p99 ms | errors |");
     println!("|---|---:|---:|---:|---:|---:|");
@@ -176,7 +233,11 @@ async fn main() -> anyhow::Result<()> {
             let create = create_body.clone();
             let o = measure(c, args.seconds, move |_, _| {
                 let t = t.clone();
-                let body = if op == "GetConnection" { get.clone() } else { create.clone() };
+                let body = if op == "GetConnection" {
+                    get.clone()
+                } else {
+                    create.clone()
+                };
                 async move { t.call(op, &body).await.map(|_| ()) }
             })
             .await;

@@ -147,12 +147,12 @@ async fn run_operation(
 ) -> Result<serde_json::Value, ApiError> {
     let caller = auth::authenticate(state, parts, body).await?;
     let input = input?;
-    let span = tracing::debug_span!("aws", %op, account = %caller.account);
-    let _e = span.enter();
-    drop(_e);
     let r = aws::dispatch(&state.service, &caller, op, input).await;
-    if let Err(e) = &r {
-        tracing::debug!(%op, account = %caller.account, error = ?e.parts().0, "operation failed");
+    match &r {
+        Ok(_) => tracing::debug!(%op, account = %caller.account, "aws operation"),
+        Err(e) => {
+            tracing::debug!(%op, account = %caller.account, error = e.parts().0, "aws operation failed")
+        }
     }
     r
 }

@@ -158,7 +158,11 @@ impl Store {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&Db<'_>) -> Result<R, E> + Send + 'static,
     {
-        let _permit = self.read_permits.acquire().await.map_err(|_| E::from(StoreError::Closed))?;
+        let _permit = self
+            .read_permits
+            .acquire()
+            .await
+            .map_err(|_| E::from(StoreError::Closed))?;
         let conn = self.take_reader().map_err(E::from)?;
         let (conn, result) = tokio::task::spawn_blocking(move || {
             let result = f(&Db::new(&conn));

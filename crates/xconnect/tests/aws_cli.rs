@@ -98,6 +98,20 @@ async fn aws_cli_drives_the_whole_lifecycle() {
         &["get-environment", "--id", "nowhere-1"],
     )
     .expect_err("ResourceNotFoundException", &["nowhere-1"]);
+    aws(
+        &ep,
+        &a.creds,
+        None,
+        &["get-environment", "--id", "Not An_Env"],
+    )
+    .expect_err("ResourceNotFoundException", &[]);
+    aws(
+        &ep,
+        &a.creds,
+        None,
+        &["list-attach-points", "--environment-id", "nowhere-1"],
+    )
+    .expect_err("ResourceNotFoundException", &[]);
 
     // ---- ListAttachPoints ----
     let aps = aws(
