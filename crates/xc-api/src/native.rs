@@ -9,7 +9,6 @@ use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use xc_control::ListConnectionsInput;
-use xc_types::KeyStatus;
 use xc_types::api::*;
 
 type R = Result<Reply, ApiError>;
@@ -126,7 +125,6 @@ async fn update_key(State(s): State<AppState>, Path(id): Path<String>, a: Authed
 
 async fn delete_key(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
     s.service.change_access_key(&a.caller, &id, None).await?;
-    let _ = KeyStatus::Inactive;
     ok(&serde_json::json!({ "accessKeyId": id, "deleted": true }))
 }
 

@@ -125,6 +125,10 @@ async fn expired_keys_are_refused_and_the_request_fails_with_a_reason() {
     };
     let e = f.service.accept(&b, accept).await.expect_err("expired");
     assert!(e.to_string().contains("ACTIVATION_KEY_EXPIRED"), "{e}");
+    assert!(
+        e.to_string().contains("expired at 2027-01-15T09:00:00Z"),
+        "{e}"
+    );
     let still = f
         .service
         .get_connection(&a, c.connection.id.as_str())

@@ -436,17 +436,6 @@ impl<'a> Db<'a> {
             .transpose()
     }
 
-    pub fn find_connection_by_key(
-        &self,
-        key_id: &uuid::Uuid,
-    ) -> Result<Option<Connection>, StoreError> {
-        let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE key_id = ?1");
-        let mut st = self.conn.prepare_cached(&sql)?;
-        st.query_row([key_id.to_string()], connection_row)
-            .optional()?
-            .transpose()
-    }
-
     pub fn list_connections(
         &self,
         filter: &ConnectionFilter,

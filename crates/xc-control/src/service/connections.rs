@@ -49,14 +49,14 @@ pub(crate) fn validate_client_token(token: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-/// Looks up a clientToken inside a write transaction: `Some(id)` replays the first result.
+/// Looks up a clientToken inside a transaction: `Some(connection)` replays the first result.
 pub(crate) fn idempotent_replay(
     db: &Db<'_>,
     caller: &AccountId,
     op: &str,
     token: Option<&str>,
     hash: &[u8],
-) -> Result<Option<ConnectionId>> {
+) -> Result<Option<Connection>> {
     let Some(token) = token else { return Ok(None) };
     let Some(rec) = db.get_idempotency(caller, op, token)? else {
         return Ok(None);
@@ -67,9 +67,11 @@ pub(crate) fn idempotent_replay(
             "was already used with a different request; use a new token for a new request",
         ));
     }
-    ConnectionId::parse(&rec.response)
+    let id = ConnectionId::parse(&rec.response)
+        .map_err(|e| ServiceError::Internal(format!("idempotency record: {e}")))?;
+    db.get_connection(&id)?
         .map(Some)
-        .map_err(|e| ServiceError::Internal(format!("idempotency record: {e}")))
+        .ok_or_else(|| ServiceError::not_found("connection", id))
 }
 
 pub(crate) fn remember(
@@ -310,12 +312,10 @@ impl Service {
         let stored = self
             .store
             .write(move |db| {
-                if let Some(id) =
+                if let Some(c) =
                     idempotent_replay(db, &account, "CreateConnection", token.as_deref(), &hash)?
                 {
-                    return db
-                        .get_connection(&id)?
-                        .ok_or_else(|| ServiceError::not_found("connection", id));
+                    return Ok::<_, ServiceError>(c);
                 }
                 let ap = db
                     .get_attach_point(&ap_id)?
@@ -480,8 +480,8 @@ impl Service {
                 .store
                 .read(move |db| idempotent_replay(db, &a, "AcceptConnection", Some(&token), &hash))
                 .await?;
-            if let Some(id) = replay {
-                return self.get_connection(caller, id.as_str()).await;
+            if let Some(c) = replay {
+                return self.detail(caller, c);
             }
         }
         let payload = self.check_key(caller, &req.activation_key)?;
@@ -496,9 +496,9 @@ impl Service {
                 let token = req.client_token.clone();
                 self.store
                     .write(move |db| {
-                        if let Some(id) = idempotent_replay(db, &account, "AcceptConnection", token.as_deref(), &hash)? {
-                            return db.get_connection(&id)?.ok_or_else(|| ServiceError::not_found("connection", id));
-                        }
+                        if let Some(c) = idempotent_replay(db, &account, "AcceptConnection", token.as_deref(), &hash)? {
+                    return Ok::<_, ServiceError>(c);
+                }
                         let mut c = db
                             .get_connection(&id)?
                             .filter(|c| c.grant.key_id == payload.key_id)
@@ -588,8 +588,8 @@ impl Service {
         let c = self
             .store
             .write(move |db| {
-                if let Some(id) = idempotent_replay(db, &who.account, "UpdateConnection", token.as_deref(), &hash)? {
-                    return db.get_connection(&id)?.ok_or_else(|| ServiceError::not_found("connection", id));
+                if let Some(c) = idempotent_replay(db, &who.account, "UpdateConnection", token.as_deref(), &hash)? {
+                    return Ok::<_, ServiceError>(c);
                 }
                 let mut c = load_visible(db, &who, &id)?;
                 if c.owner != who.account {
@@ -756,5 +756,11 @@ pub(crate) fn redeem(db: &Db<'_>, key_id: &uuid::Uuid, by: &AccountId, now: i64)
 }
 
 pub(crate) fn fmt_time(t: i64) -> String {
-    format!("{t} (Unix time)")
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| format!("{t} (Unix time)"))
 }

@@ -82,12 +82,52 @@ pub struct Service {
     pub(crate) work: tokio::sync::Notify,
 }
 
-fn random_secret() -> String {
-    use base64::Engine as _;
-    let bytes: [u8; 30] = rand::random();
-    base64::engine::general_purpose::STANDARD
-        .encode(bytes)
-        .replace(['+', '/'], "x")
+/// A fresh access key: its id, its secret (shown once) and the secret sealed for storage.
+struct NewKey {
+    id: AccessKeyId,
+    secret: String,
+    sealed: Vec<u8>,
+}
+
+impl NewKey {
+    fn generate(secrets: &Secrets) -> Self {
+        use base64::Engine as _;
+        let bytes: [u8; 30] = rand::random();
+        let secret = base64::engine::general_purpose::STANDARD
+            .encode(bytes)
+            .replace(['+', '/'], "x");
+        Self {
+            id: AccessKeyId::from_random(rand::random()),
+            sealed: secrets.seal(secret.as_bytes()),
+            secret,
+        }
+    }
+
+    /// Stores the key for `account`.
+    fn insert(
+        &self,
+        db: &xc_store::Db<'_>,
+        account: &AccountId,
+        role: KeyRole,
+        now: i64,
+    ) -> Result<()> {
+        let record = AccessKey {
+            access_key_id: self.id.clone(),
+            account_id: account.clone(),
+            role,
+            status: KeyStatus::Active,
+            created_at: now,
+        };
+        Ok(db.insert_access_key(&record, &self.sealed)?)
+    }
+
+    fn credentials(self, account_id: AccountId) -> Credentials {
+        Credentials {
+            account_id,
+            access_key_id: self.id,
+            secret_access_key: self.secret,
+        }
+    }
 }
 
 impl Service {
@@ -136,40 +176,29 @@ impl Service {
     /// credentials (to be written to `operator-credentials.json`) only when it created them.
     pub async fn ensure_operator(&self) -> Result<Option<Credentials>> {
         let now = self.now();
-        let key_id = AccessKeyId::from_random(rand::random());
-        let secret = random_secret();
-        let sealed = self.secrets.seal(secret.as_bytes());
-        let key = key_id.clone();
+        let key = Arc::new(NewKey::generate(&self.secrets));
+        let k = key.clone();
         let created = self
             .store
             .write(move |db| {
-                if db.get_account(&AccountId::operator())?.is_some() {
+                let operator = AccountId::operator();
+                if db.get_account(&operator)?.is_some() {
                     return Ok::<_, ServiceError>(false);
                 }
-                db.insert_account(&Account {
-                    account_id: AccountId::operator(),
+                let account = Account {
+                    account_id: operator.clone(),
                     name: "operator".to_owned(),
                     kind: AccountKind::Operator,
                     created_at: now,
-                })?;
-                db.insert_access_key(
-                    &AccessKey {
-                        access_key_id: key,
-                        account_id: AccountId::operator(),
-                        role: KeyRole::Admin,
-                        status: KeyStatus::Active,
-                        created_at: now,
-                    },
-                    &sealed,
-                )?;
+                };
+                db.insert_account(&account)?;
+                k.insert(db, &operator, KeyRole::Admin, now)?;
                 Ok(true)
             })
             .await?;
-        Ok(created.then(|| Credentials {
-            account_id: AccountId::operator(),
-            access_key_id: key_id,
-            secret_access_key: secret,
-        }))
+        let key = Arc::into_inner(key)
+            .ok_or_else(|| ServiceError::Internal("key still shared".into()))?;
+        Ok(created.then(|| key.credentials(AccountId::operator())))
     }
 
     /// Looks up an access key for signature verification: the caller it stands for and its
@@ -229,10 +258,8 @@ impl Service {
         let now = self.now();
         let account_id =
             AccountId::from_number(rand::random::<u64>() % 900_000_000_000 + 100_000_000_000);
-        let key_id = AccessKeyId::from_random(rand::random());
-        let secret = random_secret();
-        let sealed = self.secrets.seal(secret.as_bytes());
-        let (acct, key) = (account_id.clone(), key_id.clone());
+        let key = Arc::new(NewKey::generate(&self.secrets));
+        let (acct, k) = (account_id.clone(), key.clone());
         self.store
             .write(move |db| {
                 db.insert_account(&Account {
@@ -247,25 +274,13 @@ impl Service {
                     }
                     e => e.into(),
                 })?;
-                db.insert_access_key(
-                    &AccessKey {
-                        access_key_id: key,
-                        account_id: acct,
-                        role: KeyRole::Admin,
-                        status: KeyStatus::Active,
-                        created_at: now,
-                    },
-                    &sealed,
-                )?;
-                Ok::<_, ServiceError>(())
+                k.insert(db, &acct, KeyRole::Admin, now)
             })
             .await?;
         tracing::info!(account = %account_id, "account created");
-        Ok(Credentials {
-            account_id,
-            access_key_id: key_id,
-            secret_access_key: secret,
-        })
+        let key = Arc::into_inner(key)
+            .ok_or_else(|| ServiceError::Internal("key still shared".into()))?;
+        Ok(key.credentials(account_id))
     }
 
     pub async fn list_accounts(&self, caller: &Caller) -> Result<Vec<Account>> {
@@ -306,33 +321,19 @@ impl Service {
         caller.require_write()?;
         let account_id = self.key_owner(caller, account)?;
         let now = self.now();
-        let key_id = AccessKeyId::from_random(rand::random());
-        let secret = random_secret();
-        let sealed = self.secrets.seal(secret.as_bytes());
-        let (acct, key) = (account_id.clone(), key_id.clone());
+        let key = Arc::new(NewKey::generate(&self.secrets));
+        let (acct, k) = (account_id.clone(), key.clone());
         self.store
             .write(move |db| {
                 if db.get_account(&acct)?.is_none() {
                     return Err(ServiceError::not_found("account", &acct));
                 }
-                db.insert_access_key(
-                    &AccessKey {
-                        access_key_id: key,
-                        account_id: acct,
-                        role,
-                        status: KeyStatus::Active,
-                        created_at: now,
-                    },
-                    &sealed,
-                )?;
-                Ok(())
+                k.insert(db, &acct, role, now)
             })
             .await?;
-        Ok(Credentials {
-            account_id,
-            access_key_id: key_id,
-            secret_access_key: secret,
-        })
+        let key = Arc::into_inner(key)
+            .ok_or_else(|| ServiceError::Internal("key still shared".into()))?;
+        Ok(key.credentials(account_id))
     }
 
     pub async fn list_access_keys(

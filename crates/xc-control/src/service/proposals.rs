@@ -208,12 +208,10 @@ impl Service {
         let id = ConnectionId::from_random(env.product_type, rand::random());
         self.store
             .write(move |db| {
-                if let Some(id) =
+                if let Some(c) =
                     idempotent_replay(db, &account, "AcceptConnection", token.as_deref(), &hash)?
                 {
-                    return db
-                        .get_connection(&id)?
-                        .ok_or_else(|| ServiceError::not_found("connection", id));
+                    return Ok::<_, ServiceError>(c);
                 }
                 let p = db
                     .get_proposal(&proposal_id)?
