@@ -8,6 +8,7 @@
 //! No sockets, no clock, no threads: the link driver owns those and calls in. Keys are wiped on
 //! drop and never printed.
 
+pub mod mka;
 pub mod sectag;
 pub mod secy;
 
