@@ -2,3 +2,6 @@
 
 pub mod kdf;
 pub mod mkpdu;
+mod participant;
+
+pub use participant::{Event, MkaConfig, MkaStatus, Participant};
