@@ -343,6 +343,13 @@ impl SecY {
 
     /// Protects an Ethernet frame (`DA SA EtherType payload`) into `out` (cleared first).
     pub fn protect(&mut self, frame: &[u8], out: &mut Vec<u8>) -> Result<(), ProtectError> {
+        out.clear();
+        self.protect_append(frame, out)
+    }
+
+    /// Protects an Ethernet frame, appending the MACsec frame to `out` (which may already hold an
+    /// encapsulation header, so the datagram is built in one buffer).
+    pub fn protect_append(&mut self, frame: &[u8], out: &mut Vec<u8>) -> Result<(), ProtectError> {
         if frame.len() < 14 {
             return Err(ProtectError::TooShort);
         }
@@ -369,22 +376,23 @@ impl SecY {
             pn: pn as u32,
             sci: self.cfg.include_sci.then_some(self.cfg.sci),
         };
-        out.clear();
+        let start = out.len();
         out.reserve(frame.len() + tag.len() + ICV_LEN);
         out.extend_from_slice(&frame[..12]);
         tag.write(out);
-        let header_len = out.len();
+        let header_end = out.len();
         out.extend_from_slice(user);
         let nonce = tx.sa.nonce(cipher, &self.cfg.sci, pn);
+        // The AAD starts at the frame's DA, after whatever the caller put before it.
         let result = if self.cfg.confidentiality {
-            let (aad, data) = out.split_at_mut(header_len);
+            let (head, data) = out.split_at_mut(header_end);
             tx.sa
                 .key
-                .seal_in_place_separate_tag(nonce, Aad::from(&aad[..]), data)
+                .seal_in_place_separate_tag(nonce, Aad::from(&head[start..]), data)
         } else {
             tx.sa
                 .key
-                .seal_in_place_separate_tag(nonce, Aad::from(&out[..]), &mut [])
+                .seal_in_place_separate_tag(nonce, Aad::from(&out[start..]), &mut [])
         };
         // Sealing only fails for inputs beyond GCM's limits (64 GiB), far above a frame.
         let tag = result.map_err(|_| ProtectError::TooShort)?;

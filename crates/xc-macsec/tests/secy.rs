@@ -127,6 +127,23 @@ fn xpn_crosses_the_32_bit_boundary() {
 }
 
 #[test]
+fn protect_append_keeps_what_precedes_the_frame() {
+    for conf in [true, false] {
+        let (mut a, _) = pair_with(CipherSuite::GcmAesXpn256, 0, 1, conf, true);
+        let (mut b, mut rx) = pair_with(CipherSuite::GcmAesXpn256, 0, 1, conf, true);
+        let mut plain = Vec::new();
+        a.protect(&frame(3, 80), &mut plain).expect("protect");
+        let mut appended = b"VXLANHDR".to_vec();
+        b.protect_append(&frame(3, 80), &mut appended)
+            .expect("protect_append");
+        assert_eq!(&appended[..8], b"VXLANHDR");
+        assert_eq!(&appended[8..], &plain[..], "conf={conf}");
+        let mut out = Vec::new();
+        rx.validate(&appended[8..], &mut out).expect("validates");
+    }
+}
+
+#[test]
 fn packet_numbers_run_out() {
     let (mut tx, _) = pair(CipherSuite::GcmAes128, 0, u64::from(u32::MAX));
     let mut out = Vec::new();

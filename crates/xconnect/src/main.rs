@@ -2,10 +2,12 @@
 //!
 //! ```text
 //! xconnect server ...            the control plane (HTTP API, lifecycle driver, SQLite)
+//! xconnect gateway run|status    the gateway agent (links: TAP + MACsec + VXLAN, MKA)
 //! xconnect <resource> <verb> ... the CLI, a client of the native API
 //! ```
 
 mod cli;
+mod gateway;
 mod output;
 mod server;
 
@@ -26,6 +28,11 @@ struct Args {
 enum Command {
     /// Run the control plane server.
     Server(server::ServerArgs),
+    /// The gateway agent: run one, or show a running one's status.
+    Gateway {
+        #[command(subcommand)]
+        command: gateway::GatewayCommand,
+    },
     #[command(flatten)]
     Cli(cli::CliCommand),
 }
@@ -45,6 +52,7 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match args.command {
             Command::Server(a) => server::run(a).await,
+            Command::Gateway { command } => gateway::run(command).await,
             Command::Cli(c) => cli::run(c).await,
         }
     });

@@ -76,7 +76,7 @@ fn master_key(data_dir: &Path) -> anyhow::Result<[u8; 32]> {
     }
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -1,0 +1,65 @@
+//! Per-link counters: atomics written by the packet threads, read by status and metrics.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+macro_rules! counters {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
+        /// Counters of one link, updated without locks.
+        #[derive(Debug, Default)]
+        pub struct LinkCounters {
+            $($(#[$doc])* pub $name: AtomicU64,)*
+        }
+
+        /// A point-in-time copy of [`LinkCounters`].
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+        pub struct CounterSnapshot {
+            $($(#[$doc])* pub $name: u64,)*
+        }
+
+        impl LinkCounters {
+            pub fn snapshot(&self) -> CounterSnapshot {
+                CounterSnapshot { $($name: self.$name.load(Relaxed),)* }
+            }
+        }
+
+        impl CounterSnapshot {
+            /// (name, value) pairs, for metrics exposition.
+            pub fn fields(&self) -> Vec<(&'static str, u64)> {
+                vec![$((stringify!($name), self.$name),)*]
+            }
+        }
+    };
+}
+
+counters! {
+    /// Frames read from the TAP and sent protected.
+    tx_packets,
+    /// Bytes of those frames (inner Ethernet frames, before protection).
+    tx_bytes,
+    /// Frames validated and written to the TAP.
+    rx_packets,
+    rx_bytes,
+    /// Dropped by the egress policer (over the bandwidth).
+    tx_dropped_policer,
+    /// Dropped by the ingress policer.
+    rx_dropped_policer,
+    /// Dropped on transmit because no SA is installed yet (MKA not secured).
+    tx_dropped_no_sa,
+    /// Received frames that failed MACsec validation (bad tag, unknown SCI, no SA, late, ICV).
+    rx_dropped_invalid,
+    /// Received frames dropped as replays (InPktsLate).
+    rx_dropped_replay,
+    /// Received frames whose ICV did not verify (InPktsNotValid).
+    rx_dropped_icv,
+    /// Datagrams that were not VXLAN for this link's VNI.
+    rx_dropped_vxlan,
+    /// MKPDUs sent and received on the link.
+    mkpdus_tx,
+    mkpdus_rx,
+    /// Errors writing to the TAP or the socket.
+    io_errors,
+}
+
+pub(crate) fn add(c: &AtomicU64, n: u64) {
+    c.fetch_add(n, Relaxed);
+}

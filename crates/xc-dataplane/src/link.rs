@@ -1,0 +1,421 @@
+//! One link: a TAP device, a UDP socket to the peer gateway, and the two packet threads.
+
+use crate::counters::{LinkCounters, add};
+use crate::policer::Policer;
+use crate::vxlan;
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tun_rs::{DeviceBuilder, InterruptEvent, Layer, SyncDevice};
+use xc_macsec::{
+    CipherSuite, Counters, RxSaConfig, Sci, SecY, SecYConfig, TxSaConfig, ValidateError,
+};
+
+/// How a link is built.
+#[derive(Debug, Clone)]
+pub struct LinkConfig {
+    pub name: String,
+    pub tap_name: String,
+    pub mac: [u8; 6],
+    pub underlay_local: SocketAddr,
+    pub underlay_remote: SocketAddr,
+    pub vni: u32,
+    pub cipher: CipherSuite,
+    pub mtu: u16,
+    /// Layer 3: the address (with prefix length) to put on the TAP.
+    pub address: Option<ipnet::IpNet>,
+    /// Police each direction at this rate.
+    pub bandwidth_bps: Option<u64>,
+    pub replay_window: u64,
+}
+
+impl LinkConfig {
+    /// The SCI of this end: the TAP's MAC address and port 1.
+    pub fn sci(&self) -> Sci {
+        Sci::new(self.mac, 1)
+    }
+}
+
+enum TxCmd {
+    Sa(TxSaConfig),
+    Rate(Option<u64>),
+}
+
+enum RxCmd {
+    Sa(RxSaConfig),
+    Remove(Sci, u8),
+    Rate(Option<u64>),
+}
+
+struct Shared {
+    name: String,
+    sci: Sci,
+    vni: u32,
+    counters: LinkCounters,
+    socket: UdpSocket,
+    tx_cmd: SyncSender<TxCmd>,
+    rx_cmd: SyncSender<RxCmd>,
+    tx_next_pn: AtomicU64,
+    rx_next_pn: AtomicU64,
+    stop: AtomicBool,
+    interrupt: InterruptEvent,
+    secy_tx: Mutex<Counters>,
+    secy_rx: Mutex<Counters>,
+}
+
+/// A handle to a running link, cheap to clone, usable from any thread.
+#[derive(Clone)]
+pub struct LinkHandle {
+    inner: Arc<Shared>,
+}
+
+impl std::fmt::Debug for LinkHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinkHandle")
+            .field("name", &self.inner.name)
+            .field("vni", &self.inner.vni)
+            .finish()
+    }
+}
+
+/// A running link; dropping it stops its threads and removes the TAP.
+#[derive(Debug)]
+pub struct Link {
+    handle: LinkHandle,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// Publish PNs and SecY counters every this many frames.
+const PUBLISH_EVERY: u32 = 64;
+
+impl LinkHandle {
+    /// Sends a control frame (an MKPDU) to the peer, unprotected, inside VXLAN.
+    pub fn send_control(&self, frame: &[u8]) -> io::Result<()> {
+        let mut d = Vec::with_capacity(frame.len() + vxlan::HEADER_LEN);
+        d.extend_from_slice(&vxlan::header(self.inner.vni));
+        d.extend_from_slice(frame);
+        self.inner.socket.send(&d)?;
+        add(&self.inner.counters.mkpdus_tx, 1);
+        Ok(())
+    }
+
+    pub fn install_tx(&self, sa: TxSaConfig) {
+        let _ = self.inner.tx_cmd.send(TxCmd::Sa(sa));
+    }
+
+    pub fn install_rx(&self, sa: RxSaConfig) {
+        let _ = self.inner.rx_cmd.send(RxCmd::Sa(sa));
+    }
+
+    pub fn remove_rx(&self, sci: Sci, an: u8) {
+        let _ = self.inner.rx_cmd.send(RxCmd::Remove(sci, an));
+    }
+
+    /// Changes the policed rate of both directions without touching the link otherwise.
+    pub fn set_bandwidth(&self, bps: Option<u64>) {
+        let _ = self.inner.tx_cmd.send(TxCmd::Rate(bps));
+        let _ = self.inner.rx_cmd.send(RxCmd::Rate(bps));
+    }
+
+    pub fn counters(&self) -> crate::CounterSnapshot {
+        self.inner.counters.snapshot()
+    }
+
+    /// The SecY counters of the transmit and the receive side (as of the last few frames).
+    pub fn secy_counters(&self) -> (Counters, Counters) {
+        let tx = self.inner.secy_tx.lock().map(|c| *c).unwrap_or_default();
+        let rx = self.inner.secy_rx.lock().map(|c| *c).unwrap_or_default();
+        (tx, rx)
+    }
+
+    /// This end's SCI.
+    pub fn sci(&self) -> Sci {
+        self.inner.sci
+    }
+
+    pub fn tx_next_pn(&self) -> u64 {
+        self.inner.tx_next_pn.load(Ordering::Relaxed)
+    }
+
+    pub fn rx_next_pn(&self) -> u64 {
+        self.inner.rx_next_pn.load(Ordering::Relaxed)
+    }
+}
+
+impl Link {
+    /// Creates the TAP and the socket and starts the packet threads. Control frames (MKPDUs)
+    /// received from the peer arrive on the returned channel.
+    pub fn start(cfg: LinkConfig) -> io::Result<(Link, Receiver<Vec<u8>>)> {
+        let mut builder = DeviceBuilder::new()
+            .name(cfg.tap_name.clone())
+            .layer(Layer::L2)
+            .mac_addr(cfg.mac)
+            .mtu(cfg.mtu);
+        if let Some(ipnet::IpNet::V4(a)) = cfg.address {
+            builder = builder.ipv4(a.addr(), a.prefix_len(), None);
+        }
+        if let Some(ipnet::IpNet::V6(a)) = cfg.address {
+            builder = builder.ipv6(a.addr(), a.prefix_len());
+        }
+        let tap = Arc::new(builder.build_sync()?);
+        let socket = UdpSocket::bind(cfg.underlay_local)?;
+        socket.connect(cfg.underlay_remote)?;
+        socket.set_read_timeout(Some(Duration::from_millis(200)))?;
+        let (tx_cmd, tx_rx) = mpsc::sync_channel(64);
+        let (rx_cmd, rx_rx) = mpsc::sync_channel(64);
+        let (control_tx, control_rx) = mpsc::sync_channel(256);
+        let shared = Arc::new(Shared {
+            name: cfg.name.clone(),
+            sci: cfg.sci(),
+            vni: cfg.vni,
+            counters: LinkCounters::default(),
+            socket: socket.try_clone()?,
+            tx_cmd,
+            rx_cmd,
+            tx_next_pn: AtomicU64::new(0),
+            rx_next_pn: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+            interrupt: InterruptEvent::new()?,
+            secy_tx: Mutex::new(Counters::default()),
+            secy_rx: Mutex::new(Counters::default()),
+        });
+        let mut secy_cfg = SecYConfig::new(cfg.cipher, cfg.sci());
+        secy_cfg.replay_window = cfg.replay_window;
+        let tx_thread = {
+            let (shared, tap, sock, secy_cfg, bw) = (
+                shared.clone(),
+                tap.clone(),
+                socket.try_clone()?,
+                secy_cfg.clone(),
+                cfg.bandwidth_bps,
+            );
+            std::thread::Builder::new()
+                .name(format!("xc-tx-{}", cfg.name))
+                .spawn(move || tx_loop(&shared, &tap, &sock, SecY::new(secy_cfg), tx_rx, bw))?
+        };
+        let rx_thread = {
+            let (shared, tap, bw) = (shared.clone(), tap.clone(), cfg.bandwidth_bps);
+            std::thread::Builder::new()
+                .name(format!("xc-rx-{}", cfg.name))
+                .spawn(move || {
+                    rx_loop(
+                        &shared,
+                        &tap,
+                        &socket,
+                        SecY::new(secy_cfg),
+                        rx_rx,
+                        control_tx,
+                        bw,
+                    )
+                })?
+        };
+        tracing::info!(link = %cfg.name, tap = %cfg.tap_name, vni = cfg.vni, mtu = cfg.mtu, "link started");
+        Ok((
+            Link {
+                handle: LinkHandle { inner: shared },
+                threads: vec![tx_thread, rx_thread],
+            },
+            control_rx,
+        ))
+    }
+
+    pub fn handle(&self) -> LinkHandle {
+        self.handle.clone()
+    }
+
+    /// Stops the threads; the TAP goes away with the last reference to it.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.handle.inner.stop.store(true, Ordering::SeqCst);
+        let _ = self.handle.inner.interrupt.trigger();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn tx_loop(
+    shared: &Shared,
+    tap: &SyncDevice,
+    sock: &UdpSocket,
+    mut secy: SecY,
+    cmds: Receiver<TxCmd>,
+    bw: Option<u64>,
+) {
+    let mut buf = vec![0u8; 65536];
+    let mut out: Vec<u8> = Vec::with_capacity(65536 + 64);
+    let mut policer = bw.map(Policer::new);
+    let c = &shared.counters;
+    let mut n_since = 0u32;
+    while !shared.stop.load(Ordering::Relaxed) {
+        loop {
+            match cmds.try_recv() {
+                Ok(TxCmd::Sa(sa)) => {
+                    if let Err(e) = secy.install_tx_sa(&sa) {
+                        tracing::error!(link = %shared.name, error = %e, "cannot install transmit SA");
+                    }
+                    if let Some((_, pn)) = secy.tx_state() {
+                        shared.tx_next_pn.store(pn, Ordering::Relaxed);
+                    }
+                }
+                Ok(TxCmd::Rate(r)) => policer = r.map(Policer::new),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return,
+            }
+        }
+        let n = match tap.recv_intr(&mut buf, &shared.interrupt) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                tracing::warn!(link = %shared.name, error = %e, "TAP read failed");
+                add(&c.io_errors, 1);
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        let frame = &buf[..n];
+        if n < 14 {
+            continue;
+        }
+        if let Some(p) = &mut policer
+            && !p.allow(Instant::now(), n)
+        {
+            add(&c.tx_dropped_policer, 1);
+            continue;
+        }
+        out.clear();
+        out.extend_from_slice(&vxlan::header(shared.vni));
+        if secy.protect_append(frame, &mut out).is_err() {
+            add(&c.tx_dropped_no_sa, 1);
+            continue;
+        }
+        match sock.send(&out) {
+            Ok(_) => {
+                add(&c.tx_packets, 1);
+                add(&c.tx_bytes, n as u64);
+            }
+            Err(_) => add(&c.io_errors, 1),
+        }
+        n_since += 1;
+        if n_since >= PUBLISH_EVERY {
+            n_since = 0;
+            if let Some((_, pn)) = secy.tx_state() {
+                shared.tx_next_pn.store(pn, Ordering::Relaxed);
+            }
+            if let Ok(mut s) = shared.secy_tx.lock() {
+                *s = *secy.counters();
+            }
+        }
+    }
+}
+
+fn rx_loop(
+    shared: &Shared,
+    tap: &SyncDevice,
+    sock: &UdpSocket,
+    mut secy: SecY,
+    cmds: Receiver<RxCmd>,
+    control: SyncSender<Vec<u8>>,
+    bw: Option<u64>,
+) {
+    let mut buf = vec![0u8; 65536];
+    let mut out: Vec<u8> = Vec::with_capacity(65536);
+    let mut policer = bw.map(Policer::new);
+    let c = &shared.counters;
+    let mut current: Option<(Sci, u8)> = None;
+    let mut n_since = 0u32;
+    let mut last_publish = Instant::now();
+    while !shared.stop.load(Ordering::Relaxed) {
+        loop {
+            match cmds.try_recv() {
+                Ok(RxCmd::Sa(sa)) => {
+                    current = Some((sa.sci, sa.an));
+                    if let Err(e) = secy.install_rx_sa(&sa) {
+                        tracing::error!(link = %shared.name, error = %e, "cannot install receive SA");
+                    }
+                }
+                Ok(RxCmd::Remove(sci, an)) => secy.remove_rx_sa(&sci, an),
+                Ok(RxCmd::Rate(r)) => policer = r.map(Policer::new),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return,
+            }
+        }
+        if n_since >= PUBLISH_EVERY || last_publish.elapsed() > Duration::from_millis(100) {
+            n_since = 0;
+            last_publish = Instant::now();
+            if let Some((sci, an)) = current
+                && let Some(pn) = secy.rx_next_pn(&sci, an)
+            {
+                shared.rx_next_pn.store(pn, Ordering::Relaxed);
+            }
+            if let Ok(mut s) = shared.secy_rx.lock() {
+                *s = *secy.counters();
+            }
+        }
+        let n = match sock.recv(&mut buf) {
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
+                continue;
+            }
+            // ECONNREFUSED from an ICMP unreachable while the peer is not up yet.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
+            Err(e) => {
+                tracing::warn!(link = %shared.name, error = %e, "underlay receive failed");
+                add(&c.io_errors, 1);
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        let frame = match vxlan::decode(&buf[..n]) {
+            Ok((vni, f)) if vni == shared.vni => f,
+            _ => {
+                add(&c.rx_dropped_vxlan, 1);
+                continue;
+            }
+        };
+        if frame[12..14] == [0x88, 0x8e] {
+            add(&c.mkpdus_rx, 1);
+            let _ = control.try_send(frame.to_vec());
+            continue;
+        }
+        if let Some(p) = &mut policer
+            && !p.allow(Instant::now(), frame.len())
+        {
+            add(&c.rx_dropped_policer, 1);
+            continue;
+        }
+        n_since += 1;
+        match secy.validate(frame, &mut out) {
+            Ok(()) => match tap.send(&out) {
+                Ok(_) => {
+                    add(&c.rx_packets, 1);
+                    add(&c.rx_bytes, out.len() as u64);
+                }
+                Err(_) => add(&c.io_errors, 1),
+            },
+            Err(ValidateError::Late) => add(&c.rx_dropped_replay, 1),
+            Err(ValidateError::NotValid) => add(&c.rx_dropped_icv, 1),
+            Err(_) => add(&c.rx_dropped_invalid, 1),
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! A token bucket that polices a link at its bandwidth in one direction. Time is an argument.
+
+use std::time::Instant;
+
+#[derive(Debug, Clone)]
+pub struct Policer {
+    /// Bytes per second.
+    rate: f64,
+    /// Bucket depth in bytes.
+    burst: f64,
+    tokens: f64,
+    last: Option<Instant>,
+}
+
+impl Policer {
+    /// A policer at `bits_per_second`, with a burst of 10 ms at that rate (at least 64 KiB).
+    pub fn new(bits_per_second: u64) -> Self {
+        let rate = bits_per_second as f64 / 8.0;
+        let burst = (rate / 100.0).max(65536.0);
+        Self {
+            rate,
+            burst,
+            tokens: burst,
+            last: None,
+        }
+    }
+
+    /// Whether a frame of `len` bytes conforms; a conforming frame takes its tokens.
+    pub fn allow(&mut self, now: Instant, len: usize) -> bool {
+        if let Some(last) = self.last {
+            let dt = now.saturating_duration_since(last).as_secs_f64();
+            self.tokens = (self.tokens + dt * self.rate).min(self.burst);
+        }
+        self.last = Some(now);
+        let need = len as f64;
+        if self.tokens >= need {
+            self.tokens -= need;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn holds_the_rate_over_time() {
+        // 80 Mbit/s = 10 MB/s; offer 1500-byte frames at 20 MB/s for one simulated second.
+        let mut p = Policer::new(80_000_000);
+        let start = Instant::now();
+        let mut passed = 0usize;
+        for i in 0..13_333u64 {
+            let now = start + Duration::from_micros(i * 75);
+            if p.allow(now, 1500) {
+                passed += 1500;
+            }
+        }
+        let expected = 10_000_000.0 + 100_000.0; // one second of rate plus the burst
+        assert!(
+            (passed as f64 - expected).abs() < expected * 0.02,
+            "{passed}"
+        );
+    }
+
+    #[test]
+    fn bursts_up_to_the_bucket_then_drops() {
+        let mut p = Policer::new(8_000_000); // 1 MB/s, 64 KiB burst
+        let now = Instant::now();
+        let passed = (0..100).filter(|_| p.allow(now, 1000)).count();
+        assert_eq!(passed, 65);
+    }
+}

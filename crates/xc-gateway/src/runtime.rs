@@ -1,0 +1,344 @@
+//! Runs the configured links: for each, the data plane link and an MKA thread that agrees its
+//! keys, installs them, writes the keylog and keeps a status snapshot.
+
+use crate::config::{GatewayConfig, LinkSettings};
+use crate::keylog::{self, KeyLog};
+use crate::status::{GatewayStatus, LinkStatus, MkaState};
+use sha2::Digest;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use xc_dataplane::{Link, LinkConfig, LinkHandle, mtu};
+use xc_macsec::mka::{Event, MkaConfig, Participant};
+
+struct RunningLink {
+    link: Option<Link>,
+    mka: Option<JoinHandle<()>>,
+    status: Arc<Mutex<LinkStatus>>,
+}
+
+/// The running gateway. Dropping it stops every link and removes the TAPs.
+pub struct Gateway {
+    name: String,
+    keylog_enabled: bool,
+    links: Vec<RunningLink>,
+    stop: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("name", &self.name)
+            .field("links", &self.links.len())
+            .finish()
+    }
+}
+
+/// A stable, locally administered unicast MAC for a link of a gateway.
+fn link_mac(gateway: &str, link: &str) -> [u8; 6] {
+    let h = sha2::Sha256::digest(format!("xconnect {gateway} {link}").as_bytes());
+    let mut mac = [0u8; 6];
+    mac.copy_from_slice(&h[..6]);
+    mac[0] = (mac[0] & 0xfc) | 0x02;
+    mac
+}
+
+fn ip(args: &[&str]) -> io::Result<()> {
+    let out = std::process::Command::new("ip").args(args).output()?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+impl Gateway {
+    pub fn start(cfg: &GatewayConfig) -> io::Result<Self> {
+        let keylog = match &cfg.keylog_file {
+            Some(p) => {
+                tracing::warn!(path = %p.display(), "DANGEROUS: writing MACsec keys to the keylog; anyone who reads it can decrypt the traffic");
+                Some(Arc::new(KeyLog::open(p)?))
+            }
+            None => None,
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut links = Vec::new();
+        for s in &cfg.links {
+            match start_link(&cfg.name, s, keylog.clone(), stop.clone()) {
+                Ok(l) => links.push(l),
+                Err(e) => {
+                    let gw = Gateway {
+                        name: cfg.name.clone(),
+                        keylog_enabled: keylog.is_some(),
+                        links,
+                        stop,
+                    };
+                    drop(gw);
+                    return Err(io::Error::new(e.kind(), format!("link {}: {e}", s.name)));
+                }
+            }
+        }
+        Ok(Self {
+            name: cfg.name.clone(),
+            keylog_enabled: keylog.is_some(),
+            links,
+            stop,
+        })
+    }
+
+    pub fn status(&self) -> GatewayStatus {
+        GatewayStatus {
+            name: self.name.clone(),
+            keylog_enabled: self.keylog_enabled,
+            links: self
+                .links
+                .iter()
+                .filter_map(|l| l.status.lock().ok().map(|s| s.clone()))
+                .collect(),
+        }
+    }
+
+    /// A closure the admin server can call from any thread for a fresh status.
+    pub fn status_source(&self) -> Arc<dyn Fn() -> GatewayStatus + Send + Sync> {
+        let name = self.name.clone();
+        let keylog_enabled = self.keylog_enabled;
+        let statuses: Vec<Arc<Mutex<LinkStatus>>> =
+            self.links.iter().map(|l| l.status.clone()).collect();
+        Arc::new(move || GatewayStatus {
+            name: name.clone(),
+            keylog_enabled,
+            links: statuses
+                .iter()
+                .filter_map(|s| s.lock().ok().map(|s| s.clone()))
+                .collect(),
+        })
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for l in &mut self.links {
+            if let Some(t) = l.mka.take() {
+                let _ = t.join();
+            }
+            if let Some(link) = l.link.take() {
+                link.stop();
+            }
+        }
+    }
+}
+
+fn start_link(
+    gateway: &str,
+    s: &LinkSettings,
+    keylog: Option<Arc<KeyLog>>,
+    stop: Arc<AtomicBool>,
+) -> io::Result<RunningLink> {
+    let tap_name = format!("xc-{}", s.name);
+    let link_mtu = s.mtu.unwrap_or_else(|| {
+        let underlay = mtu::underlay_mtu(s.underlay_local.ip()).unwrap_or(1500);
+        mtu::link_mtu(underlay, s.underlay_remote.ip())
+    });
+    let cfg = LinkConfig {
+        name: s.name.clone(),
+        tap_name: tap_name.clone(),
+        mac: link_mac(gateway, &s.name),
+        underlay_local: s.underlay_local,
+        underlay_remote: s.underlay_remote,
+        vni: s.vni,
+        cipher: s.cipher,
+        mtu: link_mtu,
+        address: None,
+        bandwidth_bps: s.bandwidth.map(|b| b.mbps() * 1_000_000),
+        replay_window: s.replay_window,
+    };
+    let sci = cfg.sci();
+    let (link, control) = Link::start(cfg)?;
+    if let Some(a) = s.address {
+        ip(&["addr", "add", &a.to_string(), "dev", &tap_name])?;
+    }
+    if let Some(br) = &s.bridge {
+        ip(&["link", "set", "dev", &tap_name, "master", br])?;
+    }
+    ip(&["link", "set", "dev", &tap_name, "up"])?;
+    let mut mka_cfg = MkaConfig::new(s.cak.clone(), s.ckn.clone(), sci, s.cipher);
+    mka_cfg.key_server_priority = s.key_server_priority;
+    mka_cfg.rekey_interval = s.rekey_interval_secs.map(Duration::from_secs);
+    let participant = Participant::new(mka_cfg, rand::random(), Instant::now())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+    let status = Arc::new(Mutex::new(LinkStatus {
+        name: s.name.clone(),
+        tap: tap_name,
+        vni: s.vni,
+        mtu: link_mtu,
+        cipher: s.cipher.name().to_owned(),
+        underlay_local: s.underlay_local.to_string(),
+        underlay_remote: s.underlay_remote.to_string(),
+        bandwidth: s.bandwidth.map(|b| b.to_string()),
+        ..LinkStatus::default()
+    }));
+    let handle = link.handle();
+    let thread = {
+        let status = status.clone();
+        let name = s.name.clone();
+        let cipher = s.cipher;
+        std::thread::Builder::new()
+            .name(format!("xc-mka-{}", s.name))
+            .spawn(move || {
+                mka_loop(
+                    participant,
+                    &handle,
+                    &control,
+                    &status,
+                    &name,
+                    cipher,
+                    keylog.as_deref(),
+                    &stop,
+                )
+            })?
+    };
+    Ok(RunningLink {
+        link: Some(link),
+        mka: Some(thread),
+        status,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn mka_loop(
+    mut p: Participant,
+    link: &LinkHandle,
+    control: &std::sync::mpsc::Receiver<Vec<u8>>,
+    status: &Mutex<LinkStatus>,
+    name: &str,
+    cipher: xc_macsec::CipherSuite,
+    keylog: Option<&KeyLog>,
+    stop: &AtomicBool,
+) {
+    let mut secured_since: Option<Instant> = None;
+    let mut pn = (0, 0);
+    while !stop.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        let wait = p
+            .poll_timeout()
+            .map_or(Duration::from_millis(100), |t| {
+                t.saturating_duration_since(now)
+            })
+            .min(Duration::from_millis(100));
+        match control.recv_timeout(wait) {
+            Ok(frame) => {
+                if let Err(e) = p.handle_mkpdu(Instant::now(), &frame) {
+                    tracing::debug!(link = name, error = %e, "MKPDU refused");
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        let now = Instant::now();
+        let current = (link.tx_next_pn(), link.rx_next_pn());
+        if current != pn {
+            pn = current;
+            p.report_pn(now, pn.0, pn.1);
+        }
+        if p.poll_timeout().is_some_and(|t| t <= now) {
+            p.handle_timeout(now);
+        }
+        while let Some(f) = p.poll_transmit() {
+            if let Err(e) = link.send_control(&f) {
+                tracing::debug!(link = name, error = %e, "cannot send an MKPDU");
+            }
+        }
+        while let Some(e) = p.poll_event() {
+            match e {
+                Event::InstallRx(sa) => {
+                    if let Some(k) = keylog {
+                        k.write(&keylog::Entry {
+                            link: name,
+                            direction: "rx",
+                            sci: sa.sci,
+                            an: sa.an,
+                            cipher,
+                            ssci: sa.ssci,
+                            salt: sa.salt,
+                            sak: &sa.sak,
+                        });
+                    }
+                    link.install_rx(sa);
+                }
+                Event::InstallTx(sa) => {
+                    if let Some(k) = keylog {
+                        let sci = link.sci();
+                        k.write(&keylog::Entry {
+                            link: name,
+                            direction: "tx",
+                            sci,
+                            an: sa.an,
+                            cipher,
+                            ssci: sa.ssci,
+                            salt: sa.salt,
+                            sak: &sa.sak,
+                        });
+                    }
+                    link.install_tx(sa);
+                }
+                Event::RemoveRx { sci, an } => link.remove_rx(sci, an),
+                Event::Secured { kn, an } => {
+                    tracing::info!(link = name, kn, an, "MACsec secured");
+                    secured_since = Some(now);
+                }
+                Event::PeerLive { sci } => {
+                    tracing::info!(link = name, peer = %sci, "MKA peer live")
+                }
+                Event::PeerLost { sci } => {
+                    tracing::warn!(link = name, peer = %sci, "MKA peer lost");
+                    secured_since = None;
+                }
+                Event::KeyServer { sci } => {
+                    tracing::info!(link = name, key_server = %sci, "key server elected")
+                }
+            }
+        }
+        if let Ok(mut st) = status.lock() {
+            let m = p.status();
+            let secured = secured_since.is_some() && !m.live_peers.is_empty();
+            st.mka = MkaState {
+                state: if secured { "secured" } else if m.live_peers.is_empty() { "no-peer" } else { "negotiating" }.to_owned(),
+                key_server: m.is_key_server,
+                key_server_sci: m.key_server.map(|s| s.to_string()),
+                live_peers: m.live_peers.iter().map(|s| s.to_string()).collect(),
+                current_an: m.tx_key.map(|(_, an)| an),
+                key_number: m.tx_key.map(|(kn, _)| kn),
+                key_age_secs: m.tx_key_since.map(|t| now.saturating_duration_since(t).as_secs()),
+                rotations: m.rotations,
+                mkpdus_sent: m.mkpdus_sent,
+                mkpdus_received: m.mkpdus_received,
+                mkpdus_bad_icv: m.mkpdus_bad_icv,
+                reason: (!secured).then(|| {
+                    m.last_error.clone().unwrap_or_else(|| {
+                        if m.live_peers.is_empty() {
+                            "no valid MKPDU from the peer yet: is the other gateway running, with this link's CKN and CAK?".to_owned()
+                        } else {
+                            "agreeing keys with the peer".to_owned()
+                        }
+                    })
+                }),
+            };
+            st.counters = serde_json::to_value(link.counters()).unwrap_or_default();
+            let (tx, rx) = link.secy_counters();
+            st.secy = serde_json::json!({
+                "OutPktsEncrypted": tx.out_pkts_encrypted, "OutPktsProtected": tx.out_pkts_protected,
+                "InPktsOK": rx.in_pkts_ok, "InPktsLate": rx.in_pkts_late, "InPktsNotValid": rx.in_pkts_not_valid,
+                "InPktsNoSCI": rx.in_pkts_no_sci, "InPktsNotUsingSA": rx.in_pkts_not_using_sa,
+                "InPktsBadTag": rx.in_pkts_bad_tag, "InPktsNoTag": rx.in_pkts_no_tag, "InPktsDelayed": rx.in_pkts_delayed,
+            });
+        }
+    }
+}
