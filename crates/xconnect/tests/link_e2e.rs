@@ -1,0 +1,418 @@
+//! End to end in network namespaces: two gateways joined by a veth underlay, each running
+//! `xconnect gateway run` with one link. Needs root and iproute2, ping, iperf3 and tcpdump
+//! (`.ci/run` installs them). Namespaces are created per test and removed by exact name, even
+//! when the test fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CAK: &str = "000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f";
+
+fn run(args: &[&str]) -> std::process::Output {
+    Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("{args:?}: {e} (this test needs root, iproute2, ping, iperf3, tcpdump)")
+        })
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Two namespaces `<tag>-a` and `<tag>-b` with a veth between them (10.200.0.1/2), and the
+/// gateways started in them. Everything is removed on drop.
+struct Topo {
+    ns: [String; 2],
+    gateways: Vec<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl Topo {
+    fn new(tag: &str) -> Self {
+        assert!(
+            ok(&["id", "-u"]).trim() == "0",
+            "this test needs root (it creates network namespaces)"
+        );
+        let ns = [format!("xct-{tag}-a"), format!("xct-{tag}-b")];
+        for n in &ns {
+            let _ = run(&["ip", "netns", "del", n]);
+        }
+        let t = Topo {
+            ns: ns.clone(),
+            gateways: Vec::new(),
+            dir: tempfile::tempdir().expect("tempdir"),
+        };
+        ok(&["ip", "netns", "add", &ns[0]]);
+        ok(&["ip", "netns", "add", &ns[1]]);
+        let (va, vb) = (format!("{tag}-va"), format!("{tag}-vb"));
+        ok(&[
+            "ip", "link", "add", &va, "netns", &ns[0], "type", "veth", "peer", "name", &vb,
+            "netns", &ns[1],
+        ]);
+        for (n, dev, addr) in [
+            (&ns[0], &va, "10.200.0.1/24"),
+            (&ns[1], &vb, "10.200.0.2/24"),
+        ] {
+            ok(&["ip", "-n", n, "addr", "add", addr, "dev", dev]);
+            ok(&["ip", "-n", n, "link", "set", dev, "up"]);
+            ok(&["ip", "-n", n, "link", "set", "lo", "up"]);
+        }
+        t
+    }
+
+    fn config(&self, side: usize, cak: &str, extra: &str) -> PathBuf {
+        let (local, remote, addr) = if side == 0 {
+            ("10.200.0.1", "10.200.0.2", "169.254.0.0/31")
+        } else {
+            ("10.200.0.2", "10.200.0.1", "169.254.0.1/31")
+        };
+        let text = format!(
+            "[gateway]\nname = \"gw-{side}\"\nadmin_listen = \"127.0.0.1:7801\"\n{extra_gw}\n[[link]]\nname = \"l1\"\nunderlay_local = \"{local}:4789\"\nunderlay_remote = \"{remote}:4789\"\nvni = 101\nckn = \"00112233445566778899aabbccddeeff\"\ncak = \"{cak}\"\naddress = \"{addr}\"\n{extra}\n",
+            extra_gw = if side == 0 {
+                format!(
+                    "keylog_file = \"{}\"",
+                    self.dir.path().join("keys.log").display()
+                )
+            } else {
+                String::new()
+            },
+        );
+        let p = self.dir.path().join(format!("gw-{side}.toml"));
+        std::fs::write(&p, text).expect("write config");
+        p
+    }
+
+    fn start(&mut self, cak_a: &str, cak_b: &str, extra: &str) {
+        for (side, cak) in [(0, cak_a), (1, cak_b)] {
+            let cfg = self.config(side, cak, extra);
+            let log =
+                std::fs::File::create(self.dir.path().join(format!("gw-{side}.log"))).expect("log");
+            let child = Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    &self.ns[side],
+                    env!("CARGO_BIN_EXE_xconnect"),
+                    "gateway",
+                    "run",
+                    "--config",
+                ])
+                .arg(&cfg)
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("start gateway");
+            self.gateways.push(child);
+        }
+    }
+
+    fn exec(&self, side: usize, args: &[&str]) -> std::process::Output {
+        let mut a = vec!["ip", "netns", "exec", &self.ns[side]];
+        a.extend_from_slice(args);
+        run(&a)
+    }
+
+    fn status(&self, side: usize) -> serde_json::Value {
+        let out = self.exec(
+            side,
+            &[
+                env!("CARGO_BIN_EXE_xconnect"),
+                "gateway",
+                "status",
+                "--output",
+                "json",
+            ],
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+    }
+
+    fn wait_for(&self, what: &str, deadline: Duration, mut f: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while !f() {
+            assert!(
+                start.elapsed() < deadline,
+                "timed out after {deadline:?} waiting for {what}; logs in {}",
+                self.dir.path().display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn wait_secured(&self) {
+        self.wait_for("MKA to secure both ends", Duration::from_secs(30), || {
+            (0..2).all(|s| self.status(s)["links"][0]["mka"]["state"] == "secured")
+        });
+    }
+
+    fn ping(&self, count: &str, pattern: Option<&str>) -> bool {
+        let mut args = vec!["ping", "-c", count, "-i", "0.2", "-W", "1"];
+        if let Some(p) = pattern {
+            args.extend_from_slice(&["-p", p]);
+        }
+        args.push("169.254.0.1");
+        self.exec(0, &args).status.success()
+    }
+
+    fn logs(&self) -> String {
+        (0..2)
+            .map(|s| {
+                std::fs::read_to_string(self.dir.path().join(format!("gw-{s}.log")))
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Drop for Topo {
+    fn drop(&mut self) {
+        for c in &mut self.gateways {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+        }
+        for c in &mut self.gateways {
+            let start = Instant::now();
+            while c.try_wait().ok().flatten().is_none() && start.elapsed() < Duration::from_secs(5)
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for n in &self.ns {
+            let _ = run(&["ip", "netns", "del", n]);
+        }
+    }
+}
+
+fn iperf(t: &Topo, secs: &str) -> serde_json::Value {
+    let mut server = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &t.ns[1],
+            "iperf3",
+            "-s",
+            "-1",
+            "-B",
+            "169.254.0.1",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("iperf3 server");
+    let mut out = None;
+    for _ in 0..50 {
+        let o = t.exec(0, &["iperf3", "-c", "169.254.0.1", "-t", secs, "-J"]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+        // The server may not be listening yet on the first try.
+        if v["error"].as_str().is_some_and(|e| e.contains("connect")) {
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        }
+        out = Some(v);
+        break;
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    out.expect("iperf3 ran")
+}
+
+/// UDP payloads to or from port 4789 in a pcap file.
+fn vxlan_payloads(pcap: &Path) -> Vec<Vec<u8>> {
+    let v = vxlan_payloads_if_any(pcap);
+    assert!(!v.is_empty(), "empty capture");
+    v
+}
+
+fn vxlan_payloads_if_any(pcap: &Path) -> Vec<Vec<u8>> {
+    let b = std::fs::read(pcap).unwrap_or_default();
+    if b.len() < 24 {
+        return Vec::new();
+    }
+    let mut at = 24;
+    let mut out = Vec::new();
+    while at + 16 <= b.len() {
+        let incl = u32::from_le_bytes([b[at + 8], b[at + 9], b[at + 10], b[at + 11]]) as usize;
+        let frame = &b[at + 16..(at + 16 + incl).min(b.len())];
+        at += 16 + incl;
+        if frame.len() < 42 || frame[12..14] != [0x08, 0x00] {
+            continue;
+        }
+        let ihl = usize::from(frame[14] & 0x0f) * 4;
+        if frame[23] != 17 || frame.len() < 14 + ihl + 8 {
+            continue;
+        }
+        let udp = &frame[14 + ihl..];
+        let (sport, dport) = (
+            u16::from_be_bytes([udp[0], udp[1]]),
+            u16::from_be_bytes([udp[2], udp[3]]),
+        );
+        if sport == 4789 || dport == 4789 {
+            out.push(udp[8..].to_vec());
+        }
+    }
+    out
+}
+
+#[test]
+fn ping_iperf_and_a_capture_that_shows_only_macsec() {
+    let mut t = Topo::new("e2e1");
+    t.start(CAK, CAK, "");
+    t.wait_secured();
+    // Capture the underlay while pinging with a recognisable payload.
+    let pcap = t.dir.path().join("underlay.pcap");
+    let cap_log = t.dir.path().join("tcpdump.log");
+    let mut cap = Command::new("ip")
+        .args([
+            "netns", "exec", &t.ns[1], "tcpdump", "-i", "e2e1-vb", "-U", "-s", "0", "-w",
+        ])
+        .arg(&pcap)
+        .arg("udp port 4789")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&cap_log).expect("log"))
+        .spawn()
+        .expect("tcpdump");
+    t.wait_for("tcpdump to listen", Duration::from_secs(10), || {
+        std::fs::read_to_string(&cap_log).is_ok_and(|l| l.contains("listening on"))
+    });
+    assert!(
+        t.ping("10", Some("c0ffeec0ffee")),
+        "ping across the link; logs:\n{}",
+        t.logs()
+    );
+    t.wait_for(
+        "the capture to hold the pings",
+        Duration::from_secs(10),
+        || {
+            vxlan_payloads_if_any(&pcap)
+                .iter()
+                .filter(|p| p.len() > 22 && p[8 + 12..8 + 14] == [0x88, 0xe5])
+                .count()
+                >= 20
+        },
+    );
+    let _ = Command::new("kill")
+        .args(["-INT", &cap.id().to_string()])
+        .status();
+    let _ = cap.wait();
+    let payloads = vxlan_payloads(&pcap);
+    assert!(
+        payloads.len() >= 20,
+        "{} VXLAN datagrams captured",
+        payloads.len()
+    );
+    let mut macsec = 0;
+    for p in &payloads {
+        assert!(p.len() > 22 && p[0] & 0x08 != 0, "VXLAN with the I flag");
+        let inner = &p[8..];
+        let ethertype = [inner[12], inner[13]];
+        assert!(
+            ethertype == [0x88, 0xe5] || ethertype == [0x88, 0x8e],
+            "only MACsec and MKA inside VXLAN, saw {ethertype:02x?}"
+        );
+        if ethertype == [0x88, 0xe5] {
+            macsec += 1;
+        }
+        assert!(
+            !p.windows(6)
+                .any(|w| w == [0xc0, 0xff, 0xee, 0xc0, 0xff, 0xee]),
+            "the ping payload must not appear in clear"
+        );
+    }
+    assert!(
+        macsec >= 20,
+        "{macsec} MACsec frames: ten echo requests and ten replies"
+    );
+
+    let v = iperf(&t, "3");
+    let bps = v["end"]["sum_received"]["bits_per_second"]
+        .as_f64()
+        .unwrap_or(0.0);
+    assert!(bps > 1e6, "iperf3 across the link: {v}");
+    let st = t.status(0);
+    assert!(
+        st["links"][0]["counters"]["tx_packets"]
+            .as_u64()
+            .unwrap_or(0)
+            > 1000,
+        "{st}"
+    );
+    // The keylog (DANGEROUS, enabled on side A only) has the tx and rx SAKs in the format.
+    let keys = std::fs::read_to_string(t.dir.path().join("keys.log")).expect("keylog");
+    let lines: Vec<&str> = keys.lines().collect();
+    assert!(
+        lines.iter().any(|l| l.starts_with("MACSEC l1 tx "))
+            && lines.iter().any(|l| l.starts_with("MACSEC l1 rx ")),
+        "{keys}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.split(' ').count() == 9 && l.contains(" gcm-aes-xpn-256 ")),
+        "{keys}"
+    );
+}
+
+#[test]
+fn different_caks_pass_nothing_and_status_says_why() {
+    let mut t = Topo::new("e2e2");
+    let other = "ff0102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f";
+    t.start(CAK, other, "");
+    t.wait_for(
+        "both gateways to report the CAK mismatch",
+        Duration::from_secs(30),
+        || {
+            (0..2).all(|s| {
+                t.status(s)["links"][0]["mka"]["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("different CAK"))
+            })
+        },
+    );
+    assert!(!t.ping("3", None), "no frame may pass without agreed keys");
+    for s in 0..2 {
+        let st = t.status(s);
+        let link = &st["links"][0];
+        assert_eq!(link["mka"]["state"], "no-peer", "{st}");
+        assert!(
+            link["mka"]["mkpdus_bad_icv"].as_u64().unwrap_or(0) > 0,
+            "{st}"
+        );
+        assert_eq!(link["counters"]["rx_packets"], 0, "{st}");
+    }
+}
+
+#[test]
+fn sak_rotation_during_iperf_loses_no_tcp_connection() {
+    let mut t = Topo::new("e2e3");
+    t.start(CAK, CAK, "rekey_interval_secs = 2");
+    t.wait_secured();
+    let v = iperf(&t, "8");
+    assert!(v["error"].is_null(), "iperf3 failed during rotations: {v}");
+    let bytes = v["end"]["sum_received"]["bytes"].as_f64().unwrap_or(0.0);
+    assert!(bytes > 1e6, "{v}");
+    let rotations = (0..2)
+        .map(|s| {
+            t.status(s)["links"][0]["mka"]["rotations"]
+                .as_u64()
+                .unwrap_or(0)
+        })
+        .max()
+        .unwrap_or(0);
+    assert!(
+        rotations >= 3,
+        "at least three SAK rotations during the transfer, saw {rotations}"
+    );
+    assert!(t.ping("3", None), "still forwarding after the rotations");
+}
