@@ -89,6 +89,22 @@ pub struct Link {
     threads: Vec<JoinHandle<()>>,
 }
 
+/// Socket buffers deep enough to absorb a burst at line rate (the default 208 KiB drops
+/// datagrams, which TCP inside the link sees as loss).
+const SOCKET_BUFFER: usize = 8 << 20;
+
+/// Sets the socket's buffers, beyond `rmem_max`/`wmem_max` where we may (root), else as large as
+/// the system allows.
+fn set_buffers(socket: &UdpSocket, bytes: usize) {
+    use nix::sys::socket::{setsockopt, sockopt};
+    if setsockopt(socket, sockopt::RcvBufForce, &bytes).is_err() {
+        let _ = setsockopt(socket, sockopt::RcvBuf, &bytes);
+    }
+    if setsockopt(socket, sockopt::SndBufForce, &bytes).is_err() {
+        let _ = setsockopt(socket, sockopt::SndBuf, &bytes);
+    }
+}
+
 /// Publish PNs and SecY counters every this many frames.
 const PUBLISH_EVERY: u32 = 64;
 
@@ -164,6 +180,7 @@ impl Link {
         let tap = Arc::new(builder.build_sync()?);
         let socket = UdpSocket::bind(cfg.underlay_local)?;
         socket.connect(cfg.underlay_remote)?;
+        set_buffers(&socket, SOCKET_BUFFER);
         socket.set_read_timeout(Some(Duration::from_millis(200)))?;
         let (tx_cmd, tx_rx) = mpsc::sync_channel(64);
         let (rx_cmd, rx_rx) = mpsc::sync_channel(64);
