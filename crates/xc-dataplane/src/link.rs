@@ -3,8 +3,12 @@
 use crate::counters::{LinkCounters, add};
 use crate::policer::Policer;
 use crate::vxlan;
+use nix::sys::socket::{
+    ControlMessage, ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, sendmsg,
+};
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex};
@@ -264,6 +268,71 @@ impl Drop for Link {
     }
 }
 
+/// Most frames read from the TAP before the batch is sent.
+const TX_BATCH: usize = 48;
+/// Most bytes in one UDP GSO send (the kernel's limit is 64 KiB).
+const GSO_MAX_BYTES: usize = 60 * 1024;
+
+/// Datagrams of equal size waiting to leave in one `sendmsg` with UDP_SEGMENT (the last may be
+/// shorter). Falls back to one send per datagram where the kernel has no UDP GSO.
+struct GsoBatch {
+    buf: Vec<u8>,
+    /// Holds a datagram while the batch before it is sent (allocated once).
+    spill: Vec<u8>,
+    seg: usize,
+    count: usize,
+    gso: bool,
+}
+
+impl GsoBatch {
+    fn new() -> Self {
+        Self {
+            buf: Vec::with_capacity(GSO_MAX_BYTES + 65536),
+            spill: Vec::with_capacity(65536),
+            seg: 0,
+            count: 0,
+            gso: true,
+        }
+    }
+
+    fn flush(&mut self, sock: &UdpSocket, c: &LinkCounters) {
+        if self.count == 0 {
+            return;
+        }
+        if self.count > 1 && self.gso {
+            let seg = self.seg as u16;
+            let iov = [std::io::IoSlice::new(&self.buf)];
+            let cmsg = [ControlMessage::UdpGsoSegments(&seg)];
+            match sendmsg::<SockaddrStorage>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None)
+            {
+                Ok(_) => {}
+                Err(
+                    nix::errno::Errno::EIO
+                    | nix::errno::Errno::EINVAL
+                    | nix::errno::Errno::ENOPROTOOPT,
+                ) => {
+                    self.gso = false;
+                    tracing::info!("UDP GSO unavailable; sending datagrams one by one");
+                    self.send_each(sock, c);
+                }
+                Err(_) => add(&c.io_errors, 1),
+            }
+        } else {
+            self.send_each(sock, c);
+        }
+        self.buf.clear();
+        self.count = 0;
+    }
+
+    fn send_each(&self, sock: &UdpSocket, c: &LinkCounters) {
+        for d in self.buf.chunks(self.seg.max(1)) {
+            if sock.send(d).is_err() {
+                add(&c.io_errors, 1);
+            }
+        }
+    }
+}
+
 fn tx_loop(
     shared: &Shared,
     tap: &SyncDevice,
@@ -273,10 +342,13 @@ fn tx_loop(
     bw: Option<u64>,
 ) {
     let mut buf = vec![0u8; 65536];
-    let mut out: Vec<u8> = Vec::with_capacity(65536 + 64);
+    let mut batch = GsoBatch::new();
     let mut policer = bw.map(Policer::new);
     let c = &shared.counters;
     let mut n_since = 0u32;
+    if let Err(e) = tap.set_nonblocking(true) {
+        tracing::warn!(link = %shared.name, error = %e, "TAP stays blocking; frames are sent one by one");
+    }
     while !shared.stop.load(Ordering::Relaxed) {
         loop {
             match cmds.try_recv() {
@@ -293,40 +365,52 @@ fn tx_loop(
                 Err(TryRecvError::Disconnected) => return,
             }
         }
-        let n = match tap.recv_intr(&mut buf, &shared.interrupt) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                tracing::warn!(link = %shared.name, error = %e, "TAP read failed");
-                add(&c.io_errors, 1);
-                std::thread::sleep(Duration::from_millis(10));
+        // Wait for a frame, then take what else is queued without blocking.
+        for i in 0..TX_BATCH {
+            let r = if i == 0 {
+                tap.recv_intr(&mut buf, &shared.interrupt)
+            } else {
+                tap.recv(&mut buf)
+            };
+            let n = match r {
+                Ok(n) => n,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(link = %shared.name, error = %e, "TAP read failed");
+                    add(&c.io_errors, 1);
+                    std::thread::sleep(Duration::from_millis(10));
+                    break;
+                }
+            };
+            if n < 14 {
                 continue;
             }
-        };
-        let frame = &buf[..n];
-        if n < 14 {
-            continue;
-        }
-        if let Some(p) = &mut policer
-            && !p.allow(Instant::now(), n)
-        {
-            add(&c.tx_dropped_policer, 1);
-            continue;
-        }
-        out.clear();
-        out.extend_from_slice(&vxlan::header(shared.vni));
-        if secy.protect_append(frame, &mut out).is_err() {
-            add(&c.tx_dropped_no_sa, 1);
-            continue;
-        }
-        match sock.send(&out) {
-            Ok(_) => {
-                add(&c.tx_packets, 1);
-                add(&c.tx_bytes, n as u64);
+            if let Some(p) = &mut policer
+                && !p.allow(Instant::now(), n)
+            {
+                add(&c.tx_dropped_policer, 1);
+                continue;
             }
-            Err(_) => add(&c.io_errors, 1),
+            let start = batch.buf.len();
+            batch.buf.extend_from_slice(&vxlan::header(shared.vni));
+            if secy.protect_append(&buf[..n], &mut batch.buf).is_err() {
+                batch.buf.truncate(start);
+                add(&c.tx_dropped_no_sa, 1);
+                continue;
+            }
+            add(&c.tx_packets, 1);
+            add(&c.tx_bytes, n as u64);
+            push_datagram(&mut batch, start, sock, c);
+            n_since += 1;
         }
-        n_since += 1;
+        batch.flush(sock, c);
         if n_since >= PUBLISH_EVERY {
             n_since = 0;
             if let Some((_, pn)) = secy.tx_state() {
@@ -339,51 +423,156 @@ fn tx_loop(
     }
 }
 
+/// Adds the datagram at `start..` to the batch, sending the batch first when the datagram cannot
+/// join it (a larger size, or the batch is full).
+fn push_datagram(batch: &mut GsoBatch, start: usize, sock: &UdpSocket, c: &LinkCounters) {
+    let len = batch.buf.len() - start;
+    let fits = batch.buf.len() <= GSO_MAX_BYTES && batch.count < 64;
+    if batch.count == 0 {
+        batch.seg = len;
+        batch.count = 1;
+    } else if len == batch.seg && fits {
+        batch.count += 1;
+    } else if len < batch.seg && fits {
+        // A shorter datagram may end a GSO batch.
+        batch.count += 1;
+        batch.flush(sock, c);
+    } else {
+        // Send the datagrams before this one, then start the next batch with it.
+        batch.spill.clear();
+        batch.spill.extend_from_slice(&batch.buf[start..]);
+        batch.buf.truncate(start);
+        batch.flush(sock, c);
+        batch.buf.extend_from_slice(&batch.spill);
+        batch.seg = len;
+        batch.count = 1;
+    }
+}
+
+/// What the receive path keeps between datagrams.
+struct Rx<'a> {
+    shared: &'a Shared,
+    tap: &'a SyncDevice,
+    secy: SecY,
+    out: Vec<u8>,
+    policer: Option<Policer>,
+    control: SyncSender<Vec<u8>>,
+    validated: u32,
+}
+
+impl Rx<'_> {
+    fn datagram(&mut self, d: &[u8]) {
+        let c = &self.shared.counters;
+        let frame = match vxlan::decode(d) {
+            Ok((vni, f)) if vni == self.shared.vni => f,
+            _ => {
+                add(&c.rx_dropped_vxlan, 1);
+                return;
+            }
+        };
+        if frame[12..14] == [0x88, 0x8e] {
+            add(&c.mkpdus_rx, 1);
+            let _ = self.control.try_send(frame.to_vec());
+            return;
+        }
+        if let Some(p) = &mut self.policer
+            && !p.allow(Instant::now(), frame.len())
+        {
+            add(&c.rx_dropped_policer, 1);
+            return;
+        }
+        self.validated += 1;
+        match self.secy.validate(frame, &mut self.out) {
+            Ok(()) => match self.tap.send(&self.out) {
+                Ok(_) => {
+                    add(&c.rx_packets, 1);
+                    add(&c.rx_bytes, self.out.len() as u64);
+                }
+                Err(_) => add(&c.io_errors, 1),
+            },
+            Err(ValidateError::Late) => add(&c.rx_dropped_replay, 1),
+            Err(ValidateError::NotValid) => add(&c.rx_dropped_icv, 1),
+            Err(_) => add(&c.rx_dropped_invalid, 1),
+        }
+    }
+}
+
+/// Receives one datagram, or with UDP GRO several coalesced ones: returns the bytes and the
+/// segment size they split at.
+fn recv_gro(sock: &UdpSocket, buf: &mut [u8], cmsg: &mut Vec<u8>) -> io::Result<(usize, usize)> {
+    let mut iov = [io::IoSliceMut::new(buf)];
+    let msg = recvmsg::<SockaddrStorage>(sock.as_raw_fd(), &mut iov, Some(cmsg), MsgFlags::empty())
+        .map_err(io::Error::from)?;
+    let n = msg.bytes;
+    let mut seg = n;
+    if let Ok(cmsgs) = msg.cmsgs() {
+        for c in cmsgs {
+            if let ControlMessageOwned::UdpGroSegments(s) = c
+                && s > 0
+            {
+                seg = s as usize;
+            }
+        }
+    }
+    Ok((n, seg.max(1)))
+}
+
 fn rx_loop(
     shared: &Shared,
     tap: &SyncDevice,
     sock: &UdpSocket,
-    mut secy: SecY,
+    secy: SecY,
     cmds: Receiver<RxCmd>,
     control: SyncSender<Vec<u8>>,
     bw: Option<u64>,
 ) {
     let mut buf = vec![0u8; 65536];
-    let mut out: Vec<u8> = Vec::with_capacity(65536);
-    let mut policer = bw.map(Policer::new);
+    let mut cmsg = nix::cmsg_space!(i32);
+    if nix::sys::socket::setsockopt(sock, nix::sys::socket::sockopt::UdpGroSegment, &true).is_err()
+    {
+        tracing::info!(link = %shared.name, "UDP GRO unavailable; receiving datagrams one by one");
+    }
+    let mut rx = Rx {
+        shared,
+        tap,
+        secy,
+        out: Vec::with_capacity(65536),
+        policer: bw.map(Policer::new),
+        control,
+        validated: 0,
+    };
     let c = &shared.counters;
     let mut current: Option<(Sci, u8)> = None;
-    let mut n_since = 0u32;
     let mut last_publish = Instant::now();
     while !shared.stop.load(Ordering::Relaxed) {
         loop {
             match cmds.try_recv() {
                 Ok(RxCmd::Sa(sa)) => {
                     current = Some((sa.sci, sa.an));
-                    if let Err(e) = secy.install_rx_sa(&sa) {
+                    if let Err(e) = rx.secy.install_rx_sa(&sa) {
                         tracing::error!(link = %shared.name, error = %e, "cannot install receive SA");
                     }
                 }
-                Ok(RxCmd::Remove(sci, an)) => secy.remove_rx_sa(&sci, an),
-                Ok(RxCmd::Rate(r)) => policer = r.map(Policer::new),
+                Ok(RxCmd::Remove(sci, an)) => rx.secy.remove_rx_sa(&sci, an),
+                Ok(RxCmd::Rate(r)) => rx.policer = r.map(Policer::new),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => return,
             }
         }
-        if n_since >= PUBLISH_EVERY || last_publish.elapsed() > Duration::from_millis(100) {
-            n_since = 0;
+        if rx.validated >= PUBLISH_EVERY || last_publish.elapsed() > Duration::from_millis(100) {
+            rx.validated = 0;
             last_publish = Instant::now();
             if let Some((sci, an)) = current
-                && let Some(pn) = secy.rx_next_pn(&sci, an)
+                && let Some(pn) = rx.secy.rx_next_pn(&sci, an)
             {
                 shared.rx_next_pn.store(pn, Ordering::Relaxed);
             }
             if let Ok(mut s) = shared.secy_rx.lock() {
-                *s = *secy.counters();
+                *s = *rx.secy.counters();
             }
         }
-        let n = match sock.recv(&mut buf) {
-            Ok(n) => n,
+        let (n, seg) = match recv_gro(sock, &mut buf, &mut cmsg) {
+            Ok(x) => x,
             Err(e)
                 if matches!(
                     e.kind(),
@@ -403,36 +592,8 @@ fn rx_loop(
                 continue;
             }
         };
-        let frame = match vxlan::decode(&buf[..n]) {
-            Ok((vni, f)) if vni == shared.vni => f,
-            _ => {
-                add(&c.rx_dropped_vxlan, 1);
-                continue;
-            }
-        };
-        if frame[12..14] == [0x88, 0x8e] {
-            add(&c.mkpdus_rx, 1);
-            let _ = control.try_send(frame.to_vec());
-            continue;
-        }
-        if let Some(p) = &mut policer
-            && !p.allow(Instant::now(), frame.len())
-        {
-            add(&c.rx_dropped_policer, 1);
-            continue;
-        }
-        n_since += 1;
-        match secy.validate(frame, &mut out) {
-            Ok(()) => match tap.send(&out) {
-                Ok(_) => {
-                    add(&c.rx_packets, 1);
-                    add(&c.rx_bytes, out.len() as u64);
-                }
-                Err(_) => add(&c.io_errors, 1),
-            },
-            Err(ValidateError::Late) => add(&c.rx_dropped_replay, 1),
-            Err(ValidateError::NotValid) => add(&c.rx_dropped_icv, 1),
-            Err(_) => add(&c.rx_dropped_invalid, 1),
+        for d in buf[..n].chunks(seg) {
+            rx.datagram(d);
         }
     }
 }

@@ -21,35 +21,47 @@ async fn status(State(s): State<Source>) -> impl IntoResponse {
     axum::Json(s())
 }
 
+/// Writes one metric family with a value per link.
+fn family(
+    out: &mut String,
+    st: &GatewayStatus,
+    name: &str,
+    kind: &str,
+    help: &str,
+    value: impl Fn(&crate::status::LinkStatus) -> u64,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    for l in &st.links {
+        let _ = writeln!(
+            out,
+            "{name}{{gateway=\"{}\",link=\"{}\"}} {}",
+            st.name,
+            l.name,
+            value(l)
+        );
+    }
+}
+
 /// Renders the status as Prometheus text exposition.
 pub fn render_metrics(st: &GatewayStatus) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# HELP xconnect_link_mka_secured 1 when MKA has keys installed both ways on the link."
+    family(
+        &mut out,
+        st,
+        "xconnect_link_mka_secured",
+        "gauge",
+        "1 when MKA has keys installed both ways on the link.",
+        |l| u64::from(l.mka.state == "secured"),
     );
-    let _ = writeln!(out, "# TYPE xconnect_link_mka_secured gauge");
-    for l in &st.links {
-        let _ = writeln!(
-            out,
-            "xconnect_link_mka_secured{{gateway=\"{}\",link=\"{}\"}} {}",
-            st.name,
-            l.name,
-            u8::from(l.mka.state == "secured")
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP xconnect_link_mka_rotations_total SAK rotations on the link."
+    family(
+        &mut out,
+        st,
+        "xconnect_link_mka_rotations_total",
+        "counter",
+        "SAK rotations on the link.",
+        |l| l.mka.rotations,
     );
-    let _ = writeln!(out, "# TYPE xconnect_link_mka_rotations_total counter");
-    for l in &st.links {
-        let _ = writeln!(
-            out,
-            "xconnect_link_mka_rotations_total{{gateway=\"{}\",link=\"{}\"}} {}",
-            st.name, l.name, l.mka.rotations
-        );
-    }
     let mut names: Vec<String> = Vec::new();
     for l in &st.links {
         if let Some(map) = l.counters.as_object() {
@@ -92,4 +104,45 @@ pub async fn serve(
     axum::serve(listener, router(source))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::{LinkStatus, MkaState};
+
+    #[test]
+    fn metrics_exposition() {
+        let st = GatewayStatus {
+            name: "gw".into(),
+            keylog_enabled: false,
+            links: vec![LinkStatus {
+                name: "l1".into(),
+                mka: MkaState {
+                    state: "secured".into(),
+                    rotations: 3,
+                    ..MkaState::default()
+                },
+                counters: serde_json::json!({ "tx_packets": 42 }),
+                ..LinkStatus::default()
+            }],
+        };
+        let text = render_metrics(&st);
+        assert!(
+            text.contains("xconnect_link_mka_secured{gateway=\"gw\",link=\"l1\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("xconnect_link_mka_rotations_total{gateway=\"gw\",link=\"l1\"} 3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE xconnect_link_tx_packets_total counter\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("xconnect_link_tx_packets_total{gateway=\"gw\",link=\"l1\"} 42\n"),
+            "{text}"
+        );
+    }
 }
