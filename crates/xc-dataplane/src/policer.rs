@@ -13,10 +13,12 @@ pub struct Policer {
 }
 
 impl Policer {
-    /// A policer at `bits_per_second`, with a burst of 10 ms at that rate (at least 64 KiB).
+    /// A policer at `bits_per_second`, with a bucket of 100 ms at that rate (at least 256 KiB):
+    /// deep enough that TCP, which sends in bursts, keeps most of the rate instead of collapsing
+    /// on back-to-back drops.
     pub fn new(bits_per_second: u64) -> Self {
         let rate = bits_per_second as f64 / 8.0;
-        let burst = (rate / 100.0).max(65536.0);
+        let burst = (rate / 10.0).max(262_144.0);
         Self {
             rate,
             burst,
@@ -59,7 +61,7 @@ mod tests {
                 passed += 1500;
             }
         }
-        let expected = 10_000_000.0 + 100_000.0; // one second of rate plus the burst
+        let expected = 10_000_000.0 + 1_000_000.0; // one second of rate plus the 100 ms bucket
         assert!(
             (passed as f64 - expected).abs() < expected * 0.02,
             "{passed}"
@@ -68,9 +70,9 @@ mod tests {
 
     #[test]
     fn bursts_up_to_the_bucket_then_drops() {
-        let mut p = Policer::new(8_000_000); // 1 MB/s, 64 KiB burst
+        let mut p = Policer::new(8_000_000); // 1 MB/s, 256 KiB bucket
         let now = Instant::now();
-        let passed = (0..100).filter(|_| p.allow(now, 1000)).count();
-        assert_eq!(passed, 65);
+        let passed = (0..1000).filter(|_| p.allow(now, 1000)).count();
+        assert_eq!(passed, 262);
     }
 }

@@ -416,3 +416,28 @@ fn sak_rotation_during_iperf_loses_no_tcp_connection() {
     );
     assert!(t.ping("3", None), "still forwarding after the rotations");
 }
+
+#[test]
+fn bandwidth_is_policed_in_each_direction() {
+    let mut t = Topo::new("e2e4");
+    t.start(CAK, CAK, "bandwidth = \"50Mbps\"");
+    t.wait_secured();
+    let v = iperf(&t, "4");
+    let bps = v["end"]["sum_received"]["bits_per_second"]
+        .as_f64()
+        .unwrap_or(0.0);
+    eprintln!("TCP across a 50 Mbit/s link: {:.1} Mbit/s", bps / 1e6);
+    // TCP through a policer keeps most of the rate, never more than the rate (plus the bucket).
+    assert!(
+        bps > 10e6 && bps < 55e6,
+        "TCP across a 50 Mbit/s link: {:.1} Mbit/s",
+        bps / 1e6
+    );
+    let st = t.status(0);
+    let link = &st["links"][0];
+    assert_eq!(link["bandwidth"], "50Mbps", "{st}");
+    assert!(
+        link["counters"]["tx_dropped_policer"].as_u64().unwrap_or(0) > 0,
+        "the policer dropped the excess: {st}"
+    );
+}
