@@ -97,22 +97,28 @@ pkill -TERM -f "$work/gw-" || true; sleep 1
 umask 077
 ka=$(wg genkey); kb=$(wg genkey); pa=$(echo "$ka" | wg pubkey); pb=$(echo "$kb" | wg pubkey)
 echo "$ka" > "$work/ka"; echo "$kb" > "$work/kb"
-wg_up() { # impl dev
+# Each side gets its own interface name: both namespaces share /var/run/wireguard.
+wg_up() { # impl devA devB
   if [ "$1" = go ]; then
-    ip netns exec $A wireguard-go -f "$2" >/dev/null 2>&1 & ip netns exec $B wireguard-go -f "$2" >/dev/null 2>&1 &
+    ip netns exec $A wireguard-go -f "$2" >/dev/null 2>&1 &
+    ip netns exec $B wireguard-go -f "$3" >/dev/null 2>&1 &
   else
     WG_SUDO=1 ip netns exec $A "$tools/bin/boringtun-cli" -f --disable-drop-privileges "$2" >/dev/null 2>&1 &
-    WG_SUDO=1 ip netns exec $B "$tools/bin/boringtun-cli" -f --disable-drop-privileges "$2" >/dev/null 2>&1 &
+    WG_SUDO=1 ip netns exec $B "$tools/bin/boringtun-cli" -f --disable-drop-privileges "$3" >/dev/null 2>&1 &
   fi
-  for _ in $(seq 100); do ip -n $A link show "$2" >/dev/null 2>&1 && ip -n $B link show "$2" >/dev/null 2>&1 && break; sleep 0.1; done
+  for _ in $(seq 100); do ip -n $A link show "$2" >/dev/null 2>&1 && ip -n $B link show "$3" >/dev/null 2>&1 && break; sleep 0.1; done
   ip netns exec $A wg set "$2" private-key "$work/ka" listen-port 51820 peer "$pb" endpoint 10.200.0.2:51820 allowed-ips 10.99.0.2/32
-  ip netns exec $B wg set "$2" private-key "$work/kb" listen-port 51820 peer "$pa" endpoint 10.200.0.1:51820 allowed-ips 10.99.0.1/32
+  ip netns exec $B wg set "$3" private-key "$work/kb" listen-port 51820 peer "$pa" endpoint 10.200.0.1:51820 allowed-ips 10.99.0.1/32
   ip -n $A addr add 10.99.0.1/24 dev "$2"; ip -n $A link set "$2" up
-  ip -n $B addr add 10.99.0.2/24 dev "$2"; ip -n $B link set "$2" up
+  ip -n $B addr add 10.99.0.2/24 dev "$3"; ip -n $B link set "$3" up
 }
-wg_down() { ip -n $A link del "$1" 2>/dev/null || true; ip -n $B link del "$1" 2>/dev/null || true; pkill -f "wireguard-go -f $1|boringtun-cli -f --disable-drop-privileges $1" || true; sleep 1; }
-wg_up go wgA; measure wireguard-go 10.99.0.2; wg_down wgA
-wg_up bt btA; measure boringtun 10.99.0.2; wg_down btA
+wg_down() {
+  ip -n $A link del "$1" 2>/dev/null || true; ip -n $B link del "$2" 2>/dev/null || true
+  pkill -f "wireguard-go -f $1|wireguard-go -f $2|drop-privileges $1|drop-privileges $2" || true
+  sleep 1
+}
+wg_up go wgA wgB; measure wireguard-go 10.99.0.2; wg_down wgA wgB
+wg_up bt btA btB; measure boringtun 10.99.0.2; wg_down btA btB
 
 best_wg=$(python3 -c "print(max(${T1[wireguard-go]}, ${T1[boringtun]}))")
 table=$(python3 - "$best_wg" <<PY
