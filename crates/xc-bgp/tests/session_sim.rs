@@ -1,0 +1,274 @@
+//! Two BGP speakers over an in-memory connection with a fake clock: they reach Established,
+//! exchange prefixes through their import filters, and close with the right NOTIFICATION on a
+//! max-prefix overflow, a wrong peer AS, garbage, or an expired hold timer.
+
+use ipnet::IpNet;
+use std::time::{Duration, Instant};
+use xc_bgp::session::{Action, Config, Event, ImportFilter, Session, State};
+
+fn net(s: &str) -> IpNet {
+    s.parse().expect("prefix")
+}
+
+struct Pair {
+    now: Instant,
+    a: Session,
+    b: Session,
+    connected: bool,
+    cut: bool,
+    a_events: Vec<Event>,
+    b_events: Vec<Event>,
+}
+
+impl Pair {
+    fn new(a: Config, b: Config) -> Self {
+        let now = Instant::now();
+        let mut p = Self {
+            now,
+            a: Session::new(a),
+            b: Session::new(b),
+            connected: false,
+            cut: false,
+            a_events: vec![],
+            b_events: vec![],
+        };
+        p.a.start(now);
+        p.b.start(now);
+        p
+    }
+
+    fn run(&mut self, d: Duration) {
+        let end = self.now + d;
+        while self.now < end {
+            self.now += Duration::from_millis(10);
+            let now = self.now;
+            for s in [&mut self.a, &mut self.b] {
+                if s.poll_timeout().is_some_and(|t| t <= now) {
+                    s.handle_timeout(now);
+                }
+            }
+            // Actions: one TCP connection between the two.
+            let mut connect = false;
+            let mut close = false;
+            for s in [&mut self.a, &mut self.b] {
+                while let Some(act) = s.poll_action() {
+                    match act {
+                        Action::Connect => connect = true,
+                        Action::Close => close = true,
+                    }
+                }
+            }
+            if close && self.connected {
+                self.connected = false;
+                // Deliver what was queued before the close (the NOTIFICATION), then drop.
+                self.exchange(now);
+                self.a.disconnected(now);
+                self.b.disconnected(now);
+            }
+            if connect
+                && !self.connected
+                && !self.cut
+                && self.a.state() == State::Connect
+                && self.b.state() == State::Connect
+            {
+                self.connected = true;
+                self.a.connected(now);
+                self.b.connected(now);
+            }
+            self.exchange(now);
+            while let Some(e) = self.a.poll_event() {
+                self.a_events.push(e);
+            }
+            while let Some(e) = self.b.poll_event() {
+                self.b_events.push(e);
+            }
+        }
+    }
+
+    fn exchange(&mut self, now: Instant) {
+        for _ in 0..10 {
+            let mut moved = false;
+            while let Some(bytes) = self.a.poll_transmit() {
+                moved = true;
+                if !self.cut {
+                    self.b.handle_bytes(now, &bytes);
+                }
+            }
+            while let Some(bytes) = self.b.poll_transmit() {
+                moved = true;
+                if !self.cut {
+                    self.a.handle_bytes(now, &bytes);
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+}
+
+fn configs() -> (Config, Config) {
+    let mut a = Config::new(64512, "10.0.0.1".parse().expect("ip"), 4_200_000_000);
+    let mut b = Config::new(4_200_000_000, "10.0.0.2".parse().expect("ip"), 64512);
+    a.hold_time = Duration::from_secs(9);
+    b.hold_time = Duration::from_secs(30);
+    (a, b)
+}
+
+#[test]
+fn established_and_routes_exchanged_through_import_filters() {
+    let (mut a, b) = configs();
+    a.import = ImportFilter::Within(vec![net("10.1.0.0/16"), net("2001:db8:1::/48")]);
+    let mut p = Pair::new(a, b);
+    p.run(Duration::from_millis(100));
+    assert_eq!(
+        (p.a.state(), p.b.state()),
+        (State::Established, State::Established)
+    );
+    p.a.announce(
+        &[net("10.0.0.0/16")],
+        "169.254.0.0".parse().expect("ip"),
+        None,
+    );
+    p.b.announce(
+        &[
+            net("10.1.0.0/16"),
+            net("10.1.5.0/24"),
+            net("192.168.0.0/24"),
+            net("2001:db8:1::/48"),
+        ],
+        "169.254.0.1".parse().expect("ip"),
+        Some("fe80::1".parse().expect("ip")),
+    );
+    p.run(Duration::from_millis(100));
+    let a_routes: Vec<String> = p.a.routes().map(|r| r.prefix.to_string()).collect();
+    assert_eq!(a_routes, ["10.1.0.0/16", "10.1.5.0/24", "2001:db8:1::/48"]);
+    assert_eq!(
+        p.a.refused(),
+        1,
+        "192.168.0.0/24 is outside the import filter"
+    );
+    assert!(p.a_events.contains(&Event::Refused(net("192.168.0.0/24"))));
+    let v6 =
+        p.a.routes()
+            .find(|r| r.prefix == net("2001:db8:1::/48"))
+            .expect("IPv6 route");
+    assert_eq!(v6.next_hop.to_string(), "fe80::1");
+    let b_route = p.b.routes().next().expect("B learned A's prefix");
+    assert_eq!(
+        (b_route.prefix, b_route.as_path.clone()),
+        (net("10.0.0.0/16"), vec![64512])
+    );
+    assert_eq!(b_route.next_hop.to_string(), "169.254.0.0");
+    // Keepalives keep the session up well past the hold time (9 s negotiated).
+    p.run(Duration::from_secs(30));
+    assert_eq!(
+        (p.a.state(), p.b.state()),
+        (State::Established, State::Established)
+    );
+}
+
+#[test]
+fn max_prefix_closes_with_cease_and_withdraws() {
+    let (mut a, b) = configs();
+    a.max_prefixes = 2;
+    let mut p = Pair::new(a, b);
+    p.run(Duration::from_millis(100));
+    p.b.announce(
+        &[net("10.1.0.0/24"), net("10.1.1.0/24")],
+        "169.254.0.1".parse().expect("ip"),
+        None,
+    );
+    p.run(Duration::from_millis(50));
+    assert_eq!(p.a.routes().count(), 2);
+    p.b.announce(
+        &[net("10.1.2.0/24")],
+        "169.254.0.1".parse().expect("ip"),
+        None,
+    );
+    p.run(Duration::from_millis(50));
+    let sent = p.a_events.iter().find_map(|e| {
+        if let Event::NotificationSent(n) = e {
+            Some(n.clone())
+        } else {
+            None
+        }
+    });
+    let sent = sent.expect("A sent a NOTIFICATION");
+    assert_eq!(
+        (sent.code, sent.subcode),
+        (6, 1),
+        "Cease / Maximum Number of Prefixes Reached"
+    );
+    assert_eq!(sent.data, vec![0, 1, 1, 0, 0, 0, 2]);
+    assert!(
+        p.b_events
+            .iter()
+            .any(|e| matches!(e, Event::NotificationReceived(n) if n.code == 6 && n.subcode == 1))
+    );
+    assert_eq!(p.a.routes().count(), 0, "routes are gone with the session");
+    assert!(
+        p.a_events
+            .iter()
+            .any(|e| matches!(e, Event::Withdrawn(w) if w.len() == 2))
+    );
+}
+
+#[test]
+fn wrong_peer_as_is_refused() {
+    let (a, mut b) = configs();
+    b.remote_asn = 65000;
+    let mut p = Pair::new(a, b);
+    p.run(Duration::from_millis(100));
+    let sent = p.b_events.iter().find_map(|e| {
+        if let Event::NotificationSent(n) = e {
+            Some((n.code, n.subcode))
+        } else {
+            None
+        }
+    });
+    assert_eq!(sent, Some((2, 2)), "OPEN Message Error / Bad Peer AS");
+    assert_ne!(p.b.state(), State::Established);
+}
+
+#[test]
+fn hold_timer_expiry_and_garbage() {
+    let (a, b) = configs();
+    let mut p = Pair::new(a, b);
+    p.run(Duration::from_millis(100));
+    assert_eq!(p.a.state(), State::Established);
+    p.cut = true;
+    p.run(Duration::from_secs(10));
+    let sent = p.a_events.iter().find_map(|e| {
+        if let Event::NotificationSent(n) = e {
+            Some(n.code)
+        } else {
+            None
+        }
+    });
+    assert_eq!(sent, Some(4), "Hold Timer Expired after the negotiated 9 s");
+    assert_eq!(p.a.state(), State::Connect);
+
+    let (a, b) = configs();
+    let mut p = Pair::new(a, b);
+    p.run(Duration::from_millis(100));
+    let now = p.now;
+    p.a.handle_bytes(now, &[0u8; 19]);
+    let sent = p.a.poll_event();
+    assert!(p.a.state() == State::Connect, "{sent:?}");
+    let n = std::iter::once(sent)
+        .flatten()
+        .chain(std::iter::from_fn(|| p.a.poll_event()))
+        .find_map(|e| {
+            if let Event::NotificationSent(n) = e {
+                Some((n.code, n.subcode))
+            } else {
+                None
+            }
+        });
+    assert_eq!(
+        n,
+        Some((1, 1)),
+        "Message Header Error / Connection Not Synchronized"
+    );
+}
