@@ -15,7 +15,7 @@ pub fn link_mtu(underlay_mtu: u16, underlay: IpAddr) -> u16 {
 }
 
 /// The MTU of the interface that holds `local`, read from sysfs; `None` when it cannot be found.
-pub fn underlay_mtu(local: IpAddr) -> Option<u16> {
+pub fn underlay_mtu(local: IpAddr) -> Option<u32> {
     let dev = nix::ifaddrs::getifaddrs().ok()?.find_map(|ifa| {
         let addr = ifa.address?;
         let ip: IpAddr = if let Some(v4) = addr.as_sockaddr_in() {
@@ -41,8 +41,13 @@ mod tests {
         assert_eq!(link_mtu(1500, "10.0.0.1".parse().expect("ip")), 1418);
         assert_eq!(link_mtu(1500, "fd00::1".parse().expect("ip")), 1398);
         assert_eq!(link_mtu(9000, "10.0.0.1".parse().expect("ip")), 8918);
-        // Loopback exists everywhere, with an MTU of 65536 (too big for u16) or smaller.
+        // Loopback holds 127.0.0.1 everywhere; its MTU must be found (65536 on Linux).
         let lo = underlay_mtu("127.0.0.1".parse().expect("ip"));
-        assert!(lo.is_none_or(|m| m >= 1280), "{lo:?}");
+        assert!(lo.is_some_and(|m| m >= 1280), "{lo:?}");
+        assert_eq!(
+            underlay_mtu("192.0.2.123".parse().expect("ip")),
+            None,
+            "no interface holds it"
+        );
     }
 }

@@ -144,7 +144,8 @@ fn start_link(
 ) -> io::Result<RunningLink> {
     let tap_name = format!("xc-{}", s.name);
     let link_mtu = s.mtu.unwrap_or_else(|| {
-        let underlay = mtu::underlay_mtu(s.underlay_local.ip()).unwrap_or(1500);
+        let underlay = mtu::underlay_mtu(s.underlay_local.ip())
+            .map_or(1500, |m| m.min(u32::from(u16::MAX)) as u16);
         mtu::link_mtu(underlay, s.underlay_remote.ip())
     });
     let cfg = LinkConfig {
