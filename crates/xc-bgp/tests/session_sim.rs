@@ -3,8 +3,11 @@
 //! max-prefix overflow, a wrong peer AS, garbage, or an expired hold timer.
 
 use ipnet::IpNet;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use xc_bgp::session::{Action, Config, Event, ImportFilter, Session, State};
+use xc_bgp::Origin;
+use xc_bgp::session::{Action, Config, Event, ExportAttrs, ImportFilter, Session, State};
 
 fn net(s: &str) -> IpNet {
     s.parse().expect("prefix")
@@ -85,6 +88,16 @@ impl Pair {
         }
     }
 
+    /// The connection breaks without a NOTIFICATION (a crash, a cable).
+    fn break_connection(&mut self) {
+        let now = self.now;
+        self.connected = false;
+        while self.a.poll_transmit().is_some() {}
+        while self.b.poll_transmit().is_some() {}
+        self.a.disconnected(now);
+        self.b.disconnected(now);
+    }
+
     fn exchange(&mut self, now: Instant) {
         for _ in 0..10 {
             let mut moved = false;
@@ -118,28 +131,25 @@ fn configs() -> (Config, Config) {
 #[test]
 fn established_and_routes_exchanged_through_import_filters() {
     let (mut a, b) = configs();
-    a.import = ImportFilter::Within(vec![net("10.1.0.0/16"), net("2001:db8:1::/48")]);
+    a.import = ImportFilter::within(&[net("10.1.0.0/16"), net("2001:db8:1::/48")]);
     let mut p = Pair::new(a, b);
     p.run(Duration::from_millis(100));
     assert_eq!(
         (p.a.state(), p.b.state()),
         (State::Established, State::Established)
     );
-    p.a.announce(
-        &[net("10.0.0.0/16")],
-        "169.254.0.0".parse().expect("ip"),
-        None,
-    );
-    p.b.announce(
-        &[
-            net("10.1.0.0/16"),
-            net("10.1.5.0/24"),
-            net("192.168.0.0/24"),
-            net("2001:db8:1::/48"),
-        ],
-        "169.254.0.1".parse().expect("ip"),
+    p.a.set_next_hops(Some("169.254.0.0".parse().expect("ip")), None);
+    p.a.originate(&[net("10.0.0.0/16")]);
+    p.b.set_next_hops(
+        Some("169.254.0.1".parse().expect("ip")),
         Some("fe80::1".parse().expect("ip")),
     );
+    p.b.originate(&[
+        net("10.1.0.0/16"),
+        net("10.1.5.0/24"),
+        net("192.168.0.0/24"),
+        net("2001:db8:1::/48"),
+    ]);
     p.run(Duration::from_millis(100));
     let a_routes: Vec<String> = p.a.routes().map(|r| r.prefix.to_string()).collect();
     assert_eq!(a_routes, ["10.1.0.0/16", "10.1.5.0/24", "2001:db8:1::/48"]);
@@ -156,7 +166,7 @@ fn established_and_routes_exchanged_through_import_filters() {
     assert_eq!(v6.next_hop.to_string(), "fe80::1");
     let b_route = p.b.routes().next().expect("B learned A's prefix");
     assert_eq!(
-        (b_route.prefix, b_route.as_path.clone()),
+        (b_route.prefix, b_route.attrs.as_path.clone()),
         (net("10.0.0.0/16"), vec![64512])
     );
     assert_eq!(b_route.next_hop.to_string(), "169.254.0.0");
@@ -174,18 +184,11 @@ fn max_prefix_closes_with_cease_and_withdraws() {
     a.max_prefixes = 2;
     let mut p = Pair::new(a, b);
     p.run(Duration::from_millis(100));
-    p.b.announce(
-        &[net("10.1.0.0/24"), net("10.1.1.0/24")],
-        "169.254.0.1".parse().expect("ip"),
-        None,
-    );
+    p.b.set_next_hops(Some("169.254.0.1".parse().expect("ip")), None);
+    p.b.originate(&[net("10.1.0.0/24"), net("10.1.1.0/24")]);
     p.run(Duration::from_millis(50));
     assert_eq!(p.a.routes().count(), 2);
-    p.b.announce(
-        &[net("10.1.2.0/24")],
-        "169.254.0.1".parse().expect("ip"),
-        None,
-    );
+    p.b.originate(&[net("10.1.0.0/24"), net("10.1.1.0/24"), net("10.1.2.0/24")]);
     p.run(Duration::from_millis(50));
     let sent = p.a_events.iter().find_map(|e| {
         if let Event::NotificationSent(n) = e {
@@ -271,4 +274,224 @@ fn hold_timer_expiry_and_garbage() {
         Some((1, 1)),
         "Message Header Error / Connection Not Synchronized"
     );
+}
+
+fn nh(p: &mut Pair) {
+    p.a.set_next_hops(Some("169.254.0.0".parse().expect("ip")), None);
+    p.b.set_next_hops(Some("169.254.0.1".parse().expect("ip")), None);
+}
+
+fn prefixes(s: &Session) -> Vec<String> {
+    s.routes().map(|r| r.prefix.to_string()).collect()
+}
+
+#[test]
+fn graceful_restart_keeps_routes_until_end_of_rib() {
+    // (A restarting peer that did not keep its forwarding state loses its stale routes as soon
+    // as its OPEN says so: see a_restart_without_forwarding_state_drops_stale_routes.)
+    let (a, b) = configs();
+    let mut p = Pair::new(a, b);
+    p.run(Duration::from_millis(100));
+    nh(&mut p);
+    p.b.originate(&[net("10.1.0.0/24"), net("10.1.1.0/24")]);
+    p.run(Duration::from_millis(50));
+    assert_eq!(prefixes(&p.a), ["10.1.0.0/24", "10.1.1.0/24"]);
+    // B restarts: the connection breaks without a NOTIFICATION.
+    p.cut = true;
+    p.break_connection();
+    assert!(p.a.poll_event().is_some_and(|e| matches!(
+        e,
+        Event::GracefulRestart { stale: 2, restart_time } if restart_time == Duration::from_secs(120)
+    )));
+    assert_eq!(
+        prefixes(&p.a),
+        ["10.1.0.0/24", "10.1.1.0/24"],
+        "kept, stale"
+    );
+    assert_eq!(p.a.stale_routes(), 2);
+    p.run(Duration::from_secs(10));
+    assert_eq!(
+        p.a.routes().count(),
+        2,
+        "still kept within the restart time"
+    );
+    // B comes back (a new process that kept its forwarding state) announcing one of the two;
+    // after its End-of-RIB the other is gone.
+    let mut restarted = configs().1;
+    restarted.restarting = true;
+    p.b = Session::new(restarted);
+    let now = p.now;
+    p.b.start(now);
+    p.b.set_next_hops(Some("169.254.0.1".parse().expect("ip")), None);
+    p.b.originate(&[net("10.1.0.0/24")]);
+    p.a_events.clear();
+    p.cut = false;
+    p.run(Duration::from_secs(6));
+    assert_eq!(p.a.state(), State::Established);
+    assert_eq!(prefixes(&p.a), ["10.1.0.0/24"]);
+    assert_eq!(p.a.stale_routes(), 0);
+    assert!(
+        p.a_events
+            .iter()
+            .any(|e| *e == Event::Withdrawn(vec![net("10.1.1.0/24")])),
+        "{:?}",
+        p.a_events
+    );
+}
+
+#[test]
+fn stale_routes_go_when_the_restart_time_runs_out() {
+    let (a, mut b) = configs();
+    b.graceful_restart = Some(Duration::from_secs(30));
+    let mut p = Pair::new(a, b);
+    p.run(Duration::from_millis(100));
+    nh(&mut p);
+    p.b.originate(&[net("10.1.0.0/24")]);
+    p.run(Duration::from_millis(50));
+    p.cut = true;
+    p.break_connection();
+    p.run(Duration::from_secs(29));
+    assert_eq!(p.a.routes().count(), 1);
+    p.run(Duration::from_secs(2));
+    assert_eq!(p.a.routes().count(), 0, "B's 30 s restart time ran out");
+}
+
+#[test]
+fn a_notification_is_not_a_graceful_restart() {
+    let (a, b) = configs();
+    let mut p = Pair::new(a, b);
+    p.run(Duration::from_millis(100));
+    nh(&mut p);
+    p.b.originate(&[net("10.1.0.0/24")]);
+    p.run(Duration::from_millis(50));
+    let now = p.now;
+    p.b.stop(now);
+    p.run(Duration::from_millis(50));
+    assert_eq!(p.a.routes().count(), 0);
+    assert!(
+        p.a_events
+            .iter()
+            .any(|e| matches!(e, Event::NotificationReceived(n) if (n.code, n.subcode) == (6, 2)))
+    );
+    assert_eq!(
+        p.b.state(),
+        State::Idle,
+        "a stopped session does not reconnect"
+    );
+}
+
+#[test]
+fn narrowing_and_widening_the_import_filter_live() {
+    let (a, b) = configs();
+    let mut p = Pair::new(a, b);
+    p.run(Duration::from_millis(100));
+    nh(&mut p);
+    p.b.originate(&[net("10.1.0.0/24"), net("10.2.0.0/24")]);
+    p.run(Duration::from_millis(50));
+    assert_eq!(p.a.routes().count(), 2);
+    let now = p.now;
+    p.a.set_import(now, ImportFilter::within(&[net("10.1.0.0/16")]), 100);
+    p.run(Duration::from_millis(50));
+    assert_eq!(prefixes(&p.a), ["10.1.0.0/24"]);
+    assert_eq!(
+        p.a.prefixes_received(),
+        2,
+        "10.2.0.0/24 came again and was refused"
+    );
+    let now = p.now;
+    p.a.set_import(now, ImportFilter::Any, 100);
+    p.run(Duration::from_millis(50));
+    assert_eq!(
+        prefixes(&p.a),
+        ["10.1.0.0/24", "10.2.0.0/24"],
+        "the ROUTE-REFRESH brought it back"
+    );
+    assert_eq!(p.a.state(), State::Established);
+}
+
+#[test]
+fn communities_set_local_preference_and_prepends_lengthen_the_path() {
+    let (a, mut b) = configs();
+    b.prepend = 2;
+    let mut p = Pair::new(a, b);
+    p.run(Duration::from_millis(100));
+    nh(&mut p);
+    let attrs = Arc::new(ExportAttrs {
+        as_path: vec![],
+        origin: Origin::Igp,
+        communities: vec![(7224 << 16) | 7300],
+    });
+    p.b.set_exports(BTreeMap::from([(net("10.1.0.0/24"), attrs)]));
+    p.run(Duration::from_millis(50));
+    let r = p.a.routes().next().expect("route");
+    assert_eq!(r.attrs.local_pref, 200, "7224:7300 is high preference");
+    assert_eq!(r.attrs.as_path, vec![4_200_000_000; 3]);
+}
+
+#[test]
+fn a_malformed_attribute_withdraws_instead_of_resetting() {
+    let (a, b) = configs();
+    let mut p = Pair::new(a, b);
+    p.run(Duration::from_millis(100));
+    nh(&mut p);
+    p.b.originate(&[net("10.1.0.0/24")]);
+    p.run(Duration::from_millis(50));
+    assert_eq!(p.a.routes().count(), 1);
+    // An UPDATE for 10.1.0.0/24 whose ORIGIN is 5 (there is no such origin).
+    let mut m = vec![0xff; 16];
+    let body = [0, 0, 0, 7, 0x40, 1, 1, 5, 0x40, 2, 0, 24, 10, 1, 0];
+    m.extend_from_slice(&((19 + body.len()) as u16).to_be_bytes());
+    m.push(2);
+    m.extend_from_slice(&body);
+    let now = p.now;
+    p.a.handle_bytes(now, &m);
+    assert_eq!(p.a.state(), State::Established);
+    assert_eq!(p.a.routes().count(), 0);
+    assert_eq!(p.a.counters().treated_as_withdraw, 1);
+}
+
+#[test]
+fn a_large_table_is_packed_into_few_updates() {
+    let (mut a, b) = configs();
+    a.max_prefixes = 100_000;
+    let mut p = Pair::new(a, b);
+    p.run(Duration::from_millis(100));
+    nh(&mut p);
+    let table: Vec<IpNet> = (0..20_000u32)
+        .map(|i| IpNet::V4(ipnet::Ipv4Net::new((0x0a00_0000 + (i << 8)).into(), 24).expect("len")))
+        .collect();
+    let before = p.b.counters().updates_sent;
+    p.b.originate(&table);
+    p.run(Duration::from_millis(50));
+    assert_eq!(p.a.routes().count(), 20_000);
+    let updates = p.b.counters().updates_sent - before;
+    // 4 bytes per /24 and about 4,050 bytes of NLRI per UPDATE: 20 UPDATEs.
+    assert!(updates <= 21, "{updates} UPDATEs");
+    p.b.originate(&table[..10]);
+    p.run(Duration::from_millis(50));
+    assert_eq!(p.a.routes().count(), 10);
+}
+
+#[test]
+fn a_restart_without_forwarding_state_drops_stale_routes() {
+    let (a, b) = configs();
+    let mut p = Pair::new(a, b);
+    p.run(Duration::from_millis(100));
+    nh(&mut p);
+    p.b.originate(&[net("10.1.0.0/24")]);
+    p.run(Duration::from_millis(50));
+    p.break_connection();
+    assert_eq!(p.a.stale_routes(), 1);
+    p.a_events.clear();
+    p.run(Duration::from_secs(6));
+    assert_eq!(p.a.state(), State::Established);
+    assert_eq!(
+        p.a_events
+            .iter()
+            .filter(|e| matches!(e, Event::Withdrawn(_)))
+            .count(),
+        1,
+        "withdrawn at B's OPEN (no Forwarding State bit), then learned again"
+    );
+    assert_eq!(prefixes(&p.a), ["10.1.0.0/24"]);
 }

@@ -57,7 +57,7 @@ pub enum Capability {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Origin {
     Igp = 0,
     Egp = 1,
@@ -102,6 +102,11 @@ pub struct Update {
     pub withdrawn: Vec<Ipv4Net>,
     pub attributes: Vec<Attribute>,
     pub nlri: Vec<Ipv4Net>,
+    /// Set when a path attribute was malformed in a way that RFC 7606 answers with
+    /// "treat-as-withdraw" (ORIGIN, AS_PATH, NEXT_HOP, MED, LOCAL_PREF, COMMUNITIES): the
+    /// attribute is left out and the receiver withdraws the UPDATE's prefixes instead of resetting
+    /// the session. Never encoded.
+    pub malformed: Option<DecodeError>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -612,6 +617,7 @@ impl Message {
                     b: r.take(alen, DecodeError::AttributeList)?,
                 };
                 let mut attributes = Vec::new();
+                let mut malformed = None;
                 while !ar.is_empty() {
                     let flags = ar.u8(DecodeError::AttributeList)?;
                     let code = ar.u8(DecodeError::AttributeList)?;
@@ -621,13 +627,19 @@ impl Message {
                         usize::from(ar.u8(DecodeError::AttributeList)?)
                     };
                     let v = ar.take(l, DecodeError::AttributeLength(code))?;
-                    attributes.push(decode_attribute(flags, code, v)?);
+                    match decode_attribute(flags, code, v) {
+                        Ok(a) => attributes.push(a),
+                        // RFC 7606 3, 7.1-7.8: these are withdrawn, not a session reset.
+                        Err(e) if matches!(code, 1..=5 | 8) => malformed = Some(e),
+                        Err(e) => return Err(e),
+                    }
                 }
                 let nlri = v4_only(decode_prefixes(r.b, false)?)?;
                 Ok(Message::Update(Update {
                     withdrawn,
                     attributes,
                     nlri,
+                    malformed,
                 }))
             }
             3 => {

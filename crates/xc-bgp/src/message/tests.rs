@@ -83,6 +83,7 @@ fn update_bytes_both_ways() {
             Attribute::Communities(vec![(7224 << 16) | 7100]),
         ],
         nlri: vec!["10.50.0.0/24".parse().expect("net")],
+        malformed: None,
     });
     let b = h(&format!(
         "{MARKER} 0039 02 0003 100a09 001b \
@@ -122,6 +123,7 @@ fn ipv6_unicast_with_a_link_local_next_hop() {
             },
         ],
         nlri: vec![],
+        malformed: None,
     });
     let b = u.encode();
     assert_eq!(Message::decode(&b), Ok(u));
@@ -180,10 +182,20 @@ fn errors_map_to_notifications() {
         &h(&format!("{MARKER} 001d 01 04 fde8 005a 00000000 00")),
         (2, 3),
     );
-    check(&update_with("40 01 01 05", ""), (3, 6));
-    check(&update_with("80 01 01 00", ""), (3, 4));
-    check(&update_with("40 02 06 02 02 0000fdf2", ""), (3, 11));
-    check(&update_with("40 03 03 a9fe64", ""), (3, 5));
+    // RFC 7606: a malformed ORIGIN, AS_PATH or NEXT_HOP makes the UPDATE's routes withdrawn
+    // rather than resetting the session; the error (and its NOTIFICATION, for the log) is kept.
+    let withdraw = |b: &[u8], code: (u8, u8)| match Message::decode(b) {
+        Ok(Message::Update(u)) => {
+            let e = u.malformed.expect("marked malformed");
+            assert_eq!(e.notification(), code, "{e}");
+            assert_eq!(u.nlri, vec!["10.0.0.0/8".parse::<Ipv4Net>().expect("net")]);
+        }
+        other => panic!("{other:?}"),
+    };
+    withdraw(&update_with("40 01 01 05", "08 0a"), (3, 6));
+    withdraw(&update_with("80 01 01 00", "08 0a"), (3, 4));
+    withdraw(&update_with("40 02 06 02 02 0000fdf2", "08 0a"), (3, 11));
+    withdraw(&update_with("40 03 03 a9fe64", "08 0a"), (3, 5));
     check(&update_with("", "21 0a000000 00"), (3, 10));
     check(&update_with("40 01 05 00", ""), (3, 5));
 }
@@ -212,6 +224,7 @@ proptest! {
                 Attribute::LocalPref(100),
             ],
             nlri,
+            malformed: None,
         });
         let b = u.encode();
         prop_assume!(b.len() <= MAX_LEN);
