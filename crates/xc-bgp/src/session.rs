@@ -189,6 +189,8 @@ pub struct Session {
     refused_now: BTreeSet<IpNet>,
     stale: BTreeSet<IpNet>,
     stale_until: Option<Instant>,
+    /// Families whose End-of-RIB the peer sent in this session.
+    eor_received: Vec<u16>,
     next_hop_v4: Option<Ipv4Addr>,
     next_hop_v6: Option<Ipv6Addr>,
     exports: BTreeMap<IpNet, Arc<ExportAttrs>>,
@@ -257,6 +259,7 @@ impl Session {
             refused_now: BTreeSet::new(),
             stale: BTreeSet::new(),
             stale_until: None,
+            eor_received: Vec::new(),
             next_hop_v4: None,
             next_hop_v6: None,
             exports: BTreeMap::new(),
@@ -294,6 +297,19 @@ impl Session {
     }
     pub fn prefixes_sent(&self) -> usize {
         self.adj_out.len()
+    }
+    /// Whether the peer announced the graceful restart capability in this session.
+    pub fn peer_graceful_restart(&self) -> bool {
+        self.peer.graceful_restart.is_some()
+    }
+    /// Whether the peer has sent its whole table: End-of-RIB for every negotiated family.
+    pub fn end_of_rib_received(&self) -> bool {
+        self.state == State::Established
+            && self
+                .peer
+                .families
+                .iter()
+                .all(|f| self.eor_received.contains(f))
     }
     pub fn stale_routes(&self) -> usize {
         self.stale.len()
@@ -454,6 +470,7 @@ impl Session {
             _ => self.withdraw_all(),
         }
         self.adj_out.clear();
+        self.eor_received.clear();
         self.peer_router_id = None;
         self.hold_at = None;
         self.keepalive_at = None;
@@ -725,6 +742,9 @@ impl Session {
         }
         if end_of_rib {
             // End-of-RIB (RFC 4724 2): what is still stale in that family is gone.
+            if !self.eor_received.contains(&eor_afi) {
+                self.eor_received.push(eor_afi);
+            }
             self.sweep_stale(Some(eor_afi));
             return;
         }

@@ -330,6 +330,7 @@ fn graceful_restart_keeps_routes_until_end_of_rib() {
     assert_eq!(p.a.state(), State::Established);
     assert_eq!(prefixes(&p.a), ["10.1.0.0/24"]);
     assert_eq!(p.a.stale_routes(), 0);
+    assert!(p.a.end_of_rib_received() && p.a.peer_graceful_restart());
     assert!(
         p.a_events
             .iter()

@@ -83,7 +83,90 @@ pub fn render_metrics(st: &GatewayStatus) -> String {
             );
         }
     }
+    if let Some(bgp) = &st.bgp {
+        render_bgp(&mut out, &st.name, bgp);
+    }
     out
+}
+
+/// BGP and BFD per neighbour, and the routes in the kernel.
+fn render_bgp(out: &mut String, gateway: &str, bgp: &crate::status::RoutingStatus) {
+    type Value = fn(&crate::status::NeighborStatus) -> u64;
+    let families: [(&str, &str, &str, Value); 6] = [
+        (
+            "xconnect_bgp_session_established",
+            "gauge",
+            "1 when the BGP session is Established.",
+            |n| u64::from(n.state == "Established"),
+        ),
+        (
+            "xconnect_bgp_prefixes_received",
+            "gauge",
+            "Prefixes the neighbour announces now.",
+            |n| n.prefixes_received as u64,
+        ),
+        (
+            "xconnect_bgp_prefixes_accepted",
+            "gauge",
+            "Prefixes accepted by the import filter.",
+            |n| n.prefixes_accepted as u64,
+        ),
+        (
+            "xconnect_bgp_prefixes_sent",
+            "gauge",
+            "Prefixes announced to the neighbour.",
+            |n| n.prefixes_sent as u64,
+        ),
+        (
+            "xconnect_bgp_prefixes_refused_total",
+            "counter",
+            "Prefixes refused by the import filter.",
+            |n| n.prefixes_refused_total,
+        ),
+        (
+            "xconnect_bgp_established_transitions_total",
+            "counter",
+            "Times the session reached Established.",
+            |n| n.established_transitions,
+        ),
+    ];
+    for (name, kind, help, value) in families {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for n in &bgp.neighbors {
+            let _ = writeln!(
+                out,
+                "{name}{{gateway=\"{gateway}\",neighbor=\"{}\"}} {}",
+                n.address,
+                value(n)
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP xconnect_bfd_session_up 1 when the BFD session is Up."
+    );
+    let _ = writeln!(out, "# TYPE xconnect_bfd_session_up gauge");
+    for n in &bgp.neighbors {
+        if let Some(b) = &n.bfd {
+            let _ = writeln!(
+                out,
+                "xconnect_bfd_session_up{{gateway=\"{gateway}\",neighbor=\"{}\"}} {}",
+                n.address,
+                u64::from(b.state == "Up")
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP xconnect_routes_installed Routes this gateway installed in the kernel."
+    );
+    let _ = writeln!(out, "# TYPE xconnect_routes_installed gauge");
+    let _ = writeln!(
+        out,
+        "xconnect_routes_installed{{gateway=\"{gateway}\"}} {}",
+        bgp.routes_installed
+    );
 }
 
 async fn metrics(State(s): State<Source>) -> impl IntoResponse {
@@ -126,6 +209,20 @@ mod tests {
                 counters: serde_json::json!({ "tx_packets": 42 }),
                 ..LinkStatus::default()
             }],
+            bgp: Some(crate::status::RoutingStatus {
+                neighbors: vec![crate::status::NeighborStatus {
+                    address: "169.254.0.1".into(),
+                    state: "Established".into(),
+                    prefixes_accepted: 7,
+                    bfd: Some(crate::status::BfdStatus {
+                        state: "Up".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }],
+                routes_installed: 7,
+                ..Default::default()
+            }),
         };
         let text = render_metrics(&st);
         assert!(
@@ -144,5 +241,13 @@ mod tests {
             text.contains("xconnect_link_tx_packets_total{gateway=\"gw\",link=\"l1\"} 42\n"),
             "{text}"
         );
+        for line in [
+            "xconnect_bgp_session_established{gateway=\"gw\",neighbor=\"169.254.0.1\"} 1\n",
+            "xconnect_bgp_prefixes_accepted{gateway=\"gw\",neighbor=\"169.254.0.1\"} 7\n",
+            "xconnect_bfd_session_up{gateway=\"gw\",neighbor=\"169.254.0.1\"} 1\n",
+            "xconnect_routes_installed{gateway=\"gw\"} 7\n",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
     }
 }

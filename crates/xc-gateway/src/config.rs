@@ -27,6 +27,44 @@ struct RawFile {
     gateway: RawGateway,
     #[serde(default)]
     link: Vec<RawLink>,
+    bgp: Option<RawBgp>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBgp {
+    asn: Spanned<u32>,
+    router_id: Spanned<String>,
+    #[serde(default)]
+    announce: Vec<Spanned<String>>,
+    graceful_restart_secs: Option<Spanned<u16>>,
+    #[serde(default)]
+    neighbor: Vec<RawNeighbor>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawImport {
+    One(String),
+    List(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNeighbor {
+    address: Spanned<String>,
+    remote_asn: Spanned<u32>,
+    import: Option<Spanned<RawImport>>,
+    max_prefixes: Option<usize>,
+    #[serde(default)]
+    bfd: bool,
+    bfd_interval_ms: Option<Spanned<u32>>,
+    bfd_multiplier: Option<Spanned<u8>>,
+    md5_password: Option<Spanned<String>>,
+    hold_time: Option<Spanned<u16>>,
+    connect_retry_secs: Option<Spanned<u16>>,
+    #[serde(default)]
+    prepend: u8,
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,6 +103,50 @@ pub struct GatewayConfig {
     /// DANGEROUS: where SAKs are written for decrypting captures.
     pub keylog_file: Option<PathBuf>,
     pub links: Vec<LinkSettings>,
+    pub bgp: Option<BgpSettings>,
+}
+
+/// The BGP speaker: who it is, what it announces, and its neighbours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BgpSettings {
+    pub asn: u32,
+    pub router_id: std::net::Ipv4Addr,
+    pub announce: Vec<ipnet::IpNet>,
+    /// The restart time announced for graceful restart (RFC 4724); 0 turns it off.
+    pub graceful_restart_secs: u16,
+    pub neighbors: Vec<NeighborSettings>,
+}
+
+/// One BGP neighbour, reached over a directly connected interface.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NeighborSettings {
+    pub address: std::net::IpAddr,
+    pub remote_asn: u32,
+    pub import: xc_bgp::policy::ImportFilter,
+    pub max_prefixes: usize,
+    pub bfd: bool,
+    pub bfd_interval_ms: u32,
+    pub bfd_multiplier: u8,
+    pub md5_password: Option<Zeroizing<String>>,
+    pub hold_time: u16,
+    pub connect_retry_secs: u16,
+    pub prepend: u8,
+}
+
+impl std::fmt::Debug for NeighborSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NeighborSettings")
+            .field("address", &self.address)
+            .field("remote_asn", &self.remote_asn)
+            .field("import", &self.import)
+            .field("max_prefixes", &self.max_prefixes)
+            .field("bfd", &self.bfd)
+            .field(
+                "md5_password",
+                &self.md5_password.as_ref().map(|_| "<redacted>"),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a link is, as configured.
@@ -343,13 +425,152 @@ impl GatewayConfig {
                 replay_window: l.replay_window.unwrap_or(64),
             });
         }
+        let bgp = match raw.bgp {
+            None => None,
+            Some(b) => Some(parse_bgp(&ctx, b)?),
+        };
         Ok(Self {
             name,
             admin_listen,
             keylog_file: raw.gateway.keylog_file,
             links,
+            bgp,
         })
     }
+}
+
+fn valid_asn(ctx: &Ctx<'_>, a: &Spanned<u32>, field: &str) -> Result<u32, ConfigError> {
+    match *a.get_ref() {
+        0 | 23456 | u32::MAX => ctx.err(
+            a.span(),
+            field,
+            "is 1 to 4294967294, and not 23456 (AS_TRANS)",
+        ),
+        n => Ok(n),
+    }
+}
+
+fn parse_bgp(ctx: &Ctx<'_>, b: RawBgp) -> Result<BgpSettings, ConfigError> {
+    let asn = valid_asn(ctx, &b.asn, "bgp.asn")?;
+    let router_id: std::net::Ipv4Addr = match b.router_id.get_ref().parse() {
+        Ok(ip) if ip != std::net::Ipv4Addr::UNSPECIFIED => ip,
+        _ => {
+            return ctx.err(
+                b.router_id.span(),
+                "bgp.router_id",
+                "is a non-zero IPv4 address, like 10.0.0.1",
+            );
+        }
+    };
+    let mut announce = Vec::new();
+    for a in &b.announce {
+        match a.get_ref().parse::<ipnet::IpNet>() {
+            Ok(n) if n.trunc() == n => announce.push(n),
+            Ok(n) => {
+                return ctx.err(
+                    a.span(),
+                    "bgp.announce",
+                    format!("{n} has host bits set; the prefix is {}", n.trunc()),
+                );
+            }
+            Err(_) => return ctx.err(a.span(), "bgp.announce", "holds prefixes, like 10.0.0.0/16"),
+        }
+    }
+    let mut neighbors: Vec<NeighborSettings> = Vec::new();
+    for n in b.neighbor {
+        let address: std::net::IpAddr = match n.address.get_ref().parse() {
+            Ok(a) => a,
+            Err(_) => {
+                return ctx.err(n.address.span(), "bgp.neighbor.address", "is an IP address");
+            }
+        };
+        let f = |x: &str| format!("bgp.neighbor[{address}].{x}");
+        if neighbors.iter().any(|x| x.address == address) {
+            return ctx.err(n.address.span(), &f("address"), "is configured twice");
+        }
+        let remote_asn = valid_asn(ctx, &n.remote_asn, &f("remote_asn"))?;
+        let import = match &n.import {
+            None => {
+                return ctx.err(
+                    n.address.span(),
+                    &f("import"),
+                    "is required: the prefixes to accept from this neighbour (\"any\" to accept all)",
+                );
+            }
+            Some(i) => match i.get_ref() {
+                RawImport::One(s) if s == "any" => xc_bgp::policy::ImportFilter::Any,
+                RawImport::One(_) => {
+                    return ctx.err(i.span(), &f("import"), "is a list of prefixes, or \"any\"");
+                }
+                RawImport::List(list) if list.iter().any(|s| s == "any") => {
+                    xc_bgp::policy::ImportFilter::Any
+                }
+                RawImport::List(list) => {
+                    let mut rules = Vec::new();
+                    for s in list {
+                        match s.parse() {
+                            Ok(r) => rules.push(r),
+                            Err(e) => return ctx.err(i.span(), &f("import"), format!("{e}")),
+                        }
+                    }
+                    xc_bgp::policy::ImportFilter::List(rules)
+                }
+            },
+        };
+        let hold_time = n.hold_time.as_ref().map_or(90, |h| *h.get_ref());
+        if let Some(h) = &n.hold_time
+            && (*h.get_ref() == 1 || *h.get_ref() == 2)
+        {
+            return ctx.err(h.span(), &f("hold_time"), "is 0 or at least 3 seconds");
+        }
+        let bfd_interval_ms = n.bfd_interval_ms.as_ref().map_or(100, |v| *v.get_ref());
+        if let Some(v) = &n.bfd_interval_ms
+            && !(10..=60_000).contains(v.get_ref())
+        {
+            return ctx.err(v.span(), &f("bfd_interval_ms"), "is 10 to 60000");
+        }
+        let bfd_multiplier = n.bfd_multiplier.as_ref().map_or(3, |v| *v.get_ref());
+        if let Some(v) = &n.bfd_multiplier
+            && *v.get_ref() == 0
+        {
+            return ctx.err(v.span(), &f("bfd_multiplier"), "is 1 to 255");
+        }
+        let md5_password = match &n.md5_password {
+            None => None,
+            Some(p) if p.get_ref().is_empty() || p.get_ref().len() > 80 => {
+                return ctx.err(p.span(), &f("md5_password"), "is 1 to 80 bytes");
+            }
+            Some(p) => Some(Zeroizing::new(p.get_ref().clone())),
+        };
+        let connect_retry_secs = n.connect_retry_secs.as_ref().map_or(5, |v| *v.get_ref());
+        if connect_retry_secs == 0 {
+            return ctx.err(
+                n.connect_retry_secs.as_ref().map_or(0..0, |v| v.span()),
+                &f("connect_retry_secs"),
+                "is at least 1",
+            );
+        }
+        neighbors.push(NeighborSettings {
+            address,
+            remote_asn,
+            import,
+            max_prefixes: n.max_prefixes.unwrap_or(100),
+            bfd: n.bfd,
+            bfd_interval_ms,
+            bfd_multiplier,
+            md5_password,
+            hold_time,
+            connect_retry_secs,
+            prepend: n.prepend,
+        });
+    }
+    Ok(BgpSettings {
+        asn,
+        router_id,
+        announce,
+        graceful_restart_secs: b.graceful_restart_secs.map_or(120, |g| g.into_inner()),
+        neighbors,
+    })
 }
 
 #[cfg(test)]
@@ -429,5 +650,88 @@ mod example {
         let c = super::GatewayConfig::load(&path).expect("examples/gateway.toml");
         assert_eq!(c.links.len(), 1);
         assert!(c.keylog_file.is_none(), "the example keeps the keylog off");
+        let bgp = c.bgp.expect("the example has BGP");
+        assert_eq!((bgp.asn, bgp.neighbors.len()), (64512, 1));
+        assert!(bgp.neighbors[0].bfd);
+    }
+}
+
+#[cfg(test)]
+mod bgp {
+    use super::*;
+
+    const GOOD: &str = r#"
+[gateway]
+name = "gw"
+
+[bgp]
+asn = 4200000001
+router_id = "10.0.0.1"
+announce = ["10.0.0.0/16", "2001:db8::/48"]
+
+[[bgp.neighbor]]
+address = "169.254.0.1"
+remote_asn = 64513
+import = ["10.1.0.0/16 le 24"]
+md5_password = "s3cret"
+bfd = true
+
+[[bgp.neighbor]]
+address = "fe80::1"
+remote_asn = 64513
+import = "any"
+"#;
+
+    fn err(text: &str) -> ConfigError {
+        GatewayConfig::parse("gw.toml", text, None).expect_err("must be refused")
+    }
+
+    #[test]
+    fn a_bgp_section_without_links() {
+        let c = GatewayConfig::parse("gw.toml", GOOD, None).expect("valid");
+        assert!(c.links.is_empty());
+        let b = c.bgp.expect("bgp");
+        assert_eq!(b.asn, 4_200_000_001);
+        assert_eq!(b.graceful_restart_secs, 120);
+        let n = &b.neighbors[0];
+        assert_eq!(
+            (n.hold_time, n.max_prefixes, n.bfd_interval_ms),
+            (90, 100, 100)
+        );
+        assert!(n.import.accepts(&"10.1.2.0/24".parse().expect("net")));
+        assert!(!n.import.accepts(&"10.1.2.0/25".parse().expect("net")));
+        assert_eq!(b.neighbors[1].import, xc_bgp::policy::ImportFilter::Any);
+        assert!(
+            !format!("{n:?}").contains("s3cret"),
+            "the password is redacted"
+        );
+    }
+
+    #[test]
+    fn bgp_mistakes_name_the_line_and_field() {
+        let e = err(&GOOD.replace("import = [\"10.1.0.0/16 le 24\"]\n", ""));
+        assert!(
+            e.field == "bgp.neighbor[169.254.0.1].import" && e.message.contains("required"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("10.1.0.0/16 le 24", "10.1.0.0/16 le 8"));
+        assert!(
+            e.field.ends_with(".import") && e.message.contains("outside"),
+            "{e}"
+        );
+        assert_eq!(e.line, 13, "{e}");
+        let e = err(&GOOD.replace("asn = 4200000001", "asn = 23456"));
+        assert!(
+            e.field == "bgp.asn" && e.message.contains("AS_TRANS"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("\"10.0.0.0/16\", ", "\"10.0.0.1/16\", "));
+        assert!(e.message.contains("the prefix is 10.0.0.0/16"), "{e}");
+        let e = err(&GOOD.replace("address = \"fe80::1\"", "address = \"169.254.0.1\""));
+        assert!(e.message.contains("configured twice"), "{e}");
+        let e = err(&GOOD.replace("bfd = true", "bfd = true\nhold_time = 2"));
+        assert!(e.field.ends_with(".hold_time"), "{e}");
+        let e = err(&GOOD.replace("router_id = \"10.0.0.1\"", "router_id = \"::1\""));
+        assert_eq!(e.field, "bgp.router_id", "{e}");
     }
 }

@@ -13,8 +13,9 @@
 pub mod admin;
 pub mod config;
 pub mod keylog;
+pub mod routing;
 pub mod runtime;
 pub mod status;
 
-pub use config::{ConfigError, GatewayConfig, LinkSettings};
+pub use config::{BgpSettings, ConfigError, GatewayConfig, LinkSettings, NeighborSettings};
 pub use runtime::Gateway;

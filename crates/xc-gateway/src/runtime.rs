@@ -26,6 +26,7 @@ pub struct Gateway {
     keylog_enabled: bool,
     links: Vec<RunningLink>,
     stop: Arc<AtomicBool>,
+    routing: Option<crate::routing::Routing>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -79,6 +80,7 @@ impl Gateway {
                         keylog_enabled: keylog.is_some(),
                         links,
                         stop,
+                        routing: None,
                     };
                     drop(gw);
                     return Err(io::Error::new(e.kind(), format!("link {}: {e}", s.name)));
@@ -90,19 +92,19 @@ impl Gateway {
             keylog_enabled: keylog.is_some(),
             links,
             stop,
+            routing: None,
         })
     }
 
+    /// Hands the gateway its BGP speaker (started once the links are up, since neighbours are
+    /// reached over them): it is reported in the status and stopped first when the gateway
+    /// stops.
+    pub fn attach_routing(&mut self, routing: crate::routing::Routing) {
+        self.routing = Some(routing);
+    }
+
     pub fn status(&self) -> GatewayStatus {
-        GatewayStatus {
-            name: self.name.clone(),
-            keylog_enabled: self.keylog_enabled,
-            links: self
-                .links
-                .iter()
-                .filter_map(|l| l.status.lock().ok().map(|s| s.clone()))
-                .collect(),
-        }
+        self.status_source()()
     }
 
     /// A closure the admin server can call from any thread for a fresh status.
@@ -111,6 +113,10 @@ impl Gateway {
         let keylog_enabled = self.keylog_enabled;
         let statuses: Vec<Arc<Mutex<LinkStatus>>> =
             self.links.iter().map(|l| l.status.clone()).collect();
+        let routing: Option<Box<dyn Fn() -> crate::status::RoutingStatus + Send + Sync>> = self
+            .routing
+            .as_ref()
+            .map(|r| Box::new(r.status_source()) as Box<_>);
         Arc::new(move || GatewayStatus {
             name: name.clone(),
             keylog_enabled,
@@ -118,12 +124,16 @@ impl Gateway {
                 .iter()
                 .filter_map(|s| s.lock().ok().map(|s| s.clone()))
                 .collect(),
+            bgp: routing.as_ref().map(|r| r()),
         })
     }
 }
 
 impl Drop for Gateway {
     fn drop(&mut self) {
+        if let Some(r) = self.routing.take() {
+            r.stop();
+        }
         self.stop.store(true, Ordering::SeqCst);
         for l in &mut self.links {
             if let Some(t) = l.mka.take() {

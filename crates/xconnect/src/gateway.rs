@@ -21,7 +21,8 @@ pub enum GatewayCommand {
         #[arg(long, env = "XCONNECT_LOG", default_value = "info")]
         log: String,
     },
-    /// Show the links of a running gateway: MKA state, keys' age, counters.
+    /// Show a running gateway: links (MKA state, keys' age, counters), BGP neighbours, BFD,
+    /// and the routes it installed.
     Status {
         /// The gateway's admin address.
         #[arg(long, default_value = "127.0.0.1:7801")]
@@ -52,11 +53,21 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
                 xc_gateway::Gateway::start(&cfg).map(|g| (g, cfg))
             })
             .await??;
-            let (gateway, cfg) = gateway;
+            let (mut gateway, cfg) = gateway;
+            if let Some(bgp) = cfg.bgp.clone() {
+                match xc_gateway::routing::Routing::start(bgp).await {
+                    Ok(r) => gateway.attach_routing(r),
+                    Err(e) => {
+                        tokio::task::spawn_blocking(move || drop(gateway)).await?;
+                        return Err(anyhow::anyhow!(e).context("cannot start BGP"));
+                    }
+                }
+            }
             println!(
-                "xconnect gateway {} running {} link(s); status at http://{admin}/status",
+                "xconnect gateway {} running {} link(s) and {} BGP neighbour(s); status at http://{admin}/status",
                 cfg.name,
-                cfg.links.len()
+                cfg.links.len(),
+                cfg.bgp.as_ref().map_or(0, |b| b.neighbors.len())
             );
             let source = gateway.status_source();
             xc_gateway::admin::serve(listener, source, crate::server::shutdown_signal()).await?;
@@ -73,6 +84,9 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
                 bail!("{url} answered HTTP {}", resp.status());
             }
             let st: xc_gateway::status::GatewayStatus = resp.json().await?;
+            if matches!(output, Format::Json) {
+                return print_list(output, &st, &[], &[]);
+            }
             let rows: Vec<serde_json::Value> = st
                 .links
                 .iter()
@@ -88,25 +102,85 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
                     })
                 })
                 .collect();
-            print_list(
-                output,
-                &st,
-                &rows,
-                &[
-                    "link",
-                    "tap",
-                    "mtu",
-                    "cipher",
-                    "mka",
-                    "keyServer",
-                    "an",
-                    "keyAge",
-                    "rotations",
-                    "txPackets",
-                    "rxPackets",
-                    "reason",
-                ],
-            )
+            if !st.links.is_empty() || st.bgp.is_none() {
+                print_list(
+                    output,
+                    &st,
+                    &rows,
+                    &[
+                        "link",
+                        "tap",
+                        "mtu",
+                        "cipher",
+                        "mka",
+                        "keyServer",
+                        "an",
+                        "keyAge",
+                        "rotations",
+                        "txPackets",
+                        "rxPackets",
+                        "reason",
+                    ],
+                )?;
+            }
+            if let Some(bgp) = &st.bgp {
+                println!(
+                    "\nBGP AS {} router id {}, announcing {}",
+                    bgp.asn,
+                    bgp.router_id,
+                    bgp.announced.join(", ")
+                );
+                let rows: Vec<serde_json::Value> = bgp
+                    .neighbors
+                    .iter()
+                    .map(|n| {
+                        serde_json::json!({
+                            "neighbor": n.address, "as": n.remote_asn, "state": n.state,
+                            "uptime": n.uptime_secs.map(|s| format!("{s}s")),
+                            "received": n.prefixes_received, "accepted": n.prefixes_accepted,
+                            "sent": n.prefixes_sent, "refused": n.prefixes_refused_total,
+                            "bfd": n.bfd.as_ref().map(|b| b.state.clone()),
+                            "md5": if n.md5 { "yes" } else { "no" },
+                            "lastError": n.last_error.clone().or(n.connect_error.clone()),
+                        })
+                    })
+                    .collect();
+                print_list(
+                    output,
+                    &st,
+                    &rows,
+                    &[
+                        "neighbor",
+                        "as",
+                        "state",
+                        "uptime",
+                        "received",
+                        "accepted",
+                        "sent",
+                        "refused",
+                        "bfd",
+                        "md5",
+                        "lastError",
+                    ],
+                )?;
+                println!(
+                    "\nRoutes in the kernel: {} ({} prefixes in the Loc-RIB){}",
+                    bgp.routes_installed,
+                    bgp.loc_rib,
+                    if bgp.routes_installed > bgp.routes.len() {
+                        format!(", first {} shown", bgp.routes.len())
+                    } else {
+                        String::new()
+                    }
+                );
+                let rows: Vec<serde_json::Value> = bgp
+                    .routes
+                    .iter()
+                    .map(|r| serde_json::json!({ "prefix": r.prefix, "nextHops": r.next_hops }))
+                    .collect();
+                print_list(output, &st, &rows, &["prefix", "nextHops"])?;
+            }
+            Ok(())
         }
     }
 }

@@ -1,0 +1,1151 @@
+//! The gateway's BGP speaker and BFD: the drivers around the sans-IO `xc-bgp` and `xc-bfd`.
+//!
+//! ```text
+//!  TCP 179 listener(s) ─┐  outgoing connect tasks ─┐  per connection: reader task ─┐
+//!  BFD UDP 3784 reader(s) ─────────────────────────┴──────────────────────────────┴─► Input
+//!                                                                                     │
+//!  speaker task (one, owns every Session, BFD session and the Loc-RIB) ◄──────────────┘
+//!     ├─► per connection: writer task (bytes out; closes when its sender is dropped)
+//!     ├─► BFD packets (UDP, source port 49152.., TTL 255)
+//!     └─► kernel task: coalesces route changes, applies them with rtnetlink (protocol bgp)
+//! ```
+//!
+//! All state lives in the speaker task, which reacts to one [`Input`] at a time and to its
+//! timers; nothing is shared but the status snapshot. A BFD session going down closes the BGP
+//! session at once (Cease / BFD Down) and its routes leave the kernel in the same pass.
+//!
+//! Connection collisions (RFC 4271 6.8): while the session has no connection, an incoming one is
+//! taken and a connect in flight is abandoned; while it has one in OpenSent, a second one waits
+//! until the first one's OPEN gives the peer's BGP identifier, and the connection opened by the
+//! speaker with the higher identifier is kept (the other gets Cease / Connection Collision
+//! Resolution); an incoming connection while Established means the peer restarted and replaces
+//! the old one (its routes are kept as stale when the peer does graceful restart).
+
+pub mod kernel;
+pub mod md5;
+
+use crate::config::{BgpSettings, NeighborSettings};
+use crate::status::{BfdStatus, NeighborStatus, RouteStatus, RoutingStatus};
+use ipnet::IpNet;
+use kernel::Kernel;
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use xc_bgp::Message;
+use xc_bgp::message::Notification;
+use xc_bgp::rib::{Candidate, LocRib};
+use xc_bgp::session::{self, Action, Event, Session, State};
+
+const BGP_PORT: u16 = 179;
+const BFD_PORT: u16 = 3784;
+/// How long an outgoing connect may take. Short: with TCP MD5, a connect to a peer that is not
+/// listening yet hangs on SYN retries (its unsigned reset is dropped).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often the status snapshot is refreshed while things change.
+const STATUS_EVERY: Duration = Duration::from_millis(100);
+/// Routes listed in the status (all are counted).
+const STATUS_ROUTES: usize = 1000;
+
+enum Input {
+    Accepted(TcpStream, SocketAddr),
+    Connected {
+        nbr: usize,
+        attempt: u64,
+        result: io::Result<TcpStream>,
+    },
+    Bytes {
+        nbr: usize,
+        conn: u64,
+        data: Vec<u8>,
+    },
+    Closed {
+        nbr: usize,
+        conn: u64,
+        error: Option<String>,
+    },
+    Bfd {
+        from: IpAddr,
+        data: Vec<u8>,
+    },
+    Stop(std::sync::mpsc::Sender<()>),
+}
+
+/// One TCP connection to a neighbour: its reader feeds the speaker, its writer drains `tx`.
+struct Conn {
+    id: u64,
+    outgoing: bool,
+    tx: mpsc::UnboundedSender<Vec<u8>>,
+    reader: JoinHandle<()>,
+    writer: JoinHandle<()>,
+    local: SocketAddr,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        // The writer ends by itself once `tx` is gone, after writing what is queued.
+        self.reader.abort();
+    }
+}
+
+struct Neighbor {
+    cfg: NeighborSettings,
+    session: Session,
+    conn: Option<Conn>,
+    /// A second connection waiting for the collision to be resolved, with what it has read.
+    pending: Option<(Conn, Vec<u8>)>,
+    /// The outgoing connect in flight, if any (results of older attempts are ignored).
+    attempt: Option<u64>,
+    bfd: Option<xc_bfd::Session>,
+    bfd_up: u64,
+    bfd_down: u64,
+    established_since: Option<Instant>,
+    /// Why the session last went down (a NOTIFICATION, BFD, the connection lost).
+    last_error: Option<String>,
+    /// Why the last attempt to connect failed; cleared once Established.
+    connect_error: Option<String>,
+}
+
+/// A running speaker. Dropping it does not stop it: call [`Routing::stop`].
+#[derive(Debug)]
+pub struct Routing {
+    tx: mpsc::UnboundedSender<Input>,
+    status: Arc<Mutex<RoutingStatus>>,
+    installed: Arc<Mutex<BTreeMap<IpNet, Vec<IpAddr>>>>,
+}
+
+impl std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Input")
+    }
+}
+
+fn describe(n: &Notification) -> String {
+    let what = match (n.code, n.subcode) {
+        (1, _) => "Message Header Error".to_owned(),
+        (2, 2) => "OPEN Message Error / Bad Peer AS".to_owned(),
+        (2, 3) => "OPEN Message Error / Bad BGP Identifier".to_owned(),
+        (2, 7) => "OPEN Message Error / Unsupported Capability".to_owned(),
+        (2, s) => format!("OPEN Message Error / subcode {s}"),
+        (3, s) => format!("UPDATE Message Error / subcode {s}"),
+        (4, _) => "Hold Timer Expired".to_owned(),
+        (5, _) => "Finite State Machine Error".to_owned(),
+        (6, 1) => {
+            let limit = n
+                .data
+                .get(3..7)
+                .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+            match limit {
+                Some(l) => format!("Cease / Maximum Number of Prefixes Reached (limit {l})"),
+                None => "Cease / Maximum Number of Prefixes Reached".to_owned(),
+            }
+        }
+        (6, 2) => "Cease / Administrative Shutdown".to_owned(),
+        (6, 3) => "Cease / Peer De-configured".to_owned(),
+        (6, 4) => "Cease / Administrative Reset".to_owned(),
+        (6, 5) => "Cease / Connection Rejected".to_owned(),
+        (6, 6) => "Cease / Other Configuration Change".to_owned(),
+        (6, 7) => "Cease / Connection Collision Resolution".to_owned(),
+        (6, 8) => "Cease / Out of Resources".to_owned(),
+        (6, 9) => "Cease / Hard Reset".to_owned(),
+        (6, 10) => "Cease / BFD Down".to_owned(),
+        (6, s) => format!("Cease / subcode {s}"),
+        (c, s) => format!("error code {c} subcode {s}"),
+    };
+    format!("{what} ({}/{})", n.code, n.subcode)
+}
+
+fn unmapped(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+fn session_config(b: &BgpSettings, n: &NeighborSettings, restarting: bool) -> session::Config {
+    let mut c = session::Config::new(b.asn, b.router_id, n.remote_asn);
+    c.hold_time = Duration::from_secs(u64::from(n.hold_time));
+    c.connect_retry = Duration::from_secs(u64::from(n.connect_retry_secs));
+    c.import = n.import.clone();
+    c.max_prefixes = n.max_prefixes;
+    c.prepend = n.prepend;
+    c.graceful_restart =
+        (b.graceful_restart_secs > 0).then(|| Duration::from_secs(b.graceful_restart_secs.into()));
+    c.restarting = restarting;
+    c
+}
+
+fn bfd_config(n: &NeighborSettings) -> xc_bfd::Config {
+    let i = Duration::from_millis(u64::from(n.bfd_interval_ms));
+    xc_bfd::Config {
+        desired_min_tx: i,
+        required_min_rx: i,
+        detect_mult: n.bfd_multiplier,
+    }
+}
+
+/// A listening socket on port 179 with the MD5 keys of the neighbours of its family.
+fn listener(v6: bool, neighbors: &[NeighborSettings]) -> io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let domain = if v6 { Domain::IPV6 } else { Domain::IPV4 };
+    let s = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
+    s.set_reuse_address(true)?;
+    if v6 {
+        s.set_only_v6(true)?;
+    }
+    for n in neighbors {
+        if let Some(k) = &n.md5_password
+            && n.address.is_ipv6() == v6
+        {
+            md5::set_key(&s, n.address, k.as_bytes())?;
+        }
+    }
+    let addr: SocketAddr = if v6 {
+        (Ipv6Addr::UNSPECIFIED, BGP_PORT).into()
+    } else {
+        (Ipv4Addr::UNSPECIFIED, BGP_PORT).into()
+    };
+    s.bind(&addr.into()).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot listen on TCP {addr} for BGP: {e} (port 179 needs root or CAP_NET_BIND_SERVICE, and no other BGP daemon in this network namespace)"),
+        )
+    })?;
+    s.listen(128)?;
+    s.set_nonblocking(true)?;
+    TcpListener::from_std(s.into())
+}
+
+/// A UDP socket for BFD: the receiving one on port 3784, or a sending one on a source port in
+/// 49152-65535 with TTL 255 (RFC 5881 4, 5).
+fn bfd_socket(v6: bool, receive: bool) -> io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let domain = if v6 { Domain::IPV6 } else { Domain::IPV4 };
+    let ip: IpAddr = if v6 {
+        Ipv6Addr::UNSPECIFIED.into()
+    } else {
+        Ipv4Addr::UNSPECIFIED.into()
+    };
+    let ports: Vec<u16> = if receive {
+        vec![BFD_PORT]
+    } else {
+        (49152..=65535).step_by(97).collect()
+    };
+    let mut last = None;
+    for port in ports {
+        let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+        if v6 {
+            s.set_only_v6(true)?;
+            s.set_unicast_hops_v6(255)?;
+        } else {
+            s.set_ttl_v4(255)?;
+        }
+        match s.bind(&SocketAddr::new(ip, port).into()) {
+            Ok(()) => {
+                s.set_nonblocking(true)?;
+                return UdpSocket::from_std(s.into());
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    let e = last.unwrap_or_else(|| io::Error::other("no port"));
+    Err(io::Error::new(
+        e.kind(),
+        format!("cannot open the BFD socket: {e}"),
+    ))
+}
+
+impl Routing {
+    /// Starts the speaker on the current tokio runtime: binds port 179 (and 3784 for BFD),
+    /// looks for routes left by a previous run, and begins connecting to every neighbour.
+    pub async fn start(cfg: BgpSettings) -> io::Result<Self> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let kernel = Kernel::open()?;
+        let leftovers = kernel.our_routes().await?;
+        let restarting = cfg.graceful_restart_secs > 0 && !leftovers.is_empty();
+        if restarting {
+            tracing::info!(
+                routes = leftovers.len(),
+                "routes from a previous run are kept while the sessions come back (graceful restart)"
+            );
+        } else if !leftovers.is_empty() {
+            kernel
+                .apply(leftovers.iter().map(|p| (*p, Vec::new())).collect())
+                .await;
+        }
+        let mut listeners = Vec::new();
+        for v6 in [false, true] {
+            if cfg.neighbors.iter().any(|n| n.address.is_ipv6() == v6) {
+                listeners.push(listener(v6, &cfg.neighbors)?);
+            }
+        }
+        for l in listeners {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                loop {
+                    match l.accept().await {
+                        Ok((s, peer)) => {
+                            if tx.send(Input::Accepted(s, peer)).is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "BGP accept failed");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    }
+                }
+            });
+        }
+        let mut bfd_tx: HashMap<bool, Arc<UdpSocket>> = HashMap::new();
+        for v6 in [false, true] {
+            if cfg
+                .neighbors
+                .iter()
+                .any(|n| n.bfd && n.address.is_ipv6() == v6)
+            {
+                let rx_sock = bfd_socket(v6, true)?;
+                bfd_tx.insert(v6, Arc::new(bfd_socket(v6, false)?));
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 512];
+                    loop {
+                        match rx_sock.recv_from(&mut buf).await {
+                            Ok((n, from)) => {
+                                let data = buf[..n].to_vec();
+                                let from = unmapped(from.ip());
+                                if tx.send(Input::Bfd { from, data }).is_err() {
+                                    return;
+                                }
+                            }
+                            Err(e) => {
+                                tracing::debug!(error = %e, "BFD receive failed");
+                                tokio::time::sleep(Duration::from_millis(10)).await;
+                            }
+                        }
+                    }
+                });
+            }
+        }
+        let now = Instant::now();
+        let neighbors = cfg
+            .neighbors
+            .iter()
+            .map(|n| Neighbor {
+                cfg: n.clone(),
+                session: Session::new(session_config(&cfg, n, restarting)),
+                conn: None,
+                pending: None,
+                attempt: None,
+                bfd: n
+                    .bfd
+                    .then(|| xc_bfd::Session::new(bfd_config(n), rand::random(), now)),
+                bfd_up: 0,
+                bfd_down: 0,
+                established_since: None,
+                last_error: None,
+                connect_error: None,
+            })
+            .collect();
+        let installed: Arc<Mutex<BTreeMap<IpNet, Vec<IpAddr>>>> = Arc::default();
+        let status = Arc::new(Mutex::new(RoutingStatus::default()));
+        let (ktx, krx) = mpsc::unbounded_channel();
+        let kernel_task = tokio::spawn(kernel_loop(
+            kernel,
+            krx,
+            installed.clone(),
+            status.clone(),
+            leftovers.iter().map(|p| (*p, Vec::new())).collect(),
+        ));
+        let sweep_at =
+            restarting.then(|| now + Duration::from_secs(u64::from(cfg.graceful_restart_secs)));
+        let speaker = Speaker {
+            cfg,
+            neighbors,
+            rib: LocRib::new(),
+            changes: HashMap::new(),
+            kernel: ktx,
+            kernel_task: Some(kernel_task),
+            bfd_tx,
+            tx: tx.clone(),
+            next_id: 1,
+            status: status.clone(),
+            installed: installed.clone(),
+            leftovers: restarting.then_some(leftovers),
+            sweep_at,
+            last_status: now - STATUS_EVERY,
+            dirty: true,
+        };
+        tokio::spawn(speaker.run(rx));
+        Ok(Self {
+            tx,
+            status,
+            installed,
+        })
+    }
+
+    /// Closes every session (Cease / Administrative Shutdown), removes the routes from the
+    /// kernel, and waits (at most 5 s) for it to be done. Callable from any non-async thread.
+    pub fn stop(&self) {
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        if self.tx.send(Input::Stop(done_tx)).is_ok() {
+            let _ = done_rx.recv_timeout(Duration::from_secs(5));
+        }
+    }
+
+    /// A fresh status: the speaker's last snapshot with the routes in the kernel now.
+    pub fn status(&self) -> RoutingStatus {
+        snapshot(&self.status, &self.installed)
+    }
+
+    /// A closure returning [`Routing::status`], for the admin server.
+    pub fn status_source(&self) -> impl Fn() -> RoutingStatus + Send + Sync + 'static {
+        let status = self.status.clone();
+        let installed = self.installed.clone();
+        move || snapshot(&status, &installed)
+    }
+}
+
+fn snapshot(
+    status: &Mutex<RoutingStatus>,
+    installed: &Mutex<BTreeMap<IpNet, Vec<IpAddr>>>,
+) -> RoutingStatus {
+    let mut st = status.lock().map(|s| s.clone()).unwrap_or_default();
+    if let Ok(routes) = installed.lock() {
+        st.routes_installed = routes.len();
+        st.routes = routes
+            .iter()
+            .take(STATUS_ROUTES)
+            .map(|(p, h)| RouteStatus {
+                prefix: p.to_string(),
+                next_hops: h.iter().map(|h| h.to_string()).collect(),
+            })
+            .collect();
+    }
+    st
+}
+
+/// Applies route changes in order, coalescing those queued meanwhile (the last change of a
+/// prefix wins), and keeps the table of what is installed.
+async fn kernel_loop(
+    kernel: Kernel,
+    mut rx: mpsc::UnboundedReceiver<Vec<(IpNet, Vec<IpAddr>)>>,
+    installed: Arc<Mutex<BTreeMap<IpNet, Vec<IpAddr>>>>,
+    status: Arc<Mutex<RoutingStatus>>,
+    leftovers: BTreeMap<IpNet, Vec<IpAddr>>,
+) {
+    if let Ok(mut i) = installed.lock() {
+        // Routes kept from a previous run are shown (without next hops) until replaced.
+        *i = leftovers;
+    }
+    while let Some(first) = rx.recv().await {
+        let mut batch: HashMap<IpNet, Vec<IpAddr>> = first.into_iter().collect();
+        while let Ok(more) = rx.try_recv() {
+            batch.extend(more);
+        }
+        let changes: Vec<(IpNet, Vec<IpAddr>)> = batch.into_iter().collect();
+        let failed = kernel.apply(changes.clone()).await;
+        if let Ok(mut i) = installed.lock() {
+            for (p, hops) in &changes {
+                if failed.iter().any(|(f, _)| f == p) {
+                    continue;
+                }
+                if hops.is_empty() {
+                    i.remove(p);
+                } else {
+                    i.insert(*p, hops.clone());
+                }
+            }
+        }
+        if let Some((p, e)) = failed.first() {
+            tracing::warn!(prefix = %p, error = %e, failed = failed.len(), "route not installed");
+            if let Ok(mut s) = status.lock() {
+                s.kernel_errors += failed.len() as u64;
+                s.last_kernel_error = Some(format!("{p}: {e}"));
+            }
+        }
+    }
+}
+
+struct Speaker {
+    cfg: BgpSettings,
+    neighbors: Vec<Neighbor>,
+    rib: LocRib<usize>,
+    /// Route changes for the kernel since the last flush.
+    changes: HashMap<IpNet, Vec<IpAddr>>,
+    kernel: mpsc::UnboundedSender<Vec<(IpNet, Vec<IpAddr>)>>,
+    kernel_task: Option<JoinHandle<()>>,
+    bfd_tx: HashMap<bool, Arc<UdpSocket>>,
+    tx: mpsc::UnboundedSender<Input>,
+    next_id: u64,
+    status: Arc<Mutex<RoutingStatus>>,
+    installed: Arc<Mutex<BTreeMap<IpNet, Vec<IpAddr>>>>,
+    /// Routes left by a previous run, swept once the sessions are back (graceful restart).
+    leftovers: Option<Vec<IpNet>>,
+    sweep_at: Option<Instant>,
+    last_status: Instant,
+    dirty: bool,
+}
+
+impl Speaker {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Input>) {
+        let now = Instant::now();
+        for i in 0..self.neighbors.len() {
+            self.neighbors[i].session.start(now);
+            self.originate(i);
+        }
+        self.tick();
+        loop {
+            let deadline = self.deadline();
+            let input = tokio::select! {
+                i = rx.recv() => i,
+                _ = tokio::time::sleep_until(deadline.into()) => None,
+            };
+            let mut stop = None;
+            let mut next = input;
+            let mut budget = 256;
+            while let Some(i) = next.take() {
+                if let Input::Stop(done) = i {
+                    stop = Some(done);
+                    break;
+                }
+                self.handle(i);
+                budget -= 1;
+                if budget > 0 {
+                    next = rx.try_recv().ok();
+                }
+            }
+            if let Some(done) = stop {
+                self.shutdown().await;
+                let _ = done.send(());
+                return;
+            }
+            self.tick();
+        }
+    }
+
+    fn deadline(&self) -> Instant {
+        let mut d = Instant::now() + Duration::from_secs(1);
+        for n in &self.neighbors {
+            if let Some(t) = n.session.poll_timeout() {
+                d = d.min(t);
+            }
+            if let Some(t) = n.bfd.as_ref().and_then(|b| b.poll_timeout()) {
+                d = d.min(t);
+            }
+        }
+        if self.dirty {
+            d = d.min(self.last_status + STATUS_EVERY);
+        }
+        if let Some(t) = self.sweep_at {
+            d = d.min(t);
+        }
+        d
+    }
+
+    fn originate(&mut self, i: usize) {
+        let announce = self.cfg.announce.clone();
+        self.neighbors[i].session.originate(&announce);
+    }
+
+    fn open_conn(&mut self, nbr: usize, stream: TcpStream, outgoing: bool) -> io::Result<Conn> {
+        let local = stream.local_addr()?;
+        let _ = stream.set_nodelay(true);
+        let (mut r, mut w) = stream.into_split();
+        let id = self.next_id;
+        self.next_id += 1;
+        let (btx, mut brx) = mpsc::unbounded_channel::<Vec<u8>>();
+        let writer = tokio::spawn(async move {
+            while let Some(b) = brx.recv().await {
+                if w.write_all(&b).await.is_err() {
+                    return;
+                }
+            }
+            let _ = w.shutdown().await;
+        });
+        let tx = self.tx.clone();
+        let reader = tokio::spawn(async move {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match r.read(&mut buf).await {
+                    Ok(0) => {
+                        let _ = tx.send(Input::Closed {
+                            nbr,
+                            conn: id,
+                            error: None,
+                        });
+                        return;
+                    }
+                    Ok(n) => {
+                        let data = buf[..n].to_vec();
+                        if tx
+                            .send(Input::Bytes {
+                                nbr,
+                                conn: id,
+                                data,
+                            })
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Input::Closed {
+                            nbr,
+                            conn: id,
+                            error: Some(e.to_string()),
+                        });
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Conn {
+            id,
+            outgoing,
+            tx: btx,
+            reader,
+            writer,
+            local,
+        })
+    }
+
+    /// Makes `conn` the session's connection: the session sends its OPEN, and what was read on
+    /// the connection meanwhile is handed over.
+    fn adopt(&mut self, i: usize, conn: Conn, read: Vec<u8>) {
+        let now = Instant::now();
+        let n = &mut self.neighbors[i];
+        n.attempt = None;
+        let (v4, v6) = match conn.local.ip() {
+            IpAddr::V4(a) => (Some(a), None),
+            IpAddr::V6(a) => match a.to_ipv4_mapped() {
+                Some(m) => (Some(m), None),
+                None => (None, Some(a)),
+            },
+        };
+        n.session.set_next_hops(v4, v6);
+        n.conn = Some(conn);
+        n.session.connected(now);
+        if !read.is_empty() {
+            n.session.handle_bytes(now, &read);
+        }
+    }
+
+    /// Sends Cease / Connection Collision Resolution on a connection and closes it.
+    fn reject(conn: Conn) {
+        let n = Message::Notification(Notification {
+            code: 6,
+            subcode: 7,
+            data: vec![],
+        });
+        let _ = conn.tx.send(n.encode());
+    }
+
+    fn handle(&mut self, input: Input) {
+        let now = Instant::now();
+        self.dirty = true;
+        match input {
+            Input::Accepted(stream, peer) => {
+                let ip = unmapped(peer.ip());
+                let Some(i) = self.neighbors.iter().position(|n| n.cfg.address == ip) else {
+                    tracing::info!(peer = %ip, "BGP connection from an address that is not a neighbour: closed");
+                    return;
+                };
+                let conn = match self.open_conn(i, stream, false) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(peer = %ip, error = %e, "cannot use an accepted connection");
+                        return;
+                    }
+                };
+                self.incoming(i, conn, now);
+            }
+            Input::Connected {
+                nbr,
+                attempt,
+                result,
+            } => {
+                let Some(n) = self.neighbors.get_mut(nbr) else {
+                    return;
+                };
+                if n.attempt != Some(attempt) {
+                    return; // abandoned: an incoming connection was taken meanwhile
+                }
+                n.attempt = None;
+                match result {
+                    Err(e) => {
+                        let msg = format!("connect to {}:{BGP_PORT}: {e}", n.cfg.address);
+                        tracing::debug!(neighbor = %n.cfg.address, "{msg}");
+                        if n.session.state() != State::Established {
+                            n.connect_error = Some(msg);
+                        }
+                    }
+                    Ok(stream) => {
+                        if n.conn.is_some() || n.session.state() != State::Connect {
+                            return; // an incoming connection won meanwhile
+                        }
+                        match self.open_conn(nbr, stream, true) {
+                            Ok(c) => self.adopt(nbr, c, Vec::new()),
+                            Err(e) => tracing::warn!(error = %e, "cannot use a connection"),
+                        }
+                    }
+                }
+            }
+            Input::Bytes { nbr, conn, data } => {
+                let Some(n) = self.neighbors.get_mut(nbr) else {
+                    return;
+                };
+                if n.conn.as_ref().is_some_and(|c| c.id == conn) {
+                    n.session.handle_bytes(now, &data);
+                } else if let Some((c, buf)) = &mut n.pending
+                    && c.id == conn
+                    && buf.len() < 64 * 1024
+                {
+                    buf.extend_from_slice(&data);
+                }
+            }
+            Input::Closed { nbr, conn, error } => {
+                let Some(n) = self.neighbors.get_mut(nbr) else {
+                    return;
+                };
+                if n.conn.as_ref().is_some_and(|c| c.id == conn) {
+                    n.conn = None;
+                    let was = n.session.state();
+                    n.session.disconnected(now);
+                    if was != State::Connect {
+                        let why = error.unwrap_or_else(|| "closed by the peer".to_owned());
+                        tracing::warn!(neighbor = %n.cfg.address, state = was.name(), "BGP connection lost: {why}");
+                        if !n
+                            .last_error
+                            .as_ref()
+                            .is_some_and(|e| e.contains("NOTIFICATION"))
+                        {
+                            n.last_error =
+                                Some(format!("connection lost in {}: {why}", was.name()));
+                        }
+                    }
+                    if let Some((c, read)) = n.pending.take() {
+                        self.adopt(nbr, c, read);
+                    }
+                } else if n.pending.as_ref().is_some_and(|(c, _)| c.id == conn) {
+                    n.pending = None;
+                }
+            }
+            Input::Bfd { from, data } => {
+                let Some(n) = self
+                    .neighbors
+                    .iter_mut()
+                    .find(|n| n.cfg.address == from && n.bfd.is_some())
+                else {
+                    return;
+                };
+                if let Some(b) = &mut n.bfd
+                    && let Err(e) = b.handle_packet(now, &data)
+                {
+                    tracing::debug!(peer = %from, error = %e, "BFD packet refused");
+                }
+            }
+            Input::Stop(_) => {}
+        }
+    }
+
+    fn incoming(&mut self, i: usize, conn: Conn, now: Instant) {
+        let n = &mut self.neighbors[i];
+        match (n.session.state(), &n.conn) {
+            (State::Idle, _) => Self::reject(conn),
+            (_, None) => {
+                n.attempt = None;
+                self.adopt(i, conn, Vec::new());
+            }
+            (State::OpenSent, Some(c)) if c.outgoing => {
+                // The peer's identifier is not known yet: decide when its OPEN arrives.
+                if let Some((old, _)) = n.pending.replace((conn, Vec::new())) {
+                    Self::reject(old);
+                }
+            }
+            (State::OpenConfirm, Some(c)) if c.outgoing => {
+                let ours_wins = n
+                    .session
+                    .peer_router_id()
+                    .is_some_and(|peer| self.cfg.router_id > peer);
+                if ours_wins {
+                    Self::reject(conn);
+                } else {
+                    self.replace_connection(i, conn, Vec::new(), now);
+                }
+            }
+            _ => {
+                // Established, or a second incoming connection: the peer restarted and
+                // considers the old connection dead.
+                tracing::info!(neighbor = %n.cfg.address, "new connection from the neighbour replaces the old one");
+                let old = n.conn.take();
+                n.session.disconnected(now);
+                drop(old);
+                self.pump(i, now);
+                self.adopt(i, conn, Vec::new());
+            }
+        }
+    }
+
+    /// Collision lost by our connection: it gets Cease / Connection Collision Resolution and
+    /// the peer's connection takes over.
+    fn replace_connection(&mut self, i: usize, conn: Conn, read: Vec<u8>, now: Instant) {
+        let n = &mut self.neighbors[i];
+        if let Some(old) = n.conn.take() {
+            Self::reject(old);
+        }
+        n.session.disconnected(now);
+        self.pump(i, now);
+        self.adopt(i, conn, read);
+    }
+
+    /// A pending collision is decided once the session knows the peer's identifier.
+    fn resolve_collision(&mut self, i: usize, now: Instant) {
+        let n = &mut self.neighbors[i];
+        let Some(peer) = n.session.peer_router_id() else {
+            return;
+        };
+        let Some((conn, read)) = n.pending.take() else {
+            return;
+        };
+        let ours_outgoing = n.conn.as_ref().is_some_and(|c| c.outgoing);
+        if ours_outgoing && self.cfg.router_id > peer {
+            Self::reject(conn);
+        } else {
+            self.replace_connection(i, conn, read, now);
+        }
+    }
+
+    fn connect(&mut self, i: usize) {
+        let n = &mut self.neighbors[i];
+        if n.conn.is_some() || n.attempt.is_some() {
+            return;
+        }
+        let attempt = self.next_id;
+        self.next_id += 1;
+        n.attempt = Some(attempt);
+        let addr = n.cfg.address;
+        let key = n.cfg.md5_password.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let result = async {
+                let s = if addr.is_ipv4() {
+                    TcpSocket::new_v4()?
+                } else {
+                    TcpSocket::new_v6()?
+                };
+                if let Some(k) = &key {
+                    md5::set_key(&s, addr, k.as_bytes())?;
+                }
+                tokio::time::timeout(CONNECT_TIMEOUT, s.connect(SocketAddr::new(addr, BGP_PORT)))
+                    .await
+                    .map_err(|_| {
+                        io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "no answer within 3 s (with TCP MD5, a wrong or missing password on either side looks like this)",
+                        )
+                    })?
+            }
+            .await;
+            let _ = tx.send(Input::Connected {
+                nbr: i,
+                attempt,
+                result,
+            });
+        });
+    }
+
+    /// Timers, then everything the state machines want done.
+    fn tick(&mut self) {
+        let now = Instant::now();
+        for i in 0..self.neighbors.len() {
+            let n = &mut self.neighbors[i];
+            if n.session.poll_timeout().is_some_and(|t| t <= now) {
+                n.session.handle_timeout(now);
+            }
+            if let Some(b) = &mut n.bfd
+                && b.poll_timeout().is_some_and(|t| t <= now)
+            {
+                b.handle_timeout(now);
+            }
+            self.pump(i, now);
+        }
+        if self.sweep_at.is_some_and(|t| t <= now) || self.sessions_back() {
+            self.sweep_leftovers();
+        }
+        if !self.changes.is_empty() {
+            let batch: Vec<(IpNet, Vec<IpAddr>)> = self.changes.drain().collect();
+            let _ = self.kernel.send(batch);
+        }
+        if self.dirty && now >= self.last_status + STATUS_EVERY {
+            self.publish(now);
+        }
+    }
+
+    /// After a restart, every session is back and has sent its whole table (End-of-RIB for
+    /// each family; a peer without graceful restart gets 5 s): route selection is no longer
+    /// deferred (RFC 4724 4.1).
+    fn sessions_back(&self) -> bool {
+        self.leftovers.is_some()
+            && self.neighbors.iter().all(|n| {
+                if n.session.peer_graceful_restart() {
+                    n.session.end_of_rib_received()
+                } else {
+                    n.established_since
+                        .is_some_and(|t| t.elapsed() >= Duration::from_secs(5))
+                }
+            })
+    }
+
+    fn sweep_leftovers(&mut self) {
+        self.sweep_at = None;
+        let Some(left) = self.leftovers.take() else {
+            return;
+        };
+        let mut gone = 0;
+        for p in left {
+            if self.rib.best(&p).is_none() && !self.changes.contains_key(&p) {
+                self.changes.insert(p, Vec::new());
+                gone += 1;
+            }
+        }
+        tracing::info!(
+            removed = gone,
+            "graceful restart done: routes of the previous run not learned again are removed"
+        );
+    }
+
+    /// Drains a neighbour's BGP and BFD outputs until there are none.
+    fn pump(&mut self, i: usize, now: Instant) {
+        loop {
+            let mut more = false;
+            let n = &mut self.neighbors[i];
+            while let Some(b) = n.session.poll_transmit() {
+                if let Some(c) = &n.conn {
+                    let _ = c.tx.send(b);
+                }
+            }
+            let mut actions = Vec::new();
+            while let Some(a) = n.session.poll_action() {
+                actions.push(a);
+            }
+            let mut events = Vec::new();
+            while let Some(e) = n.session.poll_event() {
+                events.push(e);
+            }
+            let mut bfd_events = Vec::new();
+            let mut bfd_out = Vec::new();
+            if let Some(b) = &mut n.bfd {
+                while let Some(p) = b.poll_transmit() {
+                    bfd_out.push(p);
+                }
+                while let Some(e) = b.poll_event() {
+                    bfd_events.push(e);
+                }
+            }
+            let addr = n.cfg.address;
+            if let Some(sock) = self.bfd_tx.get(&addr.is_ipv6()) {
+                for p in bfd_out {
+                    let _ = sock.try_send_to(&p, SocketAddr::new(addr, BFD_PORT));
+                }
+            }
+            for a in actions {
+                more = true;
+                match a {
+                    Action::Connect => self.connect(i),
+                    Action::Close => {
+                        let n = &mut self.neighbors[i];
+                        n.conn = None;
+                        if let Some((c, read)) = n.pending.take() {
+                            // The pending connection is all that is left.
+                            if n.session.state() == State::Connect {
+                                self.adopt(i, c, read);
+                            }
+                        }
+                    }
+                }
+            }
+            for e in events {
+                more = true;
+                self.session_event(i, e, now);
+            }
+            for xc_bfd::Event::StateChange { from, to, diag } in bfd_events {
+                more = true;
+                let n = &mut self.neighbors[i];
+                tracing::info!(neighbor = %n.cfg.address, ?from, ?to, ?diag, "BFD session");
+                if to == xc_bfd::State::Up {
+                    n.bfd_up += 1;
+                }
+                if from == xc_bfd::State::Up {
+                    n.bfd_down += 1;
+                    n.last_error = Some(format!("BFD down: {diag:?}"));
+                    n.session.liveness_lost(now);
+                }
+            }
+            if !more {
+                return;
+            }
+        }
+    }
+
+    fn session_event(&mut self, i: usize, e: Event, now: Instant) {
+        let n = &mut self.neighbors[i];
+        match e {
+            Event::StateChange { from, to } => {
+                tracing::info!(neighbor = %n.cfg.address, from = from.name(), to = to.name(), "BGP session");
+                if to == State::Established {
+                    n.established_since = Some(now);
+                    n.connect_error = None;
+                } else if from == State::Established {
+                    n.established_since = None;
+                }
+                if to == State::OpenConfirm {
+                    self.resolve_collision(i, now);
+                }
+            }
+            Event::Routes(routes) => {
+                let peer_router_id = n.session.peer_router_id().unwrap_or(Ipv4Addr::UNSPECIFIED);
+                let peer_addr = n.cfg.address;
+                for r in routes {
+                    let c = Candidate {
+                        peer: i,
+                        peer_router_id,
+                        peer_addr,
+                        next_hop: r.next_hop,
+                        attrs: r.attrs,
+                    };
+                    if let Some(ch) = self.rib.update(r.prefix, c) {
+                        self.changes.insert(ch.prefix, ch.next_hops);
+                    }
+                }
+            }
+            Event::Withdrawn(prefixes) => {
+                for p in prefixes {
+                    if let Some(ch) = self.rib.withdraw(&p, &i) {
+                        self.changes.insert(ch.prefix, ch.next_hops);
+                    }
+                }
+            }
+            Event::Refused(p) => {
+                tracing::debug!(neighbor = %n.cfg.address, prefix = %p, "prefix refused by the import filter")
+            }
+            Event::TreatedAsWithdraw(e) => {
+                tracing::warn!(neighbor = %n.cfg.address, error = %e, "malformed UPDATE: its prefixes are treated as withdrawn (RFC 7606)")
+            }
+            Event::GracefulRestart {
+                stale,
+                restart_time,
+            } => {
+                tracing::info!(neighbor = %n.cfg.address, stale, restart_secs = restart_time.as_secs(), "neighbour restarting gracefully: its routes are kept")
+            }
+            Event::NotificationSent(m) => {
+                let d = describe(&m);
+                tracing::warn!(neighbor = %n.cfg.address, "NOTIFICATION sent: {d}");
+                n.last_error = Some(format!("NOTIFICATION sent: {d}"));
+            }
+            Event::NotificationReceived(m) => {
+                let d = describe(&m);
+                tracing::warn!(neighbor = %n.cfg.address, "NOTIFICATION received: {d}");
+                n.last_error = Some(format!("NOTIFICATION received: {d}"));
+            }
+        }
+    }
+
+    fn publish(&mut self, now: Instant) {
+        self.dirty = false;
+        self.last_status = now;
+        let neighbors = self
+            .neighbors
+            .iter()
+            .map(|n| {
+                let c = n.session.counters();
+                NeighborStatus {
+                    address: n.cfg.address.to_string(),
+                    remote_asn: n.cfg.remote_asn,
+                    state: n.session.state().name().to_owned(),
+                    uptime_secs: n.established_since.map(|t| now.duration_since(t).as_secs()),
+                    peer_router_id: n.session.peer_router_id().map(|r| r.to_string()),
+                    hold_time_secs: n.session.negotiated_hold_time().as_secs(),
+                    prefixes_received: n.session.prefixes_received(),
+                    prefixes_accepted: n.session.prefixes_accepted(),
+                    prefixes_sent: n.session.prefixes_sent(),
+                    prefixes_refused_total: c.refused,
+                    refused_prefixes: n
+                        .session
+                        .refused_prefixes()
+                        .take(20)
+                        .map(|p| p.to_string())
+                        .collect(),
+                    stale_routes: n.session.stale_routes(),
+                    updates_received: c.updates_received,
+                    updates_sent: c.updates_sent,
+                    treated_as_withdraw: c.treated_as_withdraw,
+                    established_transitions: c.established_transitions,
+                    md5: n.cfg.md5_password.is_some(),
+                    last_error: n.last_error.clone(),
+                    connect_error: n.connect_error.clone(),
+                    bfd: n.bfd.as_ref().map(|b| BfdStatus {
+                        state: format!("{:?}", b.state()),
+                        diag: format!("{:?}", b.diag()),
+                        local_discriminator: b.local_discriminator(),
+                        interval_ms: n.cfg.bfd_interval_ms,
+                        multiplier: n.cfg.bfd_multiplier,
+                        up_transitions: n.bfd_up,
+                        down_transitions: n.bfd_down,
+                    }),
+                }
+            })
+            .collect();
+        if let Ok(mut s) = self.status.lock() {
+            s.asn = self.cfg.asn;
+            s.router_id = self.cfg.router_id.to_string();
+            s.announced = self.cfg.announce.iter().map(|p| p.to_string()).collect();
+            s.neighbors = neighbors;
+            s.loc_rib = self.rib.len();
+        }
+    }
+
+    async fn shutdown(&mut self) {
+        let now = Instant::now();
+        let mut writers = Vec::new();
+        for i in 0..self.neighbors.len() {
+            self.neighbors[i].session.stop(now);
+            if let Some(b) = &mut self.neighbors[i].bfd {
+                b.set_admin_down(true, now);
+            }
+            let n = &mut self.neighbors[i];
+            // Keep the writer's handle: the NOTIFICATION must leave before we return.
+            let conn = n.conn.take();
+            while let Some(b) = n.session.poll_transmit() {
+                if let Some(c) = &conn {
+                    let _ = c.tx.send(b);
+                }
+            }
+            if let Some(mut c) = conn {
+                let (dead_tx, _) = mpsc::unbounded_channel();
+                drop(std::mem::replace(&mut c.tx, dead_tx));
+                let w = std::mem::replace(&mut c.writer, tokio::spawn(async {}));
+                writers.push(w);
+            }
+            self.pump(i, now);
+        }
+        let all: Vec<(IpNet, Vec<IpAddr>)> = self
+            .installed
+            .lock()
+            .map(|i| i.keys().map(|p| (*p, Vec::new())).collect())
+            .unwrap_or_default();
+        let _ = self.kernel.send(all);
+        let (dead, _) = mpsc::unbounded_channel();
+        drop(std::mem::replace(&mut self.kernel, dead));
+        let _ =
+            tokio::time::timeout(Duration::from_secs(2), futures::future::join_all(writers)).await;
+        if let Some(k) = self.kernel_task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(3), k).await;
+        }
+    }
+}
