@@ -112,8 +112,9 @@ impl Lab {
         }
         if self.pair.path("bird.ctl").exists() {
             s += &format!(
-                "--- birdc show protocols all\n{}\n",
-                self.birdc("show protocols all")
+                "--- birdc show protocols all\n{}\n--- birdc show bfd sessions\n{}\n",
+                self.birdc("show protocols all"),
+                self.birdc("show bfd sessions")
             );
         }
         s += &format!(
@@ -179,6 +180,8 @@ struct BirdOpts<'a> {
     graceful_restart: bool,
     /// Extra static routes BIRD announces (beyond 10.50.0.0/24).
     extra4: &'a [&'a str],
+    /// A second IPv4 session over the second veth (169.254.101.0/30).
+    second: bool,
 }
 
 impl Default for BirdOpts<'_> {
@@ -191,6 +194,7 @@ impl Default for BirdOpts<'_> {
             bfd: false,
             graceful_restart: false,
             extra4: &[],
+            second: false,
         }
     }
 }
@@ -226,6 +230,12 @@ fn bird_conf(o: &BirdOpts<'_>) -> String {
             "protocol bgp cpe4 {{ local {} as 65010; neighbor {} as 64512; {} ipv4 {{ import all; export where source = RTS_STATIC; }}; }}\n",
             ADDR4[PEER],
             ADDR4[GW],
+            common(o.password)
+        );
+    }
+    if o.second {
+        c += &format!(
+            "protocol bgp cpe4b {{ local 169.254.101.2 as 65010; neighbor 169.254.101.1 as 64512; {} ipv4 {{ import all; export where source = RTS_STATIC; }}; }}\n",
             common(o.password)
         );
     }
@@ -535,6 +545,105 @@ fn gateway_restarting_gracefully_keeps_traffic_flowing() {
         );
     }
     lab.ping("10.0.0.1", "10.50.0.1");
+}
+
+#[test]
+fn two_sessions_to_one_network_form_one_multipath_route() {
+    let mut lab = Lab::new("bgpec");
+    // A second veth between the two namespaces: two links to the same router.
+    let (c, d) = ("bgpec-c", "bgpec-d");
+    netns::ok(&[
+        "ip",
+        "link",
+        "add",
+        c,
+        "netns",
+        &lab.pair.ns[GW],
+        "type",
+        "veth",
+        "peer",
+        "name",
+        d,
+        "netns",
+        &lab.pair.ns[PEER],
+    ]);
+    for (side, dev, addr) in [(GW, c, "169.254.101.1/30"), (PEER, d, "169.254.101.2/30")] {
+        lab.pair
+            .exec_ok(side, &["ip", "addr", "add", addr, "dev", dev]);
+        lab.pair.exec_ok(side, &["ip", "link", "set", dev, "up"]);
+    }
+    lab.start_bird(
+        &BirdOpts {
+            second: true,
+            ..BirdOpts::default()
+        },
+        false,
+    );
+    // A short hold time detects the cut below (BFD has its own tests).
+    lab.start_gateway(
+        &format!(
+            "{}{}",
+            neighbor(ADDR4[PEER], 65010, ""),
+            neighbor("169.254.101.2", 65010, "")
+        )
+        .replace("hold_time = 90", "hold_time = 3"),
+    );
+    lab.wait_state(ADDR4[PEER], "Established");
+    lab.wait_state("169.254.101.2", "Established");
+    let multipath = || {
+        let r = lab.pair.routes(GW, false);
+        r.contains("10.50.0.0/24 proto bgp")
+            && r.contains("nexthop via 169.254.100.2 dev bgpec-a")
+            && r.contains("nexthop via 169.254.101.2 dev bgpec-c")
+    };
+    lab.wait("one route with both next hops", UP, multipath);
+    lab.ping("10.0.0.1", "10.50.0.1");
+    let st = lab.status();
+    assert_eq!(
+        st["bgp"]["routes"][0]["next_hops"].as_array().map(Vec::len),
+        Some(2),
+        "{st}"
+    );
+    // One link cut: its session expires and its next hop leaves; traffic continues on the
+    // other.
+    netns::ok(&["ip", "-n", &lab.pair.ns[PEER], "link", "set", d, "down"]);
+    lab.wait("the route to keep only the live next hop", UP, || {
+        lab.pair
+            .routes(GW, false)
+            .contains("10.50.0.0/24 via 169.254.100.2 dev bgpec-a proto bgp")
+    });
+    lab.ping("10.0.0.1", "10.50.0.1");
+}
+
+#[test]
+fn more_prefixes_than_the_limit_close_the_session_with_cease() {
+    let mut lab = Lab::new("bgpmx");
+    lab.start_bird(
+        &BirdOpts {
+            extra4: &["10.50.1.0/24", "10.50.2.0/24"],
+            ..BirdOpts::default()
+        },
+        false,
+    );
+    lab.start_gateway(&neighbor(ADDR4[PEER], 65010, "max_prefixes = 2"));
+    lab.wait("the max-prefix Cease to be reported", UP, || {
+        lab.neighbor(ADDR4[PEER])["last_error"]
+            .as_str()
+            .is_some_and(|e| {
+                e.contains(
+                    "NOTIFICATION sent: Cease / Maximum Number of Prefixes Reached (limit 2)",
+                )
+            })
+    });
+    lab.wait("BIRD to see the NOTIFICATION", UP, || {
+        lab.birdc("show protocols all cpe4")
+            .contains("Maximum number of prefixes reached")
+    });
+    assert!(
+        !lab.pair.routes(GW, false).contains("10.50."),
+        "{}",
+        lab.context()
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
