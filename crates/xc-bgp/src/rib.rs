@@ -5,16 +5,24 @@
 
 use crate::message::Origin;
 use ipnet::IpNet;
+use smallvec::SmallVec;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
+/// An AS_PATH as the decision process sees it (sets count as one hop); short paths are stored
+/// inline, without an allocation.
+pub type AsPath = SmallVec<[u32; 4]>;
+
+/// Next hops of one prefix; one or two are stored inline.
+pub type NextHops = SmallVec<[IpAddr; 2]>;
+
 /// The path attributes that the decision process reads. Shared between the prefixes of one
 /// UPDATE.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathAttrs {
-    pub as_path: Vec<u32>,
+    pub as_path: AsPath,
     pub origin: Origin,
     pub med: Option<u32>,
     pub local_pref: u32,
@@ -73,12 +81,13 @@ impl<P> Candidate<P> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub prefix: IpNet,
-    pub next_hops: Vec<IpAddr>,
+    pub next_hops: NextHops,
 }
 
 #[derive(Debug)]
 pub struct LocRib<P> {
-    table: HashMap<IpNet, Vec<Candidate<P>>>,
+    /// Each prefix's routes, best first; one route (the usual case) is stored inline.
+    table: HashMap<IpNet, SmallVec<[Candidate<P>; 1]>>,
 }
 
 impl<P> Default for LocRib<P> {
@@ -115,15 +124,15 @@ impl<P: PartialEq + Clone> LocRib<P> {
     }
 
     /// The next hops of the best route and of every route equally good to it.
-    pub fn multipath(&self, prefix: &IpNet) -> Vec<IpAddr> {
+    pub fn multipath(&self, prefix: &IpNet) -> NextHops {
         let Some(list) = self.table.get(prefix) else {
-            return Vec::new();
+            return NextHops::new();
         };
         let Some(best) = list.first() else {
-            return Vec::new();
+            return NextHops::new();
         };
         let rank = best.rank();
-        let mut hops: Vec<IpAddr> = list
+        let mut hops: NextHops = list
             .iter()
             .take_while(|c| c.rank() == rank)
             .map(|c| c.next_hop)
@@ -133,7 +142,7 @@ impl<P: PartialEq + Clone> LocRib<P> {
         hops
     }
 
-    fn changed(&self, prefix: IpNet, before: Vec<IpAddr>) -> Option<Change> {
+    fn changed(&self, prefix: IpNet, before: NextHops) -> Option<Change> {
         let after = self.multipath(&prefix);
         (after != before).then_some(Change {
             prefix,
@@ -184,7 +193,7 @@ mod tests {
             peer_addr: IpAddr::V4(Ipv4Addr::new(169, 254, 0, peer)),
             next_hop: IpAddr::V4(Ipv4Addr::new(169, 254, 0, peer)),
             attrs: Arc::new(PathAttrs {
-                as_path: path.to_vec(),
+                as_path: path.into(),
                 origin: Origin::Igp,
                 med: None,
                 local_pref,
@@ -201,15 +210,15 @@ mod tests {
         let mut rib = LocRib::new();
         let p = net("10.1.0.0/16");
         let c = rib.update(p, cand(1, &[64513], 100)).expect("new prefix");
-        assert_eq!(c.next_hops, vec![hop(1)]);
+        assert_eq!(c.next_hops.to_vec(), vec![hop(1)]);
         let c = rib.update(p, cand(2, &[64513], 100)).expect("second path");
-        assert_eq!(c.next_hops, vec![hop(1), hop(2)]);
+        assert_eq!(c.next_hops.to_vec(), vec![hop(1), hop(2)]);
         // A longer path is not used while the shorter ones exist.
         assert_eq!(rib.update(p, cand(3, &[64513, 64513], 100)), None);
         let c = rib.withdraw(&p, &1).expect("one path left");
-        assert_eq!(c.next_hops, vec![hop(2)]);
+        assert_eq!(c.next_hops.to_vec(), vec![hop(2)]);
         let c = rib.withdraw(&p, &2).expect("falls back to the longer path");
-        assert_eq!(c.next_hops, vec![hop(3)]);
+        assert_eq!(c.next_hops.to_vec(), vec![hop(3)]);
         let c = rib.withdraw(&p, &3).expect("gone");
         assert!(c.next_hops.is_empty() && rib.is_empty());
         assert_eq!(rib.withdraw(&p, &3), None);
@@ -221,11 +230,11 @@ mod tests {
         let p = net("10.1.0.0/16");
         rib.update(p, cand(1, &[64513], 100));
         let c = rib.update(p, cand(2, &[64513], 200)).expect("preferred");
-        assert_eq!(c.next_hops, vec![hop(2)]);
+        assert_eq!(c.next_hops.to_vec(), vec![hop(2)]);
         assert_eq!(rib.best(&p).map(|b| b.peer), Some(2));
         // The standby route is kept and takes over.
         assert_eq!(
-            rib.withdraw(&p, &2).map(|c| c.next_hops),
+            rib.withdraw(&p, &2).map(|c| c.next_hops.to_vec()),
             Some(vec![hop(1)])
         );
     }

@@ -24,7 +24,7 @@ use crate::message::{
 };
 pub use crate::policy::ImportFilter;
 use crate::policy::local_pref_from_communities;
-use crate::rib::PathAttrs;
+use crate::rib::{AsPath, PathAttrs};
 use ipnet::{IpNet, Ipv4Net};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -684,7 +684,7 @@ impl Session {
     fn handle_update(&mut self, now: Instant, u: Update) {
         let mut withdrawn: Vec<IpNet> = u.withdrawn.iter().map(|n| IpNet::V4(*n)).collect();
         let mut next_hop: Option<IpAddr> = None;
-        let mut as_path = Vec::new();
+        let mut as_path = AsPath::new();
         let mut origin = None;
         let mut has_as_path = false;
         let mut looped = false;
@@ -704,7 +704,7 @@ impl Session {
                         match s {
                             AsPathSegment::Sequence(v) => as_path.extend_from_slice(v),
                             // A set counts as one hop (RFC 4271 9.1.2.2).
-                            AsPathSegment::Set(v) => as_path.extend(v.first()),
+                            AsPathSegment::Set(v) => as_path.extend(v.first().copied()),
                         }
                         let (AsPathSegment::Sequence(v) | AsPathSegment::Set(v)) = s;
                         looped |= v.contains(&self.cfg.local_asn);

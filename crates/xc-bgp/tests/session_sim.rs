@@ -166,7 +166,7 @@ fn established_and_routes_exchanged_through_import_filters() {
     assert_eq!(v6.next_hop.to_string(), "fe80::1");
     let b_route = p.b.routes().next().expect("B learned A's prefix");
     assert_eq!(
-        (b_route.prefix, b_route.attrs.as_path.clone()),
+        (b_route.prefix, b_route.attrs.as_path.to_vec()),
         (net("10.0.0.0/16"), vec![64512])
     );
     assert_eq!(b_route.next_hop.to_string(), "169.254.0.0");
@@ -426,7 +426,7 @@ fn communities_set_local_preference_and_prepends_lengthen_the_path() {
     p.run(Duration::from_millis(50));
     let r = p.a.routes().next().expect("route");
     assert_eq!(r.attrs.local_pref, 200, "7224:7300 is high preference");
-    assert_eq!(r.attrs.as_path, vec![4_200_000_000; 3]);
+    assert_eq!(r.attrs.as_path.to_vec(), vec![4_200_000_000; 3]);
 }
 
 #[test]

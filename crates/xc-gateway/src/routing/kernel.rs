@@ -1,6 +1,11 @@
 //! Routes in the kernel through rtnetlink: every learned prefix with its next hops (one
 //! multipath route when there are several), in the main table, marked with protocol `bgp`
 //! (RTPROT_BGP, 186) so that the gateway finds its own routes again and touches no other.
+//!
+//! Changes are written in batches ([`Batcher`]): hundreds of RTM_NEWROUTE / RTM_DELROUTE
+//! messages in one `send`, then their acknowledgements read back and matched by sequence number,
+//! so that a full table reaches the kernel about as fast as the kernel takes it. The dump of the
+//! routes left by a previous run uses the rtnetlink crate's requests.
 
 use futures::StreamExt;
 use ipnet::IpNet;
@@ -8,9 +13,10 @@ use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage,
 use rtnetlink::{RouteMessageBuilder, RouteNextHopBuilder};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use xc_bgp::rib::NextHops;
 
-/// How many netlink requests are in flight at once.
-const IN_FLIGHT: usize = 64;
+/// Route messages written in one `send`.
+const BATCH: usize = 256;
 
 #[derive(Debug, Clone)]
 pub struct Kernel {
@@ -84,36 +90,117 @@ impl Kernel {
         }
         Ok(out)
     }
+}
+
+/// A netlink socket that writes route changes in batches.
+#[derive(Debug)]
+pub struct Batcher {
+    sock: rtnetlink::sys::Socket,
+    seq: u32,
+    tx: Vec<u8>,
+    rx: Vec<u8>,
+}
+
+impl Batcher {
+    pub fn open() -> io::Result<Self> {
+        let mut sock = rtnetlink::sys::Socket::new(rtnetlink::sys::protocols::NETLINK_ROUTE)?;
+        sock.bind_auto()?;
+        sock.connect(&rtnetlink::sys::SocketAddr::new(0, 0))?;
+        sock.set_rx_buf_sz(1 << 20)?;
+        Ok(Self {
+            sock,
+            seq: 1,
+            tx: Vec::with_capacity(BATCH * 128),
+            rx: Vec::with_capacity(1 << 16),
+        })
+    }
 
     /// Installs (replacing) or removes (no next hops) each route; returns those that failed
     /// with the reason. A removal of a route that is not there is not a failure.
-    pub async fn apply(&self, changes: Vec<(IpNet, Vec<IpAddr>)>) -> Vec<(IpNet, String)> {
-        futures::stream::iter(changes)
-            .map(|(prefix, hops)| {
-                let h = self.handle.clone();
-                async move {
-                    let m = match message(&prefix, &hops) {
-                        Ok(m) => m,
-                        Err(e) => return Some((prefix, e.to_string())),
-                    };
-                    let r = if hops.is_empty() {
-                        match h.route().del(m).execute().await {
-                            Err(rtnetlink::Error::NetlinkError(e))
-                                if e.raw_code() == -libc::ESRCH =>
-                            {
-                                Ok(())
-                            }
-                            other => other,
-                        }
-                    } else {
-                        h.route().add(m).replace().execute().await
-                    };
-                    r.err().map(|e| (prefix, e.to_string()))
+    pub fn apply(&mut self, changes: &[(IpNet, NextHops)]) -> Vec<(IpNet, String)> {
+        let mut failed = Vec::new();
+        for chunk in changes.chunks(BATCH) {
+            if let Err(e) = self.apply_chunk(chunk, &mut failed) {
+                failed.extend(chunk.iter().map(|(p, _)| (*p, e.to_string())));
+            }
+        }
+        failed
+    }
+
+    fn apply_chunk(
+        &mut self,
+        chunk: &[(IpNet, NextHops)],
+        failed: &mut Vec<(IpNet, String)>,
+    ) -> io::Result<()> {
+        use rtnetlink::packet_core::{
+            NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload,
+        };
+        use rtnetlink::packet_route::RouteNetlinkMessage;
+        self.tx.clear();
+        let first = self.seq;
+        let mut sent = 0u32;
+        for (prefix, hops) in chunk {
+            let m = match message(prefix, hops) {
+                Ok(m) => m,
+                Err(e) => {
+                    failed.push((*prefix, e.to_string()));
+                    self.seq = self.seq.wrapping_add(1);
+                    continue;
                 }
-            })
-            .buffer_unordered(IN_FLIGHT)
-            .filter_map(|x| async move { x })
-            .collect()
-            .await
+            };
+            let (payload, flags) = if hops.is_empty() {
+                (RouteNetlinkMessage::DelRoute(m), NLM_F_REQUEST | NLM_F_ACK)
+            } else {
+                (
+                    RouteNetlinkMessage::NewRoute(m),
+                    NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE,
+                )
+            };
+            let mut nl = NetlinkMessage::from(payload);
+            nl.header.flags = flags;
+            nl.header.sequence_number = self.seq;
+            self.seq = self.seq.wrapping_add(1);
+            nl.finalize();
+            let at = self.tx.len();
+            self.tx.resize(at + nl.buffer_len(), 0);
+            nl.serialize(&mut self.tx[at..]);
+            sent += 1;
+        }
+        if sent == 0 {
+            return Ok(());
+        }
+        self.sock.send(&self.tx, 0)?;
+        // One acknowledgement (or error) per message.
+        let mut acked = 0u32;
+        while acked < sent {
+            self.rx.clear();
+            self.sock.recv(&mut self.rx, 0)?;
+            let mut off = 0;
+            while off + 16 <= self.rx.len() {
+                let len = u32::from_ne_bytes([
+                    self.rx[off],
+                    self.rx[off + 1],
+                    self.rx[off + 2],
+                    self.rx[off + 3],
+                ]) as usize;
+                if len < 16 || off + len > self.rx.len() {
+                    break;
+                }
+                let msg =
+                    NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.rx[off..off + len]);
+                off += len.next_multiple_of(4);
+                let Ok(msg) = msg else { continue };
+                if let NetlinkPayload::Error(e) = msg.payload {
+                    acked += 1;
+                    let i = msg.header.sequence_number.wrapping_sub(first) as usize;
+                    if let (Some(code), Some((p, hops))) = (e.code, chunk.get(i))
+                        && !(hops.is_empty() && code.get() == -libc::ESRCH)
+                    {
+                        failed.push((*p, io::Error::from_raw_os_error(-code.get()).to_string()));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }

@@ -39,7 +39,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use xc_bgp::Message;
 use xc_bgp::message::Notification;
-use xc_bgp::rib::{Candidate, LocRib};
+use xc_bgp::rib::{Candidate, LocRib, NextHops};
 use xc_bgp::session::{self, Action, Event, Session, State};
 
 const BGP_PORT: u16 = 179;
@@ -116,7 +116,7 @@ struct Neighbor {
 pub struct Routing {
     tx: mpsc::UnboundedSender<Input>,
     status: Arc<Mutex<RoutingStatus>>,
-    installed: Arc<Mutex<BTreeMap<IpNet, Vec<IpAddr>>>>,
+    installed: Arc<Mutex<BTreeMap<IpNet, NextHops>>>,
 }
 
 impl std::fmt::Debug for Input {
@@ -274,9 +274,9 @@ impl Routing {
                 "routes from a previous run are kept while the sessions come back (graceful restart)"
             );
         } else if !leftovers.is_empty() {
-            kernel
-                .apply(leftovers.iter().map(|p| (*p, Vec::new())).collect())
-                .await;
+            let gone: Vec<(IpNet, NextHops)> =
+                leftovers.iter().map(|p| (*p, NextHops::new())).collect();
+            kernel::Batcher::open()?.apply(&gone);
         }
         let mut listeners = Vec::new();
         for v6 in [false, true] {
@@ -352,16 +352,25 @@ impl Routing {
                 connect_error: None,
             })
             .collect();
-        let installed: Arc<Mutex<BTreeMap<IpNet, Vec<IpAddr>>>> = Arc::default();
+        let installed: Arc<Mutex<BTreeMap<IpNet, NextHops>>> = Arc::default();
         let status = Arc::new(Mutex::new(RoutingStatus::default()));
-        let (ktx, krx) = mpsc::unbounded_channel();
-        let kernel_task = tokio::spawn(kernel_loop(
-            kernel,
-            krx,
-            installed.clone(),
-            status.clone(),
-            leftovers.iter().map(|p| (*p, Vec::new())).collect(),
-        ));
+        if let Ok(mut i) = installed.lock() {
+            // Routes kept from a previous run are shown (without next hops) until replaced.
+            *i = leftovers.iter().map(|p| (*p, NextHops::new())).collect();
+        }
+        let (ktx, krx) = std::sync::mpsc::channel();
+        let (kdone_tx, kdone_rx) = tokio::sync::oneshot::channel::<()>();
+        let batcher = kernel::Batcher::open()?;
+        {
+            let (installed, status) = (installed.clone(), status.clone());
+            std::thread::Builder::new()
+                .name("xc-kernel-routes".into())
+                .spawn(move || {
+                    kernel_thread(batcher, krx, installed, status);
+                    let _ = kdone_tx.send(());
+                })?;
+        }
+        let kernel_task = kdone_rx;
         let sweep_at =
             restarting.then(|| now + Duration::from_secs(u64::from(cfg.graceful_restart_secs)));
         let speaker = Speaker {
@@ -413,7 +422,7 @@ impl Routing {
 
 fn snapshot(
     status: &Mutex<RoutingStatus>,
-    installed: &Mutex<BTreeMap<IpNet, Vec<IpAddr>>>,
+    installed: &Mutex<BTreeMap<IpNet, NextHops>>,
 ) -> RoutingStatus {
     let mut st = status.lock().map(|s| s.clone()).unwrap_or_default();
     if let Ok(routes) = installed.lock() {
@@ -430,35 +439,28 @@ fn snapshot(
     st
 }
 
-/// Applies route changes in order, coalescing those queued meanwhile (the last change of a
-/// prefix wins), and keeps the table of what is installed.
-async fn kernel_loop(
-    kernel: Kernel,
-    mut rx: mpsc::UnboundedReceiver<Vec<(IpNet, Vec<IpAddr>)>>,
-    installed: Arc<Mutex<BTreeMap<IpNet, Vec<IpAddr>>>>,
+/// Applies route changes in order and keeps the table of what is installed. Runs on its own thread: netlink
+/// writes block.
+fn kernel_thread(
+    mut nl: kernel::Batcher,
+    rx: std::sync::mpsc::Receiver<Vec<(IpNet, NextHops)>>,
+    installed: Arc<Mutex<BTreeMap<IpNet, NextHops>>>,
     status: Arc<Mutex<RoutingStatus>>,
-    leftovers: BTreeMap<IpNet, Vec<IpAddr>>,
 ) {
-    if let Ok(mut i) = installed.lock() {
-        // Routes kept from a previous run are shown (without next hops) until replaced.
-        *i = leftovers;
-    }
-    while let Some(first) = rx.recv().await {
-        let mut batch: HashMap<IpNet, Vec<IpAddr>> = first.into_iter().collect();
-        while let Ok(more) = rx.try_recv() {
-            batch.extend(more);
-        }
-        let changes: Vec<(IpNet, Vec<IpAddr>)> = batch.into_iter().collect();
-        let failed = kernel.apply(changes.clone()).await;
+    // Batches are applied in order (each prefix at most once per batch; a later batch's change
+    // of a prefix replaces an earlier one in the kernel as it does here).
+    while let Ok(changes) = rx.recv() {
+        let failed = nl.apply(&changes);
+        let failed_set: std::collections::HashSet<IpNet> = failed.iter().map(|(p, _)| *p).collect();
         if let Ok(mut i) = installed.lock() {
-            for (p, hops) in &changes {
-                if failed.iter().any(|(f, _)| f == p) {
+            for (p, hops) in changes {
+                if failed_set.contains(&p) {
                     continue;
                 }
                 if hops.is_empty() {
-                    i.remove(p);
+                    i.remove(&p);
                 } else {
-                    i.insert(*p, hops.clone());
+                    i.insert(p, hops);
                 }
             }
         }
@@ -477,14 +479,14 @@ struct Speaker {
     neighbors: Vec<Neighbor>,
     rib: LocRib<usize>,
     /// Route changes for the kernel since the last flush.
-    changes: HashMap<IpNet, Vec<IpAddr>>,
-    kernel: mpsc::UnboundedSender<Vec<(IpNet, Vec<IpAddr>)>>,
-    kernel_task: Option<JoinHandle<()>>,
+    changes: HashMap<IpNet, NextHops>,
+    kernel: std::sync::mpsc::Sender<Vec<(IpNet, NextHops)>>,
+    kernel_task: Option<tokio::sync::oneshot::Receiver<()>>,
     bfd_tx: HashMap<bool, Arc<UdpSocket>>,
     tx: mpsc::UnboundedSender<Input>,
     next_id: u64,
     status: Arc<Mutex<RoutingStatus>>,
-    installed: Arc<Mutex<BTreeMap<IpNet, Vec<IpAddr>>>>,
+    installed: Arc<Mutex<BTreeMap<IpNet, NextHops>>>,
     /// Routes left by a previous run, swept once the sessions are back (graceful restart).
     leftovers: Option<Vec<IpNet>>,
     sweep_at: Option<Instant>,
@@ -879,7 +881,7 @@ impl Speaker {
             self.sweep_leftovers();
         }
         if !self.changes.is_empty() {
-            let batch: Vec<(IpNet, Vec<IpAddr>)> = self.changes.drain().collect();
+            let batch: Vec<(IpNet, NextHops)> = self.changes.drain().collect();
             let _ = self.kernel.send(batch);
         }
         if self.dirty && now >= self.last_status + STATUS_EVERY {
@@ -910,7 +912,7 @@ impl Speaker {
         let mut gone = 0;
         for p in left {
             if self.rib.best(&p).is_none() && !self.changes.contains_key(&p) {
-                self.changes.insert(p, Vec::new());
+                self.changes.insert(p, NextHops::new());
                 gone += 1;
             }
         }
@@ -1134,13 +1136,13 @@ impl Speaker {
             }
             self.pump(i, now);
         }
-        let all: Vec<(IpNet, Vec<IpAddr>)> = self
+        let all: Vec<(IpNet, NextHops)> = self
             .installed
             .lock()
-            .map(|i| i.keys().map(|p| (*p, Vec::new())).collect())
+            .map(|i| i.keys().map(|p| (*p, NextHops::new())).collect())
             .unwrap_or_default();
         let _ = self.kernel.send(all);
-        let (dead, _) = mpsc::unbounded_channel();
+        let (dead, _) = std::sync::mpsc::channel();
         drop(std::mem::replace(&mut self.kernel, dead));
         let _ =
             tokio::time::timeout(Duration::from_secs(2), futures::future::join_all(writers)).await;
