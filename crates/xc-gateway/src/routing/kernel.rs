@@ -3,8 +3,10 @@
 //! (RTPROT_BGP, 186) so that the gateway finds its own routes again and touches no other.
 //!
 //! Changes are written in batches ([`Batcher`]): hundreds of RTM_NEWROUTE / RTM_DELROUTE
-//! messages in one `send`, then their acknowledgements read back and matched by sequence number,
-//! so that a full table reaches the kernel about as fast as the kernel takes it. The dump of the
+//! messages in one `send`, without asking for acknowledgements: the kernel handles rtnetlink
+//! requests synchronously within `send`, so when it returns, the error replies of the batch (the
+//! only replies) are already queued on the socket and are read back without waiting, matched by
+//! sequence number. A full table reaches the kernel about as fast as the kernel takes it. The dump of the
 //! routes left by a previous run uses the rtnetlink crate's requests.
 
 use futures::StreamExt;
@@ -16,7 +18,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use xc_bgp::rib::NextHops;
 
 /// Route messages written in one `send`.
-const BATCH: usize = 256;
+const BATCH: usize = 1024;
 
 #[derive(Debug, Clone)]
 pub struct Kernel {
@@ -133,12 +135,12 @@ impl Batcher {
         failed: &mut Vec<(IpNet, String)>,
     ) -> io::Result<()> {
         use rtnetlink::packet_core::{
-            NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload,
+            NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload,
         };
         use rtnetlink::packet_route::RouteNetlinkMessage;
         self.tx.clear();
         let first = self.seq;
-        let mut sent = 0u32;
+        let mut sent = 0usize;
         for (prefix, hops) in chunk {
             let m = match message(prefix, hops) {
                 Ok(m) => m,
@@ -149,11 +151,11 @@ impl Batcher {
                 }
             };
             let (payload, flags) = if hops.is_empty() {
-                (RouteNetlinkMessage::DelRoute(m), NLM_F_REQUEST | NLM_F_ACK)
+                (RouteNetlinkMessage::DelRoute(m), NLM_F_REQUEST)
             } else {
                 (
                     RouteNetlinkMessage::NewRoute(m),
-                    NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE,
+                    NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE,
                 )
             };
             let mut nl = NetlinkMessage::from(payload);
@@ -170,11 +172,14 @@ impl Batcher {
             return Ok(());
         }
         self.sock.send(&self.tx, 0)?;
-        // One acknowledgement (or error) per message.
-        let mut acked = 0u32;
-        while acked < sent {
+        // The errors of this batch, if any, are queued already.
+        loop {
             self.rx.clear();
-            self.sock.recv(&mut self.rx, 0)?;
+            match self.sock.recv(&mut self.rx, libc::MSG_DONTWAIT) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
             let mut off = 0;
             while off + 16 <= self.rx.len() {
                 let len = u32::from_ne_bytes([
@@ -191,7 +196,6 @@ impl Batcher {
                 off += len.next_multiple_of(4);
                 let Ok(msg) = msg else { continue };
                 if let NetlinkPayload::Error(e) = msg.payload {
-                    acked += 1;
                     let i = msg.header.sequence_number.wrapping_sub(first) as usize;
                     if let (Some(code), Some((p, hops))) = (e.code, chunk.get(i))
                         && !(hops.is_empty() && code.get() == -libc::ESRCH)
