@@ -168,6 +168,26 @@ pub struct LinkSettings {
     pub replay_window: u64,
 }
 
+impl LinkSettings {
+    /// Whether `other` is the same link, bandwidth aside (a bandwidth change is applied to the
+    /// running link).
+    pub fn same_link(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.underlay_local == other.underlay_local
+            && self.underlay_remote == other.underlay_remote
+            && self.vni == other.vni
+            && self.cipher == other.cipher
+            && self.ckn == other.ckn
+            && *self.cak == *other.cak
+            && self.address == other.address
+            && self.bridge == other.bridge
+            && self.mtu == other.mtu
+            && self.key_server_priority == other.key_server_priority
+            && self.rekey_interval_secs == other.rekey_interval_secs
+            && self.replay_window == other.replay_window
+    }
+}
+
 impl std::fmt::Debug for LinkSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LinkSettings")
@@ -242,6 +262,18 @@ impl GatewayConfig {
             message: e.to_string(),
         })?;
         Self::parse(&file, &text, path.parent())
+    }
+
+    /// Checks a configuration handed over by the control plane: the document has the file's
+    /// structure, and goes through the file's parser, so both are held to the same rules.
+    pub fn from_doc(doc: &xc_types::gateway::ConfigDoc) -> Result<Self, ConfigError> {
+        let text = toml::to_string(doc).map_err(|e| ConfigError {
+            file: "controller".into(),
+            line: 0,
+            field: "-".into(),
+            message: e.to_string(),
+        })?;
+        Self::parse("controller", &text, None)
     }
 
     /// Parses configuration text; `base` resolves relative `cak_file` paths.
@@ -659,6 +691,49 @@ mod example {
 #[cfg(test)]
 mod bgp {
     use super::*;
+    use xc_types::gateway::{BgpDoc, ConfigDoc, GatewaySection, LinkDoc, NeighborDoc};
+
+    #[test]
+    fn a_document_from_the_controller_goes_through_the_same_parser() {
+        let doc = ConfigDoc {
+            gateway: GatewaySection {
+                name: "gw-1".into(),
+                admin_listen: Some("127.0.0.1:7809".into()),
+            },
+            link: vec![LinkDoc {
+                name: "l7".into(),
+                underlay_local: "10.200.0.1:10007".into(),
+                underlay_remote: "10.200.0.2:10007".into(),
+                vni: 7,
+                ckn: "00".repeat(16),
+                cak: "01".repeat(32),
+                address: Some("169.254.0.14/31".into()),
+                bandwidth: Some("1Gbps".into()),
+                ..LinkDoc::default()
+            }],
+            bgp: Some(BgpDoc {
+                asn: 64512,
+                router_id: "10.200.0.1".into(),
+                announce: vec!["10.0.0.0/16".into()],
+                neighbor: vec![NeighborDoc {
+                    address: "169.254.0.15".into(),
+                    remote_asn: 64513,
+                    import: vec!["10.1.0.0/16".into()],
+                    bfd: true,
+                    ..NeighborDoc::default()
+                }],
+            }),
+        };
+        let c = GatewayConfig::from_doc(&doc).expect("valid");
+        assert_eq!(c.links[0].vni, 7);
+        assert_eq!(c.admin_listen.port(), 7809);
+        assert_eq!(c.bgp.expect("bgp").neighbors[0].remote_asn, 64513);
+        assert!(!format!("{doc:?}").contains("0101"), "the CAK is redacted");
+        let mut bad = doc.clone();
+        bad.link[0].cak = "zz".into();
+        let e = GatewayConfig::from_doc(&bad).expect_err("bad hex");
+        assert_eq!(e.field, "link[l7].cak", "{e}");
+    }
 
     const GOOD: &str = r#"
 [gateway]

@@ -15,17 +15,36 @@ use xc_dataplane::{Link, LinkConfig, LinkHandle, mtu};
 use xc_macsec::mka::{Event, MkaConfig, Participant};
 
 struct RunningLink {
+    settings: LinkSettings,
     link: Option<Link>,
     mka: Option<JoinHandle<()>>,
     status: Arc<Mutex<LinkStatus>>,
+    stop: Arc<AtomicBool>,
 }
 
-/// The running gateway. Dropping it stops every link and removes the TAPs.
+impl Drop for RunningLink {
+    /// Stops the MKA thread, then the packet threads; the TAP goes with them.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.mka.take() {
+            let _ = t.join();
+        }
+        if let Some(link) = self.link.take() {
+            link.stop();
+        }
+    }
+}
+
+type RoutingSource = Box<dyn Fn() -> crate::status::RoutingStatus + Send + Sync>;
+
+/// The running gateway. Dropping it stops BGP, every link, and removes the TAPs.
 pub struct Gateway {
     name: String,
-    keylog_enabled: bool,
+    keylog: Option<Arc<KeyLog>>,
     links: Vec<RunningLink>,
-    stop: Arc<AtomicBool>,
+    /// What the status reads: the links' snapshots and the speaker's, both replaced by `apply`.
+    link_statuses: Arc<Mutex<Vec<Arc<Mutex<LinkStatus>>>>>,
+    routing_status: Arc<Mutex<Option<RoutingSource>>>,
     routing: Option<crate::routing::Routing>,
 }
 
@@ -61,6 +80,8 @@ fn ip(args: &[&str]) -> io::Result<()> {
 }
 
 impl Gateway {
+    /// Starts the links of `cfg` (BGP is started by the caller, on the async runtime, and
+    /// attached with [`Gateway::attach_routing`]). Blocking: call it off the async threads.
     pub fn start(cfg: &GatewayConfig) -> io::Result<Self> {
         let keylog = match &cfg.keylog_file {
             Some(p) => {
@@ -69,38 +90,103 @@ impl Gateway {
             }
             None => None,
         };
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut links = Vec::new();
+        let mut gw = Self {
+            name: cfg.name.clone(),
+            keylog,
+            links: Vec::new(),
+            link_statuses: Arc::default(),
+            routing_status: Arc::default(),
+            routing: None,
+        };
         for s in &cfg.links {
-            match start_link(&cfg.name, s, keylog.clone(), stop.clone()) {
-                Ok(l) => links.push(l),
-                Err(e) => {
-                    let gw = Gateway {
-                        name: cfg.name.clone(),
-                        keylog_enabled: keylog.is_some(),
-                        links,
-                        stop,
-                        routing: None,
-                    };
-                    drop(gw);
-                    return Err(io::Error::new(e.kind(), format!("link {}: {e}", s.name)));
+            gw.add_link(s)?;
+        }
+        Ok(gw)
+    }
+
+    fn add_link(&mut self, s: &LinkSettings) -> io::Result<()> {
+        let l = start_link(&self.name, s, self.keylog.clone())
+            .map_err(|e| io::Error::new(e.kind(), format!("link {}: {e}", s.name)))?;
+        self.links.push(l);
+        self.publish_links();
+        Ok(())
+    }
+
+    fn publish_links(&self) {
+        if let Ok(mut v) = self.link_statuses.lock() {
+            *v = self.links.iter().map(|l| l.status.clone()).collect();
+        }
+    }
+
+    /// Applies a new configuration's links without disturbing those that did not change: a
+    /// link that is gone is stopped (its TAP removed), a new one started, a changed one
+    /// restarted, and a bandwidth change reaches the policers of the running link. Returns the
+    /// links that could not be started (the others are applied regardless). Blocking.
+    pub fn apply_links(&mut self, cfg: &GatewayConfig) -> Vec<String> {
+        let mut errors = Vec::new();
+        let mut i = 0;
+        while i < self.links.len() {
+            let cur = &self.links[i].settings;
+            match cfg.links.iter().find(|n| n.name == cur.name) {
+                Some(n) if n.same_link(cur) => {
+                    if n.bandwidth != cur.bandwidth {
+                        let l = &mut self.links[i];
+                        if let Some(link) = &l.link {
+                            link.handle()
+                                .set_bandwidth(n.bandwidth.map(|b| b.mbps() * 1_000_000));
+                        }
+                        if let Ok(mut st) = l.status.lock() {
+                            st.bandwidth = n.bandwidth.map(|b| b.to_string());
+                        }
+                        tracing::info!(link = %n.name, bandwidth = ?n.bandwidth.map(|b| b.to_string()), "bandwidth changed");
+                        l.settings.bandwidth = n.bandwidth;
+                    }
+                    i += 1;
+                }
+                _ => {
+                    let gone = self.links.remove(i);
+                    tracing::info!(link = %gone.settings.name, "link removed");
+                    drop(gone);
                 }
             }
         }
-        Ok(Self {
-            name: cfg.name.clone(),
-            keylog_enabled: keylog.is_some(),
-            links,
-            stop,
-            routing: None,
-        })
+        for n in &cfg.links {
+            if !self.links.iter().any(|l| l.settings.name == n.name) {
+                match self.add_link(n) {
+                    Ok(()) => tracing::info!(link = %n.name, vni = n.vni, "link added"),
+                    Err(e) => errors.push(e.to_string()),
+                }
+            }
+        }
+        self.publish_links();
+        errors
     }
 
     /// Hands the gateway its BGP speaker (started once the links are up, since neighbours are
     /// reached over them): it is reported in the status and stopped first when the gateway
     /// stops.
     pub fn attach_routing(&mut self, routing: crate::routing::Routing) {
-        self.routing = Some(routing);
+        if let Ok(mut r) = self.routing_status.lock() {
+            *r = Some(Box::new(routing.status_source()));
+        }
+        if let Some(old) = self.routing.replace(routing) {
+            old.stop();
+        }
+    }
+
+    /// The running speaker, if any.
+    pub fn routing(&self) -> Option<&crate::routing::Routing> {
+        self.routing.as_ref()
+    }
+
+    /// Stops the speaker (Cease to every neighbour, routes out of the kernel). Blocking.
+    pub fn stop_routing(&mut self) {
+        if let Ok(mut r) = self.routing_status.lock() {
+            *r = None;
+        }
+        if let Some(r) = self.routing.take() {
+            r.stop();
+        }
     }
 
     pub fn status(&self) -> GatewayStatus {
@@ -110,39 +196,29 @@ impl Gateway {
     /// A closure the admin server can call from any thread for a fresh status.
     pub fn status_source(&self) -> Arc<dyn Fn() -> GatewayStatus + Send + Sync> {
         let name = self.name.clone();
-        let keylog_enabled = self.keylog_enabled;
-        let statuses: Vec<Arc<Mutex<LinkStatus>>> =
-            self.links.iter().map(|l| l.status.clone()).collect();
-        let routing: Option<Box<dyn Fn() -> crate::status::RoutingStatus + Send + Sync>> = self
-            .routing
-            .as_ref()
-            .map(|r| Box::new(r.status_source()) as Box<_>);
+        let keylog_enabled = self.keylog.is_some();
+        let links = self.link_statuses.clone();
+        let routing = self.routing_status.clone();
         Arc::new(move || GatewayStatus {
             name: name.clone(),
             keylog_enabled,
-            links: statuses
-                .iter()
-                .filter_map(|s| s.lock().ok().map(|s| s.clone()))
-                .collect(),
-            bgp: routing.as_ref().map(|r| r()),
+            links: links
+                .lock()
+                .map(|v| {
+                    v.iter()
+                        .filter_map(|s| s.lock().ok().map(|s| s.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            bgp: routing.lock().ok().and_then(|r| r.as_ref().map(|f| f())),
         })
     }
 }
 
 impl Drop for Gateway {
     fn drop(&mut self) {
-        if let Some(r) = self.routing.take() {
-            r.stop();
-        }
-        self.stop.store(true, Ordering::SeqCst);
-        for l in &mut self.links {
-            if let Some(t) = l.mka.take() {
-                let _ = t.join();
-            }
-            if let Some(link) = l.link.take() {
-                link.stop();
-            }
-        }
+        self.stop_routing();
+        self.links.clear();
     }
 }
 
@@ -150,8 +226,8 @@ fn start_link(
     gateway: &str,
     s: &LinkSettings,
     keylog: Option<Arc<KeyLog>>,
-    stop: Arc<AtomicBool>,
 ) -> io::Result<RunningLink> {
+    let stop = Arc::new(AtomicBool::new(false));
     let tap_name = format!("xc-{}", s.name);
     let link_mtu = s.mtu.unwrap_or_else(|| {
         let underlay = mtu::underlay_mtu(s.underlay_local.ip())
@@ -198,6 +274,7 @@ fn start_link(
     }));
     let handle = link.handle();
     let thread = {
+        let stop = stop.clone();
         let status = status.clone();
         let name = s.name.clone();
         let cipher = s.cipher;
@@ -217,9 +294,11 @@ fn start_link(
             })?
     };
     Ok(RunningLink {
+        settings: s.clone(),
         link: Some(link),
         mka: Some(thread),
         status,
+        stop,
     })
 }
 

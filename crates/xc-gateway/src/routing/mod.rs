@@ -73,6 +73,7 @@ enum Input {
         from: IpAddr,
         data: Vec<u8>,
     },
+    Reconfigure(Box<BgpSettings>),
     Stop(std::sync::mpsc::Sender<()>),
 }
 
@@ -180,6 +181,15 @@ fn session_config(b: &BgpSettings, n: &NeighborSettings, restarting: bool) -> se
     c
 }
 
+/// Whether two settings of a neighbour can share a session: everything but the import policy
+/// and the prefix limit, which change live.
+fn same_session(a: &NeighborSettings, b: &NeighborSettings) -> bool {
+    let mut b = b.clone();
+    b.import = a.import.clone();
+    b.max_prefixes = a.max_prefixes;
+    *a == b
+}
+
 fn bfd_config(n: &NeighborSettings) -> xc_bfd::Config {
     let i = Duration::from_millis(u64::from(n.bfd_interval_ms));
     xc_bfd::Config {
@@ -278,80 +288,7 @@ impl Routing {
                 leftovers.iter().map(|p| (*p, NextHops::new())).collect();
             kernel::Batcher::open()?.apply(&gone);
         }
-        let mut listeners = Vec::new();
-        for v6 in [false, true] {
-            if cfg.neighbors.iter().any(|n| n.address.is_ipv6() == v6) {
-                listeners.push(listener(v6, &cfg.neighbors)?);
-            }
-        }
-        for l in listeners {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                loop {
-                    match l.accept().await {
-                        Ok((s, peer)) => {
-                            if tx.send(Input::Accepted(s, peer)).is_err() {
-                                return;
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "BGP accept failed");
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                        }
-                    }
-                }
-            });
-        }
-        let mut bfd_tx: HashMap<bool, Arc<UdpSocket>> = HashMap::new();
-        for v6 in [false, true] {
-            if cfg
-                .neighbors
-                .iter()
-                .any(|n| n.bfd && n.address.is_ipv6() == v6)
-            {
-                let rx_sock = bfd_socket(v6, true)?;
-                bfd_tx.insert(v6, Arc::new(bfd_socket(v6, false)?));
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    let mut buf = [0u8; 512];
-                    loop {
-                        match rx_sock.recv_from(&mut buf).await {
-                            Ok((n, from)) => {
-                                let data = buf[..n].to_vec();
-                                let from = unmapped(from.ip());
-                                if tx.send(Input::Bfd { from, data }).is_err() {
-                                    return;
-                                }
-                            }
-                            Err(e) => {
-                                tracing::debug!(error = %e, "BFD receive failed");
-                                tokio::time::sleep(Duration::from_millis(10)).await;
-                            }
-                        }
-                    }
-                });
-            }
-        }
         let now = Instant::now();
-        let neighbors = cfg
-            .neighbors
-            .iter()
-            .map(|n| Neighbor {
-                cfg: n.clone(),
-                session: Session::new(session_config(&cfg, n, restarting)),
-                conn: None,
-                pending: None,
-                attempt: None,
-                bfd: n
-                    .bfd
-                    .then(|| xc_bfd::Session::new(bfd_config(n), rand::random(), now)),
-                bfd_up: 0,
-                bfd_down: 0,
-                established_since: None,
-                last_error: None,
-                connect_error: None,
-            })
-            .collect();
         let installed: Arc<Mutex<BTreeMap<IpNet, NextHops>>> = Arc::default();
         let status = Arc::new(Mutex::new(RoutingStatus::default()));
         if let Ok(mut i) = installed.lock() {
@@ -373,14 +310,18 @@ impl Routing {
         let kernel_task = kdone_rx;
         let sweep_at =
             restarting.then(|| now + Duration::from_secs(u64::from(cfg.graceful_restart_secs)));
-        let speaker = Speaker {
+        let settings = cfg.neighbors.clone();
+        let mut speaker = Speaker {
             cfg,
-            neighbors,
+            neighbors: BTreeMap::new(),
+            next_neighbor: 0,
+            restarting,
             rib: LocRib::new(),
             changes: HashMap::new(),
             kernel: ktx,
             kernel_task: Some(kernel_task),
-            bfd_tx,
+            listeners: HashMap::new(),
+            bfd_tx: HashMap::new(),
             tx: tx.clone(),
             next_id: 1,
             status: status.clone(),
@@ -390,12 +331,23 @@ impl Routing {
             last_status: now - STATUS_EVERY,
             dirty: true,
         };
+        for n in settings {
+            speaker.add_neighbor(n, now)?;
+        }
         tokio::spawn(speaker.run(rx));
         Ok(Self {
             tx,
             status,
             installed,
         })
+    }
+
+    /// Changes the configuration of the running speaker without disturbing what did not change:
+    /// neighbours added or removed, import policies and prefix limits changed live (with
+    /// ROUTE-REFRESH), announcements changed. A neighbour whose other settings change is
+    /// restarted; a change of AS or router id restarts every session.
+    pub fn reconfigure(&self, cfg: BgpSettings) {
+        let _ = self.tx.send(Input::Reconfigure(Box::new(cfg)));
     }
 
     /// Closes every session (Cease / Administrative Shutdown), removes the routes from the
@@ -476,13 +428,20 @@ fn kernel_thread(
 
 struct Speaker {
     cfg: BgpSettings,
-    neighbors: Vec<Neighbor>,
+    /// By a stable id (the Loc-RIB's peer key), so that neighbours come and go.
+    neighbors: BTreeMap<usize, Neighbor>,
+    next_neighbor: usize,
     rib: LocRib<usize>,
     /// Route changes for the kernel since the last flush.
     changes: HashMap<IpNet, NextHops>,
     kernel: std::sync::mpsc::Sender<Vec<(IpNet, NextHops)>>,
     kernel_task: Option<tokio::sync::oneshot::Receiver<()>>,
+    /// The TCP 179 listeners, by family (true: IPv6).
+    listeners: HashMap<bool, Arc<TcpListener>>,
+    /// The BFD sending sockets, by family; the receiving ones live in their tasks.
     bfd_tx: HashMap<bool, Arc<UdpSocket>>,
+    /// Started with routes of a previous run kept (graceful restart).
+    restarting: bool,
     tx: mpsc::UnboundedSender<Input>,
     next_id: u64,
     status: Arc<Mutex<RoutingStatus>>,
@@ -495,12 +454,175 @@ struct Speaker {
 }
 
 impl Speaker {
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Input>) {
-        let now = Instant::now();
-        for i in 0..self.neighbors.len() {
-            self.neighbors[i].session.start(now);
-            self.originate(i);
+    /// Opens what a neighbour needs: the listener of its family (and its MD5 key on it), the
+    /// BFD sockets of its family.
+    fn ensure_sockets(&mut self, n: &NeighborSettings) -> io::Result<()> {
+        let v6 = n.address.is_ipv6();
+        if let Some(l) = self.listeners.get(&v6) {
+            if let Some(k) = &n.md5_password {
+                md5::set_key(&**l, n.address, k.as_bytes())?;
+            }
+        } else {
+            let l = Arc::new(listener(v6, std::slice::from_ref(n))?);
+            self.listeners.insert(v6, l.clone());
+            let tx = self.tx.clone();
+            tokio::spawn(async move {
+                loop {
+                    match l.accept().await {
+                        Ok((s, peer)) => {
+                            if tx.send(Input::Accepted(s, peer)).is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "BGP accept failed");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    }
+                }
+            });
         }
+        if n.bfd && !self.bfd_tx.contains_key(&v6) {
+            let rx_sock = bfd_socket(v6, true)?;
+            self.bfd_tx.insert(v6, Arc::new(bfd_socket(v6, false)?));
+            let tx = self.tx.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 512];
+                loop {
+                    match rx_sock.recv_from(&mut buf).await {
+                        Ok((n, from)) => {
+                            let data = buf[..n].to_vec();
+                            let from = unmapped(from.ip());
+                            if tx.send(Input::Bfd { from, data }).is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::debug!(error = %e, "BFD receive failed");
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                    }
+                }
+            });
+        }
+        Ok(())
+    }
+
+    fn add_neighbor(&mut self, s: NeighborSettings, now: Instant) -> io::Result<()> {
+        self.ensure_sockets(&s)?;
+        let id = self.next_neighbor;
+        self.next_neighbor += 1;
+        let mut session = Session::new(session_config(&self.cfg, &s, self.restarting));
+        session.start(now);
+        let bfd = s
+            .bfd
+            .then(|| xc_bfd::Session::new(bfd_config(&s), rand::random(), now));
+        self.neighbors.insert(
+            id,
+            Neighbor {
+                cfg: s,
+                session,
+                conn: None,
+                pending: None,
+                attempt: None,
+                bfd,
+                bfd_up: 0,
+                bfd_down: 0,
+                established_since: None,
+                last_error: None,
+                connect_error: None,
+            },
+        );
+        self.originate(id);
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Stops a neighbour's session (Cease / Peer De-configured), withdraws its routes and
+    /// forgets it.
+    fn remove_neighbor(&mut self, id: usize, now: Instant) {
+        let Some(n) = self.neighbors.get_mut(&id) else {
+            return;
+        };
+        if matches!(
+            n.session.state(),
+            State::OpenSent | State::OpenConfirm | State::Established
+        ) {
+            // Peer De-configured rather than the Administrative Shutdown of `stop`.
+            if let Some(c) = &n.conn {
+                let m = Message::Notification(Notification {
+                    code: 6,
+                    subcode: 3,
+                    data: vec![],
+                });
+                let _ = c.tx.send(m.encode());
+            }
+        }
+        n.conn = None;
+        n.session.disconnected(now);
+        n.session.stop(now);
+        if let Some(b) = &mut n.bfd {
+            b.set_admin_down(true, now);
+        }
+        let addr = n.cfg.address;
+        let had_key = n.cfg.md5_password.is_some();
+        self.pump(id, now);
+        // Whatever is still in the Loc-RIB from this neighbour goes (graceful-restart stale
+        // routes included).
+        let prefixes: Vec<IpNet> = self.rib.iter_best().map(|(p, _)| *p).collect::<Vec<_>>();
+        for p in prefixes {
+            if let Some(ch) = self.rib.withdraw(&p, &id) {
+                self.changes.insert(ch.prefix, ch.next_hops);
+            }
+        }
+        self.neighbors.remove(&id);
+        if had_key && let Some(l) = self.listeners.get(&addr.is_ipv6()) {
+            let _ = md5::set_key(&**l, addr, &[]);
+        }
+        tracing::info!(neighbor = %addr, "neighbour removed");
+        self.dirty = true;
+    }
+
+    fn reconfigure(&mut self, new: BgpSettings, now: Instant) {
+        let global_change = new.asn != self.cfg.asn
+            || new.router_id != self.cfg.router_id
+            || new.graceful_restart_secs != self.cfg.graceful_restart_secs;
+        let announce_change = new.announce != self.cfg.announce;
+        let old: Vec<(usize, NeighborSettings)> = self
+            .neighbors
+            .iter()
+            .map(|(id, n)| (*id, n.cfg.clone()))
+            .collect();
+        let mut keep: Vec<std::net::IpAddr> = Vec::new();
+        for (id, o) in &old {
+            match new.neighbors.iter().find(|n| n.address == o.address) {
+                Some(n) if !global_change && same_session(o, n) => {
+                    keep.push(n.address);
+                    if let Some(x) = self.neighbors.get_mut(id) {
+                        x.session.set_import(now, n.import.clone(), n.max_prefixes);
+                        x.cfg = n.clone();
+                    }
+                }
+                _ => self.remove_neighbor(*id, now),
+            }
+        }
+        self.cfg = new.clone();
+        if announce_change {
+            for id in self.ids() {
+                self.originate(id);
+            }
+        }
+        for n in new.neighbors {
+            if !keep.contains(&n.address)
+                && let Err(e) = self.add_neighbor(n.clone(), now)
+            {
+                tracing::warn!(neighbor = %n.address, error = %e, "cannot add the neighbour");
+            }
+        }
+        self.dirty = true;
+    }
+
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Input>) {
         self.tick();
         loop {
             let deadline = self.deadline();
@@ -533,7 +655,7 @@ impl Speaker {
 
     fn deadline(&self) -> Instant {
         let mut d = Instant::now() + Duration::from_secs(1);
-        for n in &self.neighbors {
+        for n in self.neighbors.values() {
             if let Some(t) = n.session.poll_timeout() {
                 d = d.min(t);
             }
@@ -550,9 +672,15 @@ impl Speaker {
         d
     }
 
+    fn ids(&self) -> Vec<usize> {
+        self.neighbors.keys().copied().collect()
+    }
+
     fn originate(&mut self, i: usize) {
         let announce = self.cfg.announce.clone();
-        self.neighbors[i].session.originate(&announce);
+        if let Some(n) = self.neighbors.get_mut(&i) {
+            n.session.originate(&announce);
+        }
     }
 
     fn open_conn(&mut self, nbr: usize, stream: TcpStream, outgoing: bool) -> io::Result<Conn> {
@@ -621,7 +749,9 @@ impl Speaker {
     /// the connection meanwhile is handed over.
     fn adopt(&mut self, i: usize, conn: Conn, read: Vec<u8>) {
         let now = Instant::now();
-        let n = &mut self.neighbors[i];
+        let Some(n) = self.neighbors.get_mut(&i) else {
+            return;
+        };
         n.attempt = None;
         let (v4, v6) = match conn.local.ip() {
             IpAddr::V4(a) => (Some(a), None),
@@ -654,7 +784,12 @@ impl Speaker {
         match input {
             Input::Accepted(stream, peer) => {
                 let ip = unmapped(peer.ip());
-                let Some(i) = self.neighbors.iter().position(|n| n.cfg.address == ip) else {
+                let Some(i) = self
+                    .neighbors
+                    .iter()
+                    .find(|(_, n)| n.cfg.address == ip)
+                    .map(|(id, _)| *id)
+                else {
                     tracing::info!(peer = %ip, "BGP connection from an address that is not a neighbour: closed");
                     return;
                 };
@@ -672,7 +807,7 @@ impl Speaker {
                 attempt,
                 result,
             } => {
-                let Some(n) = self.neighbors.get_mut(nbr) else {
+                let Some(n) = self.neighbors.get_mut(&nbr) else {
                     return;
                 };
                 if n.attempt != Some(attempt) {
@@ -699,7 +834,7 @@ impl Speaker {
                 }
             }
             Input::Bytes { nbr, conn, data } => {
-                let Some(n) = self.neighbors.get_mut(nbr) else {
+                let Some(n) = self.neighbors.get_mut(&nbr) else {
                     return;
                 };
                 if n.conn.as_ref().is_some_and(|c| c.id == conn) {
@@ -712,7 +847,7 @@ impl Speaker {
                 }
             }
             Input::Closed { nbr, conn, error } => {
-                let Some(n) = self.neighbors.get_mut(nbr) else {
+                let Some(n) = self.neighbors.get_mut(&nbr) else {
                     return;
                 };
                 if n.conn.as_ref().is_some_and(|c| c.id == conn) {
@@ -741,7 +876,7 @@ impl Speaker {
             Input::Bfd { from, data } => {
                 let Some(n) = self
                     .neighbors
-                    .iter_mut()
+                    .values_mut()
                     .find(|n| n.cfg.address == from && n.bfd.is_some())
                 else {
                     return;
@@ -752,12 +887,15 @@ impl Speaker {
                     tracing::debug!(peer = %from, error = %e, "BFD packet refused");
                 }
             }
+            Input::Reconfigure(cfg) => self.reconfigure(*cfg, now),
             Input::Stop(_) => {}
         }
     }
 
     fn incoming(&mut self, i: usize, conn: Conn, now: Instant) {
-        let n = &mut self.neighbors[i];
+        let Some(n) = self.neighbors.get_mut(&i) else {
+            return;
+        };
         match (n.session.state(), &n.conn) {
             (State::Idle, _) => Self::reject(conn),
             (_, None) => {
@@ -797,7 +935,9 @@ impl Speaker {
     /// Collision lost by our connection: it gets Cease / Connection Collision Resolution and
     /// the peer's connection takes over.
     fn replace_connection(&mut self, i: usize, conn: Conn, read: Vec<u8>, now: Instant) {
-        let n = &mut self.neighbors[i];
+        let Some(n) = self.neighbors.get_mut(&i) else {
+            return;
+        };
         if let Some(old) = n.conn.take() {
             Self::reject(old);
         }
@@ -808,7 +948,9 @@ impl Speaker {
 
     /// A pending collision is decided once the session knows the peer's identifier.
     fn resolve_collision(&mut self, i: usize, now: Instant) {
-        let n = &mut self.neighbors[i];
+        let Some(n) = self.neighbors.get_mut(&i) else {
+            return;
+        };
         let Some(peer) = n.session.peer_router_id() else {
             return;
         };
@@ -824,7 +966,9 @@ impl Speaker {
     }
 
     fn connect(&mut self, i: usize) {
-        let n = &mut self.neighbors[i];
+        let Some(n) = self.neighbors.get_mut(&i) else {
+            return;
+        };
         if n.conn.is_some() || n.attempt.is_some() {
             return;
         }
@@ -865,8 +1009,10 @@ impl Speaker {
     /// Timers, then everything the state machines want done.
     fn tick(&mut self) {
         let now = Instant::now();
-        for i in 0..self.neighbors.len() {
-            let n = &mut self.neighbors[i];
+        for i in self.ids() {
+            let Some(n) = self.neighbors.get_mut(&i) else {
+                continue;
+            };
             if n.session.poll_timeout().is_some_and(|t| t <= now) {
                 n.session.handle_timeout(now);
             }
@@ -894,7 +1040,7 @@ impl Speaker {
     /// deferred (RFC 4724 4.1).
     fn sessions_back(&self) -> bool {
         self.leftovers.is_some()
-            && self.neighbors.iter().all(|n| {
+            && self.neighbors.values().all(|n| {
                 if n.session.peer_graceful_restart() {
                     n.session.end_of_rib_received()
                 } else {
@@ -906,6 +1052,7 @@ impl Speaker {
 
     fn sweep_leftovers(&mut self) {
         self.sweep_at = None;
+        self.restarting = false;
         let Some(left) = self.leftovers.take() else {
             return;
         };
@@ -926,7 +1073,9 @@ impl Speaker {
     fn pump(&mut self, i: usize, now: Instant) {
         loop {
             let mut more = false;
-            let n = &mut self.neighbors[i];
+            let Some(n) = self.neighbors.get_mut(&i) else {
+                return;
+            };
             while let Some(b) = n.session.poll_transmit() {
                 if let Some(c) = &n.conn {
                     let _ = c.tx.send(b);
@@ -961,7 +1110,9 @@ impl Speaker {
                 match a {
                     Action::Connect => self.connect(i),
                     Action::Close => {
-                        let n = &mut self.neighbors[i];
+                        let Some(n) = self.neighbors.get_mut(&i) else {
+                            return;
+                        };
                         n.conn = None;
                         if let Some((c, read)) = n.pending.take() {
                             // The pending connection is all that is left.
@@ -978,7 +1129,9 @@ impl Speaker {
             }
             for xc_bfd::Event::StateChange { from, to, diag } in bfd_events {
                 more = true;
-                let n = &mut self.neighbors[i];
+                let Some(n) = self.neighbors.get_mut(&i) else {
+                    return;
+                };
                 tracing::info!(neighbor = %n.cfg.address, ?from, ?to, ?diag, "BFD session");
                 if to == xc_bfd::State::Up {
                     n.bfd_up += 1;
@@ -996,7 +1149,9 @@ impl Speaker {
     }
 
     fn session_event(&mut self, i: usize, e: Event, now: Instant) {
-        let n = &mut self.neighbors[i];
+        let Some(n) = self.neighbors.get_mut(&i) else {
+            return;
+        };
         match e {
             Event::StateChange { from, to } => {
                 tracing::info!(neighbor = %n.cfg.address, from = from.name(), to = to.name(), "BGP session");
@@ -1063,7 +1218,7 @@ impl Speaker {
         self.last_status = now;
         let neighbors = self
             .neighbors
-            .iter()
+            .values()
             .map(|n| {
                 let c = n.session.counters();
                 NeighborStatus {
@@ -1115,12 +1270,14 @@ impl Speaker {
     async fn shutdown(&mut self) {
         let now = Instant::now();
         let mut writers = Vec::new();
-        for i in 0..self.neighbors.len() {
-            self.neighbors[i].session.stop(now);
-            if let Some(b) = &mut self.neighbors[i].bfd {
+        for i in self.ids() {
+            let Some(n) = self.neighbors.get_mut(&i) else {
+                continue;
+            };
+            n.session.stop(now);
+            if let Some(b) = &mut n.bfd {
                 b.set_admin_down(true, now);
             }
-            let n = &mut self.neighbors[i];
             // Keep the writer's handle: the NOTIFICATION must leave before we return.
             let conn = n.conn.take();
             while let Some(b) = n.session.poll_transmit() {
