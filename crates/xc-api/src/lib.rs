@@ -14,7 +14,8 @@ pub mod auth;
 pub mod aws;
 pub mod cbor;
 pub mod error;
-pub mod native;
+pub mod gateway_api;
+mod native;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -135,6 +136,7 @@ pub fn router(service: Arc<Service>) -> Router {
         )
         .route("/healthz", get(|| async { "ok\n" }))
         .merge(native::routes())
+        .merge(gateway_api::routes())
         .with_state(state)
 }
 

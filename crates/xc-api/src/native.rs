@@ -55,6 +55,10 @@ pub fn routes() -> Router<AppState> {
             "/v1/connections/{id}/tags",
             post(tag_connection).delete(untag_connection),
         )
+        .route("/v1/connections/{id}/links", get(connection_links))
+        .route("/v1/gateway-tokens", post(create_gateway_token))
+        .route("/v1/gateways", get(list_gateways))
+        .route("/v1/gateways/{id}", get(get_gateway).delete(delete_gateway))
         .route("/v1/proposals", post(create_proposal).get(list_proposals))
         .route("/v1/proposals/describe", post(describe_proposal))
         .route(
@@ -305,4 +309,28 @@ async fn describe_proposal(State(s): State<AppState>, a: Authed) -> R {
         "location": p.environment.location,
         "bandwidth": p.bandwidth,
     }))
+}
+
+async fn connection_links(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
+    ok(&s.service.connection_links(&a.caller, &id).await?)
+}
+
+async fn create_gateway_token(State(s): State<AppState>, a: Authed) -> R {
+    let req: xc_types::gateway::TokenRequest = a.json()?;
+    ok(&s.service.create_gateway_token(&a.caller, req).await?)
+}
+
+async fn list_gateways(State(s): State<AppState>, a: Authed) -> R {
+    ok(&xc_types::gateway::GatewayList {
+        gateways: s.service.list_gateways(&a.caller).await?,
+    })
+}
+
+async fn get_gateway(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
+    ok(&s.service.get_gateway(&a.caller, &id).await?)
+}
+
+async fn delete_gateway(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
+    s.service.delete_gateway(&a.caller, &id).await?;
+    ok(&serde_json::json!({ "deleted": id }))
 }

@@ -63,6 +63,35 @@ pub fn encode_query(v: &str) -> String {
     out
 }
 
+/// Reads a response: the body as `T`, or the server's error.
+async fn decode_response<T: DeserializeOwned>(
+    endpoint: &str,
+    resp: reqwest::Response,
+) -> Result<T, ClientError> {
+    let status = resp.status().as_u16();
+    let bytes = resp.bytes().await.map_err(|e| ClientError::Transport {
+        endpoint: endpoint.to_owned(),
+        detail: e.to_string(),
+    })?;
+    if !(200..300).contains(&status) {
+        return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(e) => ClientError::Api {
+                status,
+                code: e.code,
+                message: e.message,
+                field: e.field,
+            },
+            Err(_) => ClientError::Api {
+                status,
+                code: "HttpError".into(),
+                message: format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes).trim()),
+                field: None,
+            },
+        });
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
+}
+
 impl Client {
     pub fn new(
         endpoint: &str,
@@ -155,28 +184,7 @@ impl Client {
                 endpoint: self.endpoint.clone(),
                 detail: e.without_url().to_string(),
             })?;
-        let status = resp.status().as_u16();
-        let bytes = resp.bytes().await.map_err(|e| ClientError::Transport {
-            endpoint: self.endpoint.clone(),
-            detail: e.to_string(),
-        })?;
-        if !(200..300).contains(&status) {
-            return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
-                Ok(e) => ClientError::Api {
-                    status,
-                    code: e.code,
-                    message: e.message,
-                    field: e.field,
-                },
-                Err(_) => ClientError::Api {
-                    status,
-                    code: "HttpError".into(),
-                    message: format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes).trim()),
-                    field: None,
-                },
-            });
-        }
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
+        decode_response(&self.endpoint, resp).await
     }
 
     pub async fn whoami(&self) -> Result<WhoAmI, ClientError> {
@@ -376,5 +384,159 @@ impl Client {
             Some(&serde_json::json!({ "activationKey": key })),
         )
         .await
+    }
+
+    pub async fn connection_links(
+        &self,
+        id: &str,
+    ) -> Result<xc_types::gateway::LinksResponse, ClientError> {
+        self.call(
+            "GET",
+            &format!("/v1/connections/{}/links", encode_query(id)),
+            None::<&()>,
+        )
+        .await
+    }
+    pub async fn create_gateway_token(
+        &self,
+        req: &xc_types::gateway::TokenRequest,
+    ) -> Result<xc_types::gateway::TokenResponse, ClientError> {
+        self.call("POST", "/v1/gateway-tokens", Some(req)).await
+    }
+    pub async fn list_gateways(&self) -> Result<xc_types::gateway::GatewayList, ClientError> {
+        self.call("GET", "/v1/gateways", None::<&()>).await
+    }
+    pub async fn get_gateway(
+        &self,
+        id: &str,
+    ) -> Result<xc_types::gateway::GatewayView, ClientError> {
+        self.call(
+            "GET",
+            &format!("/v1/gateways/{}", encode_query(id)),
+            None::<&()>,
+        )
+        .await
+    }
+    pub async fn delete_gateway(&self, id: &str) -> Result<serde_json::Value, ClientError> {
+        self.call(
+            "DELETE",
+            &format!("/v1/gateways/{}", encode_query(id)),
+            None::<&()>,
+        )
+        .await
+    }
+}
+
+/// The gateway's side of the gateway API: registration, then the configuration (a blocking
+/// query) and reports with the gateway's credential.
+#[derive(Clone)]
+pub struct GatewayClient {
+    http: reqwest::Client,
+    endpoint: String,
+    credential: Option<String>,
+}
+
+impl std::fmt::Debug for GatewayClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayClient")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GatewayClient {
+    pub fn new(endpoint: &str) -> Result<Self, ClientError> {
+        let endpoint = endpoint.trim_end_matches('/').to_owned();
+        reqwest::Url::parse(&endpoint).map_err(|e| ClientError::Transport {
+            endpoint: endpoint.clone(),
+            detail: format!("not a URL: {e}"),
+        })?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .build()
+            .map_err(|e| ClientError::Transport {
+                endpoint: endpoint.clone(),
+                detail: e.to_string(),
+            })?;
+        Ok(Self {
+            http,
+            endpoint,
+            credential: None,
+        })
+    }
+
+    /// Uses `<gatewayId>.<secret>` from now on.
+    pub fn with_credential(mut self, gateway_id: &str, secret: &str) -> Self {
+        self.credential = Some(format!("{gateway_id}.{secret}"));
+        self
+    }
+
+    fn transport(&self, e: reqwest::Error) -> ClientError {
+        ClientError::Transport {
+            endpoint: self.endpoint.clone(),
+            detail: e.without_url().to_string(),
+        }
+    }
+
+    fn authed(&self, r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.credential {
+            Some(c) => r.bearer_auth(c),
+            None => r,
+        }
+    }
+
+    pub async fn register(
+        &self,
+        req: &xc_types::gateway::RegisterRequest,
+    ) -> Result<xc_types::gateway::RegisterResponse, ClientError> {
+        let resp = self
+            .http
+            .post(format!("{}/v1/gateway/register", self.endpoint))
+            .json(req)
+            .timeout(std::time::Duration::from_secs(15))
+            .send()
+            .await
+            .map_err(|e| self.transport(e))?;
+        decode_response(&self.endpoint, resp).await
+    }
+
+    /// The configuration; with the index of the one the gateway has, waits (up to `wait`) for
+    /// a different one.
+    pub async fn config(
+        &self,
+        index: Option<&str>,
+        wait: std::time::Duration,
+    ) -> Result<xc_types::gateway::ConfigResponse, ClientError> {
+        let mut url = format!(
+            "{}/v1/gateway/config?wait={}",
+            self.endpoint,
+            wait.as_secs()
+        );
+        if let Some(i) = index {
+            url.push_str(&format!("&index={}", encode_query(i)));
+        }
+        let resp = self
+            .authed(self.http.get(url))
+            .timeout(wait + std::time::Duration::from_secs(15))
+            .send()
+            .await
+            .map_err(|e| self.transport(e))?;
+        decode_response(&self.endpoint, resp).await
+    }
+
+    pub async fn report(&self, req: &xc_types::gateway::ReportRequest) -> Result<(), ClientError> {
+        let resp = self
+            .authed(
+                self.http
+                    .post(format!("{}/v1/gateway/status", self.endpoint)),
+            )
+            .json(req)
+            .timeout(std::time::Duration::from_secs(15))
+            .send()
+            .await
+            .map_err(|e| self.transport(e))?;
+        decode_response::<serde_json::Value>(&self.endpoint, resp)
+            .await
+            .map(|_| ())
     }
 }

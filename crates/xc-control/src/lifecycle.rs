@@ -3,20 +3,32 @@
 //! - `deleting` -> `deleted` (the data plane issue adds: once both gateways dropped the links);
 //! - `updating` -> back to where it was, with the new bandwidth applied;
 //! - `requested` past its key's expiry -> `failed` with `ACTIVATION_KEY_EXPIRED`;
-//! - forgets clientTokens older than a day.
+//! - forgets clientTokens older than a day;
+//! - the reconciler ([`reconcile`]): plans the links of accepted connections between the two
+//!   attach points' gateways, and moves `pending`, `available` and `down` from what the
+//!   gateways report.
 //!
 //! It wakes when a write leaves it work (`Service::work`) and at least once a second.
 
+use crate::service::gateways::{announce_and_accept, end_state, sides};
 use crate::service::{IDEMPOTENCY_SECS, Service};
 use crate::{Result, ServiceError};
 use std::sync::Arc;
+use xc_types::gateway::{GatewayRecord, LinkRecord, MAX_LINK_ID};
 use xc_types::{ConnectionState, StateReason};
 
 pub(crate) async fn run(service: Arc<Service>, shutdown: impl std::future::Future<Output = ()>) {
     tokio::pin!(shutdown);
     loop {
-        if let Err(e) = pass(&service).await {
-            tracing::warn!(error = %e, "lifecycle pass failed; retrying");
+        match pass(&service).await {
+            Ok(n) if n > 0 => service.config_changed(),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "lifecycle pass failed; retrying"),
+        }
+        match reconcile(&service).await {
+            Ok(true) => service.config_changed(),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "reconciler pass failed; retrying"),
         }
         tokio::select! {
             _ = &mut shutdown => break,
@@ -34,6 +46,7 @@ pub(crate) async fn pass(service: &Service) -> Result<usize> {
         .write(move |db| {
             let mut changed = 0;
             for mut c in db.connections_in_state(ConnectionState::Deleting)? {
+                db.delete_links_of_connection(&c.id)?;
                 c.state = ConnectionState::Deleted;
                 c.state_reason = c.state_reason.take().or(Some(StateReason {
                     code: "DELETED".into(),
@@ -81,6 +94,182 @@ pub(crate) async fn pass(service: &Service) -> Result<usize> {
             }
             db.expire_idempotency(now - IDEMPOTENCY_SECS)?;
             Ok::<_, ServiceError>(changed)
+        })
+        .await
+}
+
+/// How long an accepted connection waits for gateways on both sides before it fails.
+const NO_GATEWAY_TIMEOUT_SECS: i64 = 15 * 60;
+/// Links per connection.
+const MAX_LINKS: usize = 4;
+
+/// Picks up to `MAX_LINKS` pairs of gateways (one per side), spreading them over gateways and
+/// facilities so that losing one gateway or one facility leaves a link.
+fn plan(
+    a: &[GatewayRecord],
+    b: &[GatewayRecord],
+    existing: &[LinkRecord],
+) -> Vec<(String, String)> {
+    let mut links: Vec<(String, String)> = existing
+        .iter()
+        .map(|l| (l.gateway_a.clone(), l.gateway_b.clone()))
+        .collect();
+    let fac = |id: &str| {
+        a.iter()
+            .chain(b.iter())
+            .find(|g| g.id == id)
+            .and_then(|g| g.facility.clone())
+    };
+    let mut new = Vec::new();
+    while links.len() < MAX_LINKS {
+        let uses = |id: &str, links: &[(String, String)]| {
+            links.iter().filter(|(x, y)| x == id || y == id).count()
+        };
+        let fac_uses = |f: &Option<String>, links: &[(String, String)]| {
+            links
+                .iter()
+                .filter(|(x, y)| fac(x) == *f || fac(y) == *f)
+                .count()
+        };
+        let best = a
+            .iter()
+            .flat_map(|ga| b.iter().map(move |gb| (ga, gb)))
+            .filter(|(ga, gb)| !links.iter().any(|(x, y)| *x == ga.id && *y == gb.id))
+            .min_by_key(|(ga, gb)| {
+                (
+                    uses(&ga.id, &links) + uses(&gb.id, &links),
+                    fac_uses(&ga.facility, &links) + fac_uses(&gb.facility, &links),
+                    ga.created_at,
+                    gb.created_at,
+                )
+            });
+        let Some((ga, gb)) = best else { break };
+        links.push((ga.id.clone(), gb.id.clone()));
+        new.push((ga.id.clone(), gb.id.clone()));
+    }
+    new
+}
+
+/// One reconciler pass; returns whether any gateway's configuration may have changed.
+pub(crate) async fn reconcile(service: &Service) -> Result<bool> {
+    let now = service.now();
+    service
+        .store
+        .write(move |db| {
+            let mut config = false;
+            for state in [
+                ConnectionState::Pending,
+                ConnectionState::Available,
+                ConnectionState::Down,
+            ] {
+                for mut c in db.connections_in_state(state)? {
+                    let Some(remote_ap) = c.remote_attach_point else {
+                        continue;
+                    };
+                    let ga = db.gateways_of_attach_point(&c.owner_attach_point)?;
+                    let gb = db.gateways_of_attach_point(&remote_ap)?;
+                    let mut links = db.links_of_connection(&c.id)?;
+                    // Links whose gateway is gone are dropped, and planned again below.
+                    let before = links.len();
+                    links.retain(|l| {
+                        ga.iter().any(|g| g.id == l.gateway_a)
+                            && gb.iter().any(|g| g.id == l.gateway_b)
+                    });
+                    if links.len() != before {
+                        for l in db.links_of_connection(&c.id)? {
+                            if !links.iter().any(|k| k.id == l.id) {
+                                db.delete_link(l.id)?;
+                            }
+                        }
+                        config = true;
+                    }
+                    for (a, b) in plan(&ga, &gb, &links) {
+                        let id = db.insert_link(&c.id, &a, &b, now)?;
+                        if id > MAX_LINK_ID {
+                            db.delete_link(id)?;
+                            break;
+                        }
+                        links.push(LinkRecord {
+                            id,
+                            connection_id: c.id.clone(),
+                            gateway_a: a,
+                            gateway_b: b,
+                            created_at: now,
+                        });
+                        config = true;
+                    }
+                    let expects = |is_b: bool| -> Result<bool> {
+                        Ok(sides(db, &c, is_b)?
+                            .map(|(oa, or, xa, xr)| {
+                                !announce_and_accept(&oa, &or, &xa, &xr).1.is_empty()
+                            })
+                            .unwrap_or(false))
+                    };
+                    let (ea, eb) = (expects(false)?, expects(true)?);
+                    let mut up = false;
+                    let mut why: Option<(&'static str, String)> = None;
+                    for l in &links {
+                        let a = ga.iter().find(|g| g.id == l.gateway_a);
+                        let b = gb.iter().find(|g| g.id == l.gateway_b);
+                        match (
+                            end_state(a, l, false, ea, now),
+                            end_state(b, l, true, eb, now),
+                        ) {
+                            (Ok(()), Ok(())) => up = true,
+                            (Err(e), _) | (_, Err(e)) => {
+                                why.get_or_insert(e);
+                            }
+                        }
+                    }
+                    let (next, reason) = if up {
+                        (ConnectionState::Available, None)
+                    } else if links.is_empty() {
+                        let side = if ga.is_empty() { "owner's" } else { "remote" };
+                        let r = StateReason {
+                            code: "NO_GATEWAY_AVAILABLE".into(),
+                            message: format!(
+                                "the {side} attach point has no registered gateway (xconnect gateway token create, then xconnect gateway run)"
+                            ),
+                        };
+                        if c.state == ConnectionState::Pending
+                            && c.state_reason.as_ref().is_some_and(|x| x.code == r.code)
+                            && now - c.updated_at > NO_GATEWAY_TIMEOUT_SECS
+                        {
+                            (ConnectionState::Failed, Some(r))
+                        } else if c.state == ConnectionState::Pending {
+                            (ConnectionState::Pending, Some(r))
+                        } else {
+                            (ConnectionState::Down, Some(r))
+                        }
+                    } else {
+                        let (code, message) =
+                            why.unwrap_or(("PROVISIONING", "links are being set up".into()));
+                        let r = StateReason {
+                            code: code.into(),
+                            message,
+                        };
+                        if c.state == ConnectionState::Pending {
+                            (ConnectionState::Pending, Some(r))
+                        } else {
+                            (ConnectionState::Down, Some(r))
+                        }
+                    };
+                    if next != c.state || reason != c.state_reason {
+                        if next != c.state {
+                            tracing::info!(connection = %c.id, from = ?c.state, to = ?next, reason = ?reason.as_ref().map(|r| &r.code), "connection state");
+                            config = true;
+                        }
+                        if next == ConnectionState::Failed {
+                            db.delete_links_of_connection(&c.id)?;
+                        }
+                        c.state = next;
+                        c.state_reason = reason;
+                        c.updated_at = now;
+                        db.update_connection(&c)?;
+                    }
+                }
+            }
+            Ok::<_, ServiceError>(config)
         })
         .await
 }

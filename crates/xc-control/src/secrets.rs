@@ -12,6 +12,7 @@ pub struct Secrets {
     seal: Aes256Gcm,
     activation_mac: Zeroizing<[u8; 32]>,
     page_mac: Zeroizing<[u8; 32]>,
+    link_keys: Zeroizing<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -37,6 +38,7 @@ impl Secrets {
             seal: Aes256Gcm::new_from_slice(&seal_key[..]).expect("32-byte key"),
             activation_mac: derive(master, "xconnect activation key v1"),
             page_mac: derive(master, "xconnect page token v1"),
+            link_keys: derive(master, "xconnect link keys v1"),
         }
     }
 
@@ -68,6 +70,22 @@ impl Secrets {
 
     pub(crate) fn page_mac(&self, data: &[u8]) -> [u8; 32] {
         hmac_sha256(&self.page_mac[..], data)
+    }
+
+    /// A link's CKN (16 bytes) and CAK (32 bytes), derived from a server secret and the link,
+    /// never stored.
+    pub(crate) fn link_keys(&self, link: u32, connection: &str) -> ([u8; 16], Zeroizing<[u8; 32]>) {
+        let ckn_full = hmac_sha256(
+            &self.link_keys[..],
+            format!("ckn {link} {connection}").as_bytes(),
+        );
+        let mut ckn = [0u8; 16];
+        ckn.copy_from_slice(&ckn_full[..16]);
+        let cak = Zeroizing::new(hmac_sha256(
+            &self.link_keys[..],
+            format!("cak {link} {connection}").as_bytes(),
+        ));
+        (ckn, cak)
     }
 }
 

@@ -13,6 +13,7 @@
 pub mod admin;
 pub mod config;
 pub mod keylog;
+pub mod managed;
 pub mod routing;
 pub mod runtime;
 pub mod status;

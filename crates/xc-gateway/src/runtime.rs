@@ -432,3 +432,48 @@ fn mka_loop(
         }
     }
 }
+
+/// Applies a configuration to a running gateway, links first (neighbours are reached over
+/// them), then BGP: started, reconfigured in place, or stopped. The same path serves the static
+/// file and the control plane's configuration. Returns what could not be applied.
+pub async fn apply(gateway: &Arc<Mutex<Gateway>>, cfg: &GatewayConfig) -> Vec<String> {
+    let (g, c) = (gateway.clone(), cfg.clone());
+    let mut errors = tokio::task::spawn_blocking(move || match g.lock() {
+        Ok(mut g) => g.apply_links(&c),
+        Err(_) => vec!["the gateway state is poisoned".to_owned()],
+    })
+    .await
+    .unwrap_or_else(|e| vec![e.to_string()]);
+    let has_routing = gateway
+        .lock()
+        .map(|g| g.routing().is_some())
+        .unwrap_or(false);
+    match (&cfg.bgp, has_routing) {
+        (Some(b), true) => {
+            if let Ok(g) = gateway.lock()
+                && let Some(r) = g.routing()
+            {
+                r.reconfigure(b.clone());
+            }
+        }
+        (Some(b), false) => match crate::routing::Routing::start(b.clone()).await {
+            Ok(r) => {
+                if let Ok(mut g) = gateway.lock() {
+                    g.attach_routing(r);
+                }
+            }
+            Err(e) => errors.push(format!("BGP: {e}")),
+        },
+        (None, true) => {
+            let g = gateway.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Ok(mut g) = g.lock() {
+                    g.stop_routing();
+                }
+            })
+            .await;
+        }
+        (None, false) => {}
+    }
+    errors
+}

@@ -740,3 +740,283 @@ fn proposal_row(r: &Row<'_>) -> rusqlite::Result<Result<Proposal, StoreError>> {
         })
     })())
 }
+
+/// Gateways, their tokens, and links.
+impl Db<'_> {
+    pub fn insert_gateway_token(&self, t: &gateway::TokenRecord) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO gateway_tokens (token_hash, account_id, attach_point, facility, expires_at, used_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6)",
+            params![
+                t.token_hash,
+                t.account_id.as_str(),
+                t.attach_point.as_ref().map(|a| a.to_string()),
+                t.facility,
+                t.expires_at,
+                t.created_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn get_gateway_token(
+        &self,
+        hash: &[u8],
+    ) -> Result<Option<gateway::TokenRecord>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT token_hash, account_id, attach_point, facility, expires_at, used_by, created_at FROM gateway_tokens WHERE token_hash = ?1",
+                params![hash],
+                |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, Option<String>>(5)?,
+                        r.get::<_, i64>(6)?,
+                    ))
+                },
+            )
+            .optional()?
+            .map(|(token_hash, account, ap, facility, expires_at, used_by, created_at)| {
+                Ok(gateway::TokenRecord {
+                    token_hash,
+                    account_id: parse(AccountId::parse(&account), "token account")?,
+                    attach_point: ap
+                        .map(|a| parse(AttachPointId::parse(&a), "token attach point"))
+                        .transpose()?,
+                    facility,
+                    expires_at,
+                    used_by,
+                    created_at,
+                })
+            })
+            .transpose()
+    }
+
+    /// Marks a token used; false when it already was.
+    pub fn use_gateway_token(&self, hash: &[u8], gateway: &str) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE gateway_tokens SET used_by = ?2 WHERE token_hash = ?1 AND used_by IS NULL",
+            params![hash, gateway],
+        )?;
+        Ok(n == 1)
+    }
+
+    pub fn insert_gateway(&self, g: &gateway::GatewayRecord) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO gateways (id, account_id, attach_point, facility, name, underlay_address, secret_hash, version, last_contact, status, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10)",
+                params![
+                    g.id,
+                    g.account_id.as_str(),
+                    g.attach_point.as_ref().map(|a| a.to_string()),
+                    g.facility,
+                    g.name,
+                    g.underlay_address.to_string(),
+                    g.secret_hash,
+                    g.version,
+                    g.last_contact,
+                    g.created_at
+                ],
+            )
+            .map_err(|e| map_duplicate(e, "gateway id"))?;
+        Ok(())
+    }
+
+    fn gateway_row(r: &Row<'_>) -> rusqlite::Result<GatewayRow> {
+        Ok(GatewayRow {
+            id: r.get(0)?,
+            account: r.get(1)?,
+            attach_point: r.get(2)?,
+            facility: r.get(3)?,
+            name: r.get(4)?,
+            underlay: r.get(5)?,
+            secret_hash: r.get(6)?,
+            version: r.get(7)?,
+            last_contact: r.get(8)?,
+            status: r.get(9)?,
+            created_at: r.get(10)?,
+        })
+    }
+
+    fn gateways_where(
+        &self,
+        clause: &str,
+        p: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<gateway::GatewayRecord>, StoreError> {
+        let sql = format!(
+            "SELECT id, account_id, attach_point, facility, name, underlay_address, secret_hash, version, last_contact, status, created_at FROM gateways {clause} ORDER BY seq"
+        );
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let rows = st
+            .query_map(p, Self::gateway_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(GatewayRow::into_record).collect()
+    }
+
+    pub fn get_gateway(&self, id: &str) -> Result<Option<gateway::GatewayRecord>, StoreError> {
+        Ok(self
+            .gateways_where("WHERE id = ?1", &[&id])?
+            .into_iter()
+            .next())
+    }
+
+    /// Every gateway (`None`), or an account's.
+    pub fn list_gateways(
+        &self,
+        account: Option<&AccountId>,
+    ) -> Result<Vec<gateway::GatewayRecord>, StoreError> {
+        match account {
+            Some(a) => self.gateways_where("WHERE account_id = ?1", &[&a.as_str()]),
+            None => self.gateways_where("", &[]),
+        }
+    }
+
+    pub fn gateways_of_attach_point(
+        &self,
+        ap: &AttachPointId,
+    ) -> Result<Vec<gateway::GatewayRecord>, StoreError> {
+        self.gateways_where("WHERE attach_point = ?1", &[&ap.to_string()])
+    }
+
+    pub fn gateway_report(
+        &self,
+        id: &str,
+        version: &str,
+        at: i64,
+        status: &gateway::GatewayStatus,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE gateways SET version = ?2, last_contact = ?3, status = ?4 WHERE id = ?1",
+            params![id, version, at, json(status)],
+        )?;
+        Ok(())
+    }
+
+    pub fn touch_gateway(&self, id: &str, at: i64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE gateways SET last_contact = ?2 WHERE id = ?1",
+            params![id, at],
+        )?;
+        Ok(())
+    }
+
+    pub fn delete_gateway(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM gateways WHERE id = ?1", params![id])?
+            == 1)
+    }
+
+    /// Inserts a link and returns its id.
+    pub fn insert_link(
+        &self,
+        connection: &ConnectionId,
+        gateway_a: &str,
+        gateway_b: &str,
+        at: i64,
+    ) -> Result<u32, StoreError> {
+        self.conn.execute(
+            "INSERT INTO links (connection_id, gateway_a, gateway_b, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![connection.as_str(), gateway_a, gateway_b, at],
+        )?;
+        Ok(self.conn.last_insert_rowid() as u32)
+    }
+
+    fn links_where(
+        &self,
+        clause: &str,
+        p: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<gateway::LinkRecord>, StoreError> {
+        let sql = format!(
+            "SELECT id, connection_id, gateway_a, gateway_b, created_at FROM links {clause} ORDER BY id"
+        );
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let rows = st
+            .query_map(p, |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(id, c, a, b, at)| {
+                Ok(gateway::LinkRecord {
+                    id: id as u32,
+                    connection_id: parse(ConnectionId::parse(&c), "link connection")?,
+                    gateway_a: a,
+                    gateway_b: b,
+                    created_at: at,
+                })
+            })
+            .collect()
+    }
+
+    pub fn links_of_connection(
+        &self,
+        c: &ConnectionId,
+    ) -> Result<Vec<gateway::LinkRecord>, StoreError> {
+        self.links_where("WHERE connection_id = ?1", &[&c.as_str()])
+    }
+
+    pub fn links_of_gateway(&self, g: &str) -> Result<Vec<gateway::LinkRecord>, StoreError> {
+        self.links_where("WHERE gateway_a = ?1 OR gateway_b = ?1", &[&g])
+    }
+
+    pub fn delete_links_of_connection(&self, c: &ConnectionId) -> Result<usize, StoreError> {
+        Ok(self.conn.execute(
+            "DELETE FROM links WHERE connection_id = ?1",
+            params![c.as_str()],
+        )?)
+    }
+
+    pub fn delete_link(&self, id: u32) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM links WHERE id = ?1", params![i64::from(id)])?;
+        Ok(())
+    }
+}
+
+struct GatewayRow {
+    id: String,
+    account: String,
+    attach_point: Option<String>,
+    facility: Option<String>,
+    name: String,
+    underlay: String,
+    secret_hash: Vec<u8>,
+    version: Option<String>,
+    last_contact: Option<i64>,
+    status: Option<String>,
+    created_at: i64,
+}
+
+impl GatewayRow {
+    fn into_record(self) -> Result<gateway::GatewayRecord, StoreError> {
+        Ok(gateway::GatewayRecord {
+            account_id: parse(AccountId::parse(&self.account), "gateway account")?,
+            attach_point: self
+                .attach_point
+                .map(|a| parse(AttachPointId::parse(&a), "gateway attach point"))
+                .transpose()?,
+            facility: self.facility,
+            name: self.name,
+            underlay_address: parse(self.underlay.parse(), "gateway underlay")?,
+            secret_hash: self.secret_hash,
+            version: self.version,
+            last_contact: self.last_contact,
+            status: self
+                .status
+                .map(|s| from_json(&s, "gateway status"))
+                .transpose()?,
+            created_at: self.created_at,
+            id: self.id,
+        })
+    }
+}

@@ -304,3 +304,78 @@ pub struct MkaState {
     /// Why the link is not secured, in words, when it is not.
     pub reason: Option<String>,
 }
+
+/// A registered gateway, as stored.
+#[derive(Debug, Clone)]
+pub struct GatewayRecord {
+    pub id: String,
+    pub account_id: crate::AccountId,
+    pub attach_point: Option<crate::AttachPointId>,
+    pub facility: Option<String>,
+    pub name: String,
+    pub underlay_address: std::net::IpAddr,
+    /// SHA-256 of the gateway's secret.
+    pub secret_hash: Vec<u8>,
+    pub version: Option<String>,
+    pub last_contact: Option<i64>,
+    pub status: Option<GatewayStatus>,
+    pub created_at: i64,
+}
+
+/// A registration token, as stored (hashed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub token_hash: Vec<u8>,
+    pub account_id: crate::AccountId,
+    pub attach_point: Option<crate::AttachPointId>,
+    pub facility: Option<String>,
+    pub expires_at: i64,
+    pub used_by: Option<String>,
+    pub created_at: i64,
+}
+
+/// One link of a connection between a gateway of each side. Its id is also its VNI, and numbers
+/// its /31 (169.254.0.0/16) and its UDP port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkRecord {
+    pub id: u32,
+    pub connection_id: crate::ConnectionId,
+    /// The owner's side.
+    pub gateway_a: String,
+    /// The remote side.
+    pub gateway_b: String,
+    pub created_at: i64,
+}
+
+impl LinkRecord {
+    /// The link's name on both gateways (the TAP is `xc-<name>`).
+    pub fn name(&self) -> String {
+        format!("l{}", self.id)
+    }
+    /// The link address of side A (`b = false`) or B, as an interface address on a /31.
+    pub fn address(&self, b: bool) -> ipnet::Ipv4Net {
+        let n = self.id.wrapping_mul(2) + u32::from(b);
+        let addr = std::net::Ipv4Addr::from(0xa9fe_0000 | (n & 0xffff));
+        ipnet::Ipv4Net::new(addr, 31).unwrap_or_default()
+    }
+    /// The UDP port of the link's underlay on both gateways.
+    pub fn port(&self) -> u16 {
+        10_000u16.wrapping_add(self.id as u16)
+    }
+}
+
+/// How many links the 169.254.0.0/16 link addresses can number.
+pub const MAX_LINK_ID: u32 = 32_767;
+
+/// `POST /v1/gateway/status`: what a gateway reports, every few seconds and on changes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReportRequest {
+    pub version: String,
+    pub status: GatewayStatus,
+}
+
+/// `GET /v1/gateways` (native API).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GatewayList {
+    pub gateways: Vec<GatewayView>,
+}

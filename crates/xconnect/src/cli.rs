@@ -18,13 +18,13 @@ pub struct Common {
         env = "XCONNECT_ENDPOINT",
         default_value = "http://127.0.0.1:7700"
     )]
-    endpoint: String,
+    pub endpoint: String,
     /// Region the requests are signed for.
     #[arg(long, global = true, env = "AWS_REGION", default_value = "us-east-1")]
-    region: String,
+    pub region: String,
     /// `table` for people, `json` for scripts.
     #[arg(long, global = true, value_enum, default_value = "table")]
-    output: Format,
+    pub output: Format,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -226,6 +226,20 @@ pub enum ConnectionVerb {
     Delete {
         id: String,
     },
+    /// Wait until the connection reaches a state, showing its progress; fails with the reason
+    /// when it ends up `failed` or `deleted` instead, or when the time runs out.
+    Wait {
+        id: String,
+        #[arg(long, default_value = "available")]
+        state: String,
+        /// How long to wait: `300s`, `5m`, or seconds.
+        #[arg(long, default_value = "300s")]
+        timeout: String,
+    },
+    /// The links of a connection: both gateways, facilities, addresses, MKA, BGP, counters.
+    Links {
+        id: String,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -261,7 +275,7 @@ pub enum EnvironmentVerb {
     Get { id: String },
 }
 
-fn client(c: &Common) -> anyhow::Result<Client> {
+pub(crate) fn client(c: &Common) -> anyhow::Result<Client> {
     let key = std::env::var("AWS_ACCESS_KEY_ID").context(
         "set AWS_ACCESS_KEY_ID (and AWS_SECRET_ACCESS_KEY) to an access key of the server",
     )?;
@@ -481,6 +495,69 @@ pub async fn run(cmd: CliCommand) -> anyhow::Result<()> {
                 ConnectionVerb::Delete { id } => {
                     print_object(out, &c.delete_connection(&id).await?)
                 }
+                ConnectionVerb::Wait { id, state, timeout } => {
+                    let timeout = parse_duration(&timeout)?;
+                    let conn = wait_for_state(&c, &id, &state, timeout).await?;
+                    print_object(out, &conn)
+                }
+                ConnectionVerb::Links { id } => {
+                    let links = c.connection_links(&id).await?;
+                    let rows: Vec<serde_json::Value> = links
+                        .links
+                        .iter()
+                        .map(|l| {
+                            let end = |i: usize| l.ends.get(i);
+                            let gw = |i: usize| {
+                                end(i).map(|e| {
+                                    format!(
+                                        "{} ({})",
+                                        e.gateway_name,
+                                        e.facility.as_deref().unwrap_or("-")
+                                    )
+                                })
+                            };
+                            let mka = |i: usize| {
+                                end(i).and_then(|e| e.mka.as_ref()).map(|m| {
+                                    match m.key_age_secs {
+                                        Some(a) => format!("{} (key {a}s)", m.state),
+                                        None => m.state.clone(),
+                                    }
+                                })
+                            };
+                            let bgp = |i: usize| {
+                                end(i).and_then(|e| e.bgp.as_ref()).map(|b| {
+                                    format!("{} {}/{}", b.state, b.prefixes_accepted, b.prefixes_sent)
+                                })
+                            };
+                            serde_json::json!({
+                                "link": l.name, "vni": l.vni, "state": l.state,
+                                "owner": gw(0), "remote": gw(1),
+                                "addresses": format!("{} - {}", end(0).map(|e| e.address.as_str()).unwrap_or("-"), end(1).map(|e| e.address.as_str()).unwrap_or("-")),
+                                "mka": format!("{} / {}", mka(0).unwrap_or("-".into()), mka(1).unwrap_or("-".into())),
+                                "bgp": format!("{} / {}", bgp(0).unwrap_or("-".into()), bgp(1).unwrap_or("-".into())),
+                                "bfd": format!("{} / {}", end(0).and_then(|e| e.bgp.as_ref()).and_then(|b| b.bfd.as_ref()).map(|b| b.state.as_str()).unwrap_or("-"), end(1).and_then(|e| e.bgp.as_ref()).and_then(|b| b.bfd.as_ref()).map(|b| b.state.as_str()).unwrap_or("-")),
+                                "reason": l.reason,
+                            })
+                        })
+                        .collect();
+                    print_list(
+                        out,
+                        &links,
+                        &rows,
+                        &[
+                            "link",
+                            "vni",
+                            "state",
+                            "owner",
+                            "remote",
+                            "addresses",
+                            "mka",
+                            "bgp",
+                            "bfd",
+                            "reason",
+                        ],
+                    )
+                }
             }
         }
         CliCommand::Proposal { common, verb } => {
@@ -556,5 +633,58 @@ pub async fn run(cmd: CliCommand) -> anyhow::Result<()> {
                 EnvironmentVerb::Get { id } => print_object(out, &c.get_environment(&id).await?),
             }
         }
+    }
+}
+
+/// `300s`, `5m`, `1h` or plain seconds.
+pub(crate) fn parse_duration(s: &str) -> anyhow::Result<std::time::Duration> {
+    let s = s.trim();
+    let (num, mult) = match s.chars().last() {
+        Some('s') => (&s[..s.len() - 1], 1),
+        Some('m') => (&s[..s.len() - 1], 60),
+        Some('h') => (&s[..s.len() - 1], 3600),
+        _ => (s, 1),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| anyhow!("`{s}` is not a duration like 300s, 5m or 1h"))?;
+    Ok(std::time::Duration::from_secs(n * mult))
+}
+
+/// Polls the connection until it is in `want`; shows each change of state or reason on stderr.
+pub(crate) async fn wait_for_state(
+    c: &Client,
+    id: &str,
+    want: &str,
+    timeout: std::time::Duration,
+) -> anyhow::Result<xc_types::api::ConnectionView> {
+    let start = std::time::Instant::now();
+    let mut last = String::new();
+    loop {
+        let conn = c.get_connection(id).await?;
+        let state = conn.state.to_string();
+        let reason = conn
+            .state_reason
+            .as_ref()
+            .map(|r| format!(" ({}: {})", r.code, r.message))
+            .unwrap_or_default();
+        let line = format!("{state}{reason}");
+        if line != last {
+            eprintln!("[{:>4}s] {id}: {line}", start.elapsed().as_secs());
+            last = line;
+        }
+        if state == want {
+            return Ok(conn);
+        }
+        if (state == "failed" || state == "deleted") && want != state {
+            return Err(anyhow!("{id} is {state}{reason}, not {want}"));
+        }
+        if start.elapsed() >= timeout {
+            return Err(anyhow!(
+                "{id} is still {state}{reason} after {} s (waiting for {want})",
+                timeout.as_secs()
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
 }

@@ -13,10 +13,29 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum GatewayCommand {
-    /// Run the gateway with a configuration file (see examples/gateway.toml).
+    /// Run the gateway: with a configuration file (see examples/gateway.toml), or managed by a
+    /// control plane (register with a token once, then follow the configuration it hands out).
     Run {
+        #[arg(long, conflicts_with_all = ["controller", "token"], required_unless_present = "controller")]
+        config: Option<PathBuf>,
+        /// The control plane's URL (managed mode).
+        #[arg(long, requires = "underlay_address")]
+        controller: Option<String>,
+        /// A registration token from `xconnect gateway token create` (needed once).
+        #[arg(long, env = "XCONNECT_GATEWAY_TOKEN")]
+        token: Option<String>,
+        /// This gateway's address on the underlay, which peer gateways reach it at.
         #[arg(long)]
-        config: PathBuf,
+        underlay_address: Option<std::net::IpAddr>,
+        /// The gateway's name (default: the host name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Where the credential and the last configuration are kept.
+        #[arg(long, default_value = ".xconnect-gateway")]
+        state_dir: PathBuf,
+        /// The local admin endpoint (/status, /metrics) in managed mode.
+        #[arg(long, default_value = "127.0.0.1:7801")]
+        admin_listen: std::net::SocketAddr,
         /// Log filter (as RUST_LOG).
         #[arg(long, env = "XCONNECT_LOG", default_value = "info")]
         log: String,
@@ -30,15 +49,59 @@ pub enum GatewayCommand {
         #[arg(long, value_enum, default_value = "table")]
         output: Format,
     },
+    /// Registration tokens for new gateways.
+    Token {
+        #[command(flatten)]
+        common: crate::cli::Common,
+        #[command(subcommand)]
+        verb: TokenVerb,
+    },
+    /// The gateways registered with the control plane.
+    List {
+        #[command(flatten)]
+        common: crate::cli::Common,
+    },
+    Get {
+        #[command(flatten)]
+        common: crate::cli::Common,
+        id: String,
+    },
+    /// Forget a gateway; its links are planned again on the attach point's other gateways.
+    Delete {
+        #[command(flatten)]
+        common: crate::cli::Common,
+        id: String,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum TokenVerb {
+    /// A single-use token (valid 24 hours) that registers one gateway for an attach point.
+    Create {
+        #[arg(long)]
+        attach_point: Option<String>,
+        /// The facility the gateway stands in (required for a provider edge).
+        #[arg(long)]
+        facility: Option<String>,
+    },
+}
+
+fn init_logs(log: &str) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(log).context("--log")?)
+        .with_writer(std::io::stderr)
+        .init();
+    Ok(())
 }
 
 pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
     match cmd {
-        GatewayCommand::Run { config, log } => {
-            tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::try_new(&log).context("--log")?)
-                .with_writer(std::io::stderr)
-                .init();
+        GatewayCommand::Run {
+            config: Some(config),
+            log,
+            ..
+        } => {
+            init_logs(&log)?;
             let cfg = xc_gateway::GatewayConfig::load(&config)?;
             let listener = tokio::net::TcpListener::bind(cfg.admin_listen)
                 .await
@@ -49,19 +112,17 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
                     )
                 })?;
             let admin = listener.local_addr()?;
-            let gateway = tokio::task::spawn_blocking(move || {
-                xc_gateway::Gateway::start(&cfg).map(|g| (g, cfg))
-            })
-            .await??;
-            let (mut gateway, cfg) = gateway;
-            if let Some(bgp) = cfg.bgp.clone() {
-                match xc_gateway::routing::Routing::start(bgp).await {
-                    Ok(r) => gateway.attach_routing(r),
-                    Err(e) => {
-                        tokio::task::spawn_blocking(move || drop(gateway)).await?;
-                        return Err(anyhow::anyhow!(e).context("cannot start BGP"));
-                    }
-                }
+            let mut empty = cfg.clone();
+            empty.links.clear();
+            empty.bgp = None;
+            let gateway =
+                tokio::task::spawn_blocking(move || xc_gateway::Gateway::start(&empty)).await??;
+            let gateway = std::sync::Arc::new(std::sync::Mutex::new(gateway));
+            let errors = xc_gateway::runtime::apply(&gateway, &cfg).await;
+            if !errors.is_empty() {
+                let g = gateway.clone();
+                tokio::task::spawn_blocking(move || drop(g)).await?;
+                bail!("{}", errors.join("; "));
             }
             println!(
                 "xconnect gateway {} running {} link(s) and {} BGP neighbour(s); status at http://{admin}/status",
@@ -69,11 +130,131 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
                 cfg.links.len(),
                 cfg.bgp.as_ref().map_or(0, |b| b.neighbors.len())
             );
-            let source = gateway.status_source();
+            let source = gateway
+                .lock()
+                .map_err(|_| anyhow::anyhow!("gateway state poisoned"))?
+                .status_source();
             xc_gateway::admin::serve(listener, source, crate::server::shutdown_signal()).await?;
             tokio::task::spawn_blocking(move || drop(gateway)).await?;
             println!("xconnect gateway stopped");
             Ok(())
+        }
+        GatewayCommand::Run {
+            config: None,
+            controller,
+            token,
+            underlay_address,
+            name,
+            state_dir,
+            admin_listen,
+            log,
+        } => {
+            init_logs(&log)?;
+            let (Some(controller), Some(underlay)) = (controller, underlay_address) else {
+                bail!("give --config FILE, or --controller URL --underlay-address IP [--token T]");
+            };
+            let name = name.unwrap_or_else(|| {
+                std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .map(|h| h.trim().to_owned())
+                    .unwrap_or_else(|_| "gateway".into())
+            });
+            let listener = tokio::net::TcpListener::bind(admin_listen)
+                .await
+                .with_context(|| format!("cannot listen on {admin_listen} (--admin-listen)"))?;
+            let admin = listener.local_addr()?;
+            let opts = xc_gateway::managed::ManagedOptions {
+                controller: controller.clone(),
+                token,
+                underlay_address: underlay,
+                name,
+                state_dir,
+                admin_listen: admin,
+            };
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            let mut admin_task = None;
+            let run = xc_gateway::managed::run(
+                opts,
+                |g, id| {
+                    println!(
+                        "xconnect gateway {id} managed by {controller}; status at http://{admin}/status"
+                    );
+                    let source = g.status_source();
+                    let mut rx = stop_rx.clone();
+                    admin_task = Some(tokio::spawn(xc_gateway::admin::serve(
+                        listener,
+                        source,
+                        async move {
+                            let _ = rx.wait_for(|s| *s).await;
+                        },
+                    )));
+                },
+                crate::server::shutdown_signal(),
+            );
+            let r = run.await;
+            let _ = stop_tx.send(true);
+            if let Some(t) = admin_task {
+                let _ = t.await;
+            }
+            r?;
+            println!("xconnect gateway stopped");
+            Ok(())
+        }
+        GatewayCommand::Token { common, verb } => {
+            let c = crate::cli::client(&common)?;
+            match verb {
+                TokenVerb::Create {
+                    attach_point,
+                    facility,
+                } => {
+                    let t = c
+                        .create_gateway_token(&xc_types::gateway::TokenRequest {
+                            attach_point_id: attach_point,
+                            facility,
+                        })
+                        .await?;
+                    crate::output::print_object(common.output, &t)
+                }
+            }
+        }
+        GatewayCommand::List { common } => {
+            let c = crate::cli::client(&common)?;
+            let list = c.list_gateways().await?;
+            let rows: Vec<serde_json::Value> = list
+                .gateways
+                .iter()
+                .map(|g| {
+                    serde_json::json!({
+                        "id": g.id, "name": g.name, "attachPoint": g.attach_point_id,
+                        "facility": g.facility, "underlay": g.underlay_address,
+                        "version": g.version,
+                        "lastContact": g.last_contact_age_secs.map(|s| format!("{s}s ago")),
+                        "links": g.status.as_ref().map(|s| s.links.len()),
+                    })
+                })
+                .collect();
+            print_list(
+                common.output,
+                &list,
+                &rows,
+                &[
+                    "id",
+                    "name",
+                    "attachPoint",
+                    "facility",
+                    "underlay",
+                    "version",
+                    "lastContact",
+                    "links",
+                ],
+            )
+        }
+        GatewayCommand::Get { common, id } => {
+            let c = crate::cli::client(&common)?;
+            crate::output::print_object(common.output, &c.get_gateway(&id).await?)
+        }
+        GatewayCommand::Delete { common, id } => {
+            let c = crate::cli::client(&common)?;
+            crate::output::print_object(common.output, &c.delete_gateway(&id).await?)
         }
         GatewayCommand::Status { admin, output } => {
             let url = format!("http://{admin}/status");

@@ -111,7 +111,7 @@ impl Service {
             .transpose()?;
         let now = self.now();
         let caller = caller.clone();
-        self.store
+        let ap = self.store
             .write(move |db| {
                 let mut ap = db
                     .get_attach_point(&id)?
@@ -137,7 +137,10 @@ impl Service {
                 db.update_attach_point(&ap)?;
                 Ok(ap)
             })
-            .await
+            .await?;
+        // Its gateways announce, and its peers accept, the new prefixes.
+        self.config_changed();
+        Ok(ap)
     }
 
     pub async fn delete_attach_point(&self, caller: &Caller, id: &str) -> Result<()> {

@@ -2,6 +2,7 @@
 
 mod attach_points;
 mod connections;
+pub(crate) mod gateways;
 mod proposals;
 mod views;
 
@@ -80,6 +81,8 @@ pub struct Service {
     pub(crate) server_id: String,
     /// Wakes the lifecycle driver when a write leaves it work.
     pub(crate) work: tokio::sync::Notify,
+    /// Bumped whenever a gateway's configuration may have changed: wakes blocking queries.
+    pub(crate) config_epoch: tokio::sync::watch::Sender<u64>,
 }
 
 /// A fresh access key: its id, its secret (shown once) and the secret sealed for storage.
@@ -157,6 +160,7 @@ impl Service {
             clock,
             server_id,
             work: tokio::sync::Notify::new(),
+            config_epoch: tokio::sync::watch::Sender::new(0),
         }))
     }
 

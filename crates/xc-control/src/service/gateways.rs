@@ -1,0 +1,607 @@
+//! Managed gateways: registration tokens, registration, the per-gateway credential, each
+//! gateway's configuration (computed from the connections its attach point takes part in), what
+//! gateways report, and the links view of a connection.
+
+use super::attach_points::parse_attach_point_id;
+use super::connections::{fmt_time, load_visible, parse_connection_id};
+use super::{Caller, Service};
+use crate::{Result, ServiceError};
+use base64::Engine as _;
+use sha2::Digest;
+use std::net::{IpAddr, SocketAddr};
+use xc_store::Db;
+use xc_types::gateway::{
+    BgpDoc, ConfigDoc, GatewayRecord, GatewaySection, GatewayStatus, GatewayView, LinkDoc, LinkEnd,
+    LinkRecord, LinkView, LinksResponse, NeighborDoc, RegisterRequest, RegisterResponse,
+    TokenRecord, TokenRequest, TokenResponse,
+};
+use xc_types::*;
+
+/// How long a registration token can be used.
+const TOKEN_LIFETIME_SECS: i64 = 24 * 3600;
+/// A gateway that has not been heard from for this long is not counted on.
+pub(crate) const STALE_SECS: i64 = 30;
+const TOKEN_PREFIX: &str = "xcgt1.";
+
+fn sha256(b: &[u8]) -> Vec<u8> {
+    sha2::Sha256::digest(b).to_vec()
+}
+
+fn random_b64(n: usize) -> String {
+    let bytes: Vec<u8> = (0..n).map(|_| rand::random::<u8>()).collect();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The prefixes a side announces, and those it accepts from the other.
+pub(crate) fn announce_and_accept(
+    own_ap: &AttachPoint,
+    own_routing: &RoutingPolicy,
+    other_ap: &AttachPoint,
+    other_routing: &RoutingPolicy,
+) -> (Vec<Prefix>, Vec<Prefix>) {
+    let announce = match own_routing {
+        RoutingPolicy::Automatic => own_ap.prefixes.clone(),
+        RoutingPolicy::Manual { announce, .. } => announce.clone(),
+    };
+    let accept = match own_routing {
+        RoutingPolicy::Manual { accept, .. } => accept.clone(),
+        RoutingPolicy::Automatic => match other_routing {
+            RoutingPolicy::Automatic => other_ap.prefixes.clone(),
+            RoutingPolicy::Manual { announce, .. } => announce.clone(),
+        },
+    };
+    (announce, accept)
+}
+
+/// Both attach points and routing policies of a connection, from side A's or B's view: (own
+/// attach point, own policy, other attach point, other policy).
+pub(crate) fn sides(
+    db: &Db<'_>,
+    c: &Connection,
+    is_b: bool,
+) -> Result<Option<(AttachPoint, RoutingPolicy, AttachPoint, RoutingPolicy)>> {
+    let (Some(remote_ap), Some(remote_routing)) = (&c.remote_attach_point, &c.remote_routing)
+    else {
+        return Ok(None);
+    };
+    let (Some(a), Some(b)) = (
+        db.get_attach_point(&c.owner_attach_point)?,
+        db.get_attach_point(remote_ap)?,
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(if is_b {
+        (b, remote_routing.clone(), a, c.owner_routing.clone())
+    } else {
+        (a, c.owner_routing.clone(), b, remote_routing.clone())
+    }))
+}
+
+/// Whether a connection in this state has its links configured on the gateways.
+pub(crate) fn carries_links(s: ConnectionState) -> bool {
+    matches!(
+        s,
+        ConnectionState::Pending
+            | ConnectionState::Available
+            | ConnectionState::Down
+            | ConnectionState::Updating
+    )
+}
+
+/// A BGP router id for a gateway: its underlay address when IPv4, else derived from its id.
+fn router_id(g: &GatewayRecord) -> String {
+    match g.underlay_address {
+        IpAddr::V4(a) => a.to_string(),
+        IpAddr::V6(_) => {
+            let h = sha256(g.id.as_bytes());
+            std::net::Ipv4Addr::new(10, h[0], h[1], h[2].max(1)).to_string()
+        }
+    }
+}
+
+impl Service {
+    /// Wakes the blocking queries of gateways: their configuration may have changed.
+    pub(crate) fn config_changed(&self) {
+        self.config_epoch.send_modify(|e| *e += 1);
+    }
+
+    /// A receiver that changes whenever some gateway's configuration may have.
+    pub fn config_epoch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.config_epoch.subscribe()
+    }
+
+    pub async fn create_gateway_token(
+        &self,
+        caller: &Caller,
+        req: TokenRequest,
+    ) -> Result<TokenResponse> {
+        caller.require_write()?;
+        let ap = req
+            .attach_point_id
+            .as_deref()
+            .map(|a| parse_attach_point_id("attachPointId", a))
+            .transpose()?;
+        if let Some(f) = &req.facility
+            && !self.catalog.facilities().iter().any(|x| &x.id == f)
+        {
+            return Err(ServiceError::validation(
+                "facility",
+                format!(
+                    "{f} is not a facility of this installation (xconnect environment list shows them)"
+                ),
+            ));
+        }
+        if ap.is_none() && req.facility.is_none() {
+            return Err(ServiceError::validation(
+                "attachPointId",
+                "give the attach point the gateway serves (or, for a provider edge, a facility)",
+            ));
+        }
+        if ap.is_none() && !caller.is_operator() {
+            return Err(ServiceError::AccessDenied(
+                "only the operator registers provider-edge gateways (a facility without an attach point)".into(),
+            ));
+        }
+        let token = format!("{TOKEN_PREFIX}{}", random_b64(24));
+        let now = self.now();
+        let record = TokenRecord {
+            token_hash: sha256(token.as_bytes()),
+            account_id: caller.account.clone(),
+            attach_point: ap,
+            facility: req.facility.clone(),
+            expires_at: now + TOKEN_LIFETIME_SECS,
+            used_by: None,
+            created_at: now,
+        };
+        let caller2 = caller.clone();
+        self.store
+            .write(move |db| {
+                if let Some(ap) = &record.attach_point {
+                    let found = db
+                        .get_attach_point(ap)?
+                        .filter(|a| a.account_id == caller2.account || caller2.is_operator());
+                    if found.is_none() {
+                        return Err(ServiceError::not_found("attach point", ap));
+                    }
+                }
+                db.insert_gateway_token(&record)?;
+                Ok(())
+            })
+            .await?;
+        Ok(TokenResponse {
+            token,
+            attach_point_id: ap.map(|a| a.to_string()),
+            facility: req.facility,
+            expires_at: fmt_time(now + TOKEN_LIFETIME_SECS),
+        })
+    }
+
+    /// Redeems a registration token: the gateway gets its id and secret (shown once).
+    pub async fn register_gateway(&self, req: RegisterRequest) -> Result<RegisterResponse> {
+        let name = req.name.trim().to_owned();
+        if name.is_empty() || name.len() > 64 {
+            return Err(ServiceError::validation("name", "is 1 to 64 characters"));
+        }
+        let underlay: IpAddr = req.underlay_address.parse().map_err(|_| {
+            ServiceError::validation(
+                "underlayAddress",
+                "is the gateway's IP address on the underlay",
+            )
+        })?;
+        if !req.token.starts_with(TOKEN_PREFIX) {
+            return Err(ServiceError::AccessDenied(
+                "this is not a gateway registration token (they start with xcgt1.)".into(),
+            ));
+        }
+        let hash = sha256(req.token.as_bytes());
+        let id = format!("gw-{}", hex::encode(rand::random::<[u8; 4]>()));
+        let secret = random_b64(32);
+        let secret_hash = sha256(secret.as_bytes());
+        let now = self.now();
+        let version = req.version.chars().take(64).collect::<String>();
+        let gid = id.clone();
+        self.store
+            .write(move |db| {
+                let t = db.get_gateway_token(&hash)?.ok_or_else(|| {
+                    ServiceError::AccessDenied("unknown registration token".into())
+                })?;
+                if t.used_by.is_some() {
+                    return Err(ServiceError::AccessDenied(
+                        "this registration token was already used; create another".into(),
+                    ));
+                }
+                if t.expires_at <= now {
+                    return Err(ServiceError::AccessDenied(
+                        "this registration token expired; create another".into(),
+                    ));
+                }
+                if !db.use_gateway_token(&hash, &gid)? {
+                    return Err(ServiceError::AccessDenied(
+                        "this registration token was already used; create another".into(),
+                    ));
+                }
+                db.insert_gateway(&GatewayRecord {
+                    id: gid.clone(),
+                    account_id: t.account_id,
+                    attach_point: t.attach_point,
+                    facility: t.facility,
+                    name,
+                    underlay_address: underlay,
+                    secret_hash,
+                    version: Some(version),
+                    last_contact: Some(now),
+                    status: None,
+                    created_at: now,
+                })?;
+                Ok(())
+            })
+            .await?;
+        tracing::info!(gateway = %id, "gateway registered");
+        self.work.notify_one();
+        self.config_changed();
+        Ok(RegisterResponse {
+            gateway_id: id,
+            secret,
+        })
+    }
+
+    /// Checks `<gatewayId>.<secret>`.
+    pub async fn authenticate_gateway(&self, credential: &str) -> Result<GatewayRecord> {
+        let denied = || ServiceError::AccessDenied("unknown gateway credential".into());
+        let (id, secret) = credential.split_once('.').ok_or_else(denied)?;
+        let id = id.to_owned();
+        let g = self
+            .store
+            .read(move |db| Ok::<_, ServiceError>(db.get_gateway(&id)?))
+            .await?
+            .ok_or_else(denied)?;
+        let presented = sha256(secret.as_bytes());
+        if subtle::ConstantTimeEq::ct_eq(&presented[..], &g.secret_hash[..]).into() {
+            Ok(g)
+        } else {
+            Err(denied())
+        }
+    }
+
+    /// The gateway's configuration and its index (a digest: it changes exactly when the
+    /// configuration does).
+    pub async fn gateway_config(&self, gateway_id: &str) -> Result<(String, ConfigDoc)> {
+        let id = gateway_id.to_owned();
+        let mut doc = self
+            .store
+            .read(move |db| {
+                let g = db
+                    .get_gateway(&id)?
+                    .ok_or_else(|| ServiceError::not_found("gateway", &id))?;
+                build_config(db, &g)
+            })
+            .await?;
+        // The read closure cannot borrow the service's secrets: the keys are derived here.
+        for l in &mut doc.link {
+            let (ckn, cak) = self.secrets.link_keys(l.vni, l.cak.as_str());
+            l.ckn = hex::encode(ckn);
+            l.cak = hex::encode(&cak[..]);
+        }
+        let json = serde_json::to_vec(&doc).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let index = hex::encode(&sha256(&json)[..8]);
+        Ok((index, doc))
+    }
+
+    /// Records what a gateway reported.
+    pub async fn gateway_report(
+        &self,
+        gateway_id: &str,
+        version: String,
+        status: GatewayStatus,
+    ) -> Result<()> {
+        let id = gateway_id.to_owned();
+        let now = self.now();
+        self.store
+            .write(move |db| {
+                db.gateway_report(&id, &version, now, &status)?;
+                Ok::<_, ServiceError>(())
+            })
+            .await?;
+        self.work.notify_one();
+        Ok(())
+    }
+
+    pub async fn touch_gateway(&self, gateway_id: &str) -> Result<()> {
+        let id = gateway_id.to_owned();
+        let now = self.now();
+        self.store
+            .write(move |db| {
+                db.touch_gateway(&id, now)?;
+                Ok::<_, ServiceError>(())
+            })
+            .await
+    }
+
+    fn gateway_view(&self, g: GatewayRecord) -> GatewayView {
+        let now = self.now();
+        GatewayView {
+            id: g.id,
+            name: g.name,
+            account_id: g.account_id.to_string(),
+            attach_point_id: g.attach_point.map(|a| a.to_string()),
+            facility: g.facility,
+            underlay_address: g.underlay_address.to_string(),
+            version: g.version,
+            registered_at: fmt_time(g.created_at),
+            last_contact: g.last_contact.map(fmt_time),
+            last_contact_age_secs: g.last_contact.map(|t| now - t),
+            status: g.status,
+        }
+    }
+
+    pub async fn list_gateways(&self, caller: &Caller) -> Result<Vec<GatewayView>> {
+        let account = (!caller.is_operator()).then(|| caller.account.clone());
+        let list = self
+            .store
+            .read(move |db| Ok::<_, ServiceError>(db.list_gateways(account.as_ref())?))
+            .await?;
+        Ok(list.into_iter().map(|g| self.gateway_view(g)).collect())
+    }
+
+    async fn visible_gateway(&self, caller: &Caller, id: &str) -> Result<GatewayRecord> {
+        let gid = id.to_owned();
+        let g = self
+            .store
+            .read(move |db| Ok::<_, ServiceError>(db.get_gateway(&gid)?))
+            .await?;
+        g.filter(|g| g.account_id == caller.account || caller.is_operator())
+            .ok_or_else(|| ServiceError::not_found("gateway", id))
+    }
+
+    pub async fn get_gateway(&self, caller: &Caller, id: &str) -> Result<GatewayView> {
+        Ok(self.gateway_view(self.visible_gateway(caller, id).await?))
+    }
+
+    /// Forgets a gateway: its links are planned again on the attach point's other gateways.
+    pub async fn delete_gateway(&self, caller: &Caller, id: &str) -> Result<()> {
+        caller.require_write()?;
+        let g = self.visible_gateway(caller, id).await?;
+        self.store
+            .write(move |db| {
+                for l in db.links_of_gateway(&g.id)? {
+                    db.delete_link(l.id)?;
+                }
+                db.delete_gateway(&g.id)?;
+                Ok::<_, ServiceError>(())
+            })
+            .await?;
+        self.work.notify_one();
+        self.config_changed();
+        Ok(())
+    }
+
+    /// Every link of a connection with what both of its gateways report.
+    pub async fn connection_links(&self, caller: &Caller, id: &str) -> Result<LinksResponse> {
+        let id = parse_connection_id("identifier", id)?;
+        let caller = caller.clone();
+        let now = self.now();
+        self.store
+            .read(move |db| {
+                let c = load_visible(db, &caller, &id)?;
+                let mut links = Vec::new();
+                for l in db.links_of_connection(&c.id)? {
+                    links.push(link_view(db, &c, &l, now)?);
+                }
+                Ok(LinksResponse { links })
+            })
+            .await
+    }
+}
+
+/// The configuration of one gateway: a link and a BGP neighbour per link of a connection its
+/// attach point takes part in, announcing its side's prefixes and accepting the other side's.
+/// The CKN/CAK are left for the caller to derive (`cak` holds the connection id meanwhile).
+fn build_config(db: &Db<'_>, g: &GatewayRecord) -> Result<ConfigDoc> {
+    let mut doc = ConfigDoc {
+        gateway: GatewaySection {
+            name: g.name.clone(),
+            admin_listen: None,
+        },
+        ..ConfigDoc::default()
+    };
+    let mut announce: Vec<String> = Vec::new();
+    let mut neighbors = Vec::new();
+    let mut asn = None;
+    for l in db.links_of_gateway(&g.id)? {
+        let Some(c) = db.get_connection(&l.connection_id)? else {
+            continue;
+        };
+        if !carries_links(c.state) {
+            continue;
+        }
+        let is_b = l.gateway_b == g.id;
+        let other_id = if is_b { &l.gateway_a } else { &l.gateway_b };
+        let Some(other) = db.get_gateway(other_id)? else {
+            continue;
+        };
+        let Some((own_ap, own_routing, other_ap, other_routing)) = sides(db, &c, is_b)? else {
+            continue;
+        };
+        let (ann, acc) = announce_and_accept(&own_ap, &own_routing, &other_ap, &other_routing);
+        for p in ann {
+            let p = p.to_string();
+            if !announce.contains(&p) {
+                announce.push(p);
+            }
+        }
+        asn = Some(own_ap.asn.get());
+        let port = l.port();
+        doc.link.push(LinkDoc {
+            name: l.name(),
+            underlay_local: SocketAddr::new(g.underlay_address, port).to_string(),
+            underlay_remote: SocketAddr::new(other.underlay_address, port).to_string(),
+            vni: l.id,
+            cipher: None,
+            ckn: String::new(),
+            cak: c.id.to_string(),
+            address: Some(l.address(is_b).to_string()),
+            bandwidth: Some(c.bandwidth.to_string()),
+            // The owner's side is the key server.
+            key_server_priority: Some(if is_b { 32 } else { 16 }),
+        });
+        neighbors.push(NeighborDoc {
+            address: l.address(!is_b).addr().to_string(),
+            remote_asn: other_ap.asn.get(),
+            import: if acc.is_empty() {
+                // Nothing to accept: a prefix list that matches nothing usable.
+                vec!["0.0.0.0/32".into()]
+            } else {
+                acc.iter().map(|p| p.to_string()).collect()
+            },
+            max_prefixes: Some(100),
+            bfd: true,
+            hold_time: Some(30),
+            connect_retry_secs: Some(1),
+        });
+    }
+    if let Some(asn) = asn {
+        doc.bgp = Some(BgpDoc {
+            asn,
+            router_id: router_id(g),
+            announce,
+            neighbor: neighbors,
+        });
+    }
+    Ok(doc)
+}
+
+/// What makes a link end `up`, or why it is not.
+pub(crate) fn end_state(
+    g: Option<&GatewayRecord>,
+    link: &LinkRecord,
+    is_b: bool,
+    expects_prefixes: bool,
+    now: i64,
+) -> std::result::Result<(), (&'static str, String)> {
+    let Some(g) = g else {
+        return Err((
+            "NO_GATEWAY_AVAILABLE",
+            "a gateway of this link is no longer registered".into(),
+        ));
+    };
+    if g.last_contact.is_none_or(|t| now - t > STALE_SECS) {
+        return Err((
+            "GATEWAY_UNREACHABLE",
+            format!(
+                "gateway {} has not reported for over {STALE_SECS} s",
+                g.name
+            ),
+        ));
+    }
+    let Some(st) = &g.status else {
+        return Err((
+            "GATEWAY_UNREACHABLE",
+            format!("gateway {} has not reported yet", g.name),
+        ));
+    };
+    let name = link.name();
+    let Some(ls) = st.links.iter().find(|l| l.name == name) else {
+        return Err((
+            "LINK_NOT_CONFIGURED",
+            format!("gateway {} has not set up link {name} yet", g.name),
+        ));
+    };
+    if ls.mka.state != "secured" {
+        let code = if ls.mka.reason.as_deref().is_some_and(|r| r.contains("ICV")) {
+            "MACSEC_KEY_MISMATCH"
+        } else {
+            "MACSEC_NOT_SECURED"
+        };
+        return Err((
+            code,
+            format!(
+                "link {name} on gateway {}: MACsec {}{}",
+                g.name,
+                ls.mka.state,
+                ls.mka
+                    .reason
+                    .as_ref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            ),
+        ));
+    }
+    let peer = link.address(!is_b).addr().to_string();
+    let n = st
+        .bgp
+        .as_ref()
+        .and_then(|b| b.neighbors.iter().find(|n| n.address == peer));
+    match n {
+        Some(n) if n.state == "Established" => {
+            if expects_prefixes && n.prefixes_accepted == 0 {
+                Err((
+                    "NO_ROUTES_RECEIVED",
+                    format!(
+                        "link {name} on gateway {}: BGP up, no prefixes accepted",
+                        g.name
+                    ),
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        Some(n) => Err((
+            "BGP_NOT_ESTABLISHED",
+            format!(
+                "link {name} on gateway {}: BGP {}{}",
+                g.name,
+                n.state,
+                n.last_error
+                    .as_ref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
+            ),
+        )),
+        None => Err((
+            "BGP_NOT_ESTABLISHED",
+            format!("link {name} on gateway {}: no BGP session yet", g.name),
+        )),
+    }
+}
+
+fn link_view(db: &Db<'_>, c: &Connection, l: &LinkRecord, now: i64) -> Result<LinkView> {
+    let mut ends = Vec::new();
+    let mut problem = None;
+    for is_b in [false, true] {
+        let gid = if is_b { &l.gateway_b } else { &l.gateway_a };
+        let g = db.get_gateway(gid)?;
+        let expects = sides(db, c, is_b)?
+            .map(|(oa, or, xa, xr)| !announce_and_accept(&oa, &or, &xa, &xr).1.is_empty())
+            .unwrap_or(false);
+        if let Err((_, why)) = end_state(g.as_ref(), l, is_b, expects, now) {
+            problem.get_or_insert(why);
+        }
+        let peer = l.address(!is_b).addr().to_string();
+        let st = g.as_ref().and_then(|g| g.status.as_ref());
+        let ls = st.and_then(|s| s.links.iter().find(|x| x.name == l.name()));
+        ends.push(LinkEnd {
+            side: if is_b { "remote" } else { "owner" }.into(),
+            gateway_id: gid.clone(),
+            gateway_name: g.as_ref().map(|g| g.name.clone()).unwrap_or_default(),
+            facility: g.as_ref().and_then(|g| g.facility.clone()),
+            underlay: g
+                .as_ref()
+                .map(|g| SocketAddr::new(g.underlay_address, l.port()).to_string())
+                .unwrap_or_default(),
+            address: l.address(is_b).to_string(),
+            mka: ls.map(|x| x.mka.clone()),
+            bgp: st
+                .and_then(|s| s.bgp.as_ref())
+                .and_then(|b| b.neighbors.iter().find(|n| n.address == peer).cloned()),
+            counters: ls.map(|x| x.counters.clone()),
+            last_contact_age_secs: g.as_ref().and_then(|g| g.last_contact).map(|t| now - t),
+        });
+    }
+    Ok(LinkView {
+        name: l.name(),
+        vni: l.id,
+        state: if problem.is_none() { "up" } else { "down" }.into(),
+        reason: problem,
+        ends,
+    })
+}

@@ -1,0 +1,248 @@
+//! The managed gateway: registers with the control plane once (a single-use token buys a
+//! per-gateway credential, kept in the state directory), then watches its configuration with
+//! blocking queries and applies each new one through the same path as a static file, and
+//! reports its status every few seconds.
+//!
+//! Static stability: the last configuration is kept in the state directory and applied at start
+//! before the control plane answers; while the control plane is unreachable the gateway keeps
+//! forwarding with what it has and retries.
+//!
+//! ```text
+//!  state dir: credential.json (0600)   config.json (last configuration, 0600: it holds CAKs)
+//!  watch loop:  GET /v1/gateway/config?index=I&wait=30 ──► apply (links, then BGP) ──► save
+//!  report loop: POST /v1/gateway/status every 2 s
+//! ```
+
+use crate::config::GatewayConfig;
+use crate::runtime::{Gateway, apply};
+use serde::{Deserialize, Serialize};
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use xc_client::GatewayClient;
+use xc_types::gateway::{ConfigResponse, RegisterRequest, ReportRequest};
+
+/// How long a blocking query waits before the server answers with the same configuration.
+const WATCH_WAIT: Duration = Duration::from_secs(30);
+const REPORT_EVERY: Duration = Duration::from_secs(2);
+const RETRY_EVERY: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone)]
+pub struct ManagedOptions {
+    pub controller: String,
+    pub token: Option<String>,
+    pub underlay_address: IpAddr,
+    pub name: String,
+    pub state_dir: PathBuf,
+    pub admin_listen: SocketAddr,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Credential {
+    controller: String,
+    gateway_id: String,
+    secret: String,
+}
+
+fn write_private(path: &Path, data: &[u8]) -> io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// The gateway's identity: read from the state directory, or obtained with the token.
+async fn credential(opts: &ManagedOptions) -> io::Result<(String, String)> {
+    let path = opts.state_dir.join("credential.json");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let c: Credential = serde_json::from_str(&text).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: {e}", path.display()),
+            )
+        })?;
+        tracing::info!(gateway = %c.gateway_id, "using the credential in {}", path.display());
+        return Ok((c.gateway_id, c.secret));
+    }
+    let Some(token) = &opts.token else {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "{} does not exist: give --token (from `xconnect gateway token create`) to register",
+                path.display()
+            ),
+        ));
+    };
+    let client = GatewayClient::new(&opts.controller).map_err(io::Error::other)?;
+    let req = RegisterRequest {
+        token: token.clone(),
+        name: opts.name.clone(),
+        underlay_address: opts.underlay_address.to_string(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    };
+    let resp = loop {
+        match client.register(&req).await {
+            Ok(r) => break r,
+            Err(e @ xc_client::ClientError::Api { .. }) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!("registration refused: {e}"),
+                ));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot reach the controller to register; retrying");
+                tokio::time::sleep(RETRY_EVERY).await;
+            }
+        }
+    };
+    std::fs::create_dir_all(&opts.state_dir)?;
+    let c = Credential {
+        controller: opts.controller.clone(),
+        gateway_id: resp.gateway_id.clone(),
+        secret: resp.secret.clone(),
+    };
+    write_private(
+        &path,
+        &serde_json::to_vec_pretty(&c).map_err(io::Error::other)?,
+    )?;
+    tracing::info!(gateway = %resp.gateway_id, "registered; credential kept in {}", path.display());
+    Ok((resp.gateway_id, resp.secret))
+}
+
+fn to_config(resp: &ConfigResponse, admin: SocketAddr) -> Result<GatewayConfig, String> {
+    let mut doc = resp.config.clone();
+    doc.gateway.admin_listen = Some(admin.to_string());
+    GatewayConfig::from_doc(&doc).map_err(|e| e.to_string())
+}
+
+/// A managed gateway, running until `shutdown` resolves.
+pub async fn run(
+    opts: ManagedOptions,
+    on_ready: impl FnOnce(&Gateway, &str),
+    shutdown: impl std::future::Future<Output = ()>,
+) -> io::Result<()> {
+    std::fs::create_dir_all(&opts.state_dir)?;
+    let (id, secret) = credential(&opts).await?;
+    let client = GatewayClient::new(&opts.controller)
+        .map_err(io::Error::other)?
+        .with_credential(&id, &secret);
+    let empty = GatewayConfig {
+        name: opts.name.clone(),
+        admin_listen: opts.admin_listen,
+        keylog_file: None,
+        links: Vec::new(),
+        bgp: None,
+    };
+    let gw = tokio::task::spawn_blocking(move || Gateway::start(&empty))
+        .await
+        .map_err(io::Error::other)??;
+    let gw = Arc::new(Mutex::new(gw));
+    let saved = opts.state_dir.join("config.json");
+    let mut index: Option<String> = None;
+    // Static stability: the last configuration first, before the controller answers.
+    if let Ok(text) = std::fs::read_to_string(&saved)
+        && let Ok(resp) = serde_json::from_str::<ConfigResponse>(&text)
+    {
+        match to_config(&resp, opts.admin_listen) {
+            Ok(cfg) => {
+                tracing::info!(
+                    links = cfg.links.len(),
+                    "applying the last configuration while the controller is asked"
+                );
+                for e in apply(&gw, &cfg).await {
+                    tracing::warn!("{e}");
+                }
+                index = Some(resp.index.clone());
+            }
+            Err(e) => tracing::warn!("the saved configuration is not usable: {e}"),
+        }
+    }
+    if let Ok(g) = gw.lock() {
+        on_ready(&g, &id);
+    }
+    let reporter = {
+        let gw = gw.clone();
+        let client = client.clone();
+        tokio::spawn(async move {
+            let source = match gw.lock() {
+                Ok(g) => g.status_source(),
+                Err(_) => return,
+            };
+            loop {
+                let req = ReportRequest {
+                    version: env!("CARGO_PKG_VERSION").to_owned(),
+                    status: source(),
+                };
+                if let Err(e) = client.report(&req).await {
+                    tracing::debug!(error = %e, "status report failed");
+                }
+                tokio::time::sleep(REPORT_EVERY).await;
+            }
+        })
+    };
+    let watch = async {
+        let mut failing = false;
+        loop {
+            match client.config(index.as_deref(), WATCH_WAIT).await {
+                Ok(resp) => {
+                    if failing {
+                        tracing::info!("controller reachable again");
+                        failing = false;
+                    }
+                    if index.as_deref() == Some(resp.index.as_str()) {
+                        continue;
+                    }
+                    match to_config(&resp, opts.admin_listen) {
+                        Ok(cfg) => {
+                            tracing::info!(
+                                index = %resp.index,
+                                links = cfg.links.len(),
+                                neighbors = cfg.bgp.as_ref().map_or(0, |b| b.neighbors.len()),
+                                "new configuration"
+                            );
+                            for e in apply(&gw, &cfg).await {
+                                tracing::warn!("{e}");
+                            }
+                            if let Ok(bytes) = serde_json::to_vec(&resp)
+                                && let Err(e) = write_private(&saved, &bytes)
+                            {
+                                tracing::warn!(error = %e, "cannot save the configuration");
+                            }
+                            index = Some(resp.index);
+                        }
+                        Err(e) => {
+                            tracing::error!("the controller's configuration is refused: {e}");
+                            tokio::time::sleep(RETRY_EVERY).await;
+                        }
+                    }
+                }
+                Err(e) => {
+                    if !failing {
+                        tracing::warn!(error = %e, "cannot reach the controller; forwarding with the last configuration, retrying");
+                        failing = true;
+                    }
+                    tokio::time::sleep(RETRY_EVERY).await;
+                }
+            }
+        }
+    };
+    tokio::select! {
+        _ = watch => {}
+        _ = shutdown => {}
+    }
+    reporter.abort();
+    let _ = reporter.await;
+    let _ = tokio::task::spawn_blocking(move || drop(gw)).await;
+    Ok(())
+}

@@ -1,0 +1,366 @@
+//! Managed connections end to end, in network namespaces: a server, two tenants ("aws" and
+//! "gcp") with one managed gateway each, registered with tokens. A connection created by one and
+//! accepted by the other becomes `available` once the gateways have the link up (MACsec
+//! secured, BGP Established, routes installed), and traffic flows between the two networks.
+//! Stopping the server leaves traffic flowing; deleting from the remote side takes the links
+//! and routes away on both gateways. Needs root, iproute2 and ping (`.ci/run` installs them).
+
+mod netns;
+
+use netns::{ADDR4, Daemon, Pair, wait_for};
+use serde_json::Value;
+use std::process::Command;
+use std::time::Duration;
+
+const AWS: usize = 0;
+const GCP: usize = 1;
+const UP: Duration = Duration::from_secs(90);
+
+struct Lab {
+    gateways: Vec<Daemon>,
+    server: Option<Daemon>,
+    pair: Pair,
+    endpoint: String,
+}
+
+#[derive(Clone)]
+struct Creds {
+    key: String,
+    secret: String,
+}
+
+impl Lab {
+    fn new(tag: &str) -> Self {
+        let pair = Pair::new(tag);
+        pair.exec_ok(AWS, &["ip", "addr", "add", "10.0.0.1/16", "dev", "lo"]);
+        pair.exec_ok(GCP, &["ip", "addr", "add", "10.1.0.1/16", "dev", "lo"]);
+        let endpoint = format!("http://{}:7700", ADDR4[AWS]);
+        Lab {
+            gateways: Vec::new(),
+            server: None,
+            pair,
+            endpoint,
+        }
+    }
+
+    fn start_server(&mut self) {
+        let data = self.pair.path("server");
+        let n = self.gateways.len();
+        let d = self.pair.spawn(
+            AWS,
+            &format!("server-{n}"),
+            &[
+                env!("CARGO_BIN_EXE_xconnect"),
+                "server",
+                "--listen",
+                &format!("{}:7700", ADDR4[AWS]),
+                "--data-dir",
+                &data.display().to_string(),
+            ],
+        );
+        self.server = Some(d);
+        wait_for(
+            "the server to listen",
+            UP,
+            || {
+                self.pair
+                    .exec(
+                        AWS,
+                        &[
+                            "bash",
+                            "-c",
+                            &format!("exec 3<>/dev/tcp/{}/7700", ADDR4[AWS]),
+                        ],
+                    )
+                    .status
+                    .success()
+            },
+            || self.context(),
+        );
+    }
+
+    fn operator(&self) -> Creds {
+        let text = std::fs::read_to_string(self.pair.path("server/operator-credentials.json"))
+            .expect("operator credentials");
+        let v: Value = serde_json::from_str(&text).expect("json");
+        Creds {
+            key: v["accessKeyId"].as_str().expect("key").to_owned(),
+            secret: v["secretAccessKey"].as_str().expect("secret").to_owned(),
+        }
+    }
+
+    /// Runs the CLI (in the aws namespace, where the server is) and returns its JSON output.
+    fn cli(&self, who: &Creds, args: &[&str]) -> Result<Value, String> {
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.pair.ns[AWS],
+                env!("CARGO_BIN_EXE_xconnect"),
+            ])
+            .args(args)
+            .args(["--output", "json"])
+            .env("AWS_ACCESS_KEY_ID", &who.key)
+            .env("AWS_SECRET_ACCESS_KEY", &who.secret)
+            .env("XCONNECT_ENDPOINT", &self.endpoint)
+            .output()
+            .expect("run the CLI");
+        if out.status.success() {
+            serde_json::from_slice(&out.stdout)
+                .map_err(|e| format!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    fn ok(&self, who: &Creds, args: &[&str]) -> Value {
+        self.cli(who, args)
+            .unwrap_or_else(|e| panic!("xconnect {args:?}: {e}\n{}", self.context()))
+    }
+
+    fn start_gateway(&mut self, side: usize, token: Option<&str>) {
+        let name = if side == AWS { "aws-gw1" } else { "gcp-gw1" };
+        let state = self
+            .pair
+            .path(&format!("{name}-state"))
+            .display()
+            .to_string();
+        let mut args = vec![
+            env!("CARGO_BIN_EXE_xconnect"),
+            "gateway",
+            "run",
+            "--controller",
+            &self.endpoint,
+            "--underlay-address",
+            ADDR4[side],
+            "--name",
+            name,
+            "--state-dir",
+            &state,
+            "--log",
+            "info,xc_gateway=debug",
+        ];
+        if let Some(t) = token {
+            args.push("--token");
+            args.push(t);
+        }
+        let n = self.gateways.len();
+        let d = self.pair.spawn(side, &format!("{name}-{n}"), &args);
+        self.gateways.push(d);
+    }
+
+    fn context(&self) -> String {
+        let mut s = String::new();
+        for d in self.server.iter().chain(self.gateways.iter()) {
+            let log = d.log_text();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            s += &format!("--- {} (newest first)\n{}\n", d.name, tail.join("\n"));
+        }
+        s += &format!(
+            "--- routes aws\n{}--- routes gcp\n{}",
+            self.pair.routes(AWS, false),
+            self.pair.routes(GCP, false)
+        );
+        s
+    }
+
+    fn ping(&self) -> bool {
+        self.pair.ping(AWS, "10.0.0.1", "10.1.0.1")
+    }
+}
+
+#[test]
+fn accepted_connection_becomes_available_and_carries_traffic() {
+    let mut lab = Lab::new("mgd1");
+    lab.start_server();
+    let op = lab.operator();
+    let creds = |v: Value| Creds {
+        key: v["accessKeyId"].as_str().expect("key").to_owned(),
+        secret: v["secretAccessKey"].as_str().expect("secret").to_owned(),
+    };
+    let aws_acct = lab.ok(&op, &["account", "create", "--name", "aws"]);
+    let gcp_acct = lab.ok(&op, &["account", "create", "--name", "gcp"]);
+    let gcp_id = gcp_acct["accountId"].as_str().expect("id").to_owned();
+    let (aws, gcp) = (creds(aws_acct), creds(gcp_acct));
+    let ap_aws = lab.ok(
+        &aws,
+        &[
+            "attach-point",
+            "create",
+            "--name",
+            "vpc",
+            "--prefixes",
+            "10.0.0.0/16",
+            "--asn",
+            "64512",
+        ],
+    )["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let ap_gcp = lab.ok(
+        &gcp,
+        &[
+            "attach-point",
+            "create",
+            "--name",
+            "vpc",
+            "--prefixes",
+            "10.1.0.0/16",
+            "--asn",
+            "64513",
+        ],
+    )["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    // Gateways register with single-use tokens.
+    let t_aws = lab.ok(
+        &aws,
+        &["gateway", "token", "create", "--attach-point", &ap_aws],
+    );
+    let t_gcp = lab.ok(
+        &gcp,
+        &["gateway", "token", "create", "--attach-point", &ap_gcp],
+    );
+    let t_aws = t_aws["token"].as_str().expect("token").to_owned();
+    lab.start_gateway(AWS, Some(&t_aws));
+    lab.start_gateway(GCP, t_gcp["token"].as_str());
+    wait_for(
+        "both gateways to register",
+        UP,
+        || {
+            lab.cli(&op, &["gateway", "list"])
+                .ok()
+                .and_then(|v| v["gateways"].as_array().map(Vec::len))
+                == Some(2)
+        },
+        || lab.context(),
+    );
+    // A used token is refused.
+    let reuse = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.pair.ns[AWS],
+            env!("CARGO_BIN_EXE_xconnect"),
+        ])
+        .args([
+            "gateway",
+            "run",
+            "--controller",
+            &lab.endpoint,
+            "--underlay-address",
+            ADDR4[AWS],
+        ])
+        .args(["--token", &t_aws, "--state-dir"])
+        .arg(lab.pair.path("reuse"))
+        .args(["--admin-listen", "127.0.0.1:0"])
+        .output()
+        .expect("run");
+    assert!(!reuse.status.success());
+    assert!(
+        String::from_utf8_lossy(&reuse.stderr).contains("already used"),
+        "{}",
+        String::from_utf8_lossy(&reuse.stderr)
+    );
+    // aws creates, gcp accepts.
+    let conn = lab.ok(
+        &aws,
+        &[
+            "connection",
+            "create",
+            "--environment",
+            "gcp-us-east4",
+            "--bandwidth",
+            "1Gbps",
+            "--attach-point",
+            &ap_aws,
+            "--remote-account",
+            &gcp_id,
+        ],
+    );
+    let id = conn["id"].as_str().expect("id").to_owned();
+    let key = conn["activationKey"].as_str().expect("key").to_owned();
+    lab.ok(
+        &gcp,
+        &[
+            "connection",
+            "accept",
+            "--activation-key",
+            &key,
+            "--attach-point",
+            &ap_gcp,
+        ],
+    );
+    let waited = lab.cli(
+        &aws,
+        &[
+            "connection",
+            "wait",
+            "--state",
+            "available",
+            "--timeout",
+            "90s",
+            &id,
+        ],
+    );
+    let waited = waited.unwrap_or_else(|e| panic!("wait: {e}\n{}", lab.context()));
+    assert_eq!(waited["state"], "available");
+    wait_for(
+        "ping across the connection",
+        UP,
+        || lab.ping(),
+        || lab.context(),
+    );
+    assert!(
+        lab.pair
+            .routes(AWS, false)
+            .contains("10.1.0.0/16 via 169.254.")
+    );
+    assert!(
+        lab.pair
+            .routes(GCP, false)
+            .contains("10.0.0.0/16 via 169.254.")
+    );
+    // The plumbing is visible.
+    let links = lab.ok(&aws, &["connection", "links", &id]);
+    let l = &links["links"][0];
+    assert_eq!(l["state"], "up", "{links}");
+    assert_eq!(l["ends"][0]["mka"]["state"], "secured", "{links}");
+    assert_eq!(l["ends"][1]["bgp"]["state"], "Established", "{links}");
+    // The CAK never leaves for anyone but the gateways.
+    assert!(!links.to_string().contains("\"cak\""), "{links}");
+    // Static stability: the server stops, traffic keeps flowing.
+    lab.server.as_mut().expect("server").stop();
+    for _ in 0..5 {
+        assert!(
+            lab.ping(),
+            "traffic with the server stopped\n{}",
+            lab.context()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    lab.start_server();
+    wait_for(
+        "the state to be available after the restart",
+        UP,
+        || {
+            lab.cli(&aws, &["connection", "get", &id])
+                .is_ok_and(|v| v["state"] == "available")
+        },
+        || lab.context(),
+    );
+    // Deleting from the remote side takes links and routes away on both sides.
+    lab.ok(&gcp, &["connection", "delete", &id]);
+    wait_for(
+        "both gateways to drop the link and its routes",
+        UP,
+        || {
+            let (a, g) = (lab.pair.routes(AWS, false), lab.pair.routes(GCP, false));
+            !a.contains("10.1.0.0/16") && !g.contains("10.0.0.0/16") && !a.contains("169.254.0.")
+        },
+        || lab.context(),
+    );
+    assert!(!lab.ping());
+}
