@@ -379,13 +379,8 @@ impl Session {
         self.set_state(State::Idle);
     }
 
-    /// The TCP connection is up (ours or one the peer opened): send OPEN.
-    pub fn connected(&mut self, now: Instant) {
-        if self.state != State::Connect {
-            return;
-        }
-        self.retry_at = None;
-        self.buf.clear();
+    /// This speaker's OPEN, as sent on every connection.
+    pub fn open_message(&self) -> Vec<u8> {
         let mut capabilities = vec![
             Capability::Multiprotocol {
                 afi: AFI_IPV4,
@@ -406,14 +401,35 @@ impl Session {
                 families: vec![(AFI_IPV4, SAFI_UNICAST, f), (AFI_IPV6, SAFI_UNICAST, f)],
             });
         }
-        let open = Message::Open(Open {
+        Message::Open(Open {
             version: 4,
             asn: self.cfg.local_asn,
             hold_time: self.cfg.hold_time.as_secs().min(65535) as u16,
             router_id: self.cfg.router_id,
             capabilities,
-        });
-        self.transmit.push_back(open.encode());
+        })
+        .encode()
+    }
+
+    /// The TCP connection is up (ours or one the peer opened): send OPEN.
+    pub fn connected(&mut self, now: Instant) {
+        if self.state != State::Connect {
+            return;
+        }
+        let open = self.open_message();
+        self.transmit.push_back(open);
+        self.connected_after_open(now);
+    }
+
+    /// The TCP connection is up and the driver already sent [`Session::open_message`] on it
+    /// (a second connection during a collision, RFC 4271 6.8, which must answer the peer's
+    /// OPEN before the collision can be decided).
+    pub fn connected_after_open(&mut self, now: Instant) {
+        if self.state != State::Connect {
+            return;
+        }
+        self.retry_at = None;
+        self.buf.clear();
         self.hold_at = Some(now + LARGE_HOLD);
         self.set_state(State::OpenSent);
     }

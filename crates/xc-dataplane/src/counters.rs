@@ -41,6 +41,9 @@ counters! {
     rx_bytes,
     /// Dropped by the egress policer (over the bandwidth).
     tx_dropped_policer,
+    /// Frames the transmit shaper held back until the bandwidth allowed them (the backlog waits
+    /// in the TAP's queue; what overflows it is dropped by the kernel, which TCP reacts to).
+    tx_shaped,
     /// Dropped by the ingress policer.
     rx_dropped_policer,
     /// Dropped on transmit because no SA is installed yet (MKA not secured).

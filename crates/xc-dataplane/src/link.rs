@@ -270,6 +270,9 @@ impl Drop for Link {
 
 /// Most frames read from the TAP before the batch is sent.
 const TX_BATCH: usize = 48;
+/// The longest the transmit shaper waits for one frame.
+const MAX_SHAPING_WAIT: Duration = Duration::from_millis(50);
+
 /// Most bytes in one UDP GSO send (the kernel's limit is 64 KiB).
 const GSO_MAX_BYTES: usize = 60 * 1024;
 
@@ -392,11 +395,19 @@ fn tx_loop(
             if n < 14 {
                 continue;
             }
-            if let Some(p) = &mut policer
-                && !p.allow(Instant::now(), n)
-            {
-                add(&c.tx_dropped_policer, 1);
-                continue;
+            if let Some(p) = &mut policer {
+                // Shape: send what is batched, then wait for the tokens; the TAP's queue holds
+                // the backlog meanwhile. Only a frame that still does not fit is dropped.
+                let wait = p.wait_time(Instant::now(), n);
+                if !wait.is_zero() {
+                    add(&c.tx_shaped, 1);
+                    batch.flush(sock, c);
+                    std::thread::sleep(wait.min(MAX_SHAPING_WAIT));
+                }
+                if !p.allow(Instant::now(), n) {
+                    add(&c.tx_dropped_policer, 1);
+                    continue;
+                }
             }
             let start = batch.buf.len();
             batch.buf.extend_from_slice(&vxlan::header(shared.vni));

@@ -1,4 +1,6 @@
-//! A token bucket that polices a link at its bandwidth in one direction. Time is an argument.
+//! A token bucket that holds a link to its bandwidth in one direction: the transmit side shapes
+//! with it (waits for tokens), the receive side polices (drops what does not conform). Time is
+//! an argument.
 
 use std::time::Instant;
 
@@ -27,13 +29,28 @@ impl Policer {
         }
     }
 
-    /// Whether a frame of `len` bytes conforms; a conforming frame takes its tokens.
-    pub fn allow(&mut self, now: Instant, len: usize) -> bool {
+    fn refill(&mut self, now: Instant) {
         if let Some(last) = self.last {
             let dt = now.saturating_duration_since(last).as_secs_f64();
             self.tokens = (self.tokens + dt * self.rate).min(self.burst);
         }
         self.last = Some(now);
+    }
+
+    /// How long until a frame of `len` bytes conforms (zero when it does now).
+    pub fn wait_time(&mut self, now: Instant, len: usize) -> std::time::Duration {
+        self.refill(now);
+        let need = (len as f64).min(self.burst);
+        if self.tokens >= need {
+            std::time::Duration::ZERO
+        } else {
+            std::time::Duration::from_secs_f64((need - self.tokens) / self.rate)
+        }
+    }
+
+    /// Whether a frame of `len` bytes conforms; a conforming frame takes its tokens.
+    pub fn allow(&mut self, now: Instant, len: usize) -> bool {
+        self.refill(now);
         let need = len as f64;
         if self.tokens >= need {
             self.tokens -= need;
@@ -66,6 +83,17 @@ mod tests {
             (passed as f64 - expected).abs() < expected * 0.02,
             "{passed}"
         );
+    }
+
+    #[test]
+    fn says_how_long_until_a_frame_conforms() {
+        let mut p = Policer::new(8_000_000); // 1 MB/s
+        let now = Instant::now();
+        assert!(p.allow(now, 262_144), "the whole bucket");
+        let w = p.wait_time(now, 1000);
+        assert_eq!(w.as_micros(), 1000, "1000 bytes at 1 MB/s");
+        assert!(!p.allow(now, 1000));
+        assert!(p.allow(now + w, 1000));
     }
 
     #[test]

@@ -357,6 +357,32 @@ fn peer_loss_and_recovery() {
 }
 
 #[test]
+fn a_cut_link_is_secured_again_when_it_heals() {
+    let mut sim = Sim::new(
+        config(1, 0x66, CipherSuite::GcmAesXpn256),
+        config(2, 0x66, CipherSuite::GcmAesXpn256),
+    );
+    sim.run(Duration::from_secs(3));
+    assert_eq!(sim.a.secured.len(), 1);
+    sim.cut = true;
+    sim.run(Duration::from_secs(8));
+    assert_eq!((sim.a.peer_lost, sim.b.peer_lost), (1, 1));
+    // The same two participants hear each other again: secured again (with the key both
+    // still hold), and traffic passes.
+    sim.ab.clear();
+    sim.ba.clear();
+    sim.cut = false;
+    sim.run(Duration::from_secs(4));
+    assert!(sim.a.secured.len() >= 2, "{:?}", sim.a.secured);
+    assert!(sim.b.secured.len() >= 2, "{:?}", sim.b.secured);
+    assert!(!sim.a.mka.status().live_peers.is_empty());
+    sim.traffic = true;
+    sim.run(Duration::from_secs(1));
+    sim.settle();
+    assert_eq!((sim.b.received, sim.b.invalid), (sim.a.sent, 0));
+}
+
+#[test]
 fn replayed_mkpdus_are_ignored() {
     let now = Instant::now();
     let mut a = Participant::new(config(1, 0x77, CipherSuite::GcmAes128), [1; 32], now).expect("a");

@@ -2,11 +2,13 @@
 //!
 //! ```text
 //! xconnect server ...            the control plane (HTTP API, lifecycle driver, SQLite)
-//! xconnect gateway run|status    the gateway agent (links: TAP + MACsec + VXLAN, MKA)
+//! xconnect gateway run|status    the gateway agent (links: TAP + MACsec + VXLAN, MKA, BGP, BFD)
+//! xconnect demo                  two VPCs in network namespaces, connected end to end
 //! xconnect <resource> <verb> ... the CLI, a client of the native API
 //! ```
 
 mod cli;
+mod demo;
 mod gateway;
 mod output;
 mod server;
@@ -33,6 +35,9 @@ enum Command {
         #[command(subcommand)]
         command: gateway::GatewayCommand,
     },
+    /// Build two VPCs in network namespaces, connect them through a server and four gateways,
+    /// and show traffic crossing (root; Ctrl-C removes everything).
+    Demo(demo::DemoArgs),
     #[command(flatten)]
     Cli(cli::CliCommand),
 }
@@ -53,6 +58,7 @@ fn main() -> std::process::ExitCode {
         match args.command {
             Command::Server(a) => server::run(a).await,
             Command::Gateway { command } => gateway::run(command).await,
+            Command::Demo(a) => demo::run(a).await,
             Command::Cli(c) => cli::run(c).await,
         }
     });

@@ -5,6 +5,7 @@
 //! Stopping the server leaves traffic flowing; deleting from the remote side takes the links
 //! and routes away on both gateways. Needs root, iproute2 and ping (`.ci/run` installs them).
 
+mod common;
 mod netns;
 
 use netns::{ADDR4, Daemon, Pair, wait_for};
@@ -293,6 +294,25 @@ fn accepted_connection_becomes_available_and_carries_traffic() {
             &ap_gcp,
         ],
     );
+    // The AWS CLI's waiter, started while the connection is still pending.
+    let mut aws_waiter = Command::new("ip")
+        .args(["netns", "exec", &lab.pair.ns[AWS]])
+        .arg(common::aws_cli())
+        .args(["--endpoint-url", &lab.endpoint, "--region", common::REGION])
+        .args([
+            "interconnect",
+            "wait",
+            "connection-available",
+            "--identifier",
+            &id,
+        ])
+        .env("AWS_ACCESS_KEY_ID", &aws.key)
+        .env("AWS_SECRET_ACCESS_KEY", &aws.secret)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("aws interconnect wait");
     let waited = lab.cli(
         &aws,
         &[
@@ -307,6 +327,20 @@ fn accepted_connection_becomes_available_and_carries_traffic() {
     );
     let waited = waited.unwrap_or_else(|e| panic!("wait: {e}\n{}", lab.context()));
     assert_eq!(waited["state"], "available");
+    let mut waiter_done = None;
+    wait_for(
+        "the AWS CLI waiter to return",
+        UP,
+        || {
+            waiter_done = aws_waiter.try_wait().ok().flatten();
+            waiter_done.is_some()
+        },
+        || lab.context(),
+    );
+    assert!(
+        waiter_done.is_some_and(|s| s.success()),
+        "aws interconnect wait connection-available failed"
+    );
     wait_for(
         "ping across the connection",
         UP,

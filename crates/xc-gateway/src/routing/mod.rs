@@ -99,7 +99,11 @@ struct Neighbor {
     session: Session,
     conn: Option<Conn>,
     /// A second connection waiting for the collision to be resolved, with what it has read.
+    /// Our OPEN was sent on it, so that the peer can answer with its own.
     pending: Option<(Conn, Vec<u8>)>,
+    /// A connection from the peer while Established: it replaces the session only if the peer
+    /// sends an OPEN on it (it restarted); otherwise it is a stale attempt and is dropped.
+    waiting: Option<(Conn, Vec<u8>)>,
     /// The outgoing connect in flight, if any (results of older attempts are ignored).
     attempt: Option<u64>,
     bfd: Option<xc_bfd::Session>,
@@ -524,6 +528,7 @@ impl Speaker {
                 session,
                 conn: None,
                 pending: None,
+                waiting: None,
                 attempt: None,
                 bfd,
                 bfd_up: 0,
@@ -745,9 +750,13 @@ impl Speaker {
         })
     }
 
-    /// Makes `conn` the session's connection: the session sends its OPEN, and what was read on
-    /// the connection meanwhile is handed over.
+    /// Makes `conn` the session's connection: the session sends its OPEN (unless `open_sent`),
+    /// and what was read on the connection meanwhile is handed over.
     fn adopt(&mut self, i: usize, conn: Conn, read: Vec<u8>) {
+        self.adopt_with(i, conn, read, false);
+    }
+
+    fn adopt_with(&mut self, i: usize, conn: Conn, read: Vec<u8>, open_sent: bool) {
         let now = Instant::now();
         let Some(n) = self.neighbors.get_mut(&i) else {
             return;
@@ -762,7 +771,11 @@ impl Speaker {
         };
         n.session.set_next_hops(v4, v6);
         n.conn = Some(conn);
-        n.session.connected(now);
+        if open_sent {
+            n.session.connected_after_open(now);
+        } else {
+            n.session.connected(now);
+        }
         if !read.is_empty() {
             n.session.handle_bytes(now, &read);
         }
@@ -823,12 +836,23 @@ impl Speaker {
                         }
                     }
                     Ok(stream) => {
-                        if n.conn.is_some() || n.session.state() != State::Connect {
-                            return; // an incoming connection won meanwhile
+                        let state = n.session.state();
+                        if state == State::Idle || state == State::Established {
+                            return; // not wanted (the peer drops it when it sees no OPEN)
                         }
-                        match self.open_conn(nbr, stream, true) {
-                            Ok(c) => self.adopt(nbr, c, Vec::new()),
-                            Err(e) => tracing::warn!(error = %e, "cannot use a connection"),
+                        let busy = n.conn.is_some();
+                        let c = match self.open_conn(nbr, stream, true) {
+                            Ok(c) => c,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "cannot use a connection");
+                                return;
+                            }
+                        };
+                        if busy {
+                            // The peer's connection came first: a collision (RFC 4271 6.8).
+                            self.second_connection(nbr, c, now);
+                        } else {
+                            self.adopt(nbr, c, Vec::new());
                         }
                     }
                 }
@@ -844,6 +868,21 @@ impl Speaker {
                     && buf.len() < 64 * 1024
                 {
                     buf.extend_from_slice(&data);
+                } else if let Some((c, buf)) = &mut n.waiting
+                    && c.id == conn
+                    && buf.len() < 64 * 1024
+                {
+                    buf.extend_from_slice(&data);
+                    let open = matches!(Message::peek_len(buf), Ok(Some(l)) if buf.len() >= l)
+                        && buf.get(18) == Some(&1);
+                    if open && let Some((c, read)) = n.waiting.take() {
+                        tracing::info!(neighbor = %n.cfg.address, "the neighbour restarted: its new connection replaces the old one");
+                        let old = n.conn.take();
+                        n.session.disconnected(now);
+                        drop(old);
+                        self.pump(nbr, now);
+                        self.adopt(nbr, c, read);
+                    }
                 }
             }
             Input::Closed { nbr, conn, error } => {
@@ -867,10 +906,14 @@ impl Speaker {
                         }
                     }
                     if let Some((c, read)) = n.pending.take() {
+                        self.adopt_with(nbr, c, read, true);
+                    } else if let Some((c, read)) = n.waiting.take() {
                         self.adopt(nbr, c, read);
                     }
                 } else if n.pending.as_ref().is_some_and(|(c, _)| c.id == conn) {
                     n.pending = None;
+                } else if n.waiting.as_ref().is_some_and(|(c, _)| c.id == conn) {
+                    n.waiting = None;
                 }
             }
             Input::Bfd { from, data } => {
@@ -902,26 +945,17 @@ impl Speaker {
                 n.attempt = None;
                 self.adopt(i, conn, Vec::new());
             }
-            (State::OpenSent, Some(c)) if c.outgoing => {
-                // The peer's identifier is not known yet: decide when its OPEN arrives.
-                if let Some((old, _)) = n.pending.replace((conn, Vec::new())) {
-                    Self::reject(old);
-                }
+            (State::OpenSent | State::OpenConfirm, Some(c)) if c.outgoing => {
+                self.second_connection(i, conn, now);
             }
-            (State::OpenConfirm, Some(c)) if c.outgoing => {
-                let ours_wins = n
-                    .session
-                    .peer_router_id()
-                    .is_some_and(|peer| self.cfg.router_id > peer);
-                if ours_wins {
-                    Self::reject(conn);
-                } else {
-                    self.replace_connection(i, conn, Vec::new(), now);
-                }
+            (State::Established, Some(_)) => {
+                // RFC 4271 6.8: the established session stays; the new connection counts only
+                // if an OPEN arrives on it.
+                n.waiting = Some((conn, Vec::new()));
             }
             _ => {
-                // Established, or a second incoming connection: the peer restarted and
-                // considers the old connection dead.
+                // A second incoming connection before Established: the peer gave up on the
+                // first one.
                 tracing::info!(neighbor = %n.cfg.address, "new connection from the neighbour replaces the old one");
                 let old = n.conn.take();
                 n.session.disconnected(now);
@@ -934,7 +968,14 @@ impl Speaker {
 
     /// Collision lost by our connection: it gets Cease / Connection Collision Resolution and
     /// the peer's connection takes over.
-    fn replace_connection(&mut self, i: usize, conn: Conn, read: Vec<u8>, now: Instant) {
+    fn replace_connection(
+        &mut self,
+        i: usize,
+        conn: Conn,
+        read: Vec<u8>,
+        open_sent: bool,
+        now: Instant,
+    ) {
         let Some(n) = self.neighbors.get_mut(&i) else {
             return;
         };
@@ -943,10 +984,27 @@ impl Speaker {
         }
         n.session.disconnected(now);
         self.pump(i, now);
-        self.adopt(i, conn, read);
+        self.adopt_with(i, conn, read, open_sent);
     }
 
-    /// A pending collision is decided once the session knows the peer's identifier.
+    /// A second connection to a neighbour before Established (RFC 4271 6.8): our OPEN goes on
+    /// it too, and the one opened by the speaker with the higher BGP identifier is kept, as soon
+    /// as the peer's identifier is known (at once in OpenConfirm, else when its OPEN arrives).
+    fn second_connection(&mut self, i: usize, conn: Conn, now: Instant) {
+        let Some(n) = self.neighbors.get_mut(&i) else {
+            return;
+        };
+        let _ = conn.tx.send(n.session.open_message());
+        if let Some((old, _)) = n.pending.replace((conn, Vec::new())) {
+            Self::reject(old);
+        }
+        if n.session.state() == State::OpenConfirm {
+            self.resolve_collision(i, now);
+        }
+    }
+
+    /// A pending collision is decided once the session knows the peer's identifier: the
+    /// connection that the speaker with the higher identifier opened stays.
     fn resolve_collision(&mut self, i: usize, now: Instant) {
         let Some(n) = self.neighbors.get_mut(&i) else {
             return;
@@ -957,11 +1015,11 @@ impl Speaker {
         let Some((conn, read)) = n.pending.take() else {
             return;
         };
-        let ours_outgoing = n.conn.as_ref().is_some_and(|c| c.outgoing);
-        if ours_outgoing && self.cfg.router_id > peer {
-            Self::reject(conn);
+        let we_win = self.cfg.router_id > peer;
+        if conn.outgoing == we_win {
+            self.replace_connection(i, conn, read, true, now);
         } else {
-            self.replace_connection(i, conn, read, now);
+            Self::reject(conn);
         }
     }
 
@@ -1117,7 +1175,7 @@ impl Speaker {
                         if let Some((c, read)) = n.pending.take() {
                             // The pending connection is all that is left.
                             if n.session.state() == State::Connect {
-                                self.adopt(i, c, read);
+                                self.adopt_with(i, c, read, true);
                             }
                         }
                     }

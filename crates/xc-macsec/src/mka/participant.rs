@@ -315,6 +315,7 @@ impl Participant {
                     let sci = p.sci;
                     self.events.push_back(Event::PeerLive { sci });
                     self.send_now = true;
+                    self.secured_again();
                 }
             }
             None => {
@@ -334,6 +335,7 @@ impl Participant {
                 });
                 if lists_us {
                     self.events.push_back(Event::PeerLive { sci: m.sci });
+                    self.secured_again();
                 }
                 self.send_now = true;
             }
@@ -349,6 +351,26 @@ impl Participant {
         }
         self.step(now);
         Ok(())
+    }
+
+    /// A peer that comes back after a loss (its MKPDUs were cut; it did not restart) still holds
+    /// the key in use: the link is secured again without a new SAK.
+    fn secured_again(&mut self) {
+        let holds = |k: &Key| {
+            if k.id.mi == self.mi {
+                self.key_covers_live_set(k)
+            } else {
+                // A key received from the key server: good while that server is live.
+                self.live().any(|p| p.mi == k.id.mi)
+            }
+        };
+        if let Some(k) = &self.latest
+            && k.tx
+            && holds(k)
+        {
+            let (kn, an) = (k.id.kn, k.an);
+            self.events.push_back(Event::Secured { kn, an });
+        }
     }
 
     fn is_key_server(&self) -> bool {

@@ -1,0 +1,472 @@
+//! Failure and change scenarios on the demo's topology (two VPCs, two gateways each in two
+//! facilities, four links): ECMP in the gateways' kernels; one link cut (traffic continues, the
+//! link is reported, the connection stays available); every link cut (`down` with a reason, then
+//! `available` again); bandwidth changed live (iperf3 measures the policer); the server stopped
+//! (traffic continues, state catches up); a gateway killed and restarted (its links come back);
+//! delete from the remote side (links and routes gone on all gateways).
+//!
+//! Runs `xconnect demo` (not `--check`) and drives it from outside. Needs root, iproute2, ping,
+//! traceroute, iperf3 and nftables (`.ci/run` installs them). Shares the demo's namespace names
+//! with `demo.rs`: `.config/nextest.toml` runs the two one at a time.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const UP: Duration = Duration::from_secs(90);
+const ENDPOINT: &str = "http://169.254.253.1:7700";
+
+fn run(args: &[&str]) -> std::process::Output {
+    Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+fn in_ns(ns: &str, args: &[&str]) -> std::process::Output {
+    let mut a = vec!["ip", "netns", "exec", ns];
+    a.extend_from_slice(args);
+    run(&a)
+}
+
+fn out(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+struct Env {
+    key: String,
+    secret: String,
+}
+
+fn read_env(path: &Path) -> Env {
+    let text = std::fs::read_to_string(path).expect("tenant env file");
+    let get = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("export {k}=")))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    Env {
+        key: get("AWS_ACCESS_KEY_ID"),
+        secret: get("AWS_SECRET_ACCESS_KEY"),
+    }
+}
+
+/// The running demo and what the test started beside it; stopped in that order on drop.
+struct Demo {
+    extra: Vec<Child>,
+    demo: Child,
+    log: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        for c in &mut self.extra {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = run(&["kill", "-TERM", &self.demo.id().to_string()]);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if matches!(self.demo.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.demo.kill();
+        let _ = self.demo.wait();
+    }
+}
+
+impl Demo {
+    fn start() -> Self {
+        assert_eq!(out(&run(&["id", "-u"])).trim(), "0", "this test needs root");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("demo.out");
+        let f = std::fs::File::create(&log).expect("log");
+        let demo = Command::new(env!("CARGO_BIN_EXE_xconnect"))
+            .args(["demo", "--dir"])
+            .arg(dir.path().join("run"))
+            .stdout(f.try_clone().expect("log"))
+            .stderr(f)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start the demo");
+        let d = Demo {
+            extra: Vec::new(),
+            demo,
+            log,
+            dir,
+        };
+        d.wait("the demo to be running", Duration::from_secs(240), || {
+            d.output().contains("the demo is running")
+        });
+        d
+    }
+
+    fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn run_dir(&self) -> PathBuf {
+        self.dir.path().join("run")
+    }
+
+    fn context(&self) -> String {
+        let mut s = format!("--- demo output\n{}\n", self.output());
+        for name in [
+            "server",
+            "server-2",
+            "aws-gw1",
+            "aws-gw1-2",
+            "gcp-gw1",
+            "gcp-gw2",
+        ] {
+            let log = std::fs::read_to_string(self.run_dir().join(format!("{name}.log")))
+                .unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(15).collect();
+            s += &format!("--- {name} (newest first)\n{}\n", tail.join("\n"));
+        }
+        s
+    }
+
+    fn wait(&self, what: &str, deadline: Duration, mut f: impl FnMut() -> bool) -> Duration {
+        let start = Instant::now();
+        loop {
+            if f() {
+                return start.elapsed();
+            }
+            if start.elapsed() > deadline {
+                panic!(
+                    "timed out after {deadline:?} waiting for {what}\n{}",
+                    self.context()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn connection_id(&self) -> String {
+        self.output()
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("then: xconnect connection get "))
+            .and_then(|r| r.split(';').next())
+            .expect("the connection id in the demo's output")
+            .to_owned()
+    }
+
+    fn cli(&self, who: &str, args: &[&str]) -> Result<Value, String> {
+        let env = read_env(&self.run_dir().join(format!("{who}.env")));
+        let o = Command::new(env!("CARGO_BIN_EXE_xconnect"))
+            .args(args)
+            .args(["--output", "json"])
+            .env("AWS_ACCESS_KEY_ID", env.key)
+            .env("AWS_SECRET_ACCESS_KEY", env.secret)
+            .env("XCONNECT_ENDPOINT", ENDPOINT)
+            .output()
+            .expect("cli");
+        if o.status.success() {
+            serde_json::from_slice(&o.stdout).map_err(|e| e.to_string())
+        } else {
+            Err(String::from_utf8_lossy(&o.stderr).into_owned())
+        }
+    }
+
+    fn state(&self, id: &str) -> (String, String) {
+        match self.cli("aws", &["connection", "get", id]) {
+            Ok(v) => (
+                v["state"].as_str().unwrap_or_default().to_owned(),
+                v["stateReason"]["code"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            ),
+            Err(e) => ("?".into(), e),
+        }
+    }
+
+    fn links(&self, id: &str) -> Vec<Value> {
+        self.cli("aws", &["connection", "links", id])
+            .ok()
+            .and_then(|v| v["links"].as_array().cloned())
+            .unwrap_or_default()
+    }
+
+    fn ping(&self) -> bool {
+        in_ns(
+            "xcdemo-aws-host",
+            &["ping", "-c", "1", "-W", "1", "10.1.1.10"],
+        )
+        .status
+        .success()
+    }
+
+    /// Drops a gateway's UDP traffic on the given ports (a link cut that leaves the control
+    /// plane reachable).
+    fn cut(&self, gw: &str, ports: &str) {
+        let ns = format!("xcdemo-{gw}");
+        let rules = format!(
+            "table inet xct {{ chain i {{ type filter hook input priority 0; udp dport {ports} drop; }}; chain o {{ type filter hook output priority 0; udp dport {ports} drop; }}; }}"
+        );
+        let o = in_ns(&ns, &["nft", &rules]);
+        assert!(
+            o.status.success(),
+            "nft: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    fn heal(&self, gw: &str) {
+        let _ = in_ns(
+            &format!("xcdemo-{gw}"),
+            &["nft", "delete", "table", "inet", "xct"],
+        );
+    }
+
+    /// iperf3 from the aws host to the gcp host (a fresh server on `port`); bits per second
+    /// received.
+    fn iperf(&self, port: u16) -> f64 {
+        let p = port.to_string();
+        let mut server = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                "xcdemo-gcp-host",
+                "iperf3",
+                "-s",
+                "-1",
+                "-p",
+                &p,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("iperf3 server");
+        let mut last = String::new();
+        let mut result = None;
+        for _ in 0..50 {
+            let o = in_ns(
+                "xcdemo-aws-host",
+                &["iperf3", "-c", "10.1.1.10", "-p", &p, "-t", "5", "-J"],
+            );
+            let v = serde_json::from_slice::<Value>(&o.stdout).ok();
+            if let Some(bps) = v
+                .as_ref()
+                .and_then(|v| v["end"]["sum_received"]["bits_per_second"].as_f64())
+            {
+                result = Some(bps);
+                break;
+            }
+            last = format!("{}{}", out(&o), String::from_utf8_lossy(&o.stderr));
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let _ = server.kill();
+        let _ = server.wait();
+        result.unwrap_or_else(|| panic!("iperf3 failed: {last}\n{}", self.context()))
+    }
+}
+
+fn gateway_of(end: &Value) -> String {
+    end["gatewayName"].as_str().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn failures_and_changes_on_the_demo_topology() {
+    let mut d = Demo::start();
+    let id = d.connection_id();
+    // Four links over two facilities, all up; ECMP in each gateway's kernel.
+    d.wait("four links up", UP, || {
+        let l = d.links(&id);
+        l.len() == 4 && l.iter().all(|x| x["state"] == "up")
+    });
+    d.wait("an ECMP route in aws-gw1", UP, || {
+        let r = out(&in_ns(
+            "xcdemo-aws-gw1",
+            &["ip", "route", "show", "10.1.0.0/16", "proto", "bgp"],
+        ));
+        r.matches("nexthop via 169.254.").count() == 2
+    });
+    assert!(d.ping());
+
+    // One link cut: reported, traffic continues, the connection stays available.
+    let links = d.links(&id);
+    let victim = links
+        .iter()
+        .find(|l| gateway_of(&l["ends"][1]) == "gcp-gw2")
+        .expect("a link to gcp-gw2");
+    let port = 10_000 + victim["vni"].as_u64().expect("vni");
+    let name = victim["name"].as_str().expect("name").to_owned();
+    d.cut("gcp-gw2", &port.to_string());
+    d.wait("the cut link to be reported down", UP, || {
+        d.links(&id)
+            .iter()
+            .any(|l| l["name"] == name.as_str() && l["state"] == "down" && l["reason"].is_string())
+    });
+    for _ in 0..5 {
+        assert!(d.ping(), "traffic with one link cut\n{}", d.context());
+    }
+    assert_eq!(d.state(&id).0, "available");
+    d.heal("gcp-gw2");
+    d.wait("the link to come back", UP, || {
+        d.links(&id).iter().all(|l| l["state"] == "up")
+    });
+
+    // Every link cut: down with a reason; back when restored.
+    d.cut("gcp-gw1", "10000-10999");
+    d.cut("gcp-gw2", "10000-10999");
+    d.wait("the connection to be down", UP, || d.state(&id).0 == "down");
+    let (_, reason) = d.state(&id);
+    assert!(!reason.is_empty(), "down carries a reason");
+    assert!(!d.ping());
+    d.heal("gcp-gw1");
+    d.heal("gcp-gw2");
+    d.wait("available again", UP, || d.state(&id).0 == "available");
+    d.wait("traffic again", UP, || d.ping());
+
+    // Bandwidth changed live: the policers follow, links are not re-created.
+    let taps_before = out(&in_ns("xcdemo-aws-gw1", &["ip", "-o", "link", "show"]));
+    for (bw, bps, port) in [("100Mbps", 100e6, 5301), ("200Mbps", 200e6, 5302)] {
+        d.cli("aws", &["connection", "update", &id, "--bandwidth", bw])
+            .unwrap_or_else(|e| panic!("update: {e}"));
+        d.wait("the update to be applied", UP, || {
+            d.cli("aws", &["connection", "get", &id])
+                .is_ok_and(|v| v["bandwidth"] == bw && v["state"] == "available")
+        });
+        d.wait("the gateways to police at the new rate", UP, || {
+            let st = out(&in_ns(
+                "xcdemo-aws-gw1",
+                &[
+                    env!("CARGO_BIN_EXE_xconnect"),
+                    "gateway",
+                    "status",
+                    "--output",
+                    "json",
+                ],
+            ));
+            serde_json::from_str::<Value>(&st).is_ok_and(|v| {
+                v["links"]
+                    .as_array()
+                    .is_some_and(|l| !l.is_empty() && l.iter().all(|x| x["bandwidth"] == bw))
+            })
+        });
+        let got = d.iperf(port);
+        eprintln!("iperf3 through a {bw} connection: {:.1} Mbit/s", got / 1e6);
+        assert!(
+            (got - bps).abs() <= bps * 0.10,
+            "{bw}: measured {:.1} Mbit/s\n{}",
+            got / 1e6,
+            d.context()
+        );
+    }
+    let taps_after = out(&in_ns("xcdemo-aws-gw1", &["ip", "-o", "link", "show"]));
+    let ifindex = |s: &str, tap: &str| {
+        s.lines()
+            .find(|l| l.contains(tap))
+            .and_then(|l| l.split(':').next())
+            .map(str::to_owned)
+    };
+    for tap in taps_before
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+    {
+        if tap.starts_with("xc-l") {
+            let t = tap.trim_end_matches(':');
+            assert_eq!(
+                ifindex(&taps_before, t),
+                ifindex(&taps_after, t),
+                "{t} was not re-created by the bandwidth change"
+            );
+        }
+    }
+
+    // The server stops: traffic continues; it restarts and the state catches up.
+    let server_pid = out(&run(&["pgrep", "-f", "server --listen 169.254.253.1:7700"]));
+    let server_pid = server_pid
+        .lines()
+        .next()
+        .expect("server pid")
+        .trim()
+        .to_owned();
+    let _ = run(&["kill", "-TERM", &server_pid]);
+    d.wait("the server to stop", UP, || {
+        // (It stays a zombie until the demo reaps it: look at its state, not its pid.)
+        std::fs::read_to_string(format!("/proc/{server_pid}/stat"))
+            .map_or(true, |st| st.split_whitespace().nth(2) == Some("Z"))
+    });
+    for _ in 0..5 {
+        assert!(d.ping(), "traffic with the server stopped\n{}", d.context());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let log = std::fs::File::create(d.run_dir().join("server-2.log")).expect("log");
+    let server = Command::new(env!("CARGO_BIN_EXE_xconnect"))
+        .args(["server", "--listen", "169.254.253.1:7700", "--data-dir"])
+        .arg(d.run_dir().join("server"))
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("restart the server");
+    d.extra.push(server);
+    d.wait("the state after the restart", UP, || {
+        d.state(&id).0 == "available"
+    });
+
+    // A gateway is killed and restarted from its state directory: its links come back.
+    let gw_pid = out(&run(&["pgrep", "-f", "name aws-gw1"]));
+    let gw_pid = gw_pid
+        .lines()
+        .next()
+        .expect("gateway pid")
+        .trim()
+        .to_owned();
+    let _ = run(&["kill", "-KILL", &gw_pid]);
+    d.wait("aws-gw1's links to be reported down", UP, || {
+        d.links(&id)
+            .iter()
+            .filter(|l| gateway_of(&l["ends"][0]) == "aws-gw1")
+            .all(|l| l["state"] == "down")
+    });
+    let log = std::fs::File::create(d.run_dir().join("aws-gw1-2.log")).expect("log");
+    let state_dir = d.run_dir().join("aws-gw1-state");
+    let gw = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            "xcdemo-aws-gw1",
+            env!("CARGO_BIN_EXE_xconnect"),
+        ])
+        .args(["gateway", "run", "--controller", ENDPOINT])
+        .args([
+            "--underlay-address",
+            "169.254.253.11",
+            "--name",
+            "aws-gw1",
+            "--state-dir",
+        ])
+        .arg(&state_dir)
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("restart the gateway");
+    d.extra.push(gw);
+    d.wait("all four links up again", UP, || {
+        let l = d.links(&id);
+        l.len() == 4 && l.iter().all(|x| x["state"] == "up")
+    });
+
+    // Deleted from the remote side: links and routes gone on every gateway.
+    d.cli("gcp", &["connection", "delete", &id])
+        .unwrap_or_else(|e| panic!("delete: {e}"));
+    d.wait("the links and routes to be gone", UP, || {
+        ["aws-gw1", "aws-gw2", "gcp-gw1", "gcp-gw2"]
+            .iter()
+            .all(|g| {
+                let ns = format!("xcdemo-{g}");
+                let routes = out(&in_ns(&ns, &["ip", "route", "show", "proto", "bgp"]));
+                let taps = out(&in_ns(&ns, &["ip", "-o", "link", "show"]));
+                routes.trim().is_empty() && !taps.contains("xc-l")
+            })
+    });
+    assert_eq!(d.state(&id).0, "deleted");
+}
