@@ -11,7 +11,7 @@ use axum::extract::{Query, State};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use std::time::Duration;
-use xc_types::gateway::{ConfigResponse, RegisterRequest, ReportRequest};
+use xc_types::gateway::{ConfigResponse, RegisterRequest, ReportRequest, TestResult};
 
 type R = Result<Reply, ApiError>;
 
@@ -23,6 +23,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/gateway/register", post(register))
         .route("/v1/gateway/config", get(config))
         .route("/v1/gateway/status", post(report))
+        .route("/v1/gateway/tests", post(test_result))
 }
 
 fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
@@ -73,8 +74,19 @@ async fn config(
         tokio::time::Instant::now() + Duration::from_secs(q.wait.unwrap_or(0).min(MAX_WAIT_SECS));
     loop {
         let (index, config) = s.service.gateway_config(&id).await?;
-        if q.index.as_deref() != Some(index.as_str()) || tokio::time::Instant::now() >= deadline {
-            return Ok(Reply::json(200, &ConfigResponse { index, config }));
+        let tests = s.service.take_tests(&id);
+        if q.index.as_deref() != Some(index.as_str())
+            || !tests.is_empty()
+            || tokio::time::Instant::now() >= deadline
+        {
+            return Ok(Reply::json(
+                200,
+                &ConfigResponse {
+                    index,
+                    config,
+                    tests,
+                },
+            ));
         }
         tokio::select! {
             _ = epoch.changed() => {}
@@ -88,5 +100,12 @@ async fn report(State(s): State<AppState>, headers: http::HeaderMap, body: Bytes
     let id = gateway(&s, &headers).await?;
     let r: ReportRequest = decode(&body)?;
     s.service.gateway_report(&id, r.version, r.status).await?;
+    Ok(Reply::json(200, &serde_json::json!({})))
+}
+
+async fn test_result(State(s): State<AppState>, headers: http::HeaderMap, body: Bytes) -> R {
+    let id = gateway(&s, &headers).await?;
+    let r: TestResult = decode(&body)?;
+    s.service.test_result(&id, r);
     Ok(Reply::json(200, &serde_json::json!({})))
 }

@@ -56,6 +56,7 @@ pub fn routes() -> Router<AppState> {
             post(tag_connection).delete(untag_connection),
         )
         .route("/v1/connections/{id}/links", get(connection_links))
+        .route("/v1/connections/{id}/test", post(test_connection))
         .route("/v1/gateway-tokens", post(create_gateway_token))
         .route("/v1/gateways", get(list_gateways))
         .route("/v1/gateways/{id}", get(get_gateway).delete(delete_gateway))
@@ -333,4 +334,12 @@ async fn get_gateway(State(s): State<AppState>, Path(id): Path<String>, a: Authe
 async fn delete_gateway(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
     s.service.delete_gateway(&a.caller, &id).await?;
     ok(&serde_json::json!({ "deleted": id }))
+}
+
+async fn test_connection(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
+    let req: xc_types::gateway::TestConnectionRequest = a.json()?;
+    ok(&s
+        .service
+        .test_connection(&a.caller, &id, &req.target, req.count)
+        .await?)
 }

@@ -397,6 +397,18 @@ impl Client {
         )
         .await
     }
+    pub async fn test_connection(
+        &self,
+        id: &str,
+        req: &xc_types::gateway::TestConnectionRequest,
+    ) -> Result<xc_types::gateway::TestResult, ClientError> {
+        self.call(
+            "POST",
+            &format!("/v1/connections/{}/test", encode_query(id)),
+            Some(req),
+        )
+        .await
+    }
     pub async fn create_gateway_token(
         &self,
         req: &xc_types::gateway::TokenRequest,
@@ -522,6 +534,22 @@ impl GatewayClient {
             .await
             .map_err(|e| self.transport(e))?;
         decode_response(&self.endpoint, resp).await
+    }
+
+    pub async fn test_result(&self, r: &xc_types::gateway::TestResult) -> Result<(), ClientError> {
+        let resp = self
+            .authed(
+                self.http
+                    .post(format!("{}/v1/gateway/tests", self.endpoint)),
+            )
+            .json(r)
+            .timeout(std::time::Duration::from_secs(15))
+            .send()
+            .await
+            .map_err(|e| self.transport(e))?;
+        decode_response::<serde_json::Value>(&self.endpoint, resp)
+            .await
+            .map(|_| ())
     }
 
     pub async fn report(&self, req: &xc_types::gateway::ReportRequest) -> Result<(), ClientError> {

@@ -150,6 +150,8 @@ pub async fn run(
     let gw = Arc::new(Mutex::new(gw));
     let saved = opts.state_dir.join("config.json");
     let mut index: Option<String> = None;
+    // The prefixes of this gateway's own network: connectivity tests probe from one of them.
+    let mut announced: Vec<ipnet::IpNet> = Vec::new();
     // Static stability: the last configuration first, before the controller answers.
     if let Ok(text) = std::fs::read_to_string(&saved)
         && let Ok(resp) = serde_json::from_str::<ConfigResponse>(&text)
@@ -163,6 +165,11 @@ pub async fn run(
                 for e in apply(&gw, &cfg).await {
                     tracing::warn!("{e}");
                 }
+                announced = cfg
+                    .bgp
+                    .as_ref()
+                    .map(|b| b.announce.clone())
+                    .unwrap_or_default();
                 index = Some(resp.index.clone());
             }
             Err(e) => tracing::warn!("the saved configuration is not usable: {e}"),
@@ -200,6 +207,17 @@ pub async fn run(
                         tracing::info!("controller reachable again");
                         failing = false;
                     }
+                    for t in &resp.tests {
+                        let (t, client) = (t.clone(), client.clone());
+                        let prefixes = announced.clone();
+                        tokio::spawn(async move {
+                            tracing::info!(target = %t.target, "connectivity test");
+                            let r = crate::probe::run(&t, &prefixes).await;
+                            if let Err(e) = client.test_result(&r).await {
+                                tracing::warn!(error = %e, "cannot return a test result");
+                            }
+                        });
+                    }
                     if index.as_deref() == Some(resp.index.as_str()) {
                         continue;
                     }
@@ -214,6 +232,11 @@ pub async fn run(
                             for e in apply(&gw, &cfg).await {
                                 tracing::warn!("{e}");
                             }
+                            announced = cfg
+                                .bgp
+                                .as_ref()
+                                .map(|b| b.announce.clone())
+                                .unwrap_or_default();
                             if let Ok(bytes) = serde_json::to_vec(&resp)
                                 && let Err(e) = write_private(&saved, &bytes)
                             {

@@ -116,6 +116,9 @@ impl std::fmt::Debug for RegisterResponse {
 pub struct ConfigResponse {
     pub index: String,
     pub config: ConfigDoc,
+    /// Connectivity tests to run now (not part of the configuration or its index).
+    #[serde(default)]
+    pub tests: Vec<TestRequest>,
 }
 
 /// `POST /v1/gateway/tokens` (native API, tenant admin): a registration token.
@@ -378,4 +381,42 @@ pub struct ReportRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GatewayList {
     pub gateways: Vec<GatewayView>,
+}
+
+/// A connectivity test the control plane asks a gateway to run (ping and traceroute through the
+/// connection).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestRequest {
+    pub id: String,
+    pub target: String,
+    pub count: u32,
+}
+
+/// What a connectivity test found.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestResult {
+    pub id: String,
+    pub gateway: String,
+    pub target: String,
+    /// The address the probes left from (an address of the gateway's own network).
+    pub source: Option<String>,
+    pub sent: u32,
+    pub received: u32,
+    pub loss_percent: f64,
+    pub rtt_min_ms: Option<f64>,
+    pub rtt_avg_ms: Option<f64>,
+    pub rtt_max_ms: Option<f64>,
+    /// The path, one address per hop (`*` where none answered).
+    pub hops: Vec<String>,
+    pub error: Option<String>,
+}
+
+/// `POST /v1/connections/{id}/test` (native API).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestConnectionRequest {
+    pub target: String,
+    #[serde(default)]
+    pub count: Option<u32>,
 }

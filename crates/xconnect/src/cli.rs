@@ -240,6 +240,15 @@ pub enum ConnectionVerb {
     Links {
         id: String,
     },
+    /// Ping and trace an address on the other side through the connection, from a gateway of
+    /// your side: RTT (min/avg/max), loss and the hops.
+    Test {
+        id: String,
+        #[arg(long)]
+        target: String,
+        #[arg(long)]
+        count: Option<u32>,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -499,6 +508,37 @@ pub async fn run(cmd: CliCommand) -> anyhow::Result<()> {
                     let timeout = parse_duration(&timeout)?;
                     let conn = wait_for_state(&c, &id, &state, timeout).await?;
                     print_object(out, &conn)
+                }
+                ConnectionVerb::Test { id, target, count } => {
+                    let r = c
+                        .test_connection(
+                            &id,
+                            &xc_types::gateway::TestConnectionRequest { target, count },
+                        )
+                        .await?;
+                    if matches!(out, Format::Json) {
+                        return print_object(out, &r);
+                    }
+                    let ms = |v: Option<f64>| v.map_or("-".to_owned(), |x| format!("{x:.3}"));
+                    println!(
+                        "{} from {} via gateway {}: {} sent, {} received, {:.0}% loss, rtt min/avg/max {}/{}/{} ms",
+                        r.target,
+                        r.source.as_deref().unwrap_or("-"),
+                        r.gateway,
+                        r.sent,
+                        r.received,
+                        r.loss_percent,
+                        ms(r.rtt_min_ms),
+                        ms(r.rtt_avg_ms),
+                        ms(r.rtt_max_ms)
+                    );
+                    for (i, h) in r.hops.iter().enumerate() {
+                        println!("{:>3}  {h}", i + 1);
+                    }
+                    if let Some(e) = &r.error {
+                        println!("error: {e}");
+                    }
+                    Ok(())
                 }
                 ConnectionVerb::Links { id } => {
                     let links = c.connection_links(&id).await?;

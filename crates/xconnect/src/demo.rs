@@ -543,6 +543,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("    as the aws tenant:  source {}", aws_env.display());
     println!("    as the gcp tenant:  source {}", gcp_env.display());
     println!("    then: xconnect connection get {id}; xconnect connection links {id}");
+    println!("          xconnect connection test {id} --target 10.1.1.10");
     println!(
         "          aws --endpoint-url $XCONNECT_ENDPOINT interconnect get-connection --identifier {id}"
     );

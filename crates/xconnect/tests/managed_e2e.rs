@@ -357,6 +357,34 @@ fn accepted_connection_becomes_available_and_carries_traffic() {
             .routes(GCP, false)
             .contains("10.0.0.0/16 via 169.254.")
     );
+    // A connectivity test run by the aws gateway, from the aws network, through the connection.
+    let t = lab.ok(
+        &aws,
+        &[
+            "connection",
+            "test",
+            &id,
+            "--target",
+            "10.1.0.1",
+            "--count",
+            "3",
+        ],
+    );
+    assert_eq!(
+        (t["sent"].as_u64(), t["received"].as_u64()),
+        (Some(3), Some(3)),
+        "{t}"
+    );
+    assert_eq!(t["source"], "10.0.0.1", "{t}");
+    assert!(t["rttAvgMs"].as_f64().is_some_and(|r| r > 0.0), "{t}");
+    assert_eq!(
+        t["hops"]
+            .as_array()
+            .and_then(|h| h.last())
+            .and_then(|h| h.as_str()),
+        Some("10.1.0.1"),
+        "{t}"
+    );
     // The plumbing is visible.
     let links = lab.ok(&aws, &["connection", "links", &id]);
     let l = &links["links"][0];

@@ -13,9 +13,16 @@ use xc_store::Db;
 use xc_types::gateway::{
     BgpDoc, ConfigDoc, GatewayRecord, GatewaySection, GatewayStatus, GatewayView, LinkDoc, LinkEnd,
     LinkRecord, LinkView, LinksResponse, NeighborDoc, RegisterRequest, RegisterResponse,
-    TokenRecord, TokenRequest, TokenResponse,
+    TestRequest, TestResult, TokenRecord, TokenRequest, TokenResponse,
 };
 use xc_types::*;
+
+/// Connectivity tests in flight: requests per gateway, and where each result goes.
+#[derive(Debug, Default)]
+pub struct PendingTests {
+    requests: std::collections::HashMap<String, Vec<TestRequest>>,
+    waiting: std::collections::HashMap<String, tokio::sync::oneshot::Sender<TestResult>>,
+}
 
 /// How long a registration token can be used.
 const TOKEN_LIFETIME_SECS: i64 = 24 * 3600;
@@ -373,6 +380,100 @@ impl Service {
         self.work.notify_one();
         self.config_changed();
         Ok(())
+    }
+
+    /// Asks a gateway of the caller's side of the connection (one with a link up, if any) to
+    /// ping and trace `target` through it, and waits for the answer.
+    pub async fn test_connection(
+        &self,
+        caller: &Caller,
+        id: &str,
+        target: &str,
+        count: Option<u32>,
+    ) -> Result<TestResult> {
+        let target_ip: IpAddr = target.parse().map_err(|_| {
+            ServiceError::validation("target", "is an IP address on the other side")
+        })?;
+        let count = count.unwrap_or(5);
+        if !(1..=100).contains(&count) {
+            return Err(ServiceError::validation("count", "is 1 to 100"));
+        }
+        let id = parse_connection_id("identifier", id)?;
+        let caller2 = caller.clone();
+        let now = self.now();
+        let gateway = self
+            .store
+            .read(move |db| {
+                let c = load_visible(db, &caller2, &id)?;
+                let is_b = c.owner != caller2.account;
+                let mut best: Option<String> = None;
+                for l in db.links_of_connection(&c.id)? {
+                    let gid = if is_b { &l.gateway_b } else { &l.gateway_a };
+                    let g = db.get_gateway(gid)?;
+                    let up = end_state(g.as_ref(), &l, is_b, false, now).is_ok();
+                    if up || best.is_none() {
+                        best = Some(gid.clone());
+                    }
+                    if up {
+                        break;
+                    }
+                }
+                best.ok_or_else(|| {
+                    ServiceError::Conflict(format!(
+                        "{} has no link yet: nothing to test through",
+                        c.id
+                    ))
+                })
+            })
+            .await?;
+        let test_id = hex::encode(rand::random::<[u8; 8]>());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if let Ok(mut t) = self.tests.lock() {
+            t.requests
+                .entry(gateway.clone())
+                .or_default()
+                .push(TestRequest {
+                    id: test_id.clone(),
+                    target: target_ip.to_string(),
+                    count,
+                });
+            t.waiting.insert(test_id.clone(), tx);
+        }
+        self.config_changed();
+        let wait = std::time::Duration::from_secs(u64::from(count) + 40);
+        let r = tokio::time::timeout(wait, rx).await;
+        if let Ok(mut t) = self.tests.lock() {
+            t.waiting.remove(&test_id);
+            if let Some(list) = t.requests.get_mut(&gateway) {
+                list.retain(|x| x.id != test_id);
+            }
+        }
+        match r {
+            Ok(Ok(result)) => Ok(result),
+            _ => Err(ServiceError::Conflict(format!(
+                "gateway {gateway} did not answer the test within {} s (is it running and in contact?)",
+                wait.as_secs()
+            ))),
+        }
+    }
+
+    /// The tests waiting for a gateway (handed over once).
+    pub fn take_tests(&self, gateway_id: &str) -> Vec<TestRequest> {
+        self.tests
+            .lock()
+            .ok()
+            .and_then(|mut t| t.requests.remove(gateway_id))
+            .unwrap_or_default()
+    }
+
+    /// A gateway's answer to a test.
+    pub fn test_result(&self, gateway_id: &str, mut result: TestResult) {
+        result.gateway = gateway_id.to_owned();
+        if let Ok(mut t) = self.tests.lock()
+            && let Some(tx) = t.waiting.remove(&result.id)
+        {
+            let _ = tx.send(result);
+        }
     }
 
     /// Every link of a connection with what both of its gateways report.

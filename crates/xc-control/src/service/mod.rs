@@ -83,6 +83,8 @@ pub struct Service {
     pub(crate) work: tokio::sync::Notify,
     /// Bumped whenever a gateway's configuration may have changed: wakes blocking queries.
     pub(crate) config_epoch: tokio::sync::watch::Sender<u64>,
+    /// Connectivity tests waiting for their gateway, and the callers waiting for results.
+    pub(crate) tests: std::sync::Mutex<gateways::PendingTests>,
 }
 
 /// A fresh access key: its id, its secret (shown once) and the secret sealed for storage.
@@ -161,6 +163,7 @@ impl Service {
             server_id,
             work: tokio::sync::Notify::new(),
             config_epoch: tokio::sync::watch::Sender::new(0),
+            tests: std::sync::Mutex::default(),
         }))
     }
 
