@@ -70,6 +70,9 @@ pub struct Config {
     /// This speaker restarted and kept its forwarding state: announce Restart State and the
     /// Forwarding State bit for each family.
     pub restarting: bool,
+    /// Never connect; only accept the peer's connections (so that two speakers that both
+    /// connect do not collide).
+    pub passive: bool,
 }
 
 impl Config {
@@ -85,6 +88,7 @@ impl Config {
             prepend: 0,
             graceful_restart: Some(Duration::from_secs(120)),
             restarting: false,
+            passive: false,
         }
     }
 }
@@ -359,8 +363,10 @@ impl Session {
     pub fn start(&mut self, now: Instant) {
         if self.state == State::Idle {
             self.set_state(State::Connect);
-            self.actions.push_back(Action::Connect);
-            self.retry_at = Some(now + self.cfg.connect_retry);
+            if !self.cfg.passive {
+                self.actions.push_back(Action::Connect);
+                self.retry_at = Some(now + self.cfg.connect_retry);
+            }
         }
     }
 
@@ -492,7 +498,7 @@ impl Session {
         self.keepalive_at = None;
         self.buf.clear();
         self.set_state(State::Connect);
-        self.retry_at = Some(now + self.cfg.connect_retry);
+        self.retry_at = (!self.cfg.passive).then(|| now + self.cfg.connect_retry);
     }
 
     fn notify(&mut self, now: Instant, code: u8, subcode: u8, data: Vec<u8>) {

@@ -65,6 +65,8 @@ struct RawNeighbor {
     connect_retry_secs: Option<Spanned<u16>>,
     #[serde(default)]
     prepend: u8,
+    #[serde(default)]
+    passive: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -131,6 +133,8 @@ pub struct NeighborSettings {
     pub hold_time: u16,
     pub connect_retry_secs: u16,
     pub prepend: u8,
+    /// Only accept the neighbour's connections; never connect.
+    pub passive: bool,
 }
 
 impl std::fmt::Debug for NeighborSettings {
@@ -594,6 +598,7 @@ fn parse_bgp(ctx: &Ctx<'_>, b: RawBgp) -> Result<BgpSettings, ConfigError> {
             hold_time,
             connect_retry_secs,
             prepend: n.prepend,
+            passive: n.passive,
         });
     }
     Ok(BgpSettings {

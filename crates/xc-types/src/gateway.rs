@@ -80,6 +80,9 @@ pub struct NeighborDoc {
     pub hold_time: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_retry_secs: Option<u16>,
+    /// Only accept the neighbour's connections.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub passive: bool,
 }
 
 /// `POST /v1/gateway/register`: a single-use token buys a gateway its identity.

@@ -558,6 +558,8 @@ fn build_config(db: &Db<'_>, g: &GatewayRecord) -> Result<ConfigDoc> {
             bfd: true,
             hold_time: Some(30),
             connect_retry_secs: Some(1),
+            // The owner's side connects, the remote side listens: no connection collisions.
+            passive: is_b,
         });
     }
     if let Some(asn) = asn {

@@ -182,6 +182,7 @@ fn session_config(b: &BgpSettings, n: &NeighborSettings, restarting: bool) -> se
     c.graceful_restart =
         (b.graceful_restart_secs > 0).then(|| Duration::from_secs(b.graceful_restart_secs.into()));
     c.restarting = restarting;
+    c.passive = n.passive;
     c
 }
 

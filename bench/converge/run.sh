@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Convergence on the demo's topology (two VPCs, four gateways, four links), release build:
+#  - accept: from AcceptConnection to the first ping reply host to host (a fresh connection each
+#    run; the previous one deleted and its routes gone first);
+#  - failover: a link carrying a ping flow (every 10 ms) is cut (its UDP dropped both ways on
+#    one gateway): the longest gap between replies.
+# Median of RUNS (default 10) each. Prints a markdown table; --record appends it to
+# bench/RESULTS.md. Needs root, iproute2, ping, traceroute, nftables. Everything it creates is
+# removed on exit.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+record=0; [ "${1:-}" = "--record" ] && record=1
+runs=${RUNS:-10}
+[ "$(id -u)" -eq 0 ] || { echo "bench/converge needs root" >&2; exit 1; }
+cargo build --quiet --release -p xconnect
+X="$root/target/release/xconnect"
+work=$(mktemp -d)
+demo_pid=""
+cleanup() {
+  [ -n "$demo_pid" ] && kill -TERM "$demo_pid" 2>/dev/null && wait "$demo_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+"$X" demo --dir "$work/run" > "$work/demo.out" 2>&1 &
+demo_pid=$!
+for _ in $(seq 1 240); do grep -q "the demo is running" "$work/demo.out" && break; sleep 0.5; done
+grep -q "the demo is running" "$work/demo.out" || { cat "$work/demo.out"; exit 1; }
+id=$(grep -o "connection get mcc-[a-z0-9]*" "$work/demo.out" | head -1 | awk '{print $3}')
+aws() { (source "$work/run/aws.env"; "$X" "$@" --output json); }
+gcp() { (source "$work/run/gcp.env"; "$X" "$@" --output json); }
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+ap_aws=$(aws connection get "$id" | json 'd["attachPoint"]')
+ap_gcp=$(gcp attach-point list | json '[a["id"] for a in d["attachPoints"]][0]')
+gcp_acct=$(gcp account whoami | json 'd["accountId"]')
+gone() { ! ip netns exec xcdemo-aws-gw1 ip route show proto bgp | grep -q . && ! ip netns exec xcdemo-aws-gw2 ip route show proto bgp | grep -q .; }
+median() { sort -n | awk '{a[NR]=$1} END {m=int((NR+1)/2); print a[m]}'; }
+
+# --- accept to first reply
+accept_ms=()
+for i in $(seq 1 "$runs"); do
+  aws connection delete "$id" > /dev/null
+  for _ in $(seq 1 300); do gone && break; sleep 0.1; done
+  conn=$(aws connection create --environment gcp-us-east4 --bandwidth 1Gbps --attach-point "$ap_aws" --remote-account "$gcp_acct")
+  id=$(echo "$conn" | json 'd["id"]'); key=$(echo "$conn" | json 'd["activationKey"]')
+  ip netns exec xcdemo-aws-host ping -D -n -i 0.01 -W 1 -w 30 -c 1 10.1.1.10 > "$work/ping.$i" 2>&1 &
+  pp=$!
+  # ping -c 1 -w 30 retries until one reply; its -D timestamp is the reply's.
+  t0=$(date +%s.%N)
+  gcp connection accept --activation-key "$key" --attach-point "$ap_gcp" > /dev/null
+  wait "$pp" || true
+  t1=$(grep -o '^\[[0-9.]*\] 64 bytes' "$work/ping.$i" | head -1 | tr -d '[]' | awk '{print $1}')
+  [ -n "$t1" ] || { echo "run $i: no reply" >&2; cat "$work/ping.$i" >&2; exit 1; }
+  ms=$(python3 -c "print(round(($t1 - $t0) * 1000))")
+  echo "accept run $i: first reply after $ms ms" >&2
+  accept_ms+=("$ms")
+done
+aws connection wait --state available --timeout 60s "$id" > /dev/null 2>&1
+
+# --- failover after a link cut
+fail_ms=()
+for i in $(seq 1 "$runs"); do
+  for _ in $(seq 1 300); do
+    [ "$(aws connection links "$id" | json 'sum(1 for l in d["links"] if l["state"]=="up")')" = 4 ] && break; sleep 0.2
+  done
+  hops=$(ip netns exec xcdemo-aws-host traceroute -n -w 1 -q 1 -m 3 10.1.1.10 | awk 'NR>1 {print $2}')
+  gw=$(echo "$hops" | sed -n 1p); far=$(echo "$hops" | sed -n 2p)
+  ns=xcdemo-aws-gw1; [ "$gw" = "10.0.1.2" ] && ns=xcdemo-aws-gw2
+  link=$(( ${far##*.} / 2 + $(echo "$far" | awk -F. '{print $3}') * 128 ))
+  port=$((10000 + link))
+  ip netns exec xcdemo-aws-host ping -D -n -i 0.01 -w 4 10.1.1.10 > "$work/fo.$i" 2>&1 &
+  pp=$!
+  sleep 1
+  ip netns exec "$ns" nft "table inet xcb { chain i { type filter hook input priority 0; udp dport $port drop; }; chain o { type filter hook output priority 0; udp dport $port drop; }; }"
+  wait "$pp" || true
+  ip netns exec "$ns" nft delete table inet xcb
+  gap=$(grep -o '^\[[0-9.]*\] 64 bytes' "$work/fo.$i" | tr -d '[]' | awk '{print $1}' | python3 -c "
+import sys
+t=[float(x) for x in sys.stdin.read().split()]
+print(round(max(b-a for a,b in zip(t,t[1:]))*1000) if len(t)>1 else 99999)")
+  echo "failover run $i ($ns, link l$link): longest gap $gap ms" >&2
+  fail_ms+=("$gap")
+done
+
+a=$(printf '%s\n' "${accept_ms[@]}" | median)
+f=$(printf '%s\n' "${fail_ms[@]}" | median)
+table="| measure | median of $runs (ms) | target (ms) |
+|---|---|---|
+| AcceptConnection to first ping reply | $a | 3000 |
+| link cut to traffic flowing again | $f | 500 |"
+echo "$table"
+if [ "$record" = 1 ]; then
+  {
+    echo
+    echo "## bench/converge: the demo topology, release build ($(date -u +%F), $(nproc) cores, $(uname -srm))"
+    echo
+    echo "Accept: a fresh connection each run, from AcceptConnection to the first reply of a ping"
+    echo "every 10 ms from the aws host to the gcp host. Failover: the link carrying a 10 ms ping"
+    echo "flow has its UDP dropped both ways on its aws gateway; the longest gap between replies."
+    echo
+    echo "$table"
+  } >> "$root/bench/RESULTS.md"
+  echo "recorded in bench/RESULTS.md" >&2
+fi
