@@ -327,6 +327,7 @@ impl Routing {
             kernel_task: Some(kernel_task),
             listeners: HashMap::new(),
             bfd_tx: HashMap::new(),
+            socket_tasks: Vec::new(),
             tx: tx.clone(),
             next_id: 1,
             status: status.clone(),
@@ -445,6 +446,9 @@ struct Speaker {
     listeners: HashMap<bool, Arc<TcpListener>>,
     /// The BFD sending sockets, by family; the receiving ones live in their tasks.
     bfd_tx: HashMap<bool, Arc<UdpSocket>>,
+    /// The accept and BFD receive tasks: stopped with the speaker, so that the ports are free
+    /// for the next one.
+    socket_tasks: Vec<JoinHandle<()>>,
     /// Started with routes of a previous run kept (graceful restart).
     restarting: bool,
     tx: mpsc::UnboundedSender<Input>,
@@ -471,7 +475,7 @@ impl Speaker {
             let l = Arc::new(listener(v6, std::slice::from_ref(n))?);
             self.listeners.insert(v6, l.clone());
             let tx = self.tx.clone();
-            tokio::spawn(async move {
+            self.socket_tasks.push(tokio::spawn(async move {
                 loop {
                     match l.accept().await {
                         Ok((s, peer)) => {
@@ -485,13 +489,13 @@ impl Speaker {
                         }
                     }
                 }
-            });
+            }));
         }
         if n.bfd && !self.bfd_tx.contains_key(&v6) {
             let rx_sock = bfd_socket(v6, true)?;
             self.bfd_tx.insert(v6, Arc::new(bfd_socket(v6, false)?));
             let tx = self.tx.clone();
-            tokio::spawn(async move {
+            self.socket_tasks.push(tokio::spawn(async move {
                 let mut buf = [0u8; 512];
                 loop {
                     match rx_sock.recv_from(&mut buf).await {
@@ -508,7 +512,7 @@ impl Speaker {
                         }
                     }
                 }
-            });
+            }));
         }
         Ok(())
     }
@@ -1365,5 +1369,14 @@ impl Speaker {
         if let Some(k) = self.kernel_task.take() {
             let _ = tokio::time::timeout(Duration::from_secs(3), k).await;
         }
+        // Free ports 179 and 3784 before returning: a new speaker may start at once.
+        for t in &self.socket_tasks {
+            t.abort();
+        }
+        for t in self.socket_tasks.drain(..) {
+            let _ = t.await;
+        }
+        self.listeners.clear();
+        self.bfd_tx.clear();
     }
 }
