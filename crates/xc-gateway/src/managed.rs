@@ -126,6 +126,18 @@ fn to_config(resp: &ConfigResponse, admin: SocketAddr) -> Result<GatewayConfig, 
     GatewayConfig::from_doc(&doc).map_err(|e| e.to_string())
 }
 
+/// Applies a configuration, logging what could not be applied; returns the prefixes of the
+/// gateway's own network (connectivity tests probe from one of them).
+async fn apply_logged(gw: &Arc<Mutex<Gateway>>, cfg: &GatewayConfig) -> Vec<ipnet::IpNet> {
+    for e in apply(gw, cfg).await {
+        tracing::warn!("{e}");
+    }
+    cfg.bgp
+        .as_ref()
+        .map(|b| b.announce.clone())
+        .unwrap_or_default()
+}
+
 /// A managed gateway, running until `shutdown` resolves.
 pub async fn run(
     opts: ManagedOptions,
@@ -162,14 +174,7 @@ pub async fn run(
                     links = cfg.links.len(),
                     "applying the last configuration while the controller is asked"
                 );
-                for e in apply(&gw, &cfg).await {
-                    tracing::warn!("{e}");
-                }
-                announced = cfg
-                    .bgp
-                    .as_ref()
-                    .map(|b| b.announce.clone())
-                    .unwrap_or_default();
+                announced = apply_logged(&gw, &cfg).await;
                 index = Some(resp.index.clone());
             }
             Err(e) => tracing::warn!("the saved configuration is not usable: {e}"),
@@ -229,14 +234,7 @@ pub async fn run(
                                 neighbors = cfg.bgp.as_ref().map_or(0, |b| b.neighbors.len()),
                                 "new configuration"
                             );
-                            for e in apply(&gw, &cfg).await {
-                                tracing::warn!("{e}");
-                            }
-                            announced = cfg
-                                .bgp
-                                .as_ref()
-                                .map(|b| b.announce.clone())
-                                .unwrap_or_default();
+                            announced = apply_logged(&gw, &cfg).await;
                             if let Ok(bytes) = serde_json::to_vec(&resp)
                                 && let Err(e) = write_private(&saved, &bytes)
                             {

@@ -9,6 +9,8 @@
 //! traceroute, iperf3 and nftables (`.ci/run` installs them). Shares the demo's namespace names
 //! with `demo.rs`: `.config/nextest.toml` runs the two one at a time.
 
+mod netns;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -132,20 +134,8 @@ impl Demo {
         s
     }
 
-    fn wait(&self, what: &str, deadline: Duration, mut f: impl FnMut() -> bool) -> Duration {
-        let start = Instant::now();
-        loop {
-            if f() {
-                return start.elapsed();
-            }
-            if start.elapsed() > deadline {
-                panic!(
-                    "timed out after {deadline:?} waiting for {what}\n{}",
-                    self.context()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
+    fn wait(&self, what: &str, deadline: Duration, f: impl FnMut() -> bool) -> Duration {
+        netns::wait_for(what, deadline, f, || self.context())
     }
 
     fn connection_id(&self) -> String {
@@ -367,11 +357,13 @@ fn failures_and_changes_on_the_demo_topology() {
             .and_then(|l| l.split(':').next())
             .map(str::to_owned)
     };
+    let mut compared = 0;
     for tap in taps_before
         .lines()
         .filter_map(|l| l.split_whitespace().nth(1))
     {
         if tap.starts_with("xc-l") {
+            compared += 1;
             let t = tap.trim_end_matches(':');
             assert_eq!(
                 ifindex(&taps_before, t),
@@ -380,6 +372,10 @@ fn failures_and_changes_on_the_demo_topology() {
             );
         }
     }
+    assert!(
+        compared >= 2,
+        "aws-gw1's link TAPs were found: {taps_before}"
+    );
 
     // The server stops: traffic continues; it restarts and the state catches up.
     let server_pid = out(&run(&["pgrep", "-f", "server --listen 169.254.253.1:7700"]));
