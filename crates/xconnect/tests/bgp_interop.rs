@@ -371,7 +371,8 @@ fn bird_ipv6_session() {
     assert_eq!(
         (n["prefixes_accepted"].as_u64(), n["prefixes_sent"].as_u64()),
         (Some(1), Some(1)),
-        "{n}"
+        "{n}\n{}",
+        lab.context()
     );
 }
 
@@ -644,6 +645,43 @@ fn more_prefixes_than_the_limit_close_the_session_with_cease() {
         "{}",
         lab.context()
     );
+}
+
+/// RFC 4271 6.8, the race seen with BIRD under load: a collision is pending when the peer's OPEN
+/// and KEEPALIVE arrive together on the first connection. That connection is Established on
+/// both ends by then and must stay, though the peer's higher identifier would pick the other.
+#[test]
+fn a_collision_decided_after_established_keeps_the_established_connection() {
+    let mut lab = Lab::new("bgpcx");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/scripts/bgp_collision_peer.py"
+    );
+    let peer = lab
+        .pair
+        .spawn(PEER, "peer", &["python3", script, ADDR4[PEER], ADDR4[GW]]);
+    lab.peers.push(peer);
+    lab.wait("the scripted peer to listen", UP, || {
+        lab.peers[0].log_text().contains("listening")
+    });
+    lab.start_gateway(&neighbor(ADDR4[PEER], 65010, ""));
+    lab.wait(
+        "the scripted peer to see the collision resolved",
+        UP,
+        || {
+            let log = lab.peers[0].log_text();
+            log.contains("ok\n") || log.contains("FAIL")
+        },
+    );
+    assert!(
+        !lab.peers[0].log_text().contains("FAIL"),
+        "{}",
+        lab.context()
+    );
+    lab.wait_state(ADDR4[PEER], "Established");
+    let n = lab.neighbor(ADDR4[PEER]);
+    assert_eq!(n["established_transitions"], 1, "{}", lab.context());
+    assert!(n["last_error"].is_null(), "{}", lab.context());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -18,7 +18,8 @@
 //! taken and a connect in flight is abandoned; while it has one in OpenSent, a second one waits
 //! until the first one's OPEN gives the peer's BGP identifier, and the connection opened by the
 //! speaker with the higher identifier is kept (the other gets Cease / Connection Collision
-//! Resolution); an incoming connection while Established means the peer restarted and replaces
+//! Resolution) unless the session reached Established on the first one meanwhile, which then
+//! stays; an incoming connection while Established means the peer restarted and replaces
 //! the old one (its routes are kept as stale when the peer does graceful restart).
 
 pub mod kernel;
@@ -1009,7 +1010,9 @@ impl Speaker {
     }
 
     /// A pending collision is decided once the session knows the peer's identifier: the
-    /// connection that the speaker with the higher identifier opened stays.
+    /// connection that the speaker with the higher identifier opened stays. A session that
+    /// reached Established meanwhile (the peer's OPEN and KEEPALIVE read at once) keeps its
+    /// connection, whatever the identifiers say (RFC 4271 6.8): the peer has accepted it too.
     fn resolve_collision(&mut self, i: usize, now: Instant) {
         let Some(n) = self.neighbors.get_mut(&i) else {
             return;
@@ -1020,6 +1023,10 @@ impl Speaker {
         let Some((conn, read)) = n.pending.take() else {
             return;
         };
+        if n.session.state() == State::Established {
+            Self::reject(conn);
+            return;
+        }
         let we_win = self.cfg.router_id > peer;
         if conn.outgoing == we_win {
             self.replace_connection(i, conn, read, true, now);
