@@ -226,8 +226,9 @@ pub async fn dispatch(
                 tags: i.tags,
                 routing_policy: None,
                 client_token: i.client_token,
+                last_mile: None,
             };
-            let d = svc.create_connection(caller, req).await?;
+            let d = svc.create_connection_without_site(caller, req).await?;
             json!({ "connection": connection_json(&d, false) })
         }
         "AcceptConnectionProposal" => {

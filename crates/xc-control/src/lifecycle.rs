@@ -10,12 +10,12 @@
 //!
 //! It wakes when a write leaves it work (`Service::work`) and at least once a second.
 
-use crate::service::gateways::{announce_and_accept, end_state, sides};
+use crate::service::gateways::link_state;
 use crate::service::{IDEMPOTENCY_SECS, Service};
 use crate::{Result, ServiceError};
 use std::sync::Arc;
 use xc_types::gateway::{GatewayRecord, LinkRecord, MAX_LINK_ID};
-use xc_types::{ConnectionState, StateReason};
+use xc_types::{ConnectionState, ProductType, StateReason};
 
 pub(crate) async fn run(service: Arc<Service>, shutdown: impl std::future::Future<Output = ()>) {
     tokio::pin!(shutdown);
@@ -150,9 +150,61 @@ fn plan(
     new
 }
 
+/// Picks provider edges for the free session slots of a last-mile connection: each in a
+/// facility that the connection's other links do not use, the longest-registered first, and
+/// for each a tenant gateway, spreading them.
+fn plan_last_mile(
+    tenant: &[GatewayRecord],
+    edges: &[GatewayRecord],
+    existing: &[LinkRecord],
+    redundancy: u8,
+) -> Vec<(String, String, u8)> {
+    let mut links: Vec<(String, String, u8)> = existing
+        .iter()
+        .map(|l| (l.gateway_a.clone(), l.gateway_b.clone(), l.slot))
+        .collect();
+    let fac = |id: &str| {
+        edges
+            .iter()
+            .find(|g| g.id == id)
+            .and_then(|g| g.facility.clone())
+    };
+    let mut new = Vec::new();
+    for slot in 0..redundancy {
+        if links.iter().any(|(_, _, s)| *s == slot) {
+            continue;
+        }
+        let used: Vec<Option<String>> = links.iter().map(|(_, e, _)| fac(e)).collect();
+        let Some(edge) = edges
+            .iter()
+            .filter(|e| !links.iter().any(|(_, x, _)| *x == e.id))
+            .min_by_key(|e| (used.contains(&e.facility), e.created_at))
+        else {
+            break;
+        };
+        let Some(gw) = tenant.iter().min_by_key(|g| {
+            (
+                links.iter().filter(|(a, _, _)| *a == g.id).count(),
+                g.created_at,
+            )
+        }) else {
+            break;
+        };
+        links.push((gw.id.clone(), edge.id.clone(), slot));
+        new.push((gw.id.clone(), edge.id.clone(), slot));
+    }
+    new
+}
+
 /// One reconciler pass; returns whether any gateway's configuration may have changed.
 pub(crate) async fn reconcile(service: &Service) -> Result<bool> {
     let now = service.now();
+    let facilities: std::collections::HashMap<String, Vec<String>> = service
+        .catalog
+        .environments()
+        .iter()
+        .map(|e| (e.id.to_string(), e.facilities.clone()))
+        .collect();
     service
         .store
         .write(move |db| {
@@ -163,11 +215,25 @@ pub(crate) async fn reconcile(service: &Service) -> Result<bool> {
                 ConnectionState::Down,
             ] {
                 for mut c in db.connections_in_state(state)? {
-                    let Some(remote_ap) = c.remote_attach_point else {
+                    let last_mile = c.id.product_type() == ProductType::LastMile
+                        && c.remote_attach_point.is_none();
+                    if !last_mile && c.remote_attach_point.is_none() {
                         continue;
-                    };
+                    }
                     let ga = db.gateways_of_attach_point(&c.owner_attach_point)?;
-                    let gb = db.gateways_of_attach_point(&remote_ap)?;
+                    let gb = if last_mile {
+                        let fac = facilities.get(c.environment.as_str()).cloned().unwrap_or_default();
+                        db.list_gateways(None)?
+                            .into_iter()
+                            .filter(|g| {
+                                g.attach_point.is_none()
+                                    && g.access_interface.is_some()
+                                    && g.facility.as_ref().is_some_and(|f| fac.contains(f))
+                            })
+                            .collect()
+                    } else {
+                        db.gateways_of_attach_point(&c.remote_attach_point.unwrap_or(c.owner_attach_point))?
+                    };
                     let mut links = db.links_of_connection(&c.id)?;
                     // Links whose gateway is gone are dropped, and planned again below.
                     let before = links.len();
@@ -183,8 +249,16 @@ pub(crate) async fn reconcile(service: &Service) -> Result<bool> {
                         }
                         config = true;
                     }
-                    for (a, b) in plan(&ga, &gb, &links) {
-                        let id = db.insert_link(&c.id, &a, &b, now)?;
+                    let planned: Vec<(String, String, u8)> = match (&c.last_mile, last_mile) {
+                        (_, false) => plan(&ga, &gb, &links)
+                            .into_iter()
+                            .map(|(a, b)| (a, b, 0))
+                            .collect(),
+                        (Some(lm), true) => plan_last_mile(&ga, &gb, &links, lm.redundancy),
+                        (None, true) => Vec::new(),
+                    };
+                    for (a, b, slot) in planned {
+                        let id = db.insert_link(&c.id, &a, &b, slot, now)?;
                         if id > MAX_LINK_ID {
                             db.delete_link(id)?;
                             break;
@@ -195,41 +269,47 @@ pub(crate) async fn reconcile(service: &Service) -> Result<bool> {
                             gateway_a: a,
                             gateway_b: b,
                             created_at: now,
+                            slot,
                         });
                         config = true;
                     }
-                    let expects = |is_b: bool| -> Result<bool> {
-                        Ok(sides(db, &c, is_b)?
-                            .map(|(oa, or, xa, xr)| {
-                                !announce_and_accept(&oa, &or, &xa, &xr).1.is_empty()
-                            })
-                            .unwrap_or(false))
-                    };
-                    let (ea, eb) = (expects(false)?, expects(true)?);
                     let mut up = false;
                     let mut why: Option<(&'static str, String)> = None;
                     for l in &links {
                         let a = ga.iter().find(|g| g.id == l.gateway_a);
                         let b = gb.iter().find(|g| g.id == l.gateway_b);
-                        match (
-                            end_state(a, l, false, ea, now),
-                            end_state(b, l, true, eb, now),
-                        ) {
-                            (Ok(()), Ok(())) => up = true,
-                            (Err(e), _) | (_, Err(e)) => {
+                        match link_state(db, &c, l, a, b, now)? {
+                            Ok(()) => up = true,
+                            Err(e) => {
                                 why.get_or_insert(e);
                             }
                         }
                     }
                     let (next, reason) = if up {
                         (ConnectionState::Available, None)
-                    } else if links.is_empty() {
-                        let side = if ga.is_empty() { "owner's" } else { "remote" };
+                    } else if last_mile && c.last_mile.is_none() {
                         let r = StateReason {
-                            code: "NO_GATEWAY_AVAILABLE".into(),
-                            message: format!(
-                                "the {side} attach point has no registered gateway (xconnect gateway token create, then xconnect gateway run)"
-                            ),
+                            code: "SITE_NOT_CONFIGURED".into(),
+                            message: "this last-mile connection was created without its on-premises site (the AWS API has no fields for it): create it through the native API or the xconnect CLI".into(),
+                        };
+                        (if c.state == ConnectionState::Pending { ConnectionState::Pending } else { ConnectionState::Down }, Some(r))
+                    } else if links.is_empty() {
+                        let r = if ga.is_empty() || !last_mile {
+                            let side = if ga.is_empty() { "owner's" } else { "remote" };
+                            StateReason {
+                                code: "NO_GATEWAY_AVAILABLE".into(),
+                                message: format!(
+                                    "the {side} attach point has no registered gateway (xconnect gateway token create, then xconnect gateway run)"
+                                ),
+                            }
+                        } else {
+                            StateReason {
+                                code: "NO_GATEWAY_AVAILABLE".into(),
+                                message: format!(
+                                    "no provider edge in the facilities of {} (xconnect gateway token create --facility F, then xconnect gateway run --access-interface IF)",
+                                    c.environment
+                                ),
+                            }
                         };
                         if c.state == ConnectionState::Pending
                             && c.state_reason.as_ref().is_some_and(|x| x.code == r.code)

@@ -102,6 +102,7 @@ async fn expired_keys_are_refused_and_the_request_fails_with_a_reason() {
                 tags: None,
                 routing_policy: None,
                 client_token: None,
+                last_mile: None,
             },
         )
         .await

@@ -10,14 +10,21 @@
 //! SAs), so the packet path takes no lock; key changes and rate changes arrive on channels checked
 //! between frames. Buffers are allocated once per thread. Counters are atomics.
 //!
+//! It also makes 802.1Q VLAN sub-interfaces in user space ([`access`]): the customer-facing side of
+//! a provider edge, where the kernel may have no VLAN devices.
+//!
 //! What this crate does not do: key agreement (the gateway drives `xc_macsec::mka` and installs
 //! the SAs through [`link::LinkHandle`]), routing, or anything about configuration files.
 
+pub mod access;
 pub mod counters;
+pub mod dot1q;
 pub mod link;
 pub mod mtu;
+pub mod packet;
 pub mod policer;
 pub mod vxlan;
 
+pub use access::{Access, AccessConfig, AccessSnapshot};
 pub use counters::{CounterSnapshot, LinkCounters};
 pub use link::{Link, LinkConfig, LinkHandle};

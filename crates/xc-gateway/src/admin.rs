@@ -223,6 +223,7 @@ mod tests {
                 routes_installed: 7,
                 ..Default::default()
             }),
+            access: vec![],
         };
         let text = render_metrics(&st);
         assert!(

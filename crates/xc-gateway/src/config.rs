@@ -28,6 +28,19 @@ struct RawFile {
     #[serde(default)]
     link: Vec<RawLink>,
     bgp: Option<RawBgp>,
+    #[serde(default)]
+    access: Vec<RawAccess>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccess {
+    interface: Spanned<String>,
+    vlan: Spanned<u16>,
+    #[serde(default)]
+    addresses: Vec<Spanned<String>>,
+    bridge: Option<Spanned<String>>,
+    mtu: Option<Spanned<u16>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,6 +68,7 @@ struct RawNeighbor {
     address: Spanned<String>,
     remote_asn: Spanned<u32>,
     import: Option<Spanned<RawImport>>,
+    export: Option<Spanned<RawImport>>,
     max_prefixes: Option<usize>,
     #[serde(default)]
     bfd: bool,
@@ -106,6 +120,36 @@ pub struct GatewayConfig {
     pub keylog_file: Option<PathBuf>,
     pub links: Vec<LinkSettings>,
     pub bgp: Option<BgpSettings>,
+    pub access: Vec<AccessSettings>,
+}
+
+/// An 802.1Q VLAN sub-interface on a customer-facing interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessSettings {
+    /// The customer-facing interface that carries the tagged frames.
+    pub interface: String,
+    pub vlan: u16,
+    /// Layer 3: the addresses of the sub-interface.
+    pub addresses: Vec<ipnet::IpNet>,
+    /// Layer 2: the bridge that joins the VLAN to a link.
+    pub bridge: Option<String>,
+    pub mtu: Option<u16>,
+}
+
+impl AccessSettings {
+    /// The sub-interface's name, as the kernel would name a VLAN device.
+    pub fn tap_name(&self) -> String {
+        format!("{}.{}", self.interface, self.vlan)
+    }
+}
+
+/// Interface names: at most 15 bytes (IFNAMSIZ - 1), no slash, space or colon.
+fn valid_ifname(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 15
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// The BGP speaker: who it is, what it announces, and its neighbours.
@@ -125,6 +169,9 @@ pub struct NeighborSettings {
     pub address: std::net::IpAddr,
     pub remote_asn: u32,
     pub import: xc_bgp::policy::ImportFilter,
+    /// What this neighbour is sent: the announced prefixes and the routes learned from other
+    /// neighbours that match. `None`: the announced prefixes only.
+    pub export: Option<xc_bgp::policy::ImportFilter>,
     pub max_prefixes: usize,
     pub bfd: bool,
     pub bfd_interval_ms: u32,
@@ -143,6 +190,7 @@ impl std::fmt::Debug for NeighborSettings {
             .field("address", &self.address)
             .field("remote_asn", &self.remote_asn)
             .field("import", &self.import)
+            .field("export", &self.export)
             .field("max_prefixes", &self.max_prefixes)
             .field("bfd", &self.bfd)
             .field(
@@ -465,13 +513,102 @@ impl GatewayConfig {
             None => None,
             Some(b) => Some(parse_bgp(&ctx, b)?),
         };
+        let access = parse_access(&ctx, raw.access)?;
         Ok(Self {
             name,
             admin_listen,
             keylog_file: raw.gateway.keylog_file,
             links,
             bgp,
+            access,
         })
+    }
+}
+
+fn parse_access(ctx: &Ctx<'_>, raw: Vec<RawAccess>) -> Result<Vec<AccessSettings>, ConfigError> {
+    let mut out: Vec<AccessSettings> = Vec::new();
+    for a in raw {
+        let iface = a.interface.get_ref().clone();
+        let vlan = *a.vlan.get_ref();
+        let f = |x: &str| format!("access[{iface}.{vlan}].{x}");
+        if xc_dataplane::dot1q::valid_vid(vlan).is_err() {
+            return ctx.err(a.vlan.span(), &f("vlan"), "is 1 to 4094");
+        }
+        if !valid_ifname(&iface) || !valid_ifname(&format!("{iface}.{vlan}")) {
+            return ctx.err(
+                a.interface.span(),
+                &f("interface"),
+                "is an interface name; with the VLAN (<interface>.<vlan>) at most 15 characters",
+            );
+        }
+        if out.iter().any(|o| o.interface == iface && o.vlan == vlan) {
+            return ctx.err(
+                a.vlan.span(),
+                &f("vlan"),
+                "is configured twice on this interface",
+            );
+        }
+        let mut addresses = Vec::new();
+        for x in &a.addresses {
+            match interface_address(x.get_ref()) {
+                Ok(n) => addresses.push(n),
+                Err(m) => return ctx.err(x.span(), &f("addresses"), m),
+            }
+        }
+        if let Some(b) = &a.bridge
+            && !valid_ifname(b.get_ref())
+        {
+            return ctx.err(
+                b.span(),
+                &f("bridge"),
+                "is an interface name of at most 15 characters",
+            );
+        }
+        if addresses.is_empty() == a.bridge.is_none() {
+            return ctx.err(
+                a.vlan.span(),
+                &f("addresses"),
+                "a sub-interface has addresses (layer 3) or a bridge (layer 2): exactly one of them",
+            );
+        }
+        if let Some(m) = &a.mtu
+            && !(576..=9000).contains(m.get_ref())
+        {
+            return ctx.err(m.span(), &f("mtu"), "is 576 to 9000");
+        }
+        out.push(AccessSettings {
+            interface: iface,
+            vlan,
+            addresses,
+            bridge: a.bridge.map(Spanned::into_inner),
+            mtu: a.mtu.map(Spanned::into_inner),
+        });
+    }
+    Ok(out)
+}
+
+/// A prefix list (`["10.0.0.0/8 le 24", ...]`) or `"any"`.
+fn prefix_filter(
+    ctx: &Ctx<'_>,
+    v: &Spanned<RawImport>,
+    field: &str,
+) -> Result<xc_bgp::policy::ImportFilter, ConfigError> {
+    match v.get_ref() {
+        RawImport::One(s) if s == "any" => Ok(xc_bgp::policy::ImportFilter::Any),
+        RawImport::One(_) => ctx.err(v.span(), field, "is a list of prefixes, or \"any\""),
+        RawImport::List(list) if list.iter().any(|s| s == "any") => {
+            Ok(xc_bgp::policy::ImportFilter::Any)
+        }
+        RawImport::List(list) => {
+            let mut rules = Vec::new();
+            for s in list {
+                match s.parse() {
+                    Ok(r) => rules.push(r),
+                    Err(e) => return ctx.err(v.span(), field, format!("{e}")),
+                }
+            }
+            Ok(xc_bgp::policy::ImportFilter::List(rules))
+        }
     }
 }
 
@@ -533,25 +670,11 @@ fn parse_bgp(ctx: &Ctx<'_>, b: RawBgp) -> Result<BgpSettings, ConfigError> {
                     "is required: the prefixes to accept from this neighbour (\"any\" to accept all)",
                 );
             }
-            Some(i) => match i.get_ref() {
-                RawImport::One(s) if s == "any" => xc_bgp::policy::ImportFilter::Any,
-                RawImport::One(_) => {
-                    return ctx.err(i.span(), &f("import"), "is a list of prefixes, or \"any\"");
-                }
-                RawImport::List(list) if list.iter().any(|s| s == "any") => {
-                    xc_bgp::policy::ImportFilter::Any
-                }
-                RawImport::List(list) => {
-                    let mut rules = Vec::new();
-                    for s in list {
-                        match s.parse() {
-                            Ok(r) => rules.push(r),
-                            Err(e) => return ctx.err(i.span(), &f("import"), format!("{e}")),
-                        }
-                    }
-                    xc_bgp::policy::ImportFilter::List(rules)
-                }
-            },
+            Some(i) => prefix_filter(ctx, i, &f("import"))?,
+        };
+        let export = match &n.export {
+            None => None,
+            Some(e) => Some(prefix_filter(ctx, e, &f("export"))?),
         };
         let hold_time = n.hold_time.as_ref().map_or(90, |h| *h.get_ref());
         if let Some(h) = &n.hold_time
@@ -590,6 +713,7 @@ fn parse_bgp(ctx: &Ctx<'_>, b: RawBgp) -> Result<BgpSettings, ConfigError> {
             address,
             remote_asn,
             import,
+            export,
             max_prefixes: n.max_prefixes.unwrap_or(100),
             bfd: n.bfd,
             bfd_interval_ms,
@@ -632,6 +756,52 @@ bandwidth = "1Gbps"
 
     fn err(text: &str) -> ConfigError {
         GatewayConfig::parse("gw.toml", text, None).expect_err("must be refused")
+    }
+
+    #[test]
+    fn vlan_sub_interfaces() {
+        let text = "[gateway]\nname = \"edge\"\n[[access]]\ninterface = \"eth1\"\nvlan = 100\naddresses = [\"100.100.0.1/30\", \"fd00:100::1/64\"]\n[[access]]\ninterface = \"eth1\"\nvlan = 101\nbridge = \"xb7\"\n";
+        let c = GatewayConfig::parse("gw.toml", text, None).expect("valid");
+        assert_eq!(c.access.len(), 2);
+        assert_eq!(c.access[0].tap_name(), "eth1.100");
+        assert_eq!(c.access[0].addresses.len(), 2);
+        assert_eq!(c.access[1].bridge.as_deref(), Some("xb7"));
+        for (body, field, words) in [
+            (
+                "interface = \"eth1\"\nvlan = 4095\naddresses = [\"10.0.0.1/30\"]",
+                "vlan",
+                "1 to 4094",
+            ),
+            (
+                "interface = \"eth1\"\nvlan = 0\naddresses = [\"10.0.0.1/30\"]",
+                "vlan",
+                "1 to 4094",
+            ),
+            ("interface = \"eth1\"\nvlan = 5", "addresses", "exactly one"),
+            (
+                "interface = \"eth1\"\nvlan = 5\naddresses = [\"10.0.0.1/30\"]\nbridge = \"b\"",
+                "addresses",
+                "exactly one",
+            ),
+            (
+                "interface = \"a-very-long-if\"\nvlan = 3000\nbridge = \"b\"",
+                "interface",
+                "15 characters",
+            ),
+            (
+                "interface = \"eth1\"\nvlan = 5\naddresses = [\"10.0.0.0/30\"]",
+                "addresses",
+                "network",
+            ),
+        ] {
+            let e = err(&format!("[gateway]\nname = \"edge\"\n[[access]]\n{body}\n"));
+            assert!(
+                e.field.ends_with(field) && e.message.contains(words),
+                "{body}: {e}"
+            );
+        }
+        let twice = "[gateway]\nname = \"edge\"\n[[access]]\ninterface = \"eth1\"\nvlan = 5\nbridge = \"b\"\n[[access]]\ninterface = \"eth1\"\nvlan = 5\nbridge = \"c\"\n";
+        assert!(err(twice).message.contains("twice"));
     }
 
     #[test]
@@ -696,7 +866,7 @@ mod example {
 #[cfg(test)]
 mod bgp {
     use super::*;
-    use xc_types::gateway::{BgpDoc, ConfigDoc, GatewaySection, LinkDoc, NeighborDoc};
+    use xc_types::gateway::{AccessDoc, BgpDoc, ConfigDoc, GatewaySection, LinkDoc, NeighborDoc};
 
     #[test]
     fn a_document_from_the_controller_goes_through_the_same_parser() {
@@ -720,20 +890,53 @@ mod bgp {
                 asn: 64512,
                 router_id: "10.200.0.1".into(),
                 announce: vec!["10.0.0.0/16".into()],
-                neighbor: vec![NeighborDoc {
-                    address: "169.254.0.15".into(),
-                    remote_asn: 64513,
-                    import: vec!["10.1.0.0/16".into()],
-                    bfd: true,
-                    ..NeighborDoc::default()
-                }],
+                neighbor: vec![
+                    NeighborDoc {
+                        address: "169.254.0.15".into(),
+                        remote_asn: 64513,
+                        import: vec!["10.1.0.0/16".into()],
+                        bfd: true,
+                        ..NeighborDoc::default()
+                    },
+                    NeighborDoc {
+                        address: "100.100.0.2".into(),
+                        remote_asn: 65010,
+                        import: vec!["10.50.0.0/24".into()],
+                        export: Some(vec!["10.0.0.0/16".into()]),
+                        md5_password: Some("cpe-secret".into()),
+                        ..NeighborDoc::default()
+                    },
+                ],
             }),
+            access: vec![AccessDoc {
+                interface: "eth1".into(),
+                vlan: 100,
+                addresses: vec!["100.100.0.1/30".into()],
+                bridge: None,
+            }],
         };
         let c = GatewayConfig::from_doc(&doc).expect("valid");
         assert_eq!(c.links[0].vni, 7);
         assert_eq!(c.admin_listen.port(), 7809);
-        assert_eq!(c.bgp.expect("bgp").neighbors[0].remote_asn, 64513);
+        assert_eq!(c.access[0].tap_name(), "eth1.100");
+        let b = c.bgp.expect("bgp");
+        assert_eq!(b.neighbors[0].remote_asn, 64513);
+        assert_eq!(b.neighbors[0].export, None);
+        assert!(
+            b.neighbors[1]
+                .export
+                .as_ref()
+                .is_some_and(|e| e.accepts(&"10.0.0.0/16".parse().expect("net")))
+        );
+        assert_eq!(
+            b.neighbors[1].md5_password.as_deref().map(String::as_str),
+            Some("cpe-secret")
+        );
         assert!(!format!("{doc:?}").contains("0101"), "the CAK is redacted");
+        assert!(
+            !format!("{doc:?}").contains("cpe-secret"),
+            "the MD5 password is redacted"
+        );
         let mut bad = doc.clone();
         bad.link[0].cak = "zz".into();
         let e = GatewayConfig::from_doc(&bad).expect_err("bad hex");

@@ -37,6 +37,8 @@ pub struct ManagedOptions {
     pub name: String,
     pub state_dir: PathBuf,
     pub admin_listen: SocketAddr,
+    /// A provider edge's customer-facing interface.
+    pub access_interface: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -90,6 +92,7 @@ async fn credential(opts: &ManagedOptions) -> io::Result<(String, String)> {
         name: opts.name.clone(),
         underlay_address: opts.underlay_address.to_string(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        access_interface: opts.access_interface.clone(),
     };
     let resp = loop {
         match client.register(&req).await {
@@ -155,6 +158,7 @@ pub async fn run(
         keylog_file: None,
         links: Vec::new(),
         bgp: None,
+        access: Vec::new(),
     };
     let gw = tokio::task::spawn_blocking(move || Gateway::start(&empty))
         .await

@@ -1,17 +1,18 @@
 //! Runs the configured links: for each, the data plane link and an MKA thread that agrees its
 //! keys, installs them, writes the keylog and keeps a status snapshot.
 
-use crate::config::{GatewayConfig, LinkSettings};
+use crate::config::{AccessSettings, GatewayConfig, LinkSettings};
 use crate::keylog::{self, KeyLog};
-use crate::status::{GatewayStatus, LinkStatus, MkaState};
+use crate::status::{AccessStatus, GatewayStatus, LinkStatus, MkaState};
 use sha2::Digest;
+use std::collections::BTreeSet;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use xc_dataplane::{Link, LinkConfig, LinkHandle, mtu};
+use xc_dataplane::{Access, AccessConfig, Link, LinkConfig, LinkHandle, mtu};
 use xc_macsec::mka::{Event, MkaConfig, Participant};
 
 struct RunningLink {
@@ -35,6 +36,12 @@ impl Drop for RunningLink {
     }
 }
 
+/// A running VLAN sub-interface.
+struct RunningAccess {
+    settings: AccessSettings,
+    access: Access,
+}
+
 type RoutingSource = Box<dyn Fn() -> crate::status::RoutingStatus + Send + Sync>;
 
 /// The running gateway. Dropping it stops BGP, every link, and removes the TAPs.
@@ -46,6 +53,10 @@ pub struct Gateway {
     link_statuses: Arc<Mutex<Vec<Arc<Mutex<LinkStatus>>>>>,
     routing_status: Arc<Mutex<Option<RoutingSource>>>,
     routing: Option<crate::routing::Routing>,
+    accesses: Arc<Mutex<Vec<RunningAccess>>>,
+    /// Bridges this gateway created (for layer 2 links and sub-interfaces), removed when no
+    /// longer named.
+    bridges: BTreeSet<String>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -97,9 +108,12 @@ impl Gateway {
             link_statuses: Arc::default(),
             routing_status: Arc::default(),
             routing: None,
+            accesses: Arc::default(),
+            bridges: BTreeSet::new(),
         };
-        for s in &cfg.links {
-            gw.add_link(s)?;
+        let errors = gw.apply_interfaces(cfg);
+        if !errors.is_empty() {
+            return Err(io::Error::other(errors.join("; ")));
         }
         Ok(gw)
     }
@@ -118,11 +132,74 @@ impl Gateway {
         }
     }
 
-    /// Applies a new configuration's links without disturbing those that did not change: a
-    /// link that is gone is stopped (its TAP removed), a new one started, a changed one
-    /// restarted, and a bandwidth change reaches the policers of the running link. Returns the
-    /// links that could not be started (the others are applied regardless). Blocking.
-    pub fn apply_links(&mut self, cfg: &GatewayConfig) -> Vec<String> {
+    /// Applies a new configuration's interfaces without disturbing those that did not change:
+    /// the bridges that links and sub-interfaces name (created when missing), the links, then
+    /// the VLAN sub-interfaces. Returns what could not be started (the rest is applied
+    /// regardless). Blocking.
+    pub fn apply_interfaces(&mut self, cfg: &GatewayConfig) -> Vec<String> {
+        let wanted: BTreeSet<String> = cfg
+            .links
+            .iter()
+            .filter_map(|l| l.bridge.clone())
+            .chain(cfg.access.iter().filter_map(|a| a.bridge.clone()))
+            .collect();
+        let mut errors = Vec::new();
+        for b in &wanted {
+            if !std::path::Path::new("/sys/class/net").join(b).exists() {
+                match ip(&["link", "add", b, "type", "bridge"])
+                    .and_then(|()| ip(&["link", "set", "dev", b, "up"]))
+                {
+                    Ok(()) => {
+                        tracing::info!(bridge = %b, "bridge created");
+                        self.bridges.insert(b.clone());
+                    }
+                    Err(e) => errors.push(format!("bridge {b}: {e}")),
+                }
+            }
+        }
+        errors.extend(self.apply_links(cfg));
+        errors.extend(self.apply_access(cfg));
+        let unused: Vec<String> = self.bridges.difference(&wanted).cloned().collect();
+        for b in unused {
+            let _ = ip(&["link", "del", &b]);
+            tracing::info!(bridge = %b, "bridge removed");
+            self.bridges.remove(&b);
+        }
+        errors
+    }
+
+    /// Stops the sub-interfaces that are gone or changed and starts the new ones.
+    fn apply_access(&mut self, cfg: &GatewayConfig) -> Vec<String> {
+        let Ok(mut running) = self.accesses.lock() else {
+            return vec!["the gateway state is poisoned".to_owned()];
+        };
+        running.retain(|r| {
+            let keep = cfg.access.contains(&r.settings);
+            if !keep {
+                tracing::info!(interface = %r.settings.tap_name(), "VLAN sub-interface removed");
+            }
+            keep
+        });
+        let mut errors = Vec::new();
+        for a in &cfg.access {
+            if running.iter().any(|r| r.settings == *a) {
+                continue;
+            }
+            match start_access(&self.name, a) {
+                Ok(access) => running.push(RunningAccess {
+                    settings: a.clone(),
+                    access,
+                }),
+                Err(e) => errors.push(format!("sub-interface {}: {e}", a.tap_name())),
+            }
+        }
+        errors
+    }
+
+    /// The links part of [`Gateway::apply_interfaces`]: a link that is gone is stopped (its TAP
+    /// removed), a new one started, a changed one restarted, and a bandwidth change reaches the
+    /// policers of the running link.
+    fn apply_links(&mut self, cfg: &GatewayConfig) -> Vec<String> {
         let mut errors = Vec::new();
         let mut i = 0;
         while i < self.links.len() {
@@ -199,6 +276,7 @@ impl Gateway {
         let keylog_enabled = self.keylog.is_some();
         let links = self.link_statuses.clone();
         let routing = self.routing_status.clone();
+        let accesses = self.accesses.clone();
         Arc::new(move || GatewayStatus {
             name: name.clone(),
             keylog_enabled,
@@ -211,6 +289,10 @@ impl Gateway {
                 })
                 .unwrap_or_default(),
             bgp: routing.lock().ok().and_then(|r| r.as_ref().map(|f| f())),
+            access: accesses
+                .lock()
+                .map(|v| v.iter().map(access_status).collect())
+                .unwrap_or_default(),
         })
     }
 }
@@ -219,7 +301,62 @@ impl Drop for Gateway {
     fn drop(&mut self) {
         self.stop_routing();
         self.links.clear();
+        if let Ok(mut a) = self.accesses.lock() {
+            a.clear();
+        }
+        for b in std::mem::take(&mut self.bridges) {
+            let _ = ip(&["link", "del", &b]);
+        }
     }
+}
+
+fn access_status(r: &RunningAccess) -> AccessStatus {
+    let c = r.access.counters();
+    AccessStatus {
+        name: r.settings.tap_name(),
+        interface: r.settings.interface.clone(),
+        vlan: r.settings.vlan,
+        addresses: r.settings.addresses.iter().map(|a| a.to_string()).collect(),
+        bridge: r.settings.bridge.clone(),
+        tx_packets: c.tx_packets,
+        tx_bytes: c.tx_bytes,
+        rx_packets: c.rx_packets,
+        rx_bytes: c.rx_bytes,
+        rx_malformed: c.rx_malformed,
+        io_errors: c.io_errors,
+    }
+}
+
+/// Starts a VLAN sub-interface: the TAP (as large as its parent's MTU unless set), its
+/// addresses or its bridge, up.
+fn start_access(gateway: &str, a: &AccessSettings) -> io::Result<Access> {
+    let tap = a.tap_name();
+    let mtu = a.mtu.unwrap_or_else(|| {
+        std::fs::read_to_string(format!("/sys/class/net/{}/mtu", a.interface))
+            .ok()
+            .and_then(|m| m.trim().parse().ok())
+            .unwrap_or(1500)
+    });
+    let access = Access::start(AccessConfig {
+        tap_name: tap.clone(),
+        parent: a.interface.clone(),
+        vlan: a.vlan,
+        mac: link_mac(gateway, &tap),
+        mtu,
+    })?;
+    for addr in &a.addresses {
+        let s = addr.to_string();
+        let mut args = vec!["addr", "add", s.as_str(), "dev", tap.as_str()];
+        if addr.addr().is_ipv6() {
+            args.push("nodad"); // a point-to-point subnet: no one else to collide with
+        }
+        ip(&args)?;
+    }
+    if let Some(br) = &a.bridge {
+        ip(&["link", "set", "dev", &tap, "master", br])?;
+    }
+    ip(&["link", "set", "dev", &tap, "up"])?;
+    Ok(access)
 }
 
 fn start_link(
@@ -439,7 +576,7 @@ fn mka_loop(
 pub async fn apply(gateway: &Arc<Mutex<Gateway>>, cfg: &GatewayConfig) -> Vec<String> {
     let (g, c) = (gateway.clone(), cfg.clone());
     let mut errors = tokio::task::spawn_blocking(move || match g.lock() {
-        Ok(mut g) => g.apply_links(&c),
+        Ok(mut g) => g.apply_interfaces(&c),
         Err(_) => vec!["the gateway state is poisoned".to_owned()],
     })
     .await

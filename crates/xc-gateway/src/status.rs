@@ -2,5 +2,6 @@
 //! gateway reports the same to the control plane.
 
 pub use xc_types::gateway::{
-    BfdStatus, GatewayStatus, LinkStatus, MkaState, NeighborStatus, RouteStatus, RoutingStatus,
+    AccessStatus, BfdStatus, GatewayStatus, LinkStatus, MkaState, NeighborStatus, RouteStatus,
+    RoutingStatus,
 };

@@ -77,7 +77,7 @@ fn enum_parse<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T, 
 const CONNECTION_COLUMNS: &str = "seq, id, shared_id, owner, owner_attach_point, owner_routing, \
     remote_allowed, remote_account, remote_attach_point, remote_routing, initiator, environment, \
     bandwidth_mbps, pending_bandwidth_mbps, description, state, reason_code, reason_message, \
-    billing_tier, key_id, key_expires_at, tags, created_at, updated_at";
+    billing_tier, key_id, key_expires_at, tags, created_at, updated_at, last_mile";
 
 const PROPOSAL_COLUMNS: &str = "id, shared_id, owner, attach_point, routing, environment, \
     bandwidth_mbps, description, allowed, key_id, expires_at, state, connection_id, created_at";
@@ -370,7 +370,7 @@ impl<'a> Db<'a> {
         self.conn
             .execute(
                 &format!(
-                    "INSERT INTO connections ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+                    "INSERT INTO connections ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
                     &CONNECTION_COLUMNS["seq, ".len()..]
                 ),
                 params![
@@ -397,6 +397,7 @@ impl<'a> Db<'a> {
                     json(&c.tags),
                     c.created_at,
                     c.updated_at,
+                    c.last_mile.as_ref().map(json),
                 ],
             )
             .map_err(|e| map_duplicate(e, "connection id"))?;
@@ -408,7 +409,7 @@ impl<'a> Db<'a> {
         self.conn.execute(
             "UPDATE connections SET remote_account = ?2, remote_attach_point = ?3, remote_routing = ?4, \
              bandwidth_mbps = ?5, pending_bandwidth_mbps = ?6, description = ?7, state = ?8, reason_code = ?9, \
-             reason_message = ?10, tags = ?11, updated_at = ?12, owner_routing = ?13 WHERE id = ?1",
+             reason_message = ?10, tags = ?11, updated_at = ?12, owner_routing = ?13, last_mile = ?14 WHERE id = ?1",
             params![
                 c.id.as_str(),
                 c.remote_account.as_ref().map(|a| a.as_str().to_owned()),
@@ -423,9 +424,24 @@ impl<'a> Db<'a> {
                 json(&c.tags),
                 c.updated_at,
                 json(&c.owner_routing),
+                c.last_mile.as_ref().map(json),
             ],
         )?;
         Ok(())
+    }
+
+    /// Last-mile connections that hold their VLAN and peering addresses (all but deleted and
+    /// failed ones).
+    pub fn live_last_mile_connections(&self) -> Result<Vec<Connection>, StoreError> {
+        let sql = format!(
+            "SELECT {CONNECTION_COLUMNS} FROM connections WHERE last_mile IS NOT NULL \
+             AND state NOT IN ('deleted', 'failed') ORDER BY seq"
+        );
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let rows = st
+            .query_map([], connection_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().collect()
     }
 
     pub fn get_connection(&self, id: &ConnectionId) -> Result<Option<Connection>, StoreError> {
@@ -667,6 +683,7 @@ fn connection_row(r: &Row<'_>) -> rusqlite::Result<Result<Connection, StoreError
         r.get::<_, String>(21)?,
         r.get::<_, i64>(22)?,
         r.get::<_, i64>(23)?,
+        r.get::<_, Option<String>>(24)?,
     );
     Ok((|| {
         Ok(Connection {
@@ -698,6 +715,7 @@ fn connection_row(r: &Row<'_>) -> rusqlite::Result<Result<Connection, StoreError
             tags: from_json(&rest.7, "tags")?,
             created_at: rest.8,
             updated_at: rest.9,
+            last_mile: rest.10.map(|s| from_json(&s, "last mile")).transpose()?,
         })
     })())
 }
@@ -807,7 +825,7 @@ impl Db<'_> {
     pub fn insert_gateway(&self, g: &gateway::GatewayRecord) -> Result<(), StoreError> {
         self.conn
             .execute(
-                "INSERT INTO gateways (id, account_id, attach_point, facility, name, underlay_address, secret_hash, version, last_contact, status, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10)",
+                "INSERT INTO gateways (id, account_id, attach_point, facility, name, underlay_address, secret_hash, version, last_contact, status, created_at, access_interface) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10, ?11)",
                 params![
                     g.id,
                     g.account_id.as_str(),
@@ -818,7 +836,8 @@ impl Db<'_> {
                     g.secret_hash,
                     g.version,
                     g.last_contact,
-                    g.created_at
+                    g.created_at,
+                    g.access_interface,
                 ],
             )
             .map_err(|e| map_duplicate(e, "gateway id"))?;
@@ -838,6 +857,7 @@ impl Db<'_> {
             last_contact: r.get(8)?,
             status: r.get(9)?,
             created_at: r.get(10)?,
+            access_interface: r.get(11)?,
         })
     }
 
@@ -847,7 +867,7 @@ impl Db<'_> {
         p: &[&dyn rusqlite::ToSql],
     ) -> Result<Vec<gateway::GatewayRecord>, StoreError> {
         let sql = format!(
-            "SELECT id, account_id, attach_point, facility, name, underlay_address, secret_hash, version, last_contact, status, created_at FROM gateways {clause} ORDER BY seq"
+            "SELECT id, account_id, attach_point, facility, name, underlay_address, secret_hash, version, last_contact, status, created_at, access_interface FROM gateways {clause} ORDER BY seq"
         );
         let mut st = self.conn.prepare_cached(&sql)?;
         let rows = st
@@ -916,11 +936,12 @@ impl Db<'_> {
         connection: &ConnectionId,
         gateway_a: &str,
         gateway_b: &str,
+        slot: u8,
         at: i64,
     ) -> Result<u32, StoreError> {
         self.conn.execute(
-            "INSERT INTO links (connection_id, gateway_a, gateway_b, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![connection.as_str(), gateway_a, gateway_b, at],
+            "INSERT INTO links (connection_id, gateway_a, gateway_b, created_at, slot) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![connection.as_str(), gateway_a, gateway_b, at, slot],
         )?;
         Ok(self.conn.last_insert_rowid() as u32)
     }
@@ -931,7 +952,7 @@ impl Db<'_> {
         p: &[&dyn rusqlite::ToSql],
     ) -> Result<Vec<gateway::LinkRecord>, StoreError> {
         let sql = format!(
-            "SELECT id, connection_id, gateway_a, gateway_b, created_at FROM links {clause} ORDER BY id"
+            "SELECT id, connection_id, gateway_a, gateway_b, created_at, slot FROM links {clause} ORDER BY id"
         );
         let mut st = self.conn.prepare_cached(&sql)?;
         let rows = st
@@ -942,17 +963,19 @@ impl Db<'_> {
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
                     r.get::<_, i64>(4)?,
+                    r.get::<_, u8>(5)?,
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
         rows.into_iter()
-            .map(|(id, c, a, b, at)| {
+            .map(|(id, c, a, b, at, slot)| {
                 Ok(gateway::LinkRecord {
                     id: id as u32,
                     connection_id: parse(ConnectionId::parse(&c), "link connection")?,
                     gateway_a: a,
                     gateway_b: b,
                     created_at: at,
+                    slot,
                 })
             })
             .collect()
@@ -995,6 +1018,7 @@ struct GatewayRow {
     last_contact: Option<i64>,
     status: Option<String>,
     created_at: i64,
+    access_interface: Option<String>,
 }
 
 impl GatewayRow {
@@ -1016,6 +1040,7 @@ impl GatewayRow {
                 .map(|s| from_json(&s, "gateway status"))
                 .transpose()?,
             created_at: self.created_at,
+            access_interface: self.access_interface,
             id: self.id,
         })
     }

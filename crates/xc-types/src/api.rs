@@ -126,12 +126,108 @@ pub struct CreateConnectionRequest {
     pub routing_policy: Option<RoutingPolicy>,
     #[serde(default)]
     pub client_token: Option<String>,
+    /// Last mile: the on-premises site (required for a last-mile environment through this API).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_mile: Option<LastMileRequest>,
+}
+
+/// The on-premises side of a new last-mile connection.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LastMileRequest {
+    /// The provider's circuit id or service address.
+    pub circuit_id: String,
+    /// Provider edges: 1, or 2 (the default) in two facilities.
+    #[serde(default)]
+    pub redundancy: Option<u8>,
+    /// The customer router's ASN.
+    pub customer_asn: u64,
+    /// The prefixes the customer router may announce.
+    pub on_premises_prefixes: Vec<String>,
+    /// Most prefixes the customer router may announce before its session is closed (default
+    /// 100).
+    #[serde(default)]
+    pub max_prefixes: Option<u32>,
+    /// 3 (the default): the edge routes; 2: the edge bridges the VLAN onto the link.
+    #[serde(default)]
+    pub layer: Option<u8>,
+    /// One per session; absent: xconnect allocates a /30 per session.
+    #[serde(default)]
+    pub peerings: Vec<PeeringRequest>,
+    /// TCP MD5 password for the customer sessions (write-only).
+    #[serde(default)]
+    pub md5_password: Option<String>,
+}
+
+impl std::fmt::Debug for LastMileRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LastMileRequest")
+            .field("circuit_id", &self.circuit_id)
+            .field("redundancy", &self.redundancy)
+            .field("customer_asn", &self.customer_asn)
+            .field("on_premises_prefixes", &self.on_premises_prefixes)
+            .field("layer", &self.layer)
+            .field("peerings", &self.peerings)
+            .field(
+                "md5_password",
+                &self.md5_password.as_ref().map(|_| "<redacted>"),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// The addresses of one customer session: the provider's side with its prefix length
+/// (`192.168.50.1/30`) and the customer router's (`192.168.50.2`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PeeringRequest {
+    pub provider_address: String,
+    pub customer_address: String,
+}
+
+/// A last-mile connection's site as shown: everything but the MD5 password, which is only said
+/// to be set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastMileView {
+    pub circuit_id: String,
+    pub redundancy: u8,
+    pub customer_asn: u32,
+    pub on_premises_prefixes: Vec<String>,
+    pub max_prefixes: u32,
+    pub layer: u8,
+    pub vlan: u16,
+    pub peerings: Vec<crate::CustomerPeering>,
+    pub md5: bool,
+}
+
+impl From<&crate::LastMile> for LastMileView {
+    fn from(l: &crate::LastMile) -> Self {
+        Self {
+            circuit_id: l.circuit_id.clone(),
+            redundancy: l.redundancy,
+            customer_asn: l.customer_asn.get(),
+            on_premises_prefixes: l
+                .on_premises_prefixes
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+            max_prefixes: l.max_prefixes,
+            layer: l.layer,
+            vlan: l.vlan,
+            peerings: l.sessions.clone(),
+            md5: l.md5_sealed.is_some(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AcceptConnectionRequest {
     pub activation_key: String,
+    /// The accepting side's attach point; a last-mile connection is accepted by its provider
+    /// and takes none.
+    #[serde(default)]
     pub attach_point: String,
     #[serde(default)]
     pub routing_policy: Option<RoutingPolicy>,
@@ -197,6 +293,8 @@ pub struct ConnectionView {
     pub tags: Tags,
     pub created_at: i64,
     pub updated_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_mile: Option<LastMileView>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -15,6 +15,20 @@ pub struct ConfigDoc {
     pub link: Vec<LinkDoc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bgp: Option<BgpDoc>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access: Vec<AccessDoc>,
+}
+
+/// An 802.1Q VLAN sub-interface `<interface>.<vlan>` on a customer-facing interface: with
+/// addresses (layer 3, a BGP neighbour beyond it), or in a bridge with a link (layer 2).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessDoc {
+    pub interface: String,
+    pub vlan: u16,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +55,9 @@ pub struct LinkDoc {
     pub bandwidth: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_server_priority: Option<u8>,
+    /// Layer 2: the bridge the link's TAP joins (instead of an address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge: Option<String>,
 }
 
 impl std::fmt::Debug for LinkDoc {
@@ -66,12 +83,22 @@ pub struct BgpDoc {
     pub neighbor: Vec<NeighborDoc>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// One BGP neighbour. May hold an MD5 password: it only ever travels to the gateway that uses
+/// it, and `Debug` hides it.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NeighborDoc {
     pub address: String,
     pub remote_asn: u32,
     /// Prefix list entries, or `["any"]`.
     pub import: Vec<String>,
+    /// What the neighbour is sent, of the announced prefixes and of the routes learned from
+    /// other neighbours (a transit, as a provider edge is); absent: the announced prefixes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub md5_password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bfd_interval_ms: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_prefixes: Option<usize>,
     #[serde(default)]
@@ -85,6 +112,21 @@ pub struct NeighborDoc {
     pub passive: bool,
 }
 
+impl std::fmt::Debug for NeighborDoc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NeighborDoc")
+            .field("address", &self.address)
+            .field("remote_asn", &self.remote_asn)
+            .field("import", &self.import)
+            .field("export", &self.export)
+            .field(
+                "md5_password",
+                &self.md5_password.as_ref().map(|_| "<redacted>"),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
 /// `POST /v1/gateway/register`: a single-use token buys a gateway its identity.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -93,6 +135,9 @@ pub struct RegisterRequest {
     pub name: String,
     pub underlay_address: String,
     pub version: String,
+    /// A provider edge's customer-facing interface.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_interface: Option<String>,
 }
 
 /// The gateway's credential: sent as `Authorization: Bearer <gatewayId>.<secret>` from then on.
@@ -182,6 +227,31 @@ pub struct LinkView {
     pub state: String,
     pub reason: Option<String>,
     pub ends: Vec<LinkEnd>,
+    /// Last mile: the customer session this link carries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<CustomerSessionView>,
+}
+
+/// A last-mile customer session: where it runs and what BGP says of it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerSessionView {
+    /// The gateway that peers with the customer router: the provider edge (layer 3) or the
+    /// tenant's gateway (layer 2, through the edge's bridge).
+    pub gateway_id: String,
+    pub gateway_name: String,
+    /// The provider edge and its facility.
+    pub edge: String,
+    pub facility: Option<String>,
+    /// The edge's VLAN sub-interface (`<interface>.<vlan>`).
+    pub interface: Option<String>,
+    pub vlan: u16,
+    pub layer: u8,
+    pub provider_address: String,
+    pub customer_address: String,
+    pub customer_asn: u32,
+    /// State, prefixes received, accepted and refused (with the refused ones), last error.
+    pub bgp: Option<NeighborStatus>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -212,6 +282,25 @@ pub struct GatewayStatus {
     /// The BGP speaker, when the gateway runs one.
     #[serde(default)]
     pub bgp: Option<RoutingStatus>,
+    /// VLAN sub-interfaces on customer-facing interfaces.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access: Vec<AccessStatus>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AccessStatus {
+    /// The sub-interface, `<interface>.<vlan>`.
+    pub name: String,
+    pub interface: String,
+    pub vlan: u16,
+    pub addresses: Vec<String>,
+    pub bridge: Option<String>,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    pub rx_malformed: u64,
+    pub io_errors: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -326,6 +415,9 @@ pub struct GatewayRecord {
     pub last_contact: Option<i64>,
     pub status: Option<GatewayStatus>,
     pub created_at: i64,
+    /// A provider edge's customer-facing interface (where the VLANs of last-mile connections
+    /// arrive).
+    pub access_interface: Option<String>,
 }
 
 /// A registration token, as stored (hashed).
@@ -348,9 +440,11 @@ pub struct LinkRecord {
     pub connection_id: crate::ConnectionId,
     /// The owner's side.
     pub gateway_a: String,
-    /// The remote side.
+    /// The remote side (a provider edge, in last mile).
     pub gateway_b: String,
     pub created_at: i64,
+    /// Last mile: which customer session the link carries.
+    pub slot: u8,
 }
 
 impl LinkRecord {

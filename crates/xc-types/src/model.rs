@@ -220,6 +220,54 @@ pub struct Connection {
     pub tags: Tags,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Last mile: the on-premises site (absent for multicloud, and for a last-mile connection
+    /// created through the AWS API, which has no such fields).
+    pub last_mile: Option<LastMile>,
+}
+
+/// The on-premises side of a last-mile connection: the customer's router (CPE) on the provider's
+/// fabric, reached over an 802.1Q VLAN on one or two provider edges.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastMile {
+    /// The provider's circuit id or service address.
+    pub circuit_id: String,
+    /// Provider edges (1, or 2 in two facilities).
+    pub redundancy: u8,
+    pub customer_asn: Asn,
+    /// What the customer router may announce (exactly these prefixes).
+    pub on_premises_prefixes: Vec<Prefix>,
+    pub max_prefixes: u32,
+    /// 3: the edge routes (BGP with the customer router); 2: the edge bridges the VLAN onto the
+    /// link and the customer router peers with the tenant's gateway.
+    pub layer: u8,
+    /// The 802.1Q VLAN id on the edges' customer-facing interfaces.
+    pub vlan: u16,
+    /// One BGP session per edge: its addresses.
+    pub sessions: Vec<CustomerPeering>,
+    /// The TCP MD5 password, sealed with the server's key; never shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub md5_sealed: Option<String>,
+}
+
+impl std::fmt::Debug for LastMile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LastMile")
+            .field("circuit_id", &self.circuit_id)
+            .field("layer", &self.layer)
+            .field("vlan", &self.vlan)
+            .field("md5", &self.md5_sealed.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The addresses of one customer BGP session: the provider's side (the edge in layer 3, the
+/// tenant's gateway in layer 2), with its prefix length, and the customer router's.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerPeering {
+    pub provider_address: ipnet::IpNet,
+    pub customer_address: std::net::IpAddr,
 }
 
 impl Connection {

@@ -132,6 +132,93 @@ pub enum AttachPointVerb {
     },
 }
 
+/// The on-premises site of a last-mile connection.
+#[derive(Debug, clap::Args)]
+pub struct LastMileArgs {
+    /// Last mile: the provider's circuit id or service address.
+    #[arg(long, help_heading = "Last mile")]
+    circuit_id: Option<String>,
+    /// Last mile: the customer router's ASN.
+    #[arg(long, help_heading = "Last mile")]
+    customer_asn: Option<u64>,
+    /// Last mile: comma-separated prefixes the customer router may announce.
+    #[arg(long, value_delimiter = ',', help_heading = "Last mile")]
+    on_premises_prefixes: Vec<String>,
+    /// Last mile: 1 edge, or 2 edges in two facilities (default 2).
+    #[arg(long, help_heading = "Last mile")]
+    redundancy: Option<u8>,
+    /// Last mile: 3 (the edge routes, default) or 2 (the edge bridges the VLAN; the customer
+    /// router peers with your gateway).
+    #[arg(long, help_heading = "Last mile")]
+    layer: Option<u8>,
+    /// Last mile: most prefixes the customer router may announce (default 100).
+    #[arg(long, help_heading = "Last mile")]
+    max_prefixes: Option<u32>,
+    /// Last mile: PROVIDER/LEN,CUSTOMER addresses of one session (one per edge), e.g.
+    /// 192.168.50.1/30,192.168.50.2; default: a /30 per session from 100.100.0.0/16.
+    #[arg(long = "peering", help_heading = "Last mile")]
+    peerings: Vec<String>,
+    /// Last mile: a file holding the TCP MD5 password of the customer sessions.
+    #[arg(long, help_heading = "Last mile")]
+    md5_password_file: Option<std::path::PathBuf>,
+}
+
+impl LastMileArgs {
+    fn request(self) -> anyhow::Result<Option<xc_types::api::LastMileRequest>> {
+        let any = self.circuit_id.is_some()
+            || self.customer_asn.is_some()
+            || !self.on_premises_prefixes.is_empty()
+            || self.redundancy.is_some()
+            || self.layer.is_some()
+            || self.max_prefixes.is_some()
+            || !self.peerings.is_empty()
+            || self.md5_password_file.is_some();
+        if !any {
+            return Ok(None);
+        }
+        let (Some(circuit_id), Some(customer_asn), false) = (
+            self.circuit_id,
+            self.customer_asn,
+            self.on_premises_prefixes.is_empty(),
+        ) else {
+            anyhow::bail!(
+                "a last-mile site needs --circuit-id, --customer-asn and --on-premises-prefixes"
+            );
+        };
+        let mut peerings = Vec::new();
+        for p in &self.peerings {
+            let Some((provider, customer)) = p.split_once(',') else {
+                anyhow::bail!(
+                    "--peering {p}: give PROVIDER/LEN,CUSTOMER, like 192.168.50.1/30,192.168.50.2"
+                );
+            };
+            peerings.push(xc_types::api::PeeringRequest {
+                provider_address: provider.trim().to_owned(),
+                customer_address: customer.trim().to_owned(),
+            });
+        }
+        let md5_password = match &self.md5_password_file {
+            None => None,
+            Some(f) => Some(
+                std::fs::read_to_string(f)
+                    .map_err(|e| anyhow::anyhow!("--md5-password-file {}: {e}", f.display()))?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_owned(),
+            ),
+        };
+        Ok(Some(xc_types::api::LastMileRequest {
+            circuit_id,
+            redundancy: self.redundancy,
+            customer_asn,
+            on_premises_prefixes: self.on_premises_prefixes,
+            max_prefixes: self.max_prefixes,
+            layer: self.layer,
+            peerings,
+            md5_password,
+        }))
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct RoutingArgs {
     /// `automatic`: announce the attach point's prefixes, accept the other side's.
@@ -187,6 +274,8 @@ pub enum ConnectionVerb {
         description: Option<String>,
         #[command(flatten)]
         routing: RoutingArgs,
+        #[command(flatten)]
+        last_mile: Box<LastMileArgs>,
         /// KEY=VALUE, repeatable.
         #[arg(long = "tag", value_parser = parse_tag)]
         tags: Vec<(String, String)>,
@@ -194,11 +283,12 @@ pub enum ConnectionVerb {
         #[arg(long)]
         client_token: Option<String>,
     },
-    /// Accept a connection (or a proposal) with its activation key and your attach point.
+    /// Accept a connection (or a proposal) with its activation key and your attach point (a
+    /// last-mile connection is accepted by its provider, without one).
     Accept {
         #[arg(long)]
         activation_key: String,
-        #[arg(long)]
+        #[arg(long, default_value = "")]
         attach_point: String,
         #[command(flatten)]
         routing: RoutingArgs,
@@ -419,10 +509,12 @@ pub async fn run(cmd: CliCommand) -> anyhow::Result<()> {
                     remote_account,
                     description,
                     routing,
+                    last_mile,
                     tags,
                     client_token,
                 } => {
                     let req = CreateConnectionRequest {
+                        last_mile: last_mile.request()?,
                         environment_id: environment,
                         bandwidth,
                         attach_point,

@@ -422,6 +422,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             tags: None,
             routing_policy: None,
             client_token: None,
+            last_mile: None,
         })
         .await?;
     let key = conn

@@ -36,6 +36,10 @@ pub enum GatewayCommand {
         /// The local admin endpoint (/status, /metrics) in managed mode.
         #[arg(long, default_value = "127.0.0.1:7801")]
         admin_listen: std::net::SocketAddr,
+        /// A provider edge's customer-facing interface, where last-mile connections arrive as
+        /// 802.1Q VLANs (needed to register a gateway of a facility).
+        #[arg(long)]
+        access_interface: Option<String>,
         /// Log filter (as RUST_LOG).
         #[arg(long, env = "XCONNECT_LOG", default_value = "info")]
         log: String,
@@ -114,6 +118,7 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
             let admin = listener.local_addr()?;
             let mut empty = cfg.clone();
             empty.links.clear();
+            empty.access.clear();
             empty.bgp = None;
             let gateway =
                 tokio::task::spawn_blocking(move || xc_gateway::Gateway::start(&empty)).await??;
@@ -125,9 +130,10 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
                 bail!("{}", errors.join("; "));
             }
             println!(
-                "xconnect gateway {} running {} link(s) and {} BGP neighbour(s); status at http://{admin}/status",
+                "xconnect gateway {} running {} link(s), {} VLAN sub-interface(s) and {} BGP neighbour(s); status at http://{admin}/status",
                 cfg.name,
                 cfg.links.len(),
+                cfg.access.len(),
                 cfg.bgp.as_ref().map_or(0, |b| b.neighbors.len())
             );
             let source = gateway
@@ -147,6 +153,7 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
             name,
             state_dir,
             admin_listen,
+            access_interface,
             log,
         } => {
             init_logs(&log)?;
@@ -169,6 +176,7 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
                 name,
                 state_dir,
                 admin_listen: admin,
+                access_interface,
             };
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
             let mut admin_task = None;
@@ -283,7 +291,7 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
                     })
                 })
                 .collect();
-            if !st.links.is_empty() || st.bgp.is_none() {
+            if !st.links.is_empty() || (st.bgp.is_none() && st.access.is_empty()) {
                 print_list(
                     output,
                     &st,
@@ -301,6 +309,35 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
                         "txPackets",
                         "rxPackets",
                         "reason",
+                    ],
+                )?;
+            }
+            if !st.access.is_empty() {
+                println!("\nVLAN sub-interfaces (802.1Q)");
+                let rows: Vec<serde_json::Value> = st
+                    .access
+                    .iter()
+                    .map(|a| {
+                        serde_json::json!({
+                            "interface": a.name, "vlan": a.vlan,
+                            "layer3": if a.addresses.is_empty() { None } else { Some(a.addresses.join(" ")) },
+                            "bridge": a.bridge, "txPackets": a.tx_packets, "rxPackets": a.rx_packets,
+                            "malformed": a.rx_malformed,
+                        })
+                    })
+                    .collect();
+                print_list(
+                    output,
+                    &st,
+                    &rows,
+                    &[
+                        "interface",
+                        "vlan",
+                        "layer3",
+                        "bridge",
+                        "txPackets",
+                        "rxPackets",
+                        "malformed",
                     ],
                 )?;
             }

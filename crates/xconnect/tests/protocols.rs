@@ -381,6 +381,16 @@ async fn native_api_rules() {
         .await
         .expect("update prefixes");
     assert_eq!(upd.prefixes.len(), 1);
+    let site = xc_types::api::LastMileRequest {
+        circuit_id: "LUMEN-CHI-0042".into(),
+        redundancy: None,
+        customer_asn: 65010,
+        on_premises_prefixes: vec!["10.50.0.0/24".into()],
+        max_prefixes: None,
+        layer: None,
+        peerings: vec![],
+        md5_password: Some("cpe-password".into()),
+    };
     let conn = a
         .client
         .create_connection(&xc_types::api::CreateConnectionRequest {
@@ -395,25 +405,63 @@ async fn native_api_rules() {
                 accept: vec![],
             }),
             client_token: None,
+            last_mile: Some(site.clone()),
         })
         .await
         .expect_err("manual announce must be within the attach point");
     assert!(conn.to_string().contains("routingPolicy"), "{conn}");
+    // A last-mile connection needs its on-premises site through the native API.
+    let mut req = xc_types::api::CreateConnectionRequest {
+        environment_id: "lumen-chicago".into(),
+        bandwidth: "1Gbps".into(),
+        attach_point: ap.clone(),
+        remote_account: Some(b.creds.account_id.to_string()),
+        description: None,
+        tags: None,
+        routing_policy: None,
+        client_token: None,
+        last_mile: None,
+    };
+    let e = a.client.create_connection(&req).await.expect_err("no site");
+    assert!(e.to_string().contains("lastMile"), "{e}");
+    req.last_mile = Some(xc_types::api::LastMileRequest {
+        on_premises_prefixes: vec!["10.61.1.0/24".into()],
+        ..site.clone()
+    });
+    let e = a.client.create_connection(&req).await.expect_err("overlap");
+    assert!(e.to_string().contains("overlaps"), "{e}");
+    req.last_mile = Some(site.clone());
     let conn = a
         .client
-        .create_connection(&xc_types::api::CreateConnectionRequest {
-            environment_id: "lumen-chicago".into(),
-            bandwidth: "1Gbps".into(),
-            attach_point: ap.clone(),
-            remote_account: Some(b.creds.account_id.to_string()),
-            description: None,
-            tags: None,
-            routing_policy: None,
-            client_token: None,
-        })
+        .create_connection(&req)
         .await
         .expect("last-mile connection");
     assert!(conn.id.as_str().starts_with("lmcc-"), "{}", conn.id);
+    // Its site: a VLAN and a /30 per session allocated; the MD5 password only said to be set.
+    let lm = conn.last_mile.clone().expect("site");
+    assert!(lm.vlan >= 100, "{lm:?}");
+    assert_eq!(lm.peerings.len(), 2, "{lm:?}");
+    assert!(
+        lm.peerings[0]
+            .provider_address
+            .to_string()
+            .starts_with("100.100.")
+    );
+    assert!(lm.md5);
+    let json = serde_json::to_string(&conn).expect("json");
+    assert!(!json.contains("cpe-password"), "{json}");
+    // A second one gets another VLAN and other addresses.
+    let other = a.client.create_connection(&req).await.expect("second");
+    let lm2 = other.last_mile.clone().expect("site");
+    assert_ne!(lm2.vlan, lm.vlan);
+    assert_ne!(
+        lm2.peerings[0].provider_address,
+        lm.peerings[0].provider_address
+    );
+    a.client
+        .delete_connection(other.id.as_str())
+        .await
+        .expect("delete the second");
     assert_eq!(
         conn.state_reason.as_ref().map(|r| r.code.as_str()),
         Some("AWAITING_ACCEPTANCE")

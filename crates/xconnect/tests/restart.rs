@@ -39,6 +39,7 @@ async fn acknowledged_creates_survive_sigkill() {
                     tags: None,
                     routing_policy: None,
                     client_token: None,
+                    last_mile: None,
                 };
                 match client.create_connection(&req).await {
                     Ok(c) => {

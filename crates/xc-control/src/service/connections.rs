@@ -261,6 +261,25 @@ impl Service {
         caller: &Caller,
         req: CreateConnectionRequest,
     ) -> Result<ConnectionDetail> {
+        self.create(caller, req, true).await
+    }
+
+    /// `CreateConnection` through the AWS API, whose shape has no on-premises site: a last-mile
+    /// connection created this way waits in `pending` (`SITE_NOT_CONFIGURED`) once accepted.
+    pub async fn create_connection_without_site(
+        &self,
+        caller: &Caller,
+        req: CreateConnectionRequest,
+    ) -> Result<ConnectionDetail> {
+        self.create(caller, req, false).await
+    }
+
+    async fn create(
+        &self,
+        caller: &Caller,
+        req: CreateConnectionRequest,
+        site_required: bool,
+    ) -> Result<ConnectionDetail> {
         caller.require_write()?;
         validate_client_token(req.client_token.as_deref())?;
         let hash = request_hash(&CreateConnectionRequest {
@@ -268,6 +287,28 @@ impl Service {
             ..req.clone()
         });
         let (env, bandwidth) = self.orderable(&req.environment_id, &req.bandwidth)?;
+        let last_mile = match (&req.last_mile, env.product_type) {
+            (Some(_), ProductType::Multicloud) => {
+                return Err(ServiceError::validation(
+                    "lastMile",
+                    format!(
+                        "{} is a multicloud environment: a connection there has no on-premises site",
+                        env.id
+                    ),
+                ));
+            }
+            (Some(l), ProductType::LastMile) => Some(super::last_mile::parse(l, &self.secrets)?),
+            (None, ProductType::LastMile) if site_required => {
+                return Err(ServiceError::validation(
+                    "lastMile",
+                    format!(
+                        "{} is a last-mile environment: give the on-premises site (circuit id, customer ASN, on-premises prefixes)",
+                        env.id
+                    ),
+                ));
+            }
+            (None, _) => None,
+        };
         let ap_id = parse_attach_point_id("attachPoint", &req.attach_point)?;
         let remote = self.parse_remote_account(req.remote_account.as_deref())?;
         let description = parse_description(req.description.as_deref())?;
@@ -305,6 +346,7 @@ impl Service {
             tags,
             created_at: now,
             updated_at: now,
+            last_mile,
         };
         let account = caller.account.clone();
         let token = req.client_token.clone();
@@ -323,6 +365,9 @@ impl Service {
                     .ok_or_else(|| ServiceError::not_found("attach point", ap_id))?;
                 let mut c = connection;
                 c.owner_routing = validate_routing(routing, &ap)?;
+                if let Some(lm) = &mut c.last_mile {
+                    super::last_mile::allocate(db, lm, &ap)?;
+                }
                 c.seq = db.insert_connection(&c)?;
                 remember(
                     db,
@@ -485,7 +530,17 @@ impl Service {
             }
         }
         let payload = self.check_key(caller, &req.activation_key)?;
-        let ap_id = parse_attach_point_id("attachPoint", &req.attach_point)?;
+        let ap_id = if req.attach_point.trim().is_empty() {
+            None
+        } else {
+            Some(parse_attach_point_id("attachPoint", &req.attach_point)?)
+        };
+        let need_ap = || {
+            ServiceError::validation(
+                "attachPoint",
+                "is required: the attach point of yours that the connection joins",
+            )
+        };
         let description = parse_description(req.description.as_deref())?;
         let tags = parse_tags(req.tags.clone())?;
         let now = self.now();
@@ -514,6 +569,29 @@ impl Service {
                                 c.id, c.state
                             )));
                         }
+                        if c.id.product_type() == ProductType::LastMile {
+                            // The provider accepts (its partner-portal step): its edges carry
+                            // the connection; no attach point of its own.
+                            if ap_id.is_some() {
+                                return Err(ServiceError::validation(
+                                    "attachPoint",
+                                    "a last-mile connection is accepted by its provider and joins no attach point: leave it out",
+                                ));
+                            }
+                            redeem(db, &payload.key_id, &account, now)?;
+                            c.remote_account = Some(account.clone());
+                            c.state = ConnectionState::Pending;
+                            c.state_reason = Some(provisioning_reason());
+                            if let Some(d) = description {
+                                c.description = d;
+                            }
+                            c.tags.extend(tags);
+                            c.updated_at = now;
+                            db.update_connection(&c)?;
+                            remember(db, &account, "AcceptConnection", token.as_deref(), hash, &c.id, now)?;
+                            return Ok(c);
+                        }
+                        let ap_id = ap_id.ok_or_else(need_ap)?;
                         let mine = db
                             .get_attach_point(&ap_id)?
                             .filter(|ap| ap.account_id == account)
@@ -541,6 +619,7 @@ impl Service {
                     .await?
             }
             "proposal" => {
+                let ap_id = ap_id.ok_or_else(need_ap)?;
                 self.accept_proposal(caller, &req, payload, ap_id, description, tags, hash)
                     .await?
             }

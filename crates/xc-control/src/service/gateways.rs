@@ -4,6 +4,7 @@
 
 use super::attach_points::parse_attach_point_id;
 use super::connections::{fmt_time, load_visible, parse_connection_id};
+use super::last_mile;
 use super::{Caller, Service};
 use crate::{Result, ServiceError};
 use base64::Engine as _;
@@ -11,9 +12,10 @@ use sha2::Digest;
 use std::net::{IpAddr, SocketAddr};
 use xc_store::Db;
 use xc_types::gateway::{
-    BgpDoc, ConfigDoc, GatewayRecord, GatewaySection, GatewayStatus, GatewayView, LinkDoc, LinkEnd,
-    LinkRecord, LinkView, LinksResponse, NeighborDoc, RegisterRequest, RegisterResponse,
-    TestRequest, TestResult, TokenRecord, TokenRequest, TokenResponse,
+    AccessDoc, BgpDoc, ConfigDoc, CustomerSessionView, GatewayRecord, GatewaySection,
+    GatewayStatus, GatewayView, LinkDoc, LinkEnd, LinkRecord, LinkView, LinksResponse, NeighborDoc,
+    RegisterRequest, RegisterResponse, TestRequest, TestResult, TokenRecord, TokenRequest,
+    TokenResponse,
 };
 use xc_types::*;
 
@@ -195,6 +197,19 @@ impl Service {
                 "is the gateway's IP address on the underlay",
             )
         })?;
+        let access_interface = req.access_interface.clone();
+        if let Some(i) = &access_interface
+            && (i.is_empty()
+                || i.len() > 10
+                || !i
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')))
+        {
+            return Err(ServiceError::validation(
+                "accessInterface",
+                "is an interface name of 1 to 10 letters, digits, - or _ (its VLANs are named <interface>.<vlan>)",
+            ));
+        }
         if !req.token.starts_with(TOKEN_PREFIX) {
             return Err(ServiceError::AccessDenied(
                 "this is not a gateway registration token (they start with xcgt1.)".into(),
@@ -222,6 +237,12 @@ impl Service {
                         "this registration token expired; create another".into(),
                     ));
                 }
+                if t.attach_point.is_none() && access_interface.is_none() {
+                    return Err(ServiceError::validation(
+                        "accessInterface",
+                        "a provider edge (a gateway of a facility) needs its customer-facing interface: give --access-interface",
+                    ));
+                }
                 if !db.use_gateway_token(&hash, &gid)? {
                     return Err(ServiceError::AccessDenied(
                         "this registration token was already used; create another".into(),
@@ -239,6 +260,7 @@ impl Service {
                     last_contact: Some(now),
                     status: None,
                     created_at: now,
+                    access_interface,
                 })?;
                 Ok(())
             })
@@ -288,6 +310,14 @@ impl Service {
             let (ckn, cak) = self.secrets.link_keys(l.vni, l.cak.as_str());
             l.ckn = hex::encode(ckn);
             l.cak = hex::encode(&cak[..]);
+        }
+        if let Some(b) = &mut doc.bgp {
+            for n in &mut b.neighbor {
+                n.md5_password = n
+                    .md5_password
+                    .take()
+                    .and_then(|sealed| last_mile::unseal_md5(&sealed, &self.secrets));
+            }
         }
         let json = serde_json::to_vec(&doc).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let index = hex::encode(&sha256(&json)[..8]);
@@ -410,7 +440,7 @@ impl Service {
                 for l in db.links_of_connection(&c.id)? {
                     let gid = if is_b { &l.gateway_b } else { &l.gateway_a };
                     let g = db.get_gateway(gid)?;
-                    let up = end_state(g.as_ref(), &l, is_b, false, now).is_ok();
+                    let up = end_state(g.as_ref(), &l, link_peer(&c, &l, is_b), false, now).is_ok();
                     if up || best.is_none() {
                         best = Some(gid.clone());
                     }
@@ -495,8 +525,10 @@ impl Service {
 }
 
 /// The configuration of one gateway: a link and a BGP neighbour per link of a connection its
-/// attach point takes part in, announcing its side's prefixes and accepting the other side's.
-/// The CKN/CAK are left for the caller to derive (`cak` holds the connection id meanwhile).
+/// attach point takes part in, announcing its side's prefixes and accepting the other side's;
+/// for a provider edge, also the customer-facing VLANs (and their BGP sessions, in layer 3).
+/// The CKN/CAK are left for the caller to derive (`cak` holds the connection id meanwhile), and
+/// MD5 passwords to unseal.
 fn build_config(db: &Db<'_>, g: &GatewayRecord) -> Result<ConfigDoc> {
     let mut doc = ConfigDoc {
         gateway: GatewaySection {
@@ -520,19 +552,8 @@ fn build_config(db: &Db<'_>, g: &GatewayRecord) -> Result<ConfigDoc> {
         let Some(other) = db.get_gateway(other_id)? else {
             continue;
         };
-        let Some((own_ap, own_routing, other_ap, other_routing)) = sides(db, &c, is_b)? else {
-            continue;
-        };
-        let (ann, acc) = announce_and_accept(&own_ap, &own_routing, &other_ap, &other_routing);
-        for p in ann {
-            let p = p.to_string();
-            if !announce.contains(&p) {
-                announce.push(p);
-            }
-        }
-        asn = Some(own_ap.asn.get());
         let port = l.port();
-        doc.link.push(LinkDoc {
+        let mut link = LinkDoc {
             name: l.name(),
             underlay_local: SocketAddr::new(g.underlay_address, port).to_string(),
             underlay_remote: SocketAddr::new(other.underlay_address, port).to_string(),
@@ -544,23 +565,86 @@ fn build_config(db: &Db<'_>, g: &GatewayRecord) -> Result<ConfigDoc> {
             bandwidth: Some(c.bandwidth.to_string()),
             // The owner's side is the key server.
             key_server_priority: Some(if is_b { 32 } else { 16 }),
-        });
-        neighbors.push(NeighborDoc {
+            bridge: None,
+        };
+        let link_neighbor = |remote_asn: u32, import: &[Prefix]| NeighborDoc {
             address: l.address(!is_b).addr().to_string(),
-            remote_asn: other_ap.asn.get(),
-            import: if acc.is_empty() {
-                // Nothing to accept: a prefix list that matches nothing usable.
-                vec!["0.0.0.0/32".into()]
-            } else {
-                acc.iter().map(|p| p.to_string()).collect()
-            },
+            remote_asn,
+            import: prefix_list(import),
             max_prefixes: Some(100),
             bfd: true,
             hold_time: Some(30),
             connect_retry_secs: Some(1),
             // The owner's side connects, the remote side listens: no connection collisions.
             passive: is_b,
-        });
+            ..NeighborDoc::default()
+        };
+        if let (Some(lm), None) = (&c.last_mile, &c.remote_attach_point) {
+            let Some((ap, tenant_announce, tenant_accept)) = last_mile_routes(db, &c, lm)? else {
+                continue;
+            };
+            let Some(session) = lm.sessions.get(usize::from(l.slot)) else {
+                continue;
+            };
+            let customer = |import: &[Prefix], export: Option<&[Prefix]>| NeighborDoc {
+                address: session.customer_address.to_string(),
+                remote_asn: lm.customer_asn.get(),
+                import: prefix_list(import),
+                export: export.map(prefix_list),
+                // Sealed here; the caller unseals it (the store's closure has no secrets).
+                md5_password: lm.md5_sealed.clone(),
+                max_prefixes: Some(lm.max_prefixes as usize),
+                hold_time: Some(90),
+                connect_retry_secs: Some(5),
+                ..NeighborDoc::default()
+            };
+            if is_b {
+                // The provider edge: the customer's VLAN on its customer-facing interface.
+                let Some(iface) = &g.access_interface else {
+                    continue;
+                };
+                let mut access = AccessDoc {
+                    interface: iface.clone(),
+                    vlan: lm.vlan,
+                    ..AccessDoc::default()
+                };
+                if lm.layer == 2 {
+                    let bridge = format!("xb{}", l.id);
+                    link.address = None;
+                    link.bridge = Some(bridge.clone());
+                    access.bridge = Some(bridge);
+                } else {
+                    access.addresses = vec![session.provider_address.to_string()];
+                    asn = Some(last_mile::EDGE_ASN);
+                    let mut to_tenant = link_neighbor(ap.asn.get(), &tenant_announce);
+                    to_tenant.export = Some(prefix_list(&lm.on_premises_prefixes));
+                    neighbors.push(to_tenant);
+                    neighbors.push(customer(&lm.on_premises_prefixes, Some(&tenant_announce)));
+                }
+                doc.link.push(link);
+                doc.access.push(access);
+            } else {
+                asn = Some(ap.asn.get());
+                add_all(&mut announce, &tenant_announce);
+                if lm.layer == 2 {
+                    // One Ethernet segment with the customer router, through the edge's bridge.
+                    link.address = Some(session.provider_address.to_string());
+                    neighbors.push(customer(&tenant_accept, None));
+                } else {
+                    neighbors.push(link_neighbor(last_mile::EDGE_ASN, &tenant_accept));
+                }
+                doc.link.push(link);
+            }
+            continue;
+        }
+        let Some((own_ap, own_routing, other_ap, other_routing)) = sides(db, &c, is_b)? else {
+            continue;
+        };
+        let (ann, acc) = announce_and_accept(&own_ap, &own_routing, &other_ap, &other_routing);
+        add_all(&mut announce, &ann);
+        asn = Some(own_ap.asn.get());
+        doc.link.push(link);
+        neighbors.push(link_neighbor(other_ap.asn.get(), &acc));
     }
     if let Some(asn) = asn {
         doc.bgp = Some(BgpDoc {
@@ -573,11 +657,146 @@ fn build_config(db: &Db<'_>, g: &GatewayRecord) -> Result<ConfigDoc> {
     Ok(doc)
 }
 
+fn add_all(list: &mut Vec<String>, prefixes: &[Prefix]) {
+    for p in prefixes {
+        let p = p.to_string();
+        if !list.contains(&p) {
+            list.push(p);
+        }
+    }
+}
+
+/// A prefix list for a neighbour; nothing to accept is a list that matches nothing usable.
+fn prefix_list(prefixes: &[Prefix]) -> Vec<String> {
+    if prefixes.is_empty() {
+        vec!["0.0.0.0/32".into()]
+    } else {
+        prefixes.iter().map(|p| p.to_string()).collect()
+    }
+}
+
+/// The tenant side of a last-mile connection: its attach point, what it announces and what it
+/// accepts.
+pub(crate) type TenantRoutes = (AttachPoint, Vec<Prefix>, Vec<Prefix>);
+
+/// A last-mile connection's tenant side: its attach point, what it announces and what it
+/// accepts from the site (automatic: the declared on-premises prefixes).
+pub(crate) fn last_mile_routes(
+    db: &Db<'_>,
+    c: &Connection,
+    lm: &LastMile,
+) -> Result<Option<TenantRoutes>> {
+    let Some(ap) = db.get_attach_point(&c.owner_attach_point)? else {
+        return Ok(None);
+    };
+    let (announce, accept) = match &c.owner_routing {
+        RoutingPolicy::Automatic => (ap.prefixes.clone(), lm.on_premises_prefixes.clone()),
+        RoutingPolicy::Manual { announce, accept } => (announce.clone(), accept.clone()),
+    };
+    Ok(Some((ap, announce, accept)))
+}
+
+/// The BGP neighbour a link's end peers with over it: the other end, or in last mile layer 2
+/// the customer router (and none on the edge, which only bridges).
+fn link_peer(c: &Connection, l: &LinkRecord, is_b: bool) -> Option<IpAddr> {
+    match (&c.last_mile, &c.remote_attach_point) {
+        (Some(lm), None) if lm.layer == 2 => {
+            if is_b {
+                None
+            } else {
+                lm.sessions
+                    .get(usize::from(l.slot))
+                    .map(|s| s.customer_address)
+            }
+        }
+        _ => Some(IpAddr::V4(l.address(!is_b).addr())),
+    }
+}
+
+/// Whether a link's end expects prefixes from its BGP neighbour.
+fn expects_prefixes(db: &Db<'_>, c: &Connection, is_b: bool) -> Result<bool> {
+    if let (Some(lm), None) = (&c.last_mile, &c.remote_attach_point) {
+        return Ok(if is_b {
+            true // the tenant's prefixes, from the tenant's gateway
+        } else {
+            last_mile_routes(db, c, lm)?.is_some_and(|(_, _, acc)| !acc.is_empty())
+        });
+    }
+    Ok(sides(db, c, is_b)?
+        .map(|(oa, or, xa, xr)| !announce_and_accept(&oa, &or, &xa, &xr).1.is_empty())
+        .unwrap_or(false))
+}
+
+/// Whether a link carries the connection (both ends up, and in last mile its customer session
+/// up), or why not.
+pub(crate) fn link_state(
+    db: &Db<'_>,
+    c: &Connection,
+    l: &LinkRecord,
+    a: Option<&GatewayRecord>,
+    b: Option<&GatewayRecord>,
+    now: i64,
+) -> Result<std::result::Result<(), (&'static str, String)>> {
+    let (ea, eb) = (
+        expects_prefixes(db, c, false)?,
+        expects_prefixes(db, c, true)?,
+    );
+    let mut r = end_state(a, l, link_peer(c, l, false), ea, now)
+        .and_then(|()| end_state(b, l, link_peer(c, l, true), eb, now));
+    if r.is_ok()
+        && let (Some(lm), None) = (&c.last_mile, &c.remote_attach_point)
+    {
+        r = customer_state(lm, l, if lm.layer == 2 { a } else { b });
+    }
+    Ok(r)
+}
+
+/// The customer session of a last-mile link, on the gateway that runs it.
+fn customer_state(
+    lm: &LastMile,
+    l: &LinkRecord,
+    g: Option<&GatewayRecord>,
+) -> std::result::Result<(), (&'static str, String)> {
+    let Some(session) = lm.sessions.get(usize::from(l.slot)) else {
+        return Err((
+            "SITE_NOT_CONFIGURED",
+            "the link has no customer session".into(),
+        ));
+    };
+    let addr = session.customer_address.to_string();
+    let n = g
+        .and_then(|g| g.status.as_ref())
+        .and_then(|s| s.bgp.as_ref())
+        .and_then(|b| b.neighbors.iter().find(|n| n.address == addr));
+    let at = g.map(|g| g.name.as_str()).unwrap_or("?");
+    match n {
+        Some(n) if n.state == "Established" => Ok(()),
+        Some(n) => Err((
+            "CUSTOMER_BGP_NOT_ESTABLISHED",
+            format!(
+                "BGP with the customer router {addr} (AS {}) on {at}, VLAN {}: {}{}",
+                lm.customer_asn,
+                lm.vlan,
+                n.state,
+                n.last_error
+                    .as_ref()
+                    .or(n.connect_error.as_ref())
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
+            ),
+        )),
+        None => Err((
+            "CUSTOMER_BGP_NOT_ESTABLISHED",
+            format!("no BGP session with the customer router {addr} on {at} yet"),
+        )),
+    }
+}
+
 /// What makes a link end `up`, or why it is not.
-pub(crate) fn end_state(
+fn end_state(
     g: Option<&GatewayRecord>,
     link: &LinkRecord,
-    is_b: bool,
+    peer: Option<IpAddr>,
     expects_prefixes: bool,
     now: i64,
 ) -> std::result::Result<(), (&'static str, String)> {
@@ -629,7 +848,10 @@ pub(crate) fn end_state(
             ),
         ));
     }
-    let peer = link.address(!is_b).addr().to_string();
+    let Some(peer) = peer else {
+        return Ok(()); // a layer 2 edge: nothing routed here
+    };
+    let peer = peer.to_string();
     let n = st
         .bgp
         .as_ref()
@@ -669,17 +891,11 @@ pub(crate) fn end_state(
 
 fn link_view(db: &Db<'_>, c: &Connection, l: &LinkRecord, now: i64) -> Result<LinkView> {
     let mut ends = Vec::new();
-    let mut problem = None;
+    let mut gws = Vec::new();
     for is_b in [false, true] {
         let gid = if is_b { &l.gateway_b } else { &l.gateway_a };
         let g = db.get_gateway(gid)?;
-        let expects = sides(db, c, is_b)?
-            .map(|(oa, or, xa, xr)| !announce_and_accept(&oa, &or, &xa, &xr).1.is_empty())
-            .unwrap_or(false);
-        if let Err((_, why)) = end_state(g.as_ref(), l, is_b, expects, now) {
-            problem.get_or_insert(why);
-        }
-        let peer = l.address(!is_b).addr().to_string();
+        let peer = link_peer(c, l, is_b).map(|p| p.to_string());
         let st = g.as_ref().and_then(|g| g.status.as_ref());
         let ls = st.and_then(|s| s.links.iter().find(|x| x.name == l.name()));
         ends.push(LinkEnd {
@@ -691,20 +907,53 @@ fn link_view(db: &Db<'_>, c: &Connection, l: &LinkRecord, now: i64) -> Result<Li
                 .as_ref()
                 .map(|g| SocketAddr::new(g.underlay_address, l.port()).to_string())
                 .unwrap_or_default(),
-            address: l.address(is_b).to_string(),
+            address: ls
+                .and(link_peer(c, l, !is_b).map(|_| l.address(is_b).to_string()))
+                .unwrap_or_else(|| l.address(is_b).to_string()),
             mka: ls.map(|x| x.mka.clone()),
-            bgp: st
-                .and_then(|s| s.bgp.as_ref())
-                .and_then(|b| b.neighbors.iter().find(|n| n.address == peer).cloned()),
+            bgp: peer.and_then(|peer| {
+                st.and_then(|s| s.bgp.as_ref())
+                    .and_then(|b| b.neighbors.iter().find(|n| n.address == peer).cloned())
+            }),
             counters: ls.map(|x| x.counters.clone()),
             last_contact_age_secs: g.as_ref().and_then(|g| g.last_contact).map(|t| now - t),
         });
+        gws.push(g);
     }
+    let problem = link_state(db, c, l, gws[0].as_ref(), gws[1].as_ref(), now)?.err();
+    let customer = match (&c.last_mile, &c.remote_attach_point) {
+        (Some(lm), None) => lm.sessions.get(usize::from(l.slot)).map(|s| {
+            let runs = if lm.layer == 2 { &gws[0] } else { &gws[1] };
+            let edge = gws[1].as_ref();
+            let addr = s.customer_address.to_string();
+            CustomerSessionView {
+                gateway_id: runs.as_ref().map(|g| g.id.clone()).unwrap_or_default(),
+                gateway_name: runs.as_ref().map(|g| g.name.clone()).unwrap_or_default(),
+                edge: edge.map(|g| g.name.clone()).unwrap_or_default(),
+                facility: edge.and_then(|g| g.facility.clone()),
+                interface: edge
+                    .and_then(|g| g.access_interface.as_ref())
+                    .map(|i| format!("{i}.{}", lm.vlan)),
+                vlan: lm.vlan,
+                layer: lm.layer,
+                provider_address: s.provider_address.to_string(),
+                customer_address: addr.clone(),
+                customer_asn: lm.customer_asn.get(),
+                bgp: runs
+                    .as_ref()
+                    .and_then(|g| g.status.as_ref())
+                    .and_then(|st| st.bgp.as_ref())
+                    .and_then(|b| b.neighbors.iter().find(|n| n.address == addr).cloned()),
+            }
+        }),
+        _ => None,
+    };
     Ok(LinkView {
         name: l.name(),
         vni: l.id,
         state: if problem.is_none() { "up" } else { "down" }.into(),
-        reason: problem,
+        reason: problem.map(|(_, why)| why),
         ends,
+        customer,
     })
 }

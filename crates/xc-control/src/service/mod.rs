@@ -3,6 +3,7 @@
 mod attach_points;
 mod connections;
 pub(crate) mod gateways;
+pub(crate) mod last_mile;
 mod proposals;
 mod views;
 

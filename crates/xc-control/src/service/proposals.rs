@@ -257,6 +257,7 @@ impl Service {
                     tags,
                     created_at: now,
                     updated_at: now,
+                    last_mile: None,
                 };
                 c.seq = db.insert_connection(&c)?;
                 db.update_proposal_state(&p.id, ProposalState::Accepted, Some(&c.id))?;

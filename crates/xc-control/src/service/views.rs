@@ -43,6 +43,7 @@ impl ConnectionDetail {
             tags: c.tags.clone(),
             created_at: c.created_at,
             updated_at: c.updated_at,
+            last_mile: c.last_mile.as_ref().map(Into::into),
         }
     }
 }

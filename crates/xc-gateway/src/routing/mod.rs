@@ -41,7 +41,7 @@ use tokio::task::JoinHandle;
 use xc_bgp::Message;
 use xc_bgp::message::Notification;
 use xc_bgp::rib::{Candidate, LocRib, NextHops};
-use xc_bgp::session::{self, Action, Event, Session, State};
+use xc_bgp::session::{self, Action, Event, ExportAttrs, Session, State};
 
 const BGP_PORT: u16 = 179;
 const BFD_PORT: u16 = 3784;
@@ -187,11 +187,12 @@ fn session_config(b: &BgpSettings, n: &NeighborSettings, restarting: bool) -> se
     c
 }
 
-/// Whether two settings of a neighbour can share a session: everything but the import policy
-/// and the prefix limit, which change live.
+/// Whether two settings of a neighbour can share a session: everything but the import and
+/// export policies and the prefix limit, which change live.
 fn same_session(a: &NeighborSettings, b: &NeighborSettings) -> bool {
     let mut b = b.clone();
     b.import = a.import.clone();
+    b.export = a.export.clone();
     b.max_prefixes = a.max_prefixes;
     *a == b
 }
@@ -337,6 +338,7 @@ impl Routing {
             sweep_at,
             last_status: now - STATUS_EVERY,
             dirty: true,
+            readvertise: false,
         };
         for n in settings {
             speaker.add_neighbor(n, now)?;
@@ -461,6 +463,8 @@ struct Speaker {
     sweep_at: Option<Instant>,
     last_status: Instant,
     dirty: bool,
+    /// The Loc-RIB changed: neighbours with an export policy get their routes again.
+    readvertise: bool,
 }
 
 impl Speaker {
@@ -587,6 +591,7 @@ impl Speaker {
             }
         }
         self.neighbors.remove(&id);
+        self.readvertise = true;
         if had_key && let Some(l) = self.listeners.get(&addr.is_ipv6()) {
             let _ = md5::set_key(&**l, addr, &[]);
         }
@@ -611,7 +616,11 @@ impl Speaker {
                     keep.push(n.address);
                     if let Some(x) = self.neighbors.get_mut(id) {
                         x.session.set_import(now, n.import.clone(), n.max_prefixes);
+                        let export_change = x.cfg.export != n.export;
                         x.cfg = n.clone();
+                        if export_change {
+                            self.originate(*id);
+                        }
                     }
                 }
                 _ => self.remove_neighbor(*id, now),
@@ -690,7 +699,51 @@ impl Speaker {
     fn originate(&mut self, i: usize) {
         let announce = self.cfg.announce.clone();
         if let Some(n) = self.neighbors.get_mut(&i) {
-            n.session.originate(&announce);
+            if n.cfg.export.is_some() {
+                self.readvertise = true;
+            } else {
+                n.session.originate(&announce);
+            }
+        }
+    }
+
+    /// Sends each neighbour that has an export policy what matches it: the announced prefixes
+    /// and the best routes learned from the other neighbours (their AS path kept, this speaker's
+    /// ASN put in front by the session, the next hop this end's address). A route learned from
+    /// the neighbour itself is not sent back to it.
+    fn readvertise(&mut self, now: Instant) {
+        let ids: Vec<usize> = self
+            .neighbors
+            .iter()
+            .filter(|(_, n)| n.cfg.export.is_some())
+            .map(|(i, _)| *i)
+            .collect();
+        for i in ids {
+            let Some(n) = self.neighbors.get_mut(&i) else {
+                continue;
+            };
+            let Some(filter) = &n.cfg.export else {
+                continue;
+            };
+            let mut out: BTreeMap<IpNet, Arc<ExportAttrs>> = BTreeMap::new();
+            let originated = ExportAttrs::originated();
+            for p in self.cfg.announce.iter().filter(|p| filter.accepts(p)) {
+                out.insert(*p, originated.clone());
+            }
+            for (p, best) in self.rib.iter_best() {
+                if best.peer != i && filter.accepts(p) && !out.contains_key(p) {
+                    out.insert(
+                        *p,
+                        Arc::new(ExportAttrs {
+                            as_path: best.attrs.as_path.to_vec(),
+                            origin: best.attrs.origin,
+                            communities: Vec::new(),
+                        }),
+                    );
+                }
+            }
+            n.session.set_exports(out);
+            self.pump(i, now);
         }
     }
 
@@ -1096,6 +1149,9 @@ impl Speaker {
         if self.sweep_at.is_some_and(|t| t <= now) || self.sessions_back() {
             self.sweep_leftovers();
         }
+        if std::mem::take(&mut self.readvertise) {
+            self.readvertise(now);
+        }
         if !self.changes.is_empty() {
             let batch: Vec<(IpNet, NextHops)> = self.changes.drain().collect();
             let _ = self.kernel.send(batch);
@@ -1236,6 +1292,7 @@ impl Speaker {
                 }
             }
             Event::Routes(routes) => {
+                self.readvertise = true;
                 let peer_router_id = n.session.peer_router_id().unwrap_or(Ipv4Addr::UNSPECIFIED);
                 let peer_addr = n.cfg.address;
                 for r in routes {
@@ -1252,6 +1309,7 @@ impl Speaker {
                 }
             }
             Event::Withdrawn(prefixes) => {
+                self.readvertise = true;
                 for p in prefixes {
                     if let Some(ch) = self.rib.withdraw(&p, &i) {
                         self.changes.insert(ch.prefix, ch.next_hops);

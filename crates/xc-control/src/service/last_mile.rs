@@ -1,0 +1,340 @@
+//! Last mile: the on-premises site of an `lmcc-` connection, checked at create and given its
+//! VLAN and peering addresses.
+//!
+//! A last-mile connection joins a tenant's attach point to a customer router (CPE) on a
+//! provider's fabric. The provider's edges (gateways registered to the environment's facilities)
+//! carry it: one or two edges, each a MACsec link to one of the tenant's gateways and an 802.1Q
+//! VLAN on its customer-facing interface. In layer 3 each edge peers with the customer router
+//! over the VLAN; in layer 2 it bridges the VLAN onto the link and the customer router peers
+//! with the tenant's gateway.
+
+use crate::secrets::Secrets;
+use crate::{Result, ServiceError};
+use ipnet::{IpNet, Ipv4Net};
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr};
+use xc_store::Db;
+use xc_types::api::LastMileRequest;
+use xc_types::{Asn, AttachPoint, CustomerPeering, LastMile, Prefix};
+
+/// The ASN the provider edges speak BGP with.
+pub const EDGE_ASN: u32 = 64999;
+/// VLAN ids handed to last-mile connections (the same id on each of a connection's edges).
+const VLANS: std::ops::RangeInclusive<u16> = 100..=4094;
+/// Where customer sessions get their /30 when the customer gives no addresses: inside the
+/// shared address space (RFC 6598), where on-premises networks seldom are.
+const PEERING_POOL: Ipv4Net = match Ipv4Net::new(Ipv4Addr::new(100, 100, 0, 0), 16) {
+    Ok(n) => n,
+    Err(_) => panic!("constant"),
+};
+
+fn invalid(field: &str, message: impl std::fmt::Display) -> ServiceError {
+    ServiceError::validation(&format!("lastMile.{field}"), message)
+}
+
+/// Checks a request and seals its password; the VLAN and any allocated addresses come from
+/// [`allocate`], in the transaction that stores the connection.
+pub(crate) fn parse(req: &LastMileRequest, secrets: &Secrets) -> Result<LastMile> {
+    let circuit_id = req.circuit_id.trim().to_owned();
+    if circuit_id.is_empty() || circuit_id.len() > 100 || circuit_id.chars().any(|c| c.is_control())
+    {
+        return Err(invalid(
+            "circuitId",
+            "is the provider's circuit id or service address, 1 to 100 characters",
+        ));
+    }
+    let redundancy = req.redundancy.unwrap_or(2);
+    if !(1..=2).contains(&redundancy) {
+        return Err(invalid(
+            "redundancy",
+            "is 1 (one edge) or 2 (two edges in two facilities)",
+        ));
+    }
+    let customer_asn =
+        Asn::new(req.customer_asn).map_err(|e| invalid("customerAsn", e.to_string()))?;
+    if req.on_premises_prefixes.is_empty() || req.on_premises_prefixes.len() > 100 {
+        return Err(invalid(
+            "onPremisesPrefixes",
+            "lists 1 to 100 prefixes the customer router may announce",
+        ));
+    }
+    let mut prefixes: Vec<Prefix> = Vec::new();
+    for p in &req.on_premises_prefixes {
+        let p = Prefix::parse(p).map_err(|e| invalid("onPremisesPrefixes", e.to_string()))?;
+        if prefixes.contains(&p) {
+            return Err(invalid(
+                "onPremisesPrefixes",
+                format!("{p} is listed twice"),
+            ));
+        }
+        prefixes.push(p);
+    }
+    let max_prefixes = req.max_prefixes.unwrap_or(100);
+    if !(1..=10_000).contains(&max_prefixes) {
+        return Err(invalid("maxPrefixes", "is 1 to 10000"));
+    }
+    let layer = req.layer.unwrap_or(3);
+    if layer != 2 && layer != 3 {
+        return Err(invalid(
+            "layer",
+            "is 3 (the edge routes) or 2 (the edge bridges)",
+        ));
+    }
+    if !req.peerings.is_empty() && req.peerings.len() != usize::from(redundancy) {
+        return Err(invalid(
+            "peerings",
+            format!(
+                "gives one session per edge: {redundancy} here (or none, to have them allocated)"
+            ),
+        ));
+    }
+    let mut sessions = Vec::new();
+    for (i, p) in req.peerings.iter().enumerate() {
+        sessions.push(peering(i, &p.provider_address, &p.customer_address)?);
+    }
+    let md5_sealed = match &req.md5_password {
+        None => None,
+        Some(p) if p.is_empty() || p.len() > 80 => {
+            return Err(invalid("md5Password", "is 1 to 80 characters"));
+        }
+        Some(p) => Some(hex::encode(secrets.seal(p.as_bytes()))),
+    };
+    Ok(LastMile {
+        circuit_id,
+        redundancy,
+        customer_asn,
+        on_premises_prefixes: prefixes,
+        max_prefixes,
+        layer,
+        vlan: 0,
+        sessions,
+        md5_sealed,
+    })
+}
+
+/// One session's addresses: the provider's is a host address with its prefix length, and the
+/// customer's another host of the same subnet.
+fn peering(i: usize, provider: &str, customer: &str) -> Result<CustomerPeering> {
+    let field = format!("peerings[{i}]");
+    let net: IpNet = provider.trim().parse().map_err(|_| {
+        invalid(
+            &field,
+            format!("providerAddress `{provider}` is an address with its prefix length, like 192.168.50.1/30"),
+        )
+    })?;
+    let customer_address: IpAddr = customer.trim().parse().map_err(|_| {
+        invalid(
+            &field,
+            format!("customerAddress `{customer}` is an IP address, like 192.168.50.2"),
+        )
+    })?;
+    let max = if net.addr().is_ipv4() { 32 } else { 128 };
+    if net.prefix_len() + 1 > max || net.prefix_len() < max - 8 {
+        return Err(invalid(
+            &field,
+            "the session subnet is a /24 to /31 (IPv4) or /120 to /127 (IPv6)",
+        ));
+    }
+    let host = |a: IpAddr| {
+        net.contains(&a)
+            && (net.prefix_len() + 1 == max
+                || (a != net.network() && (a.is_ipv6() || a != net.broadcast())))
+    };
+    if !host(net.addr()) || !host(customer_address) || net.addr() == customer_address {
+        return Err(invalid(
+            &field,
+            format!("{provider} and {customer} must be two different host addresses of one subnet"),
+        ));
+    }
+    Ok(CustomerPeering {
+        provider_address: net,
+        customer_address,
+    })
+}
+
+/// Gives a new last-mile connection its VLAN (the lowest free one) and, when the customer gave
+/// none, a /30 per session from the pool; checks that its prefixes stay clear of the attach
+/// point's and that given addresses are not another connection's.
+pub(crate) fn allocate(db: &Db<'_>, lm: &mut LastMile, ap: &AttachPoint) -> Result<()> {
+    for p in &lm.on_premises_prefixes {
+        if let Some(mine) = ap.prefixes.iter().find(|a| a.overlaps(p)) {
+            return Err(invalid(
+                "onPremisesPrefixes",
+                format!("{p} overlaps {mine} of attach point {}", ap.id),
+            ));
+        }
+    }
+    let live = db.live_last_mile_connections()?;
+    let others: Vec<&LastMile> = live.iter().filter_map(|c| c.last_mile.as_ref()).collect();
+    let vlans: BTreeSet<u16> = others.iter().map(|l| l.vlan).collect();
+    lm.vlan = VLANS
+        .clone()
+        .find(|v| !vlans.contains(v))
+        .ok_or_else(|| ServiceError::Conflict("every VLAN id (100 to 4094) is in use".into()))?;
+    let used: Vec<IpNet> = others
+        .iter()
+        .flat_map(|l| l.sessions.iter().map(|s| s.provider_address.trunc()))
+        .collect();
+    if lm.sessions.is_empty() {
+        let mut blocks = PEERING_POOL
+            .subnets(30)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?
+            .filter(|b| !used.iter().any(|u| u.contains(&IpAddr::V4(b.network()))));
+        for _ in 0..lm.redundancy {
+            let b = blocks.next().ok_or_else(|| {
+                ServiceError::Conflict("the peering address pool 100.100.0.0/16 is used up".into())
+            })?;
+            let first = u32::from(b.network());
+            lm.sessions.push(CustomerPeering {
+                provider_address: IpNet::V4(
+                    Ipv4Net::new(Ipv4Addr::from(first + 1), 30)
+                        .map_err(|e| ServiceError::Internal(e.to_string()))?,
+                ),
+                customer_address: IpAddr::V4(Ipv4Addr::from(first + 2)),
+            });
+        }
+    } else {
+        for s in &lm.sessions {
+            let net = s.provider_address.trunc();
+            if used
+                .iter()
+                .any(|u| u.contains(&net.network()) || net.contains(&u.network()))
+            {
+                return Err(ServiceError::Conflict(format!(
+                    "the session subnet {net} is used by another last-mile connection"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The customer's MD5 password (as sealed in [`LastMile::md5_sealed`]), unsealed for the
+/// gateways that need it.
+pub(crate) fn unseal_md5(sealed_hex: &str, secrets: &Secrets) -> Option<String> {
+    let sealed = hex::decode(sealed_hex).ok()?;
+    let plain = secrets.unseal(&sealed)?;
+    String::from_utf8(plain.to_vec()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xc_types::api::PeeringRequest;
+
+    fn req() -> LastMileRequest {
+        LastMileRequest {
+            circuit_id: "LUMEN-CHI-0042".into(),
+            redundancy: None,
+            customer_asn: 65010,
+            on_premises_prefixes: vec!["10.50.0.0/24".into()],
+            max_prefixes: None,
+            layer: None,
+            peerings: vec![],
+            md5_password: Some("s3cret".into()),
+        }
+    }
+
+    #[test]
+    fn defaults_and_a_sealed_password() {
+        let secrets = Secrets::from_master(&[7; 32]);
+        let lm = parse(&req(), &secrets).expect("valid");
+        assert_eq!((lm.redundancy, lm.layer, lm.max_prefixes), (2, 3, 100));
+        let sealed = lm.md5_sealed.clone().expect("sealed");
+        assert!(!sealed.contains("s3cret"));
+        assert_eq!(unseal_md5(&sealed, &secrets).as_deref(), Some("s3cret"));
+        assert!(!format!("{lm:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn bad_requests_say_which_field() {
+        let secrets = Secrets::from_master(&[7; 32]);
+        let cases: Vec<(LastMileRequest, &str)> = vec![
+            (
+                LastMileRequest {
+                    redundancy: Some(3),
+                    ..req()
+                },
+                "redundancy",
+            ),
+            (
+                LastMileRequest {
+                    customer_asn: 23456,
+                    ..req()
+                },
+                "customerAsn",
+            ),
+            (
+                LastMileRequest {
+                    on_premises_prefixes: vec![],
+                    ..req()
+                },
+                "onPremisesPrefixes",
+            ),
+            (
+                LastMileRequest {
+                    on_premises_prefixes: vec!["10.50.0.1/24".into()],
+                    ..req()
+                },
+                "onPremisesPrefixes",
+            ),
+            (
+                LastMileRequest {
+                    layer: Some(1),
+                    ..req()
+                },
+                "layer",
+            ),
+            (
+                LastMileRequest {
+                    circuit_id: " ".into(),
+                    ..req()
+                },
+                "circuitId",
+            ),
+            (
+                LastMileRequest {
+                    md5_password: Some(String::new()),
+                    ..req()
+                },
+                "md5Password",
+            ),
+            (
+                LastMileRequest {
+                    peerings: vec![PeeringRequest {
+                        provider_address: "192.168.50.1/30".into(),
+                        customer_address: "192.168.50.2".into(),
+                    }],
+                    ..req()
+                },
+                "peerings",
+            ),
+        ];
+        for (r, field) in cases {
+            let e = parse(&r, &secrets).expect_err(field).to_string();
+            assert!(e.contains(&format!("lastMile.{field}")), "{field}: {e}");
+        }
+    }
+
+    #[test]
+    fn peering_addresses() {
+        let ok = peering(0, "192.168.50.1/30", "192.168.50.2").expect("valid");
+        assert_eq!(ok.provider_address.to_string(), "192.168.50.1/30");
+        assert!(peering(0, "192.168.50.0/31", "192.168.50.1").is_ok());
+        assert!(
+            peering(0, "fd00:50::1/64", "fd00:50::2").is_err(),
+            "too large a subnet"
+        );
+        assert!(peering(0, "fd00:50::1/126", "fd00:50::2").is_ok());
+        for (p, c) in [
+            ("192.168.50.1/30", "192.168.50.3"),
+            ("192.168.50.1/30", "192.168.51.2"),
+            ("192.168.50.1/30", "192.168.50.1"),
+            ("192.168.50.0/30", "192.168.50.1"),
+            ("192.168.50.1", "192.168.50.2"),
+            ("192.168.50.1/30", "x"),
+        ] {
+            assert!(peering(0, p, c).is_err(), "{p} {c}");
+        }
+    }
+}
