@@ -193,6 +193,8 @@ pub struct Session {
     refused_now: BTreeSet<IpNet>,
     stale: BTreeSet<IpNet>,
     stale_until: Option<Instant>,
+    /// Idle until then after the prefix limit was exceeded.
+    idle_until: Option<Instant>,
     /// Families whose End-of-RIB the peer sent in this session.
     eor_received: Vec<u16>,
     next_hop_v4: Option<Ipv4Addr>,
@@ -204,6 +206,10 @@ pub struct Session {
     actions: VecDeque<Action>,
     events: VecDeque<Event>,
 }
+
+/// How long a session stays Idle after closing on the prefix limit (as "maximum-prefix restart"
+/// does on other routers), refusing the peer's connections.
+pub const MAX_PREFIX_HOLD: Duration = Duration::from_secs(10);
 
 /// Hold time used while waiting for the peer's OPEN (RFC 4271 8: "a large value", 4 minutes).
 const LARGE_HOLD: Duration = Duration::from_secs(240);
@@ -263,6 +269,7 @@ impl Session {
             refused_now: BTreeSet::new(),
             stale: BTreeSet::new(),
             stale_until: None,
+            idle_until: None,
             eor_received: Vec::new(),
             next_hop_v4: None,
             next_hop_v6: None,
@@ -342,6 +349,7 @@ impl Session {
             self.keepalive_at,
             self.retry_at,
             self.stale_until,
+            self.idle_until,
         ]
         .into_iter()
         .flatten()
@@ -372,6 +380,7 @@ impl Session {
 
     /// ManualStop: Cease / Administrative Shutdown, and no reconnecting.
     pub fn stop(&mut self, now: Instant) {
+        self.idle_until = None;
         if matches!(
             self.state,
             State::OpenSent | State::OpenConfirm | State::Established
@@ -515,6 +524,10 @@ impl Session {
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.idle_until.is_some_and(|t| now >= t) {
+            self.idle_until = None;
+            self.start(now);
+        }
         if self.retry_at.is_some_and(|t| now >= t) && self.state == State::Connect {
             self.actions.push_back(Action::Connect);
             self.retry_at = Some(now + self.cfg.connect_retry);
@@ -849,11 +862,21 @@ impl Session {
             let mut data = afi.to_be_bytes().to_vec();
             data.push(SAFI_UNICAST);
             data.extend_from_slice(&(self.cfg.max_prefixes as u32).to_be_bytes());
-            return self.notify(now, 6, 1, data);
+            return self.max_prefix_reached(now, data);
         }
         if !accepted.is_empty() {
             self.events.push_back(Event::Routes(accepted));
         }
+    }
+
+    /// Cease / Maximum Number of Prefixes Reached, then Idle for [`MAX_PREFIX_HOLD`] so that a
+    /// peer that keeps announcing too much does not flap the session every second; the session
+    /// starts again by itself after that.
+    fn max_prefix_reached(&mut self, now: Instant, data: Vec<u8>) {
+        self.notify(now, 6, 1, data);
+        self.retry_at = None;
+        self.idle_until = Some(now + MAX_PREFIX_HOLD);
+        self.set_state(State::Idle);
     }
 
     /// Changes the import policy and the prefix limit of a running session: routes the new
@@ -881,7 +904,7 @@ impl Session {
             let mut data = AFI_IPV4.to_be_bytes().to_vec();
             data.push(SAFI_UNICAST);
             data.extend_from_slice(&(self.cfg.max_prefixes as u32).to_be_bytes());
-            return self.notify(now, 6, 1, data);
+            return self.max_prefix_reached(now, data);
         }
         if self.state == State::Established && self.peer.route_refresh {
             self.refused_now.clear();

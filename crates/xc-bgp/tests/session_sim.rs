@@ -215,6 +215,15 @@ fn max_prefix_closes_with_cease_and_withdraws() {
             .iter()
             .any(|e| matches!(e, Event::Withdrawn(w) if w.len() == 2))
     );
+    // A holds the session down for a while (B keeps announcing too much), then tries again:
+    // the session comes back and closes again while B is unchanged, and stays up once B
+    // announces within the limit.
+    p.run(xc_bgp::session::MAX_PREFIX_HOLD - Duration::from_secs(1));
+    assert_eq!(p.a.state(), State::Idle, "held down");
+    p.b.originate(&[net("10.1.0.0/24")]);
+    p.run(Duration::from_secs(8));
+    assert_eq!(p.a.state(), State::Established, "back after the hold");
+    assert_eq!(p.a.routes().count(), 1);
 }
 
 #[test]

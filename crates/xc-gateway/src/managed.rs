@@ -268,6 +268,25 @@ pub async fn run(
     }
     reporter.abort();
     let _ = reporter.await;
+    let name = gw.lock().map(|g| g.status().name).unwrap_or_default();
     let _ = tokio::task::spawn_blocking(move || drop(gw)).await;
+    // A last report, so that the controller knows at once that this gateway carries nothing
+    // (rather than trusting its last report until it goes stale).
+    let last = ReportRequest {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        status: crate::status::GatewayStatus {
+            name,
+            keylog_enabled: false,
+            links: Vec::new(),
+            bgp: None,
+            access: Vec::new(),
+        },
+    };
+    if tokio::time::timeout(std::time::Duration::from_secs(2), client.report(&last))
+        .await
+        .is_err()
+    {
+        tracing::debug!("the controller did not take the last report");
+    }
     Ok(())
 }

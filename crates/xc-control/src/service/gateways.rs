@@ -741,14 +741,19 @@ pub(crate) fn link_state(
         expects_prefixes(db, c, false)?,
         expects_prefixes(db, c, true)?,
     );
-    let mut r = end_state(a, l, link_peer(c, l, false), ea, now)
-        .and_then(|()| end_state(b, l, link_peer(c, l, true), eb, now));
-    if r.is_ok()
-        && let (Some(lm), None) = (&c.last_mile, &c.remote_attach_point)
-    {
-        r = customer_state(lm, l, if lm.layer == 2 { a } else { b });
-    }
-    Ok(r)
+    let ra = end_state(a, l, link_peer(c, l, false), ea, now);
+    let rb = end_state(b, l, link_peer(c, l, true), eb, now);
+    let rc = match (&c.last_mile, &c.remote_attach_point) {
+        (Some(lm), None) => customer_state(lm, l, if lm.layer == 2 { a } else { b }),
+        _ => Ok(()),
+    };
+    // Without its customer session an edge has no on-premises routes to pass on: the tenant's
+    // end then receives none, and the customer session is the reason to show.
+    let ra = match (ra, &rc) {
+        (Err(("NO_ROUTES_RECEIVED", _)), Err(_)) => Ok(()),
+        (r, _) => r,
+    };
+    Ok(ra.and(rb).and(rc))
 }
 
 /// The customer session of a last-mile link, on the gateway that runs it.

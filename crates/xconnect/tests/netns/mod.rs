@@ -248,3 +248,120 @@ pub fn chown(path: &Path, user: &str) {
         &path.display().to_string(),
     ]);
 }
+
+/// Several namespaces `xct-<tag>-<node>` wired by veth pairs, for topologies beyond a pair;
+/// removed by exact name on drop.
+pub struct Topo {
+    pub tag: String,
+    pub nodes: Vec<String>,
+    pub dir: tempfile::TempDir,
+}
+
+impl Topo {
+    pub fn new(tag: &str, nodes: &[&str]) -> Self {
+        require_root();
+        let t = Topo {
+            tag: tag.to_owned(),
+            nodes: nodes.iter().map(|n| (*n).to_owned()).collect(),
+            dir: tempfile::tempdir().expect("tempdir"),
+        };
+        for n in nodes {
+            let ns = t.ns(n);
+            let _ = run(&["ip", "netns", "del", &ns]);
+            ok(&["ip", "netns", "add", &ns]);
+            ok(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
+            ok(&[
+                "ip",
+                "netns",
+                "exec",
+                &ns,
+                "sysctl",
+                "-qw",
+                "net.ipv4.ip_forward=1",
+            ]);
+        }
+        t
+    }
+
+    pub fn ns(&self, node: &str) -> String {
+        format!("xct-{}-{node}", self.tag)
+    }
+
+    /// A veth pair from `a`'s `a_if` to `b`'s `b_if`, both up, with optional addresses.
+    pub fn wire(
+        &self,
+        a: &str,
+        a_if: &str,
+        a_addr: Option<&str>,
+        b: &str,
+        b_if: &str,
+        b_addr: Option<&str>,
+    ) {
+        let (na, nb) = (self.ns(a), self.ns(b));
+        ok(&[
+            "ip", "link", "add", a_if, "netns", &na, "type", "veth", "peer", "name", b_if, "netns",
+            &nb,
+        ]);
+        for (ns, dev, addr) in [(&na, a_if, a_addr), (&nb, b_if, b_addr)] {
+            if let Some(addr) = addr {
+                ok(&["ip", "-n", ns, "addr", "add", addr, "dev", dev]);
+            }
+            ok(&["ip", "-n", ns, "link", "set", dev, "up"]);
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn exec(&self, node: &str, args: &[&str]) -> std::process::Output {
+        let ns = self.ns(node);
+        let mut a = vec!["ip", "netns", "exec", ns.as_str()];
+        a.extend_from_slice(args);
+        run(&a)
+    }
+
+    pub fn exec_ok(&self, node: &str, args: &[&str]) -> String {
+        let ns = self.ns(node);
+        let mut a = vec!["ip", "netns", "exec", ns.as_str()];
+        a.extend_from_slice(args);
+        ok(&a)
+    }
+
+    pub fn routes(&self, node: &str) -> String {
+        String::from_utf8_lossy(&self.exec(node, &["ip", "-4", "route"]).stdout).into_owned()
+    }
+
+    pub fn ping(&self, node: &str, from: &str, to: &str) -> bool {
+        self.exec(node, &["ping", "-c", "1", "-W", "1", "-I", from, to])
+            .status
+            .success()
+    }
+
+    /// Starts `args` in `node`'s namespace, its output in `<dir>/<name>.log`.
+    pub fn spawn(&self, node: &str, name: &str, args: &[&str]) -> Daemon {
+        let log = self.path(&format!("{name}.log"));
+        let f = std::fs::File::create(&log).expect("log file");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.ns(node)])
+            .args(args)
+            .stdout(f.try_clone().expect("log"))
+            .stderr(f)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        Daemon {
+            name: name.to_owned(),
+            child,
+            log,
+        }
+    }
+}
+
+impl Drop for Topo {
+    fn drop(&mut self) {
+        for n in &self.nodes {
+            let _ = run(&["ip", "netns", "del", &self.ns(n)]);
+        }
+    }
+}

@@ -1,0 +1,709 @@
+//! Last mile end to end, in network namespaces: a tenant ("acme", 10.0.0.0/16, one managed
+//! gateway), a provider ("lumen") whose two edges stand in the two facilities of
+//! `lumen-chicago`, and an on-premises site whose customer router (BIRD or FRR) sits on the
+//! provider's fabric, one uplink to each edge.
+//!
+//! ```text
+//!   tenant ns: server, gateway gw-t1 (lo 10.0.0.1/16), underlay bridge 10.210.0.1/24
+//!      ├── veth ── edge1 ns: gateway edge1 (10.210.0.11), customer-facing `cust`
+//!      └── veth ── edge2 ns: gateway edge2 (10.210.0.12), customer-facing `cust`
+//!   cpe ns: up1 ── edge1 cust, up2 ── edge2 cust; the VLAN sub-interfaces up1.V / up2.V
+//!           (xconnect's user-space 802.1Q: the kernel here has none), BIRD or FRR, and the
+//!           on-premises network 10.50.0.1/24 on lo
+//! ```
+//! The tenant creates the connection with the site's details, the provider accepts it with the
+//! activation key, and the test wires the customer router from what the connection shows (its
+//! VLAN and peering addresses), as a customer would. Needs root, iproute2, ping, BIRD and FRR
+//! (`.ci/run` installs them).
+
+mod netns;
+
+use netns::{Daemon, Topo, chown, wait_for};
+use serde_json::Value;
+use std::process::Command;
+use std::time::Duration;
+
+const UP: Duration = Duration::from_secs(90);
+const SERVER: &str = "10.210.0.1";
+const ONPREM: &str = "10.50.0.1";
+const VPC: &str = "10.0.0.1";
+
+#[derive(Clone)]
+struct Creds {
+    key: String,
+    secret: String,
+}
+
+/// What the test needs of a created connection.
+struct Site {
+    id: String,
+    vlan: u64,
+    /// (provider address with length, customer address), per session.
+    peerings: Vec<(String, String)>,
+}
+
+struct Lab {
+    /// Daemons first: they are stopped before the namespaces go.
+    daemons: Vec<Daemon>,
+    topo: Topo,
+    endpoint: String,
+}
+
+impl Lab {
+    fn new(tag: &str) -> Self {
+        let topo = Topo::new(tag, &["tenant", "edge1", "edge2", "cpe"]);
+        topo.exec_ok("tenant", &["ip", "link", "add", "ul", "type", "bridge"]);
+        topo.exec_ok(
+            "tenant",
+            &["ip", "addr", "add", "10.210.0.1/24", "dev", "ul"],
+        );
+        topo.exec_ok("tenant", &["ip", "link", "set", "ul", "up"]);
+        topo.exec_ok("tenant", &["ip", "addr", "add", "10.0.0.1/16", "dev", "lo"]);
+        for (i, edge) in ["edge1", "edge2"].iter().enumerate() {
+            let port = format!("ul-e{}", i + 1);
+            topo.wire(
+                "tenant",
+                &port,
+                None,
+                edge,
+                "ul",
+                Some(&format!("10.210.0.1{}/24", i + 1)),
+            );
+            topo.exec_ok("tenant", &["ip", "link", "set", &port, "master", "ul"]);
+            topo.wire(edge, "cust", None, "cpe", &format!("up{}", i + 1), None);
+        }
+        topo.exec_ok("cpe", &["ip", "addr", "add", "10.50.0.1/24", "dev", "lo"]);
+        Lab {
+            daemons: Vec::new(),
+            topo,
+            endpoint: format!("http://{SERVER}:7700"),
+        }
+    }
+
+    fn spawn(&mut self, node: &str, name: &str, args: &[&str]) {
+        let d = self.topo.spawn(node, name, args);
+        self.daemons.push(d);
+    }
+
+    fn stop(&mut self, name: &str) {
+        if let Some(i) = self.daemons.iter().position(|d| d.name == name) {
+            let mut d = self.daemons.remove(i);
+            d.stop();
+        }
+    }
+
+    fn context(&self) -> String {
+        let mut s = String::new();
+        for d in &self.daemons {
+            let log = d.log_text();
+            let tail: Vec<&str> = log.lines().rev().take(25).collect();
+            s += &format!("--- {} (newest first)\n{}\n", d.name, tail.join("\n"));
+        }
+        for n in ["tenant", "edge1", "edge2", "cpe"] {
+            s += &format!("--- routes {n}\n{}", self.topo.routes(n));
+        }
+        s
+    }
+
+    fn wait(&self, what: &str, f: impl FnMut() -> bool) {
+        wait_for(what, UP, f, || self.context());
+    }
+
+    /// Runs the CLI in the tenant namespace and returns its JSON output.
+    fn cli(&self, who: &Creds, args: &[&str]) -> Result<Value, String> {
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.topo.ns("tenant"),
+                env!("CARGO_BIN_EXE_xconnect"),
+            ])
+            .args(args)
+            .args(["--output", "json"])
+            .env("AWS_ACCESS_KEY_ID", &who.key)
+            .env("AWS_SECRET_ACCESS_KEY", &who.secret)
+            .env("XCONNECT_ENDPOINT", &self.endpoint)
+            .output()
+            .expect("run the CLI");
+        if out.status.success() {
+            serde_json::from_slice(&out.stdout)
+                .map_err(|e| format!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    fn ok(&self, who: &Creds, args: &[&str]) -> Value {
+        self.cli(who, args)
+            .unwrap_or_else(|e| panic!("xconnect {args:?}: {e}\n{}", self.context()))
+    }
+
+    fn start_gateway(&mut self, node: &str, token: &str, underlay: &str, access: bool) {
+        let state = self
+            .topo
+            .path(&format!("{node}-state"))
+            .display()
+            .to_string();
+        let endpoint = self.endpoint.clone();
+        let mut args = vec![
+            env!("CARGO_BIN_EXE_xconnect"),
+            "gateway",
+            "run",
+            "--controller",
+            &endpoint,
+            "--underlay-address",
+            underlay,
+            "--name",
+            node,
+            "--state-dir",
+            &state,
+            "--token",
+            token,
+            "--log",
+            "info,xc_gateway=debug",
+        ];
+        if access {
+            args.extend(["--access-interface", "cust"]);
+        }
+        self.spawn(node, node, &args);
+    }
+
+    /// Server, tenant and provider accounts, the tenant's attach point and gateway, and the
+    /// provider's two edges (registered by the operator with facility tokens).
+    fn provision(&mut self) -> (Creds, Creds, String, String) {
+        let data = self.topo.path("server").display().to_string();
+        self.spawn(
+            "tenant",
+            "server",
+            &[
+                env!("CARGO_BIN_EXE_xconnect"),
+                "server",
+                "--listen",
+                &format!("{SERVER}:7700"),
+                "--data-dir",
+                &data,
+            ],
+        );
+        let creds_file = self.topo.path("server/operator-credentials.json");
+        self.wait("the server to start", || creds_file.exists());
+        let text = std::fs::read_to_string(&creds_file).expect("operator credentials");
+        let v: Value = serde_json::from_str(&text).expect("json");
+        let creds = |v: &Value| Creds {
+            key: v["accessKeyId"].as_str().expect("key").to_owned(),
+            secret: v["secretAccessKey"].as_str().expect("secret").to_owned(),
+        };
+        let op = creds(&v);
+        self.wait("the server to answer", || {
+            self.cli(&op, &["environment", "list"]).is_ok()
+        });
+        let acme = self.ok(&op, &["account", "create", "--name", "acme"]);
+        let lumen = self.ok(&op, &["account", "create", "--name", "lumen"]);
+        let lumen_id = lumen["accountId"].as_str().expect("id").to_owned();
+        let (acme, lumen) = (creds(&acme), creds(&lumen));
+        let ap = self.ok(
+            &acme,
+            &[
+                "attach-point",
+                "create",
+                "--name",
+                "vpc",
+                "--prefixes",
+                "10.0.0.0/16",
+                "--asn",
+                "64512",
+            ],
+        )["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let t = self.ok(
+            &acme,
+            &["gateway", "token", "create", "--attach-point", &ap],
+        );
+        self.start_gateway("tenant", t["token"].as_str().expect("token"), SERVER, false);
+        for (i, facility) in ["chi-eq-ch1", "chi-350c"].iter().enumerate() {
+            let t = self.ok(&op, &["gateway", "token", "create", "--facility", facility]);
+            let node = format!("edge{}", i + 1);
+            let underlay = format!("10.210.0.1{}", i + 1);
+            self.start_gateway(&node, t["token"].as_str().expect("token"), &underlay, true);
+        }
+        self.wait("three gateways to register", || {
+            self.cli(&op, &["gateway", "list"])
+                .ok()
+                .and_then(|v| v["gateways"].as_array().map(Vec::len))
+                == Some(3)
+        });
+        (acme, lumen, lumen_id, ap)
+    }
+
+    /// The tenant creates the connection with `site` flags; the provider accepts it.
+    fn connect(
+        &self,
+        acme: &Creds,
+        lumen: &Creds,
+        lumen_id: &str,
+        ap: &str,
+        site: &[&str],
+    ) -> Site {
+        let mut args = vec![
+            "connection",
+            "create",
+            "--environment",
+            "lumen-chicago",
+            "--bandwidth",
+            "1Gbps",
+            "--attach-point",
+            ap,
+            "--remote-account",
+            lumen_id,
+            "--circuit-id",
+            "LUMEN-CHI-0042",
+            "--customer-asn",
+            "65010",
+        ];
+        args.extend_from_slice(site);
+        let c = self.ok(acme, &args);
+        let key = c["activationKey"].as_str().expect("key").to_owned();
+        let accepted = self.ok(lumen, &["connection", "accept", "--activation-key", &key]);
+        assert_eq!(accepted["state"], "pending", "{accepted}");
+        let lm = &c["lastMile"];
+        Site {
+            id: c["id"].as_str().expect("id").to_owned(),
+            vlan: lm["vlan"].as_u64().expect("vlan"),
+            peerings: lm["peerings"]
+                .as_array()
+                .expect("peerings")
+                .iter()
+                .map(|p| {
+                    (
+                        p["providerAddress"].as_str().expect("p").to_owned(),
+                        p["customerAddress"].as_str().expect("c").to_owned(),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The customer's VLAN sub-interfaces on its uplinks (an xconnect gateway with `[[access]]`
+    /// only: the kernel here has no 802.1Q devices).
+    fn cpe_vlans(&mut self, site: &Site) {
+        let mut text = "[gateway]\nname = \"cpe\"\nadmin_listen = \"127.0.0.1:7801\"\n".to_owned();
+        for (i, (provider, customer)) in site.peerings.iter().enumerate() {
+            let len = provider.split('/').nth(1).expect("length");
+            text += &format!(
+                "[[access]]\ninterface = \"up{}\"\nvlan = {}\naddresses = [\"{customer}/{len}\"]\n",
+                i + 1,
+                site.vlan
+            );
+        }
+        let path = self.topo.path("cpe-vlans.toml");
+        std::fs::write(&path, text).expect("cpe config");
+        let p = path.display().to_string();
+        self.spawn(
+            "cpe",
+            "cpe-vlans",
+            &[
+                env!("CARGO_BIN_EXE_xconnect"),
+                "gateway",
+                "run",
+                "--config",
+                &p,
+            ],
+        );
+    }
+
+    fn get(&self, who: &Creds, id: &str) -> Value {
+        self.ok(who, &["connection", "get", id])
+    }
+
+    fn wait_state(&self, who: &Creds, id: &str, state: &str) {
+        self.wait(&format!("{id} to be {state}"), || {
+            self.cli(who, &["connection", "get", id])
+                .is_ok_and(|c| c["state"] == state)
+        });
+    }
+
+    fn links(&self, who: &Creds, id: &str) -> Vec<Value> {
+        self.ok(who, &["connection", "links", id])["links"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn ping(&self) -> bool {
+        self.topo.ping("cpe", ONPREM, VPC)
+    }
+
+    /// BIRD as the customer router, with a session per edge; `extra` are static routes it
+    /// may be told to announce (protocol `extra`, started disabled).
+    fn start_bird(&mut self, site: &Site, password: Option<&str>, extra: &[&str]) {
+        let mut c = format!(
+            "router id 10.50.0.1;\nprotocol device {{ }}\nprotocol kernel {{ ipv4 {{ import none; export where source = RTS_BGP; }}; merge paths on; }}\n\
+             protocol static onprem {{ ipv4; route 10.50.0.0/24 blackhole; route 10.50.9.0/24 blackhole; }}\n\
+             protocol static extra {{ disabled; ipv4; {} }}\n",
+            extra
+                .iter()
+                .map(|r| format!("route {r} blackhole; "))
+                .collect::<String>()
+        );
+        for (i, (provider, customer)) in site.peerings.iter().enumerate() {
+            let peer = provider.split('/').next().expect("addr");
+            c += &format!(
+                "protocol bgp edge{} {{ local {customer} as 65010; neighbor {peer} as 64999; connect retry time 1; connect delay time 1; error wait time 1, 2; {} ipv4 {{ import all; export where source = RTS_STATIC; }}; }}\n",
+                i + 1,
+                password
+                    .map(|p| format!("password \"{p}\";"))
+                    .unwrap_or_default()
+            );
+        }
+        let conf = self.topo.path("bird.conf");
+        std::fs::write(&conf, c).expect("bird.conf");
+        let ctl = self.topo.path("bird.ctl").display().to_string();
+        let conf = conf.display().to_string();
+        self.spawn("cpe", "bird", &["bird", "-f", "-c", &conf, "-s", &ctl]);
+        let ctl_path = self.topo.path("bird.ctl");
+        self.wait("BIRD's control socket", || ctl_path.exists());
+    }
+
+    fn birdc(&self, cmd: &str) -> String {
+        let ctl = self.topo.path("bird.ctl").display().to_string();
+        let mut args = vec!["birdc", "-s", &ctl];
+        args.extend(cmd.split(' '));
+        String::from_utf8_lossy(&netns::run(&args).stdout).into_owned()
+    }
+}
+
+fn customer(link: &Value) -> &Value {
+    &link["customer"]
+}
+
+#[test]
+fn layer3_with_bird_two_edges_refusal_failover_and_max_prefix() {
+    let mut lab = Lab::new("lm3b");
+    let (acme, lumen, lumen_id, ap) = lab.provision();
+    let site = lab.connect(
+        &acme,
+        &lumen,
+        &lumen_id,
+        &ap,
+        &[
+            "--on-premises-prefixes",
+            "10.50.0.0/24,10.50.1.0/24,10.50.2.0/24",
+            "--max-prefixes",
+            "2",
+        ],
+    );
+    assert_eq!(site.peerings.len(), 2, "two edges by default");
+    lab.cpe_vlans(&site);
+    lab.start_bird(&site, None, &["10.50.1.0/24", "10.50.2.0/24"]);
+    lab.wait_state(&acme, &site.id, "available");
+    lab.wait("ping from the on-premises network to the VPC", || {
+        lab.ping()
+    });
+    // The links view shows both customer sessions, on two edges in two facilities, and the
+    // prefix the customer router announced without declaring it: refused and counted.
+    lab.wait(
+        "both customer sessions up with the undeclared prefix refused",
+        || {
+            let links = lab.links(&acme, &site.id);
+            links.len() == 2
+                && links.iter().all(|l| {
+                    let b = &customer(l)["bgp"];
+                    b["state"] == "Established"
+                        && b["prefixes_accepted"] == 1
+                        && b["refused_prefixes"]
+                            .as_array()
+                            .is_some_and(|r| r.iter().any(|p| p == "10.50.9.0/24"))
+                })
+        },
+    );
+    let links = lab.links(&acme, &site.id);
+    let facilities: std::collections::BTreeSet<String> = links
+        .iter()
+        .map(|l| customer(l)["facility"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(facilities.len(), 2, "{links:?}");
+    for l in &links {
+        assert_eq!(customer(l)["vlan"], site.vlan);
+        assert!(
+            customer(l)["interface"]
+                .as_str()
+                .is_some_and(|i| i == format!("cust.{}", site.vlan))
+        );
+        assert!(customer(l)["bgp"]["prefixes_refused_total"].as_u64() >= Some(1));
+    }
+    assert!(
+        !lab.topo.routes("tenant").contains("10.50.9.0"),
+        "refused prefixes never reach the VPC"
+    );
+    // On the wire between the edge and the customer router: 802.1Q frames of the VLAN.
+    let cap = lab.topo.exec(
+        "cpe",
+        &[
+            "bash",
+            "-c",
+            "for i in up1 up2; do timeout 10 tcpdump -l -c 2 -nei $i vlan 2>/dev/null & done; \
+             ping -c 30 -i 0.2 -I 10.50.0.1 10.0.0.1 >/dev/null; wait",
+        ],
+    );
+    let cap_text = String::from_utf8_lossy(&cap.stdout);
+    assert!(
+        cap_text.contains(&format!("vlan {}", site.vlan)),
+        "{cap_text}"
+    );
+    // One edge stopped: traffic continues through the other, and the connection stays up.
+    lab.stop("edge1");
+    lab.wait("BIRD to see edge1's session go", || {
+        !lab.birdc("show protocols edge1").contains("Established")
+    });
+    lab.wait("ping through edge2 alone", || lab.ping());
+    lab.wait("the links view to show edge1's link down", || {
+        lab.links(&acme, &site.id)
+            .iter()
+            .any(|l| l["state"] == "down")
+    });
+    assert_eq!(lab.get(&acme, &site.id)["state"], "available");
+    lab.start_gateway_again("edge1");
+    lab.wait("both links and sessions back", || {
+        let links = lab.links(&acme, &site.id);
+        links.len() == 2 && links.iter().all(|l| l["state"] == "up")
+    });
+    // More accepted prefixes than the limit (2): Cease / Maximum Number of Prefixes Reached,
+    // shown as the connection's reason; it recovers once the customer stops.
+    lab.birdc("enable extra");
+    lab.wait(
+        "the connection down, its reason naming the prefix limit",
+        || {
+            let c = lab.get(&acme, &site.id);
+            c["state"] == "down"
+                && c["stateReason"]["code"] == "CUSTOMER_BGP_NOT_ESTABLISHED"
+                && c["stateReason"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("Maximum Number of Prefixes Reached"))
+        },
+    );
+    lab.birdc("disable extra");
+    lab.wait_state(&acme, &site.id, "available");
+    lab.wait("ping again", || lab.ping());
+    // Deleting removes the VLANs from the edges.
+    lab.ok(&acme, &["connection", "delete", &site.id]);
+    lab.wait("the edges to drop the VLAN", || {
+        !String::from_utf8_lossy(&lab.topo.exec("edge2", &["ip", "link"]).stdout)
+            .contains(&format!("cust.{}", site.vlan))
+    });
+}
+
+impl Lab {
+    /// Restarts a stopped edge from its state directory (its credential is kept there).
+    fn start_gateway_again(&mut self, node: &str) {
+        let state = self
+            .topo
+            .path(&format!("{node}-state"))
+            .display()
+            .to_string();
+        let underlay = if node == "edge1" {
+            "10.210.0.11"
+        } else {
+            "10.210.0.12"
+        };
+        let endpoint = self.endpoint.clone();
+        self.spawn(
+            node,
+            &format!("{node}-again"),
+            &[
+                env!("CARGO_BIN_EXE_xconnect"),
+                "gateway",
+                "run",
+                "--controller",
+                &endpoint,
+                "--underlay-address",
+                underlay,
+                "--name",
+                node,
+                "--state-dir",
+                &state,
+                "--access-interface",
+                "cust",
+            ],
+        );
+    }
+
+    /// FRR (zebra, bgpd) as the customer router, with a session per edge.
+    fn start_frr(&mut self, site: &Site, password: &str) {
+        let dir = self.topo.path("frr");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("vty")).expect("frr dir");
+        let mut bgpd = "hostname cpe\nrouter bgp 65010\n bgp router-id 10.50.0.1\n no bgp ebgp-requires-policy\n no bgp network import-check\n".to_owned();
+        for (provider, _) in &site.peerings {
+            let peer = provider.split('/').next().expect("addr");
+            bgpd += &format!(
+                " neighbor {peer} remote-as 64999\n neighbor {peer} password {password}\n neighbor {peer} timers connect 1\n"
+            );
+        }
+        bgpd += " address-family ipv4 unicast\n  network 10.50.0.0/24\n exit-address-family\n";
+        std::fs::write(dir.join("zebra.conf"), "hostname cpe\n").expect("zebra.conf");
+        std::fs::write(dir.join("bgpd.conf"), bgpd).expect("bgpd.conf");
+        chown(&dir, "frr");
+        let d = dir.display().to_string();
+        for daemon in ["zebra", "bgpd"] {
+            let args: Vec<String> = vec![
+                format!("/usr/lib/frr/{daemon}"),
+                "-u".into(),
+                "frr".into(),
+                "-g".into(),
+                "frr".into(),
+                "--vty_socket".into(),
+                format!("{d}/vty"),
+                "-z".into(),
+                format!("{d}/zserv.api"),
+                "-P".into(),
+                "0".into(),
+                "-f".into(),
+                format!("{d}/{daemon}.conf"),
+                "-i".into(),
+                format!("{d}/{daemon}.pid"),
+            ];
+            self.spawn(
+                "cpe",
+                daemon,
+                &args.iter().map(String::as_str).collect::<Vec<_>>(),
+            );
+            let sock = if daemon == "zebra" {
+                dir.join("zserv.api")
+            } else {
+                dir.join("vty/bgpd.vty")
+            };
+            self.wait(&format!("{daemon} to start"), || sock.exists());
+        }
+    }
+}
+
+#[test]
+fn layer3_with_frr_and_md5_a_wrong_password_then_the_right_one() {
+    let mut lab = Lab::new("lm3f");
+    let (acme, lumen, lumen_id, ap) = lab.provision();
+    let pw = lab.topo.path("md5");
+    std::fs::write(&pw, "cpe-secret\n").expect("password file");
+    let pw = pw.display().to_string();
+    let site = lab.connect(
+        &acme,
+        &lumen,
+        &lumen_id,
+        &ap,
+        &[
+            "--on-premises-prefixes",
+            "10.50.0.0/24",
+            "--redundancy",
+            "1",
+            "--md5-password-file",
+            &pw,
+        ],
+    );
+    assert_eq!(site.peerings.len(), 1);
+    let c = lab.get(&acme, &site.id);
+    assert_eq!(c["lastMile"]["md5"], true);
+    assert!(!c.to_string().contains("cpe-secret"), "{c}");
+    lab.cpe_vlans(&site);
+    // A wrong password: no session, and the connection says why.
+    lab.start_frr(&site, "not-the-secret");
+    lab.wait("the customer session's failure to be reported", || {
+        let c = lab.get(&acme, &site.id);
+        c["state"] == "pending" && c["stateReason"]["code"] == "CUSTOMER_BGP_NOT_ESTABLISHED"
+    });
+    let links = lab.links(&acme, &site.id);
+    assert_ne!(
+        customer(&links[0])["bgp"]["state"],
+        "Established",
+        "{links:?}"
+    );
+    assert_eq!(customer(&links[0])["bgp"]["md5"], true, "{links:?}");
+    lab.stop("bgpd");
+    lab.stop("zebra");
+    // The right one.
+    lab.start_frr(&site, "cpe-secret");
+    lab.wait_state(&acme, &site.id, "available");
+    lab.wait("ping from the on-premises network to the VPC", || {
+        lab.ping()
+    });
+    let links = lab.links(&acme, &site.id);
+    assert_eq!(
+        customer(&links[0])["bgp"]["prefixes_accepted"],
+        1,
+        "{links:?}"
+    );
+}
+
+#[test]
+fn layer2_the_customer_router_peers_with_the_tenant_gateway_through_the_edge() {
+    let mut lab = Lab::new("lm2b");
+    let (acme, lumen, lumen_id, ap) = lab.provision();
+    let site = lab.connect(
+        &acme,
+        &lumen,
+        &lumen_id,
+        &ap,
+        &[
+            "--on-premises-prefixes",
+            "10.50.0.0/24",
+            "--redundancy",
+            "1",
+            "--layer",
+            "2",
+            "--peering",
+            "192.168.77.1/30,192.168.77.2",
+        ],
+    );
+    assert_eq!(
+        site.peerings,
+        vec![("192.168.77.1/30".to_owned(), "192.168.77.2".to_owned())]
+    );
+    lab.cpe_vlans(&site);
+    // In layer 2 the customer router's neighbour is the tenant's gateway (AS 64512), not an edge.
+    let conf = "router id 10.50.0.1;\nprotocol device { }\nprotocol kernel { ipv4 { import none; export where source = RTS_BGP; }; }\n\
+         protocol static onprem { ipv4; route 10.50.0.0/24 blackhole; }\n\
+         protocol bgp tenant { local 192.168.77.2 as 65010; neighbor 192.168.77.1 as 64512; connect retry time 1; connect delay time 1; ipv4 { import all; export where source = RTS_STATIC; }; }\n";
+    let path = lab.topo.path("bird.conf");
+    std::fs::write(&path, conf).expect("bird.conf");
+    let ctl = lab.topo.path("bird.ctl").display().to_string();
+    let p = path.display().to_string();
+    lab.spawn("cpe", "bird", &["bird", "-f", "-c", &p, "-s", &ctl]);
+    lab.wait_state(&acme, &site.id, "available");
+    lab.wait("ping from the on-premises network to the VPC", || {
+        lab.ping()
+    });
+    // The edge only bridges: no BGP there; the tenant's gateway holds the session.
+    let links = lab.links(&acme, &site.id);
+    let cust = customer(&links[0]);
+    assert_eq!(cust["layer"], 2, "{cust}");
+    assert_eq!(cust["gatewayName"], "tenant", "{cust}");
+    assert_eq!(cust["bgp"]["state"], "Established", "{cust}");
+    // The edge only bridges: its VLAN is in a bridge with the link, and it has no BGP.
+    let bridged = ["edge1", "edge2"].iter().any(|edge| {
+        let out = lab.topo.exec_ok(
+            edge,
+            &[
+                env!("CARGO_BIN_EXE_xconnect"),
+                "gateway",
+                "status",
+                "--output",
+                "json",
+            ],
+        );
+        let st: Value = serde_json::from_str(&out).expect("status json");
+        assert!(st["bgp"].is_null(), "no BGP on an edge in layer 2: {st}");
+        st["access"].as_array().is_some_and(|a| {
+            a.iter().any(|x| {
+                x["vlan"] == site.vlan && x["bridge"].as_str().is_some_and(|b| b.starts_with("xb"))
+            })
+        })
+    });
+    assert!(bridged, "{}", lab.context());
+    // The tenant's gateway learned the on-premises prefix straight from the customer router.
+    assert!(
+        lab.topo
+            .routes("tenant")
+            .contains("10.50.0.0/24 via 192.168.77.2"),
+        "{}",
+        lab.context()
+    );
+}
