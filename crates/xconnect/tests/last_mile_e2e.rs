@@ -540,7 +540,8 @@ impl Lab {
                 " neighbor {peer} remote-as 64999\n neighbor {peer} password {password}\n neighbor {peer} timers connect 1\n"
             );
         }
-        bgpd += " address-family ipv4 unicast\n  network 10.50.0.0/24\n exit-address-family\n";
+        // 10.50.9.0/24 is not declared on the connection: the edges refuse it.
+        bgpd += " address-family ipv4 unicast\n  network 10.50.0.0/24\n  network 10.50.9.0/24\n exit-address-family\n";
         std::fs::write(dir.join("zebra.conf"), "hostname cpe\n").expect("zebra.conf");
         std::fs::write(dir.join("bgpd.conf"), bgpd).expect("bgpd.conf");
         chown(&dir, "frr");
@@ -579,7 +580,7 @@ impl Lab {
 }
 
 #[test]
-fn layer3_with_frr_and_md5_a_wrong_password_then_the_right_one() {
+fn layer3_with_frr_md5_two_edges_refusal_and_failover() {
     let mut lab = Lab::new("lm3f");
     let (acme, lumen, lumen_id, ap) = lab.provision();
     let pw = lab.topo.path("md5");
@@ -593,44 +594,58 @@ fn layer3_with_frr_and_md5_a_wrong_password_then_the_right_one() {
         &[
             "--on-premises-prefixes",
             "10.50.0.0/24",
-            "--redundancy",
-            "1",
             "--md5-password-file",
             &pw,
         ],
     );
-    assert_eq!(site.peerings.len(), 1);
+    assert_eq!(site.peerings.len(), 2);
     let c = lab.get(&acme, &site.id);
     assert_eq!(c["lastMile"]["md5"], true);
     assert!(!c.to_string().contains("cpe-secret"), "{c}");
     lab.cpe_vlans(&site);
     // A wrong password: no session, and the connection says why.
     lab.start_frr(&site, "not-the-secret");
-    lab.wait("the customer session's failure to be reported", || {
+    lab.wait("the customer sessions' failure to be reported", || {
         let c = lab.get(&acme, &site.id);
         c["state"] == "pending" && c["stateReason"]["code"] == "CUSTOMER_BGP_NOT_ESTABLISHED"
     });
     let links = lab.links(&acme, &site.id);
-    assert_ne!(
-        customer(&links[0])["bgp"]["state"],
-        "Established",
-        "{links:?}"
-    );
-    assert_eq!(customer(&links[0])["bgp"]["md5"], true, "{links:?}");
+    for l in &links {
+        assert_ne!(customer(l)["bgp"]["state"], "Established", "{links:?}");
+        assert_eq!(customer(l)["bgp"]["md5"], true, "{links:?}");
+    }
     lab.stop("bgpd");
     lab.stop("zebra");
-    // The right one.
+    // The right one: both sessions, the undeclared prefix refused on each.
     lab.start_frr(&site, "cpe-secret");
     lab.wait_state(&acme, &site.id, "available");
     lab.wait("ping from the on-premises network to the VPC", || {
         lab.ping()
     });
-    let links = lab.links(&acme, &site.id);
-    assert_eq!(
-        customer(&links[0])["bgp"]["prefixes_accepted"],
-        1,
-        "{links:?}"
+    lab.wait(
+        "both FRR sessions up with the undeclared prefix refused",
+        || {
+            let links = lab.links(&acme, &site.id);
+            links.len() == 2
+                && links.iter().all(|l| {
+                    let b = &customer(l)["bgp"];
+                    b["state"] == "Established"
+                        && b["prefixes_accepted"] == 1
+                        && b["refused_prefixes"]
+                            .as_array()
+                            .is_some_and(|r| r.iter().any(|p| p == "10.50.9.0/24"))
+                })
+        },
     );
+    // One edge stopped: traffic continues through the other.
+    lab.stop("edge2");
+    lab.wait("the links view to show edge2's link down", || {
+        lab.links(&acme, &site.id)
+            .iter()
+            .any(|l| l["state"] == "down")
+    });
+    lab.wait("ping through edge1 alone", || lab.ping());
+    assert_eq!(lab.get(&acme, &site.id)["state"], "available");
 }
 
 #[test]
