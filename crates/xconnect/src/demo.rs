@@ -1,6 +1,7 @@
-//! `xconnect demo`: the whole product on one machine. Builds two sites in network namespaces,
+//! `xconnect demo`: the whole product on one machine. Builds three sites in network namespaces,
 //! starts a server and four managed gateways, creates a multicloud connection as one tenant and
-//! accepts it as the other through the API, waits for it, and shows traffic crossing it.
+//! accepts it as the other through the API, waits for it, and shows traffic crossing it; then an
+//! on-premises site joins the aws VPC through a last-mile provider's two edges, its router BIRD.
 //!
 //! ```text
 //!  xcdemo-aws-host 10.0.1.10 ─┐                                 ┌─ xcdemo-gcp-host 10.1.1.10
@@ -10,6 +11,11 @@
 //!                                    └── server 169.254.253.1:7700 (this namespace, via a veth)
 //!  4 links (each aws gateway to each gcp gateway), MACsec + VXLAN over the underlay, BGP + BFD;
 //!  the hosts reach the other VPC through both of their gateways (ECMP).
+//!
+//!  last mile (lumen-chicago): xcdemo-lm-edge1 (chi-eq-ch1) and xcdemo-lm-edge2 (chi-350c) on
+//!  the underlay, each a MACsec link to an aws gateway and, on its customer-facing `cust`, an
+//!  802.1Q VLAN to xcdemo-onprem-rtr (BIRD, AS 65050), which serves
+//!  xcdemo-onprem-host 10.50.1.10.
 //! ```
 //! Everything is removed on Ctrl-C, on error, and at the start of the next run if the demo was
 //! killed. Needs root, iproute2, ping and traceroute.
@@ -25,6 +31,8 @@ const PREFIX: &str = "xcdemo-";
 const SERVER_IP: &str = "169.254.253.1";
 const ENVIRONMENT: &str = "gcp-us-east4";
 const FACILITIES: [&str; 2] = ["iad-eq-dc2", "iad-cs-va1"];
+const LAST_MILE: &str = "lumen-chicago";
+const EDGE_FACILITIES: [&str; 2] = ["chi-eq-ch1", "chi-350c"];
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
@@ -128,6 +136,32 @@ impl Demo {
         Ok(())
     }
 
+    /// Starts a program other than xconnect in a namespace.
+    fn spawn_program(&mut self, name: &str, netns: &str, args: &[&str]) -> anyhow::Result<()> {
+        let log = std::fs::File::create(self.dir.join(format!("{name}.log")))?;
+        let child = Command::new("ip")
+            .args(["netns", "exec", &ns(netns)])
+            .args(args)
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .with_context(|| format!("start {name}"))?;
+        self.children.push((name.to_owned(), child));
+        Ok(())
+    }
+
+    fn print_logs(&self) {
+        for (name, _) in &self.children {
+            eprintln!("--- {name} log (last lines):");
+            let log = self.log(name);
+            let lines: Vec<&str> = log.lines().rev().take(10).collect();
+            for l in lines.into_iter().rev() {
+                eprintln!("    {l}");
+            }
+        }
+    }
+
     fn log(&self, name: &str) -> String {
         std::fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default()
     }
@@ -136,8 +170,19 @@ impl Demo {
 /// The namespaces, bridges and veths.
 fn build_topology() -> anyhow::Result<()> {
     for n in [
-        "underlay", "aws-vpc", "gcp-vpc", "aws-host", "gcp-host", "aws-gw1", "aws-gw2", "gcp-gw1",
+        "underlay",
+        "aws-vpc",
+        "gcp-vpc",
+        "aws-host",
+        "gcp-host",
+        "aws-gw1",
+        "aws-gw2",
+        "gcp-gw1",
         "gcp-gw2",
+        "lm-edge1",
+        "lm-edge2",
+        "onprem-rtr",
+        "onprem-host",
     ] {
         sh(&["ip", "netns", "add", &ns(n)])?;
         in_ns(n, &["ip", "link", "set", "lo", "up"])?;
@@ -223,20 +268,26 @@ fn build_topology() -> anyhow::Result<()> {
             )?;
             in_ns(&name, &["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
             // The VPC's router in miniature: a gateway that has lost its links reaches the other
-            // VPC through its sibling (the BGP routes, metric 0, win while they exist).
-            in_ns(
-                &name,
-                &[
-                    "ip",
-                    "route",
-                    "add",
-                    &format!("10.{}.0.0/16", 1 - vpc_net),
-                    "via",
-                    &format!("10.{vpc_net}.1.{}", 2 - i),
-                    "metric",
-                    "1000",
-                ],
-            )?;
+            // networks through its sibling (the BGP routes, metric 0, win while they exist).
+            let mut others = vec![format!("10.{}.0.0/16", 1 - vpc_net)];
+            if side == "aws" {
+                others.push("10.50.0.0/16".into());
+            }
+            for other in &others {
+                in_ns(
+                    &name,
+                    &[
+                        "ip",
+                        "route",
+                        "add",
+                        other,
+                        "via",
+                        &format!("10.{vpc_net}.1.{}", 2 - i),
+                        "metric",
+                        "1000",
+                    ],
+                )?;
+            }
         }
         let host = format!("{side}-host");
         attach(&host, "eth0", &format!("{side}-vpc"), "v-host")?;
@@ -251,23 +302,119 @@ fn build_topology() -> anyhow::Result<()> {
                 "eth0",
             ],
         )?;
-        // The VPC router: the other VPC through both gateways.
-        let other = 1 - vpc_net;
+        // The VPC router: the other networks through both gateways.
+        let mut others = vec![format!("10.{}.0.0/16", 1 - vpc_net)];
+        if side == "aws" {
+            others.push("10.50.0.0/16".into());
+        }
+        for other in &others {
+            in_ns(
+                &host,
+                &[
+                    "ip",
+                    "route",
+                    "add",
+                    other,
+                    "nexthop",
+                    "via",
+                    &format!("10.{vpc_net}.1.1"),
+                    "nexthop",
+                    "via",
+                    &format!("10.{vpc_net}.1.2"),
+                ],
+            )?;
+        }
+    }
+    // The last-mile provider's edges: on the underlay, and facing the customer's router.
+    for i in 1..=2 {
+        let edge = format!("lm-edge{i}");
+        attach(&edge, "underlay", "underlay", &format!("u-{edge}"))?;
         in_ns(
-            &host,
+            &edge,
             &[
                 "ip",
-                "route",
+                "addr",
                 "add",
-                &format!("10.{other}.0.0/16"),
-                "nexthop",
-                "via",
-                &format!("10.{vpc_net}.1.1"),
-                "nexthop",
-                "via",
-                &format!("10.{vpc_net}.1.2"),
+                &format!("169.254.253.3{i}/24"),
+                "dev",
+                "underlay",
             ],
         )?;
+        in_ns(&edge, &["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
+        sh(&[
+            "ip",
+            "link",
+            "add",
+            "cust",
+            "netns",
+            &ns(&edge),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &format!("up{i}"),
+            "netns",
+            &ns("onprem-rtr"),
+        ])?;
+        in_ns(&edge, &["ip", "link", "set", "cust", "up"])?;
+        in_ns(
+            "onprem-rtr",
+            &["ip", "link", "set", &format!("up{i}"), "up"],
+        )?;
+    }
+    // The on-premises site: a router and a host on its LAN.
+    sh(&[
+        "ip",
+        "link",
+        "add",
+        "lan",
+        "netns",
+        &ns("onprem-rtr"),
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0",
+        "netns",
+        &ns("onprem-host"),
+    ])?;
+    in_ns(
+        "onprem-rtr",
+        &["ip", "addr", "add", "10.50.1.1/24", "dev", "lan"],
+    )?;
+    in_ns("onprem-rtr", &["ip", "link", "set", "lan", "up"])?;
+    in_ns("onprem-rtr", &["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
+    in_ns(
+        "onprem-host",
+        &["ip", "addr", "add", "10.50.1.10/24", "dev", "eth0"],
+    )?;
+    in_ns("onprem-host", &["ip", "link", "set", "eth0", "up"])?;
+    in_ns(
+        "onprem-host",
+        &["ip", "route", "add", "default", "via", "10.50.1.1"],
+    )?;
+    Ok(())
+}
+
+/// Installs BIRD (the on-premises router) when it is missing.
+fn ensure_bird() -> anyhow::Result<()> {
+    let have = |tool: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if have("bird") {
+        return Ok(());
+    }
+    step("installing BIRD for the on-premises router (apt-get install bird2)");
+    let ok = Command::new("apt-get")
+        .args(["install", "-y", "-q", "--no-install-recommends", "bird2"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok || !have("bird") {
+        bail!("the demo's on-premises router is BIRD: install it (Debian: apt-get install bird2)");
     }
     Ok(())
 }
@@ -305,6 +452,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             );
         }
     }
+    ensure_bird()?;
     remove_all();
     let (dir, tmp) = match args.dir {
         Some(d) => {
@@ -321,7 +469,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         dir: dir.clone(),
         _tmp: tmp,
     };
-    step("building two VPCs and an underlay in network namespaces (xcdemo-*)");
+    step("building two VPCs, an on-premises site and an underlay in network namespaces (xcdemo-*)");
     build_topology()?;
     let endpoint = format!("http://{SERVER_IP}:7700");
     step(&format!("starting the control plane at {endpoint}"));
@@ -449,20 +597,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let id = conn.id.to_string();
     let waited = crate::cli::wait_for_state(&aws, &id, "available", Duration::from_secs(120)).await;
     if let Err(e) = waited {
-        for (name, _) in &demo.children {
-            eprintln!("--- {name} log (last lines):");
-            for l in demo
-                .log(name)
-                .lines()
-                .rev()
-                .take(10)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-            {
-                eprintln!("    {l}");
-            }
-        }
+        demo.print_logs();
         return Err(e);
     }
     println!(
@@ -518,13 +653,55 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .output()?;
     print!("{}", String::from_utf8_lossy(&trace.stdout));
     let flowed = ping.status.success();
+    let lm_id = last_mile(
+        &mut demo,
+        &endpoint,
+        &operator,
+        &aws,
+        &ap_aws.id.to_string(),
+        &dir,
+    )
+    .await?;
+    let lm_ping = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns("onprem-host"),
+            "ping",
+            "-c",
+            "3",
+            "-i",
+            "0.2",
+            "10.0.1.10",
+        ])
+        .output()?;
+    print!("{}", String::from_utf8_lossy(&lm_ping.stdout));
+    let lm_trace = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns("onprem-host"),
+            "traceroute",
+            "-n",
+            "-w",
+            "1",
+            "-q",
+            "1",
+            "10.0.1.10",
+        ])
+        .output()?;
+    print!("{}", String::from_utf8_lossy(&lm_trace.stdout));
+    let lm_flowed = lm_ping.status.success();
     if args.check {
         drop(demo);
-        if flowed {
-            println!("\ndemo check passed: traffic crossed the connection");
+        if flowed && lm_flowed {
+            println!("\ndemo check passed: traffic crossed both connections");
             return Ok(());
         }
-        bail!("demo check failed: no reply across the connection");
+        bail!(
+            "demo check failed: no reply across the {} connection",
+            if flowed { "last-mile" } else { "multicloud" }
+        );
     }
     step("the demo is running");
     let write_env = |name: &str, c: &Credentials| -> anyhow::Result<PathBuf> {
@@ -546,11 +723,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("    then: xconnect connection get {id}; xconnect connection links {id}");
     println!("          xconnect connection test {id} --target 10.1.1.10");
     println!(
+        "          xconnect connection links {lm_id}   (the last mile: edges, VLAN, customer sessions)"
+    );
+    println!(
         "          aws --endpoint-url $XCONNECT_ENDPOINT interconnect get-connection --identifier {id}"
     );
     println!(
         "    a shell in the aws host: sudo ip netns exec {}aws-host bash",
         PREFIX
+    );
+    println!(
+        "    the on-premises router:  sudo birdc -s {} show protocols",
+        dir.join("bird.ctl").display()
     );
     println!("    logs: {}", dir.display());
     println!("\nCtrl-C stops everything and removes the namespaces.");
@@ -559,4 +743,190 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     drop(demo);
     println!("    done: the namespaces are removed");
     Ok(())
+}
+
+/// The last mile: the provider's edges register (operator tokens for its two facilities), aws
+/// orders a connection to its on-premises site, the provider accepts it, and the customer's
+/// router is configured from what the connection shows (VLAN, addresses). Returns its id.
+async fn last_mile(
+    demo: &mut Demo,
+    endpoint: &str,
+    operator: &Client,
+    aws: &Client,
+    ap_aws: &str,
+    dir: &std::path::Path,
+) -> anyhow::Result<String> {
+    step(&format!(
+        "last mile: the provider Lumen runs two edges in {LAST_MILE} ({})",
+        EDGE_FACILITIES.join(", ")
+    ));
+    let lumen_creds = operator.create_account("lumen").await?;
+    let lumen = Client::new(
+        endpoint,
+        lumen_creds.access_key_id.as_str(),
+        &lumen_creds.secret_access_key,
+        "us-east-1",
+    )?;
+    for (i, facility) in EDGE_FACILITIES.iter().enumerate() {
+        let t = operator
+            .create_gateway_token(&xc_types::gateway::TokenRequest {
+                attach_point_id: None,
+                facility: Some((*facility).to_owned()),
+            })
+            .await?;
+        let name = format!("lm-edge{}", i + 1);
+        let underlay = format!("169.254.253.3{}", i + 1);
+        let state = dir.join(format!("{name}-state")).display().to_string();
+        demo.spawn(
+            &name,
+            Some(&name),
+            &[
+                "gateway",
+                "run",
+                "--controller",
+                endpoint,
+                "--token",
+                &t.token,
+                "--underlay-address",
+                &underlay,
+                "--name",
+                &name,
+                "--state-dir",
+                &state,
+                "--access-interface",
+                "cust",
+            ],
+        )?;
+        println!("    {name} in {facility}, underlay {underlay}, customer-facing interface cust");
+    }
+    step(
+        "aws orders a last-mile connection to its on-premises site (10.50.0.0/16, AS 65050); Lumen accepts it",
+    );
+    let conn = aws
+        .create_connection(&CreateConnectionRequest {
+            environment_id: LAST_MILE.into(),
+            bandwidth: "1Gbps".into(),
+            attach_point: ap_aws.to_owned(),
+            remote_account: Some(lumen_creds.account_id.to_string()),
+            description: Some("xconnect demo on-premises site".into()),
+            tags: None,
+            routing_policy: None,
+            client_token: None,
+            last_mile: Some(LastMileRequest {
+                circuit_id: "LUMEN-CHI-DEMO-1".into(),
+                redundancy: Some(2),
+                customer_asn: 65050,
+                on_premises_prefixes: vec!["10.50.0.0/16".into()],
+                max_prefixes: None,
+                layer: Some(3),
+                peerings: Vec::new(),
+                md5_password: None,
+            }),
+        })
+        .await?;
+    let site = conn
+        .last_mile
+        .clone()
+        .ok_or_else(|| anyhow!("the last-mile connection shows no site"))?;
+    lumen
+        .accept_connection(&AcceptConnectionRequest {
+            activation_key: conn.activation_key.clone().unwrap_or_default(),
+            attach_point: String::new(),
+            routing_policy: None,
+            description: None,
+            tags: None,
+            client_token: None,
+        })
+        .await?;
+    println!(
+        "    {} accepted: VLAN {}, sessions {}",
+        conn.id,
+        site.vlan,
+        site.peerings
+            .iter()
+            .map(|p| format!("{} <-> {}", p.provider_address, p.customer_address))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    step("the on-premises router: VLAN sub-interfaces on its two uplinks, and BIRD");
+    let mut vlans =
+        "[gateway]\nname = \"onprem-vlans\"\nadmin_listen = \"127.0.0.1:7801\"\n".to_owned();
+    let mut bird =
+        "router id 10.50.1.1;\nprotocol device { }\nprotocol direct { ipv4; interface \"lan\"; }\n\
+        protocol kernel { ipv4 { import none; export where source = RTS_BGP; }; merge paths on; }\n\
+        protocol static { ipv4; route 10.50.0.0/16 blackhole; }\n"
+            .to_owned();
+    for (i, p) in site.peerings.iter().enumerate() {
+        vlans += &format!(
+            "[[access]]\ninterface = \"up{}\"\nvlan = {}\naddresses = [\"{}/{}\"]\n",
+            i + 1,
+            site.vlan,
+            p.customer_address,
+            p.provider_address.prefix_len()
+        );
+        bird += &format!(
+            "protocol bgp lumen{} {{ local {} as 65050; neighbor {} as {}; connect retry time 2; ipv4 {{ import all; export where source = RTS_STATIC; }}; }}\n",
+            i + 1,
+            p.customer_address,
+            p.provider_address.addr(),
+            64999
+        );
+    }
+    let vlans_path = dir.join("onprem-vlans.toml");
+    std::fs::write(&vlans_path, vlans)?;
+    demo.spawn(
+        "onprem-vlans",
+        Some("onprem-rtr"),
+        &[
+            "gateway",
+            "run",
+            "--config",
+            &vlans_path.display().to_string(),
+        ],
+    )?;
+    let bird_conf = dir.join("bird.conf");
+    std::fs::write(&bird_conf, bird)?;
+    let ctl = dir.join("bird.ctl").display().to_string();
+    demo.spawn_program(
+        "bird",
+        "onprem-rtr",
+        &[
+            "bird",
+            "-f",
+            "-c",
+            &bird_conf.display().to_string(),
+            "-s",
+            &ctl,
+        ],
+    )?;
+    step("waiting for the last-mile connection to be available");
+    let id = conn.id.to_string();
+    let start = Instant::now();
+    if let Err(e) =
+        crate::cli::wait_for_state(aws, &id, "available", Duration::from_secs(120)).await
+    {
+        demo.print_logs();
+        return Err(e);
+    }
+    println!(
+        "    available {:.1} s after the accept",
+        start.elapsed().as_secs_f64()
+    );
+    for l in aws.connection_links(&id).await?.links {
+        if let Some(c) = &l.customer {
+            println!(
+                "    link {}: {} <-> {} ({}), VLAN {} on {}, BGP with the customer router {}: {}",
+                l.name,
+                l.ends[0].gateway_name,
+                c.edge,
+                c.facility.as_deref().unwrap_or("-"),
+                c.vlan,
+                c.interface.as_deref().unwrap_or("-"),
+                c.customer_address,
+                c.bgp.as_ref().map_or("-", |b| b.state.as_str())
+            );
+        }
+    }
+    step("ping and traceroute from the on-premises host (10.50.1.10) to the aws host (10.0.1.10)");
+    Ok(id)
 }
