@@ -688,7 +688,44 @@ pub async fn run(cmd: CliCommand) -> anyhow::Result<()> {
                             "bfd",
                             "reason",
                         ],
-                    )
+                    )?;
+                    let sessions: Vec<serde_json::Value> = links
+                        .links
+                        .iter()
+                        .filter_map(|l| l.customer.as_ref().map(|c| (l, c)))
+                        .map(|(l, c)| {
+                            let b = c.bgp.as_ref();
+                            serde_json::json!({
+                                "link": l.name, "edge": format!("{} ({})", c.edge, c.facility.as_deref().unwrap_or("-")),
+                                "interface": c.interface, "layer": c.layer,
+                                "provider": c.provider_address, "customer": format!("{} AS {}", c.customer_address, c.customer_asn),
+                                "bgp": b.map(|b| b.state.clone()), "accepted": b.map(|b| b.prefixes_accepted),
+                                "refused": b.map(|b| b.prefixes_refused_total),
+                                "lastError": b.and_then(|b| b.last_error.clone().or(b.connect_error.clone())),
+                            })
+                        })
+                        .collect();
+                    if matches!(out, Format::Table) && !sessions.is_empty() {
+                        println!("\nCustomer sessions (last mile)");
+                        print_list(
+                            out,
+                            &links,
+                            &sessions,
+                            &[
+                                "link",
+                                "edge",
+                                "interface",
+                                "layer",
+                                "provider",
+                                "customer",
+                                "bgp",
+                                "accepted",
+                                "refused",
+                                "lastError",
+                            ],
+                        )?;
+                    }
+                    Ok(())
                 }
             }
         }

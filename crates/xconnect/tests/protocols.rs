@@ -450,7 +450,18 @@ async fn native_api_rules() {
     assert!(lm.md5);
     let json = serde_json::to_string(&conn).expect("json");
     assert!(!json.contains("cpe-password"), "{json}");
-    // A second one gets another VLAN and other addresses.
+    // Another site on the same edges may not reuse the first one's prefixes (the edges route
+    // in one table); with its own, it gets another VLAN and other addresses.
+    let e = a
+        .client
+        .create_connection(&req)
+        .await
+        .expect_err("same site twice");
+    assert!(e.to_string().contains("PREFIX_OVERLAP"), "{e}");
+    req.last_mile = Some(xc_types::api::LastMileRequest {
+        on_premises_prefixes: vec!["10.51.0.0/24".into()],
+        ..site.clone()
+    });
     let other = a.client.create_connection(&req).await.expect("second");
     let lm2 = other.last_mile.clone().expect("site");
     assert_ne!(lm2.vlan, lm.vlan);

@@ -366,7 +366,7 @@ impl Service {
                 let mut c = connection;
                 c.owner_routing = validate_routing(routing, &ap)?;
                 if let Some(lm) = &mut c.last_mile {
-                    super::last_mile::allocate(db, lm, &ap)?;
+                    super::last_mile::allocate(db, lm, &ap, &c.environment)?;
                 }
                 c.seq = db.insert_connection(&c)?;
                 remember(

@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 use xc_store::Db;
 use xc_types::api::LastMileRequest;
-use xc_types::{Asn, AttachPoint, CustomerPeering, LastMile, Prefix};
+use xc_types::{Asn, AttachPoint, CustomerPeering, EnvironmentId, LastMile, Prefix};
 
 /// The ASN the provider edges speak BGP with.
 pub const EDGE_ASN: u32 = 64999;
@@ -155,7 +155,12 @@ fn peering(i: usize, provider: &str, customer: &str) -> Result<CustomerPeering> 
 /// Gives a new last-mile connection its VLAN (the lowest free one) and, when the customer gave
 /// none, a /30 per session from the pool; checks that its prefixes stay clear of the attach
 /// point's and that given addresses are not another connection's.
-pub(crate) fn allocate(db: &Db<'_>, lm: &mut LastMile, ap: &AttachPoint) -> Result<()> {
+pub(crate) fn allocate(
+    db: &Db<'_>,
+    lm: &mut LastMile,
+    ap: &AttachPoint,
+    environment: &EnvironmentId,
+) -> Result<()> {
     for p in &lm.on_premises_prefixes {
         if let Some(mine) = ap.prefixes.iter().find(|a| a.overlaps(p)) {
             return Err(invalid(
@@ -165,6 +170,32 @@ pub(crate) fn allocate(db: &Db<'_>, lm: &mut LastMile, ap: &AttachPoint) -> Resu
         }
     }
     let live = db.live_last_mile_connections()?;
+    // The edges of an environment route every connection they carry in one table: the prefixes
+    // of two connections there must not overlap (a tenant's own prefixes aside, when two sites
+    // join the same attach point).
+    for other in live.iter().filter(|c| &c.environment == environment) {
+        let Some(theirs) = &other.last_mile else {
+            continue;
+        };
+        let mut their_prefixes: Vec<Prefix> = theirs.on_premises_prefixes.clone();
+        if other.owner_attach_point != ap.id
+            && let Some(their_ap) = db.get_attach_point(&other.owner_attach_point)?
+        {
+            their_prefixes.extend(their_ap.prefixes);
+        }
+        let mut mine: Vec<Prefix> = lm.on_premises_prefixes.clone();
+        if other.owner_attach_point != ap.id {
+            mine.extend(ap.prefixes.iter().copied());
+        }
+        for p in &mine {
+            if let Some(t) = their_prefixes.iter().find(|t| t.overlaps(p)) {
+                return Err(ServiceError::Conflict(format!(
+                    "PREFIX_OVERLAP: {p} overlaps {t} of {}, which the same provider edges carry (they route in one table)",
+                    other.id
+                )));
+            }
+        }
+    }
     let others: Vec<&LastMile> = live.iter().filter_map(|c| c.last_mile.as_ref()).collect();
     let vlans: BTreeSet<u16> = others.iter().map(|l| l.vlan).collect();
     lm.vlan = VLANS
