@@ -334,166 +334,6 @@ impl Lab {
         self.topo.ping("cpe", ONPREM, VPC)
     }
 
-    /// BIRD as the customer router, with a session per edge; `extra` are static routes it
-    /// may be told to announce (protocol `extra`, started disabled).
-    fn start_bird(&mut self, site: &Site, password: Option<&str>, extra: &[&str]) {
-        let mut c = format!(
-            "router id 10.50.0.1;\nprotocol device {{ }}\nprotocol kernel {{ ipv4 {{ import none; export where source = RTS_BGP; }}; merge paths on; }}\n\
-             protocol static onprem {{ ipv4; route 10.50.0.0/24 blackhole; route 10.50.9.0/24 blackhole; }}\n\
-             protocol static extra {{ disabled; ipv4; {} }}\n",
-            extra
-                .iter()
-                .map(|r| format!("route {r} blackhole; "))
-                .collect::<String>()
-        );
-        for (i, (provider, customer)) in site.peerings.iter().enumerate() {
-            let peer = provider.split('/').next().expect("addr");
-            c += &format!(
-                "protocol bgp edge{} {{ local {customer} as 65010; neighbor {peer} as 64999; connect retry time 1; connect delay time 1; error wait time 1, 2; {} ipv4 {{ import all; export where source = RTS_STATIC; }}; }}\n",
-                i + 1,
-                password
-                    .map(|p| format!("password \"{p}\";"))
-                    .unwrap_or_default()
-            );
-        }
-        let conf = self.topo.path("bird.conf");
-        std::fs::write(&conf, c).expect("bird.conf");
-        let ctl = self.topo.path("bird.ctl").display().to_string();
-        let conf = conf.display().to_string();
-        self.spawn("cpe", "bird", &["bird", "-f", "-c", &conf, "-s", &ctl]);
-        let ctl_path = self.topo.path("bird.ctl");
-        self.wait("BIRD's control socket", || ctl_path.exists());
-    }
-
-    fn birdc(&self, cmd: &str) -> String {
-        let ctl = self.topo.path("bird.ctl").display().to_string();
-        let mut args = vec!["birdc", "-s", &ctl];
-        args.extend(cmd.split(' '));
-        String::from_utf8_lossy(&netns::run(&args).stdout).into_owned()
-    }
-}
-
-fn customer(link: &Value) -> &Value {
-    &link["customer"]
-}
-
-#[test]
-fn layer3_with_bird_two_edges_refusal_failover_and_max_prefix() {
-    let mut lab = Lab::new("lm3b");
-    let (acme, lumen, lumen_id, ap) = lab.provision();
-    let site = lab.connect(
-        &acme,
-        &lumen,
-        &lumen_id,
-        &ap,
-        &[
-            "--on-premises-prefixes",
-            "10.50.0.0/24,10.50.1.0/24,10.50.2.0/24",
-            "--max-prefixes",
-            "2",
-        ],
-    );
-    assert_eq!(site.peerings.len(), 2, "two edges by default");
-    lab.cpe_vlans(&site);
-    lab.start_bird(&site, None, &["10.50.1.0/24", "10.50.2.0/24"]);
-    lab.wait_state(&acme, &site.id, "available");
-    lab.wait("ping from the on-premises network to the VPC", || {
-        lab.ping()
-    });
-    // The links view shows both customer sessions, on two edges in two facilities, and the
-    // prefix the customer router announced without declaring it: refused and counted.
-    lab.wait(
-        "both customer sessions up with the undeclared prefix refused",
-        || {
-            let links = lab.links(&acme, &site.id);
-            links.len() == 2
-                && links.iter().all(|l| {
-                    let b = &customer(l)["bgp"];
-                    b["state"] == "Established"
-                        && b["prefixes_accepted"] == 1
-                        && b["refused_prefixes"]
-                            .as_array()
-                            .is_some_and(|r| r.iter().any(|p| p == "10.50.9.0/24"))
-                })
-        },
-    );
-    let links = lab.links(&acme, &site.id);
-    let facilities: std::collections::BTreeSet<String> = links
-        .iter()
-        .map(|l| customer(l)["facility"].as_str().unwrap_or("").to_owned())
-        .collect();
-    assert_eq!(facilities.len(), 2, "{links:?}");
-    for l in &links {
-        assert_eq!(customer(l)["vlan"], site.vlan);
-        assert!(
-            customer(l)["interface"]
-                .as_str()
-                .is_some_and(|i| i == format!("cust.{}", site.vlan))
-        );
-        assert!(customer(l)["bgp"]["prefixes_refused_total"].as_u64() >= Some(1));
-    }
-    assert!(
-        !lab.topo.routes("tenant").contains("10.50.9.0"),
-        "refused prefixes never reach the VPC"
-    );
-    // On the wire between the edge and the customer router: 802.1Q frames of the VLAN.
-    let cap = lab.topo.exec(
-        "cpe",
-        &[
-            "bash",
-            "-c",
-            "for i in up1 up2; do timeout 10 tcpdump -l -c 2 -nei $i vlan 2>/dev/null & done; \
-             ping -c 30 -i 0.2 -I 10.50.0.1 10.0.0.1 >/dev/null; wait",
-        ],
-    );
-    let cap_text = String::from_utf8_lossy(&cap.stdout);
-    assert!(
-        cap_text.contains(&format!("vlan {}", site.vlan)),
-        "{cap_text}"
-    );
-    // One edge stopped: traffic continues through the other, and the connection stays up.
-    lab.stop("edge1");
-    lab.wait("BIRD to see edge1's session go", || {
-        !lab.birdc("show protocols edge1").contains("Established")
-    });
-    lab.wait("ping through edge2 alone", || lab.ping());
-    lab.wait("the links view to show edge1's link down", || {
-        lab.links(&acme, &site.id)
-            .iter()
-            .any(|l| l["state"] == "down")
-    });
-    assert_eq!(lab.get(&acme, &site.id)["state"], "available");
-    lab.start_gateway_again("edge1");
-    lab.wait("both links and sessions back", || {
-        let links = lab.links(&acme, &site.id);
-        links.len() == 2 && links.iter().all(|l| l["state"] == "up")
-    });
-    // More accepted prefixes than the limit (2): Cease / Maximum Number of Prefixes Reached,
-    // shown as the connection's reason; it recovers once the customer stops.
-    lab.birdc("enable extra");
-    lab.wait(
-        "the connection down, its reason naming the prefix limit",
-        || {
-            let c = lab.get(&acme, &site.id);
-            c["state"] == "down"
-                && c["stateReason"]["code"] == "CUSTOMER_BGP_NOT_ESTABLISHED"
-                && c["stateReason"]["message"]
-                    .as_str()
-                    .is_some_and(|m| m.contains("Maximum Number of Prefixes Reached"))
-        },
-    );
-    lab.birdc("disable extra");
-    lab.wait_state(&acme, &site.id, "available");
-    lab.wait("ping again", || lab.ping());
-    // Deleting removes the VLANs from the edges.
-    lab.ok(&acme, &["connection", "delete", &site.id]);
-    lab.wait("the edges to drop the VLAN", || {
-        !String::from_utf8_lossy(&lab.topo.exec("edge2", &["ip", "link"]).stdout)
-            .contains(&format!("cust.{}", site.vlan))
-    });
-}
-
-impl Lab {
     /// Restarts a stopped edge from its state directory (its credential is kept there).
     fn start_gateway_again(&mut self, node: &str) {
         let state = self
@@ -528,19 +368,67 @@ impl Lab {
         );
     }
 
-    /// FRR (zebra, bgpd) as the customer router, with a session per edge.
-    fn start_frr(&mut self, site: &Site, password: &str) {
+    /// Starts the customer router with a session per peering: towards the edges (AS 64999) in
+    /// layer 3, towards the tenant's gateway (AS 64512) in layer 2. It announces 10.50.0.0/24
+    /// and 10.50.9.0/24 (which the tests never declare), and can be told to announce `EXTRA`.
+    fn start_cpe(&mut self, cpe: Cpe, site: &Site, peer_asn: u32, password: Option<&str>) {
+        let peers: Vec<(String, String)> = site
+            .peerings
+            .iter()
+            .map(|(provider, customer)| {
+                (
+                    provider.split('/').next().expect("addr").to_owned(),
+                    customer.clone(),
+                )
+            })
+            .collect();
+        match cpe {
+            Cpe::Bird => self.start_bird(&peers, peer_asn, password),
+            Cpe::Frr => self.start_frr(&peers, peer_asn, password),
+        }
+    }
+
+    fn start_bird(&mut self, peers: &[(String, String)], peer_asn: u32, password: Option<&str>) {
+        let mut c = format!(
+            "router id 10.50.0.1;\nprotocol device {{ }}\nprotocol kernel {{ ipv4 {{ import none; export where source = RTS_BGP; }}; merge paths on; }}\n\
+             protocol static onprem {{ ipv4; route 10.50.0.0/24 blackhole; route 10.50.9.0/24 blackhole; }}\n\
+             protocol static extra {{ disabled; ipv4; {} }}\n",
+            EXTRA
+                .iter()
+                .map(|r| format!("route {r} blackhole; "))
+                .collect::<String>()
+        );
+        for (i, (peer, local)) in peers.iter().enumerate() {
+            c += &format!(
+                "protocol bgp up{} {{ local {local} as 65010; neighbor {peer} as {peer_asn}; connect retry time 1; connect delay time 1; error wait time 1, 2; {} ipv4 {{ import all; export where source = RTS_STATIC; }}; }}\n",
+                i + 1,
+                password
+                    .map(|p| format!("password \"{p}\";"))
+                    .unwrap_or_default()
+            );
+        }
+        let conf = self.topo.path("bird.conf");
+        std::fs::write(&conf, c).expect("bird.conf");
+        let ctl = self.topo.path("bird.ctl");
+        let _ = std::fs::remove_file(&ctl);
+        let (conf, ctl_s) = (conf.display().to_string(), ctl.display().to_string());
+        self.spawn("cpe", "bird", &["bird", "-f", "-c", &conf, "-s", &ctl_s]);
+        self.wait("BIRD's control socket", || ctl.exists());
+    }
+
+    fn start_frr(&mut self, peers: &[(String, String)], peer_asn: u32, password: Option<&str>) {
         let dir = self.topo.path("frr");
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("vty")).expect("frr dir");
         let mut bgpd = "hostname cpe\nrouter bgp 65010\n bgp router-id 10.50.0.1\n no bgp ebgp-requires-policy\n no bgp network import-check\n".to_owned();
-        for (provider, _) in &site.peerings {
-            let peer = provider.split('/').next().expect("addr");
+        for (peer, _) in peers {
             bgpd += &format!(
-                " neighbor {peer} remote-as 64999\n neighbor {peer} password {password}\n neighbor {peer} timers connect 1\n"
+                " neighbor {peer} remote-as {peer_asn}\n neighbor {peer} timers connect 1\n"
             );
+            if let Some(p) = password {
+                bgpd += &format!(" neighbor {peer} password {p}\n");
+            }
         }
-        // 10.50.9.0/24 is not declared on the connection: the edges refuse it.
         bgpd += " address-family ipv4 unicast\n  network 10.50.0.0/24\n  network 10.50.9.0/24\n exit-address-family\n";
         std::fs::write(dir.join("zebra.conf"), "hostname cpe\n").expect("zebra.conf");
         std::fs::write(dir.join("bgpd.conf"), bgpd).expect("bgpd.conf");
@@ -577,15 +465,73 @@ impl Lab {
             self.wait(&format!("{daemon} to start"), || sock.exists());
         }
     }
+
+    fn stop_cpe(&mut self, cpe: Cpe) {
+        match cpe {
+            Cpe::Bird => self.stop("bird"),
+            Cpe::Frr => {
+                self.stop("bgpd");
+                self.stop("zebra");
+            }
+        }
+    }
+
+    /// Makes the customer router announce `EXTRA` too, or stop.
+    fn cpe_extra(&self, cpe: Cpe, on: bool) {
+        match cpe {
+            Cpe::Bird => {
+                let ctl = self.topo.path("bird.ctl").display().to_string();
+                let verb = if on { "enable" } else { "disable" };
+                netns::ok(&["birdc", "-s", &ctl, verb, "extra"]);
+            }
+            Cpe::Frr => {
+                let vty = self.topo.path("frr/vty").display().to_string();
+                let mut args = vec![
+                    "vtysh".to_owned(),
+                    "--vty_socket".into(),
+                    vty,
+                    "-c".into(),
+                    "configure terminal".into(),
+                    "-c".into(),
+                    "router bgp 65010".into(),
+                    "-c".into(),
+                    "address-family ipv4 unicast".into(),
+                ];
+                for r in EXTRA {
+                    args.push("-c".into());
+                    args.push(format!("{}network {r}", if on { "" } else { "no " }));
+                }
+                let mut full = vec!["ip", "netns", "exec"];
+                let ns = self.topo.ns("cpe");
+                full.push(&ns);
+                full.extend(args.iter().map(String::as_str));
+                netns::ok(&full);
+            }
+        }
+    }
 }
 
-#[test]
-fn layer3_with_frr_md5_two_edges_refusal_and_failover() {
-    let mut lab = Lab::new("lm3f");
+/// The customer router under test.
+#[derive(Debug, Clone, Copy)]
+enum Cpe {
+    Bird,
+    Frr,
+}
+
+/// Declared on the connection but announced only on demand: with 10.50.0.0/24, three accepted
+/// prefixes, one more than the limit of the prefix-limit scenario.
+const EXTRA: [&str; 2] = ["10.50.1.0/24", "10.50.2.0/24"];
+
+fn customer(link: &Value) -> &Value {
+    &link["customer"]
+}
+
+/// Layer 3 on two edges: both sessions up with the undeclared prefix refused and reported, VLAN
+/// frames on the wire, one edge stopped (traffic continues), more prefixes than the limit (down,
+/// with the Cease as the reason; back once the customer stops), delete.
+fn layer3_two_edges(cpe: Cpe, tag: &str) {
+    let mut lab = Lab::new(tag);
     let (acme, lumen, lumen_id, ap) = lab.provision();
-    let pw = lab.topo.path("md5");
-    std::fs::write(&pw, "cpe-secret\n").expect("password file");
-    let pw = pw.display().to_string();
     let site = lab.connect(
         &acme,
         &lumen,
@@ -593,37 +539,22 @@ fn layer3_with_frr_md5_two_edges_refusal_and_failover() {
         &ap,
         &[
             "--on-premises-prefixes",
-            "10.50.0.0/24",
-            "--md5-password-file",
-            &pw,
+            "10.50.0.0/24,10.50.1.0/24,10.50.2.0/24",
+            "--max-prefixes",
+            "2",
         ],
     );
-    assert_eq!(site.peerings.len(), 2);
-    let c = lab.get(&acme, &site.id);
-    assert_eq!(c["lastMile"]["md5"], true);
-    assert!(!c.to_string().contains("cpe-secret"), "{c}");
+    assert_eq!(site.peerings.len(), 2, "two edges by default");
     lab.cpe_vlans(&site);
-    // A wrong password: no session, and the connection says why.
-    lab.start_frr(&site, "not-the-secret");
-    lab.wait("the customer sessions' failure to be reported", || {
-        let c = lab.get(&acme, &site.id);
-        c["state"] == "pending" && c["stateReason"]["code"] == "CUSTOMER_BGP_NOT_ESTABLISHED"
-    });
-    let links = lab.links(&acme, &site.id);
-    for l in &links {
-        assert_ne!(customer(l)["bgp"]["state"], "Established", "{links:?}");
-        assert_eq!(customer(l)["bgp"]["md5"], true, "{links:?}");
-    }
-    lab.stop("bgpd");
-    lab.stop("zebra");
-    // The right one: both sessions, the undeclared prefix refused on each.
-    lab.start_frr(&site, "cpe-secret");
+    lab.start_cpe(cpe, &site, 64999, None);
     lab.wait_state(&acme, &site.id, "available");
     lab.wait("ping from the on-premises network to the VPC", || {
         lab.ping()
     });
+    // The links view shows both customer sessions, on two edges in two facilities, and the
+    // prefix the customer router announced without declaring it: refused and counted.
     lab.wait(
-        "both FRR sessions up with the undeclared prefix refused",
+        "both customer sessions up with the undeclared prefix refused",
         || {
             let links = lab.links(&acme, &site.id);
             links.len() == 2
@@ -637,20 +568,137 @@ fn layer3_with_frr_md5_two_edges_refusal_and_failover() {
                 })
         },
     );
-    // One edge stopped: traffic continues through the other.
-    lab.stop("edge2");
-    lab.wait("the links view to show edge2's link down", || {
+    let links = lab.links(&acme, &site.id);
+    let facilities: std::collections::BTreeSet<String> = links
+        .iter()
+        .map(|l| customer(l)["facility"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(facilities.len(), 2, "{links:?}");
+    for l in &links {
+        assert_eq!(customer(l)["vlan"], site.vlan);
+        assert_eq!(
+            customer(l)["interface"].as_str(),
+            Some(format!("cust.{}", site.vlan).as_str())
+        );
+        assert!(customer(l)["bgp"]["prefixes_refused_total"].as_u64() >= Some(1));
+    }
+    assert!(
+        !lab.topo.routes("tenant").contains("10.50.9.0"),
+        "refused prefixes never reach the VPC"
+    );
+    // On the wire between the edges and the customer router: 802.1Q frames of the VLAN.
+    let cap = lab.topo.exec(
+        "cpe",
+        &[
+            "bash",
+            "-c",
+            "for i in up1 up2; do timeout 10 tcpdump -l -c 2 -nei $i vlan 2>/dev/null & done; \
+             ping -c 30 -i 0.2 -I 10.50.0.1 10.0.0.1 >/dev/null; wait",
+        ],
+    );
+    let cap_text = String::from_utf8_lossy(&cap.stdout);
+    assert!(
+        cap_text.contains(&format!("vlan {}", site.vlan)),
+        "{cap_text}"
+    );
+    // One edge stopped: traffic continues through the other, and the connection stays up.
+    lab.stop("edge1");
+    lab.wait("the links view to show edge1's link down", || {
         lab.links(&acme, &site.id)
             .iter()
             .any(|l| l["state"] == "down")
     });
-    lab.wait("ping through edge1 alone", || lab.ping());
+    lab.wait("ping through edge2 alone", || lab.ping());
     assert_eq!(lab.get(&acme, &site.id)["state"], "available");
+    lab.start_gateway_again("edge1");
+    lab.wait("both links and sessions back", || {
+        let links = lab.links(&acme, &site.id);
+        links.len() == 2 && links.iter().all(|l| l["state"] == "up")
+    });
+    // More accepted prefixes than the limit (2): Cease / Maximum Number of Prefixes Reached,
+    // shown as the connection's reason; it recovers once the customer stops.
+    lab.cpe_extra(cpe, true);
+    lab.wait(
+        "the connection down, its reason naming the prefix limit",
+        || {
+            let c = lab.get(&acme, &site.id);
+            c["state"] == "down"
+                && c["stateReason"]["code"] == "CUSTOMER_BGP_NOT_ESTABLISHED"
+                && c["stateReason"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("Maximum Number of Prefixes Reached"))
+        },
+    );
+    lab.cpe_extra(cpe, false);
+    lab.wait_state(&acme, &site.id, "available");
+    lab.wait("ping again", || lab.ping());
+    // Deleting removes the VLANs from the edges.
+    lab.ok(&acme, &["connection", "delete", &site.id]);
+    lab.wait("the edges to drop the VLAN", || {
+        ["edge1", "edge2"].iter().all(|e| {
+            !String::from_utf8_lossy(&lab.topo.exec(e, &["ip", "link"]).stdout)
+                .contains(&format!("cust.{}", site.vlan))
+        })
+    });
 }
 
-#[test]
-fn layer2_the_customer_router_peers_with_the_tenant_gateway_through_the_edge() {
-    let mut lab = Lab::new("lm2b");
+/// MD5 on the customer sessions: a wrong password gives no session and says so; the right one
+/// carries traffic. The password is never shown.
+fn md5_wrong_then_right(cpe: Cpe, tag: &str) {
+    let mut lab = Lab::new(tag);
+    let (acme, lumen, lumen_id, ap) = lab.provision();
+    let pw = lab.topo.path("md5");
+    std::fs::write(&pw, "cpe-secret\n").expect("password file");
+    let pw = pw.display().to_string();
+    let site = lab.connect(
+        &acme,
+        &lumen,
+        &lumen_id,
+        &ap,
+        &[
+            "--on-premises-prefixes",
+            "10.50.0.0/24",
+            "--redundancy",
+            "1",
+            "--md5-password-file",
+            &pw,
+        ],
+    );
+    assert_eq!(site.peerings.len(), 1);
+    let c = lab.get(&acme, &site.id);
+    assert_eq!(c["lastMile"]["md5"], true);
+    assert!(!c.to_string().contains("cpe-secret"), "{c}");
+    lab.cpe_vlans(&site);
+    lab.start_cpe(cpe, &site, 64999, Some("not-the-secret"));
+    lab.wait("the customer session's failure to be reported", || {
+        let c = lab.get(&acme, &site.id);
+        c["state"] == "pending" && c["stateReason"]["code"] == "CUSTOMER_BGP_NOT_ESTABLISHED"
+    });
+    let links = lab.links(&acme, &site.id);
+    assert_ne!(
+        customer(&links[0])["bgp"]["state"],
+        "Established",
+        "{links:?}"
+    );
+    assert_eq!(customer(&links[0])["bgp"]["md5"], true, "{links:?}");
+    lab.stop_cpe(cpe);
+    lab.start_cpe(cpe, &site, 64999, Some("cpe-secret"));
+    lab.wait_state(&acme, &site.id, "available");
+    lab.wait("ping from the on-premises network to the VPC", || {
+        lab.ping()
+    });
+    let links = lab.links(&acme, &site.id);
+    assert_eq!(
+        customer(&links[0])["bgp"]["prefixes_accepted"],
+        1,
+        "{links:?}"
+    );
+}
+
+/// Layer 2: the edge bridges the VLAN onto the link; the customer router peers with the
+/// tenant's gateway on addresses the customer chose.
+fn layer2_through_the_edge(cpe: Cpe, tag: &str) {
+    let mut lab = Lab::new(tag);
     let (acme, lumen, lumen_id, ap) = lab.provision();
     let site = lab.connect(
         &acme,
@@ -673,25 +721,17 @@ fn layer2_the_customer_router_peers_with_the_tenant_gateway_through_the_edge() {
         vec![("192.168.77.1/30".to_owned(), "192.168.77.2".to_owned())]
     );
     lab.cpe_vlans(&site);
-    // In layer 2 the customer router's neighbour is the tenant's gateway (AS 64512), not an edge.
-    let conf = "router id 10.50.0.1;\nprotocol device { }\nprotocol kernel { ipv4 { import none; export where source = RTS_BGP; }; }\n\
-         protocol static onprem { ipv4; route 10.50.0.0/24 blackhole; }\n\
-         protocol bgp tenant { local 192.168.77.2 as 65010; neighbor 192.168.77.1 as 64512; connect retry time 1; connect delay time 1; ipv4 { import all; export where source = RTS_STATIC; }; }\n";
-    let path = lab.topo.path("bird.conf");
-    std::fs::write(&path, conf).expect("bird.conf");
-    let ctl = lab.topo.path("bird.ctl").display().to_string();
-    let p = path.display().to_string();
-    lab.spawn("cpe", "bird", &["bird", "-f", "-c", &p, "-s", &ctl]);
+    lab.start_cpe(cpe, &site, 64512, None);
     lab.wait_state(&acme, &site.id, "available");
     lab.wait("ping from the on-premises network to the VPC", || {
         lab.ping()
     });
-    // The edge only bridges: no BGP there; the tenant's gateway holds the session.
     let links = lab.links(&acme, &site.id);
     let cust = customer(&links[0]);
     assert_eq!(cust["layer"], 2, "{cust}");
     assert_eq!(cust["gatewayName"], "tenant", "{cust}");
     assert_eq!(cust["bgp"]["state"], "Established", "{cust}");
+    assert_eq!(cust["bgp"]["prefixes_accepted"], 1, "{cust}");
     // The edge only bridges: its VLAN is in a bridge with the link, and it has no BGP.
     let bridged = ["edge1", "edge2"].iter().any(|edge| {
         let out = lab.topo.exec_ok(
@@ -713,12 +753,43 @@ fn layer2_the_customer_router_peers_with_the_tenant_gateway_through_the_edge() {
         })
     });
     assert!(bridged, "{}", lab.context());
-    // The tenant's gateway learned the on-premises prefix straight from the customer router.
+    // The tenant's gateway learned the on-premises prefix straight from the customer router,
+    // and refused the undeclared one.
+    let routes = lab.topo.routes("tenant");
     assert!(
-        lab.topo
-            .routes("tenant")
-            .contains("10.50.0.0/24 via 192.168.77.2"),
+        routes.contains("10.50.0.0/24 via 192.168.77.2"),
         "{}",
         lab.context()
     );
+    assert!(!routes.contains("10.50.9.0"), "{routes}");
+}
+
+#[test]
+fn bird_layer3_two_edges_refusal_failover_and_max_prefix() {
+    layer3_two_edges(Cpe::Bird, "lm3b");
+}
+
+#[test]
+fn frr_layer3_two_edges_refusal_failover_and_max_prefix() {
+    layer3_two_edges(Cpe::Frr, "lm3f");
+}
+
+#[test]
+fn bird_md5_wrong_then_right() {
+    md5_wrong_then_right(Cpe::Bird, "lmmb");
+}
+
+#[test]
+fn frr_md5_wrong_then_right() {
+    md5_wrong_then_right(Cpe::Frr, "lmmf");
+}
+
+#[test]
+fn bird_layer2_peers_with_the_tenant_gateway_through_the_edge() {
+    layer2_through_the_edge(Cpe::Bird, "lm2b");
+}
+
+#[test]
+fn frr_layer2_peers_with_the_tenant_gateway_through_the_edge() {
+    layer2_through_the_edge(Cpe::Frr, "lm2f");
 }
