@@ -12,7 +12,7 @@ step "system packages"
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >/dev/null
-  apt-get install -y -q --no-install-recommends python3-venv python3-pip ca-certificates openssl iproute2 iputils-ping iperf3 tcpdump traceroute bird2 frr gobgpd nftables >/dev/null
+  apt-get install -y -q --no-install-recommends python3-venv python3-pip ca-certificates openssl iproute2 iputils-ping iperf3 tcpdump traceroute bird2 frr gobgpd nftables chromium fonts-dejavu-core >/dev/null
 else
   echo "not root: skipping apt-get (the Python venv and cargo are all these tests need)"
 fi
@@ -25,6 +25,9 @@ if [ ! -x .venv/bin/aws ]; then
 fi
 .venv/bin/aws --version
 export XCONNECT_AWS_CLI="$root/.venv/bin/aws"
+
+step "Node tools: Playwright (playwright-core, driving Debian's Chromium) for the console tests"
+(cd crates/xconnect/tests/console && npm ci --no-audit --no-fund --loglevel=error)
 
 step "format and lints"
 cargo fmt --all -- --check

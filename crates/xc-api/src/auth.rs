@@ -1,5 +1,8 @@
-//! SigV4 authentication of every API request, written once: [`Authed`] is the extractor that
-//! verifies the signature over the method, path, query, headers and body, and yields the caller.
+//! Authentication of every API request, written once: [`Authed`] is the extractor that verifies
+//! the SigV4 signature over the method, path, query, headers and body, and yields the caller. On
+//! the native API (`/v1/...`) a request without a signature may instead carry the console's
+//! session cookie; a change (anything but GET and HEAD) then needs the session's CSRF token in
+//! `X-CSRF-Token` too.
 
 use crate::AppState;
 use crate::error::{ApiError, AuthFailure};
@@ -50,11 +53,49 @@ impl FromRequest<AppState> for Authed {
     }
 }
 
+/// The console's session cookie.
+pub const SESSION_COOKIE: &str = "xc_session";
+
+/// The value of a cookie of the request.
+pub fn cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
 pub async fn authenticate(
     state: &AppState,
     parts: &http::request::Parts,
     body: &[u8],
 ) -> Result<Caller, ApiError> {
+    let native =
+        parts.uri.path().starts_with("/v1/") && !parts.uri.path().starts_with("/v1/gateway/");
+    if native
+        && !parts.headers.contains_key(http::header::AUTHORIZATION)
+        && let Some(token) = cookie(&parts.headers, SESSION_COOKIE)
+    {
+        let caller = state
+            .service
+            .session(token)
+            .await?
+            .ok_or(ApiError::Auth(AuthFailure::Session))?;
+        if !matches!(parts.method, http::Method::GET | http::Method::HEAD) {
+            let presented = parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !state.service.csrf_ok(token, presented) {
+                return Err(ApiError::Auth(AuthFailure::Csrf));
+            }
+        }
+        return Ok(caller);
+    }
     let header = parts
         .headers
         .get(http::header::AUTHORIZATION)

@@ -22,6 +22,10 @@ pub enum AuthFailure {
     Missing,
     UnknownKey,
     Signature(SigError),
+    /// A console session that is unknown, expired, or whose key was disabled.
+    Session,
+    /// A change through a console session without its CSRF token.
+    Csrf,
 }
 
 impl From<ServiceError> for ApiError {
@@ -73,6 +77,18 @@ impl ApiError {
                 "UnrecognizedClientException",
                 403,
                 "the security token included in the request is invalid: unknown or disabled access key".to_owned(),
+                None,
+            ),
+            Self::Auth(AuthFailure::Session) => (
+                "UnrecognizedClientException",
+                401,
+                "the console session expired or its access key was disabled: sign in again".to_owned(),
+                None,
+            ),
+            Self::Auth(AuthFailure::Csrf) => (
+                "AccessDeniedException",
+                403,
+                "a change through a console session needs its X-CSRF-Token header".to_owned(),
                 None,
             ),
             Self::Auth(AuthFailure::Signature(e)) => match e {

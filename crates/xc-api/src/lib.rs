@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod aws;
 pub mod cbor;
+mod console;
 pub mod error;
 pub mod gateway_api;
 mod native;
@@ -129,12 +130,17 @@ impl Reply {
 pub fn router(service: Arc<Service>) -> Router {
     let state = AppState { service };
     Router::new()
-        .route("/", post(aws_json_handler))
+        // (A browser at the root is sent to the console.)
+        .route(
+            "/",
+            post(aws_json_handler).get(|| async { axum::response::Redirect::to("/console/") }),
+        )
         .route(
             "/service/Interconnect/operation/{op}",
             post(aws_cbor_handler),
         )
         .route("/healthz", get(|| async { "ok\n" }))
+        .merge(console::routes())
         .merge(native::routes())
         .merge(gateway_api::routes())
         .with_state(state)

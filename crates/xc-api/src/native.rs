@@ -187,7 +187,31 @@ async fn delete_attach_point(State(s): State<AppState>, Path(id): Path<String>, 
     ok(&serde_json::json!({ "id": id, "deleted": true }))
 }
 
-async fn create_connection(State(s): State<AppState>, a: Authed) -> R {
+/// `?dryRun=true` checks the request against every rule and stores nothing (the console's
+/// validation as you type): `200 {"valid": true}`, or `200 {"valid": false, "code", "message",
+/// "field"}` with the error that creating it would give.
+async fn create_connection(
+    State(s): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    a: Authed,
+) -> R {
+    if q.get("dryRun").is_some_and(|v| v == "true") {
+        let checked = match a.json::<CreateConnectionRequest>() {
+            Ok(req) => s
+                .service
+                .validate_connection(&a.caller, req)
+                .await
+                .map_err(ApiError::from),
+            Err(e) => Err(e),
+        };
+        return ok(&match checked {
+            Ok(()) => serde_json::json!({ "valid": true }),
+            Err(e) => {
+                let (code, _, message, field) = e.parts();
+                serde_json::json!({ "valid": false, "code": code, "message": message, "field": field })
+            }
+        });
+    }
     let req: CreateConnectionRequest = a.json()?;
     let d = s.service.create_connection(&a.caller, req).await?;
     Ok(Reply::json(201, &d.to_view()))
@@ -308,7 +332,12 @@ async fn describe_proposal(State(s): State<AppState>, a: Authed) -> R {
         "environmentId": p.environment.id,
         "provider": p.environment.provider.name(),
         "location": p.environment.location,
+        "productType": p.environment.product_type,
         "bandwidth": p.bandwidth,
+        "proposedBy": p.proposer,
+        "proposedByName": p.proposer_name,
+        "expiresAt": p.expires_at,
+        "kind": p.kind,
     }))
 }
 

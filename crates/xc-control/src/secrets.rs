@@ -13,6 +13,7 @@ pub struct Secrets {
     activation_mac: Zeroizing<[u8; 32]>,
     page_mac: Zeroizing<[u8; 32]>,
     link_keys: Zeroizing<[u8; 32]>,
+    session_mac: Zeroizing<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -39,6 +40,7 @@ impl Secrets {
             activation_mac: derive(master, "xconnect activation key v1"),
             page_mac: derive(master, "xconnect page token v1"),
             link_keys: derive(master, "xconnect link keys v1"),
+            session_mac: derive(master, "xconnect console session v1"),
         }
     }
 
@@ -70,6 +72,10 @@ impl Secrets {
 
     pub(crate) fn page_mac(&self, data: &[u8]) -> [u8; 32] {
         hmac_sha256(&self.page_mac[..], data)
+    }
+
+    pub(crate) fn session_mac(&self, data: &[u8]) -> [u8; 32] {
+        hmac_sha256(&self.session_mac[..], data)
     }
 
     /// A link's CKN (16 bytes) and CAK (32 bytes), derived from a server secret and the link,

@@ -1,6 +1,7 @@
 //! Time-dependent rules, on an in-process service with a temporary database and a hand-moved
 //! clock: activation keys expire (refused, nothing changes) and the lifecycle driver fails the
-//! expired request with ACTIVATION_KEY_EXPIRED; deleted connections leave listings after a day.
+//! expired request with ACTIVATION_KEY_EXPIRED; deleted connections leave listings after a day;
+//! console sessions end after 12 hours, and at once when their key is disabled.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -190,4 +191,86 @@ async fn secrets_never_appear_in_debug_output() {
         .expect("created");
     let dbg = format!("{creds:?} {:?}", f.service);
     assert!(!dbg.contains(&creds.secret_access_key), "{dbg}");
+}
+
+#[tokio::test]
+async fn console_sessions_expire_and_follow_their_key() {
+    let f = fixture().await;
+    let op_creds = f
+        .service
+        .ensure_operator()
+        .await
+        .expect("op")
+        .expect("created");
+    let op = caller(&op_creds, "operator");
+    let a = f.service.create_account(&op, "a").await.expect("a");
+    let e = f
+        .service
+        .sign_in(a.access_key_id.as_str(), "not-the-secret")
+        .await
+        .expect_err("a wrong secret");
+    assert!(e.to_string().contains("wrong secret"), "{e}");
+    let s = f
+        .service
+        .sign_in(a.access_key_id.as_str(), &a.secret_access_key)
+        .await
+        .expect("sign in");
+    assert!(
+        !format!("{s:?}").contains(&s.token),
+        "the token stays out of Debug"
+    );
+    let who = f.service.session(&s.token).await.expect("session");
+    assert_eq!(who.map(|c| c.account), Some(a.account_id.clone()));
+    // The CSRF token belongs to its session only.
+    assert!(f.service.csrf_ok(&s.token, &s.csrf));
+    assert!(!f.service.csrf_ok(&s.token, "forged"));
+    let other = f
+        .service
+        .sign_in(a.access_key_id.as_str(), &a.secret_access_key)
+        .await
+        .expect("another");
+    assert!(!f.service.csrf_ok(&other.token, &s.csrf));
+    // A tampered token is nobody's.
+    let mut bad = s.token.clone();
+    bad.insert(10, 'x');
+    assert!(f.service.session(&bad).await.expect("checked").is_none());
+    assert!(
+        f.service
+            .session("xcs1.garbage")
+            .await
+            .expect("checked")
+            .is_none()
+    );
+    // Disabling the key ends its sessions at once; enabling it again brings them back.
+    f.service
+        .change_access_key(&op, a.access_key_id.as_str(), Some(KeyStatus::Inactive))
+        .await
+        .expect("disable");
+    assert!(
+        f.service
+            .session(&s.token)
+            .await
+            .expect("checked")
+            .is_none()
+    );
+    f.service
+        .change_access_key(&op, a.access_key_id.as_str(), Some(KeyStatus::Active))
+        .await
+        .expect("enable");
+    assert!(
+        f.service
+            .session(&s.token)
+            .await
+            .expect("checked")
+            .is_some()
+    );
+    // 12 hours later it has expired.
+    f.clock.0.fetch_add(SESSION_SECS + 1, Ordering::SeqCst);
+    assert!(
+        f.service
+            .session(&s.token)
+            .await
+            .expect("checked")
+            .is_none()
+    );
 }

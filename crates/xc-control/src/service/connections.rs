@@ -274,12 +274,36 @@ impl Service {
         self.create(caller, req, false).await
     }
 
+    /// Checks a `CreateConnection` request against every rule that creating it would, and
+    /// stores nothing: the console validates as the user types with it.
+    pub async fn validate_connection(
+        &self,
+        caller: &Caller,
+        req: CreateConnectionRequest,
+    ) -> Result<()> {
+        self.create_checked(caller, req, true, true)
+            .await
+            .map(|_| ())
+    }
+
     async fn create(
         &self,
         caller: &Caller,
         req: CreateConnectionRequest,
         site_required: bool,
     ) -> Result<ConnectionDetail> {
+        self.create_checked(caller, req, site_required, false)
+            .await?
+            .ok_or_else(|| ServiceError::Internal("a create stored nothing".into()))
+    }
+
+    async fn create_checked(
+        &self,
+        caller: &Caller,
+        req: CreateConnectionRequest,
+        site_required: bool,
+        dry_run: bool,
+    ) -> Result<Option<ConnectionDetail>> {
         caller.require_write()?;
         validate_client_token(req.client_token.as_deref())?;
         let hash = request_hash(&CreateConnectionRequest {
@@ -351,6 +375,23 @@ impl Service {
         let account = caller.account.clone();
         let token = req.client_token.clone();
         let routing = req.routing_policy.clone();
+        if dry_run {
+            self.store
+                .read(move |db| {
+                    let ap = db
+                        .get_attach_point(&ap_id)?
+                        .filter(|ap| ap.account_id == account)
+                        .ok_or_else(|| ServiceError::not_found("attach point", ap_id))?;
+                    let mut c = connection;
+                    validate_routing(routing, &ap)?;
+                    if let Some(lm) = &mut c.last_mile {
+                        super::last_mile::allocate(db, lm, &ap, &c.environment)?;
+                    }
+                    Ok::<_, ServiceError>(())
+                })
+                .await?;
+            return Ok(None);
+        }
         let stored = self
             .store
             .write(move |db| {
@@ -382,7 +423,7 @@ impl Service {
             })
             .await?;
         tracing::info!(connection = %stored.id, owner = %stored.owner, environment = %stored.environment, "connection requested");
-        self.detail(caller, stored)
+        self.detail(caller, stored).map(Some)
     }
 
     pub async fn get_connection(&self, caller: &Caller, id: &str) -> Result<ConnectionDetail> {

@@ -2,6 +2,7 @@
 
 mod attach_points;
 mod connections;
+mod console;
 pub(crate) mod gateways;
 pub(crate) mod last_mile;
 mod proposals;
@@ -9,6 +10,7 @@ mod views;
 
 pub use connections::ConnectionDetail;
 pub use connections::ListConnectionsInput;
+pub use console::{ConsoleSession, SESSION_SECS};
 pub use proposals::ProposalSummary;
 
 pub(crate) fn provisioning_reason_pub() -> xc_types::StateReason {

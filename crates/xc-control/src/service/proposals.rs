@@ -16,6 +16,12 @@ use xc_types::*;
 pub struct ProposalSummary {
     pub environment: Environment,
     pub bandwidth: Bandwidth,
+    /// Who proposed it: the account and its name.
+    pub proposer: AccountId,
+    pub proposer_name: String,
+    pub expires_at: i64,
+    /// `connection` (the owner asks you to accept) or `proposal` (you become the owner).
+    pub kind: String,
 }
 
 impl Service {
@@ -170,20 +176,38 @@ impl Service {
                             c.state == ConnectionState::Requested && c.grant.key_id == key_id
                         }),
                 };
-                Ok(if open {
-                    Ok(p)
-                } else {
-                    Err("is no longer open: it was withdrawn or deleted")
+                let proposer = match p.kind.as_str() {
+                    "proposal" => ProposalId::parse(&p.reference)
+                        .ok()
+                        .and_then(|id| db.get_proposal(&id).ok().flatten())
+                        .map(|pr| pr.owner),
+                    _ => ConnectionId::parse(&p.reference)
+                        .ok()
+                        .and_then(|id| db.get_connection(&id).ok().flatten())
+                        .map(|c| c.owner),
+                };
+                let name = match &proposer {
+                    Some(a) => db.get_account(a)?.map(|a| a.name),
+                    None => None,
+                };
+                Ok(match (open, proposer) {
+                    (true, Some(owner)) => Ok((p, owner, name.unwrap_or_default())),
+                    _ => Err("is no longer open: it was withdrawn or deleted"),
                 })
             })
             .await?;
-        let p = live.map_err(|m| ServiceError::Conflict(format!("this activation key {m}")))?;
+        let (p, proposer, proposer_name) =
+            live.map_err(|m| ServiceError::Conflict(format!("this activation key {m}")))?;
         let environment = self.environment(&p.environment_id)?.clone();
         let bandwidth =
             Bandwidth::parse(&p.bandwidth).map_err(|e| ServiceError::Internal(e.to_string()))?;
         Ok(ProposalSummary {
             environment,
             bandwidth,
+            proposer,
+            proposer_name,
+            expires_at: p.expires_at,
+            kind: p.kind,
         })
     }
 

@@ -1,0 +1,778 @@
+// The xconnect console: a single page over the native API (/v1), signed in with an access key.
+// No build step and no dependencies: the server embeds this file as it is. Every value shown is
+// escaped (`esc`); every change sends the session's CSRF token.
+
+const main = document.getElementById('main');
+let session = null;
+let timer = null;
+
+// ---------------------------------------------------------------------------------------------
+// Plumbing
+
+const esc = (v) => String(v ?? '').replace(/[&<>"']/g, (c) => ({
+  '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;',
+}[c]));
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.message) || `HTTP ${status}`);
+    this.status = status;
+    this.code = body && body.code;
+    this.field = body && body.field;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (session && method !== 'GET') headers['X-CSRF-Token'] = session.csrfToken;
+  const r = await fetch(path, {
+    method,
+    headers,
+    credentials: 'same-origin',
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = r.status === 204 ? '' : await r.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = null; }
+  if (!r.ok) {
+    if (r.status === 401 && session && path !== '/console/api/session') {
+      // The session ended (expired, or its key was disabled): back to the sign-in page.
+      session = null;
+      render();
+    }
+    throw new ApiError(r.status, data);
+  }
+  return data;
+}
+
+function toast(msg) {
+  const t = document.getElementById('toast');
+  t.textContent = msg;
+  setTimeout(() => { if (t.textContent === msg) t.textContent = ''; }, 4000);
+}
+
+const badge = (s) => `<span class="badge ${esc(s)}">${esc(s)}</span>`;
+const when = (secs) => (secs ? new Date(secs * 1000).toLocaleString() : '-');
+const canWrite = () => session && session.role !== 'read-only';
+const providerName = (p) => (p && typeof p === 'object' ? Object.values(p)[0] : p) || '-';
+const lines = (text) => text.split(/[\s,]+/).map((s) => s.trim()).filter(Boolean);
+
+function setTitle(t) {
+  document.title = `${t} · xconnect console`;
+}
+
+function show(html) {
+  main.innerHTML = html;
+}
+
+function debounce(f, ms) {
+  let h = null;
+  return (...a) => { clearTimeout(h); h = setTimeout(() => f(...a), ms); };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routing
+
+const routes = [
+  [/^#\/connections\/([a-z0-9-]+)$/, connectionPage],
+  [/^#\/connections$/, connectionsPage],
+  [/^#\/create$/, createWizard],
+  [/^#\/accept$/, acceptPage],
+  [/^#\/environments$/, environmentsPage],
+  [/^#\/attach-points$/, attachPointsPage],
+  [/^#\/gateways$/, gatewaysPage],
+  [/^#\/accounts$/, accountsPage],
+];
+
+async function render() {
+  clearInterval(timer);
+  timer = null;
+  const top = document.getElementById('top');
+  if (!session) {
+    try {
+      const s = await api('GET', '/console/api/session');
+      session = s && s.signedIn ? s : null;
+    } catch {
+      session = null;
+    }
+  }
+  if (!session) {
+    top.hidden = true;
+    signInPage();
+    return;
+  }
+  top.hidden = false;
+  document.getElementById('who').textContent =
+    `${session.accountName} (${session.accountId}) · ${session.role}`;
+  for (const a of document.querySelectorAll('[data-write]')) a.hidden = !canWrite();
+  for (const a of document.querySelectorAll('[data-operator]')) a.hidden = !session.operator;
+  const hash = location.hash || '#/connections';
+  for (const a of document.querySelectorAll('[data-nav]')) {
+    if (hash.startsWith(`#/${a.dataset.nav}`)) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  const found = routes.find(([re]) => re.test(hash));
+  if (!found) {
+    location.hash = '#/connections';
+    return;
+  }
+  const [re, view] = found;
+  try {
+    await view(...hash.match(re).slice(1));
+  } catch (e) {
+    show(`<h1>Something went wrong</h1><p class="error" role="alert">${esc(e.message)}</p>`);
+  }
+}
+
+window.addEventListener('hashchange', render);
+document.getElementById('sign-out').addEventListener('click', async () => {
+  await api('POST', '/console/api/sign-out').catch(() => {});
+  session = null;
+  location.hash = '#/connections';
+  render();
+});
+
+// ---------------------------------------------------------------------------------------------
+// Sign-in
+
+function signInPage() {
+  setTitle('Sign in');
+  show(`<div class="panel narrow">
+    <h1>Sign in to xconnect</h1>
+    <form id="sign-in" novalidate>
+      <label for="key-id">Access key ID</label>
+      <input type="text" id="key-id" name="accessKeyId" autocomplete="username" required>
+      <label for="secret">Secret access key</label>
+      <input type="password" id="secret" name="secretAccessKey" autocomplete="current-password" required>
+      <p class="error" id="sign-in-error" role="alert"></p>
+      <div class="actions"><button class="primary" type="submit">Sign in</button></div>
+    </form>
+    <p class="hint">Your access key is the one the operator gave you (the same one the AWS CLI uses).</p>
+  </div>`);
+  document.getElementById('sign-in').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const err = document.getElementById('sign-in-error');
+    err.textContent = '';
+    try {
+      session = await api('POST', '/console/api/sign-in', {
+        accessKeyId: document.getElementById('key-id').value,
+        secretAccessKey: document.getElementById('secret').value,
+      });
+      if (!location.hash) location.hash = '#/connections';
+      render();
+    } catch (e) {
+      err.textContent = e.message;
+    }
+  });
+  document.getElementById('key-id').focus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connections
+
+const STATES = ['requested', 'pending', 'available', 'down', 'updating', 'deleting', 'deleted', 'failed'];
+
+async function connectionsPage() {
+  setTitle('Connections');
+  show(`<h1>Connections</h1>
+    <div class="filters" role="search">
+      <div><label for="f-state">State</label>
+        <select id="f-state"><option value="">any</option>${STATES.map((s) => `<option>${s}</option>`).join('')}</select></div>
+      <div><label for="f-type">Type</label>
+        <select id="f-type"><option value="">any</option><option value="multicloud">multicloud</option><option value="lastmile">last mile</option></select></div>
+      <div class="grow"><label for="f-search">Search</label>
+        <input type="text" id="f-search" placeholder="id, description, environment, account"></div>
+    </div>
+    <div id="list" aria-live="polite">Loading…</div>`);
+  let all = [];
+  const draw = () => {
+    const st = document.getElementById('f-state').value;
+    const ty = document.getElementById('f-type').value;
+    const q = document.getElementById('f-search').value.trim().toLowerCase();
+    const rows = all.filter((c) => (!st || c.state === st) && (!ty || c.type === ty)
+      && (!q || [c.id, c.description, c.environmentId, c.ownerAccount, c.remoteAccount].join(' ').toLowerCase().includes(q)));
+    document.getElementById('list').innerHTML = rows.length === 0
+      ? `<p class="muted">No connections${all.length ? ' match' : ' yet'}.${canWrite() && !all.length ? ' <a href="#/create">Create one</a>.' : ''}</p>`
+      : `<div class="table-wrap"><table><caption class="muted count">${rows.length} of ${all.length}</caption>
+        <thead><tr><th>Connection</th><th>State</th><th>Type</th><th>Environment</th><th>Bandwidth</th><th>Side</th><th>Description</th></tr></thead>
+        <tbody>${rows.map((c) => `<tr>
+          <td><a href="#/connections/${esc(c.id)}">${esc(c.id)}</a></td>
+          <td>${badge(c.state)}</td><td>${esc(c.type)}</td>
+          <td>${esc(c.provider)} ${esc(c.location)}</td><td>${esc(c.bandwidth)}</td>
+          <td>${esc(c.yourSide)}</td><td>${esc(c.description)}</td></tr>`).join('')}</tbody></table></div>`;
+  };
+  for (const id of ['f-state', 'f-type']) document.getElementById(id).addEventListener('change', draw);
+  document.getElementById('f-search').addEventListener('input', draw);
+  let token = null;
+  all = [];
+  do {
+    const page = await api('GET', `/v1/connections?maxResults=100${token ? `&nextToken=${encodeURIComponent(token)}` : ''}`);
+    all.push(...page.connections);
+    token = page.nextToken;
+  } while (token);
+  draw();
+}
+
+async function connectionPage(id) {
+  setTitle(id);
+  show(`<h1>${esc(id)}</h1><div id="conn">Loading…</div>`);
+  const load = async () => {
+    const c = await api('GET', `/v1/connections/${encodeURIComponent(id)}`);
+    let links = { links: [] };
+    try { links = await api('GET', `/v1/connections/${encodeURIComponent(id)}/links`); } catch { /* none yet */ }
+    drawConnection(c, links.links);
+    const settling = ['requested', 'pending', 'updating', 'deleting', 'down'].includes(c.state);
+    if (settling && !timer) timer = setInterval(() => load().catch(() => {}), 3000);
+    if (!settling && timer) { clearInterval(timer); timer = null; }
+  };
+  await load();
+}
+
+function drawConnection(c, links) {
+  const el = document.getElementById('conn');
+  if (!el) return;
+  const focused = document.activeElement && document.activeElement.id;
+  const owner = c.yourSide === 'owner';
+  const lm = c.lastMile;
+  const timeline = [[c.createdAt, `created by ${c.ownerAccount}`]];
+  if (c.remoteAttachPoint || (c.state !== 'requested' && c.remoteAccount)) timeline.push([null, `accepted by ${c.remoteAccount}`]);
+  timeline.push([c.updatedAt, `${c.state}${c.stateReason ? `: ${c.stateReason.code}` : ''}`]);
+  const sessions = links.filter((l) => l.customer).map((l) => l.customer);
+  el.innerHTML = `<div class="panel">
+      <p>${badge(c.state)} <span id="state-reason">${c.stateReason ? `<strong>${esc(c.stateReason.code)}</strong>: ${esc(c.stateReason.message)}` : ''}</span></p>
+      <dl class="facts">
+        <dt>Description</dt><dd>${esc(c.description)}</dd>
+        <dt>Type</dt><dd>${esc(c.type)}</dd>
+        <dt>Environment</dt><dd>${esc(c.provider)} ${esc(c.location)} (${esc(c.environmentId)})</dd>
+        <dt>Bandwidth</dt><dd>${esc(c.bandwidth)}${c.pendingBandwidth ? ` → ${esc(c.pendingBandwidth)}` : ''}</dd>
+        <dt>Owner</dt><dd>${esc(c.ownerAccount)} · attach point <code>${esc(c.attachPoint)}</code></dd>
+        <dt>Remote</dt><dd>${esc(c.remoteAccount)}${c.remoteAttachPoint ? ` · attach point <code>${esc(c.remoteAttachPoint)}</code>` : ''}</dd>
+        <dt>Your side</dt><dd>${esc(c.yourSide)}</dd>
+        <dt>Encryption</dt><dd>MACsec GCM-AES-XPN-256, keys agreed by MKA (always on)</dd>
+        ${lm ? `<dt>On-premises site</dt><dd>circuit ${esc(lm.circuitId)} · AS ${esc(lm.customerAsn)} · layer ${esc(lm.layer)} · VLAN ${esc(lm.vlan)} · ${esc(lm.onPremisesPrefixes.join(', '))} · ${lm.redundancy} edge(s)${lm.md5 ? ' · MD5 set' : ''}</dd>` : ''}
+        ${owner && c.activationKey && c.state === 'requested' ? `<dt>Activation key</dt><dd><div class="key mono" id="activation-key">${esc(c.activationKey)}</div>
+          <button type="button" id="copy-key">Copy the key</button> <span class="hint">expires ${when(c.activationKeyExpiresAt)}</span></dd>` : ''}
+      </dl>
+    </div>
+    <h2>Timeline</h2>
+    <ul class="timeline">${timeline.map(([t, what]) => `<li>${t ? `<span class="muted">${when(t)}</span> ` : ''}${esc(what)}</li>`).join('')}</ul>
+    <h2>Links</h2>
+    ${links.length === 0 ? '<p class="muted">No links yet: they are planned once the connection is accepted and both sides have gateways.</p>'
+      : `<div class="table-wrap"><table><thead><tr><th>Link</th><th>State</th><th>Owner side</th><th>Remote side</th><th>MKA</th><th>BGP (accepted/sent)</th><th>BFD</th><th>Counters</th></tr></thead><tbody>
+      ${links.map((l) => {
+        const e = l.ends || [];
+        const end = (i) => (e[i] ? `${esc(e[i].gatewayName)} <span class="muted">${esc(e[i].facility || '')}</span><br><code>${esc(e[i].address)}</code>` : '-');
+        const mka = (i) => (e[i] && e[i].mka ? `${badge(e[i].mka.state)}${e[i].mka.key_age_secs != null ? ` key ${e[i].mka.key_age_secs}s` : ''}` : '-');
+        const bgp = (i) => (e[i] && e[i].bgp ? `${badge(e[i].bgp.state)} ${e[i].bgp.prefixes_accepted}/${e[i].bgp.prefixes_sent}` : '-');
+        const bfd = (i) => (e[i] && e[i].bgp && e[i].bgp.bfd ? esc(e[i].bgp.bfd.state) : '-');
+        const ctr = (i) => (e[i] && e[i].counters ? `tx ${esc(e[i].counters.tx_packets)} rx ${esc(e[i].counters.rx_packets)}` : '-');
+        return `<tr><td>${esc(l.name)}<br><span class="muted">VNI ${esc(l.vni)}</span></td><td>${badge(l.state)}${l.reason ? `<br><span class="hint">${esc(l.reason)}</span>` : ''}</td>
+          <td>${end(0)}</td><td>${end(1)}</td><td>${mka(0)} / ${mka(1)}</td><td>${bgp(0)} / ${bgp(1)}</td><td>${bfd(0)} / ${bfd(1)}</td><td>${ctr(0)}<br>${ctr(1)}</td></tr>`;
+      }).join('')}</tbody></table></div>`}
+    ${sessions.length ? `<h2>Customer sessions</h2><div class="table-wrap"><table><thead><tr><th>Edge</th><th>VLAN interface</th><th>Addresses</th><th>BGP</th><th>Routes in (accepted / refused)</th><th>Last error</th></tr></thead><tbody>
+      ${sessions.map((s) => `<tr><td>${esc(s.edge)} <span class="muted">${esc(s.facility || '')}</span></td><td><code>${esc(s.interface || '-')}</code></td>
+        <td><code>${esc(s.providerAddress)}</code> ↔ <code>${esc(s.customerAddress)}</code> (AS ${esc(s.customerAsn)})</td>
+        <td>${s.bgp ? badge(s.bgp.state) : '-'}</td>
+        <td>${s.bgp ? `${esc(s.bgp.prefixes_accepted)} / ${esc(s.bgp.prefixes_refused_total)}${s.bgp.refused_prefixes && s.bgp.refused_prefixes.length ? `<br><span class="hint">refused: ${esc(s.bgp.refused_prefixes.join(', '))}</span>` : ''}` : '-'}</td>
+        <td>${esc((s.bgp && (s.bgp.last_error || s.bgp.connect_error)) || '')}</td></tr>`).join('')}</tbody></table></div>` : ''}
+    <h2>Routes</h2>
+    <p>${links.length ? `Towards the other side: ${links.map((l) => (l.ends && l.ends[0] && l.ends[0].bgp ? l.ends[0].bgp.prefixes_sent : 0)).reduce((a, b) => Math.max(a, b), 0)} prefix(es) announced;
+      from it: ${links.map((l) => (l.ends && l.ends[0] && l.ends[0].bgp ? l.ends[0].bgp.prefixes_accepted : 0)).reduce((a, b) => Math.max(a, b), 0)} accepted.` : '<span class="muted">None yet.</span>'}</p>
+    ${canWrite() && !['deleted', 'deleting', 'failed'].includes(c.state) ? `
+    <h2>Test connectivity</h2>
+    <form id="test" class="panel" novalidate>
+      <label for="test-target">Target address on the other side</label>
+      <input type="text" id="test-target" required placeholder="10.1.1.10" inputmode="decimal">
+      <p class="error" id="test-error" role="alert"></p>
+      <div class="actions"><button type="submit">Run the test</button></div>
+      <div id="test-result" aria-live="polite"></div>
+    </form>
+    ${owner ? `<h2>Bandwidth</h2>
+    <form id="bandwidth" class="panel" novalidate>
+      <label for="new-bw">New bandwidth</label>
+      <input type="text" id="new-bw" value="${esc(c.bandwidth)}">
+      <p class="error" id="bw-error" role="alert"></p>
+      <div class="actions"><button type="submit">Update the bandwidth</button></div>
+    </form>` : ''}
+    <div class="actions"><button type="button" class="danger" id="delete">Delete the connection</button></div>` : ''}`;
+  const copy = document.getElementById('copy-key');
+  if (copy) copy.addEventListener('click', () => copyKey(c.activationKey));
+  const test = document.getElementById('test');
+  if (test) {
+    test.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const err = document.getElementById('test-error');
+      const out = document.getElementById('test-result');
+      err.textContent = '';
+      out.textContent = 'Testing…';
+      try {
+        const r = await api('POST', `/v1/connections/${encodeURIComponent(c.id)}/test`, { target: document.getElementById('test-target').value.trim(), count: 3 });
+        out.innerHTML = `<dl class="facts"><dt>From</dt><dd>${esc(r.gateway)} (${esc(r.source || '-')})</dd>
+          <dt>Loss</dt><dd>${esc(r.loss_percent ?? r.lossPercent)} % (${esc(r.received)}/${esc(r.sent)})</dd>
+          <dt>RTT min/avg/max</dt><dd>${esc(r.rtt_min_ms ?? '-')} / ${esc(r.rtt_avg_ms ?? '-')} / ${esc(r.rtt_max_ms ?? '-')} ms</dd>
+          <dt>Hops</dt><dd>${esc((r.hops || []).join(' → '))}</dd></dl>`;
+      } catch (e) {
+        out.textContent = '';
+        err.textContent = e.message;
+      }
+    });
+  }
+  const bw = document.getElementById('bandwidth');
+  if (bw) {
+    bw.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const err = document.getElementById('bw-error');
+      err.textContent = '';
+      try {
+        await api('PATCH', `/v1/connections/${encodeURIComponent(c.id)}`, { bandwidth: document.getElementById('new-bw').value.trim() });
+        toast('Bandwidth update requested');
+        render();
+      } catch (e) {
+        err.textContent = e.message;
+      }
+    });
+  }
+  const del = document.getElementById('delete');
+  if (del) {
+    del.addEventListener('click', async () => {
+      if (!window.confirm(`Delete ${c.id}? Its links and routes are removed on both sides.`)) return;
+      try {
+        await api('DELETE', `/v1/connections/${encodeURIComponent(c.id)}`);
+        toast(`${c.id} is being deleted`);
+        render();
+      } catch (e) {
+        toast(e.message);
+      }
+    });
+  }
+  if (focused) {
+    const f = document.getElementById(focused);
+    if (f) f.focus();
+  }
+}
+
+async function copyKey(key) {
+  try {
+    await navigator.clipboard.writeText(key);
+    toast('Activation key copied');
+  } catch {
+    toast('Select the key and copy it');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The create wizard
+
+const STEP_NAMES = { multicloud: ['Capability', 'Details', 'Multicloud', 'Review'], lastmile: ['Capability', 'Details', 'Last mile', 'Review'] };
+// Which step each request field belongs to (the API names the field at fault).
+const FIELD_STEP = {
+  environmentId: 1, bandwidth: 1, attachPoint: 1, description: 1,
+  remoteAccount: 2, routingPolicy: 2,
+  'lastMile.circuitId': 2, 'lastMile.customerAsn': 2, 'lastMile.onPremisesPrefixes': 2,
+  'lastMile.redundancy': 2, 'lastMile.layer': 2, 'lastMile.maxPrefixes': 2, 'lastMile.peerings': 2, lastMile: 2,
+};
+const FIELD_INPUT = {
+  environmentId: 'w-env', bandwidth: 'w-bw', attachPoint: 'w-ap', description: 'w-desc',
+  remoteAccount: 'w-remote', routingPolicy: 'w-announce',
+  'lastMile.circuitId': 'w-circuit', 'lastMile.customerAsn': 'w-asn', 'lastMile.onPremisesPrefixes': 'w-onprem',
+  'lastMile.redundancy': 'w-redundancy', 'lastMile.layer': 'w-layer', 'lastMile.maxPrefixes': 'w-maxp', lastMile: 'w-circuit',
+};
+
+async function createWizard() {
+  if (!canWrite()) {
+    show('<h1>Create a connection</h1><p class="error" role="alert">Your access key is read-only: it cannot create connections.</p>');
+    return;
+  }
+  setTitle('Create a connection');
+  const [envs, aps] = await Promise.all([api('GET', '/v1/environments'), api('GET', '/v1/attach-points')]);
+  const w = {
+    step: 0, capability: 'multicloud', description: '', environmentId: '', bandwidth: '', attachPoint: '',
+    remoteAccount: '', routing: 'automatic', announce: '', accept: '',
+    circuitId: '', redundancy: '2', customerAsn: '', onPremisesPrefixes: '', layer: '3', maxPrefixes: '',
+    error: null, created: null,
+  };
+  const environments = envs.environments;
+  const attachPoints = aps.attachPoints || aps.attach_points || [];
+  const env = () => environments.find((e) => e.id === w.environmentId);
+
+  // The request as it stands; later steps' fields get stand-ins so that the API checks the
+  // fields of this step first.
+  const request = (upTo) => {
+    const later = (step) => step > upTo;
+    const req = {
+      environmentId: w.environmentId, bandwidth: w.bandwidth, attachPoint: w.attachPoint,
+      remoteAccount: later(2) ? '000000000001' : w.remoteAccount.trim(),
+    };
+    if (w.description.trim()) req.description = w.description.trim();
+    if (w.capability === 'multicloud' && w.routing === 'manual' && !later(2)) {
+      req.routingPolicy = { mode: 'manual', announce: lines(w.announce), accept: lines(w.accept) };
+    }
+    if (w.capability === 'lastmile') {
+      req.lastMile = later(2)
+        ? { circuitId: 'pending', customerAsn: 65000, onPremisesPrefixes: ['198.18.255.0/24'] }
+        : {
+          circuitId: w.circuitId, customerAsn: Number(w.customerAsn) || 0, onPremisesPrefixes: lines(w.onPremisesPrefixes),
+          redundancy: Number(w.redundancy), layer: Number(w.layer),
+        };
+      if (!later(2) && w.maxPrefixes) req.lastMile.maxPrefixes = Number(w.maxPrefixes);
+    }
+    return req;
+  };
+
+  const validate = async () => {
+    w.error = null;
+    if (w.step === 0) return true;
+    let e = null;
+    try {
+      const r = await api('POST', '/v1/connections?dryRun=true', request(w.step));
+      if (r.valid) return true;
+      e = r;
+    } catch (failed) {
+      e = failed;
+    }
+    let { field } = e;
+    if (!field && /attach point/.test(e.message)) field = 'attachPoint';
+    if (!field && /environment/.test(e.message)) field = 'environmentId';
+    const step = FIELD_STEP[field];
+    if (step !== undefined && step > w.step) return true; // not this step's business yet
+    w.error = { field, message: e.message };
+    return false;
+  };
+
+  const showErrors = () => {
+    for (const el of main.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+    for (const el of main.querySelectorAll('.error[data-for]')) el.textContent = '';
+    const general = document.getElementById('w-error');
+    if (general) general.textContent = '';
+    const next = document.getElementById('w-next');
+    if (!w.error) { if (next) next.disabled = false; return; }
+    const id = FIELD_INPUT[w.error.field];
+    const input = id && document.getElementById(id);
+    const slot = id && main.querySelector(`.error[data-for="${id}"]`);
+    if (input && slot) {
+      input.setAttribute('aria-invalid', 'true');
+      slot.textContent = w.error.message;
+    } else if (general) {
+      general.textContent = w.error.message;
+    }
+    if (next) next.disabled = w.step < 3;
+  };
+  const check = debounce(async () => { await validate(); showErrors(); }, 250);
+
+  const field = (id, label, input, hint = '') => `<label for="${id}">${label}${hint ? ` <span class="hint">${hint}</span>` : ''}</label>${input}<p class="error" data-for="${id}" id="${id}-error"></p>`;
+  const sel = (id, opts, value) => `<select id="${id}" aria-describedby="${id}-error">${opts.map(([v, t, dis]) => `<option value="${esc(v)}"${v === value ? ' selected' : ''}${dis ? ' disabled' : ''}>${esc(t)}</option>`).join('')}</select>`;
+  const text = (id, value, extra = '') => `<input type="text" id="${id}" value="${esc(value)}" aria-describedby="${id}-error" ${extra}>`;
+
+  const stepBody = () => {
+    const names = STEP_NAMES[w.capability];
+    const head = `<h1>Create a connection</h1><ol class="steps" aria-label="Steps">${names.map((n, i) => `<li${i === w.step ? ' aria-current="step"' : ''}>${i + 1}. ${n}</li>`).join('')}</ol>`;
+    if (w.created) {
+      const c = w.created;
+      return `${head.replace('<ol', '<ol hidden')}<div class="panel"><h2 class="first">${esc(c.id)} created</h2>
+        <p>Give this activation key to account <strong>${esc(c.remoteAccount)}</strong>${w.capability === 'lastmile' ? ' (the provider)' : ''}. It can be used once and expires ${when(c.activationKeyExpiresAt)}.</p>
+        <div class="key mono" id="activation-key">${esc(c.activationKey)}</div>
+        <div class="actions"><button type="button" id="copy-key" class="primary">Copy the key</button><a href="#/connections/${esc(c.id)}">Open the connection</a></div>
+        <h2>For the other side</h2>
+        <p>${w.capability === 'lastmile'
+    ? 'The provider signs in to this console with its own access key, opens <strong>Accept</strong>, pastes the key and accepts. Then configure your router from the connection page (VLAN and addresses).'
+    : 'The other side signs in with its own access key, opens <strong>Accept</strong>, pastes the key, chooses its attach point and accepts (or runs <code>xconnect connection accept --activation-key KEY --attach-point AP</code>).'}</p></div>`;
+    }
+    let body = '';
+    if (w.step === 0) {
+      body = `<fieldset class="plain"><legend class="muted">What do you want to connect?</legend><div class="choices">
+        <label class="choice"><input type="radio" name="cap" value="multicloud"${w.capability === 'multicloud' ? ' checked' : ''}><strong>Multicloud</strong><br><span class="hint">Your network to another cloud or organisation, accepted by the other side's account.</span></label>
+        <label class="choice"><input type="radio" name="cap" value="lastmile"${w.capability === 'lastmile' ? ' checked' : ''}><strong>Last mile</strong><br><span class="hint">An on-premises site through a network provider's edges, your router peering with BGP.</span></label>
+      </div></fieldset>`;
+    } else if (w.step === 1) {
+      const type = w.capability;
+      const envOpts = [['', 'Choose an environment'], ...environments.filter((e) => e.productType === type)
+        .map((e) => [e.id, `${providerName(e.provider)} · ${e.location}${e.state !== 'available' ? ` (${e.state}${e.stateMessage ? `: ${e.stateMessage}` : ''})` : ''}`, e.state === 'unavailable'])];
+      const e = env();
+      const bwOpts = [['', e ? 'Choose a bandwidth' : 'Choose an environment first'], ...(e ? e.supportedBandwidths.map((b) => [b, e.availableBandwidths.includes(b) ? b : `${b} (not available here)`, !e.availableBandwidths.includes(b)]) : [])];
+      body = `<div class="panel">
+        ${field('w-desc', 'Description', text('w-desc', w.description, 'maxlength="255"'), 'optional')}
+        ${field('w-env', 'Environment', sel('w-env', envOpts, w.environmentId), 'provider and location')}
+        ${field('w-bw', 'Bandwidth', sel('w-bw', bwOpts, w.bandwidth))}
+        ${field('w-ap', 'Attach point', sel('w-ap', [['', attachPoints.length ? 'Choose your attach point' : 'Create an attach point first'], ...attachPoints.map((a) => [a.id, `${a.name} (${a.prefixes.join(', ')})`])], w.attachPoint), 'your network')}
+      </div>`;
+    } else if (w.step === 2 && w.capability === 'multicloud') {
+      body = `<div class="panel">
+        ${field('w-remote', 'Remote account', text('w-remote', w.remoteAccount, 'inputmode="numeric" placeholder="12-digit account id"'), 'the account that accepts')}
+        <fieldset class="plain spaced"><legend><strong>Routing policy</strong></legend>
+          <label class="choice"><input type="radio" name="routing" value="automatic"${w.routing === 'automatic' ? ' checked' : ''}>Automatic: announce the attach point's prefixes and accept the other side's</label>
+          <label class="choice"><input type="radio" name="routing" value="manual"${w.routing === 'manual' ? ' checked' : ''}>Manual: lists of prefixes to announce and to accept</label>
+        </fieldset>
+        <div id="manual"${w.routing === 'manual' ? '' : ' hidden'}>
+          ${field('w-announce', 'Prefixes to announce', `<textarea id="w-announce" aria-describedby="w-announce-error">${esc(w.announce)}</textarea>`, 'one per line, within the attach point')}
+          ${field('w-accept', 'Prefixes to accept', `<textarea id="w-accept">${esc(w.accept)}</textarea>`, 'one per line')}
+        </div>
+        <p><strong>Encryption</strong>: MACsec GCM-AES-XPN-256 on every link, keys agreed by MKA (always on).</p>
+      </div>`;
+    } else if (w.step === 2) {
+      const e = env();
+      body = `<div class="panel">
+        <p><strong>Provider</strong>: ${esc(e ? providerName(e.provider) : '-')} · ${esc(e ? e.location : '')}</p>
+        ${field('w-remote', "Provider's account", text('w-remote', w.remoteAccount, 'inputmode="numeric" placeholder="12-digit account id"'), 'it accepts with the activation key')}
+        ${field('w-circuit', 'Circuit id or service address', text('w-circuit', w.circuitId, 'maxlength="100"'))}
+        <fieldset class="plain spaced"><legend><strong>Redundancy</strong></legend>
+          <label class="choice"><input type="radio" name="redundancy" value="2"${w.redundancy === '2' ? ' checked' : ''}>Two edges in two facilities</label>
+          <label class="choice"><input type="radio" name="redundancy" value="1"${w.redundancy === '1' ? ' checked' : ''}>One edge</label>
+        </fieldset>
+        ${field('w-onprem', 'On-premises prefixes', `<textarea id="w-onprem" aria-describedby="w-onprem-error">${esc(w.onPremisesPrefixes)}</textarea>`, 'what your router may announce, one per line')}
+        ${field('w-asn', "Your router's ASN", text('w-asn', w.customerAsn, 'inputmode="numeric"'))}
+        ${field('w-maxp', 'Most prefixes', text('w-maxp', w.maxPrefixes, 'inputmode="numeric" placeholder="100"'), 'optional')}
+        ${field('w-layer', 'Layer', sel('w-layer', [['3', 'Layer 3: the edge routes (BGP with the edge)'], ['2', "Layer 2: the edge bridges (BGP with your gateway)"]], w.layer))}
+        <p><strong>Encryption</strong>: MACsec GCM-AES-XPN-256 between the edges and your gateways (always on).</p>
+      </div>`;
+    } else {
+      const e = env();
+      const price = e && e.hourlyPrice && e.hourlyPrice[w.bandwidth];
+      const ap = attachPoints.find((a) => a.id === w.attachPoint);
+      body = `<div class="panel"><dl class="facts" id="review">
+        <dt>Capability</dt><dd>${w.capability === 'multicloud' ? 'Multicloud' : 'Last mile'}</dd>
+        <dt>Description</dt><dd>${esc(w.description || '(generated)')}</dd>
+        <dt>Environment</dt><dd>${esc(e ? `${providerName(e.provider)} · ${e.location} (${e.id})` : '-')}</dd>
+        <dt>Bandwidth</dt><dd>${esc(w.bandwidth)}</dd>
+        <dt>Attach point</dt><dd>${esc(ap ? `${ap.name} (${ap.prefixes.join(', ')})` : w.attachPoint)}</dd>
+        <dt>${w.capability === 'lastmile' ? "Provider's account" : 'Remote account'}</dt><dd>${esc(w.remoteAccount)}</dd>
+        ${w.capability === 'multicloud' ? `<dt>Routing</dt><dd>${w.routing === 'automatic' ? 'automatic' : `manual: announce ${esc(lines(w.announce).join(', ') || 'nothing')}; accept ${esc(lines(w.accept).join(', ') || 'nothing')}`}</dd>`
+    : `<dt>Site</dt><dd>circuit ${esc(w.circuitId)} · AS ${esc(w.customerAsn)} · ${esc(lines(w.onPremisesPrefixes).join(', '))} · ${w.redundancy} edge(s) · layer ${esc(w.layer)}</dd>`}
+        <dt>Encryption</dt><dd>MACsec GCM-AES-XPN-256</dd>
+        <dt>Estimated price</dt><dd id="price">${price != null ? `${esc(price.toFixed(2))} ${esc(e.currency)} per hour` : 'not on the price list'}</dd>
+      </dl></div>`;
+    }
+    const last = w.step === 3;
+    return `${head}<form id="wizard" novalidate>${body}
+      <p class="error" id="w-error" role="alert"></p>
+      <div class="actions">
+        ${w.step > 0 ? '<button type="button" id="w-back">Back</button>' : ''}
+        <button type="submit" class="primary" id="w-next">${last ? 'Create' : 'Next'}</button>
+        <a href="#/connections" class="muted cancel">Cancel</a>
+      </div></form>`;
+  };
+
+  const bind = () => {
+    const on = (id, key, ev = 'input') => {
+      const el = document.getElementById(id);
+      if (el) el.addEventListener(ev, () => { w[key] = el.value; if (key === 'environmentId') { w.bandwidth = ''; draw(); } check(); });
+    };
+    for (const r of main.querySelectorAll('input[name=cap]')) r.addEventListener('change', () => { w.capability = r.value; w.environmentId = ''; w.bandwidth = ''; draw(); });
+    for (const r of main.querySelectorAll('input[name=routing]')) r.addEventListener('change', () => { w.routing = r.value; document.getElementById('manual').hidden = r.value !== 'manual'; check(); });
+    for (const r of main.querySelectorAll('input[name=redundancy]')) r.addEventListener('change', () => { w.redundancy = r.value; check(); });
+    on('w-desc', 'description'); on('w-env', 'environmentId', 'change'); on('w-bw', 'bandwidth', 'change'); on('w-ap', 'attachPoint', 'change');
+    on('w-remote', 'remoteAccount'); on('w-announce', 'announce'); on('w-accept', 'accept');
+    on('w-circuit', 'circuitId'); on('w-onprem', 'onPremisesPrefixes'); on('w-asn', 'customerAsn'); on('w-maxp', 'maxPrefixes'); on('w-layer', 'layer', 'change');
+    const back = document.getElementById('w-back');
+    if (back) back.addEventListener('click', () => { w.step -= 1; w.error = null; draw(); });
+    const copy = document.getElementById('copy-key');
+    if (copy) copy.addEventListener('click', () => copyKey(w.created.activationKey));
+    const form = document.getElementById('wizard');
+    if (form) {
+      form.addEventListener('submit', async (ev) => {
+        ev.preventDefault();
+        if (w.step < 3) {
+          if (!(await validate())) { showErrors(); return; }
+          w.step += 1;
+          draw();
+          return;
+        }
+        try {
+          w.created = await api('POST', '/v1/connections', request(3));
+          draw();
+        } catch (e) {
+          w.error = { field: e.field, message: e.message };
+          showErrors();
+        }
+      });
+    }
+  };
+
+  const draw = () => {
+    show(stepBody());
+    bind();
+    showErrors();
+    const first = main.querySelector('input, select, textarea, button');
+    if (first && !w.created) first.focus();
+  };
+  draw();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accept
+
+async function acceptPage() {
+  if (!canWrite()) {
+    show('<h1>Accept a connection</h1><p class="error" role="alert">Your access key is read-only: it cannot accept connections.</p>');
+    return;
+  }
+  setTitle('Accept a connection');
+  const aps = await api('GET', '/v1/attach-points');
+  const attachPoints = aps.attachPoints || aps.attach_points || [];
+  show(`<h1>Accept a connection</h1>
+    <form id="accept" class="panel" novalidate>
+      <label for="a-key">Activation key <span class="hint">as the other side gave it to you</span></label>
+      <textarea id="a-key" aria-describedby="a-key-error" spellcheck="false"></textarea>
+      <p class="error" id="a-key-error" role="alert"></p>
+      <div id="proposal" aria-live="polite"></div>
+      <div id="a-ap-wrap" hidden>
+        <label for="a-ap">Your attach point</label>
+        <select id="a-ap"><option value="">Choose your attach point</option>${attachPoints.map((a) => `<option value="${esc(a.id)}">${esc(a.name)} (${esc(a.prefixes.join(', '))})</option>`).join('')}</select>
+      </div>
+      <p class="error" id="a-error" role="alert"></p>
+      <div class="actions"><button type="submit" class="primary" id="a-submit" disabled>Accept</button></div>
+    </form>`);
+  let described = null;
+  const keyEl = document.getElementById('a-key');
+  const describe = debounce(async () => {
+    const key = keyEl.value.trim();
+    const err = document.getElementById('a-key-error');
+    const out = document.getElementById('proposal');
+    described = null;
+    document.getElementById('a-submit').disabled = true;
+    err.textContent = '';
+    out.innerHTML = '';
+    keyEl.removeAttribute('aria-invalid');
+    if (!key) return;
+    try {
+      const p = await api('POST', '/v1/proposals/describe', { activationKey: key });
+      described = p;
+      const lastMile = p.productType === 'lastmile' && p.kind === 'connection';
+      out.innerHTML = `<dl class="facts panel" id="proposal-facts">
+        <dt>Provider</dt><dd>${esc(p.provider)}</dd><dt>Location</dt><dd>${esc(p.location)} (${esc(p.environmentId)})</dd>
+        <dt>Bandwidth</dt><dd>${esc(p.bandwidth)}</dd>
+        <dt>Proposed by</dt><dd>${esc(p.proposedByName)} (${esc(p.proposedBy)})</dd>
+        <dt>Expires</dt><dd>${when(p.expiresAt)}</dd>
+        ${lastMile ? '<dt>As the provider</dt><dd>a last-mile connection: your edges carry it; no attach point</dd>' : ''}</dl>`;
+      document.getElementById('a-ap-wrap').hidden = lastMile;
+      document.getElementById('a-submit').disabled = false;
+    } catch (e) {
+      keyEl.setAttribute('aria-invalid', 'true');
+      err.textContent = e.message;
+    }
+  }, 250);
+  keyEl.addEventListener('input', describe);
+  document.getElementById('accept').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const err = document.getElementById('a-error');
+    err.textContent = '';
+    if (!described) return;
+    try {
+      const c = await api('POST', '/v1/connections/accept', {
+        activationKey: keyEl.value.trim(),
+        attachPoint: document.getElementById('a-ap-wrap').hidden ? '' : document.getElementById('a-ap').value,
+      });
+      toast(`${c.id} accepted`);
+      location.hash = `#/connections/${c.id}`;
+    } catch (e) {
+      err.textContent = e.message;
+    }
+  });
+  keyEl.focus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Catalog, attach points, gateways, accounts
+
+async function environmentsPage() {
+  setTitle('Environments');
+  const envs = (await api('GET', '/v1/environments')).environments;
+  show(`<h1>Environments</h1><div class="table-wrap"><table><thead><tr><th>Environment</th><th>Type</th><th>Provider</th><th>Location</th><th>State</th><th>Facilities</th><th>Available bandwidths</th></tr></thead><tbody>
+    ${envs.map((e) => `<tr><td><code>${esc(e.id)}</code></td><td>${esc(e.productType)}</td><td>${esc(providerName(e.provider))}</td><td>${esc(e.location)}</td>
+      <td>${badge(e.state)}${e.stateMessage ? `<br><span class="hint">${esc(e.stateMessage)}</span>` : ''}</td><td>${esc(e.facilities.join(', '))}</td><td>${esc(e.availableBandwidths.join(', '))}</td></tr>`).join('')}
+    </tbody></table></div>`);
+}
+
+async function attachPointsPage() {
+  setTitle('Attach points');
+  const aps = await api('GET', '/v1/attach-points');
+  const list = aps.attachPoints || aps.attach_points || [];
+  show(`<h1>Attach points</h1>
+    <div class="table-wrap"><table><thead><tr><th>Name</th><th>Id</th><th>ASN</th><th>Prefixes</th>${canWrite() ? '<th></th>' : ''}</tr></thead><tbody>
+    ${list.map((a) => `<tr><td>${esc(a.name)}</td><td><code>${esc(a.id)}</code></td><td>${esc(a.asn)}</td>
+      <td>${canWrite() ? `<label class="hint" for="p-${esc(a.id)}">Prefixes of ${esc(a.name)}</label><input type="text" id="p-${esc(a.id)}" value="${esc(a.prefixes.join(', '))}"><p class="error" id="e-${esc(a.id)}" role="alert"></p>` : esc(a.prefixes.join(', '))}</td>
+      ${canWrite() ? `<td><button type="button" data-save="${esc(a.id)}">Save prefixes</button></td>` : ''}</tr>`).join('') || '<tr><td colspan="5" class="muted">None yet.</td></tr>'}
+    </tbody></table></div>
+    ${canWrite() ? `<h2>New attach point</h2><form id="new-ap" class="panel" novalidate>
+      <label for="ap-name">Name</label><input type="text" id="ap-name">
+      <label for="ap-prefixes">Prefixes <span class="hint">comma-separated, IPv4 and IPv6</span></label><input type="text" id="ap-prefixes" placeholder="10.0.0.0/16">
+      <label for="ap-asn">ASN <span class="hint">optional, default 64512</span></label><input type="text" id="ap-asn" inputmode="numeric">
+      <p class="error" id="ap-error" role="alert"></p>
+      <div class="actions"><button class="primary" type="submit">Create the attach point</button></div></form>` : ''}`);
+  for (const b of main.querySelectorAll('[data-save]')) {
+    b.addEventListener('click', async () => {
+      const id = b.dataset.save;
+      const err = document.getElementById(`e-${id}`);
+      err.textContent = '';
+      try {
+        await api('PATCH', `/v1/attach-points/${encodeURIComponent(id)}`, { prefixes: lines(document.getElementById(`p-${id}`).value) });
+        toast('Prefixes saved');
+      } catch (e) {
+        err.textContent = e.message;
+      }
+    });
+  }
+  const form = document.getElementById('new-ap');
+  if (form) {
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const err = document.getElementById('ap-error');
+      err.textContent = '';
+      const asn = document.getElementById('ap-asn').value.trim();
+      try {
+        await api('POST', '/v1/attach-points', {
+          name: document.getElementById('ap-name').value.trim(),
+          prefixes: lines(document.getElementById('ap-prefixes').value),
+          asn: asn ? Number(asn) : null,
+        });
+        toast('Attach point created');
+        render();
+      } catch (e) {
+        err.textContent = e.message;
+      }
+    });
+  }
+}
+
+async function gatewaysPage() {
+  setTitle('Gateways');
+  const gws = (await api('GET', '/v1/gateways')).gateways || [];
+  show(`<h1>Gateways</h1>${gws.length === 0 ? '<p class="muted">No gateway registered. Create a token with <code>xconnect gateway token create</code>, then run <code>xconnect gateway run</code>.</p>'
+    : `<div class="table-wrap"><table><thead><tr><th>Name</th><th>Id</th><th>Attach point / facility</th><th>Underlay</th><th>Version</th><th>Last contact</th><th>Links</th></tr></thead><tbody>
+    ${gws.map((g) => `<tr><td>${esc(g.name)}</td><td><code>${esc(g.id)}</code></td><td>${esc(g.attachPoint || '-')} ${esc(g.facility || '')}</td><td>${esc(g.underlayAddress)}</td>
+      <td>${esc(g.version || '-')}</td><td>${g.lastContactAgeSecs != null ? `${esc(g.lastContactAgeSecs)} s ago` : esc(g.lastContact || '-')}</td><td>${esc(g.status && g.status.links ? g.status.links.length : '-')}</td></tr>`).join('')}
+    </tbody></table></div>`}`);
+}
+
+async function accountsPage() {
+  setTitle('Accounts');
+  if (!session.operator) {
+    show('<h1>Accounts</h1><p class="error" role="alert">Only the operator manages accounts.</p>');
+    return;
+  }
+  const accounts = (await api('GET', '/v1/accounts')).accounts || [];
+  show(`<h1>Accounts</h1><div class="table-wrap"><table><thead><tr><th>Name</th><th>Account</th><th>Created</th></tr></thead><tbody>
+    ${accounts.map((a) => `<tr><td>${esc(a.name)}</td><td><code>${esc(a.id || a.accountId)}</code></td><td>${when(a.createdAt)}</td></tr>`).join('')}</tbody></table></div>
+    ${canWrite() ? `<h2>New account</h2><form id="new-account" class="panel" novalidate>
+      <label for="acct-name">Name</label><input type="text" id="acct-name">
+      <p class="error" id="acct-error" role="alert"></p>
+      <div class="actions"><button class="primary" type="submit">Create the account</button></div>
+      <div id="acct-created" aria-live="polite"></div></form>` : ''}`);
+  const form = document.getElementById('new-account');
+  if (form) {
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const err = document.getElementById('acct-error');
+      err.textContent = '';
+      try {
+        const c = await api('POST', '/v1/accounts', { name: document.getElementById('acct-name').value.trim() });
+        document.getElementById('acct-created').innerHTML = `<p>Account <code>${esc(c.accountId)}</code> created. Its first access key, shown once:</p>
+          <dl class="facts"><dt>Access key ID</dt><dd class="mono">${esc(c.accessKeyId)}</dd><dt>Secret</dt><dd class="mono">${esc(c.secretAccessKey)}</dd></dl>`;
+      } catch (e) {
+        err.textContent = e.message;
+      }
+    });
+  }
+}
+
+render();
