@@ -83,6 +83,7 @@ const routes = [
   [/^#\/attach-points$/, attachPointsPage],
   [/^#\/gateways$/, gatewaysPage],
   [/^#\/accounts$/, accountsPage],
+  [/^#\/keys(?:\/(\d{12}))?$/, keysPage],
 ];
 
 async function render() {
@@ -751,8 +752,9 @@ async function accountsPage() {
     return;
   }
   const accounts = (await api('GET', '/v1/accounts')).accounts || [];
-  show(`<h1>Accounts</h1><div class="table-wrap"><table><thead><tr><th>Name</th><th>Account</th><th>Created</th></tr></thead><tbody>
-    ${accounts.map((a) => `<tr><td>${esc(a.name)}</td><td><code>${esc(a.id || a.accountId)}</code></td><td>${when(a.createdAt)}</td></tr>`).join('')}</tbody></table></div>
+  show(`<h1>Accounts</h1><div class="table-wrap"><table><thead><tr><th>Name</th><th>Account</th><th>Kind</th><th>Created</th><th></th></tr></thead><tbody>
+    ${accounts.map((a) => `<tr><td>${esc(a.name)}</td><td><code>${esc(a.accountId)}</code></td><td>${esc(a.kind)}</td><td>${when(a.createdAt)}</td>
+      <td><a href="#/keys/${esc(a.accountId)}">Access keys</a></td></tr>`).join('')}</tbody></table></div>
     ${canWrite() ? `<h2>New account</h2><form id="new-account" class="panel" novalidate>
       <label for="acct-name">Name</label><input type="text" id="acct-name">
       <p class="error" id="acct-error" role="alert"></p>
@@ -771,6 +773,56 @@ async function accountsPage() {
       } catch (e) {
         err.textContent = e.message;
       }
+    });
+  }
+}
+
+async function keysPage(account, created = null) {
+  const acct = account || session.accountId;
+  const mine = acct === session.accountId;
+  setTitle('Access keys');
+  const q = mine ? '' : `?accountId=${encodeURIComponent(acct)}`;
+  const keys = (await api('GET', `/v1/access-keys${q}`)).accessKeys || [];
+  show(`<h1>Access keys${mine ? '' : ` of ${esc(acct)}`}</h1>
+    <div class="table-wrap"><table><thead><tr><th>Access key ID</th><th>Role</th><th>Status</th><th>Created</th>${canWrite() ? '<th></th>' : ''}</tr></thead><tbody>
+    ${keys.map((k) => `<tr><td><code>${esc(k.accessKeyId)}</code>${k.accessKeyId === session.accessKeyId ? ' <span class="hint">(this session)</span>' : ''}</td>
+      <td>${esc(k.role)}</td><td><span class="badge ${k.status === 'active' ? 'available' : 'deleted'}">${esc(k.status)}</span></td><td>${when(k.createdAt)}</td>
+      ${canWrite() ? `<td>${k.accessKeyId === session.accessKeyId ? '' : `<button type="button" data-key="${esc(k.accessKeyId)}" data-status="${k.status === 'active' ? 'inactive' : 'active'}">${k.status === 'active' ? 'Disable' : 'Enable'}</button>
+        <button type="button" class="danger" data-delete="${esc(k.accessKeyId)}">Delete</button>`}</td>` : ''}</tr>`).join('')}
+    </tbody></table></div>
+    <p class="error" id="keys-error" role="alert"></p>
+    ${canWrite() ? `<h2>New access key</h2><form id="new-key" class="panel" novalidate>
+      <label for="key-role">Role</label>
+      <select id="key-role"><option value="admin">admin: may change things</option><option value="read-only">read-only: may only look</option></select>
+      <div class="actions"><button class="primary" type="submit">Create the key</button></div>
+      <div id="key-created" aria-live="polite">${created ? `<p>Created. The secret is shown this once:</p>
+          <dl class="facts"><dt>Access key ID</dt><dd class="mono" id="new-key-id">${esc(created.accessKeyId)}</dd><dt>Secret</dt><dd class="mono" id="new-key-secret">${esc(created.secretAccessKey)}</dd></dl>` : ''}</div></form>` : ''}`);
+  const err = document.getElementById('keys-error');
+  for (const b of main.querySelectorAll('[data-key]')) {
+    b.addEventListener('click', async () => {
+      try {
+        await api('PATCH', `/v1/access-keys/${encodeURIComponent(b.dataset.key)}`, { status: b.dataset.status });
+        render();
+      } catch (e) { err.textContent = e.message; }
+    });
+  }
+  for (const b of main.querySelectorAll('[data-delete]')) {
+    b.addEventListener('click', async () => {
+      if (!window.confirm(`Delete access key ${b.dataset.delete}? Whatever uses it stops working.`)) return;
+      try {
+        await api('DELETE', `/v1/access-keys/${encodeURIComponent(b.dataset.delete)}`);
+        render();
+      } catch (e) { err.textContent = e.message; }
+    });
+  }
+  const form = document.getElementById('new-key');
+  if (form) {
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      try {
+        const c = await api('POST', `/v1/access-keys${q}`, { role: document.getElementById('key-role').value });
+        await keysPage(account, c);
+      } catch (e) { err.textContent = e.message; }
     });
   }
 }

@@ -26,7 +26,8 @@ async fn the_console_in_chromium() {
         "Chromium is missing: apt-get install chromium (scripts/test.sh does)"
     );
     let server = Server::start();
-    let op = server.client(&server.operator());
+    let op_creds = server.operator();
+    let op = server.client(&op_creds);
     let a = op.create_account("acme").await.expect("account a");
     let b = op.create_account("globex").await.expect("account b");
     let lumen = op.create_account("lumen").await.expect("provider");
@@ -53,6 +54,8 @@ async fn the_console_in_chromium() {
             .env("XC_RO_KEY", ro.access_key_id.as_str())
             .env("XC_RO_SECRET", &ro.secret_access_key)
             .env("XC_LUMEN_ACCOUNT", lumen.account_id.as_str())
+            .env("XC_OP_KEY", op_creds.access_key_id.as_str())
+            .env("XC_OP_SECRET", &op_creds.secret_access_key)
             .output()
             .expect("run node (is Node.js installed?)")
     })

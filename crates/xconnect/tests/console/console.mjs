@@ -20,6 +20,7 @@ const A = { key: env('XC_A_KEY'), secret: env('XC_A_SECRET') };
 const B = { key: env('XC_B_KEY'), secret: env('XC_B_SECRET'), account: env('XC_B_ACCOUNT') };
 const RO = { key: env('XC_RO_KEY'), secret: env('XC_RO_SECRET') };
 const lumen = env('XC_LUMEN_ACCOUNT');
+const OP = { key: env('XC_OP_KEY'), secret: env('XC_OP_SECRET') };
 
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
@@ -220,6 +221,35 @@ const errorOf = (page, id) => page.locator(`#${id}-error`);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
   assert.equal(overflow, false, 'no horizontal scrolling on a phone');
   await page.setViewportSize({ width: 1280, height: 900 });
+  await signOut(page);
+
+  // --- access keys: a new one, its secret shown once; disabled, it cannot sign in ------------------
+  await signIn(page, A);
+  await page.getByRole('link', { name: 'Access keys' }).click();
+  await page.getByText('(this session)').waitFor();
+  await page.locator('#key-role').selectOption('read-only');
+  await page.getByRole('button', { name: 'Create the key' }).click();
+  const newKey = (await page.locator('#new-key-id').textContent()).trim();
+  const newSecret = (await page.locator('#new-key-secret').textContent()).trim();
+  await snap(page, 'access-keys');
+  await page.locator(`button[data-key="${newKey}"]`).click();
+  await page.locator('tr', { hasText: newKey }).getByText('inactive').waitFor();
+  await signOut(page);
+  await page.getByLabel('Access key ID').fill(newKey);
+  await page.getByLabel('Secret access key').fill(newSecret);
+  await expectRefusals(async () => {
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('unknown access key or wrong secret').waitFor();
+  });
+
+  // --- the operator: accounts, and each account's keys ------------------------------------------
+  await page.getByLabel('Secret access key').fill('');
+  await signIn(page, OP);
+  await page.getByRole('link', { name: 'Accounts' }).click();
+  await page.getByRole('cell', { name: 'globex', exact: true }).waitFor();
+  await page.locator('tr', { hasText: 'acme' }).getByRole('link', { name: 'Access keys' }).click();
+  await page.locator('tr', { hasText: newKey }).waitFor();
+  await snap(page, 'operator-keys');
   await signOut(page);
 
   // --- a read-only key sees no button that would fail ---------------------------------------------
