@@ -15,6 +15,7 @@ const env = (k) => {
 };
 const endpoint = env('XC_ENDPOINT');
 const shots = env('XC_SHOTS');
+fs.rmSync(shots, { recursive: true, force: true });
 fs.mkdirSync(shots, { recursive: true });
 const A = { key: env('XC_A_KEY'), secret: env('XC_A_SECRET') };
 const B = { key: env('XC_B_KEY'), secret: env('XC_B_SECRET'), account: env('XC_B_ACCOUNT') };
