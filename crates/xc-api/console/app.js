@@ -281,14 +281,14 @@ function drawConnection(c, links) {
     <p>${links.length ? `Towards the other side: ${links.map((l) => (l.ends && l.ends[0] && l.ends[0].bgp ? l.ends[0].bgp.prefixes_sent : 0)).reduce((a, b) => Math.max(a, b), 0)} prefix(es) announced;
       from it: ${links.map((l) => (l.ends && l.ends[0] && l.ends[0].bgp ? l.ends[0].bgp.prefixes_accepted : 0)).reduce((a, b) => Math.max(a, b), 0)} accepted.` : '<span class="muted">None yet.</span>'}</p>
     ${canWrite() && !['deleted', 'deleting', 'failed'].includes(c.state) ? `
-    <h2>Test connectivity</h2>
+    ${['pending', 'available', 'down'].includes(c.state) ? `<h2>Test connectivity</h2>
     <form id="test" class="panel" novalidate>
       <label for="test-target">Target address on the other side</label>
       <input type="text" id="test-target" required placeholder="10.1.1.10" inputmode="decimal">
       <p class="error" id="test-error" role="alert"></p>
       <div class="actions"><button type="submit">Run the test</button></div>
       <div id="test-result" aria-live="polite"></div>
-    </form>
+    </form>` : ''}
     ${owner ? `<h2>Bandwidth</h2>
     <form id="bandwidth" class="panel" novalidate>
       <label for="new-bw">New bandwidth</label>

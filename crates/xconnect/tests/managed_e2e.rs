@@ -3,7 +3,9 @@
 //! accepted by the other becomes `available` once the gateways have the link up (MACsec
 //! secured, BGP Established, routes installed), and traffic flows between the two networks.
 //! Stopping the server leaves traffic flowing; deleting from the remote side takes the links
-//! and routes away on both gateways. Needs root, iproute2 and ping (`.ci/run` installs them).
+//! and routes away on both gateways; the console (Chromium, Playwright) shows the connection
+//! available. Needs root, iproute2, ping, Node.js with `playwright-core` and Chromium (`.ci/run`
+//! installs them).
 
 mod common;
 mod netns;
@@ -346,6 +348,28 @@ fn accepted_connection_becomes_available_and_carries_traffic() {
         UP,
         || lab.ping(),
         || lab.context(),
+    );
+    // The console shows it available, its link up (Chromium in the aws namespace, where the
+    // server listens).
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/console/available.mjs");
+    let shots = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../target/console-screenshots"
+    );
+    let console = Command::new("ip")
+        .args(["netns", "exec", &lab.pair.ns[AWS], "node", script])
+        .env("XC_ENDPOINT", &lab.endpoint)
+        .env("XC_KEY", &aws.key)
+        .env("XC_SECRET", &aws.secret)
+        .env("XC_CONNECTION", &id)
+        .env("XC_SHOTS", shots)
+        .output()
+        .expect("run node");
+    assert!(
+        console.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&console.stdout),
+        String::from_utf8_lossy(&console.stderr)
     );
     assert!(
         lab.pair

@@ -1,0 +1,43 @@
+// The console on a connection that gateways carry (run by managed_e2e.rs, inside the tenant's
+// network namespace, where the server is): the connection page shows it `available`, with its
+// links up and their MKA and BGP state; a screenshot goes to XC_SHOTS.
+
+import { chromium } from 'playwright-core';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set`);
+  return v;
+};
+const endpoint = env('XC_ENDPOINT');
+const id = env('XC_CONNECTION');
+const shots = env('XC_SHOTS');
+fs.mkdirSync(shots, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
+});
+const errors = [];
+const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+page.on('pageerror', (e) => errors.push(e.message));
+await page.goto(`${endpoint}/console/`);
+await page.getByLabel('Access key ID').fill(env('XC_KEY'));
+await page.getByLabel('Secret access key').fill(env('XC_SECRET'));
+await page.getByRole('button', { name: 'Sign in' }).click();
+await page.getByRole('link', { name: id }).click();
+await page.getByRole('heading', { name: id }).waitFor();
+await page.locator('.badge', { hasText: 'available' }).first().waitFor();
+const links = page.locator('table tbody tr');
+await links.first().waitFor();
+const rows = await links.allTextContents();
+assert.ok(rows.some((r) => r.includes('up') && r.includes('secured') && r.includes('Established')), rows.join('\n'));
+await page.screenshot({ path: path.join(shots, 'connection-available.png'), fullPage: true });
+await browser.close();
+assert.deepEqual(errors, [], errors.join('\n'));
+console.log('console shows the connection available');
