@@ -150,14 +150,17 @@ fn plan(
     new
 }
 
-/// Picks provider edges for the free session slots of a last-mile connection: each in a
-/// facility that the connection's other links do not use, the longest-registered first, and
-/// for each a tenant gateway, spreading them.
+/// Picks provider edges for the free session slots of a last-mile connection: with two edges,
+/// session `k` is always in the environment's `k`-th facility (so that the customer knows which
+/// uplink carries which session; a slot waits for an edge there); with one, the first facility
+/// is preferred but any will do. The longest-registered edge first; for each a tenant gateway,
+/// spreading them.
 fn plan_last_mile(
     tenant: &[GatewayRecord],
     edges: &[GatewayRecord],
     existing: &[LinkRecord],
     redundancy: u8,
+    facilities: &[String],
 ) -> Vec<(String, String, u8)> {
     let mut links: Vec<(String, String, u8)> = existing
         .iter()
@@ -175,12 +178,20 @@ fn plan_last_mile(
             continue;
         }
         let used: Vec<Option<String>> = links.iter().map(|(_, e, _)| fac(e)).collect();
+        let home = facilities.get(usize::from(slot));
         let Some(edge) = edges
             .iter()
             .filter(|e| !links.iter().any(|(_, x, _)| *x == e.id))
-            .min_by_key(|e| (used.contains(&e.facility), e.created_at))
+            .filter(|e| redundancy == 1 || home.is_none() || e.facility.as_ref() == home)
+            .min_by_key(|e| {
+                (
+                    e.facility.as_ref() != home,
+                    used.contains(&e.facility),
+                    e.created_at,
+                )
+            })
         else {
-            break;
+            continue;
         };
         let Some(gw) = tenant.iter().min_by_key(|g| {
             (
@@ -254,7 +265,13 @@ pub(crate) async fn reconcile(service: &Service) -> Result<bool> {
                             .into_iter()
                             .map(|(a, b)| (a, b, 0))
                             .collect(),
-                        (Some(lm), true) => plan_last_mile(&ga, &gb, &links, lm.redundancy),
+                        (Some(lm), true) => plan_last_mile(
+                            &ga,
+                            &gb,
+                            &links,
+                            lm.redundancy,
+                            facilities.get(c.environment.as_str()).map_or(&[][..], |f| &f[..]),
+                        ),
                         (None, true) => Vec::new(),
                     };
                     for (a, b, slot) in planned {

@@ -884,6 +884,23 @@ async fn last_mile(
             &vlans_path.display().to_string(),
         ],
     )?;
+    // The router starts once its VLAN sub-interfaces have their addresses.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let addrs = in_ns("onprem-rtr", &["ip", "-o", "addr", "show"])?;
+        if site
+            .peerings
+            .iter()
+            .all(|p| addrs.contains(&format!("{}/", p.customer_address)))
+        {
+            break;
+        }
+        if Instant::now() > deadline {
+            demo.print_logs();
+            bail!("the on-premises router's VLAN sub-interfaces did not come up");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let bird_conf = dir.join("bird.conf");
     std::fs::write(&bird_conf, bird)?;
     let ctl = dir.join("bird.ctl").display().to_string();

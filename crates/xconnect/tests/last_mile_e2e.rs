@@ -96,7 +96,7 @@ impl Lab {
         let mut s = String::new();
         for d in &self.daemons {
             let log = d.log_text();
-            let tail: Vec<&str> = log.lines().rev().take(25).collect();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
             s += &format!("--- {} (newest first)\n{}\n", d.name, tail.join("\n"));
         }
         for n in ["tenant", "edge1", "edge2", "cpe"] {
@@ -310,6 +310,20 @@ impl Lab {
                 &p,
             ],
         );
+        // The router starts once its interfaces are up with their addresses, as a customer's
+        // would (FRR's zebra otherwise may not tie the session's address to an interface).
+        self.wait("the customer's VLAN sub-interfaces", || {
+            let addrs = String::from_utf8_lossy(
+                &self.topo.exec("cpe", &["ip", "-o", "addr", "show"]).stdout,
+            )
+            .into_owned();
+            site.peerings.iter().enumerate().all(|(i, (_, customer))| {
+                addrs.lines().any(|l| {
+                    l.contains(&format!("up{}.{}", i + 1, site.vlan))
+                        && l.contains(&format!("{customer}/"))
+                })
+            })
+        });
     }
 
     fn get(&self, who: &Creds, id: &str) -> Value {
@@ -420,7 +434,7 @@ impl Lab {
         let dir = self.topo.path("frr");
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("vty")).expect("frr dir");
-        let mut bgpd = "hostname cpe\nrouter bgp 65010\n bgp router-id 10.50.0.1\n no bgp ebgp-requires-policy\n no bgp network import-check\n".to_owned();
+        let mut bgpd = "hostname cpe\nlog stdout informational\nrouter bgp 65010\n bgp router-id 10.50.0.1\n no bgp ebgp-requires-policy\n no bgp network import-check\n".to_owned();
         for (peer, _) in peers {
             bgpd += &format!(
                 " neighbor {peer} remote-as {peer_asn}\n neighbor {peer} timers connect 1\n"

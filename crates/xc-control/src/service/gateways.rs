@@ -594,7 +594,9 @@ fn build_config(db: &Db<'_>, g: &GatewayRecord) -> Result<ConfigDoc> {
                 // Sealed here; the caller unseals it (the store's closure has no secrets).
                 md5_password: lm.md5_sealed.clone(),
                 max_prefixes: Some(lm.max_prefixes as usize),
-                hold_time: Some(90),
+                // Short enough that a customer router left with a stale session (its end never
+                // saw ours close) lets it go soon.
+                hold_time: Some(30),
                 connect_retry_secs: Some(5),
                 ..NeighborDoc::default()
             };
