@@ -408,11 +408,15 @@ fn ensure_bird() -> anyhow::Result<()> {
         return Ok(());
     }
     step("installing BIRD for the on-premises router (apt-get install bird2)");
-    let ok = Command::new("apt-get")
-        .args(["install", "-y", "-q", "--no-install-recommends", "bird2"])
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .status()
-        .is_ok_and(|s| s.success());
+    let apt = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let ok =
+        apt(&["update", "-q"]) && apt(&["install", "-y", "-q", "--no-install-recommends", "bird2"]);
     if !ok || !have("bird") {
         bail!("the demo's on-premises router is BIRD: install it (Debian: apt-get install bird2)");
     }
@@ -430,6 +434,40 @@ async fn wait_listening(endpoint: &str, demo: &Demo) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Pings and traces `target` from the host namespace `host`, printing both; true if a reply came.
+fn ping_and_trace(host: &str, target: &str) -> anyhow::Result<bool> {
+    let ping = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns(host),
+            "ping",
+            "-c",
+            "3",
+            "-i",
+            "0.2",
+            target,
+        ])
+        .output()?;
+    print!("{}", String::from_utf8_lossy(&ping.stdout));
+    let trace = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns(host),
+            "traceroute",
+            "-n",
+            "-w",
+            "1",
+            "-q",
+            "1",
+            target,
+        ])
+        .output()?;
+    print!("{}", String::from_utf8_lossy(&trace.stdout));
+    Ok(ping.status.success())
 }
 
 fn step(msg: &str) {
@@ -623,36 +661,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         );
     }
     step("ping and traceroute from the aws host (10.0.1.10) to the gcp host (10.1.1.10)");
-    let ping = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &ns("aws-host"),
-            "ping",
-            "-c",
-            "3",
-            "-i",
-            "0.2",
-            "10.1.1.10",
-        ])
-        .output()?;
-    print!("{}", String::from_utf8_lossy(&ping.stdout));
-    let trace = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &ns("aws-host"),
-            "traceroute",
-            "-n",
-            "-w",
-            "1",
-            "-q",
-            "1",
-            "10.1.1.10",
-        ])
-        .output()?;
-    print!("{}", String::from_utf8_lossy(&trace.stdout));
-    let flowed = ping.status.success();
+    let flowed = ping_and_trace("aws-host", "10.1.1.10")?;
     let lm_id = last_mile(
         &mut demo,
         &endpoint,
@@ -662,36 +671,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         &dir,
     )
     .await?;
-    let lm_ping = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &ns("onprem-host"),
-            "ping",
-            "-c",
-            "3",
-            "-i",
-            "0.2",
-            "10.0.1.10",
-        ])
-        .output()?;
-    print!("{}", String::from_utf8_lossy(&lm_ping.stdout));
-    let lm_trace = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &ns("onprem-host"),
-            "traceroute",
-            "-n",
-            "-w",
-            "1",
-            "-q",
-            "1",
-            "10.0.1.10",
-        ])
-        .output()?;
-    print!("{}", String::from_utf8_lossy(&lm_trace.stdout));
-    let lm_flowed = lm_ping.status.success();
+    let lm_flowed = ping_and_trace("onprem-host", "10.0.1.10")?;
     if args.check {
         drop(demo);
         if flowed && lm_flowed {

@@ -8,7 +8,7 @@
 
 mod netns;
 
-use netns::{ADDR4, ADDR6, Daemon, Pair, chown, wait_for};
+use netns::{ADDR4, ADDR6, Daemon, Pair, chown, frr_daemon, wait_for};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -697,26 +697,7 @@ impl Lab {
         std::fs::write(dir.join("bfdd.conf"), bfdd.unwrap_or("")).expect("bfdd.conf");
         chown(&dir, "frr");
         let d = dir.display().to_string();
-        let common = |daemon: &str| -> Vec<String> {
-            [
-                format!("/usr/lib/frr/{daemon}"),
-                "-u".into(),
-                "frr".into(),
-                "-g".into(),
-                "frr".into(),
-                "--vty_socket".into(),
-                format!("{d}/vty"),
-                "-z".into(),
-                format!("{d}/zserv.api"),
-                "-P".into(),
-                "0".into(),
-                "-f".into(),
-                format!("{d}/{daemon}.conf"),
-                "-i".into(),
-                format!("{d}/{daemon}.pid"),
-            ]
-            .into()
-        };
+        let common = |daemon: &str| frr_daemon(&dir, daemon);
         let args = common("zebra");
         let zebra = self.pair.spawn(
             PEER,

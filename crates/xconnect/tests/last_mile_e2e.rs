@@ -18,9 +18,8 @@
 
 mod netns;
 
-use netns::{Daemon, Topo, chown, wait_for};
+use netns::{Daemon, Topo, chown, frr_daemon, wait_for};
 use serde_json::Value;
-use std::process::Command;
 use std::time::Duration;
 
 const UP: Duration = Duration::from_secs(90);
@@ -111,26 +110,13 @@ impl Lab {
 
     /// Runs the CLI in the tenant namespace and returns its JSON output.
     fn cli(&self, who: &Creds, args: &[&str]) -> Result<Value, String> {
-        let out = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.topo.ns("tenant"),
-                env!("CARGO_BIN_EXE_xconnect"),
-            ])
-            .args(args)
-            .args(["--output", "json"])
-            .env("AWS_ACCESS_KEY_ID", &who.key)
-            .env("AWS_SECRET_ACCESS_KEY", &who.secret)
-            .env("XCONNECT_ENDPOINT", &self.endpoint)
-            .output()
-            .expect("run the CLI");
-        if out.status.success() {
-            serde_json::from_slice(&out.stdout)
-                .map_err(|e| format!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
+        netns::cli_json(
+            &self.topo.ns("tenant"),
+            &self.endpoint,
+            &who.key,
+            &who.secret,
+            args,
+        )
     }
 
     fn ok(&self, who: &Creds, args: &[&str]) -> Value {
@@ -447,25 +433,8 @@ impl Lab {
         std::fs::write(dir.join("zebra.conf"), "hostname cpe\n").expect("zebra.conf");
         std::fs::write(dir.join("bgpd.conf"), bgpd).expect("bgpd.conf");
         chown(&dir, "frr");
-        let d = dir.display().to_string();
         for daemon in ["zebra", "bgpd"] {
-            let args: Vec<String> = vec![
-                format!("/usr/lib/frr/{daemon}"),
-                "-u".into(),
-                "frr".into(),
-                "-g".into(),
-                "frr".into(),
-                "--vty_socket".into(),
-                format!("{d}/vty"),
-                "-z".into(),
-                format!("{d}/zserv.api"),
-                "-P".into(),
-                "0".into(),
-                "-f".into(),
-                format!("{d}/{daemon}.conf"),
-                "-i".into(),
-                format!("{d}/{daemon}.pid"),
-            ];
+            let args = frr_daemon(&dir, daemon);
             self.spawn(
                 "cpe",
                 daemon,

@@ -94,26 +94,13 @@ impl Lab {
 
     /// Runs the CLI (in the aws namespace, where the server is) and returns its JSON output.
     fn cli(&self, who: &Creds, args: &[&str]) -> Result<Value, String> {
-        let out = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.pair.ns[AWS],
-                env!("CARGO_BIN_EXE_xconnect"),
-            ])
-            .args(args)
-            .args(["--output", "json"])
-            .env("AWS_ACCESS_KEY_ID", &who.key)
-            .env("AWS_SECRET_ACCESS_KEY", &who.secret)
-            .env("XCONNECT_ENDPOINT", &self.endpoint)
-            .output()
-            .expect("run the CLI");
-        if out.status.success() {
-            serde_json::from_slice(&out.stdout)
-                .map_err(|e| format!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
+        netns::cli_json(
+            &self.pair.ns[AWS],
+            &self.endpoint,
+            &who.key,
+            &who.secret,
+            args,
+        )
     }
 
     fn ok(&self, who: &Creds, args: &[&str]) -> Value {

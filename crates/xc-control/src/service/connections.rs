@@ -146,6 +146,27 @@ pub(crate) fn validate_routing(
     Ok(routing)
 }
 
+/// The checks of a new connection that need the database, in the transaction that stores it (or,
+/// for a dry run, in a read): the caller's attach point, the routing policy against it, and a
+/// last-mile site's VLAN and addresses.
+fn complete_new(
+    db: &Db<'_>,
+    account: &AccountId,
+    ap_id: AttachPointId,
+    routing: Option<RoutingPolicy>,
+    mut c: Connection,
+) -> Result<Connection> {
+    let ap = db
+        .get_attach_point(&ap_id)?
+        .filter(|ap| &ap.account_id == account)
+        .ok_or_else(|| ServiceError::not_found("attach point", ap_id))?;
+    c.owner_routing = validate_routing(routing, &ap)?;
+    if let Some(lm) = &mut c.last_mile {
+        super::last_mile::allocate(db, lm, &ap, &c.environment)?;
+    }
+    Ok(c)
+}
+
 impl Service {
     pub(crate) fn detail(
         &self,
@@ -377,18 +398,7 @@ impl Service {
         let routing = req.routing_policy.clone();
         if dry_run {
             self.store
-                .read(move |db| {
-                    let ap = db
-                        .get_attach_point(&ap_id)?
-                        .filter(|ap| ap.account_id == account)
-                        .ok_or_else(|| ServiceError::not_found("attach point", ap_id))?;
-                    let mut c = connection;
-                    validate_routing(routing, &ap)?;
-                    if let Some(lm) = &mut c.last_mile {
-                        super::last_mile::allocate(db, lm, &ap, &c.environment)?;
-                    }
-                    Ok::<_, ServiceError>(())
-                })
+                .read(move |db| complete_new(db, &account, ap_id, routing, connection).map(|_| ()))
                 .await?;
             return Ok(None);
         }
@@ -400,15 +410,7 @@ impl Service {
                 {
                     return Ok::<_, ServiceError>(c);
                 }
-                let ap = db
-                    .get_attach_point(&ap_id)?
-                    .filter(|ap| ap.account_id == account)
-                    .ok_or_else(|| ServiceError::not_found("attach point", ap_id))?;
-                let mut c = connection;
-                c.owner_routing = validate_routing(routing, &ap)?;
-                if let Some(lm) = &mut c.last_mile {
-                    super::last_mile::allocate(db, lm, &ap, &c.environment)?;
-                }
+                let mut c = complete_new(db, &account, ap_id, routing, connection)?;
                 c.seq = db.insert_connection(&c)?;
                 remember(
                     db,

@@ -194,21 +194,12 @@ impl Pair {
 
     /// Starts `args` in the namespace of `side`, its output in `<dir>/<name>.log`.
     pub fn spawn(&self, side: usize, name: &str, args: &[&str]) -> Daemon {
-        let log = self.path(&format!("{name}.log"));
-        let f = std::fs::File::create(&log).expect("log file");
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.ns[side]])
-            .args(args)
-            .stdout(f.try_clone().expect("log"))
-            .stderr(f)
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-        Daemon {
-            name: name.to_owned(),
-            child,
-            log,
-        }
+        spawn_in(
+            &self.ns[side],
+            self.path(&format!("{name}.log")),
+            name,
+            args,
+        )
     }
 
     /// Sets the veth end of `side` down or up.
@@ -340,21 +331,12 @@ impl Topo {
 
     /// Starts `args` in `node`'s namespace, its output in `<dir>/<name>.log`.
     pub fn spawn(&self, node: &str, name: &str, args: &[&str]) -> Daemon {
-        let log = self.path(&format!("{name}.log"));
-        let f = std::fs::File::create(&log).expect("log file");
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.ns(node)])
-            .args(args)
-            .stdout(f.try_clone().expect("log"))
-            .stderr(f)
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-        Daemon {
-            name: name.to_owned(),
-            child,
-            log,
-        }
+        spawn_in(
+            &self.ns(node),
+            self.path(&format!("{name}.log")),
+            name,
+            args,
+        )
     }
 }
 
@@ -364,4 +346,71 @@ impl Drop for Topo {
             let _ = run(&["ip", "netns", "del", &self.ns(n)]);
         }
     }
+}
+
+/// Starts `args` in namespace `ns`, its output in `log`.
+fn spawn_in(ns: &str, log: PathBuf, name: &str, args: &[&str]) -> Daemon {
+    let f = std::fs::File::create(&log).expect("log file");
+    let child = Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(args)
+        .stdout(f.try_clone().expect("log"))
+        .stderr(f)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    Daemon {
+        name: name.to_owned(),
+        child,
+        log,
+    }
+}
+
+/// Runs the xconnect CLI in namespace `ns` against `endpoint` with an access key, and returns its
+/// JSON output (or its error line).
+pub fn cli_json(
+    ns: &str,
+    endpoint: &str,
+    key: &str,
+    secret: &str,
+    args: &[&str],
+) -> Result<serde_json::Value, String> {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, env!("CARGO_BIN_EXE_xconnect")])
+        .args(args)
+        .args(["--output", "json"])
+        .env("AWS_ACCESS_KEY_ID", key)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("XCONNECT_ENDPOINT", endpoint)
+        .output()
+        .expect("run the CLI");
+    if out.status.success() {
+        serde_json::from_slice(&out.stdout)
+            .map_err(|e| format!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// The command line of an FRR daemon (`zebra`, `bgpd`, `bfdd`) whose configuration, sockets and
+/// pid file live in `dir` (made the `frr` user's with [`chown`]).
+pub fn frr_daemon(dir: &Path, daemon: &str) -> Vec<String> {
+    let d = dir.display();
+    vec![
+        format!("/usr/lib/frr/{daemon}"),
+        "-u".into(),
+        "frr".into(),
+        "-g".into(),
+        "frr".into(),
+        "--vty_socket".into(),
+        format!("{d}/vty"),
+        "-z".into(),
+        format!("{d}/zserv.api"),
+        "-P".into(),
+        "0".into(),
+        "-f".into(),
+        format!("{d}/{daemon}.conf"),
+        "-i".into(),
+        format!("{d}/{daemon}.pid"),
+    ]
 }
