@@ -258,6 +258,16 @@ impl Demo {
     }
 }
 
+/// The pid of the first process whose command line matches `pattern`.
+fn pid_of(pattern: &str) -> String {
+    out(&run(&["pgrep", "-f", pattern]))
+        .lines()
+        .next()
+        .unwrap_or_else(|| panic!("no process matches `{pattern}`"))
+        .trim()
+        .to_owned()
+}
+
 fn gateway_of(end: &Value) -> String {
     end["gatewayName"].as_str().unwrap_or_default().to_owned()
 }
@@ -388,13 +398,7 @@ fn failures_and_changes_on_the_demo_topology() {
     );
 
     // The server stops: traffic continues; it restarts and the state catches up.
-    let server_pid = out(&run(&["pgrep", "-f", "server --listen 169.254.253.1:7700"]));
-    let server_pid = server_pid
-        .lines()
-        .next()
-        .expect("server pid")
-        .trim()
-        .to_owned();
+    let server_pid = pid_of("server --listen 169.254.253.1:7700");
     let _ = run(&["kill", "-TERM", &server_pid]);
     d.wait("the server to stop", UP, || {
         // (It stays a zombie until the demo reaps it: look at its state, not its pid.)
@@ -419,13 +423,7 @@ fn failures_and_changes_on_the_demo_topology() {
     });
 
     // A gateway is killed and restarted from its state directory: its links come back.
-    let gw_pid = out(&run(&["pgrep", "-f", "name aws-gw1"]));
-    let gw_pid = gw_pid
-        .lines()
-        .next()
-        .expect("gateway pid")
-        .trim()
-        .to_owned();
+    let gw_pid = pid_of("name aws-gw1");
     let _ = run(&["kill", "-KILL", &gw_pid]);
     d.wait("aws-gw1's links to be reported down", UP, || {
         d.links(&id)
