@@ -222,7 +222,8 @@ async function connectionPage(id) {
     const c = await api('GET', `/v1/connections/${encodeURIComponent(id)}`);
     let links = { links: [] };
     try { links = await api('GET', `/v1/connections/${encodeURIComponent(id)}/links`); } catch { /* none yet */ }
-    drawConnection(c, links.links);
+    const history = await api('GET', `/v1/connections/${encodeURIComponent(id)}/events`);
+    drawConnection(c, links.links, history.events);
     const settling = ['requested', 'pending', 'updating', 'deleting', 'down'].includes(c.state);
     if (settling && !timer) timer = setInterval(() => load().catch(() => {}), 3000);
     if (!settling && timer) { clearInterval(timer); timer = null; }
@@ -230,15 +231,32 @@ async function connectionPage(id) {
   await load();
 }
 
-function drawConnection(c, links) {
+// One line of a connection's history, in words.
+function eventText(e, c) {
+  if (e.kind === 'created') return `Created by ${c.ownerAccount}: ${e.bandwidth}, ${e.state}`;
+  if (e.kind === 'bandwidth') {
+    return e.pendingBandwidth ? `Bandwidth change to ${e.pendingBandwidth} requested` : `Bandwidth is now ${e.bandwidth}`;
+  }
+  if (e.previousState === 'requested' && e.state === 'pending') return `Accepted by ${c.remoteAccount || 'the other side'}: pending`;
+  return e.previousState && e.previousState !== e.state ? `${e.previousState} → ${e.state}` : e.state;
+}
+
+// The prefixes the gateways of one side have in their kernels through the links.
+function routesOf(links, end) {
+  const all = new Set();
+  for (const l of links) for (const p of ((l.ends || [])[end] || {}).routes || []) all.add(p);
+  return [...all].sort();
+}
+
+function drawConnection(c, links, events) {
   const el = document.getElementById('conn');
   if (!el) return;
   const focused = document.activeElement && document.activeElement.id;
   const owner = c.yourSide === 'owner';
   const lm = c.lastMile;
-  const timeline = [[c.createdAt, `created by ${c.ownerAccount}`]];
-  if (c.remoteAttachPoint || (c.state !== 'requested' && c.remoteAccount)) timeline.push([null, `accepted by ${c.remoteAccount}`]);
-  timeline.push([c.updatedAt, `${c.state}${c.stateReason ? `: ${c.stateReason.code}` : ''}`]);
+  const toRemote = routesOf(links, 1);
+  const toOwner = routesOf(links, 0);
+  const routeCell = (list) => (list.length ? list.map((p) => `<code>${esc(p)}</code>`).join(' ') : '<span class="muted">none</span>');
   const sessions = links.filter((l) => l.customer).map((l) => l.customer);
   el.innerHTML = `<div class="panel">
       <p>${badge(c.state)} <span id="state-reason">${c.stateReason ? `<strong>${esc(c.stateReason.code)}</strong>: ${esc(c.stateReason.message)}` : ''}</span></p>
@@ -257,7 +275,7 @@ function drawConnection(c, links) {
       </dl>
     </div>
     <h2>Timeline</h2>
-    <ul class="timeline">${timeline.map(([t, what]) => `<li>${t ? `<span class="muted">${when(t)}</span> ` : ''}${esc(what)}</li>`).join('')}</ul>
+    <ol class="timeline" id="timeline">${events.map((e) => `<li><time class="muted" datetime="${new Date(e.at * 1000).toISOString()}">${when(e.at)}</time> ${esc(eventText(e, c))}${e.reason ? ` <span class="hint">${esc(e.reason.code)}: ${esc(e.reason.message)}</span>` : ''}</li>`).join('')}</ol>
     <h2>Links</h2>
     ${links.length === 0 ? '<p class="muted">No links yet: they are planned once the connection is accepted and both sides have gateways.</p>'
       : `<div class="table-wrap"><table><thead><tr><th>Link</th><th>State</th><th>Owner side</th><th>Remote side</th><th>MKA</th><th>BGP (accepted/sent)</th><th>BFD</th><th>Counters</th></tr></thead><tbody>
@@ -278,8 +296,11 @@ function drawConnection(c, links) {
         <td>${s.bgp ? `${esc(s.bgp.prefixes_accepted)} / ${esc(s.bgp.prefixes_refused_total)}${s.bgp.refused_prefixes && s.bgp.refused_prefixes.length ? `<br><span class="hint">refused: ${esc(s.bgp.refused_prefixes.join(', '))}</span>` : ''}` : '-'}</td>
         <td>${esc((s.bgp && (s.bgp.last_error || s.bgp.connect_error)) || '')}</td></tr>`).join('')}</tbody></table></div>` : ''}
     <h2>Routes</h2>
-    <p>${links.length ? `Towards the other side: ${links.map((l) => (l.ends && l.ends[0] && l.ends[0].bgp ? l.ends[0].bgp.prefixes_sent : 0)).reduce((a, b) => Math.max(a, b), 0)} prefix(es) announced;
-      from it: ${links.map((l) => (l.ends && l.ends[0] && l.ends[0].bgp ? l.ends[0].bgp.prefixes_accepted : 0)).reduce((a, b) => Math.max(a, b), 0)} accepted.` : '<span class="muted">None yet.</span>'}</p>
+    ${links.length ? `<div class="table-wrap"><table id="routes"><caption class="muted">In the gateways' kernels, through the links</caption>
+      <thead><tr><th>Direction</th><th>Prefixes</th></tr></thead><tbody>
+      <tr><th scope="row">Owner side → remote side</th><td>${routeCell(toRemote)}</td></tr>
+      <tr><th scope="row">Remote side → owner side</th><td>${routeCell(toOwner)}</td></tr></tbody></table></div>`
+    : '<p class="muted">None yet: routes are exchanged once the links are up.</p>'}
     ${canWrite() && !['deleted', 'deleting', 'failed'].includes(c.state) ? `
     ${['pending', 'available', 'down'].includes(c.state) ? `<h2>Test connectivity</h2>
     <form id="test" class="panel" novalidate>
@@ -589,11 +610,20 @@ async function createWizard() {
     }
   };
 
+  // Redraws the step. A redraw within a step (a new environment, another capability) keeps the
+  // focus where it was, so that a keyboard user is not sent back to the first field; a new step
+  // starts at its first field.
+  let drawnStep = null;
   const draw = () => {
+    const a = document.activeElement;
+    const sameStep = drawnStep === w.step && a && main.contains(a);
+    const where = sameStep ? (a.id ? `#${a.id}` : a.name ? `[name="${a.name}"][value="${a.value}"]` : null) : null;
     show(stepBody());
+    drawnStep = w.step;
     bind();
     showErrors();
-    const first = main.querySelector('input, select, textarea, button');
+    const again = where && main.querySelector(where);
+    const first = again || main.querySelector('input, select, textarea, button');
     if (first && !w.created) first.focus();
   };
   draw();

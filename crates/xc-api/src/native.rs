@@ -56,6 +56,7 @@ pub fn routes() -> Router<AppState> {
             post(tag_connection).delete(untag_connection),
         )
         .route("/v1/connections/{id}/links", get(connection_links))
+        .route("/v1/connections/{id}/events", get(connection_events))
         .route("/v1/connections/{id}/test", post(test_connection))
         .route("/v1/gateway-tokens", post(create_gateway_token))
         .route("/v1/gateways", get(list_gateways))
@@ -343,6 +344,10 @@ async fn describe_proposal(State(s): State<AppState>, a: Authed) -> R {
 
 async fn connection_links(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
     ok(&s.service.connection_links(&a.caller, &id).await?)
+}
+
+async fn connection_events(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
+    ok(&s.service.connection_events(&a.caller, &id).await?)
 }
 
 async fn create_gateway_token(State(s): State<AppState>, a: Authed) -> R {

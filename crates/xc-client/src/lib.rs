@@ -386,6 +386,18 @@ impl Client {
         .await
     }
 
+    pub async fn connection_events(
+        &self,
+        id: &str,
+    ) -> Result<xc_types::api::ConnectionEvents, ClientError> {
+        self.call(
+            "GET",
+            &format!("/v1/connections/{}/events", encode_query(id)),
+            None::<&()>,
+        )
+        .await
+    }
+
     pub async fn connection_links(
         &self,
         id: &str,

@@ -430,6 +430,35 @@ impl<'a> Db<'a> {
         Ok(())
     }
 
+    /// A connection's history, oldest first (written by the triggers of migration 4).
+    pub fn connection_events(
+        &self,
+        id: &ConnectionId,
+    ) -> Result<Vec<xc_types::api::ConnectionEvent>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT at, kind, state, previous_state, reason_code, reason_message, bandwidth_mbps, \
+             pending_bandwidth_mbps FROM connection_events WHERE connection_id = ?1 ORDER BY seq",
+        )?;
+        let rows = st.query_map([id.as_str()], |r| {
+            let reason = match (r.get::<_, Option<String>>(4)?, r.get(5)?) {
+                (Some(code), Some(message)) => Some(StateReason { code, message }),
+                _ => None,
+            };
+            Ok(xc_types::api::ConnectionEvent {
+                at: r.get(0)?,
+                kind: r.get(1)?,
+                state: r.get(2)?,
+                previous_state: r.get(3)?,
+                reason,
+                bandwidth: Bandwidth::from_mbps(r.get::<_, i64>(6)? as u64),
+                pending_bandwidth: r
+                    .get::<_, Option<i64>>(7)?
+                    .map(|b| Bandwidth::from_mbps(b as u64)),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Last-mile connections that hold their VLAN and peering addresses (all but deleted and
     /// failed ones).
     pub fn live_last_mile_connections(&self) -> Result<Vec<Connection>, StoreError> {

@@ -297,6 +297,31 @@ pub struct ConnectionView {
     pub last_mile: Option<LastMileView>,
 }
 
+/// One entry of a connection's history: its creation, a change of state (or of the reason for
+/// it), a change of bandwidth.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionEvent {
+    /// Seconds since the epoch.
+    pub at: i64,
+    /// `created`, `state` or `bandwidth`.
+    pub kind: String,
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<StateReason>,
+    pub bandwidth: Bandwidth,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_bandwidth: Option<Bandwidth>,
+}
+
+/// A connection's history, oldest first (the newest 200 events are kept).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConnectionEvents {
+    pub events: Vec<ConnectionEvent>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionList {

@@ -267,6 +267,10 @@ pub struct LinkEnd {
     pub bgp: Option<NeighborStatus>,
     pub counters: Option<serde_json::Value>,
     pub last_contact_age_secs: Option<i64>,
+    /// Prefixes this end's gateway has in its kernel through this link: the routes it learned
+    /// from the other end.
+    #[serde(default)]
+    pub routes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -326,6 +326,11 @@ pub enum ConnectionVerb {
         #[arg(long, default_value = "300s")]
         timeout: String,
     },
+    /// The history of a connection, oldest first: its creation, each change of state (with the
+    /// reason) and of bandwidth.
+    Events {
+        id: String,
+    },
     /// The links of a connection: both gateways, facilities, addresses, MKA, BGP, counters.
     Links {
         id: String,
@@ -631,6 +636,32 @@ pub async fn run(cmd: CliCommand) -> anyhow::Result<()> {
                         println!("error: {e}");
                     }
                     Ok(())
+                }
+                ConnectionVerb::Events { id } => {
+                    let events = c.connection_events(&id).await?;
+                    let rows: Vec<serde_json::Value> = events
+                        .events
+                        .iter()
+                        .map(|e| {
+                            let what = match (e.kind.as_str(), &e.previous_state) {
+                                ("state", Some(from)) if *from != e.state => {
+                                    format!("{from} -> {}", e.state)
+                                }
+                                ("bandwidth", _) => match e.pending_bandwidth {
+                                    Some(p) => format!("bandwidth {} -> {p} requested", e.bandwidth),
+                                    None => format!("bandwidth {}", e.bandwidth),
+                                },
+                                _ => e.state.clone(),
+                            };
+                            serde_json::json!({
+                                "time": xc_control::fmt_time(e.at),
+                                "event": e.kind,
+                                "change": what,
+                                "reason": e.reason.as_ref().map(|r| format!("{}: {}", r.code, r.message)),
+                            })
+                        })
+                        .collect();
+                    print_list(out, &events, &rows, &["time", "event", "change", "reason"])
                 }
                 ConnectionVerb::Links { id } => {
                     let links = c.connection_links(&id).await?;

@@ -219,6 +219,37 @@ fn cli_for_people_and_scripts() {
         "{deleted}"
     );
 
+    // The history: created, accepted (requested -> pending), deleted; both sides see it.
+    let events = json(xconnect(
+        &server,
+        &b,
+        &["connection", "events", &id, "--output", "json"],
+    ));
+    let events = events["events"].as_array().expect("events");
+    let kinds: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap_or("?"),
+                e["state"].as_str().unwrap_or("?"),
+            )
+        })
+        .collect();
+    assert_eq!(kinds[..2], [("created", "requested"), ("state", "pending")]);
+    assert_eq!(events[1]["previousState"], "requested");
+    assert!(
+        kinds[2..]
+            .iter()
+            .any(|(_, s)| *s == "deleting" || *s == "deleted"),
+        "{kinds:?}"
+    );
+    let table = xconnect(&server, &a, &["connection", "events", &id]);
+    assert!(
+        table.ok && table.stdout.contains("requested -> pending"),
+        "{}",
+        table.stdout
+    );
+
     let env = json(xconnect(
         &server,
         &a,

@@ -11,7 +11,7 @@ mod common;
 mod netns;
 
 use netns::{ADDR4, Daemon, Pair, wait_for};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::process::Command;
 use std::time::Duration;
 
@@ -402,6 +402,9 @@ fn accepted_connection_becomes_available_and_carries_traffic() {
     assert_eq!(l["state"], "up", "{links}");
     assert_eq!(l["ends"][0]["mka"]["state"], "secured", "{links}");
     assert_eq!(l["ends"][1]["bgp"]["state"], "Established", "{links}");
+    // Routes each way: each end has the other side's prefix in its kernel through the link.
+    assert_eq!(l["ends"][0]["routes"], json!(["10.1.0.0/16"]), "{links}");
+    assert_eq!(l["ends"][1]["routes"], json!(["10.0.0.0/16"]), "{links}");
     // The CAK never leaves for anyone but the gateways.
     assert!(!links.to_string().contains("\"cak\""), "{links}");
     // Static stability: the server stops, traffic keeps flowing.

@@ -565,6 +565,23 @@ async fn native_api_rules() {
         .expect("json");
     assert_eq!(doc["openapi"], "3.0.3");
     assert!(doc["paths"]["/v1/connections"]["post"].is_object());
+    // Every path the native router serves is documented.
+    let router = include_str!("../../xc-api/src/native.rs");
+    let mut served = 0;
+    let mut prev = "";
+    for line in router.lines() {
+        let t = line.trim();
+        if (t.starts_with(".route(\"") || prev.ends_with(".route(")) && t.contains("\"/v1/") {
+            let path = t.split('"').nth(1).expect("a quoted path");
+            assert!(
+                doc["paths"][path].is_object(),
+                "{path} is not in openapi.json"
+            );
+            served += 1;
+        }
+        prev = t;
+    }
+    assert!(served > 20, "found only {served} routes in native.rs");
 }
 
 async fn attach_point_err(c: &xc_client::Client) -> xc_client::ClientError {

@@ -6,7 +6,9 @@ use crate::tokens::{self, ActivationPayload};
 use crate::{Result, ServiceError};
 use sha2::Digest;
 use xc_store::{ConnectionFilter, Db, IdempotencyRecord};
-use xc_types::api::{AcceptConnectionRequest, CreateConnectionRequest, UpdateConnectionRequest};
+use xc_types::api::{
+    AcceptConnectionRequest, ConnectionEvents, CreateConnectionRequest, UpdateConnectionRequest,
+};
 use xc_types::*;
 
 /// A connection with what it takes to show it: its environment, ARN, and the activation key when
@@ -437,6 +439,20 @@ impl Service {
                 .await?
         };
         self.detail(caller, c)
+    }
+
+    /// A connection's history, oldest first: for both of its sides and the operator.
+    pub async fn connection_events(&self, caller: &Caller, id: &str) -> Result<ConnectionEvents> {
+        let id = parse_connection_id("identifier", id)?;
+        let caller = caller.clone();
+        self.store
+            .read(move |db| {
+                let c = load_visible(db, &caller, &id)?;
+                Ok(ConnectionEvents {
+                    events: db.connection_events(&c.id)?,
+                })
+            })
+            .await
     }
 
     pub async fn list_connections(
@@ -877,7 +893,8 @@ pub(crate) fn redeem(db: &Db<'_>, key_id: &uuid::Uuid, by: &AccountId, now: i64)
     })
 }
 
-pub(crate) fn fmt_time(t: i64) -> String {
+/// Seconds since the epoch as RFC 3339 (UTC), as the API and the CLI show times.
+pub fn fmt_time(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)
         .ok()
         .and_then(|d| {

@@ -918,6 +918,15 @@ fn link_view(db: &Db<'_>, c: &Connection, l: &LinkRecord, now: i64) -> Result<Li
                 .and(link_peer(c, l, !is_b).map(|_| l.address(is_b).to_string()))
                 .unwrap_or_else(|| l.address(is_b).to_string()),
             mka: ls.map(|x| x.mka.clone()),
+            routes: match (&peer, st.and_then(|s| s.bgp.as_ref())) {
+                (Some(peer), Some(b)) => b
+                    .routes
+                    .iter()
+                    .filter(|r| r.next_hops.contains(peer))
+                    .map(|r| r.prefix.clone())
+                    .collect(),
+                _ => Vec::new(),
+            },
             bgp: peer.and_then(|peer| {
                 st.and_then(|s| s.bgp.as_ref())
                     .and_then(|b| b.neighbors.iter().find(|n| n.address == peer).cloned())

@@ -10,6 +10,7 @@ mod views;
 
 pub use connections::ConnectionDetail;
 pub use connections::ListConnectionsInput;
+pub use connections::fmt_time;
 pub use console::{ConsoleSession, SESSION_SECS};
 pub use proposals::ProposalSummary;
 

@@ -37,6 +37,12 @@ const links = page.locator('table tbody tr');
 await links.first().waitFor();
 const rows = await links.allTextContents();
 assert.ok(rows.some((r) => r.includes('up') && r.includes('secured') && r.includes('Established')), rows.join('\n'));
+// Routes each way, as the gateways' kernels have them; the history shows the acceptance.
+const toRemote = await page.locator('#routes tr', { hasText: 'Owner side → remote side' }).textContent();
+const toOwner = await page.locator('#routes tr', { hasText: 'Remote side → owner side' }).textContent();
+assert.ok(toRemote.includes('10.0.0.0/16') && toOwner.includes('10.1.0.0/16'), `${toRemote}\n${toOwner}`);
+const timeline = await page.locator('#timeline').textContent();
+assert.ok(/Accepted by/.test(timeline) && /→ available/.test(timeline), timeline);
 await page.screenshot({ path: path.join(shots, 'connection-available.png'), fullPage: true });
 await browser.close();
 assert.deepEqual(errors, [], errors.join('\n'));

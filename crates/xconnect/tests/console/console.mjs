@@ -77,6 +77,25 @@ async function createAttachPoint(page, name, prefixes) {
   await page.getByRole('cell', { name, exact: true }).waitFor();
 }
 
+// Presses Tab until the element matching `selector` has the focus (at most 60 times); checks that
+// it shows where the focus is; returns how many presses it took.
+async function tabTo(page, selector) {
+  for (let n = 1; n <= 60; n += 1) {
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate((sel) => {
+      const el = document.activeElement;
+      if (!el || !el.matches(sel)) return null;
+      const st = getComputedStyle(el);
+      return { outline: st.outlineStyle !== 'none' && st.outlineWidth !== '0px' };
+    }, selector);
+    if (focused) {
+      assert.ok(focused.outline, `${selector} shows no focus outline`);
+      return n;
+    }
+  }
+  throw new Error(`Tab never reached ${selector}`);
+}
+
 const field = (page, label) => page.getByLabel(label, { exact: false });
 const errorOf = (page, id) => page.locator(`#${id}-error`);
 
@@ -181,6 +200,9 @@ const errorOf = (page, id) => page.locator(`#${id}-error`);
   await page.getByRole('heading', { name: connId }).waitFor();
   await page.locator('.badge', { hasText: 'pending' }).first().waitFor();
   await snap(page, 'connection-pending');
+  // Its history: created by the owner, accepted by this side.
+  const timeline = await page.locator('#timeline').textContent();
+  assert.ok(/Created by/.test(timeline) && /Accepted by/.test(timeline), timeline);
   // The list shows it, with its badge; the filter finds it.
   await page.getByRole('link', { name: 'Connections' }).click();
   await page.getByLabel('Search').fill(connId.slice(0, 8));
@@ -269,6 +291,38 @@ const errorOf = (page, id) => page.locator(`#${id}-error`);
     const after = await page.evaluate(async () => (await fetch('/v1/connections')).status);
     assert.equal(after, 403);
   });
+}
+
+// --- keyboard only: sign in, open the wizard, choose, and every control in visual order ------------
+{
+  const page = await newPage();
+  await page.goto(`${endpoint}/console/`);
+  await page.locator('#key-id').waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'key-id', 'the first field has the focus');
+  await page.keyboard.type(A.key);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(A.secret);
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Connections' }).waitFor();
+  await tabTo(page, 'a[data-nav="create"]');
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Create a connection' }).waitFor();
+  await tabTo(page, 'input[name="cap"]');
+  await page.keyboard.press('ArrowDown');
+  assert.equal(await page.evaluate(() => document.querySelector('input[name="cap"]:checked').value), 'lastmile');
+  await page.keyboard.press('ArrowUp');
+  assert.equal(await page.evaluate(() => document.querySelector('input[name="cap"]:checked').value), 'multicloud');
+  await tabTo(page, '#w-next');
+  await page.keyboard.press('Enter');
+  await page.locator('#w-desc').waitFor();
+  await tabTo(page, '#w-desc');
+  for (const next of ['#w-env', '#w-bw', '#w-ap']) {
+    assert.equal(await tabTo(page, next), 1, `${next} follows the previous field`);
+  }
+  await page.keyboard.press('Shift+Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'w-bw');
+  await snap(page, 'keyboard-focus');
+  await page.close();
 }
 
 await browser.close();
