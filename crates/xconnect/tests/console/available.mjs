@@ -44,6 +44,11 @@ assert.ok(toRemote.includes('10.0.0.0/16') && toOwner.includes('10.1.0.0/16'), `
 const timeline = await page.locator('#timeline').textContent();
 assert.ok(/Accepted by/.test(timeline) && /→ available/.test(timeline), timeline);
 await page.screenshot({ path: path.join(shots, 'connection-available.png'), fullPage: true });
+// The gateways page: both of this account's gateways, each with its last contact.
+await page.getByRole('link', { name: 'Gateways' }).click();
+await page.getByRole('heading', { name: 'Gateways' }).waitFor();
+const gateways = await page.locator('table tbody tr').allTextContents();
+assert.ok(gateways.length >= 1 && gateways.every((r) => / s ago/.test(r)), gateways.join('\n'));
 await browser.close();
 assert.deepEqual(errors, [], errors.join('\n'));
 console.log('console shows the connection available');

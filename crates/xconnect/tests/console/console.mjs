@@ -77,11 +77,11 @@ async function createAttachPoint(page, name, prefixes) {
   await page.getByRole('cell', { name, exact: true }).waitFor();
 }
 
-// Presses Tab until the element matching `selector` has the focus (at most 60 times); checks that
-// it shows where the focus is; returns how many presses it took.
+// Presses Tab until the element matching `selector` has the focus (at most 60 times; none if it
+// has it already); checks that it shows where the focus is; returns how many presses it took.
 async function tabTo(page, selector) {
-  for (let n = 1; n <= 60; n += 1) {
-    await page.keyboard.press('Tab');
+  for (let n = 0; n <= 60; n += 1) {
+    if (n > 0) await page.keyboard.press('Tab');
     const focused = await page.evaluate((sel) => {
       const el = document.activeElement;
       if (!el || !el.matches(sel)) return null;
@@ -213,6 +213,20 @@ const errorOf = (page, id) => page.locator(`#${id}-error`);
 
   // --- a last-mile creation, with validation of the site ------------------------------------
   await signIn(page, A);
+  // Attach points: edit the prefixes of one; a bad prefix is refused with the reason, nothing saved.
+  await createAttachPoint(page, 'spare', '10.60.0.0/16');
+  const spare = page.locator('tr', { hasText: 'spare' });
+  await spare.getByLabel('Prefixes of spare').fill('10.60.0.1/16');
+  await expectRefusals(async () => {
+    await spare.getByRole('button', { name: 'Save prefixes' }).click();
+    await spare.getByRole('alert').filter({ hasText: 'host bits' }).waitFor();
+  });
+  await spare.getByLabel('Prefixes of spare').fill('10.60.0.0/16, 10.61.0.0/16');
+  await spare.getByRole('button', { name: 'Save prefixes' }).click();
+  await page.getByText('Prefixes saved').waitFor();
+  await page.reload();
+  assert.equal(await page.locator('tr', { hasText: 'spare' }).getByLabel('Prefixes of spare').inputValue(), '10.60.0.0/16, 10.61.0.0/16');
+  await snap(page, 'attach-points');
   await page.getByRole('link', { name: 'Create' }).click();
   await page.getByLabel(/Last mile/).check();
   await page.getByRole('button', { name: 'Next' }).click();
@@ -307,7 +321,7 @@ const errorOf = (page, id) => page.locator(`#${id}-error`);
   await tabTo(page, 'a[data-nav="create"]');
   await page.keyboard.press('Enter');
   await page.getByRole('heading', { name: 'Create a connection' }).waitFor();
-  await tabTo(page, 'input[name="cap"]');
+  assert.equal(await tabTo(page, 'input[name="cap"]'), 0, 'the wizard starts at its first choice');
   await page.keyboard.press('ArrowDown');
   assert.equal(await page.evaluate(() => document.querySelector('input[name="cap"]:checked').value), 'lastmile');
   await page.keyboard.press('ArrowUp');
@@ -315,7 +329,7 @@ const errorOf = (page, id) => page.locator(`#${id}-error`);
   await tabTo(page, '#w-next');
   await page.keyboard.press('Enter');
   await page.locator('#w-desc').waitFor();
-  await tabTo(page, '#w-desc');
+  assert.equal(await tabTo(page, '#w-desc'), 0, 'a new step starts at its first field');
   for (const next of ['#w-env', '#w-bw', '#w-ap']) {
     assert.equal(await tabTo(page, next), 1, `${next} follows the previous field`);
   }
