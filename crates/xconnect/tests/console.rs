@@ -1,8 +1,9 @@
 //! The web console in a real browser: Playwright (`playwright-core`, installed by
 //! `scripts/test.sh` into `tests/console/node_modules`) drives Debian's Chromium against a real
 //! server: sign-in, the multicloud wizard to an activation key, the other tenant accepting it,
-//! the connection page, a last-mile creation, validation as you type, a phone-sized window, a
-//! read-only key, CSRF and cookie flags. Screenshots of each step land in
+//! the connection page and its timeline, a used and a foreign key refused, a last-mile creation,
+//! validation as you type, attach-point prefixes edited, a phone-sized window, access keys, a
+//! read-only key, CSRF and cookie flags, and a keyboard-only walk through the wizard. Screenshots of each step land in
 //! `target/console-screenshots/`. Needs node, npm's `playwright-core` and `/usr/bin/chromium`
 //! (`.ci/run` installs them); fails, rather than skips, without them.
 

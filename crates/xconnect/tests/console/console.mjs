@@ -203,6 +203,12 @@ const errorOf = (page, id) => page.locator(`#${id}-error`);
   // Its history: created by the owner, accepted by this side.
   const timeline = await page.locator('#timeline').textContent();
   assert.ok(/Created by/.test(timeline) && /Accepted by/.test(timeline), timeline);
+  // The same key again: used, and said so.
+  await page.getByRole('link', { name: 'Accept' }).click();
+  await expectRefusals(async () => {
+    await page.getByLabel(/Activation key/).fill(key);
+    await page.locator('#a-key-error').filter({ hasText: 'already been used' }).waitFor();
+  });
   // The list shows it, with its badge; the filter finds it.
   await page.getByRole('link', { name: 'Connections' }).click();
   await page.getByLabel('Search').fill(connId.slice(0, 8));
@@ -249,6 +255,7 @@ const errorOf = (page, id) => page.locator(`#${id}-error`);
   await page.locator('#activation-key').waitFor();
   await page.getByText('(the provider)').waitFor();
   await snap(page, 'wizard-lastmile-key');
+  const lmKey = (await page.locator('#activation-key').textContent()).trim();
 
   // --- a phone-sized window: the layout holds ---------------------------------------------------
   await page.setViewportSize({ width: 390, height: 800 });
@@ -258,6 +265,12 @@ const errorOf = (page, id) => page.locator(`#${id}-error`);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
   assert.equal(overflow, false, 'no horizontal scrolling on a phone');
   await page.setViewportSize({ width: 1280, height: 900 });
+  // The provider's key, pasted by the wrong account: it is not theirs, and they are told so.
+  await page.getByRole('link', { name: 'Accept' }).click();
+  await expectRefusals(async () => {
+    await page.getByLabel(/Activation key/).fill(lmKey);
+    await page.locator('#a-key-error').filter({ hasText: 'another account' }).waitFor();
+  });
   await signOut(page);
 
   // --- access keys: a new one, its secret shown once; disabled, it cannot sign in ------------------
