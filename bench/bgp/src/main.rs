@@ -534,7 +534,10 @@ fn main() -> anyhow::Result<()> {
                 bail!("bench/bgp needs root (network namespaces, port 179)");
             }
             let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-            let xconnect: PathBuf = root.join("target/release/xconnect");
+            // XC_BENCH_XCONNECT runs another binary (or a wrapper script, for a profiler).
+            let xconnect: PathBuf = std::env::var_os("XC_BENCH_XCONNECT")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| root.join("target/release/xconnect"));
             if !xconnect.exists() {
                 bail!("build it first: cargo build --release -p xconnect");
             }

@@ -139,9 +139,17 @@ impl Lab {
         );
     }
 
+    /// Whether `side`'s kernel has a route to `prefix` whose line contains `via` (FRR's routes
+    /// carry a nexthop id between the two).
+    fn has_route(&self, side: usize, prefix: &str, via: &str) -> bool {
+        self.pair
+            .routes(side, prefix.contains(':'))
+            .lines()
+            .any(|l| l.starts_with(&format!("{prefix} ")) && l.contains(via))
+    }
+
     /// Waits until `side`'s kernel has (or has not) a route to `prefix` matching `via`.
     fn wait_route(&self, side: usize, prefix: &str, via: &str, present: bool) -> Duration {
-        let v6 = prefix.contains(':');
         self.wait(
             &format!(
                 "{prefix} {} the kernel of {}",
@@ -149,14 +157,7 @@ impl Lab {
                 self.pair.ns[side]
             ),
             UP,
-            || {
-                let has = self
-                    .pair
-                    .routes(side, v6)
-                    .lines()
-                    .any(|l| l.starts_with(&format!("{prefix} ")) && l.contains(via));
-                has == present
-            },
+            || self.has_route(side, prefix, via) == present,
         )
     }
 
@@ -535,13 +536,13 @@ fn gateway_restarting_gracefully_keeps_traffic_flowing() {
             .as_ref()
             .is_some_and(|g| g.log_text().contains("graceful restart done"))
     });
-    for (side, route) in [
-        (GW, "10.50.0.0/24 via 169.254.100.2"),
-        (PEER, "10.0.0.0/16 via 169.254.100.1"),
+    for (side, prefix, via) in [
+        (GW, "10.50.0.0/24", "via 169.254.100.2"),
+        (PEER, "10.0.0.0/16", "via 169.254.100.1"),
     ] {
         assert!(
-            lab.pair.routes(side, false).contains(route),
-            "{route}\n{}",
+            lab.has_route(side, prefix, via),
+            "{prefix} {via}\n{}",
             lab.context()
         );
     }
@@ -728,6 +729,30 @@ impl Lab {
         dir
     }
 
+    /// bgpd dies without a word (SIGKILL: no NOTIFICATION); zebra stays.
+    fn crash_frr_bgpd(&mut self) {
+        let bgpd = self
+            .peers
+            .iter_mut()
+            .find(|d| d.name == "bgpd")
+            .expect("bgpd runs");
+        bgpd.crash();
+        let _ = std::fs::remove_file(self.pair.path("frr/vty/bgpd.vty"));
+    }
+
+    /// bgpd again, with the same configuration (graceful restart, forwarding state preserved).
+    fn restart_frr_bgpd(&mut self) {
+        let dir = self.pair.path("frr");
+        let args = frr_daemon(&dir, "bgpd");
+        let bgpd = self.pair.spawn(
+            PEER,
+            "bgpd-restarted",
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
+        self.peers.push(bgpd);
+        self.wait("bgpd's vty", UP, || dir.join("vty/bgpd.vty").exists());
+    }
+
     fn vtysh(&self, cmds: &[&str]) -> String {
         let vty = self.pair.path("frr/vty").display().to_string();
         let mut args = vec!["vtysh", "--vty_socket", &vty];
@@ -862,34 +887,124 @@ fn frr_with_a_wrong_md5_password_gets_no_session() {
     assert!(!lab.pair.routes(GW, false).contains("10.50.0.0/24"));
 }
 
+/// Graceful restart with FRR, both ways: FRR's bgpd crashes and the gateway keeps its routes in
+/// the kernel until bgpd is back and has sent End-of-RIB; then the gateway crashes and FRR keeps
+/// the gateway's routes in its kernel until the gateway is back.
+#[test]
+fn frr_graceful_restart_both_ways() {
+    let mut lab = Lab::new("bgpfg");
+    let peer = ADDR4[GW];
+    lab.start_frr(
+        &frr_bgpd(
+            peer,
+            "ipv4",
+            "10.50.0.0/24",
+            " bgp graceful-restart\n bgp graceful-restart preserve-fw-state\n",
+        ),
+        None,
+    );
+    lab.start_gateway(&neighbor(ADDR4[PEER], 65020, ""));
+    lab.wait_state(ADDR4[PEER], "Established");
+    lab.wait_route(GW, "10.50.0.0/24", "via 169.254.100.2", true);
+    lab.wait_route(PEER, "10.0.0.0/16", "via 169.254.100.1", true);
+
+    // FRR restarts: its routes are kept, stale, in the gateway's kernel.
+    lab.crash_frr_bgpd();
+    lab.wait("the routes to be kept as stale", UP, || {
+        lab.neighbor(ADDR4[PEER])["stale_routes"] == 1
+    });
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        assert!(
+            lab.pair
+                .routes(GW, false)
+                .contains("10.50.0.0/24 via 169.254.100.2"),
+            "the stale route stays in the kernel\n{}",
+            lab.context()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    lab.ping("10.0.0.1", "10.50.0.1");
+    lab.restart_frr_bgpd();
+    lab.wait_state(ADDR4[PEER], "Established");
+    lab.wait("End-of-RIB to clear the stale mark", UP, || {
+        lab.neighbor(ADDR4[PEER])["stale_routes"] == 0
+    });
+    lab.wait_route(GW, "10.50.0.0/24", "via 169.254.100.2", true);
+    lab.wait_route(PEER, "10.0.0.0/16", "via 169.254.100.1", true);
+
+    // The gateway restarts: FRR, the receiving speaker, keeps the gateway's route.
+    lab.gw.as_mut().expect("gateway").crash();
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        assert!(
+            lab.has_route(PEER, "10.0.0.0/16", "via 169.254.100.1"),
+            "FRR keeps the restarting gateway's route\n{}",
+            lab.context()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    lab.ping("10.0.0.1", "10.50.0.1");
+    lab.start_gateway("");
+    lab.wait_state(ADDR4[PEER], "Established");
+    lab.wait("the gateway's restart to finish", UP, || {
+        lab.gw
+            .as_ref()
+            .is_some_and(|g| g.log_text().contains("graceful restart done"))
+    });
+    for (side, prefix, via) in [
+        (GW, "10.50.0.0/24", "via 169.254.100.2"),
+        (PEER, "10.0.0.0/16", "via 169.254.100.1"),
+    ] {
+        assert!(
+            lab.has_route(side, prefix, via),
+            "{prefix} {via}\n{}",
+            lab.context()
+        );
+    }
+    lab.ping("10.0.0.1", "10.50.0.1");
+}
+
 // ---------------------------------------------------------------------------------------------
 // GoBGP
 
 impl Lab {
     fn start_gobgp(&mut self, toml: &str) {
+        self.start_gobgp_with(toml, &[]);
+    }
+
+    fn start_gobgp_with(&mut self, toml: &str, flags: &[&str]) {
         let conf = self.pair.path("gobgpd.toml");
         std::fs::write(&conf, toml).expect("gobgpd.toml");
         let sock = format!("unix://{}", self.pair.path("gobgpd.sock").display());
         let conf = conf.display().to_string();
-        let d = self.pair.spawn(
-            PEER,
+        let mut args = vec![
             "gobgpd",
-            &[
-                "gobgpd",
-                "-f",
-                &conf,
-                "-t",
-                "toml",
-                "-p",
-                "--api-hosts",
-                &sock,
-                "--pprof-disable",
-            ],
-        );
+            "-f",
+            &conf,
+            "-t",
+            "toml",
+            "-p",
+            "--api-hosts",
+            &sock,
+            "--pprof-disable",
+        ];
+        args.extend_from_slice(flags);
+        let name = if flags.is_empty() {
+            "gobgpd"
+        } else {
+            "gobgpd-restarted"
+        };
+        let d = self.pair.spawn(PEER, name, &args);
         self.peers.push(d);
         self.wait("gobgpd's API socket", UP, || {
             self.pair.path("gobgpd.sock").exists()
         });
+    }
+
+    /// gobgpd again after a crash, as a restarting speaker (`-r`).
+    fn start_gobgp_restarting(&mut self, toml: &str) {
+        self.start_gobgp_with(toml, &["-r"]);
     }
 
     fn gobgp(&self, args: &str) -> String {
@@ -983,4 +1098,123 @@ afi-safi-name = "ipv6-unicast"
             .is_some_and(|e| e.contains("NOTIFICATION received: Cease"))
     });
     lab.wait_route(GW, "fd50::/48", "proto bgp", false);
+}
+
+/// GoBGP's configuration: AS 65030 with one IPv4 neighbour (the gateway), and optionally a
+/// password and graceful restart (both as helper and as restarting speaker).
+fn gobgp_conf(password: Option<&str>, graceful_restart: bool) -> String {
+    let mut c = format!(
+        "[global.config]\nas = 65030\nrouter-id = \"{}\"\nport = 179\n\n[[neighbors]]\n[neighbors.config]\nneighbor-address = \"{}\"\npeer-as = 64512\n",
+        ADDR4[PEER], ADDR4[GW]
+    );
+    if let Some(p) = password {
+        c += &format!("auth-password = \"{p}\"\n");
+    }
+    if graceful_restart {
+        c += "[neighbors.graceful-restart.config]\nenabled = true\nrestart-time = 120\n";
+    }
+    c +=
+        "[[neighbors.afi-safis]]\n[neighbors.afi-safis.config]\nafi-safi-name = \"ipv4-unicast\"\n";
+    if graceful_restart {
+        c += "[neighbors.afi-safis.mp-graceful-restart.config]\nenabled = true\n";
+    }
+    c
+}
+
+#[test]
+fn gobgp_with_a_wrong_md5_password_gets_no_session() {
+    let mut lab = Lab::new("bgpgm");
+    lab.start_gobgp(&gobgp_conf(Some("gobgp-side"), false));
+    lab.gobgp("global rib add 10.50.0.0/24 -a ipv4");
+    lab.start_gateway(&neighbor(
+        ADDR4[PEER],
+        65030,
+        "md5_password = \"gateway-side\"",
+    ));
+    lab.wait("the failed MD5 session to be reported", UP, || {
+        lab.neighbor(ADDR4[PEER])["connect_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("TCP MD5"))
+    });
+    std::thread::sleep(Duration::from_secs(3)); // an outcome that must stay true, not a wait
+    assert_ne!(lab.neighbor(ADDR4[PEER])["state"], "Established");
+    assert!(!lab.pair.routes(GW, false).contains("10.50.0.0/24"));
+    assert!(!lab.gobgp("global rib -a ipv4").contains("10.0.0.0/16"));
+}
+
+/// Graceful restart with GoBGP, both ways: gobgpd crashes and the gateway keeps its route in the
+/// kernel until gobgpd is back (`-r`, restarting) and has sent End-of-RIB; then the gateway
+/// crashes and GoBGP keeps the gateway's route in its RIB until the gateway is back.
+#[test]
+fn gobgp_graceful_restart_both_ways() {
+    let mut lab = Lab::new("bgpgg");
+    let conf = gobgp_conf(None, true);
+    lab.start_gobgp(&conf);
+    lab.gobgp("global rib add 10.50.0.0/24 -a ipv4");
+    lab.start_gateway(&neighbor(ADDR4[PEER], 65030, ""));
+    lab.wait_state(ADDR4[PEER], "Established");
+    lab.wait_route(GW, "10.50.0.0/24", "via 169.254.100.2", true);
+    lab.wait("GoBGP to learn 10.0.0.0/16", UP, || {
+        lab.gobgp("global rib -a ipv4").contains("10.0.0.0/16")
+    });
+
+    // gobgpd restarts: its route is kept, stale, in the gateway's kernel.
+    let gobgpd = lab
+        .peers
+        .iter_mut()
+        .find(|d| d.name == "gobgpd")
+        .expect("gobgpd runs");
+    gobgpd.crash();
+    let _ = std::fs::remove_file(lab.pair.path("gobgpd.sock"));
+    lab.wait("the route to be kept as stale", UP, || {
+        lab.neighbor(ADDR4[PEER])["stale_routes"] == 1
+    });
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        assert!(
+            lab.pair
+                .routes(GW, false)
+                .contains("10.50.0.0/24 via 169.254.100.2"),
+            "the stale route stays in the kernel\n{}",
+            lab.context()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    lab.start_gobgp_restarting(&conf);
+    lab.gobgp("global rib add 10.50.0.0/24 -a ipv4");
+    lab.wait_state(ADDR4[PEER], "Established");
+    lab.wait("End-of-RIB to clear the stale mark", UP, || {
+        lab.neighbor(ADDR4[PEER])["stale_routes"] == 0
+    });
+    lab.wait_route(GW, "10.50.0.0/24", "via 169.254.100.2", true);
+
+    // The gateway restarts: GoBGP, the receiving speaker, keeps the gateway's route.
+    lab.wait("GoBGP to learn 10.0.0.0/16 again", UP, || {
+        lab.gobgp("global rib -a ipv4").contains("10.0.0.0/16")
+    });
+    lab.gw.as_mut().expect("gateway").crash();
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        assert!(
+            lab.gobgp("global rib -a ipv4").contains("10.0.0.0/16"),
+            "GoBGP keeps the restarting gateway's route\n{}",
+            lab.context()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    lab.start_gateway("");
+    lab.wait_state(ADDR4[PEER], "Established");
+    lab.wait("the gateway's restart to finish", UP, || {
+        lab.gw
+            .as_ref()
+            .is_some_and(|g| g.log_text().contains("graceful restart done"))
+    });
+    assert!(
+        lab.pair
+            .routes(GW, false)
+            .contains("10.50.0.0/24 via 169.254.100.2"),
+        "{}",
+        lab.context()
+    );
+    assert!(lab.gobgp("global rib -a ipv4").contains("10.0.0.0/16"));
 }

@@ -402,6 +402,9 @@ fn snapshot(
 
 /// Applies route changes in order and keeps the table of what is installed. Runs on its own thread: netlink
 /// writes block.
+/// Forwarding changes handed to the kernel thread at once while a table is arriving.
+const KERNEL_BATCH: usize = 4096;
+
 fn kernel_thread(
     mut nl: kernel::Batcher,
     rx: std::sync::mpsc::Receiver<Vec<(IpNet, NextHops)>>,
@@ -922,6 +925,13 @@ impl Speaker {
                 };
                 if n.conn.as_ref().is_some_and(|c| c.id == conn) {
                     n.session.handle_bytes(now, &data);
+                    // What these bytes brought goes on at once (at most one read's worth of
+                    // routes is held as events), and a large table reaches the kernel while
+                    // the rest of it is still arriving.
+                    self.pump(nbr, now);
+                    if self.changes.len() >= KERNEL_BATCH {
+                        self.flush_changes();
+                    }
                 } else if let Some((c, buf)) = &mut n.pending
                     && c.id == conn
                     && buf.len() < 64 * 1024
@@ -1152,12 +1162,18 @@ impl Speaker {
         if std::mem::take(&mut self.readvertise) {
             self.readvertise(now);
         }
+        self.flush_changes();
+        if self.dirty && now >= self.last_status + STATUS_EVERY {
+            self.publish(now);
+        }
+    }
+
+    /// Hands the pending forwarding changes to the kernel thread (each prefix once per batch;
+    /// batches are applied in order).
+    fn flush_changes(&mut self) {
         if !self.changes.is_empty() {
             let batch: Vec<(IpNet, NextHops)> = self.changes.drain().collect();
             let _ = self.kernel.send(batch);
-        }
-        if self.dirty && now >= self.last_status + STATUS_EVERY {
-            self.publish(now);
         }
     }
 
