@@ -156,12 +156,7 @@ fn rx_loop(shared: &Shared, socket: &PacketSocket, tap: &SyncDevice) {
     while !shared.stop.load(Relaxed) {
         let r = match socket.recv(&mut buf) {
             Ok(r) => r,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) =>
-            {
+            Err(e) if crate::nothing_yet(&e) => {
                 continue;
             }
             Err(e) => {
@@ -206,12 +201,7 @@ fn tx_loop(shared: &Shared, socket: &PacketSocket, tap: &SyncDevice) {
     while !shared.stop.load(Relaxed) {
         let n = match tap.recv_intr(&mut buf, &shared.interrupt) {
             Ok(n) => n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) =>
-            {
+            Err(e) if crate::nothing_yet(&e) => {
                 continue;
             }
             Err(e) => {

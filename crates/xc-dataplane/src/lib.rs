@@ -2,13 +2,13 @@
 //! protected with MACsec in between (DESIGN.md section 4).
 //!
 //! ```text
-//!  TX thread: TAP read ─► policer ─► SecY protect ─► VXLAN header ─► UDP send to the peer
-//!  RX thread: UDP recv ─► VXLAN decode ─┬─ EtherType 888E (MKPDU) ─► control channel (to MKA)
-//!                                       └─ MACsec ─► policer ─► SecY validate ─► TAP write
+//!  to the peer:   TAP read ─► shaper ─► SecY protect ─► VXLAN header ─► UDP send
+//!  from the peer: UDP recv ─► VXLAN decode ─┬─ EtherType 888E (MKPDU) ─► control channel (to MKA)
+//!                                           └─ MACsec ─► policer ─► SecY validate ─► TAP write
 //! ```
-//! Each thread owns its half of the SecY (the TX thread the transmit SA, the RX thread the receive
-//! SAs), so the packet path takes no lock; key changes and rate changes arrive on channels checked
-//! between frames. Buffers are allocated once per thread. Counters are atomics.
+//! One thread per link does both, in bounded bursts, and owns both halves of the SecY (the
+//! transmit SA, the receive SAs), so the packet path takes no lock; key changes and rate changes
+//! arrive on channels checked between bursts. Buffers are allocated once. Counters are atomics.
 //!
 //! It also makes 802.1Q VLAN sub-interfaces in user space ([`access`]): the customer-facing side of
 //! a provider edge, where the kernel may have no VLAN devices.
@@ -28,3 +28,12 @@ pub mod vxlan;
 pub use access::{Access, AccessConfig, AccessSnapshot};
 pub use counters::{CounterSnapshot, LinkCounters};
 pub use link::{Link, LinkConfig, LinkHandle};
+
+/// Whether an I/O error only means "nothing there yet" (a non-blocking read with nothing queued,
+/// or a signal): the caller tries again later.
+pub(crate) fn nothing_yet(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+    )
+}

@@ -1,4 +1,4 @@
-//! One link: a TAP device, a UDP socket to the peer gateway, and the two packet threads.
+//! One link: a TAP device, a UDP socket to the peer gateway, and the packet thread between them.
 
 use crate::counters::{LinkCounters, add};
 use crate::policer::Policer;
@@ -14,7 +14,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use tun_rs::{DeviceBuilder, InterruptEvent, Layer, SyncDevice};
+use tun_rs::{DeviceBuilder, Layer, SyncDevice};
 use xc_macsec::{
     CipherSuite, Counters, RxSaConfig, Sci, SecY, SecYConfig, TxSaConfig, ValidateError,
 };
@@ -66,7 +66,6 @@ struct Shared {
     tx_next_pn: AtomicU64,
     rx_next_pn: AtomicU64,
     stop: AtomicBool,
-    interrupt: InterruptEvent,
     secy_tx: Mutex<Counters>,
     secy_rx: Mutex<Counters>,
 }
@@ -167,7 +166,7 @@ impl LinkHandle {
 }
 
 impl Link {
-    /// Creates the TAP and the socket and starts the packet threads. Control frames (MKPDUs)
+    /// Creates the TAP and the socket and starts the packet thread. Control frames (MKPDUs)
     /// received from the peer arrive on the returned channel.
     pub fn start(cfg: LinkConfig) -> io::Result<(Link, Receiver<Vec<u8>>)> {
         let mut builder = DeviceBuilder::new()
@@ -185,7 +184,7 @@ impl Link {
         let socket = UdpSocket::bind(cfg.underlay_local)?;
         socket.connect(cfg.underlay_remote)?;
         set_buffers(&socket, SOCKET_BUFFER);
-        socket.set_read_timeout(Some(Duration::from_millis(200)))?;
+        socket.set_nonblocking(true)?;
         let (tx_cmd, tx_rx) = mpsc::sync_channel(64);
         let (rx_cmd, rx_rx) = mpsc::sync_channel(64);
         let (control_tx, control_rx) = mpsc::sync_channel(256);
@@ -200,45 +199,45 @@ impl Link {
             tx_next_pn: AtomicU64::new(0),
             rx_next_pn: AtomicU64::new(0),
             stop: AtomicBool::new(false),
-            interrupt: InterruptEvent::new()?,
             secy_tx: Mutex::new(Counters::default()),
             secy_rx: Mutex::new(Counters::default()),
         });
         let mut secy_cfg = SecYConfig::new(cfg.cipher, cfg.sci());
         secy_cfg.replay_window = cfg.replay_window;
-        let tx_thread = {
-            let (shared, tap, sock, secy_cfg, bw) = (
-                shared.clone(),
-                tap.clone(),
-                socket.try_clone()?,
-                secy_cfg.clone(),
-                cfg.bandwidth_bps,
-            );
+        // One thread carries both directions: a frame written to the TAP whose answer the kernel
+        // queues at once (a ping's reply, a TCP ACK) is read and sent without a thread wake-up.
+        let thread = {
+            let (shared, bw) = (shared.clone(), cfg.bandwidth_bps);
             std::thread::Builder::new()
-                .name(format!("xc-tx-{}", cfg.name))
-                .spawn(move || tx_loop(&shared, &tap, &sock, SecY::new(secy_cfg), tx_rx, bw))?
-        };
-        let rx_thread = {
-            let (shared, tap, bw) = (shared.clone(), tap.clone(), cfg.bandwidth_bps);
-            std::thread::Builder::new()
-                .name(format!("xc-rx-{}", cfg.name))
+                .name(format!("xc-link-{}", cfg.name))
                 .spawn(move || {
-                    rx_loop(
-                        &shared,
-                        &tap,
-                        &socket,
-                        SecY::new(secy_cfg),
-                        rx_rx,
-                        control_tx,
-                        bw,
-                    )
+                    let tx = Tx {
+                        shared: &shared,
+                        sock: &socket,
+                        secy: SecY::new(secy_cfg.clone()),
+                        buf: vec![0u8; 65536],
+                        batch: GsoBatch::new(),
+                        policer: bw.map(Policer::new),
+                        n_since: 0,
+                        held: None,
+                    };
+                    let rx = Rx {
+                        shared: &shared,
+                        tap: &tap,
+                        secy: SecY::new(secy_cfg),
+                        out: Vec::with_capacity(65536),
+                        policer: bw.map(Policer::new),
+                        control: control_tx,
+                        validated: 0,
+                    };
+                    io_loop(&shared, &tap, &socket, tx, rx, tx_rx, rx_rx);
                 })?
         };
         tracing::info!(link = %cfg.name, tap = %cfg.tap_name, vni = cfg.vni, mtu = cfg.mtu, "link started");
         Ok((
             Link {
                 handle: LinkHandle { inner: shared },
-                threads: vec![tx_thread, rx_thread],
+                threads: vec![thread],
             },
             control_rx,
         ))
@@ -248,14 +247,13 @@ impl Link {
         self.handle.clone()
     }
 
-    /// Stops the threads; the TAP goes away with the last reference to it.
+    /// Stops the packet thread (within 100 ms); the TAP goes away with the last reference to it.
     pub fn stop(mut self) {
         self.shutdown();
     }
 
     fn shutdown(&mut self) {
         self.handle.inner.stop.store(true, Ordering::SeqCst);
-        let _ = self.handle.inner.interrupt.trigger();
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
@@ -336,101 +334,122 @@ impl GsoBatch {
     }
 }
 
-fn tx_loop(
-    shared: &Shared,
-    tap: &SyncDevice,
-    sock: &UdpSocket,
-    mut secy: SecY,
-    cmds: Receiver<TxCmd>,
-    bw: Option<u64>,
-) {
-    let mut buf = vec![0u8; 65536];
-    let mut batch = GsoBatch::new();
-    let mut policer = bw.map(Policer::new);
-    let c = &shared.counters;
-    let mut n_since = 0u32;
-    if let Err(e) = tap.set_nonblocking(true) {
-        tracing::warn!(link = %shared.name, error = %e, "TAP stays blocking; frames are sent one by one");
-    }
-    while !shared.stop.load(Ordering::Relaxed) {
-        loop {
-            match cmds.try_recv() {
-                Ok(TxCmd::Sa(sa)) => {
-                    if let Err(e) = secy.install_tx_sa(&sa) {
-                        tracing::error!(link = %shared.name, error = %e, "cannot install transmit SA");
-                    }
-                    if let Some((_, pn)) = secy.tx_state() {
-                        shared.tx_next_pn.store(pn, Ordering::Relaxed);
-                    }
+/// What the transmit path keeps between frames: TAP frames protected and sent to the peer.
+struct Tx<'a> {
+    shared: &'a Shared,
+    sock: &'a UdpSocket,
+    secy: SecY,
+    buf: Vec<u8>,
+    batch: GsoBatch,
+    policer: Option<Policer>,
+    n_since: u32,
+    /// A frame (its length in `buf`) the shaper holds until then.
+    held: Option<(usize, Instant)>,
+}
+
+impl Tx<'_> {
+    fn command(&mut self, cmd: TxCmd) {
+        match cmd {
+            TxCmd::Sa(sa) => {
+                if let Err(e) = self.secy.install_tx_sa(&sa) {
+                    tracing::error!(link = %self.shared.name, error = %e, "cannot install transmit SA");
                 }
-                Ok(TxCmd::Rate(r)) => policer = r.map(Policer::new),
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => return,
+                if let Some((_, pn)) = self.secy.tx_state() {
+                    self.shared.tx_next_pn.store(pn, Ordering::Relaxed);
+                }
+            }
+            TxCmd::Rate(r) => {
+                self.policer = r.map(Policer::new);
+                if let Some((n, _)) = self.held.take() {
+                    self.send_frame(n);
+                    self.batch.flush(self.sock, &self.shared.counters);
+                }
             }
         }
-        // Wait for a frame, then take what else is queued without blocking.
-        for i in 0..TX_BATCH {
-            let r = if i == 0 {
-                tap.recv_intr(&mut buf, &shared.interrupt)
-            } else {
-                tap.recv(&mut buf)
-            };
-            let n = match r {
+    }
+
+    /// Sends the held frame once its time has come, then what the TAP has queued (up to a
+    /// batch); returns whether it sent or dropped anything.
+    fn burst(&mut self, tap: &SyncDevice) -> bool {
+        let c = &self.shared.counters;
+        let mut any = false;
+        if let Some((n, at)) = self.held {
+            if Instant::now() < at {
+                return false;
+            }
+            self.held = None;
+            self.send_frame(n);
+            any = true;
+        }
+        for _ in 0..TX_BATCH {
+            let n = match tap.recv(&mut self.buf) {
                 Ok(n) => n,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                    ) =>
-                {
+                Err(e) if crate::nothing_yet(&e) => {
                     break;
                 }
                 Err(e) => {
-                    tracing::warn!(link = %shared.name, error = %e, "TAP read failed");
+                    tracing::warn!(link = %self.shared.name, error = %e, "TAP read failed");
                     add(&c.io_errors, 1);
                     std::thread::sleep(Duration::from_millis(10));
                     break;
                 }
             };
+            any = true;
             if n < 14 {
                 continue;
             }
-            if let Some(p) = &mut policer {
-                // Shape: send what is batched, then wait for the tokens; the TAP's queue holds
-                // the backlog meanwhile. Only a frame that still does not fit is dropped.
+            if let Some(p) = &mut self.policer {
+                // Shape: send what is batched and hold this frame until the tokens are there;
+                // the TAP's queue holds the backlog meanwhile.
                 let wait = p.wait_time(Instant::now(), n);
                 if !wait.is_zero() {
                     add(&c.tx_shaped, 1);
-                    batch.flush(sock, c);
-                    std::thread::sleep(wait.min(MAX_SHAPING_WAIT));
-                }
-                if !p.allow(Instant::now(), n) {
-                    add(&c.tx_dropped_policer, 1);
-                    continue;
+                    self.held = Some((n, Instant::now() + wait.min(MAX_SHAPING_WAIT)));
+                    break;
                 }
             }
-            let start = batch.buf.len();
-            batch.buf.extend_from_slice(&vxlan::header(shared.vni));
-            if secy.protect_append(&buf[..n], &mut batch.buf).is_err() {
-                batch.buf.truncate(start);
-                add(&c.tx_dropped_no_sa, 1);
-                continue;
-            }
-            add(&c.tx_packets, 1);
-            add(&c.tx_bytes, n as u64);
-            push_datagram(&mut batch, start, sock, c);
-            n_since += 1;
+            self.send_frame(n);
         }
-        batch.flush(sock, c);
-        if n_since >= PUBLISH_EVERY {
-            n_since = 0;
-            if let Some((_, pn)) = secy.tx_state() {
-                shared.tx_next_pn.store(pn, Ordering::Relaxed);
+        self.batch.flush(self.sock, c);
+        if self.n_since >= PUBLISH_EVERY {
+            self.n_since = 0;
+            if let Some((_, pn)) = self.secy.tx_state() {
+                self.shared.tx_next_pn.store(pn, Ordering::Relaxed);
             }
-            if let Ok(mut s) = shared.secy_tx.lock() {
-                *s = *secy.counters();
+            if let Ok(mut s) = self.shared.secy_tx.lock() {
+                *s = *self.secy.counters();
             }
         }
+        any
+    }
+
+    /// Protects the frame in `buf[..n]` and adds it to the batch. Only a frame that still does
+    /// not fit the rate after its wait is dropped.
+    fn send_frame(&mut self, n: usize) {
+        let c = &self.shared.counters;
+        if let Some(p) = &mut self.policer
+            && !p.allow(Instant::now(), n)
+        {
+            add(&c.tx_dropped_policer, 1);
+            return;
+        }
+        let start = self.batch.buf.len();
+        self.batch
+            .buf
+            .extend_from_slice(&vxlan::header(self.shared.vni));
+        if self
+            .secy
+            .protect_append(&self.buf[..n], &mut self.batch.buf)
+            .is_err()
+        {
+            self.batch.buf.truncate(start);
+            add(&c.tx_dropped_no_sa, 1);
+            return;
+        }
+        add(&c.tx_packets, 1);
+        add(&c.tx_bytes, n as u64);
+        push_datagram(&mut self.batch, start, self.sock, c);
+        self.n_since += 1;
     }
 }
 
@@ -528,36 +547,47 @@ fn recv_gro(sock: &UdpSocket, buf: &mut [u8], cmsg: &mut Vec<u8>) -> io::Result<
     Ok((n, seg.max(1)))
 }
 
-fn rx_loop(
+/// Datagrams received (each possibly several coalesced by GRO) before the loop turns to the TAP.
+const RX_BURST: usize = 16;
+/// How long the loop sleeps with nothing to do before it looks at its commands and the stop flag.
+const IDLE_POLL_MS: u16 = 100;
+
+/// The link's one thread: datagrams from the peer to the TAP, frames from the TAP to the peer,
+/// in bounded bursts so that neither direction starves the other; it sleeps in `poll` only
+/// when neither has anything.
+fn io_loop(
     shared: &Shared,
     tap: &SyncDevice,
     sock: &UdpSocket,
-    secy: SecY,
-    cmds: Receiver<RxCmd>,
-    control: SyncSender<Vec<u8>>,
-    bw: Option<u64>,
+    mut tx: Tx<'_>,
+    mut rx: Rx<'_>,
+    tx_cmds: Receiver<TxCmd>,
+    rx_cmds: Receiver<RxCmd>,
 ) {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
     let mut buf = vec![0u8; 65536];
     let mut cmsg = nix::cmsg_space!(i32);
+    if let Err(e) = tap.set_nonblocking(true) {
+        tracing::warn!(link = %shared.name, error = %e, "TAP stays blocking");
+    }
     if nix::sys::socket::setsockopt(sock, nix::sys::socket::sockopt::UdpGroSegment, &true).is_err()
     {
         tracing::info!(link = %shared.name, "UDP GRO unavailable; receiving datagrams one by one");
     }
-    let mut rx = Rx {
-        shared,
-        tap,
-        secy,
-        out: Vec::with_capacity(65536),
-        policer: bw.map(Policer::new),
-        control,
-        validated: 0,
-    };
     let c = &shared.counters;
     let mut current: Option<(Sci, u8)> = None;
     let mut last_publish = Instant::now();
     while !shared.stop.load(Ordering::Relaxed) {
         loop {
-            match cmds.try_recv() {
+            match tx_cmds.try_recv() {
+                Ok(cmd) => tx.command(cmd),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return,
+            }
+        }
+        loop {
+            match rx_cmds.try_recv() {
                 Ok(RxCmd::Sa(sa)) => {
                     current = Some((sa.sci, sa.an));
                     if let Err(e) = rx.secy.install_rx_sa(&sa) {
@@ -582,29 +612,48 @@ fn rx_loop(
                 *s = *rx.secy.counters();
             }
         }
-        let (n, seg) = match recv_gro(sock, &mut buf, &mut cmsg) {
-            Ok(x) => x,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
-                continue;
+        // From the peer first: what it brings to the TAP may be answered at once, and the
+        // answer is then on the TAP for the transmit burst right after.
+        let mut busy = false;
+        for _ in 0..RX_BURST {
+            match recv_gro(sock, &mut buf, &mut cmsg) {
+                Ok((n, seg)) => {
+                    busy = true;
+                    for d in buf[..n].chunks(seg) {
+                        rx.datagram(d);
+                    }
+                }
+                Err(e) if crate::nothing_yet(&e) => {
+                    break;
+                }
+                // ECONNREFUSED from an ICMP unreachable while the peer is not up yet.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
+                Err(e) => {
+                    tracing::warn!(link = %shared.name, error = %e, "underlay receive failed");
+                    add(&c.io_errors, 1);
+                    std::thread::sleep(Duration::from_millis(10));
+                    break;
+                }
             }
-            // ECONNREFUSED from an ICMP unreachable while the peer is not up yet.
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
-            Err(e) => {
-                tracing::warn!(link = %shared.name, error = %e, "underlay receive failed");
-                add(&c.io_errors, 1);
-                std::thread::sleep(Duration::from_millis(10));
-                continue;
-            }
-        };
-        for d in buf[..n].chunks(seg) {
-            rx.datagram(d);
         }
+        busy |= tx.burst(tap);
+        if busy {
+            continue;
+        }
+        // Nothing to do: sleep until the peer or the TAP has something (not the TAP while the
+        // shaper holds a frame: only until its time).
+        let timeout = match tx.held {
+            Some((_, at)) => {
+                let ms = at.saturating_duration_since(Instant::now()).as_millis();
+                PollTimeout::from(ms.min(u128::from(IDLE_POLL_MS)) as u16)
+            }
+            None => PollTimeout::from(IDLE_POLL_MS),
+        };
+        let mut fds = [
+            PollFd::new(sock.as_fd(), PollFlags::POLLIN),
+            PollFd::new(tap.as_fd(), PollFlags::POLLIN),
+        ];
+        let watched = if tx.held.is_some() { 1 } else { 2 };
+        let _ = poll(&mut fds[..watched], timeout);
     }
 }
