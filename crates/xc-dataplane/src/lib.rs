@@ -4,7 +4,8 @@
 //! ```text
 //!  to the peer:   TAP read ─► shaper ─► SecY protect ─► VXLAN header ─► UDP send
 //!  from the peer: UDP recv ─► VXLAN decode ─┬─ EtherType 888E (MKPDU) ─► control channel (to MKA)
-//!                                           └─ MACsec ─► policer ─► SecY validate ─► TAP write
+//!                                           └─ MACsec ─► policer ─► SecY validate
+//!                                                ─► coalescer (TCP segments joined) ─► TAP write
 //! ```
 //! One thread per link does both, in bounded bursts, and owns both halves of the SecY (the
 //! transmit SA, the receive SAs), so the packet path takes no lock; key changes and rate changes
@@ -21,6 +22,7 @@ pub mod counters;
 pub mod dot1q;
 pub mod link;
 pub mod mtu;
+pub mod offload;
 pub mod packet;
 pub mod policer;
 pub mod vxlan;

@@ -1,6 +1,7 @@
 //! One link: a TAP device, a UDP socket to the peer gateway, and the packet thread between them.
 
 use crate::counters::{LinkCounters, add};
+use crate::offload::{Coalescer, VNET_HDR_LEN};
 use crate::policer::Policer;
 use crate::vxlan;
 use nix::sys::socket::{
@@ -8,7 +9,7 @@ use nix::sys::socket::{
 };
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex};
@@ -180,7 +181,10 @@ impl Link {
         if let Some(ipnet::IpNet::V6(a)) = cfg.address {
             builder = builder.ipv6(a.addr(), a.prefix_len());
         }
-        let tap = Arc::new(builder.build_sync()?);
+        // With virtio-net headers, so that segments from the peer can be written as one frame
+        // (receive offload); the TAP's own offloads stay off, so what we read is plain frames.
+        let tap = Arc::new(builder.offload(true).build_sync()?);
+        crate::offload::disable_tap_offloads(tap.as_fd())?;
         let socket = UdpSocket::bind(cfg.underlay_local)?;
         socket.connect(cfg.underlay_remote)?;
         set_buffers(&socket, SOCKET_BUFFER);
@@ -226,6 +230,7 @@ impl Link {
                         tap: &tap,
                         secy: SecY::new(secy_cfg),
                         out: Vec::with_capacity(65536),
+                        coalescer: Coalescer::new(),
                         policer: bw.map(Policer::new),
                         control: control_tx,
                         validated: 0,
@@ -395,13 +400,14 @@ impl Tx<'_> {
                 }
             };
             any = true;
-            if n < 14 {
+            // Each frame comes behind an (empty) virtio-net header.
+            if n < VNET_HDR_LEN + 14 {
                 continue;
             }
             if let Some(p) = &mut self.policer {
                 // Shape: send what is batched and hold this frame until the tokens are there;
                 // the TAP's queue holds the backlog meanwhile.
-                let wait = p.wait_time(Instant::now(), n);
+                let wait = p.wait_time(Instant::now(), n - VNET_HDR_LEN);
                 if !wait.is_zero() {
                     add(&c.tx_shaped, 1);
                     self.held = Some((n, Instant::now() + wait.min(MAX_SHAPING_WAIT)));
@@ -423,12 +429,13 @@ impl Tx<'_> {
         any
     }
 
-    /// Protects the frame in `buf[..n]` and adds it to the batch. Only a frame that still does
-    /// not fit the rate after its wait is dropped.
+    /// Protects the frame read into `buf[..n]` (behind its virtio-net header) and adds it to the
+    /// batch. Only a frame that still does not fit the rate after its wait is dropped.
     fn send_frame(&mut self, n: usize) {
         let c = &self.shared.counters;
+        let frame = VNET_HDR_LEN..n;
         if let Some(p) = &mut self.policer
-            && !p.allow(Instant::now(), n)
+            && !p.allow(Instant::now(), frame.len())
         {
             add(&c.tx_dropped_policer, 1);
             return;
@@ -439,7 +446,7 @@ impl Tx<'_> {
             .extend_from_slice(&vxlan::header(self.shared.vni));
         if self
             .secy
-            .protect_append(&self.buf[..n], &mut self.batch.buf)
+            .protect_append(&self.buf[frame.clone()], &mut self.batch.buf)
             .is_err()
         {
             self.batch.buf.truncate(start);
@@ -447,7 +454,7 @@ impl Tx<'_> {
             return;
         }
         add(&c.tx_packets, 1);
-        add(&c.tx_bytes, n as u64);
+        add(&c.tx_bytes, frame.len() as u64);
         push_datagram(&mut self.batch, start, self.sock, c);
         self.n_since += 1;
     }
@@ -485,6 +492,8 @@ struct Rx<'a> {
     tap: &'a SyncDevice,
     secy: SecY,
     out: Vec<u8>,
+    /// Frames of a burst on their way to the TAP, TCP segments of one flow joined.
+    coalescer: Coalescer,
     policer: Option<Policer>,
     control: SyncSender<Vec<u8>>,
     validated: u32,
@@ -513,18 +522,37 @@ impl Rx<'_> {
         }
         self.validated += 1;
         match self.secy.validate(frame, &mut self.out) {
-            Ok(()) => match self.tap.send(&self.out) {
-                Ok(_) => {
-                    add(&c.rx_packets, 1);
-                    add(&c.rx_bytes, self.out.len() as u64);
+            Ok(()) => {
+                add(&c.rx_packets, 1);
+                add(&c.rx_bytes, self.out.len() as u64);
+                let tap = self.tap;
+                if self
+                    .coalescer
+                    .push(&self.out, &mut |b| tap_write(tap, b))
+                    .is_err()
+                {
+                    add(&c.io_errors, 1);
                 }
-                Err(_) => add(&c.io_errors, 1),
-            },
+            }
             Err(ValidateError::Late) => add(&c.rx_dropped_replay, 1),
             Err(ValidateError::NotValid) => add(&c.rx_dropped_icv, 1),
             Err(_) => add(&c.rx_dropped_invalid, 1),
         }
     }
+}
+
+impl Rx<'_> {
+    /// Writes what the coalescer still holds: at the end of each burst, so nothing waits.
+    fn flush(&mut self) {
+        let tap = self.tap;
+        if self.coalescer.flush(&mut |b| tap_write(tap, b)).is_err() {
+            add(&self.shared.counters.io_errors, 1);
+        }
+    }
+}
+
+fn tap_write(tap: &SyncDevice, b: &[u8]) -> io::Result<()> {
+    tap.send(b).map(|_| ())
 }
 
 /// Receives one datagram, or with UDP GRO several coalesced ones: returns the bytes and the
@@ -636,6 +664,7 @@ fn io_loop(
                 }
             }
         }
+        rx.flush();
         busy |= tx.burst(tap);
         if busy {
             continue;
