@@ -295,6 +295,18 @@ function drawConnection(c, links, events) {
         <td>${s.bgp ? badge(s.bgp.state) : '-'}</td>
         <td>${s.bgp ? `${esc(s.bgp.prefixes_accepted)} / ${esc(s.bgp.prefixes_refused_total)}${s.bgp.refused_prefixes && s.bgp.refused_prefixes.length ? `<br><span class="hint">refused: ${esc(s.bgp.refused_prefixes.join(', '))}</span>` : ''}` : '-'}</td>
         <td>${esc((s.bgp && (s.bgp.last_error || s.bgp.connect_error)) || '')}</td></tr>`).join('')}</tbody></table></div>` : ''}
+    <h2>Tags</h2>
+    ${Object.keys(c.tags || {}).length === 0 ? '<p class="muted" id="no-tags">No tags.</p>'
+    : `<div class="table-wrap"><table id="tags"><thead><tr><th>Key</th><th>Value</th>${owner && canWrite() ? '<th></th>' : ''}</tr></thead><tbody>
+      ${Object.entries(c.tags).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `<tr><td><code>${esc(k)}</code></td><td>${esc(v)}</td>
+        ${owner && canWrite() ? `<td><button type="button" class="link" data-untag="${esc(k)}" aria-label="Remove the tag ${esc(k)}">Remove</button></td>` : ''}</tr>`).join('')}
+      </tbody></table></div>`}
+    ${owner && canWrite() ? `<form id="tag" class="panel inline" novalidate>
+      <label for="tag-key">Key</label><input type="text" id="tag-key" maxlength="128">
+      <label for="tag-value">Value</label><input type="text" id="tag-value" maxlength="256">
+      <p class="error" id="tag-error" role="alert"></p>
+      <div class="actions"><button type="submit">Add the tag</button></div>
+    </form>` : ''}
     <h2>Routes</h2>
     ${links.length ? `<div class="table-wrap"><table id="routes"><caption class="muted">In the gateways' kernels, through the links</caption>
       <thead><tr><th>Direction</th><th>Prefixes</th></tr></thead><tbody>
@@ -337,6 +349,33 @@ function drawConnection(c, links, events) {
       } catch (e) {
         out.textContent = '';
         err.textContent = e.message;
+      }
+    });
+  }
+  const tagForm = document.getElementById('tag');
+  if (tagForm) {
+    tagForm.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const err = document.getElementById('tag-error');
+      err.textContent = '';
+      const key = document.getElementById('tag-key').value.trim();
+      try {
+        await api('POST', `/v1/connections/${encodeURIComponent(c.id)}/tags`, { tags: { [key]: document.getElementById('tag-value').value } });
+        toast(`Tag ${key} set`);
+        render();
+      } catch (e) {
+        err.textContent = e.message;
+      }
+    });
+  }
+  for (const b of el.querySelectorAll('[data-untag]')) {
+    b.addEventListener('click', async () => {
+      try {
+        await api('DELETE', `/v1/connections/${encodeURIComponent(c.id)}/tags?keys=${encodeURIComponent(b.dataset.untag)}`);
+        toast(`Tag ${b.dataset.untag} removed`);
+        render();
+      } catch (e) {
+        toast(e.message);
       }
     });
   }

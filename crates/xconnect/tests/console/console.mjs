@@ -265,6 +265,20 @@ const errorOf = (page, id) => page.locator(`#${id}-error`);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
   assert.equal(overflow, false, 'no horizontal scrolling on a phone');
   await page.setViewportSize({ width: 1280, height: 900 });
+  // Tags: a bad key is refused with the reason; one is added, then removed.
+  await page.getByLabel('Key', { exact: true }).fill('aws:reserved');
+  await page.getByLabel('Value', { exact: true }).fill('x');
+  await expectRefusals(async () => {
+    await page.getByRole('button', { name: 'Add the tag' }).click();
+    await page.locator('#tag-error').filter({ hasText: /./ }).waitFor();
+  });
+  await page.getByLabel('Key', { exact: true }).fill('team');
+  await page.getByLabel('Value', { exact: true }).fill('netops');
+  await page.getByRole('button', { name: 'Add the tag' }).click();
+  await page.locator('#tags tr', { hasText: 'netops' }).getByText('team').waitFor();
+  await snap(page, 'connection-tags');
+  await page.getByRole('button', { name: 'Remove the tag team' }).click();
+  await page.locator('#no-tags').waitFor();
   // The provider's key, pasted by the wrong account: it is not theirs, and they are told so.
   await page.getByRole('link', { name: 'Accept' }).click();
   await expectRefusals(async () => {
