@@ -539,9 +539,7 @@ impl Rx<'_> {
             Err(_) => add(&c.rx_dropped_invalid, 1),
         }
     }
-}
 
-impl Rx<'_> {
     /// Writes what the coalescer still holds: at the end of each burst, so nothing waits.
     fn flush(&mut self) {
         let tap = self.tap;

@@ -60,3 +60,63 @@ async fn concurrent_writes_are_group_committed_without_loss() {
         .len();
     assert_eq!(n, 200);
 }
+
+/// Migration 4's triggers: creation, each change of state or reason code and each change of
+/// bandwidth are events; an update that changes neither is none; the newest 200 are kept.
+#[tokio::test]
+async fn connection_history_is_written_by_the_triggers_and_bounded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db.sqlite");
+    let store = Store::open(&path).expect("open");
+    let raw = rusqlite::Connection::open(&path).expect("raw connection");
+    raw.execute(
+        "INSERT INTO connections (id, shared_id, owner, owner_attach_point, owner_routing, \
+         remote_allowed, initiator, environment, bandwidth_mbps, description, state, \
+         billing_tier, key_id, key_expires_at, tags, created_at, updated_at) \
+         VALUES ('mcc-aaaaaaaa', 's', 'o', 'ap', '{}', 'r', 'owner', 'e', 1000, '', 'requested', \
+         1, 'k', 0, '{}', 1, 1)",
+        [],
+    )
+    .expect("insert");
+    let update = |sql: &str, at: i64| {
+        raw.execute(
+            &format!("UPDATE connections SET {sql}, updated_at = ?1 WHERE id = 'mcc-aaaaaaaa'"),
+            [at],
+        )
+        .expect("update");
+    };
+    update("state = 'pending'", 2);
+    update("description = 'renamed'", 3); // not an event
+    update("pending_bandwidth_mbps = 2000", 4);
+    let id = ConnectionId::parse("mcc-aaaaaaaa").expect("id");
+    let events = {
+        let id = id.clone();
+        store
+            .read(move |db| db.connection_events(&id))
+            .await
+            .expect("events")
+    };
+    let kinds: Vec<(&str, &str, i64)> = events
+        .iter()
+        .map(|e| (e.kind.as_str(), e.state.as_str(), e.at))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("created", "requested", 1),
+            ("state", "pending", 2),
+            ("bandwidth", "pending", 4)
+        ]
+    );
+    assert_eq!(events[1].previous_state.as_deref(), Some("requested"));
+    for i in 0..250 {
+        let state = if i % 2 == 0 { "down" } else { "available" };
+        update(&format!("state = '{state}'"), 10 + i);
+    }
+    let events = store
+        .read(move |db| db.connection_events(&id))
+        .await
+        .expect("events");
+    assert_eq!(events.len(), 200);
+    assert_eq!(events.last().map(|e| e.at), Some(259));
+}

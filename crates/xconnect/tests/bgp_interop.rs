@@ -148,6 +148,53 @@ impl Lab {
             .any(|l| l.starts_with(&format!("{prefix} ")) && l.contains(via))
     }
 
+    /// Asserts that `f` stays true for 3 s, looking every 100 ms: an outcome that must hold, not
+    /// a wait.
+    fn holds(&self, what: &str, f: impl Fn() -> bool) {
+        let until = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < until {
+            assert!(f(), "{what}\n{}", self.context());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The peer went away without a NOTIFICATION: its route is kept, stale, and stays in the
+    /// gateway's kernel.
+    fn peer_route_kept_stale(&self) {
+        self.wait("the routes to be kept as stale", UP, || {
+            self.neighbor(ADDR4[PEER])["stale_routes"] == 1
+        });
+        self.holds("the stale route stays in the kernel", || {
+            self.has_route(GW, "10.50.0.0/24", "via 169.254.100.2")
+        });
+    }
+
+    /// The gateway starts again from its file, as a restarting speaker, and finishes its
+    /// restart (every session back with its table).
+    fn restart_gateway_gracefully(&mut self) {
+        self.start_gateway("");
+        self.wait_state(ADDR4[PEER], "Established");
+        self.wait("the gateway's restart to finish", UP, || {
+            self.gw
+                .as_ref()
+                .is_some_and(|g| g.log_text().contains("graceful restart done"))
+        });
+    }
+
+    /// Each side has the other's route in its kernel.
+    fn routes_both_ways(&self) {
+        for (side, prefix, via) in [
+            (GW, "10.50.0.0/24", "via 169.254.100.2"),
+            (PEER, "10.0.0.0/16", "via 169.254.100.1"),
+        ] {
+            assert!(
+                self.has_route(side, prefix, via),
+                "{prefix} {via}\n{}",
+                self.context()
+            );
+        }
+    }
+
     /// Waits until `side`'s kernel has (or has not) a route to `prefix` matching `via`.
     fn wait_route(&self, side: usize, prefix: &str, via: &str, present: bool) -> Duration {
         self.wait(
@@ -465,20 +512,7 @@ fn bird_restarting_gracefully_keeps_its_routes_in_the_kernel() {
     bird.crash();
     let _ = std::fs::remove_file(lab.pair.path("bird.ctl"));
     lab.peers.push(bird);
-    lab.wait("the routes to be kept as stale", UP, || {
-        lab.neighbor(ADDR4[PEER])["stale_routes"] == 1
-    });
-    let until = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < until {
-        assert!(
-            lab.pair
-                .routes(GW, false)
-                .contains("10.50.0.0/24 via 169.254.100.2"),
-            "the stale route stays in the kernel\n{}",
-            lab.context()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    lab.peer_route_kept_stale();
     lab.ping("10.0.0.1", "10.50.0.1");
     // BIRD comes back in graceful-restart recovery and sends its table and End-of-RIB.
     lab.start_bird(&opts, true);
@@ -527,25 +561,10 @@ fn gateway_restarting_gracefully_keeps_traffic_flowing() {
     lab.ping("10.0.0.1", "10.50.0.1");
     // It comes back as a restarting speaker (Restart State, Forwarding State) and keeps the
     // routes it learns again.
-    lab.start_gateway("");
-    lab.wait_state(ADDR4[PEER], "Established");
+    lab.restart_gateway_gracefully();
     let log = lab.gw.as_ref().map(|g| g.log_text()).unwrap_or_default();
     assert!(log.contains("kept while the sessions come back"), "{log}");
-    lab.wait("the restart to finish", UP, || {
-        lab.gw
-            .as_ref()
-            .is_some_and(|g| g.log_text().contains("graceful restart done"))
-    });
-    for (side, prefix, via) in [
-        (GW, "10.50.0.0/24", "via 169.254.100.2"),
-        (PEER, "10.0.0.0/16", "via 169.254.100.1"),
-    ] {
-        assert!(
-            lab.has_route(side, prefix, via),
-            "{prefix} {via}\n{}",
-            lab.context()
-        );
-    }
+    lab.routes_both_ways();
     lab.ping("10.0.0.1", "10.50.0.1");
 }
 
@@ -910,20 +929,7 @@ fn frr_graceful_restart_both_ways() {
 
     // FRR restarts: its routes are kept, stale, in the gateway's kernel.
     lab.crash_frr_bgpd();
-    lab.wait("the routes to be kept as stale", UP, || {
-        lab.neighbor(ADDR4[PEER])["stale_routes"] == 1
-    });
-    let until = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < until {
-        assert!(
-            lab.pair
-                .routes(GW, false)
-                .contains("10.50.0.0/24 via 169.254.100.2"),
-            "the stale route stays in the kernel\n{}",
-            lab.context()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    lab.peer_route_kept_stale();
     lab.ping("10.0.0.1", "10.50.0.1");
     lab.restart_frr_bgpd();
     lab.wait_state(ADDR4[PEER], "Established");
@@ -935,33 +941,12 @@ fn frr_graceful_restart_both_ways() {
 
     // The gateway restarts: FRR, the receiving speaker, keeps the gateway's route.
     lab.gw.as_mut().expect("gateway").crash();
-    let until = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < until {
-        assert!(
-            lab.has_route(PEER, "10.0.0.0/16", "via 169.254.100.1"),
-            "FRR keeps the restarting gateway's route\n{}",
-            lab.context()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    lab.ping("10.0.0.1", "10.50.0.1");
-    lab.start_gateway("");
-    lab.wait_state(ADDR4[PEER], "Established");
-    lab.wait("the gateway's restart to finish", UP, || {
-        lab.gw
-            .as_ref()
-            .is_some_and(|g| g.log_text().contains("graceful restart done"))
+    lab.holds("FRR keeps the restarting gateway's route", || {
+        lab.has_route(PEER, "10.0.0.0/16", "via 169.254.100.1")
     });
-    for (side, prefix, via) in [
-        (GW, "10.50.0.0/24", "via 169.254.100.2"),
-        (PEER, "10.0.0.0/16", "via 169.254.100.1"),
-    ] {
-        assert!(
-            lab.has_route(side, prefix, via),
-            "{prefix} {via}\n{}",
-            lab.context()
-        );
-    }
+    lab.ping("10.0.0.1", "10.50.0.1");
+    lab.restart_gateway_gracefully();
+    lab.routes_both_ways();
     lab.ping("10.0.0.1", "10.50.0.1");
 }
 
@@ -1166,20 +1151,7 @@ fn gobgp_graceful_restart_both_ways() {
         .expect("gobgpd runs");
     gobgpd.crash();
     let _ = std::fs::remove_file(lab.pair.path("gobgpd.sock"));
-    lab.wait("the route to be kept as stale", UP, || {
-        lab.neighbor(ADDR4[PEER])["stale_routes"] == 1
-    });
-    let until = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < until {
-        assert!(
-            lab.pair
-                .routes(GW, false)
-                .contains("10.50.0.0/24 via 169.254.100.2"),
-            "the stale route stays in the kernel\n{}",
-            lab.context()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    lab.peer_route_kept_stale();
     lab.start_gobgp_restarting(&conf);
     lab.gobgp("global rib add 10.50.0.0/24 -a ipv4");
     lab.wait_state(ADDR4[PEER], "Established");
@@ -1193,22 +1165,10 @@ fn gobgp_graceful_restart_both_ways() {
         lab.gobgp("global rib -a ipv4").contains("10.0.0.0/16")
     });
     lab.gw.as_mut().expect("gateway").crash();
-    let until = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < until {
-        assert!(
-            lab.gobgp("global rib -a ipv4").contains("10.0.0.0/16"),
-            "GoBGP keeps the restarting gateway's route\n{}",
-            lab.context()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    lab.start_gateway("");
-    lab.wait_state(ADDR4[PEER], "Established");
-    lab.wait("the gateway's restart to finish", UP, || {
-        lab.gw
-            .as_ref()
-            .is_some_and(|g| g.log_text().contains("graceful restart done"))
+    lab.holds("GoBGP keeps the restarting gateway's route", || {
+        lab.gobgp("global rib -a ipv4").contains("10.0.0.0/16")
     });
+    lab.restart_gateway_gracefully();
     assert!(
         lab.pair
             .routes(GW, false)

@@ -400,11 +400,11 @@ fn snapshot(
     st
 }
 
-/// Applies route changes in order and keeps the table of what is installed. Runs on its own thread: netlink
-/// writes block.
 /// Forwarding changes handed to the kernel thread at once while a table is arriving.
 const KERNEL_BATCH: usize = 4096;
 
+/// Applies route changes in order and keeps the table of what is installed. Runs on its own thread: netlink
+/// writes block.
 fn kernel_thread(
     mut nl: kernel::Batcher,
     rx: std::sync::mpsc::Receiver<Vec<(IpNet, NextHops)>>,
