@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures, in one run on the same veth between two network namespaces: TCP throughput (iperf3,
-# 1 and 4 streams, 10 s) and ping RTT for the raw veth, an xconnect link (release build),
-# wireguard-go (Debian package) and boringtun (built here with cargo install). Prints a markdown
+# 1 and 4 streams, 10 s) and ping RTT for the raw veth, an xconnect link (release build; by
+# default, and with idle polling on), wireguard-go (Debian package) and boringtun (built here
+# with cargo install). Prints a markdown
 # table with the ratios, and appends it to bench/RESULTS.md when called with --record.
 # Needs root. Everything it creates is removed on exit.
 set -euo pipefail
@@ -69,13 +70,15 @@ measure() { T1[$1]=$(tput "$2" 1); T4[$1]=$(tput "$2" 4); R[$1]=$(rtt "$2"); ech
 
 measure veth 10.200.0.2
 
-# xconnect link
-for s in a b; do
-  if [ $s = a ]; then L=10.200.0.1; Rm=10.200.0.2; AD=169.254.0.0/31; NS=$A; else L=10.200.0.2; Rm=10.200.0.1; AD=169.254.0.1/31; NS=$B; fi
-  cat > "$work/gw-$s.toml" <<CFG
+# xconnect link: KEY IDLE_POLL_MS (0 is the default: no idle polling)
+xconnect_link() {
+  for s in a b; do
+    if [ $s = a ]; then L=10.200.0.1; Rm=10.200.0.2; AD=169.254.0.0/31; NS=$A; else L=10.200.0.2; Rm=10.200.0.1; AD=169.254.0.1/31; NS=$B; fi
+    cat > "$work/gw-$s.toml" <<CFG
 [gateway]
 name = "bench-$s"
 admin_listen = "127.0.0.1:7801"
+idle_poll_ms = $2
 [[link]]
 name = "l1"
 underlay_local = "$L:4789"
@@ -85,13 +88,17 @@ ckn = "00112233445566778899aabbccddeeff"
 cak = "000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f"
 address = "$AD"
 CFG
-  XCONNECT_LOG=warn ip netns exec $NS "$X" gateway run --config "$work/gw-$s.toml" >"$work/gw-$s.log" 2>&1 &
-done
-for _ in $(seq 100); do
-  ip netns exec $A "$X" gateway status --output json 2>/dev/null | grep -q '"state": "secured"' && break; sleep 0.1
-done
-measure xconnect 169.254.0.1
-pkill -TERM -f "$work/gw-" || true; sleep 1
+    XCONNECT_LOG=warn ip netns exec $NS "$X" gateway run --config "$work/gw-$s.toml" >"$work/gw-$s.log" 2>&1 &
+  done
+  for _ in $(seq 100); do
+    ip netns exec $A "$X" gateway status --output json 2>/dev/null | grep -q '"state": "secured"' && break; sleep 0.1
+  done
+  measure "$1" 169.254.0.1
+  pkill -TERM -f "$work/gw-" || true
+  for _ in $(seq 100); do pgrep -f "$work/gw-" >/dev/null || break; sleep 0.1; done
+}
+xconnect_link xconnect 0
+xconnect_link xconnect-poll 1000
 
 # WireGuard: wireguard-go and boringtun
 umask 077
@@ -124,10 +131,10 @@ best_wg=$(python3 -c "print(max(${T1[wireguard-go]}, ${T1[boringtun]}))")
 table=$(python3 - "$best_wg" <<PY
 import sys
 best=float(sys.argv[1])
-rows=[("raw veth","veth"),("xconnect link (GCM-AES-XPN-256)","xconnect"),("wireguard-go","wireguard-go"),("boringtun","boringtun")]
-t1={"veth":${T1[veth]},"xconnect":${T1[xconnect]},"wireguard-go":${T1[wireguard-go]},"boringtun":${T1[boringtun]}}
-t4={"veth":${T4[veth]},"xconnect":${T4[xconnect]},"wireguard-go":${T4[wireguard-go]},"boringtun":${T4[boringtun]}}
-r={"veth":${R[veth]},"xconnect":${R[xconnect]},"wireguard-go":${R[wireguard-go]},"boringtun":${R[boringtun]}}
+rows=[("raw veth","veth"),("xconnect link (GCM-AES-XPN-256)","xconnect"),("xconnect link, idle_poll_ms = 1000","xconnect-poll"),("wireguard-go","wireguard-go"),("boringtun","boringtun")]
+t1={"veth":${T1[veth]},"xconnect":${T1[xconnect]},"xconnect-poll":${T1[xconnect-poll]},"wireguard-go":${T1[wireguard-go]},"boringtun":${T1[boringtun]}}
+t4={"veth":${T4[veth]},"xconnect":${T4[xconnect]},"xconnect-poll":${T4[xconnect-poll]},"wireguard-go":${T4[wireguard-go]},"boringtun":${T4[boringtun]}}
+r={"veth":${R[veth]},"xconnect":${R[xconnect]},"xconnect-poll":${R[xconnect-poll]},"wireguard-go":${R[wireguard-go]},"boringtun":${R[boringtun]}}
 print("| path | TCP 1 stream Gbit/s | TCP 4 streams Gbit/s | median RTT us | 1 stream vs best WireGuard | added RTT over veth us |")
 print("|---|---:|---:|---:|---:|---:|")
 for name,k in rows:

@@ -20,6 +20,7 @@
 pub mod access;
 pub mod counters;
 pub mod dot1q;
+pub mod idle_poll;
 pub mod link;
 pub mod mtu;
 pub mod offload;
@@ -29,6 +30,7 @@ pub mod vxlan;
 
 pub use access::{Access, AccessConfig, AccessSnapshot};
 pub use counters::{CounterSnapshot, LinkCounters};
+pub use idle_poll::IdlePoll;
 pub use link::{Link, LinkConfig, LinkHandle};
 
 /// Whether an I/O error only means "nothing there yet" (a non-blocking read with nothing queued,

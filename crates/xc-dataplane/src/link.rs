@@ -36,6 +36,9 @@ pub struct LinkConfig {
     /// Police each direction at this rate.
     pub bandwidth_bps: Option<u64>,
     pub replay_window: u64,
+    /// Where the link notes that it carried frames, when the gateway polls while idle
+    /// ([`crate::idle_poll`]).
+    pub idle_poll: Option<crate::idle_poll::Activity>,
 }
 
 impl LinkConfig {
@@ -69,6 +72,7 @@ struct Shared {
     stop: AtomicBool,
     secy_tx: Mutex<Counters>,
     secy_rx: Mutex<Counters>,
+    idle_poll: Option<crate::idle_poll::Activity>,
 }
 
 /// A handle to a running link, cheap to clone, usable from any thread.
@@ -205,6 +209,7 @@ impl Link {
             stop: AtomicBool::new(false),
             secy_tx: Mutex::new(Counters::default()),
             secy_rx: Mutex::new(Counters::default()),
+            idle_poll: cfg.idle_poll.clone(),
         });
         let mut secy_cfg = SecYConfig::new(cfg.cipher, cfg.sci());
         secy_cfg.replay_window = cfg.replay_window;
@@ -665,6 +670,9 @@ fn io_loop(
         rx.flush();
         busy |= tx.burst(tap);
         if busy {
+            if let Some(a) = &shared.idle_poll {
+                a.note();
+            }
             continue;
         }
         // Nothing to do: sleep until the peer or the TAP has something (not the TAP while the

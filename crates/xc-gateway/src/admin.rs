@@ -199,6 +199,7 @@ mod tests {
         let st = GatewayStatus {
             name: "gw".into(),
             keylog_enabled: false,
+            idle_poll_ms: 0,
             links: vec![LinkStatus {
                 name: "l1".into(),
                 mka: MkaState {

@@ -89,6 +89,7 @@ struct RawGateway {
     name: Spanned<String>,
     admin_listen: Option<Spanned<String>>,
     keylog_file: Option<PathBuf>,
+    idle_poll_ms: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,6 +112,10 @@ struct RawLink {
     replay_window: Option<u64>,
 }
 
+/// The longest idle-polling window: a minute of spinning after the last frame is already more
+/// than any latency-sensitive traffic needs.
+pub const MAX_IDLE_POLL_MS: u64 = 60_000;
+
 /// A validated gateway configuration.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -118,6 +123,9 @@ pub struct GatewayConfig {
     pub admin_listen: SocketAddr,
     /// DANGEROUS: where SAKs are written for decrypting captures.
     pub keylog_file: Option<PathBuf>,
+    /// Keep a core polling for this long after the links last carried a frame (0: off); see
+    /// `xc_dataplane::idle_poll`.
+    pub idle_poll_ms: u64,
     pub links: Vec<LinkSettings>,
     pub bgp: Option<BgpSettings>,
     pub access: Vec<AccessSettings>,
@@ -355,6 +363,17 @@ impl GatewayConfig {
                 Err(_) => return ctx.err(a.span(), "gateway.admin_listen", "is an address:port"),
             },
         };
+        let idle_poll_ms = match &raw.gateway.idle_poll_ms {
+            None => 0,
+            Some(v) if *v.get_ref() > MAX_IDLE_POLL_MS => {
+                return ctx.err(
+                    v.span(),
+                    "gateway.idle_poll_ms",
+                    format!("is 0 (off) to {MAX_IDLE_POLL_MS} milliseconds"),
+                );
+            }
+            Some(v) => *v.get_ref(),
+        };
         let mut links: Vec<LinkSettings> = Vec::new();
         for l in raw.link {
             let lname = l.name.get_ref().clone();
@@ -518,6 +537,7 @@ impl GatewayConfig {
             name,
             admin_listen,
             keylog_file: raw.gateway.keylog_file,
+            idle_poll_ms,
             links,
             bgp,
             access,
@@ -844,6 +864,29 @@ bandwidth = "1Gbps"
             "{e}"
         );
         assert!(e.to_string().starts_with("gw.toml:"), "{e}");
+    }
+
+    #[test]
+    fn idle_polling_is_off_unless_set_and_bounded() {
+        let c = GatewayConfig::parse("gw.toml", GOOD, None).expect("valid");
+        assert_eq!(c.idle_poll_ms, 0, "off by default");
+        let with = |v: &str| {
+            GOOD.replace(
+                "admin_listen = \"127.0.0.1:7801\"",
+                &format!("admin_listen = \"127.0.0.1:7801\"\nidle_poll_ms = {v}"),
+            )
+        };
+        let c = GatewayConfig::parse("gw.toml", &with("1000"), None).expect("valid");
+        assert_eq!(c.idle_poll_ms, 1000);
+        let e = err(&with("60001"));
+        assert_eq!(
+            (e.line, e.field.as_str()),
+            (5, "gateway.idle_poll_ms"),
+            "{e}"
+        );
+        assert!(e.message.contains("0 (off) to 60000"), "{e}");
+        let e = err(&with("-1"));
+        assert_eq!(e.line, 5, "{e}");
     }
 }
 

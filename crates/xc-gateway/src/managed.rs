@@ -39,6 +39,8 @@ pub struct ManagedOptions {
     pub admin_listen: SocketAddr,
     /// A provider edge's customer-facing interface.
     pub access_interface: Option<String>,
+    /// Keep a core polling this long after the links last carried a frame (0: off).
+    pub idle_poll_ms: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -156,6 +158,7 @@ pub async fn run(
         name: opts.name.clone(),
         admin_listen: opts.admin_listen,
         keylog_file: None,
+        idle_poll_ms: opts.idle_poll_ms,
         links: Vec::new(),
         bgp: None,
         access: Vec::new(),
@@ -277,6 +280,7 @@ pub async fn run(
         status: crate::status::GatewayStatus {
             name,
             keylog_enabled: false,
+            idle_poll_ms: 0,
             links: Vec::new(),
             bgp: None,
             access: Vec::new(),

@@ -12,7 +12,7 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use xc_dataplane::{Access, AccessConfig, Link, LinkConfig, LinkHandle, mtu};
+use xc_dataplane::{Access, AccessConfig, IdlePoll, Link, LinkConfig, LinkHandle, mtu};
 use xc_macsec::mka::{Event, MkaConfig, Participant};
 
 struct RunningLink {
@@ -48,6 +48,8 @@ type RoutingSource = Box<dyn Fn() -> crate::status::RoutingStatus + Send + Sync>
 pub struct Gateway {
     name: String,
     keylog: Option<Arc<KeyLog>>,
+    /// Keeps a core awake while the links carry traffic, when configured (set at start).
+    idle_poll: Option<IdlePoll>,
     links: Vec<RunningLink>,
     /// What the status reads: the links' snapshots and the speaker's, both replaced by `apply`.
     link_statuses: Arc<Mutex<Vec<Arc<Mutex<LinkStatus>>>>>,
@@ -101,9 +103,14 @@ impl Gateway {
             }
             None => None,
         };
+        let idle_poll = match cfg.idle_poll_ms {
+            0 => None,
+            ms => Some(IdlePoll::start(Duration::from_millis(ms))?),
+        };
         let mut gw = Self {
             name: cfg.name.clone(),
             keylog,
+            idle_poll,
             links: Vec::new(),
             link_statuses: Arc::default(),
             routing_status: Arc::default(),
@@ -119,7 +126,8 @@ impl Gateway {
     }
 
     fn add_link(&mut self, s: &LinkSettings) -> io::Result<()> {
-        let l = start_link(&self.name, s, self.keylog.clone())
+        let activity = self.idle_poll.as_ref().map(IdlePoll::activity);
+        let l = start_link(&self.name, s, self.keylog.clone(), activity)
             .map_err(|e| io::Error::new(e.kind(), format!("link {}: {e}", s.name)))?;
         self.links.push(l);
         self.publish_links();
@@ -274,12 +282,17 @@ impl Gateway {
     pub fn status_source(&self) -> Arc<dyn Fn() -> GatewayStatus + Send + Sync> {
         let name = self.name.clone();
         let keylog_enabled = self.keylog.is_some();
+        let idle_poll_ms = self
+            .idle_poll
+            .as_ref()
+            .map_or(0, |p| p.window().as_millis() as u64);
         let links = self.link_statuses.clone();
         let routing = self.routing_status.clone();
         let accesses = self.accesses.clone();
         Arc::new(move || GatewayStatus {
             name: name.clone(),
             keylog_enabled,
+            idle_poll_ms,
             links: links
                 .lock()
                 .map(|v| {
@@ -363,6 +376,7 @@ fn start_link(
     gateway: &str,
     s: &LinkSettings,
     keylog: Option<Arc<KeyLog>>,
+    idle_poll: Option<xc_dataplane::idle_poll::Activity>,
 ) -> io::Result<RunningLink> {
     let stop = Arc::new(AtomicBool::new(false));
     let tap_name = format!("xc-{}", s.name);
@@ -383,6 +397,7 @@ fn start_link(
         address: None,
         bandwidth_bps: s.bandwidth.map(|b| b.mbps() * 1_000_000),
         replay_window: s.replay_window,
+        idle_poll,
     };
     let sci = cfg.sci();
     let (link, control) = Link::start(cfg)?;

@@ -282,6 +282,9 @@ pub struct LinksResponse {
 pub struct GatewayStatus {
     pub name: String,
     pub keylog_enabled: bool,
+    /// How long a core keeps polling after the links last carried a frame (0: off).
+    #[serde(default)]
+    pub idle_poll_ms: u64,
     pub links: Vec<LinkStatus>,
     /// The BGP speaker, when the gateway runs one.
     #[serde(default)]

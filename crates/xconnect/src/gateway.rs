@@ -40,6 +40,11 @@ pub enum GatewayCommand {
         /// 802.1Q VLANs (needed to register a gateway of a facility).
         #[arg(long)]
         access_interface: Option<String>,
+        /// Keep a core polling (at idle priority) for this many milliseconds after the links last
+        /// carried a frame, so that frames do not wait for a halted CPU to wake up; 0 is off. In
+        /// the file: `idle_poll_ms` in [gateway].
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=xc_gateway::config::MAX_IDLE_POLL_MS))]
+        idle_poll_ms: u64,
         /// Log filter (as RUST_LOG).
         #[arg(long, env = "XCONNECT_LOG", default_value = "info")]
         log: String,
@@ -154,6 +159,7 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
             state_dir,
             admin_listen,
             access_interface,
+            idle_poll_ms,
             log,
         } => {
             init_logs(&log)?;
@@ -177,6 +183,7 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
                 state_dir,
                 admin_listen: admin,
                 access_interface,
+                idle_poll_ms,
             };
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
             let mut admin_task = None;
@@ -397,6 +404,12 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
                     .map(|r| serde_json::json!({ "prefix": r.prefix, "nextHops": r.next_hops }))
                     .collect();
                 print_list(output, &st, &rows, &["prefix", "nextHops"])?;
+            }
+            if st.idle_poll_ms > 0 {
+                println!(
+                    "\nIdle polling: a core polls for {} ms after the links last carried a frame",
+                    st.idle_poll_ms
+                );
             }
             Ok(())
         }
