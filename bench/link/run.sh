@@ -49,10 +49,17 @@ tput() {
   ip netns exec $B iperf3 -s -1 -B "$1" >/dev/null 2>&1 &
   local srv=$!
   local out=""
-  for _ in $(seq 50); do
+  for _ in $(seq 100); do
     out=$(ip netns exec $A iperf3 -c "$1" -t "$secs" -P "$2" -J 2>/dev/null) && break
+    failed=$out; out=""
     sleep 0.1
   done
+  if [ -z "$out" ]; then
+    kill $srv 2>/dev/null || true
+    echo "iperf3 could not measure $1 in 100 tries; the last said:" >&2
+    echo "$failed" | grep '"error"' >&2 || true
+    exit 1
+  fi
   wait $srv 2>/dev/null || true
   python3 -c "import json,sys; print('%.2f' % (json.loads(sys.argv[1])['end']['sum_received']['bits_per_second']/1e9))" "$out"
 }
