@@ -581,7 +581,7 @@ fn recv_gro(sock: &UdpSocket, buf: &mut [u8], cmsg: &mut Vec<u8>) -> io::Result<
 /// Datagrams received (each possibly several coalesced by GRO) before the loop turns to the TAP.
 const RX_BURST: usize = 16;
 /// How long the loop sleeps with nothing to do before it looks at its commands and the stop flag.
-const IDLE_POLL_MS: u16 = 100;
+const POLL_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// The link's one thread: datagrams from the peer to the TAP, frames from the TAP to the peer,
 /// in bounded bursts so that neither direction starves the other; it sleeps in `poll` only
@@ -595,8 +595,8 @@ fn io_loop(
     tx_cmds: Receiver<TxCmd>,
     rx_cmds: Receiver<RxCmd>,
 ) {
-    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-    use std::os::fd::AsFd;
+    use nix::poll::{PollFd, PollFlags, ppoll};
+    use nix::sys::time::TimeSpec;
     let mut buf = vec![0u8; 65536];
     let mut cmsg = nix::cmsg_space!(i32);
     if let Err(e) = tap.set_nonblocking(true) {
@@ -676,19 +676,23 @@ fn io_loop(
             continue;
         }
         // Nothing to do: sleep until the peer or the TAP has something (not the TAP while the
-        // shaper holds a frame: only until its time).
+        // shaper holds a frame: only until its time, to the microsecond, as a frame's wait at
+        // tens of Mbit/s is well under a millisecond).
         let timeout = match tx.held {
-            Some((_, at)) => {
-                let ms = at.saturating_duration_since(Instant::now()).as_millis();
-                PollTimeout::from(ms.min(u128::from(IDLE_POLL_MS)) as u16)
-            }
-            None => PollTimeout::from(IDLE_POLL_MS),
+            Some((_, at)) => at
+                .saturating_duration_since(Instant::now())
+                .min(POLL_TIMEOUT),
+            None => POLL_TIMEOUT,
         };
         let mut fds = [
             PollFd::new(sock.as_fd(), PollFlags::POLLIN),
             PollFd::new(tap.as_fd(), PollFlags::POLLIN),
         ];
         let watched = if tx.held.is_some() { 1 } else { 2 };
-        let _ = poll(&mut fds[..watched], timeout);
+        let _ = ppoll(
+            &mut fds[..watched],
+            Some(TimeSpec::from_duration(timeout)),
+            None,
+        );
     }
 }
