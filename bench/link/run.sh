@@ -2,8 +2,8 @@
 # Measures, in one run on the same veth between two network namespaces: TCP throughput (iperf3,
 # 1 and 4 streams, 10 s) and ping RTT for the raw veth, an xconnect link (release build; by
 # default, and with idle polling on), wireguard-go (Debian package) and boringtun (built here
-# with cargo install). Prints a markdown
-# table with the ratios, and appends it to bench/RESULTS.md when called with --record.
+# with cargo install). Prints a markdown table with the ratios, and appends it to
+# bench/RESULTS.md when called with --record.
 # Needs root. Everything it creates is removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -21,8 +21,8 @@
 
 use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
 use nix::unistd::Pid;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
@@ -35,12 +35,13 @@ struct Inner {
     /// The spinners are parked (or about to be): the next activity unparks them.
     sleeping: AtomicBool,
     stop: AtomicBool,
-    spinners: Vec<Thread>,
+    /// Set once all are spawned, before any link can note activity.
+    spinners: OnceLock<Vec<Thread>>,
 }
 
 impl Inner {
     fn unpark_all(&self) {
-        for t in &self.spinners {
+        for t in self.spinners.get().into_iter().flatten() {
             t.unpark();
         }
     }
@@ -117,66 +118,55 @@ impl IdlePoll {
     /// nothing spins: spinning at normal priority would take cores from real work).
     pub fn start(window: Duration) -> std::io::Result<IdlePoll> {
         let cpus = allowed_cpus()?;
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
-        let mut threads = Vec::with_capacity(cpus.len());
-        let mut go = Vec::with_capacity(cpus.len());
-        for &cpu in &cpus {
-            let (go_tx, go_rx) = std::sync::mpsc::sync_channel::<Arc<Inner>>(1);
-            let ready = ready_tx.clone();
-            let t = std::thread::Builder::new()
-                .name(format!("xc-idle-poll{cpu}"))
-                .spawn(move || {
-                    let setup = pin_to(cpu).and_then(|()| set_idle_priority());
-                    let failed = setup.is_err();
-                    let _ = ready.send(setup);
-                    if failed {
-                        return;
-                    }
-                    if let Ok(inner) = go_rx.recv() {
-                        spin(&inner);
-                    }
-                })?;
-            threads.push(t);
-            go.push(go_tx);
-        }
-        drop(ready_tx);
-        let mut setup: std::io::Result<()> = Ok(());
-        for r in ready_rx.iter().take(cpus.len()) {
-            if setup.is_ok() {
-                setup = r;
-            }
-        }
-        // Dropping `go` unblocks the spinners that wait for it; they end.
-        if let Err(e) = setup {
-            drop(go);
-            for t in threads {
-                let _ = t.join();
-            }
-            return Err(std::io::Error::new(
-                e.kind(),
-                format!("idle polling: cannot pin a thread to a core at idle priority: {e}"),
-            ));
-        }
         let inner = Arc::new(Inner {
             window,
             epoch: Instant::now(),
             last: AtomicU64::new(NEVER),
             sleeping: AtomicBool::new(true),
             stop: AtomicBool::new(false),
-            spinners: threads.iter().map(|t| t.thread().clone()).collect(),
+            spinners: OnceLock::new(),
         });
-        for g in go {
-            let _ = g.send(inner.clone());
+        // Each thread reports whether it could be pinned at idle priority, then spins (asleep
+        // until the first frame: no frame can come before `start` returns the handle).
+        // Whatever returns early drops `poll`, which stops the spinners already started.
+        let mut poll = IdlePoll {
+            activity: Activity {
+                inner: inner.clone(),
+            },
+            threads: Vec::with_capacity(cpus.len()),
+        };
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
+        for &cpu in &cpus {
+            let (inner, ready) = (inner.clone(), ready_tx.clone());
+            poll.threads.push(
+                std::thread::Builder::new()
+                    .name(format!("xc-idle-poll{cpu}"))
+                    .spawn(move || {
+                        let setup = pin_to(cpu).and_then(|()| set_idle_priority());
+                        let ok = setup.is_ok();
+                        let _ = ready.send(setup);
+                        if ok {
+                            spin(&inner);
+                        }
+                    })?,
+            );
+        }
+        let _ = inner
+            .spinners
+            .set(poll.threads.iter().map(|t| t.thread().clone()).collect());
+        // One report per thread (the spinners keep their sender: count, don't wait for the end).
+        if let Some(Err(e)) = ready_rx.iter().take(cpus.len()).find(Result::is_err) {
+            return Err(std::io::Error::new(
+                e.kind(),
+                format!("idle polling: cannot pin a thread to a core at idle priority: {e}"),
+            ));
         }
         tracing::info!(
             window_ms = window.as_millis() as u64,
             cores = cpus.len(),
             "idle polling on"
         );
-        Ok(IdlePoll {
-            activity: Activity { inner },
-            threads,
-        })
+        Ok(poll)
     }
 
     /// The handle the links note their activity on.

@@ -123,7 +123,7 @@ pub struct GatewayConfig {
     pub admin_listen: SocketAddr,
     /// DANGEROUS: where SAKs are written for decrypting captures.
     pub keylog_file: Option<PathBuf>,
-    /// Keep a core polling for this long after the links last carried a frame (0: off); see
+    /// Keep the cores polling for this long after the links last carried a frame (0: off); see
     /// `xc_dataplane::idle_poll`.
     pub idle_poll_ms: u64,
     pub links: Vec<LinkSettings>,

@@ -39,7 +39,7 @@ pub struct ManagedOptions {
     pub admin_listen: SocketAddr,
     /// A provider edge's customer-facing interface.
     pub access_interface: Option<String>,
-    /// Keep a core polling this long after the links last carried a frame (0: off).
+    /// Keep the cores polling this long after the links last carried a frame (0: off).
     pub idle_poll_ms: u64,
 }
 

@@ -48,7 +48,7 @@ type RoutingSource = Box<dyn Fn() -> crate::status::RoutingStatus + Send + Sync>
 pub struct Gateway {
     name: String,
     keylog: Option<Arc<KeyLog>>,
-    /// Keeps a core awake while the links carry traffic, when configured (set at start).
+    /// Keeps the cores awake while the links carry traffic, when configured (set at start).
     idle_poll: Option<IdlePoll>,
     links: Vec<RunningLink>,
     /// What the status reads: the links' snapshots and the speaker's, both replaced by `apply`.

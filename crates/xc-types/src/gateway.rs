@@ -282,7 +282,7 @@ pub struct LinksResponse {
 pub struct GatewayStatus {
     pub name: String,
     pub keylog_enabled: bool,
-    /// How long a core keeps polling after the links last carried a frame (0: off).
+    /// How long the cores keep polling after the links last carried a frame (0: off).
     #[serde(default)]
     pub idle_poll_ms: u64,
     pub links: Vec<LinkStatus>,

@@ -40,7 +40,7 @@ pub enum GatewayCommand {
         /// 802.1Q VLANs (needed to register a gateway of a facility).
         #[arg(long)]
         access_interface: Option<String>,
-        /// Keep a core polling (at idle priority) for this many milliseconds after the links last
+        /// Keep every core polling (at idle priority) for this many milliseconds after the links last
         /// carried a frame, so that frames do not wait for a halted CPU to wake up; 0 is off. In
         /// the file: `idle_poll_ms` in [gateway].
         #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=xc_gateway::config::MAX_IDLE_POLL_MS))]
@@ -407,7 +407,7 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
             }
             if st.idle_poll_ms > 0 {
                 println!(
-                    "\nIdle polling: a core polls for {} ms after the links last carried a frame",
+                    "\nIdle polling: the cores poll for {} ms after the links last carried a frame",
                     st.idle_poll_ms
                 );
             }
