@@ -78,8 +78,8 @@ for i in $(seq 1 "$runs"); do
   hops=$(ip netns exec xcdemo-aws-host traceroute -n -w 1 -q 1 -m 3 10.1.1.10 | awk 'NR>1 {print $2}')
   gw=$(echo "$hops" | sed -n 1p); far=$(echo "$hops" | sed -n 2p)
   ns=xcdemo-aws-gw1; [ "$gw" = "10.0.1.2" ] && ns=xcdemo-aws-gw2
-  link=$(( ${far##*.} / 2 + $(echo "$far" | awk -F. '{print $3}') * 128 ))
-  port=$((10000 + link))
+  # The link whose remote end has that address, and its UDP port (the same at both ends).
+  read -r link port < <(aws connection links "$id" | json "' '.join([(l['name'], l['ends'][0]['underlay'].rsplit(':', 1)[1]) for l in d['links'] if l['ends'][1]['address'].split('/')[0] == '$far'][0])")
   ip netns exec xcdemo-aws-host ping -D -n -i 0.01 -w 4 10.1.1.10 > "$work/fo.$i" 2>&1 &
   pp=$!
   sleep 1
@@ -90,7 +90,7 @@ for i in $(seq 1 "$runs"); do
 import sys
 t=[float(x) for x in sys.stdin.read().split()]
 print(round(max(b-a for a,b in zip(t,t[1:]))*1000) if len(t)>1 else 99999)")
-  echo "failover run $i ($ns, link l$link): longest gap $gap ms" >&2
+  echo "failover run $i ($ns, link $link): longest gap $gap ms" >&2
   fail_ms+=("$gap")
 done
 

@@ -334,7 +334,7 @@ fn one_run(
                     )
                     .ok()
                     .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
-                    .and_then(|v| v["bgp"]["loc_rib"].as_u64())
+                    .and_then(|v| v["bgp"]["locRib"].as_u64())
                     .unwrap_or(0) as usize
                 }),
                 "bgp",

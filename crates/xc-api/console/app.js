@@ -282,19 +282,19 @@ function drawConnection(c, links, events) {
       ${links.map((l) => {
         const e = l.ends || [];
         const end = (i) => (e[i] ? `${esc(e[i].gatewayName)} <span class="muted">${esc(e[i].facility || '')}</span><br><code>${esc(e[i].address)}</code>` : '-');
-        const mka = (i) => (e[i] && e[i].mka ? `${badge(e[i].mka.state)}${e[i].mka.key_age_secs != null ? ` key ${e[i].mka.key_age_secs}s` : ''}` : '-');
-        const bgp = (i) => (e[i] && e[i].bgp ? `${badge(e[i].bgp.state)} ${e[i].bgp.prefixes_accepted}/${e[i].bgp.prefixes_sent}` : '-');
+        const mka = (i) => (e[i] && e[i].mka ? `${badge(e[i].mka.state)}${e[i].mka.keyAgeSecs != null ? ` key ${e[i].mka.keyAgeSecs}s` : ''}` : '-');
+        const bgp = (i) => (e[i] && e[i].bgp ? `${badge(e[i].bgp.state)} ${e[i].bgp.prefixesAccepted}/${e[i].bgp.prefixesSent}` : '-');
         const bfd = (i) => (e[i] && e[i].bgp && e[i].bgp.bfd ? esc(e[i].bgp.bfd.state) : '-');
-        const ctr = (i) => (e[i] && e[i].counters ? `tx ${esc(e[i].counters.tx_packets)} rx ${esc(e[i].counters.rx_packets)}` : '-');
-        return `<tr><td>${esc(l.name)}<br><span class="muted">VNI ${esc(l.vni)}</span></td><td>${badge(l.state)}${l.reason ? `<br><span class="hint">${esc(l.reason)}</span>` : ''}</td>
+        const ctr = (i) => (e[i] && e[i].counters ? `tx ${esc(e[i].counters.txPackets)} rx ${esc(e[i].counters.rxPackets)}` : '-');
+        return `<tr><td>${esc(l.name)}<br><span class="muted">VNI ${esc(l.vni)}</span></td><td>${badge(l.state)}${l.reason ? `<br><span class="hint">${esc(l.reason.code)}: ${esc(l.reason.message)}</span>` : ''}</td>
           <td>${end(0)}</td><td>${end(1)}</td><td>${mka(0)} / ${mka(1)}</td><td>${bgp(0)} / ${bgp(1)}</td><td>${bfd(0)} / ${bfd(1)}</td><td>${ctr(0)}<br>${ctr(1)}</td></tr>`;
       }).join('')}</tbody></table></div>`}
     ${sessions.length ? `<h2>Customer sessions</h2><div class="table-wrap"><table><thead><tr><th>Edge</th><th>VLAN interface</th><th>Addresses</th><th>BGP</th><th>Routes in (accepted / refused)</th><th>Last error</th></tr></thead><tbody>
       ${sessions.map((s) => `<tr><td>${esc(s.edge)} <span class="muted">${esc(s.facility || '')}</span></td><td><code>${esc(s.interface || '-')}</code></td>
         <td><code>${esc(s.providerAddress)}</code> ↔ <code>${esc(s.customerAddress)}</code> (AS ${esc(s.customerAsn)})</td>
         <td>${s.bgp ? badge(s.bgp.state) : '-'}</td>
-        <td>${s.bgp ? `${esc(s.bgp.prefixes_accepted)} / ${esc(s.bgp.prefixes_refused_total)}${s.bgp.refused_prefixes && s.bgp.refused_prefixes.length ? `<br><span class="hint">refused: ${esc(s.bgp.refused_prefixes.join(', '))}</span>` : ''}` : '-'}</td>
-        <td>${esc((s.bgp && (s.bgp.last_error || s.bgp.connect_error)) || '')}</td></tr>`).join('')}</tbody></table></div>` : ''}
+        <td>${s.bgp ? `${esc(s.bgp.prefixesAccepted)} / ${esc(s.bgp.prefixesRefusedTotal)}${s.bgp.refusedPrefixes && s.bgp.refusedPrefixes.length ? `<br><span class="hint">refused: ${esc(s.bgp.refusedPrefixes.join(', '))}</span>` : ''}` : '-'}</td>
+        <td>${esc((s.bgp && ((s.bgp.lastError && s.bgp.lastError.message) || s.bgp.connectError)) || '')}</td></tr>`).join('')}</tbody></table></div>` : ''}
     <h2>Tags</h2>
     ${Object.keys(c.tags || {}).length === 0 ? '<p class="muted" id="no-tags">No tags.</p>'
     : `<div class="table-wrap"><table id="tags"><thead><tr><th>Key</th><th>Value</th>${owner && canWrite() ? '<th></th>' : ''}</tr></thead><tbody>

@@ -39,6 +39,14 @@ impl ApiError {
         Self::Service(ServiceError::validation(field, message))
     }
 
+    /// The reason code of a refusal that has one.
+    pub fn reason(&self) -> Option<xc_types::StateReasonCode> {
+        match self {
+            Self::Service(ServiceError::Refused { code, .. }) => Some(*code),
+            _ => None,
+        }
+    }
+
     /// The AWS error code (shape name), the HTTP status, the message, and the field it concerns.
     pub fn parts(&self) -> (&'static str, u16, String, Option<String>) {
         match self {
@@ -52,6 +60,17 @@ impl ApiError {
                 ServiceError::NotFound { .. } => ("ResourceNotFoundException", 404, e.to_string(), None),
                 ServiceError::AccessDenied(m) => ("AccessDeniedException", 403, m.clone(), None),
                 ServiceError::Conflict(m) => ("InterconnectClientException", 400, m.clone(), None),
+                ServiceError::Refused {
+                    field: Some(field), ..
+                } => (
+                    "InterconnectValidationException",
+                    400,
+                    format!("{field}: {e}"),
+                    Some(field.clone()),
+                ),
+                ServiceError::Refused { field: None, .. } => {
+                    ("InterconnectClientException", 400, e.to_string(), None)
+                }
                 ServiceError::QuotaExceeded(m) => ("ServiceQuotaExceededException", 402, m.clone(), None),
                 ServiceError::Internal(_) => (
                     "InterconnectServerException",

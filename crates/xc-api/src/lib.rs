@@ -69,6 +69,7 @@ impl Reply {
             code: code.to_owned(),
             message,
             field,
+            reason: e.reason(),
         };
         Self(Self::with(
             status,

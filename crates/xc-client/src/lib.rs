@@ -68,6 +68,54 @@ async fn decode_response<T: DeserializeOwned>(
     endpoint: &str,
     resp: reqwest::Response,
 ) -> Result<T, ClientError> {
+    let bytes = response_body(endpoint, resp).await?;
+    serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
+}
+
+/// A response body that was read with members this build does not know: they are left out,
+/// and named (`config.link[0].colour`) so the caller can say so.
+#[derive(Debug)]
+pub struct Lenient<T> {
+    pub value: T,
+    pub ignored: Vec<String>,
+}
+
+/// Reads a response leniently: unknown members are ignored and listed.
+async fn decode_lenient<T: DeserializeOwned>(
+    endpoint: &str,
+    resp: reqwest::Response,
+) -> Result<Lenient<T>, ClientError> {
+    let bytes = response_body(endpoint, resp).await?;
+    decode_json_lenient(&bytes)
+}
+
+/// Decodes JSON into `T`, ignoring and naming the members `T` has no field for.
+pub fn decode_json_lenient<T: DeserializeOwned>(bytes: &[u8]) -> Result<Lenient<T>, ClientError> {
+    let mut ignored = Vec::new();
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_ignored::deserialize(&mut de, |p| ignored.push(member_path(&p)))
+        .map_err(|e| ClientError::Decode(e.to_string()))?;
+    Ok(Lenient { value, ignored })
+}
+
+/// `config.link[0].colour`
+fn member_path(p: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match p {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", member_path(parent)),
+        Path::Map { parent, key } => match member_path(parent) {
+            s if s.is_empty() => key.clone(),
+            s => format!("{s}.{key}"),
+        },
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => member_path(parent),
+    }
+}
+
+/// A successful response's body, or the server's error.
+async fn response_body(endpoint: &str, resp: reqwest::Response) -> Result<Vec<u8>, ClientError> {
     let status = resp.status().as_u16();
     let bytes = resp.bytes().await.map_err(|e| ClientError::Transport {
         endpoint: endpoint.to_owned(),
@@ -89,7 +137,7 @@ async fn decode_response<T: DeserializeOwned>(
             },
         });
     }
-    serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
+    Ok(bytes.to_vec())
 }
 
 impl Client {
@@ -525,12 +573,13 @@ impl GatewayClient {
     }
 
     /// The configuration; with the index of the one the gateway has, waits (up to `wait`) for
-    /// a different one.
+    /// a different one. Read leniently: members a newer control plane added are ignored and
+    /// named, so that a control plane can be upgraded before its gateways.
     pub async fn config(
         &self,
         index: Option<&str>,
         wait: std::time::Duration,
-    ) -> Result<xc_types::gateway::ConfigResponse, ClientError> {
+    ) -> Result<Lenient<xc_types::gateway::ConfigResponse>, ClientError> {
         let mut url = format!(
             "{}/v1/gateway/config?wait={}",
             self.endpoint,
@@ -545,7 +594,7 @@ impl GatewayClient {
             .send()
             .await
             .map_err(|e| self.transport(e))?;
-        decode_response(&self.endpoint, resp).await
+        decode_lenient(&self.endpoint, resp).await
     }
 
     pub async fn test_result(&self, r: &xc_types::gateway::TestResult) -> Result<(), ClientError> {
@@ -578,5 +627,39 @@ impl GatewayClient {
         decode_response::<serde_json::Value>(&self.endpoint, resp)
             .await
             .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xc_types::gateway::ConfigResponse;
+
+    /// A configuration from a newer control plane, with members this build does not know,
+    /// is read, and the unknown members are named.
+    #[test]
+    fn a_newer_configuration_is_read_and_its_new_members_named() {
+        let body = br#"{"index": "ab", "tests": [], "futureTop": 1, "config": {
+            "schema": 2,
+            "gateway": {"name": "gw-1", "colour": "red"},
+            "link": [{"name": "l1", "underlay_local": "10.0.0.1:10001",
+                      "underlay_remote": "10.0.0.2:10001", "vni": 1, "ckn": "00",
+                      "cak": "01", "fec": "rs528"}]}}"#;
+        let r: Lenient<ConfigResponse> = decode_json_lenient(body).expect("readable");
+        assert_eq!(r.value.config.schema, 2);
+        assert_eq!(r.value.config.link[0].name, "l1");
+        assert_eq!(
+            r.ignored,
+            vec![
+                "futureTop".to_owned(),
+                "config.gateway.colour".to_owned(),
+                "config.link[0].fec".to_owned()
+            ]
+        );
+        let strict = serde_json::from_slice::<ConfigResponse>(body);
+        assert!(
+            strict.is_ok(),
+            "the schema itself does not refuse them either"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The service layer's one error type. Each front-end maps it to its wire form in one place.
 
 use xc_store::StoreError;
+use xc_types::StateReasonCode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -15,6 +16,14 @@ pub enum ServiceError {
     /// The request is valid but conflicts with the state of a resource.
     #[error("{0}")]
     Conflict(String),
+    /// A refusal with a reason code of its own (`PREFIX_OVERLAP`): about a request member
+    /// (`field`), or about the state of resources.
+    #[error("{message} ({code})")]
+    Refused {
+        code: StateReasonCode,
+        field: Option<String>,
+        message: String,
+    },
     #[error("{0}")]
     QuotaExceeded(String),
     #[error("internal error: {0}")]

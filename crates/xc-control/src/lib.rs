@@ -11,7 +11,9 @@
 
 pub mod catalog;
 mod error;
-mod lifecycle;
+mod intent;
+pub mod planner;
+mod reconciler;
 pub mod secrets;
 mod service;
 pub mod tokens;

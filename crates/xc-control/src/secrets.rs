@@ -80,7 +80,7 @@ impl Secrets {
 
     /// A link's CKN (16 bytes) and CAK (32 bytes), derived from a server secret and the link,
     /// never stored.
-    pub(crate) fn link_keys(&self, link: u32, connection: &str) -> ([u8; 16], Zeroizing<[u8; 32]>) {
+    pub(crate) fn link_keys(&self, link: u64, connection: &str) -> ([u8; 16], Zeroizing<[u8; 32]>) {
         let ckn_full = hmac_sha256(
             &self.link_keys[..],
             format!("ckn {link} {connection}").as_bytes(),

@@ -151,7 +151,7 @@ async fn expired_keys_are_refused_and_the_request_fails_with_a_reason() {
     assert_eq!(failed.connection.state, ConnectionState::Failed);
     assert_eq!(
         failed.connection.state_reason.expect("reason").code,
-        "ACTIVATION_KEY_EXPIRED"
+        xc_types::StateReasonCode::ActivationKeyExpired
     );
 
     // Deleted connections are listed for a day, then only readable by id.

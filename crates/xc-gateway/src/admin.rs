@@ -52,7 +52,7 @@ pub fn render_metrics(st: &GatewayStatus) -> String {
         "xconnect_link_mka_secured",
         "gauge",
         "1 when MKA has keys installed both ways on the link.",
-        |l| u64::from(l.mka.state == "secured"),
+        |l| u64::from(l.mka.state == crate::status::MkaState::Secured),
     );
     family(
         &mut out,
@@ -62,20 +62,13 @@ pub fn render_metrics(st: &GatewayStatus) -> String {
         "SAK rotations on the link.",
         |l| l.mka.rotations,
     );
-    let mut names: Vec<String> = Vec::new();
-    for l in &st.links {
-        if let Some(map) = l.counters.as_object() {
-            for k in map.keys() {
-                if !names.contains(k) {
-                    names.push(k.clone());
-                }
-            }
-        }
-    }
-    for n in names {
+    let names = crate::status::LinkCounters::default()
+        .fields()
+        .map(|(n, _)| n);
+    for (i, n) in names.iter().enumerate() {
         let _ = writeln!(out, "# TYPE xconnect_link_{n}_total counter");
         for l in &st.links {
-            let v = l.counters.get(&n).and_then(|v| v.as_u64()).unwrap_or(0);
+            let v = l.counters.fields()[i].1;
             let _ = writeln!(
                 out,
                 "xconnect_link_{n}_total{{gateway=\"{}\",link=\"{}\"}} {v}",
@@ -97,7 +90,7 @@ fn render_bgp(out: &mut String, gateway: &str, bgp: &crate::status::RoutingStatu
             "xconnect_bgp_session_established",
             "gauge",
             "1 when the BGP session is Established.",
-            |n| u64::from(n.state == "Established"),
+            |n| u64::from(n.state == crate::status::BgpState::Established),
         ),
         (
             "xconnect_bgp_prefixes_received",
@@ -153,7 +146,7 @@ fn render_bgp(out: &mut String, gateway: &str, bgp: &crate::status::RoutingStatu
                 out,
                 "xconnect_bfd_session_up{{gateway=\"{gateway}\",neighbor=\"{}\"}} {}",
                 n.address,
-                u64::from(b.state == "Up")
+                u64::from(b.state == crate::status::BfdState::Up)
             );
         }
     }
@@ -192,7 +185,7 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::status::{LinkStatus, MkaState};
+    use crate::status::{BfdState, BgpState, LinkCounters, LinkStatus, MkaState, MkaStatus};
 
     #[test]
     fn metrics_exposition() {
@@ -202,21 +195,24 @@ mod tests {
             idle_poll_ms: 0,
             links: vec![LinkStatus {
                 name: "l1".into(),
-                mka: MkaState {
-                    state: "secured".into(),
+                mka: MkaStatus {
+                    state: MkaState::Secured,
                     rotations: 3,
-                    ..MkaState::default()
+                    ..MkaStatus::default()
                 },
-                counters: serde_json::json!({ "tx_packets": 42 }),
+                counters: LinkCounters {
+                    tx_packets: 42,
+                    ..LinkCounters::default()
+                },
                 ..LinkStatus::default()
             }],
             bgp: Some(crate::status::RoutingStatus {
                 neighbors: vec![crate::status::NeighborStatus {
                     address: "169.254.0.1".into(),
-                    state: "Established".into(),
+                    state: BgpState::Established,
                     prefixes_accepted: 7,
                     bfd: Some(crate::status::BfdStatus {
-                        state: "Up".into(),
+                        state: BfdState::Up,
                         ..Default::default()
                     }),
                     ..Default::default()

@@ -125,10 +125,38 @@ async fn credential(opts: &ManagedOptions) -> io::Result<(String, String)> {
     Ok((resp.gateway_id, resp.secret))
 }
 
+/// The control plane's document with this machine's settings, checked as a file would be.
 fn to_config(resp: &ConfigResponse, admin: SocketAddr) -> Result<GatewayConfig, String> {
     let mut doc = resp.config.clone();
     doc.gateway.admin_listen = Some(admin.to_string());
-    GatewayConfig::from_doc(&doc).map_err(|e| e.to_string())
+    GatewayConfig::from_doc(&doc, None).map_err(|e| e.to_string())
+}
+
+/// Says once what this gateway cannot understand of a newer control plane's configuration:
+/// the members it ignores, by name, and a newer schema.
+#[derive(Debug, Default)]
+struct Newer {
+    said: std::collections::BTreeSet<String>,
+}
+
+impl Newer {
+    fn note(&mut self, resp: &xc_client::Lenient<ConfigResponse>) {
+        let schema = resp.value.config.schema;
+        if schema > xc_types::gateway::SCHEMA_VERSION
+            && self.said.insert(format!("schema {schema}"))
+        {
+            tracing::warn!(
+                schema,
+                known = xc_types::gateway::SCHEMA_VERSION,
+                "the controller writes a newer configuration schema: what this gateway does not know is ignored (upgrade the gateway)"
+            );
+        }
+        for m in &resp.ignored {
+            if self.said.insert(m.clone()) {
+                tracing::warn!(member = %m, "the controller's configuration has a member this gateway does not know: ignored");
+            }
+        }
+    }
 }
 
 /// Applies a configuration, logging what could not be applied; returns the prefixes of the
@@ -173,7 +201,8 @@ pub async fn run(
     let mut announced: Vec<ipnet::IpNet> = Vec::new();
     // Static stability: the last configuration first, before the controller answers.
     if let Ok(text) = std::fs::read_to_string(&saved)
-        && let Ok(resp) = serde_json::from_str::<ConfigResponse>(&text)
+        && let Ok(resp) =
+            xc_client::decode_json_lenient::<ConfigResponse>(text.as_bytes()).map(|r| r.value)
     {
         match to_config(&resp, opts.admin_listen) {
             Ok(cfg) => {
@@ -212,9 +241,12 @@ pub async fn run(
     };
     let watch = async {
         let mut failing = false;
+        let mut newer = Newer::default();
         loop {
             match client.config(index.as_deref(), WATCH_WAIT).await {
-                Ok(resp) => {
+                Ok(fetched) => {
+                    newer.note(&fetched);
+                    let resp = fetched.value;
                     if failing {
                         tracing::info!("controller reachable again");
                         failing = false;

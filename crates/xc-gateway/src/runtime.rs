@@ -3,7 +3,10 @@
 
 use crate::config::{AccessSettings, GatewayConfig, LinkSettings};
 use crate::keylog::{self, KeyLog};
-use crate::status::{AccessStatus, GatewayStatus, LinkStatus, MkaState};
+use crate::status::{
+    AccessStatus, GatewayStatus, LinkCounters, LinkStatus, MkaCondition, MkaState, MkaStatus,
+    SecyCounters,
+};
 use sha2::Digest;
 use std::collections::BTreeSet;
 use std::io;
@@ -404,6 +407,10 @@ fn start_link(
     if let Some(a) = s.address {
         ip(&["addr", "add", &a.to_string(), "dev", &tap_name])?;
     }
+    if let Some(a) = s.address6 {
+        // A point-to-point subnet: no one else to collide with.
+        ip(&["addr", "add", &a.to_string(), "dev", &tap_name, "nodad"])?;
+    }
     if let Some(br) = &s.bridge {
         ip(&["link", "set", "dev", &tap_name, "master", br])?;
     }
@@ -415,6 +422,7 @@ fn start_link(
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
     let status = Arc::new(Mutex::new(LinkStatus {
         name: s.name.clone(),
+        id: s.id,
         tap: tap_name,
         vni: s.vni,
         mtu: link_mtu,
@@ -551,37 +559,101 @@ fn mka_loop(
         if let Ok(mut st) = status.lock() {
             let m = p.status();
             let secured = secured_since.is_some() && !m.live_peers.is_empty();
-            st.mka = MkaState {
-                state: if secured { "secured" } else if m.live_peers.is_empty() { "no-peer" } else { "negotiating" }.to_owned(),
+            let state = if secured {
+                MkaState::Secured
+            } else if m.live_peers.is_empty() {
+                MkaState::NoPeer
+            } else {
+                MkaState::Negotiating
+            };
+            let condition = (!secured).then(|| match m.last_error {
+                Some(problem) => mka_condition(problem),
+                None if m.live_peers.is_empty() => MkaCondition::NoPeer,
+                None => MkaCondition::Agreeing,
+            });
+            st.mka = MkaStatus {
+                state,
+                condition,
                 key_server: m.is_key_server,
                 key_server_sci: m.key_server.map(|s| s.to_string()),
                 live_peers: m.live_peers.iter().map(|s| s.to_string()).collect(),
                 current_an: m.tx_key.map(|(_, an)| an),
                 key_number: m.tx_key.map(|(kn, _)| kn),
-                key_age_secs: m.tx_key_since.map(|t| now.saturating_duration_since(t).as_secs()),
+                key_age_secs: m
+                    .tx_key_since
+                    .map(|t| now.saturating_duration_since(t).as_secs()),
                 rotations: m.rotations,
                 mkpdus_sent: m.mkpdus_sent,
                 mkpdus_received: m.mkpdus_received,
                 mkpdus_bad_icv: m.mkpdus_bad_icv,
-                reason: (!secured).then(|| {
-                    m.last_error.clone().unwrap_or_else(|| {
-                        if m.live_peers.is_empty() {
-                            "no valid MKPDU from the peer yet: is the other gateway running, with this link's CKN and CAK?".to_owned()
-                        } else {
-                            "agreeing keys with the peer".to_owned()
-                        }
-                    })
-                }),
+                reason: condition.map(|c| c.describe().to_owned()),
             };
-            st.counters = serde_json::to_value(link.counters()).unwrap_or_default();
+            st.counters = link_counters(link.counters());
             let (tx, rx) = link.secy_counters();
-            st.secy = serde_json::json!({
-                "OutPktsEncrypted": tx.out_pkts_encrypted, "OutPktsProtected": tx.out_pkts_protected,
-                "InPktsOK": rx.in_pkts_ok, "InPktsLate": rx.in_pkts_late, "InPktsNotValid": rx.in_pkts_not_valid,
-                "InPktsNoSCI": rx.in_pkts_no_sci, "InPktsNotUsingSA": rx.in_pkts_not_using_sa,
-                "InPktsBadTag": rx.in_pkts_bad_tag, "InPktsNoTag": rx.in_pkts_no_tag, "InPktsDelayed": rx.in_pkts_delayed,
-            });
+            st.secy = SecyCounters {
+                out_pkts_encrypted: tx.out_pkts_encrypted,
+                out_pkts_protected: tx.out_pkts_protected,
+                in_pkts_ok: rx.in_pkts_ok,
+                in_pkts_late: rx.in_pkts_late,
+                in_pkts_not_valid: rx.in_pkts_not_valid,
+                in_pkts_no_sci: rx.in_pkts_no_sci,
+                in_pkts_not_using_sa: rx.in_pkts_not_using_sa,
+                in_pkts_bad_tag: rx.in_pkts_bad_tag,
+                in_pkts_no_tag: rx.in_pkts_no_tag,
+                in_pkts_delayed: rx.in_pkts_delayed,
+            };
         }
+    }
+}
+
+/// What the participant saw go wrong, as the status reports it.
+fn mka_condition(p: xc_macsec::mka::Problem) -> MkaCondition {
+    use xc_macsec::mka::Problem;
+    match p {
+        Problem::OtherCkn => MkaCondition::PeerCknMismatch,
+        Problem::IcvMismatch => MkaCondition::PeerCakMismatch,
+        Problem::CipherSuiteMismatch => MkaCondition::CipherSuiteMismatch,
+        Problem::SakUnwrap => MkaCondition::SakUnwrapFailed,
+        Problem::SakWrap | Problem::Encode => MkaCondition::LocalError,
+    }
+}
+
+/// The data plane's counters as the status reports them (every field, by name: a counter added
+/// to one and not the other does not compile).
+fn link_counters(c: xc_dataplane::CounterSnapshot) -> LinkCounters {
+    let xc_dataplane::CounterSnapshot {
+        tx_packets,
+        tx_bytes,
+        rx_packets,
+        rx_bytes,
+        tx_dropped_policer,
+        tx_shaped,
+        rx_dropped_policer,
+        tx_dropped_no_sa,
+        rx_dropped_invalid,
+        rx_dropped_replay,
+        rx_dropped_icv,
+        rx_dropped_vxlan,
+        mkpdus_tx,
+        mkpdus_rx,
+        io_errors,
+    } = c;
+    LinkCounters {
+        tx_packets,
+        tx_bytes,
+        rx_packets,
+        rx_bytes,
+        tx_dropped_policer,
+        tx_shaped,
+        rx_dropped_policer,
+        tx_dropped_no_sa,
+        rx_dropped_invalid,
+        rx_dropped_replay,
+        rx_dropped_icv,
+        rx_dropped_vxlan,
+        mkpdus_tx,
+        mkpdus_rx,
+        io_errors,
     }
 }
 

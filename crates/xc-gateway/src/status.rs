@@ -1,7 +1,4 @@
 //! What `/status` reports (and `xconnect gateway status` prints): defined in `xc-types`, since the
 //! gateway reports the same to the control plane.
 
-pub use xc_types::gateway::{
-    AccessStatus, BfdStatus, GatewayStatus, LinkStatus, MkaState, NeighborStatus, RouteStatus,
-    RoutingStatus,
-};
+pub use xc_types::gateway::status::*;

@@ -49,6 +49,20 @@ fn parse<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> Result<T, Stor
     r.map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
+/// A stored reason: its code (checked) and message.
+fn stored_reason(
+    code: Option<String>,
+    message: Option<String>,
+) -> Result<Option<StateReason>, StoreError> {
+    match (code, message) {
+        (Some(code), Some(message)) => Ok(Some(StateReason {
+            code: parse(StateReasonCode::parse(&code), "reason code")?,
+            message,
+        })),
+        _ => Ok(None),
+    }
+}
+
 fn map_duplicate(e: rusqlite::Error, what: &'static str) -> StoreError {
     match e {
         rusqlite::Error::SqliteFailure(f, _)
@@ -389,7 +403,7 @@ impl<'a> Db<'a> {
                     c.pending_bandwidth.map(|b| b.mbps() as i64),
                     c.description.as_str(),
                     c.state.as_str(),
-                    c.state_reason.as_ref().map(|r| r.code.clone()),
+                    c.state_reason.as_ref().map(|r| r.code.as_str()),
                     c.state_reason.as_ref().map(|r| r.message.clone()),
                     c.billing_tier,
                     c.grant.key_id.to_string(),
@@ -419,7 +433,7 @@ impl<'a> Db<'a> {
                 c.pending_bandwidth.map(|b| b.mbps() as i64),
                 c.description.as_str(),
                 c.state.as_str(),
-                c.state_reason.as_ref().map(|r| r.code.clone()),
+                c.state_reason.as_ref().map(|r| r.code.as_str()),
                 c.state_reason.as_ref().map(|r| r.message.clone()),
                 json(&c.tags),
                 c.updated_at,
@@ -439,24 +453,33 @@ impl<'a> Db<'a> {
             "SELECT at, kind, state, previous_state, reason_code, reason_message, bandwidth_mbps, \
              pending_bandwidth_mbps FROM connection_events WHERE connection_id = ?1 ORDER BY seq",
         )?;
-        let rows = st.query_map([id.as_str()], |r| {
-            let reason = match (r.get::<_, Option<String>>(4)?, r.get(5)?) {
-                (Some(code), Some(message)) => Some(StateReason { code, message }),
-                _ => None,
-            };
-            Ok(xc_types::api::ConnectionEvent {
-                at: r.get(0)?,
-                kind: r.get(1)?,
-                state: r.get(2)?,
-                previous_state: r.get(3)?,
-                reason,
-                bandwidth: Bandwidth::from_mbps(r.get::<_, i64>(6)? as u64),
-                pending_bandwidth: r
-                    .get::<_, Option<i64>>(7)?
-                    .map(|b| Bandwidth::from_mbps(b as u64)),
+        let rows = st
+            .query_map([id.as_str()], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, i64>(6)?,
+                    r.get::<_, Option<i64>>(7)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(at, kind, state, previous, code, message, bw, pending)| {
+                Ok(xc_types::api::ConnectionEvent {
+                    at,
+                    kind: enum_parse(&kind, "event kind")?,
+                    state: parse(ConnectionState::parse(&state), "event state")?,
+                    previous_state: opt(previous, ConnectionState::parse, "event state")?,
+                    reason: stored_reason(code, message)?,
+                    bandwidth: Bandwidth::from_mbps(bw as u64),
+                    pending_bandwidth: pending.map(|b| Bandwidth::from_mbps(b as u64)),
+                })
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            .collect()
     }
 
     /// Last-mile connections that hold their VLAN and peering addresses (all but deleted and
@@ -731,10 +754,7 @@ fn connection_row(r: &Row<'_>) -> rusqlite::Result<Result<Connection, StoreError
             pending_bandwidth: rest.1.map(|b| Bandwidth::from_mbps(b as u64)),
             description: parse(Description::parse(&rest.2), "description")?,
             state: parse(ConnectionState::parse(&rest.3), "state")?,
-            state_reason: match (reason_code, reason_message) {
-                (Some(code), Some(message)) => Some(StateReason { code, message }),
-                _ => None,
-            },
+            state_reason: stored_reason(reason_code, reason_message)?,
             billing_tier: rest.4 as u8,
             grant: ActivationGrant {
                 key_id: parse(uuid::Uuid::parse_str(&rest.5), "key id")?,
@@ -953,26 +973,134 @@ impl Db<'_> {
     }
 
     pub fn delete_gateway(&self, id: &str) -> Result<bool, StoreError> {
+        self.conn.execute(
+            "DELETE FROM link_number_floors WHERE gateway = ?1",
+            params![id],
+        )?;
         Ok(self
             .conn
             .execute("DELETE FROM gateways WHERE id = ?1", params![id])?
             == 1)
     }
 
-    /// Inserts a link and returns its id.
+    /// Plans a link: inserts it with, from each pool, the lowest number free on both of its
+    /// gateways. `Ok(Err(pool))`, with nothing inserted, when that pool has none left.
     pub fn insert_link(
         &self,
-        connection: &ConnectionId,
-        gateway_a: &str,
-        gateway_b: &str,
-        slot: u8,
-        at: i64,
-    ) -> Result<u32, StoreError> {
+        new: &NewLink,
+    ) -> Result<Result<gateway::LinkRecord, gateway::Pool>, StoreError> {
+        let mut numbers = [0u32; 4];
+        for (slot, pool) in numbers.iter_mut().zip(gateway::Pool::ALL) {
+            match self.lowest_free(&new.gateway_a, &new.gateway_b, pool)? {
+                Some(n) => *slot = n,
+                None => return Ok(Err(pool)),
+            }
+        }
+        let [vni, port, v4, v6] = numbers;
+        let numbers = gateway::LinkNumbers {
+            vni,
+            port: u16::try_from(port)
+                .map_err(|_| StoreError::Corrupt(format!("port {port} out of range")))?,
+            v4,
+            v6,
+        };
         self.conn.execute(
-            "INSERT INTO links (connection_id, gateway_a, gateway_b, created_at, slot) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![connection.as_str(), gateway_a, gateway_b, at, slot],
+            "INSERT INTO links (connection_id, gateway_a, gateway_b, created_at, slot, vni, port, v4, v6) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                new.connection.as_str(),
+                new.gateway_a,
+                new.gateway_b,
+                new.created_at,
+                new.slot,
+                vni,
+                port,
+                v4,
+                v6
+            ],
         )?;
-        Ok(self.conn.last_insert_rowid() as u32)
+        let id = self.conn.last_insert_rowid();
+        let mut st = self.conn.prepare_cached(
+            "INSERT INTO link_numbers (gateway, pool, number, link_id) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for g in [&new.gateway_a, &new.gateway_b] {
+            for (pool, n) in gateway::Pool::ALL.into_iter().zip([vni, port, v4, v6]) {
+                st.execute(params![g, pool.as_str(), n, id])?;
+                self.raise_floor(g, pool)?;
+            }
+        }
+        Ok(Ok(gateway::LinkRecord {
+            id: id as u64,
+            connection_id: new.connection.clone(),
+            gateway_a: new.gateway_a.clone(),
+            gateway_b: new.gateway_b.clone(),
+            created_at: new.created_at,
+            slot: new.slot,
+            numbers,
+        }))
+    }
+
+    /// The lowest number of `pool` that neither gateway holds. The search starts at the higher
+    /// of the two gateways' floors (below a gateway's floor it holds every number) and walks the
+    /// numbers they hold from there to the first gap, so filling a pool in order costs a few
+    /// index steps per link.
+    fn lowest_free(
+        &self,
+        a: &str,
+        b: &str,
+        pool: gateway::Pool,
+    ) -> Result<Option<u32>, StoreError> {
+        let range = pool.range();
+        let mut candidate = self.floor(a, pool)?.max(self.floor(b, pool)?);
+        let mut st = self.conn.prepare_cached(
+            "SELECT DISTINCT number FROM link_numbers \
+             WHERE pool = ?3 AND gateway IN (?1, ?2) AND number >= ?4 ORDER BY number",
+        )?;
+        let mut rows = st.query(params![a, b, pool.as_str(), candidate])?;
+        while let Some(r) = rows.next()? {
+            let held: u32 = r.get(0)?;
+            if held > candidate {
+                break;
+            }
+            candidate = held + 1;
+        }
+        Ok(range.contains(&candidate).then_some(candidate))
+    }
+
+    /// A gateway's floor for a pool: every number below it is held by the gateway.
+    fn floor(&self, g: &str, pool: gateway::Pool) -> Result<u32, StoreError> {
+        let start = *pool.range().start();
+        let stored: Option<u32> = self
+            .conn
+            .prepare_cached(
+                "SELECT floor FROM link_number_floors WHERE gateway = ?1 AND pool = ?2",
+            )?
+            .query_row(params![g, pool.as_str()], |r| r.get(0))
+            .optional()?;
+        Ok(stored.map_or(start, |f| f.max(start)))
+    }
+
+    /// Raises a gateway's floor past the numbers it holds from there on.
+    fn raise_floor(&self, g: &str, pool: gateway::Pool) -> Result<(), StoreError> {
+        let mut floor = self.floor(g, pool)?;
+        let mut st = self.conn.prepare_cached(
+            "SELECT number FROM link_numbers \
+             WHERE gateway = ?1 AND pool = ?2 AND number >= ?3 ORDER BY number",
+        )?;
+        let mut rows = st.query(params![g, pool.as_str(), floor])?;
+        while let Some(r) = rows.next()? {
+            let held: u32 = r.get(0)?;
+            if held != floor {
+                break;
+            }
+            floor += 1;
+        }
+        self.conn.execute(
+            "INSERT INTO link_number_floors (gateway, pool, floor) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (gateway, pool) DO UPDATE SET floor = excluded.floor",
+            params![g, pool.as_str(), floor],
+        )?;
+        Ok(())
     }
 
     fn links_where(
@@ -981,33 +1109,58 @@ impl Db<'_> {
         p: &[&dyn rusqlite::ToSql],
     ) -> Result<Vec<gateway::LinkRecord>, StoreError> {
         let sql = format!(
-            "SELECT id, connection_id, gateway_a, gateway_b, created_at, slot FROM links {clause} ORDER BY id"
+            "SELECT id, connection_id, gateway_a, gateway_b, created_at, slot, vni, port, v4, v6 \
+             FROM links {clause} ORDER BY id"
         );
         let mut st = self.conn.prepare_cached(&sql)?;
         let rows = st
             .query_map(p, |r| {
                 Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, u8>(5)?,
+                    (
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, u8>(5)?,
+                    ),
+                    gateway::LinkNumbers {
+                        vni: r.get(6)?,
+                        port: r.get(7)?,
+                        v4: r.get(8)?,
+                        v6: r.get(9)?,
+                    },
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
         rows.into_iter()
-            .map(|(id, c, a, b, at, slot)| {
+            .map(|((id, c, a, b, at, slot), numbers)| {
                 Ok(gateway::LinkRecord {
-                    id: id as u32,
+                    id: id as u64,
                     connection_id: parse(ConnectionId::parse(&c), "link connection")?,
                     gateway_a: a,
                     gateway_b: b,
                     created_at: at,
                     slot,
+                    numbers,
                 })
             })
             .collect()
+    }
+
+    /// Every link.
+    pub fn all_links(&self) -> Result<Vec<gateway::LinkRecord>, StoreError> {
+        self.links_where("", &[])
+    }
+
+    /// How many numbers of each pool are held, by every gateway together (for tests and
+    /// diagnostics).
+    pub fn numbers_held(&self) -> Result<usize, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM link_numbers", [], |r| {
+                r.get::<_, i64>(0)
+            })? as usize)
     }
 
     pub fn links_of_connection(
@@ -1028,11 +1181,23 @@ impl Db<'_> {
         )?)
     }
 
-    pub fn delete_link(&self, id: u32) -> Result<(), StoreError> {
+    /// Removes a link; its numbers go back to their pools.
+    pub fn delete_link(&self, id: gateway::LinkId) -> Result<(), StoreError> {
         self.conn
-            .execute("DELETE FROM links WHERE id = ?1", params![i64::from(id)])?;
+            .execute("DELETE FROM links WHERE id = ?1", params![id as i64])?;
         Ok(())
     }
+}
+
+/// A link to plan: its connection, its two gateways, and (last mile) the customer session it
+/// carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLink {
+    pub connection: ConnectionId,
+    pub gateway_a: String,
+    pub gateway_b: String,
+    pub slot: u8,
+    pub created_at: i64,
 }
 
 struct GatewayRow {
@@ -1064,10 +1229,9 @@ impl GatewayRow {
             secret_hash: self.secret_hash,
             version: self.version,
             last_contact: self.last_contact,
-            status: self
-                .status
-                .map(|s| from_json(&s, "gateway status"))
-                .transpose()?,
+            // A report in a form this version cannot read (an older version's) is no report:
+            // the gateway's next one replaces it within seconds.
+            status: self.status.and_then(|s| serde_json::from_str(&s).ok()),
             created_at: self.created_at,
             access_interface: self.access_interface,
             id: self.id,

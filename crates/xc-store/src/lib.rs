@@ -18,7 +18,7 @@
 mod db;
 mod migrate;
 
-pub use db::{ConnectionFilter, Db, IdempotencyRecord, Page};
+pub use db::{ConnectionFilter, Db, IdempotencyRecord, NewLink, Page};
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

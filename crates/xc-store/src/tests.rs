@@ -96,19 +96,22 @@ async fn connection_history_is_written_by_the_triggers_and_bounded() {
             .await
             .expect("events")
     };
-    let kinds: Vec<(&str, &str, i64)> = events
+    let kinds: Vec<(String, &str, i64)> = events
         .iter()
-        .map(|e| (e.kind.as_str(), e.state.as_str(), e.at))
+        .map(|e| (e.kind.to_string(), e.state.as_str(), e.at))
         .collect();
     assert_eq!(
         kinds,
         [
-            ("created", "requested", 1),
-            ("state", "pending", 2),
-            ("bandwidth", "pending", 4)
+            ("created".to_owned(), "requested", 1),
+            ("state".to_owned(), "pending", 2),
+            ("bandwidth".to_owned(), "pending", 4)
         ]
     );
-    assert_eq!(events[1].previous_state.as_deref(), Some("requested"));
+    assert_eq!(
+        events[1].previous_state.map(|s| s.as_str()),
+        Some("requested")
+    );
     for i in 0..250 {
         let state = if i % 2 == 0 { "down" } else { "available" };
         update(&format!("state = '{state}'"), 10 + i);
@@ -119,4 +122,69 @@ async fn connection_history_is_written_by_the_triggers_and_bounded() {
         .expect("events");
     assert_eq!(events.len(), 200);
     assert_eq!(events.last().map(|e| e.at), Some(259));
+}
+
+/// Links take the lowest numbers free on both of their gateways, and give them back when
+/// they go, whichever way they go (one link, or a connection's links at once).
+#[tokio::test]
+async fn link_numbers_come_from_pools_and_go_back() {
+    use xc_types::gateway::Pool;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("db")).expect("open");
+    let c1 = ConnectionId::parse("mcc-aaaaaaaa").expect("id");
+    let c2 = ConnectionId::parse("mcc-bbbbbbbb").expect("id");
+    store
+        .write(move |db| {
+            let link = |c: &ConnectionId, a: &str, b: &str| {
+                db.insert_link(&NewLink {
+                    connection: c.clone(),
+                    gateway_a: a.into(),
+                    gateway_b: b.into(),
+                    slot: 0,
+                    created_at: 0,
+                })
+                .map(|r| r.expect("numbers left"))
+            };
+            let ab = link(&c1, "a", "b")?;
+            let ac = link(&c1, "a", "c")?;
+            let db_ = link(&c2, "d", "b")?;
+            let de = link(&c2, "d", "e")?;
+            // Unique on each gateway: a holds 1 and 2, b holds 1 and 2, d holds 2 and 1.
+            let vni = |l: &xc_types::gateway::LinkRecord| l.numbers.vni;
+            assert_eq!((vni(&ab), vni(&ac), vni(&db_), vni(&de)), (1, 2, 2, 1));
+            assert_eq!(
+                (ab.numbers.port, ab.numbers.v4, ab.numbers.v6),
+                (10_001, 1, 1)
+            );
+            assert_eq!(ac.name(), "l2");
+            // One link goes: its numbers come back, at both of its gateways.
+            db.delete_link(ab.id)?;
+            let again = link(&c1, "a", "b")?;
+            assert_eq!(vni(&again), 1);
+            assert!(again.id > de.id, "a new id, never the old one");
+            // A connection's links go at once (the numbers follow by cascade).
+            assert_eq!(db.delete_links_of_connection(&c1)?, 2);
+            assert_eq!(
+                db.numbers_held()?,
+                2 * 4 * 2,
+                "only c2's links hold numbers"
+            );
+            let fresh = link(&c1, "a", "c")?;
+            assert_eq!(vni(&fresh), 1);
+            // A full pool: every UDP port of gateway x is held.
+            for i in 0..Pool::Port.range().count() {
+                link(&c1, "x", &format!("peer{i}"))?;
+            }
+            let full = db.insert_link(&NewLink {
+                connection: c1.clone(),
+                gateway_a: "x".into(),
+                gateway_b: "y".into(),
+                slot: 0,
+                created_at: 0,
+            })?;
+            assert_eq!(full, Err(Pool::Port));
+            Ok::<_, StoreError>(())
+        })
+        .await
+        .expect("pools");
 }

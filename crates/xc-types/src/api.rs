@@ -19,6 +19,9 @@ pub struct ErrorBody {
     /// The request field a validation error is about.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// The reason code of a refusal that has one (`PREFIX_OVERLAP`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<crate::StateReasonCode>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -297,6 +300,28 @@ pub struct ConnectionView {
     pub last_mile: Option<LastMileView>,
 }
 
+/// What a history entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    /// The connection was created.
+    Created,
+    /// Its state, or the reason for it, changed.
+    State,
+    /// Its bandwidth (or the bandwidth being applied) changed.
+    Bandwidth,
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Created => "created",
+            Self::State => "state",
+            Self::Bandwidth => "bandwidth",
+        })
+    }
+}
+
 /// One entry of a connection's history: its creation, a change of state (or of the reason for
 /// it), a change of bandwidth.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -304,11 +329,10 @@ pub struct ConnectionView {
 pub struct ConnectionEvent {
     /// Seconds since the epoch.
     pub at: i64,
-    /// `created`, `state` or `bandwidth`.
-    pub kind: String,
-    pub state: String,
+    pub kind: EventKind,
+    pub state: ConnectionState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_state: Option<String>,
+    pub previous_state: Option<ConnectionState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<StateReason>,
     pub bandwidth: Bandwidth,
@@ -318,6 +342,7 @@ pub struct ConnectionEvent {
 
 /// A connection's history, oldest first (the newest 200 events are kept).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ConnectionEvents {
     pub events: Vec<ConnectionEvent>,
 }

@@ -13,10 +13,12 @@ pub mod gateway;
 mod ids;
 mod model;
 mod net;
+mod reason;
 
 pub use ids::*;
 pub use model::*;
 pub use net::*;
+pub use reason::*;
 
 /// Why a value was refused: always says what was expected, never echoes secrets.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

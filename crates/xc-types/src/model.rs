@@ -2,7 +2,8 @@
 
 use crate::{
     AccessKeyId, AccountId, Asn, AttachPointId, Bandwidth, ConnectionId, Description,
-    EnvironmentId, InvalidValue, Prefix, ProductType, ProposalId, SharedId, Tags, string_newtype,
+    EnvironmentId, InvalidValue, Prefix, ProductType, ProposalId, SharedId, StateReason, Tags,
+    string_newtype,
 };
 use std::collections::BTreeMap;
 
@@ -59,14 +60,6 @@ impl ConnectionState {
     }
 }
 string_newtype!(ConnectionState);
-
-/// A machine-readable reason with a human message, carried by `failed`, `down` and by any state
-/// where the user should know why (DESIGN.md: users complain that `failed` says nothing).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct StateReason {
-    pub code: String,
-    pub message: String,
-}
 
 /// Who started a connection: its owner (`CreateConnection`) or the remote side
 /// (`CreateProposal`, then the owner's `AcceptConnectionProposal`).

@@ -643,15 +643,15 @@ pub async fn run(cmd: CliCommand) -> anyhow::Result<()> {
                         .events
                         .iter()
                         .map(|e| {
-                            let what = match (e.kind.as_str(), &e.previous_state) {
-                                ("state", Some(from)) if *from != e.state => {
+                            let what = match (e.kind, &e.previous_state) {
+                                (EventKind::State, Some(from)) if *from != e.state => {
                                     format!("{from} -> {}", e.state)
                                 }
-                                ("bandwidth", _) => match e.pending_bandwidth {
+                                (EventKind::Bandwidth, _) => match e.pending_bandwidth {
                                     Some(p) => format!("bandwidth {} -> {p} requested", e.bandwidth),
                                     None => format!("bandwidth {}", e.bandwidth),
                                 },
-                                _ => e.state.clone(),
+                                _ => e.state.to_string(),
                             };
                             serde_json::json!({
                                 "time": xc_control::fmt_time(e.at),
@@ -683,7 +683,7 @@ pub async fn run(cmd: CliCommand) -> anyhow::Result<()> {
                                 end(i).and_then(|e| e.mka.as_ref()).map(|m| {
                                     match m.key_age_secs {
                                         Some(a) => format!("{} (key {a}s)", m.state),
-                                        None => m.state.clone(),
+                                        None => m.state.to_string(),
                                     }
                                 })
                             };
@@ -698,8 +698,8 @@ pub async fn run(cmd: CliCommand) -> anyhow::Result<()> {
                                 "addresses": format!("{} - {}", end(0).map(|e| e.address.as_str()).unwrap_or("-"), end(1).map(|e| e.address.as_str()).unwrap_or("-")),
                                 "mka": format!("{} / {}", mka(0).unwrap_or("-".into()), mka(1).unwrap_or("-".into())),
                                 "bgp": format!("{} / {}", bgp(0).unwrap_or("-".into()), bgp(1).unwrap_or("-".into())),
-                                "bfd": format!("{} / {}", end(0).and_then(|e| e.bgp.as_ref()).and_then(|b| b.bfd.as_ref()).map(|b| b.state.as_str()).unwrap_or("-"), end(1).and_then(|e| e.bgp.as_ref()).and_then(|b| b.bfd.as_ref()).map(|b| b.state.as_str()).unwrap_or("-")),
-                                "reason": l.reason,
+                                "bfd": format!("{} / {}", end(0).and_then(|e| e.bgp.as_ref()).and_then(|b| b.bfd.as_ref()).map(|b| b.state.to_string()).unwrap_or("-".into()), end(1).and_then(|e| e.bgp.as_ref()).and_then(|b| b.bfd.as_ref()).map(|b| b.state.to_string()).unwrap_or("-".into())),
+                                "reason": l.reason.as_ref().map(|r| r.to_string()),
                             })
                         })
                         .collect();
@@ -730,9 +730,9 @@ pub async fn run(cmd: CliCommand) -> anyhow::Result<()> {
                                 "link": l.name, "edge": format!("{} ({})", c.edge, c.facility.as_deref().unwrap_or("-")),
                                 "interface": c.interface, "layer": c.layer,
                                 "provider": c.provider_address, "customer": format!("{} AS {}", c.customer_address, c.customer_asn),
-                                "bgp": b.map(|b| b.state.clone()), "accepted": b.map(|b| b.prefixes_accepted),
+                                "bgp": b.map(|b| b.state), "accepted": b.map(|b| b.prefixes_accepted),
                                 "refused": b.map(|b| b.prefixes_refused_total),
-                                "lastError": b.and_then(|b| b.last_error.clone().or(b.connect_error.clone())),
+                                "lastError": b.and_then(|b| b.problem()),
                             })
                         })
                         .collect();

@@ -293,7 +293,7 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
                         "keyServer": if l.mka.key_server { "self" } else { "peer" },
                         "an": l.mka.current_an, "keyAge": l.mka.key_age_secs.map(|s| format!("{s}s")),
                         "rotations": l.mka.rotations,
-                        "txPackets": l.counters.get("tx_packets"), "rxPackets": l.counters.get("rx_packets"),
+                        "txPackets": l.counters.tx_packets, "rxPackets": l.counters.rx_packets,
                         "reason": l.mka.reason,
                     })
                 })
@@ -364,9 +364,9 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
                             "uptime": n.uptime_secs.map(|s| format!("{s}s")),
                             "received": n.prefixes_received, "accepted": n.prefixes_accepted,
                             "sent": n.prefixes_sent, "refused": n.prefixes_refused_total,
-                            "bfd": n.bfd.as_ref().map(|b| b.state.clone()),
+                            "bfd": n.bfd.as_ref().map(|b| b.state),
                             "md5": if n.md5 { "yes" } else { "no" },
-                            "lastError": n.last_error.clone().or(n.connect_error.clone()),
+                            "lastError": n.problem(),
                         })
                     })
                     .collect();

@@ -162,7 +162,7 @@ impl Lab {
     /// gateway's kernel.
     fn peer_route_kept_stale(&self) {
         self.wait("the routes to be kept as stale", UP, || {
-            self.neighbor(ADDR4[PEER])["stale_routes"] == 1
+            self.neighbor(ADDR4[PEER])["staleRoutes"] == 1
         });
         self.holds("the stale route stays in the kernel", || {
             self.has_route(GW, "10.50.0.0/24", "via 169.254.100.2")
@@ -365,10 +365,10 @@ fn bird_ipv4_routes_both_ways_refusal_withdrawal_and_notification() {
     );
     // The prefix outside the import filter is refused, counted and reported.
     let n = lab.neighbor(ADDR4[PEER]);
-    assert_eq!(n["prefixes_received"], 2, "{n}");
-    assert_eq!(n["prefixes_accepted"], 1, "{n}");
-    assert_eq!(n["prefixes_sent"], 1, "only IPv4 is negotiated: {n}");
-    assert_eq!(n["refused_prefixes"][0], "192.168.77.0/24", "{n}");
+    assert_eq!(n["prefixesReceived"], 2, "{n}");
+    assert_eq!(n["prefixesAccepted"], 1, "{n}");
+    assert_eq!(n["prefixesSent"], 1, "only IPv4 is negotiated: {n}");
+    assert_eq!(n["refusedPrefixes"][0], "192.168.77.0/24", "{n}");
     assert!(!lab.pair.routes(GW, false).contains("192.168.77.0"));
     // Withdrawal: BIRD stops announcing; the route leaves the kernel; and comes back.
     lab.birdc("disable originate4");
@@ -378,7 +378,7 @@ fn bird_ipv4_routes_both_ways_refusal_withdrawal_and_notification() {
     // A NOTIFICATION from the peer: BIRD shuts the session down administratively.
     lab.birdc("disable cpe4");
     lab.wait("the NOTIFICATION to be reported", UP, || {
-        lab.neighbor(ADDR4[PEER])["last_error"]
+        lab.neighbor(ADDR4[PEER])["lastError"]["message"]
             .as_str()
             .is_some_and(|e| e.contains("NOTIFICATION received: Cease / Administrative Shutdown"))
     });
@@ -417,7 +417,7 @@ fn bird_ipv6_session() {
     lab.ping("fd10::1", "fd50::1");
     let n = lab.neighbor(ADDR6[PEER]);
     assert_eq!(
-        (n["prefixes_accepted"].as_u64(), n["prefixes_sent"].as_u64()),
+        (n["prefixesAccepted"].as_u64(), n["prefixesSent"].as_u64()),
         (Some(1), Some(1)),
         "{n}\n{}",
         lab.context()
@@ -447,7 +447,7 @@ fn bird_md5_with_the_right_and_a_wrong_password() {
     assert_eq!(lab.neighbor(ADDR4[PEER])["md5"], true);
     // The wrong password: no session, and the reason is reported.
     lab.wait("the failed MD5 session to be reported", UP, || {
-        lab.neighbor(ADDR6[PEER])["connect_error"]
+        lab.neighbor(ADDR6[PEER])["connectError"]
             .as_str()
             .is_some_and(|e| e.contains("TCP MD5"))
     });
@@ -491,8 +491,10 @@ fn bird_bfd_takes_the_route_out_when_the_link_is_cut() {
     );
     lab.wait("the BFD failure to be reported", UP, || {
         let n = lab.neighbor(ADDR4[PEER]);
-        n["bfd"]["down_transitions"] == 1
-            && n["last_error"].as_str().is_some_and(|e| e.contains("BFD"))
+        n["bfd"]["downTransitions"] == 1
+            && n["lastError"]["message"]
+                .as_str()
+                .is_some_and(|e| e.contains("BFD"))
     });
 }
 
@@ -518,7 +520,7 @@ fn bird_restarting_gracefully_keeps_its_routes_in_the_kernel() {
     lab.start_bird(&opts, true);
     lab.wait_state(ADDR4[PEER], "Established");
     lab.wait("End-of-RIB to clear the stale mark", UP, || {
-        lab.neighbor(ADDR4[PEER])["stale_routes"] == 0
+        lab.neighbor(ADDR4[PEER])["staleRoutes"] == 0
     });
     assert!(
         lab.pair
@@ -621,7 +623,7 @@ fn two_sessions_to_one_network_form_one_multipath_route() {
     lab.ping("10.0.0.1", "10.50.0.1");
     let st = lab.status();
     assert_eq!(
-        st["bgp"]["routes"][0]["next_hops"].as_array().map(Vec::len),
+        st["bgp"]["routes"][0]["nextHops"].as_array().map(Vec::len),
         Some(2),
         "{st}"
     );
@@ -648,7 +650,7 @@ fn more_prefixes_than_the_limit_close_the_session_with_cease() {
     );
     lab.start_gateway(&neighbor(ADDR4[PEER], 65010, "max_prefixes = 2"));
     lab.wait("the max-prefix Cease to be reported", UP, || {
-        lab.neighbor(ADDR4[PEER])["last_error"]
+        lab.neighbor(ADDR4[PEER])["lastError"]["message"]
             .as_str()
             .is_some_and(|e| {
                 e.contains(
@@ -700,8 +702,8 @@ fn a_collision_decided_after_established_keeps_the_established_connection() {
     );
     lab.wait_state(ADDR4[PEER], "Established");
     let n = lab.neighbor(ADDR4[PEER]);
-    assert_eq!(n["established_transitions"], 1, "{}", lab.context());
-    assert!(n["last_error"].is_null(), "{}", lab.context());
+    assert_eq!(n["establishedTransitions"], 1, "{}", lab.context());
+    assert!(n["lastError"].is_null(), "{}", lab.context());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -855,7 +857,7 @@ fn frr_ipv4_with_md5_bfd_withdrawal_and_notification() {
         &format!("neighbor {peer} shutdown"),
     ]);
     lab.wait("the NOTIFICATION to be reported", UP, || {
-        lab.neighbor(ADDR4[PEER])["last_error"]
+        lab.neighbor(ADDR4[PEER])["lastError"]["message"]
             .as_str()
             .is_some_and(|e| e.contains("NOTIFICATION received: Cease"))
     });
@@ -897,7 +899,7 @@ fn frr_with_a_wrong_md5_password_gets_no_session() {
         "md5_password = \"gateway-side\"",
     ));
     lab.wait("the failed MD5 session to be reported", UP, || {
-        lab.neighbor(ADDR4[PEER])["connect_error"]
+        lab.neighbor(ADDR4[PEER])["connectError"]
             .as_str()
             .is_some_and(|e| e.contains("TCP MD5"))
     });
@@ -934,7 +936,7 @@ fn frr_graceful_restart_both_ways() {
     lab.restart_frr_bgpd();
     lab.wait_state(ADDR4[PEER], "Established");
     lab.wait("End-of-RIB to clear the stale mark", UP, || {
-        lab.neighbor(ADDR4[PEER])["stale_routes"] == 0
+        lab.neighbor(ADDR4[PEER])["staleRoutes"] == 0
     });
     lab.wait_route(GW, "10.50.0.0/24", "via 169.254.100.2", true);
     lab.wait_route(PEER, "10.0.0.0/16", "via 169.254.100.1", true);
@@ -1078,7 +1080,7 @@ afi-safi-name = "ipv6-unicast"
     // A NOTIFICATION from GoBGP: the neighbour is administratively disabled.
     lab.gobgp(&format!("neighbor {} disable", ADDR6[GW]));
     lab.wait("the NOTIFICATION to be reported", UP, || {
-        lab.neighbor(ADDR6[PEER])["last_error"]
+        lab.neighbor(ADDR6[PEER])["lastError"]["message"]
             .as_str()
             .is_some_and(|e| e.contains("NOTIFICATION received: Cease"))
     });
@@ -1117,7 +1119,7 @@ fn gobgp_with_a_wrong_md5_password_gets_no_session() {
         "md5_password = \"gateway-side\"",
     ));
     lab.wait("the failed MD5 session to be reported", UP, || {
-        lab.neighbor(ADDR4[PEER])["connect_error"]
+        lab.neighbor(ADDR4[PEER])["connectError"]
             .as_str()
             .is_some_and(|e| e.contains("TCP MD5"))
     });
@@ -1156,7 +1158,7 @@ fn gobgp_graceful_restart_both_ways() {
     lab.gobgp("global rib add 10.50.0.0/24 -a ipv4");
     lab.wait_state(ADDR4[PEER], "Established");
     lab.wait("End-of-RIB to clear the stale mark", UP, || {
-        lab.neighbor(ADDR4[PEER])["stale_routes"] == 0
+        lab.neighbor(ADDR4[PEER])["staleRoutes"] == 0
     });
     lab.wait_route(GW, "10.50.0.0/24", "via 169.254.100.2", true);
 

@@ -296,13 +296,17 @@ fn failures_and_changes_on_the_demo_topology() {
         .iter()
         .find(|l| gateway_of(&l["ends"][1]) == "gcp-gw2")
         .expect("a link to gcp-gw2");
-    let port = 10_000 + victim["vni"].as_u64().expect("vni");
+    let port = victim["ends"][1]["underlay"]
+        .as_str()
+        .and_then(|u| u.rsplit_once(':'))
+        .map(|(_, p)| p.to_owned())
+        .expect("the link's UDP port");
     let name = victim["name"].as_str().expect("name").to_owned();
-    d.cut("gcp-gw2", &port.to_string());
+    d.cut("gcp-gw2", &port);
     d.wait("the cut link to be reported down", UP, || {
-        d.links(&id)
-            .iter()
-            .any(|l| l["name"] == name.as_str() && l["state"] == "down" && l["reason"].is_string())
+        d.links(&id).iter().any(|l| {
+            l["name"] == name.as_str() && l["state"] == "down" && l["reason"]["code"].is_string()
+        })
     });
     for _ in 0..5 {
         assert!(d.ping(), "traffic with one link cut\n{}", d.context());

@@ -544,8 +544,8 @@ fn layer3_two_edges(cpe: Cpe, tag: &str) {
                 && links.iter().all(|l| {
                     let b = &customer(l)["bgp"];
                     b["state"] == "Established"
-                        && b["prefixes_accepted"] == 1
-                        && b["refused_prefixes"]
+                        && b["prefixesAccepted"] == 1
+                        && b["refusedPrefixes"]
                             .as_array()
                             .is_some_and(|r| r.iter().any(|p| p == "10.50.9.0/24"))
                 })
@@ -563,7 +563,7 @@ fn layer3_two_edges(cpe: Cpe, tag: &str) {
             customer(l)["interface"].as_str(),
             Some(format!("cust.{}", site.vlan).as_str())
         );
-        assert!(customer(l)["bgp"]["prefixes_refused_total"].as_u64() >= Some(1));
+        assert!(customer(l)["bgp"]["prefixesRefusedTotal"].as_u64() >= Some(1));
     }
     assert!(
         !lab.topo.routes("tenant").contains("10.50.9.0"),
@@ -672,7 +672,7 @@ fn md5_wrong_then_right(cpe: Cpe, tag: &str) {
     });
     let links = lab.links(&acme, &site.id);
     assert_eq!(
-        customer(&links[0])["bgp"]["prefixes_accepted"],
+        customer(&links[0])["bgp"]["prefixesAccepted"],
         1,
         "{links:?}"
     );
@@ -714,7 +714,7 @@ fn layer2_through_the_edge(cpe: Cpe, tag: &str) {
     assert_eq!(cust["layer"], 2, "{cust}");
     assert_eq!(cust["gatewayName"], "tenant", "{cust}");
     assert_eq!(cust["bgp"]["state"], "Established", "{cust}");
-    assert_eq!(cust["bgp"]["prefixes_accepted"], 1, "{cust}");
+    assert_eq!(cust["bgp"]["prefixesAccepted"], 1, "{cust}");
     // The edge only bridges: its VLAN is in a bridge with the link, and it has no BGP.
     let bridged = ["edge1", "edge2"].iter().any(|edge| {
         let out = lab.topo.exec_ok(

@@ -346,7 +346,7 @@ fn ping_iperf_and_a_capture_that_shows_only_macsec() {
     assert!(bps > 1e6, "iperf3 across the link: {v}");
     let st = t.status(0);
     assert!(
-        st["links"][0]["counters"]["tx_packets"]
+        st["links"][0]["counters"]["txPackets"]
             .as_u64()
             .unwrap_or(0)
             > 1000,
@@ -389,11 +389,12 @@ fn different_caks_pass_nothing_and_status_says_why() {
         let st = t.status(s);
         let link = &st["links"][0];
         assert_eq!(link["mka"]["state"], "no-peer", "{st}");
+        assert_eq!(link["mka"]["condition"], "peerCakMismatch", "{st}");
         assert!(
-            link["mka"]["mkpdus_bad_icv"].as_u64().unwrap_or(0) > 0,
+            link["mka"]["mkpdusBadIcv"].as_u64().unwrap_or(0) > 0,
             "{st}"
         );
-        assert_eq!(link["counters"]["rx_packets"], 0, "{st}");
+        assert_eq!(link["counters"]["rxPackets"], 0, "{st}");
     }
 }
 
@@ -441,7 +442,7 @@ fn bandwidth_is_policed_in_each_direction() {
     let link = &st["links"][0];
     assert_eq!(link["bandwidth"], "50Mbps", "{st}");
     assert!(
-        link["counters"]["tx_shaped"].as_u64().unwrap_or(0) > 0,
+        link["counters"]["txShaped"].as_u64().unwrap_or(0) > 0,
         "the shaper held the excess back: {st}"
     );
 }
@@ -481,7 +482,7 @@ fn idle_polling_spins_at_idle_priority_only_while_traffic_flows() {
     t.start(CAK, CAK, "");
     t.wait_secured();
     let st = t.status(0);
-    assert_eq!(st["idle_poll_ms"], 300, "{st}");
+    assert_eq!(st["idlePollMs"], 300, "{st}");
     let text = String::from_utf8_lossy(
         &t.exec(0, &[env!("CARGO_BIN_EXE_xconnect"), "gateway", "status"])
             .stdout,

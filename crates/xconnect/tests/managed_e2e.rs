@@ -157,76 +157,152 @@ impl Lab {
     fn ping(&self) -> bool {
         self.pair.ping(AWS, "10.0.0.1", "10.1.0.1")
     }
+
+    /// The operator, two tenants ("aws" and "gcp") and an attach point each.
+    fn tenants(&self) -> Tenants {
+        let op = self.operator();
+        let creds = |v: Value| Creds {
+            key: v["accessKeyId"].as_str().expect("key").to_owned(),
+            secret: v["secretAccessKey"].as_str().expect("secret").to_owned(),
+        };
+        let aws_acct = self.ok(&op, &["account", "create", "--name", "aws"]);
+        let gcp_acct = self.ok(&op, &["account", "create", "--name", "gcp"]);
+        let gcp_id = gcp_acct["accountId"].as_str().expect("id").to_owned();
+        let (aws, gcp) = (creds(aws_acct), creds(gcp_acct));
+        let ap = |who: &Creds, prefix: &str, asn: &str| {
+            self.ok(
+                who,
+                &[
+                    "attach-point",
+                    "create",
+                    "--name",
+                    "vpc",
+                    "--prefixes",
+                    prefix,
+                    "--asn",
+                    asn,
+                ],
+            )["id"]
+                .as_str()
+                .expect("id")
+                .to_owned()
+        };
+        let ap_aws = ap(&aws, "10.0.0.0/16", "64512");
+        let ap_gcp = ap(&gcp, "10.1.0.0/16", "64513");
+        Tenants {
+            op,
+            aws,
+            gcp,
+            gcp_id,
+            ap_aws,
+            ap_gcp,
+        }
+    }
+
+    /// Registers a gateway for each tenant with a single-use token; returns the aws token.
+    fn start_gateways(&mut self, t: &Tenants) -> String {
+        let token = |who: &Creds, ap: &str| {
+            self.ok(who, &["gateway", "token", "create", "--attach-point", ap])["token"]
+                .as_str()
+                .expect("token")
+                .to_owned()
+        };
+        let (t_aws, t_gcp) = (token(&t.aws, &t.ap_aws), token(&t.gcp, &t.ap_gcp));
+        self.start_gateway(AWS, Some(&t_aws));
+        self.start_gateway(GCP, Some(&t_gcp));
+        wait_for(
+            "both gateways to register",
+            UP,
+            || {
+                self.cli(&t.op, &["gateway", "list"])
+                    .ok()
+                    .and_then(|v| v["gateways"].as_array().map(Vec::len))
+                    == Some(2)
+            },
+            || self.context(),
+        );
+        t_aws
+    }
+
+    /// aws creates a connection, gcp accepts it; its id.
+    fn connect(&self, t: &Tenants) -> String {
+        let conn = self.ok(
+            &t.aws,
+            &[
+                "connection",
+                "create",
+                "--environment",
+                "gcp-us-east4",
+                "--bandwidth",
+                "1Gbps",
+                "--attach-point",
+                &t.ap_aws,
+                "--remote-account",
+                &t.gcp_id,
+            ],
+        );
+        let id = conn["id"].as_str().expect("id").to_owned();
+        let key = conn["activationKey"].as_str().expect("key").to_owned();
+        self.ok(
+            &t.gcp,
+            &[
+                "connection",
+                "accept",
+                "--activation-key",
+                &key,
+                "--attach-point",
+                &t.ap_gcp,
+            ],
+        );
+        id
+    }
+
+    /// Waits for a connection to be available with the CLI's own wait.
+    fn wait_available(&self, who: &Creds, id: &str) {
+        let waited = self.cli(
+            who,
+            &[
+                "connection",
+                "wait",
+                "--state",
+                "available",
+                "--timeout",
+                "90s",
+                id,
+            ],
+        );
+        let waited = waited.unwrap_or_else(|e| panic!("wait: {e}\n{}", self.context()));
+        assert_eq!(waited["state"], "available");
+    }
+
+    /// The link TAPs in a side's namespace.
+    fn taps(&self, side: usize) -> Vec<String> {
+        let out = self.pair.exec(side, &["ip", "-o", "link", "show"]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split(": ").nth(1))
+            .filter(|n| n.starts_with("xc-"))
+            .map(|n| n.split('@').next().unwrap_or(n).to_owned())
+            .collect()
+    }
+}
+
+struct Tenants {
+    op: Creds,
+    aws: Creds,
+    gcp: Creds,
+    gcp_id: String,
+    ap_aws: String,
+    ap_gcp: String,
 }
 
 #[test]
 fn accepted_connection_becomes_available_and_carries_traffic() {
     let mut lab = Lab::new("mgd1");
     lab.start_server();
-    let op = lab.operator();
-    let creds = |v: Value| Creds {
-        key: v["accessKeyId"].as_str().expect("key").to_owned(),
-        secret: v["secretAccessKey"].as_str().expect("secret").to_owned(),
-    };
-    let aws_acct = lab.ok(&op, &["account", "create", "--name", "aws"]);
-    let gcp_acct = lab.ok(&op, &["account", "create", "--name", "gcp"]);
-    let gcp_id = gcp_acct["accountId"].as_str().expect("id").to_owned();
-    let (aws, gcp) = (creds(aws_acct), creds(gcp_acct));
-    let ap_aws = lab.ok(
-        &aws,
-        &[
-            "attach-point",
-            "create",
-            "--name",
-            "vpc",
-            "--prefixes",
-            "10.0.0.0/16",
-            "--asn",
-            "64512",
-        ],
-    )["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let ap_gcp = lab.ok(
-        &gcp,
-        &[
-            "attach-point",
-            "create",
-            "--name",
-            "vpc",
-            "--prefixes",
-            "10.1.0.0/16",
-            "--asn",
-            "64513",
-        ],
-    )["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    // Gateways register with single-use tokens.
-    let t_aws = lab.ok(
-        &aws,
-        &["gateway", "token", "create", "--attach-point", &ap_aws],
-    );
-    let t_gcp = lab.ok(
-        &gcp,
-        &["gateway", "token", "create", "--attach-point", &ap_gcp],
-    );
-    let t_aws = t_aws["token"].as_str().expect("token").to_owned();
-    lab.start_gateway(AWS, Some(&t_aws));
-    lab.start_gateway(GCP, t_gcp["token"].as_str());
-    wait_for(
-        "both gateways to register",
-        UP,
-        || {
-            lab.cli(&op, &["gateway", "list"])
-                .ok()
-                .and_then(|v| v["gateways"].as_array().map(Vec::len))
-                == Some(2)
-        },
-        || lab.context(),
-    );
+    let t = lab.tenants();
+    let t_aws = lab.start_gateways(&t);
+    let (aws, gcp) = (t.aws.clone(), t.gcp.clone());
     // A used token is refused.
     let reuse = Command::new("ip")
         .args([
@@ -255,34 +331,7 @@ fn accepted_connection_becomes_available_and_carries_traffic() {
         String::from_utf8_lossy(&reuse.stderr)
     );
     // aws creates, gcp accepts.
-    let conn = lab.ok(
-        &aws,
-        &[
-            "connection",
-            "create",
-            "--environment",
-            "gcp-us-east4",
-            "--bandwidth",
-            "1Gbps",
-            "--attach-point",
-            &ap_aws,
-            "--remote-account",
-            &gcp_id,
-        ],
-    );
-    let id = conn["id"].as_str().expect("id").to_owned();
-    let key = conn["activationKey"].as_str().expect("key").to_owned();
-    lab.ok(
-        &gcp,
-        &[
-            "connection",
-            "accept",
-            "--activation-key",
-            &key,
-            "--attach-point",
-            &ap_gcp,
-        ],
-    );
+    let id = lab.connect(&t);
     // The AWS CLI's waiter, started while the connection is still pending.
     let mut aws_waiter = Command::new("ip")
         .args(["netns", "exec", &lab.pair.ns[AWS]])
@@ -302,20 +351,7 @@ fn accepted_connection_becomes_available_and_carries_traffic() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("aws interconnect wait");
-    let waited = lab.cli(
-        &aws,
-        &[
-            "connection",
-            "wait",
-            "--state",
-            "available",
-            "--timeout",
-            "90s",
-            &id,
-        ],
-    );
-    let waited = waited.unwrap_or_else(|e| panic!("wait: {e}\n{}", lab.context()));
-    assert_eq!(waited["state"], "available");
+    lab.wait_available(&aws, &id);
     let mut waiter_done = None;
     wait_for(
         "the AWS CLI waiter to return",
@@ -439,4 +475,68 @@ fn accepted_connection_becomes_available_and_carries_traffic() {
         || lab.context(),
     );
     assert!(!lab.ping());
+}
+
+/// Links come and go without using up numbers: fifty times, a connection is created, its link
+/// set up by the two gateways, and deleted; every link took the same VNI and UDP port from the
+/// pools, and after all that a connection still becomes available and carries traffic.
+#[test]
+fn fifty_deletes_and_recreations_reuse_a_small_set_of_vnis() {
+    let mut lab = Lab::new("mgd2");
+    lab.start_server();
+    let t = lab.tenants();
+    lab.start_gateways(&t);
+    let mut numbers = std::collections::BTreeSet::new();
+    let mut ids = std::collections::BTreeSet::new();
+    for round in 0..50 {
+        let id = lab.connect(&t);
+        let mut seen = None;
+        wait_for(
+            &format!("round {round}: both gateways to run the link"),
+            UP,
+            || {
+                let links = lab.ok(&t.aws, &["connection", "links", &id]);
+                let l = &links["links"][0];
+                seen = Some((l["vni"].clone(), l["ends"][0]["underlay"].clone()));
+                l["ends"][0]["mka"].is_object() && l["ends"][1]["mka"].is_object()
+            },
+            || lab.context(),
+        );
+        let (vni, underlay) = seen.expect("a link");
+        let port = underlay
+            .as_str()
+            .and_then(|u| u.rsplit_once(':'))
+            .map(|(_, p)| p.to_owned())
+            .expect("port");
+        numbers.insert((vni.as_u64().expect("vni"), port));
+        ids.insert(id.clone());
+        lab.ok(&t.gcp, &["connection", "delete", &id]);
+        wait_for(
+            &format!("round {round}: the connection to be deleted"),
+            UP,
+            || lab.ok(&t.aws, &["connection", "get", &id])["state"] == "deleted",
+            || lab.context(),
+        );
+    }
+    assert_eq!(ids.len(), 50);
+    assert!(
+        numbers.len() <= 2,
+        "fifty links took the same few numbers: {numbers:?}"
+    );
+    let id = lab.connect(&t);
+    lab.wait_available(&t.aws, &id);
+    wait_for(
+        "ping across the connection",
+        UP,
+        || lab.ping(),
+        || lab.context(),
+    );
+    for side in [AWS, GCP] {
+        assert_eq!(
+            lab.taps(side).len(),
+            1,
+            "no TAP left over: {:?}",
+            lab.taps(side)
+        );
+    }
 }

@@ -9,6 +9,9 @@
 //! ([`DecodeError::notification`]). AS_PATHs are encoded and decoded with 4-octet AS numbers, as
 //! both ends of every xconnect session negotiate the capability.
 
+pub mod codes;
+
+use codes::{CapabilityCode, CeaseSubcode, ErrorCode, HeaderSubcode, OpenSubcode, UpdateSubcode};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -109,11 +112,43 @@ pub struct Update {
     pub malformed: Option<DecodeError>,
 }
 
+/// A NOTIFICATION as on the wire (codes a peer sends may be unknown here); build ours with the
+/// typed constructors.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
     pub code: u8,
     pub subcode: u8,
     pub data: Vec<u8>,
+}
+
+impl Notification {
+    pub fn new(code: ErrorCode, subcode: u8, data: Vec<u8>) -> Self {
+        Self {
+            code: code.into(),
+            subcode,
+            data,
+        }
+    }
+    pub fn cease(subcode: CeaseSubcode) -> Self {
+        Self::new(ErrorCode::Cease, subcode.into(), Vec::new())
+    }
+    pub fn open_error(subcode: OpenSubcode, data: Vec<u8>) -> Self {
+        Self::new(ErrorCode::OpenMessage, subcode.into(), data)
+    }
+    pub fn update_error(subcode: UpdateSubcode, data: Vec<u8>) -> Self {
+        Self::new(ErrorCode::UpdateMessage, subcode.into(), data)
+    }
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        ErrorCode::from_u8(self.code)
+    }
+    /// Whether it is a Cease with this subcode.
+    pub fn is_cease(&self, subcode: CeaseSubcode) -> bool {
+        self.code == u8::from(ErrorCode::Cease) && self.subcode == u8::from(subcode)
+    }
+    /// In words, with its numbers: "Cease / Administrative Shutdown (6/2)".
+    pub fn describe(&self) -> String {
+        codes::describe(self.code, self.subcode, &self.data)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,20 +193,64 @@ pub enum DecodeError {
 impl DecodeError {
     /// The NOTIFICATION error code and subcode for this error.
     pub fn notification(&self) -> (u8, u8) {
-        match self {
-            Self::Marker => (1, 1),
-            Self::Length(_) => (1, 2),
-            Self::Type(_) => (1, 3),
-            Self::Version(_) => (2, 1),
-            Self::RouterId => (2, 3),
-            Self::OptionalParameters => (2, 0),
-            Self::HoldTime(_) => (2, 6),
-            Self::AttributeList | Self::Body => (3, 1),
-            Self::AttributeFlags(_) => (3, 4),
-            Self::AttributeLength(_) => (3, 5),
-            Self::Origin(_) => (3, 6),
-            Self::Network => (3, 10),
-            Self::AsPath => (3, 11),
+        let (code, sub): (ErrorCode, u8) = match self {
+            Self::Marker => (
+                ErrorCode::MessageHeader,
+                HeaderSubcode::ConnectionNotSynchronized.into(),
+            ),
+            Self::Length(_) => (
+                ErrorCode::MessageHeader,
+                HeaderSubcode::BadMessageLength.into(),
+            ),
+            Self::Type(_) => (
+                ErrorCode::MessageHeader,
+                HeaderSubcode::BadMessageType.into(),
+            ),
+            Self::Version(_) => (
+                ErrorCode::OpenMessage,
+                OpenSubcode::UnsupportedVersionNumber.into(),
+            ),
+            Self::RouterId => (ErrorCode::OpenMessage, OpenSubcode::BadBgpIdentifier.into()),
+            Self::OptionalParameters => (ErrorCode::OpenMessage, OpenSubcode::Unspecific.into()),
+            Self::HoldTime(_) => (
+                ErrorCode::OpenMessage,
+                OpenSubcode::UnacceptableHoldTime.into(),
+            ),
+            Self::AttributeList | Self::Body => (
+                ErrorCode::UpdateMessage,
+                UpdateSubcode::MalformedAttributeList.into(),
+            ),
+            Self::AttributeFlags(_) => (
+                ErrorCode::UpdateMessage,
+                UpdateSubcode::AttributeFlagsError.into(),
+            ),
+            Self::AttributeLength(_) => (
+                ErrorCode::UpdateMessage,
+                UpdateSubcode::AttributeLengthError.into(),
+            ),
+            Self::Origin(_) => (
+                ErrorCode::UpdateMessage,
+                UpdateSubcode::InvalidOriginAttribute.into(),
+            ),
+            Self::Network => (
+                ErrorCode::UpdateMessage,
+                UpdateSubcode::InvalidNetworkField.into(),
+            ),
+            Self::AsPath => (
+                ErrorCode::UpdateMessage,
+                UpdateSubcode::MalformedAsPath.into(),
+            ),
+        };
+        (code.into(), sub)
+    }
+
+    /// The NOTIFICATION that answers this error.
+    pub fn to_notification(&self) -> Notification {
+        let (code, subcode) = self.notification();
+        Notification {
+            code,
+            subcode,
+            data: Vec::new(),
         }
     }
 }
@@ -268,8 +347,8 @@ fn decode_capabilities(mut r: Reader<'_>, out: &mut Vec<Capability>) -> Result<(
         let code = r.u8(e)?;
         let len = usize::from(r.u8(e)?);
         let mut v = Reader { b: r.take(len, e)? };
-        out.push(match (code, len) {
-            (1, 4) => {
+        out.push(match (CapabilityCode::from_u8(code), len) {
+            (Some(CapabilityCode::Multiprotocol), 4) => {
                 let afi = v.u16(e)?;
                 v.u8(e)?;
                 Capability::Multiprotocol {
@@ -277,9 +356,9 @@ fn decode_capabilities(mut r: Reader<'_>, out: &mut Vec<Capability>) -> Result<(
                     safi: v.u8(e)?,
                 }
             }
-            (2, 0) => Capability::RouteRefresh,
-            (65, 4) => Capability::FourOctetAs(v.u32(e)?),
-            (64, n) if n >= 2 && (n - 2) % 4 == 0 => {
+            (Some(CapabilityCode::RouteRefresh), 0) => Capability::RouteRefresh,
+            (Some(CapabilityCode::FourOctetAs), 4) => Capability::FourOctetAs(v.u32(e)?),
+            (Some(CapabilityCode::GracefulRestart), n) if n >= 2 && (n - 2) % 4 == 0 => {
                 let w = v.u16(e)?;
                 let mut families = Vec::new();
                 while !v.is_empty() {
@@ -305,13 +384,15 @@ fn decode_capabilities(mut r: Reader<'_>, out: &mut Vec<Capability>) -> Result<(
 fn encode_capability(out: &mut Vec<u8>, c: &Capability) {
     match c {
         Capability::Multiprotocol { afi, safi } => {
-            out.extend_from_slice(&[1, 4]);
+            out.extend_from_slice(&[CapabilityCode::Multiprotocol.into(), 4]);
             out.extend_from_slice(&afi.to_be_bytes());
             out.extend_from_slice(&[0, *safi]);
         }
-        Capability::RouteRefresh => out.extend_from_slice(&[2, 0]),
+        Capability::RouteRefresh => {
+            out.extend_from_slice(&[CapabilityCode::RouteRefresh.into(), 0])
+        }
         Capability::FourOctetAs(a) => {
-            out.extend_from_slice(&[65, 4]);
+            out.extend_from_slice(&[CapabilityCode::FourOctetAs.into(), 4]);
             out.extend_from_slice(&a.to_be_bytes());
         }
         Capability::GracefulRestart {
@@ -319,7 +400,10 @@ fn encode_capability(out: &mut Vec<u8>, c: &Capability) {
             time,
             families,
         } => {
-            out.extend_from_slice(&[64, (2 + 4 * families.len()) as u8]);
+            out.extend_from_slice(&[
+                CapabilityCode::GracefulRestart.into(),
+                (2 + 4 * families.len()) as u8,
+            ]);
             let w = (u16::from(*restarting) << 15) | (time & 0x0fff);
             out.extend_from_slice(&w.to_be_bytes());
             for (afi, safi, fwd) in families {

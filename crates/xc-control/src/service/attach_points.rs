@@ -111,7 +111,8 @@ impl Service {
             .transpose()?;
         let now = self.now();
         let caller = caller.clone();
-        let ap = self.store
+        let ap = self
+            .store
             .write(move |db| {
                 let mut ap = db
                     .get_attach_point(&id)?
@@ -122,13 +123,25 @@ impl Service {
                 }
                 if let Some(p) = prefixes {
                     for c in db.connections_of_attach_point(&id)? {
-                        let other = if c.owner_attach_point == id { c.remote_attach_point } else { Some(c.owner_attach_point) };
-                        let Some(other) = other.and_then(|o| db.get_attach_point(&o).ok().flatten()) else { continue };
+                        let other = if c.owner_attach_point == id {
+                            c.remote_attach_point
+                        } else {
+                            Some(c.owner_attach_point)
+                        };
+                        let Some(other) =
+                            other.and_then(|o| db.get_attach_point(&o).ok().flatten())
+                        else {
+                            continue;
+                        };
                         if let Some((a, b)) = first_overlap(&p, &other.prefixes) {
-                            return Err(ServiceError::validation(
-                                "prefixes",
-                                format!("{a} overlaps {b} of the other side of connection {} (PREFIX_OVERLAP)", c.id),
-                            ));
+                            return Err(ServiceError::Refused {
+                                code: StateReasonCode::PrefixOverlap,
+                                field: Some("prefixes".to_owned()),
+                                message: format!(
+                                    "{a} overlaps {b} of the other side of connection {}",
+                                    c.id
+                                ),
+                            });
                         }
                     }
                     ap.prefixes = p;

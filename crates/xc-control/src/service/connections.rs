@@ -125,14 +125,15 @@ pub(crate) fn parse_tags(tags: Option<Tags>) -> Result<Tags> {
 /// Refuses to join two attach points whose address space overlaps.
 pub(crate) fn check_overlap(mine: &AttachPoint, theirs: &AttachPoint) -> Result<()> {
     if let Some((a, b)) = first_overlap(&mine.prefixes, &theirs.prefixes) {
-        return Err(ServiceError::validation(
-            "attachPoint",
-            format!(
-                "prefix {a} of attach point {} overlaps prefix {b} of the other side (PREFIX_OVERLAP); \
+        return Err(ServiceError::Refused {
+            code: StateReasonCode::PrefixOverlap,
+            field: Some("attachPoint".to_owned()),
+            message: format!(
+                "prefix {a} of attach point {} overlaps prefix {b} of the other side; \
                  the two networks must use distinct address space",
                 mine.id
             ),
-        ));
+        });
     }
     Ok(())
 }
@@ -380,10 +381,9 @@ impl Service {
             bandwidth,
             pending_bandwidth: None,
             state: ConnectionState::Requested,
-            state_reason: Some(StateReason {
-                code: "AWAITING_ACCEPTANCE".into(),
-                message: format!("waiting for account {remote} to accept with the activation key"),
-            }),
+            state_reason: Some(StateReasonCode::AwaitingAcceptance.with(format!(
+                "waiting for account {remote} to accept with the activation key"
+            ))),
             billing_tier: env.billing_tier,
             grant: ActivationGrant {
                 key_id: uuid::Uuid::new_v4(),
@@ -551,13 +551,14 @@ impl Service {
             ));
         }
         if p.expires_at <= self.now() {
-            return Err(ServiceError::validation(
-                "activationKey",
-                format!(
-                    "expired at {} (ACTIVATION_KEY_EXPIRED); ask the other side for a new one",
+            return Err(ServiceError::Refused {
+                code: StateReasonCode::ActivationKeyExpired,
+                field: Some("activationKey".to_owned()),
+                message: format!(
+                    "expired at {}; ask the other side for a new one",
                     fmt_time(p.expires_at)
                 ),
-            ));
+            });
         }
         Ok(p)
     }
@@ -760,10 +761,10 @@ impl Service {
                     }
                     c.pending_bandwidth = Some(bw);
                     c.state = ConnectionState::Updating;
-                    c.state_reason = Some(StateReason {
-                        code: "BANDWIDTH_CHANGE".into(),
-                        message: format!("changing bandwidth from {} to {bw}", c.bandwidth),
-                    });
+                    c.state_reason = Some(StateReasonCode::BandwidthChange.with(format!(
+                        "changing bandwidth from {} to {bw}",
+                        c.bandwidth
+                    )));
                 }
                 c.updated_at = now;
                 db.update_connection(&c)?;
@@ -795,10 +796,10 @@ impl Service {
                     return Ok::<_, ServiceError>(c);
                 }
                 c.state = ConnectionState::Deleting;
-                c.state_reason = Some(StateReason {
-                    code: "DELETE_REQUESTED".into(),
-                    message: format!("deleted by account {}", who.account),
-                });
+                c.state_reason = Some(
+                    StateReasonCode::DeleteRequested
+                        .with(format!("deleted by account {}", who.account)),
+                );
                 c.pending_bandwidth = None;
                 c.updated_at = now;
                 db.update_connection(&c)?;
@@ -877,10 +878,8 @@ fn arn_string(a: &ConnectionArn) -> String {
 }
 
 pub(crate) fn provisioning_reason() -> StateReason {
-    StateReason {
-        code: "PROVISIONING".into(),
-        message: "accepted; links are being provisioned between the two attach points".into(),
-    }
+    StateReasonCode::Provisioning
+        .with("accepted; links are being provisioned between the two attach points")
 }
 
 /// Marks a key spent, inside the accepting transaction.

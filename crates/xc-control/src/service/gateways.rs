@@ -6,6 +6,9 @@ use super::attach_points::parse_attach_point_id;
 use super::connections::{fmt_time, load_visible, parse_connection_id};
 use super::last_mile;
 use super::{Caller, Service};
+use crate::Secrets;
+use crate::intent::{self, AttachPoints};
+use crate::planner;
 use crate::{Result, ServiceError};
 use base64::Engine as _;
 use sha2::Digest;
@@ -13,9 +16,9 @@ use std::net::{IpAddr, SocketAddr};
 use xc_store::Db;
 use xc_types::gateway::{
     AccessDoc, BgpDoc, ConfigDoc, CustomerSessionView, GatewayRecord, GatewaySection,
-    GatewayStatus, GatewayView, LinkDoc, LinkEnd, LinkRecord, LinkView, LinksResponse, NeighborDoc,
-    RegisterRequest, RegisterResponse, TestRequest, TestResult, TokenRecord, TokenRequest,
-    TokenResponse,
+    GatewayStatus, GatewayView, LinkDoc, LinkEnd, LinkRecord, LinkState, LinkView, LinksResponse,
+    NeighborDoc, PrefixListDoc, RegisterRequest, RegisterResponse, Side, TestRequest, TestResult,
+    TokenRecord, TokenRequest, TokenResponse,
 };
 use xc_types::*;
 
@@ -28,8 +31,6 @@ pub struct PendingTests {
 
 /// How long a registration token can be used.
 const TOKEN_LIFETIME_SECS: i64 = 24 * 3600;
-/// A gateway that has not been heard from for this long is not counted on.
-pub(crate) const STALE_SECS: i64 = 30;
 const TOKEN_PREFIX: &str = "xcgt1.";
 
 fn sha256(b: &[u8]) -> Vec<u8> {
@@ -39,51 +40,6 @@ fn sha256(b: &[u8]) -> Vec<u8> {
 fn random_b64(n: usize) -> String {
     let bytes: Vec<u8> = (0..n).map(|_| rand::random::<u8>()).collect();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// The prefixes a side announces, and those it accepts from the other.
-pub(crate) fn announce_and_accept(
-    own_ap: &AttachPoint,
-    own_routing: &RoutingPolicy,
-    other_ap: &AttachPoint,
-    other_routing: &RoutingPolicy,
-) -> (Vec<Prefix>, Vec<Prefix>) {
-    let announce = match own_routing {
-        RoutingPolicy::Automatic => own_ap.prefixes.clone(),
-        RoutingPolicy::Manual { announce, .. } => announce.clone(),
-    };
-    let accept = match own_routing {
-        RoutingPolicy::Manual { accept, .. } => accept.clone(),
-        RoutingPolicy::Automatic => match other_routing {
-            RoutingPolicy::Automatic => other_ap.prefixes.clone(),
-            RoutingPolicy::Manual { announce, .. } => announce.clone(),
-        },
-    };
-    (announce, accept)
-}
-
-/// Both attach points and routing policies of a connection, from side A's or B's view: (own
-/// attach point, own policy, other attach point, other policy).
-pub(crate) fn sides(
-    db: &Db<'_>,
-    c: &Connection,
-    is_b: bool,
-) -> Result<Option<(AttachPoint, RoutingPolicy, AttachPoint, RoutingPolicy)>> {
-    let (Some(remote_ap), Some(remote_routing)) = (&c.remote_attach_point, &c.remote_routing)
-    else {
-        return Ok(None);
-    };
-    let (Some(a), Some(b)) = (
-        db.get_attach_point(&c.owner_attach_point)?,
-        db.get_attach_point(remote_ap)?,
-    ) else {
-        return Ok(None);
-    };
-    Ok(Some(if is_b {
-        (b, remote_routing.clone(), a, c.owner_routing.clone())
-    } else {
-        (a, c.owner_routing.clone(), b, remote_routing.clone())
-    }))
 }
 
 /// Whether a connection in this state has its links configured on the gateways.
@@ -296,29 +252,16 @@ impl Service {
     /// configuration does).
     pub async fn gateway_config(&self, gateway_id: &str) -> Result<(String, ConfigDoc)> {
         let id = gateway_id.to_owned();
-        let mut doc = self
+        let secrets = self.secrets.clone();
+        let doc = self
             .store
             .read(move |db| {
                 let g = db
                     .get_gateway(&id)?
                     .ok_or_else(|| ServiceError::not_found("gateway", &id))?;
-                build_config(db, &g)
+                build_config(db, &g, &secrets)
             })
             .await?;
-        // The read closure cannot borrow the service's secrets: the keys are derived here.
-        for l in &mut doc.link {
-            let (ckn, cak) = self.secrets.link_keys(l.vni, l.cak.as_str());
-            l.ckn = hex::encode(ckn);
-            l.cak = hex::encode(&cak[..]);
-        }
-        if let Some(b) = &mut doc.bgp {
-            for n in &mut b.neighbor {
-                n.md5_password = n
-                    .md5_password
-                    .take()
-                    .and_then(|sealed| last_mile::unseal_md5(&sealed, &self.secrets));
-            }
-        }
         let json = serde_json::to_vec(&doc).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let index = hex::encode(&sha256(&json)[..8]);
         Ok((index, doc))
@@ -439,8 +382,11 @@ impl Service {
                 let mut best: Option<String> = None;
                 for l in db.links_of_connection(&c.id)? {
                     let gid = if is_b { &l.gateway_b } else { &l.gateway_a };
-                    let g = db.get_gateway(gid)?;
-                    let up = end_state(g.as_ref(), &l, link_peer(&c, &l, is_b), false, now).is_ok();
+                    let other = if is_b { &l.gateway_a } else { &l.gateway_b };
+                    let (g, other) = (db.get_gateway(gid)?, db.get_gateway(other)?);
+                    let peer = intent::link_peer(&c, &l, is_b);
+                    let up = planner::end_health(g.as_ref(), other.as_ref(), &l, peer, false, now)
+                        .is_ok();
                     if up || best.is_none() {
                         best = Some(gid.clone());
                     }
@@ -514,9 +460,10 @@ impl Service {
         self.store
             .read(move |db| {
                 let c = load_visible(db, &caller, &id)?;
+                let aps = attach_points_of(db, &c)?;
                 let mut links = Vec::new();
                 for l in db.links_of_connection(&c.id)? {
-                    links.push(link_view(db, &c, &l, now)?);
+                    links.push(link_view(db, &aps, &c, &l, now)?);
                 }
                 Ok(LinksResponse { links })
             })
@@ -527,13 +474,13 @@ impl Service {
 /// The configuration of one gateway: a link and a BGP neighbour per link of a connection its
 /// attach point takes part in, announcing its side's prefixes and accepting the other side's;
 /// for a provider edge, also the customer-facing VLANs (and their BGP sessions, in layer 3).
-/// The CKN/CAK are left for the caller to derive (`cak` holds the connection id meanwhile), and
-/// MD5 passwords to unseal.
-fn build_config(db: &Db<'_>, g: &GatewayRecord) -> Result<ConfigDoc> {
+/// Each link's CKN/CAK are derived here, and MD5 passwords unsealed: the document only ever goes
+/// to this gateway.
+fn build_config(db: &Db<'_>, g: &GatewayRecord, secrets: &Secrets) -> Result<ConfigDoc> {
     let mut doc = ConfigDoc {
         gateway: GatewaySection {
             name: g.name.clone(),
-            admin_listen: None,
+            ..GatewaySection::default()
         },
         ..ConfigDoc::default()
     };
@@ -552,25 +499,28 @@ fn build_config(db: &Db<'_>, g: &GatewayRecord) -> Result<ConfigDoc> {
         let Some(other) = db.get_gateway(other_id)? else {
             continue;
         };
+        let aps = attach_points_of(db, &c)?;
         let port = l.port();
+        let (ckn, cak) = secrets.link_keys(l.id, c.id.as_str());
         let mut link = LinkDoc {
             name: l.name(),
+            id: Some(l.id),
             underlay_local: SocketAddr::new(g.underlay_address, port).to_string(),
             underlay_remote: SocketAddr::new(other.underlay_address, port).to_string(),
-            vni: l.id,
-            cipher: None,
-            ckn: String::new(),
-            cak: c.id.to_string(),
+            vni: l.numbers.vni,
+            ckn: hex::encode(ckn),
+            cak: Some(hex::encode(&cak[..])),
             address: Some(l.address(is_b).to_string()),
+            address6: Some(l.address6(is_b).to_string()),
             bandwidth: Some(c.bandwidth.to_string()),
             // The owner's side is the key server.
             key_server_priority: Some(if is_b { 32 } else { 16 }),
-            bridge: None,
+            ..LinkDoc::default()
         };
         let link_neighbor = |remote_asn: u32, import: &[Prefix]| NeighborDoc {
             address: l.address(!is_b).addr().to_string(),
             remote_asn,
-            import: prefix_list(import),
+            import: Some(prefix_list(import)),
             max_prefixes: Some(100),
             bfd: true,
             hold_time: Some(30),
@@ -579,20 +529,23 @@ fn build_config(db: &Db<'_>, g: &GatewayRecord) -> Result<ConfigDoc> {
             passive: is_b,
             ..NeighborDoc::default()
         };
-        if let (Some(lm), None) = (&c.last_mile, &c.remote_attach_point) {
-            let Some((ap, tenant_announce, tenant_accept)) = last_mile_routes(db, &c, lm)? else {
+        if let Some(lm) = intent::site(&c) {
+            let Some(ap) = aps.get(&c.owner_attach_point) else {
                 continue;
             };
+            let (tenant_announce, tenant_accept) = intent::last_mile_routes(ap, &c, lm);
             let Some(session) = lm.sessions.get(usize::from(l.slot)) else {
                 continue;
             };
             let customer = |import: &[Prefix], export: Option<&[Prefix]>| NeighborDoc {
                 address: session.customer_address.to_string(),
                 remote_asn: lm.customer_asn.get(),
-                import: prefix_list(import),
+                import: Some(prefix_list(import)),
                 export: export.map(prefix_list),
-                // Sealed here; the caller unseals it (the store's closure has no secrets).
-                md5_password: lm.md5_sealed.clone(),
+                md5_password: lm
+                    .md5_sealed
+                    .as_deref()
+                    .and_then(|sealed| last_mile::unseal_md5(sealed, secrets)),
                 max_prefixes: Some(lm.max_prefixes as usize),
                 // Short enough that a customer router left with a stale session (its end never
                 // saw ours close) lets it go soon.
@@ -611,8 +564,9 @@ fn build_config(db: &Db<'_>, g: &GatewayRecord) -> Result<ConfigDoc> {
                     ..AccessDoc::default()
                 };
                 if lm.layer == 2 {
-                    let bridge = format!("xb{}", l.id);
+                    let bridge = format!("xb{}", l.numbers.vni);
                     link.address = None;
+                    link.address6 = None;
                     link.bridge = Some(bridge.clone());
                     access.bridge = Some(bridge);
                 } else {
@@ -631,6 +585,7 @@ fn build_config(db: &Db<'_>, g: &GatewayRecord) -> Result<ConfigDoc> {
                 if lm.layer == 2 {
                     // One Ethernet segment with the customer router, through the edge's bridge.
                     link.address = Some(session.provider_address.to_string());
+                    link.address6 = None;
                     neighbors.push(customer(&tenant_accept, None));
                 } else {
                     neighbors.push(link_neighbor(last_mile::EDGE_ASN, &tenant_accept));
@@ -639,10 +594,11 @@ fn build_config(db: &Db<'_>, g: &GatewayRecord) -> Result<ConfigDoc> {
             }
             continue;
         }
-        let Some((own_ap, own_routing, other_ap, other_routing)) = sides(db, &c, is_b)? else {
+        let Some((own_ap, own_routing, other_ap, other_routing)) = intent::sides(&aps, &c, is_b)
+        else {
             continue;
         };
-        let (ann, acc) = announce_and_accept(&own_ap, &own_routing, &other_ap, &other_routing);
+        let (ann, acc) = intent::announce_and_accept(own_ap, own_routing, other_ap, other_routing);
         add_all(&mut announce, &ann);
         asn = Some(own_ap.asn.get());
         doc.link.push(link);
@@ -654,6 +610,7 @@ fn build_config(db: &Db<'_>, g: &GatewayRecord) -> Result<ConfigDoc> {
             router_id: router_id(g),
             announce,
             neighbor: neighbors,
+            ..BgpDoc::default()
         });
     }
     Ok(doc)
@@ -669,244 +626,42 @@ fn add_all(list: &mut Vec<String>, prefixes: &[Prefix]) {
 }
 
 /// A prefix list for a neighbour; nothing to accept is a list that matches nothing usable.
-fn prefix_list(prefixes: &[Prefix]) -> Vec<String> {
-    if prefixes.is_empty() {
+fn prefix_list(prefixes: &[Prefix]) -> PrefixListDoc {
+    PrefixListDoc::List(if prefixes.is_empty() {
         vec!["0.0.0.0/32".into()]
     } else {
         prefixes.iter().map(|p| p.to_string()).collect()
-    }
+    })
 }
 
-/// The tenant side of a last-mile connection: its attach point, what it announces and what it
-/// accepts.
-pub(crate) type TenantRoutes = (AttachPoint, Vec<Prefix>, Vec<Prefix>);
-
-/// A last-mile connection's tenant side: its attach point, what it announces and what it
-/// accepts from the site (automatic: the declared on-premises prefixes).
-pub(crate) fn last_mile_routes(
-    db: &Db<'_>,
-    c: &Connection,
-    lm: &LastMile,
-) -> Result<Option<TenantRoutes>> {
-    let Some(ap) = db.get_attach_point(&c.owner_attach_point)? else {
-        return Ok(None);
-    };
-    let (announce, accept) = match &c.owner_routing {
-        RoutingPolicy::Automatic => (ap.prefixes.clone(), lm.on_premises_prefixes.clone()),
-        RoutingPolicy::Manual { announce, accept } => (announce.clone(), accept.clone()),
-    };
-    Ok(Some((ap, announce, accept)))
-}
-
-/// The BGP neighbour a link's end peers with over it: the other end, or in last mile layer 2
-/// the customer router (and none on the edge, which only bridges).
-fn link_peer(c: &Connection, l: &LinkRecord, is_b: bool) -> Option<IpAddr> {
-    match (&c.last_mile, &c.remote_attach_point) {
-        (Some(lm), None) if lm.layer == 2 => {
-            if is_b {
-                None
-            } else {
-                lm.sessions
-                    .get(usize::from(l.slot))
-                    .map(|s| s.customer_address)
-            }
+/// The attach points of a connection's two sides, as the pure decisions take them.
+fn attach_points_of(db: &Db<'_>, c: &Connection) -> Result<AttachPoints> {
+    let mut aps = AttachPoints::new();
+    for id in std::iter::once(&c.owner_attach_point).chain(&c.remote_attach_point) {
+        if let Some(ap) = db.get_attach_point(id)? {
+            aps.insert(*id, ap);
         }
-        _ => Some(IpAddr::V4(l.address(!is_b).addr())),
     }
+    Ok(aps)
 }
 
-/// Whether a link's end expects prefixes from its BGP neighbour.
-fn expects_prefixes(db: &Db<'_>, c: &Connection, is_b: bool) -> Result<bool> {
-    if let (Some(lm), None) = (&c.last_mile, &c.remote_attach_point) {
-        return Ok(if is_b {
-            true // the tenant's prefixes, from the tenant's gateway
-        } else {
-            last_mile_routes(db, c, lm)?.is_some_and(|(_, _, acc)| !acc.is_empty())
-        });
-    }
-    Ok(sides(db, c, is_b)?
-        .map(|(oa, or, xa, xr)| !announce_and_accept(&oa, &or, &xa, &xr).1.is_empty())
-        .unwrap_or(false))
-}
-
-/// Whether a link carries the connection (both ends up, and in last mile its customer session
-/// up), or why not.
-pub(crate) fn link_state(
+fn link_view(
     db: &Db<'_>,
+    aps: &AttachPoints,
     c: &Connection,
     l: &LinkRecord,
-    a: Option<&GatewayRecord>,
-    b: Option<&GatewayRecord>,
     now: i64,
-) -> Result<std::result::Result<(), (&'static str, String)>> {
-    let (ea, eb) = (
-        expects_prefixes(db, c, false)?,
-        expects_prefixes(db, c, true)?,
-    );
-    let ra = end_state(a, l, link_peer(c, l, false), ea, now);
-    let rb = end_state(b, l, link_peer(c, l, true), eb, now);
-    let rc = match (&c.last_mile, &c.remote_attach_point) {
-        (Some(lm), None) => customer_state(lm, l, if lm.layer == 2 { a } else { b }),
-        _ => Ok(()),
-    };
-    // Without its customer session an edge has no on-premises routes to pass on: the tenant's
-    // end then receives none, and the customer session is the reason to show.
-    let ra = match (ra, &rc) {
-        (Err(("NO_ROUTES_RECEIVED", _)), Err(_)) => Ok(()),
-        (r, _) => r,
-    };
-    Ok(ra.and(rb).and(rc))
-}
-
-/// The customer session of a last-mile link, on the gateway that runs it.
-fn customer_state(
-    lm: &LastMile,
-    l: &LinkRecord,
-    g: Option<&GatewayRecord>,
-) -> std::result::Result<(), (&'static str, String)> {
-    let Some(session) = lm.sessions.get(usize::from(l.slot)) else {
-        return Err((
-            "SITE_NOT_CONFIGURED",
-            "the link has no customer session".into(),
-        ));
-    };
-    let addr = session.customer_address.to_string();
-    let n = g
-        .and_then(|g| g.status.as_ref())
-        .and_then(|s| s.bgp.as_ref())
-        .and_then(|b| b.neighbors.iter().find(|n| n.address == addr));
-    let at = g.map(|g| g.name.as_str()).unwrap_or("?");
-    match n {
-        Some(n) if n.state == "Established" => Ok(()),
-        Some(n) => Err((
-            "CUSTOMER_BGP_NOT_ESTABLISHED",
-            format!(
-                "BGP with the customer router {addr} (AS {}) on {at}, VLAN {}: {}{}",
-                lm.customer_asn,
-                lm.vlan,
-                n.state,
-                n.last_error
-                    .as_ref()
-                    .or(n.connect_error.as_ref())
-                    .map(|e| format!(" ({e})"))
-                    .unwrap_or_default()
-            ),
-        )),
-        None => Err((
-            "CUSTOMER_BGP_NOT_ESTABLISHED",
-            format!("no BGP session with the customer router {addr} on {at} yet"),
-        )),
-    }
-}
-
-/// What makes a link end `up`, or why it is not.
-fn end_state(
-    g: Option<&GatewayRecord>,
-    link: &LinkRecord,
-    peer: Option<IpAddr>,
-    expects_prefixes: bool,
-    now: i64,
-) -> std::result::Result<(), (&'static str, String)> {
-    let Some(g) = g else {
-        return Err((
-            "NO_GATEWAY_AVAILABLE",
-            "a gateway of this link is no longer registered".into(),
-        ));
-    };
-    if g.last_contact.is_none_or(|t| now - t > STALE_SECS) {
-        return Err((
-            "GATEWAY_UNREACHABLE",
-            format!(
-                "gateway {} has not reported for over {STALE_SECS} s",
-                g.name
-            ),
-        ));
-    }
-    let Some(st) = &g.status else {
-        return Err((
-            "GATEWAY_UNREACHABLE",
-            format!("gateway {} has not reported yet", g.name),
-        ));
-    };
-    let name = link.name();
-    let Some(ls) = st.links.iter().find(|l| l.name == name) else {
-        return Err((
-            "LINK_NOT_CONFIGURED",
-            format!("gateway {} has not set up link {name} yet", g.name),
-        ));
-    };
-    if ls.mka.state != "secured" {
-        let code = if ls.mka.reason.as_deref().is_some_and(|r| r.contains("ICV")) {
-            "MACSEC_KEY_MISMATCH"
-        } else {
-            "MACSEC_NOT_SECURED"
-        };
-        return Err((
-            code,
-            format!(
-                "link {name} on gateway {}: MACsec {}{}",
-                g.name,
-                ls.mka.state,
-                ls.mka
-                    .reason
-                    .as_ref()
-                    .map(|r| format!(" ({r})"))
-                    .unwrap_or_default()
-            ),
-        ));
-    }
-    let Some(peer) = peer else {
-        return Ok(()); // a layer 2 edge: nothing routed here
-    };
-    let peer = peer.to_string();
-    let n = st
-        .bgp
-        .as_ref()
-        .and_then(|b| b.neighbors.iter().find(|n| n.address == peer));
-    match n {
-        Some(n) if n.state == "Established" => {
-            if expects_prefixes && n.prefixes_accepted == 0 {
-                Err((
-                    "NO_ROUTES_RECEIVED",
-                    format!(
-                        "link {name} on gateway {}: BGP up, no prefixes accepted",
-                        g.name
-                    ),
-                ))
-            } else {
-                Ok(())
-            }
-        }
-        Some(n) => Err((
-            "BGP_NOT_ESTABLISHED",
-            format!(
-                "link {name} on gateway {}: BGP {}{}",
-                g.name,
-                n.state,
-                n.last_error
-                    .as_ref()
-                    .map(|e| format!(" ({e})"))
-                    .unwrap_or_default()
-            ),
-        )),
-        None => Err((
-            "BGP_NOT_ESTABLISHED",
-            format!("link {name} on gateway {}: no BGP session yet", g.name),
-        )),
-    }
-}
-
-fn link_view(db: &Db<'_>, c: &Connection, l: &LinkRecord, now: i64) -> Result<LinkView> {
+) -> Result<LinkView> {
     let mut ends = Vec::new();
     let mut gws = Vec::new();
     for is_b in [false, true] {
         let gid = if is_b { &l.gateway_b } else { &l.gateway_a };
         let g = db.get_gateway(gid)?;
-        let peer = link_peer(c, l, is_b).map(|p| p.to_string());
+        let peer = intent::link_peer(c, l, is_b).map(|p| p.to_string());
         let st = g.as_ref().and_then(|g| g.status.as_ref());
-        let ls = st.and_then(|s| s.links.iter().find(|x| x.name == l.name()));
+        let ls = st.and_then(|s| planner::link_report(s, l));
         ends.push(LinkEnd {
-            side: if is_b { "remote" } else { "owner" }.into(),
+            side: if is_b { Side::Remote } else { Side::Owner },
             gateway_id: gid.clone(),
             gateway_name: g.as_ref().map(|g| g.name.clone()).unwrap_or_default(),
             facility: g.as_ref().and_then(|g| g.facility.clone()),
@@ -914,9 +669,7 @@ fn link_view(db: &Db<'_>, c: &Connection, l: &LinkRecord, now: i64) -> Result<Li
                 .as_ref()
                 .map(|g| SocketAddr::new(g.underlay_address, l.port()).to_string())
                 .unwrap_or_default(),
-            address: ls
-                .and(link_peer(c, l, !is_b).map(|_| l.address(is_b).to_string()))
-                .unwrap_or_else(|| l.address(is_b).to_string()),
+            address: l.address(is_b).to_string(),
             mka: ls.map(|x| x.mka.clone()),
             routes: match (&peer, st.and_then(|s| s.bgp.as_ref())) {
                 (Some(peer), Some(b)) => b
@@ -931,14 +684,14 @@ fn link_view(db: &Db<'_>, c: &Connection, l: &LinkRecord, now: i64) -> Result<Li
                 st.and_then(|s| s.bgp.as_ref())
                     .and_then(|b| b.neighbors.iter().find(|n| n.address == peer).cloned())
             }),
-            counters: ls.map(|x| x.counters.clone()),
+            counters: ls.map(|x| x.counters),
             last_contact_age_secs: g.as_ref().and_then(|g| g.last_contact).map(|t| now - t),
         });
         gws.push(g);
     }
-    let problem = link_state(db, c, l, gws[0].as_ref(), gws[1].as_ref(), now)?.err();
-    let customer = match (&c.last_mile, &c.remote_attach_point) {
-        (Some(lm), None) => lm.sessions.get(usize::from(l.slot)).map(|s| {
+    let problem = planner::link_health(aps, c, l, gws[0].as_ref(), gws[1].as_ref(), now).err();
+    let customer = match intent::site(c) {
+        Some(lm) => lm.sessions.get(usize::from(l.slot)).map(|s| {
             let runs = if lm.layer == 2 { &gws[0] } else { &gws[1] };
             let edge = gws[1].as_ref();
             let addr = s.customer_address.to_string();
@@ -966,9 +719,13 @@ fn link_view(db: &Db<'_>, c: &Connection, l: &LinkRecord, now: i64) -> Result<Li
     };
     Ok(LinkView {
         name: l.name(),
-        vni: l.id,
-        state: if problem.is_none() { "up" } else { "down" }.into(),
-        reason: problem.map(|(_, why)| why),
+        vni: l.numbers.vni,
+        state: if problem.is_none() {
+            LinkState::Up
+        } else {
+            LinkState::Down
+        },
+        reason: problem,
         ends,
         customer,
     })

@@ -15,7 +15,9 @@ use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 use xc_store::Db;
 use xc_types::api::LastMileRequest;
-use xc_types::{Asn, AttachPoint, CustomerPeering, EnvironmentId, LastMile, Prefix};
+use xc_types::{
+    Asn, AttachPoint, CustomerPeering, EnvironmentId, LastMile, Prefix, StateReasonCode,
+};
 
 /// The ASN the provider edges speak BGP with.
 pub const EDGE_ASN: u32 = 64999;
@@ -189,10 +191,14 @@ pub(crate) fn allocate(
         }
         for p in &mine {
             if let Some(t) = their_prefixes.iter().find(|t| t.overlaps(p)) {
-                return Err(ServiceError::Conflict(format!(
-                    "PREFIX_OVERLAP: {p} overlaps {t} of {}, which the same provider edges carry (they route in one table)",
-                    other.id
-                )));
+                return Err(ServiceError::Refused {
+                    code: StateReasonCode::PrefixOverlap,
+                    field: None,
+                    message: format!(
+                        "{p} overlaps {t} of {}, which the same provider edges carry (they route in one table)",
+                        other.id
+                    ),
+                });
             }
         }
     }

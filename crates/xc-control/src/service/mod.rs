@@ -11,12 +11,9 @@ mod views;
 pub use connections::ConnectionDetail;
 pub use connections::ListConnectionsInput;
 pub use connections::fmt_time;
+pub(crate) use connections::provisioning_reason;
 pub use console::{ConsoleSession, SESSION_SECS};
 pub use proposals::ProposalSummary;
-
-pub(crate) fn provisioning_reason_pub() -> xc_types::StateReason {
-    connections::provisioning_reason()
-}
 
 use crate::tokens::{self, PagePayload};
 use crate::{Catalog, Clock, Result, Secrets, ServiceError};
@@ -79,7 +76,7 @@ impl Caller {
 pub struct Service {
     pub(crate) store: Arc<Store>,
     pub(crate) catalog: Catalog,
-    pub(crate) secrets: Secrets,
+    pub(crate) secrets: Arc<Secrets>,
     pub(crate) config: ServiceConfig,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) server_id: String,
@@ -161,7 +158,7 @@ impl Service {
         Ok(Arc::new(Self {
             store,
             catalog,
-            secrets,
+            secrets: Arc::new(secrets),
             config,
             clock,
             server_id,
@@ -482,14 +479,20 @@ impl Service {
         Ok(p.after)
     }
 
-    /// Runs the lifecycle driver until `shutdown` resolves. See [`crate::lifecycle`].
+    /// Runs the reconciler until `shutdown` resolves. See [`crate::reconciler`].
     pub async fn run_lifecycle(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
-        crate::lifecycle::run(self, shutdown).await
+        crate::reconciler::run(self, shutdown).await
     }
 
-    /// One pass of the lifecycle driver (tests call it directly).
+    /// One pass of the time-driven transitions (tests call it directly).
     pub async fn lifecycle_pass(&self) -> Result<usize> {
-        crate::lifecycle::pass(self).await
+        crate::reconciler::pass(self).await
+    }
+
+    /// One pass of the link planner (tests call it directly); whether a gateway's configuration
+    /// may have changed.
+    pub async fn reconcile_pass(&self) -> Result<bool> {
+        crate::reconciler::reconcile(self).await
     }
 }
 

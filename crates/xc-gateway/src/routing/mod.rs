@@ -26,7 +26,10 @@ pub mod kernel;
 pub mod md5;
 
 use crate::config::{BgpSettings, NeighborSettings};
-use crate::status::{BfdStatus, NeighborStatus, RouteStatus, RoutingStatus};
+use crate::status::{
+    BfdDiag, BfdState, BfdStatus, BgpState, NeighborStatus, NotificationCode, RouteStatus,
+    RoutingStatus, SessionError, SessionErrorKind,
+};
 use ipnet::IpNet;
 use kernel::Kernel;
 use std::collections::{BTreeMap, HashMap};
@@ -112,7 +115,7 @@ struct Neighbor {
     bfd_down: u64,
     established_since: Option<Instant>,
     /// Why the session last went down (a NOTIFICATION, BFD, the connection lost).
-    last_error: Option<String>,
+    last_error: Option<SessionError>,
     /// Why the last attempt to connect failed; cleared once Established.
     connect_error: Option<String>,
 }
@@ -164,6 +167,41 @@ fn describe(n: &Notification) -> String {
         (c, s) => format!("error code {c} subcode {s}"),
     };
     format!("{what} ({}/{})", n.code, n.subcode)
+}
+
+fn bgp_state(s: State) -> BgpState {
+    match s {
+        State::Idle => BgpState::Idle,
+        State::Connect => BgpState::Connect,
+        State::OpenSent => BgpState::OpenSent,
+        State::OpenConfirm => BgpState::OpenConfirm,
+        State::Established => BgpState::Established,
+    }
+}
+
+fn bfd_state(s: xc_bfd::State) -> BfdState {
+    match s {
+        xc_bfd::State::AdminDown => BfdState::AdminDown,
+        xc_bfd::State::Down => BfdState::Down,
+        xc_bfd::State::Init => BfdState::Init,
+        xc_bfd::State::Up => BfdState::Up,
+    }
+}
+
+fn bfd_diag(d: xc_bfd::Diag) -> BfdDiag {
+    use xc_bfd::Diag;
+    match d {
+        Diag::None => BfdDiag::None,
+        Diag::ControlDetectionTimeExpired => BfdDiag::ControlDetectionTimeExpired,
+        Diag::EchoFailed => BfdDiag::EchoFailed,
+        Diag::NeighborSignaledDown => BfdDiag::NeighborSignaledDown,
+        Diag::ForwardingPlaneReset => BfdDiag::ForwardingPlaneReset,
+        Diag::PathDown => BfdDiag::PathDown,
+        Diag::ConcatenatedPathDown => BfdDiag::ConcatenatedPathDown,
+        Diag::AdministrativelyDown => BfdDiag::AdministrativelyDown,
+        Diag::ReverseConcatenatedPathDown => BfdDiag::ReverseConcatenatedPathDown,
+        Diag::Other => BfdDiag::Other,
+    }
 }
 
 fn unmapped(ip: IpAddr) -> IpAddr {
@@ -965,13 +1003,19 @@ impl Speaker {
                     if was != State::Connect {
                         let why = error.unwrap_or_else(|| "closed by the peer".to_owned());
                         tracing::warn!(neighbor = %n.cfg.address, state = was.name(), "BGP connection lost: {why}");
-                        if !n
-                            .last_error
-                            .as_ref()
-                            .is_some_and(|e| e.contains("NOTIFICATION"))
-                        {
-                            n.last_error =
-                                Some(format!("connection lost in {}: {why}", was.name()));
+                        let after_notification = n.last_error.as_ref().is_some_and(|e| {
+                            matches!(
+                                e.kind,
+                                SessionErrorKind::NotificationSent
+                                    | SessionErrorKind::NotificationReceived
+                            )
+                        });
+                        if !after_notification {
+                            n.last_error = Some(SessionError {
+                                kind: SessionErrorKind::ConnectionLost,
+                                notification: None,
+                                message: format!("connection lost in {}: {why}", was.name()),
+                            });
                         }
                     }
                     if let Some((c, read)) = n.pending.take() {
@@ -1280,7 +1324,11 @@ impl Speaker {
                 }
                 if from == xc_bfd::State::Up {
                     n.bfd_down += 1;
-                    n.last_error = Some(format!("BFD down: {diag:?}"));
+                    n.last_error = Some(SessionError {
+                        kind: SessionErrorKind::BfdDown,
+                        notification: None,
+                        message: format!("BFD down: {diag:?}"),
+                    });
                     n.session.liveness_lost(now);
                 }
             }
@@ -1347,12 +1395,26 @@ impl Speaker {
             Event::NotificationSent(m) => {
                 let d = describe(&m);
                 tracing::warn!(neighbor = %n.cfg.address, "NOTIFICATION sent: {d}");
-                n.last_error = Some(format!("NOTIFICATION sent: {d}"));
+                n.last_error = Some(SessionError {
+                    kind: SessionErrorKind::NotificationSent,
+                    notification: Some(NotificationCode {
+                        code: m.code,
+                        subcode: m.subcode,
+                    }),
+                    message: format!("NOTIFICATION sent: {d}"),
+                });
             }
             Event::NotificationReceived(m) => {
                 let d = describe(&m);
                 tracing::warn!(neighbor = %n.cfg.address, "NOTIFICATION received: {d}");
-                n.last_error = Some(format!("NOTIFICATION received: {d}"));
+                n.last_error = Some(SessionError {
+                    kind: SessionErrorKind::NotificationReceived,
+                    notification: Some(NotificationCode {
+                        code: m.code,
+                        subcode: m.subcode,
+                    }),
+                    message: format!("NOTIFICATION received: {d}"),
+                });
             }
         }
     }
@@ -1368,7 +1430,7 @@ impl Speaker {
                 NeighborStatus {
                     address: n.cfg.address.to_string(),
                     remote_asn: n.cfg.remote_asn,
-                    state: n.session.state().name().to_owned(),
+                    state: bgp_state(n.session.state()),
                     uptime_secs: n.established_since.map(|t| now.duration_since(t).as_secs()),
                     peer_router_id: n.session.peer_router_id().map(|r| r.to_string()),
                     hold_time_secs: n.session.negotiated_hold_time().as_secs(),
@@ -1391,8 +1453,8 @@ impl Speaker {
                     last_error: n.last_error.clone(),
                     connect_error: n.connect_error.clone(),
                     bfd: n.bfd.as_ref().map(|b| BfdStatus {
-                        state: format!("{:?}", b.state()),
-                        diag: format!("{:?}", b.diag()),
+                        state: bfd_state(b.state()),
+                        diag: bfd_diag(b.diag()),
                         local_discriminator: b.local_discriminator(),
                         interval_ms: n.cfg.bfd_interval_ms,
                         multiplier: n.cfg.bfd_multiplier,

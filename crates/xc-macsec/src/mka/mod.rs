@@ -4,4 +4,4 @@ pub mod kdf;
 pub mod mkpdu;
 mod participant;
 
-pub use participant::{Event, MkaConfig, MkaStatus, Participant};
+pub use participant::{Event, MkaConfig, MkaStatus, Participant, Problem};

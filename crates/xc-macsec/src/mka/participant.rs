@@ -127,7 +127,41 @@ pub struct MkaStatus {
     pub mkpdus_bad: u64,
     /// MKPDUs whose message number was not above the last one seen from that member.
     pub mkpdus_replayed: u64,
-    pub last_error: Option<String>,
+    /// What went wrong last (cleared by nothing: the status says whether it still matters).
+    pub last_error: Option<Problem>,
+}
+
+/// What a participant saw go wrong, for the status (and through it the control plane, which
+/// tells a key mismatch from other trouble by these variants).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Problem {
+    /// An MKPDU for another CKN (the peer has another connectivity association).
+    OtherCkn,
+    /// An MKPDU whose ICV does not verify: the peer has a different CAK.
+    IcvMismatch,
+    /// The key server distributes a SAK for another cipher suite.
+    CipherSuiteMismatch,
+    /// A distributed SAK did not unwrap under our KEK.
+    SakUnwrap,
+    /// A SAK could not be wrapped (a local fault).
+    SakWrap,
+    /// An MKPDU could not be encoded (a local fault).
+    Encode,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::OtherCkn => "MKPDU for another CKN",
+            Self::IcvMismatch => "MKPDU failed its ICV check: the peer has a different CAK",
+            Self::CipherSuiteMismatch => {
+                "the key server distributes a SAK for another cipher suite"
+            }
+            Self::SakUnwrap => "a distributed SAK did not unwrap under our KEK",
+            Self::SakWrap => "cannot wrap a SAK",
+            Self::Encode => "cannot encode an MKPDU",
+        })
+    }
 }
 
 struct Peer {
@@ -280,13 +314,12 @@ impl Participant {
         };
         if m.ckn != self.cfg.ckn {
             self.status.mkpdus_bad += 1;
-            self.status.last_error = Some("MKPDU for another CKN".into());
+            self.status.last_error = Some(Problem::OtherCkn);
             return Err(MkpduError::Icv);
         }
         if let Err(e) = verify_icv(frame, &self.ick) {
             self.status.mkpdus_bad_icv += 1;
-            self.status.last_error =
-                Some("MKPDU failed its ICV check: the peer has a different CAK".into());
+            self.status.last_error = Some(Problem::IcvMismatch);
             return Err(e);
         }
         if m.mi == self.mi {
@@ -508,8 +541,8 @@ impl Participant {
         self.next_an = (self.next_an + 1) & 3;
         let wrapped = match kdf::wrap(&self.kek, &sak) {
             Ok(w) => w,
-            Err(e) => {
-                self.status.last_error = Some(format!("cannot wrap a SAK: {e}"));
+            Err(_) => {
+                self.status.last_error = Some(Problem::SakWrap);
                 return;
             }
         };
@@ -550,15 +583,13 @@ impl Participant {
             return;
         }
         if d.cipher.unwrap_or(CipherSuite::GcmAes128) != self.cfg.cipher {
-            self.status.last_error =
-                Some("the key server distributes a SAK for another cipher suite".into());
+            self.status.last_error = Some(Problem::CipherSuiteMismatch);
             return;
         }
         let sak = match kdf::unwrap(&self.kek, &d.wrapped) {
             Ok(k) if k.len() == self.cfg.cipher.key_len() => k,
             _ => {
-                self.status.last_error =
-                    Some("a distributed SAK did not unwrap under our KEK".into());
+                self.status.last_error = Some(Problem::SakUnwrap);
                 return;
             }
         };
@@ -709,7 +740,7 @@ impl Participant {
                 self.status.mkpdus_sent += 1;
                 self.transmit.push_back(frame);
             }
-            Err(e) => self.status.last_error = Some(format!("cannot encode an MKPDU: {e}")),
+            Err(_) => self.status.last_error = Some(Problem::Encode),
         }
         self.status.live_peers = self.live().map(|p| p.sci).collect();
         self.status.potential_peers = self.peers.iter().filter(|p| !p.live).count();

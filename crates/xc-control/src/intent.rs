@@ -1,0 +1,109 @@
+//! What each side of a connection wants from its links, worked out from the connection and its
+//! attach points alone (pure): the prefixes it announces and accepts, and whom a link end peers
+//! with. The gateways' configuration (`service/gateways.rs`) and the planner's judgement of a
+//! link (`planner.rs`) both read it, so the two cannot disagree.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use xc_types::gateway::LinkRecord;
+use xc_types::*;
+
+/// The attach points a decision may look at, by id.
+pub(crate) type AttachPoints = BTreeMap<AttachPointId, AttachPoint>;
+
+/// The prefixes a side announces, and those it accepts from the other.
+pub(crate) fn announce_and_accept(
+    own_ap: &AttachPoint,
+    own_routing: &RoutingPolicy,
+    other_ap: &AttachPoint,
+    other_routing: &RoutingPolicy,
+) -> (Vec<Prefix>, Vec<Prefix>) {
+    let announce = match own_routing {
+        RoutingPolicy::Automatic => own_ap.prefixes.clone(),
+        RoutingPolicy::Manual { announce, .. } => announce.clone(),
+    };
+    let accept = match own_routing {
+        RoutingPolicy::Manual { accept, .. } => accept.clone(),
+        RoutingPolicy::Automatic => match other_routing {
+            RoutingPolicy::Automatic => other_ap.prefixes.clone(),
+            RoutingPolicy::Manual { announce, .. } => announce.clone(),
+        },
+    };
+    (announce, accept)
+}
+
+/// Both attach points and routing policies of an accepted multicloud connection, from side A's
+/// or B's view: (own attach point, own policy, other attach point, other policy).
+pub(crate) fn sides<'a>(
+    aps: &'a AttachPoints,
+    c: &'a Connection,
+    is_b: bool,
+) -> Option<(
+    &'a AttachPoint,
+    &'a RoutingPolicy,
+    &'a AttachPoint,
+    &'a RoutingPolicy,
+)> {
+    let (Some(remote_ap), Some(remote_routing)) = (&c.remote_attach_point, &c.remote_routing)
+    else {
+        return None;
+    };
+    let (a, b) = (aps.get(&c.owner_attach_point)?, aps.get(remote_ap)?);
+    Some(if is_b {
+        (b, remote_routing, a, &c.owner_routing)
+    } else {
+        (a, &c.owner_routing, b, remote_routing)
+    })
+}
+
+/// A last-mile connection's tenant side: what it announces and what it accepts from the site
+/// (automatic: the declared on-premises prefixes).
+pub(crate) fn last_mile_routes(
+    owner_ap: &AttachPoint,
+    c: &Connection,
+    lm: &LastMile,
+) -> (Vec<Prefix>, Vec<Prefix>) {
+    match &c.owner_routing {
+        RoutingPolicy::Automatic => (owner_ap.prefixes.clone(), lm.on_premises_prefixes.clone()),
+        RoutingPolicy::Manual { announce, accept } => (announce.clone(), accept.clone()),
+    }
+}
+
+/// A last-mile connection's site, when the connection is one (its remote side is a provider,
+/// without an attach point).
+pub(crate) fn site(c: &Connection) -> Option<&LastMile> {
+    match (&c.last_mile, &c.remote_attach_point) {
+        (Some(lm), None) => Some(lm),
+        _ => None,
+    }
+}
+
+/// The BGP neighbour a link's end peers with over it: the other end, or in last mile layer 2
+/// the customer router (and none on the edge, which only bridges).
+pub(crate) fn link_peer(c: &Connection, l: &LinkRecord, is_b: bool) -> Option<IpAddr> {
+    match site(c) {
+        Some(lm) if lm.layer == 2 => {
+            if is_b {
+                None
+            } else {
+                lm.sessions
+                    .get(usize::from(l.slot))
+                    .map(|s| s.customer_address)
+            }
+        }
+        _ => Some(IpAddr::V4(l.address(!is_b).addr())),
+    }
+}
+
+/// Whether a link's end expects prefixes from its BGP neighbour.
+pub(crate) fn expects_prefixes(aps: &AttachPoints, c: &Connection, is_b: bool) -> bool {
+    if let Some(lm) = site(c) {
+        return is_b // the tenant's prefixes, from the tenant's gateway
+            || aps
+                .get(&c.owner_attach_point)
+                .is_some_and(|ap| !last_mile_routes(ap, c, lm).1.is_empty());
+    }
+    sides(aps, c, is_b)
+        .map(|(oa, or, xa, xr)| !announce_and_accept(oa, or, xa, xr).1.is_empty())
+        .unwrap_or(false)
+}

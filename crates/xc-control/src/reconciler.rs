@@ -1,0 +1,273 @@
+//! The reconciler: the control plane's background task. Each pass, it
+//!
+//! - moves connections through the states that need no caller ([`pass`]): `deleting` ->
+//!   `deleted` (their links removed), `updating` -> back to where it was with the new bandwidth,
+//!   `requested` past its key's expiry -> `failed` with `ACTIVATION_KEY_EXPIRED`; and forgets
+//!   clientTokens older than a day;
+//! - reconciles the links of accepted connections ([`reconcile`]): reads a snapshot of the
+//!   world with a read transaction, plans it with the pure [`crate::planner`] (off the store's
+//!   writer thread), and writes only the difference in one transaction, each connection's part
+//!   guarded by the snapshot it was planned from (a connection changed meanwhile is left for the
+//!   next pass). New links take their numbers from the store's pools there.
+//!
+//! It wakes when a write leaves it work (`Service::work`) and at least once a second.
+//!
+//! ```text
+//!  store (read) ──snapshot──► planner::plan (pure) ──Plan──► store (write): guard, remove, add
+//!                                                                 (numbers from the pools), state
+//! ```
+
+use crate::intent::AttachPoints;
+use crate::planner::{self, ConnectionPlan, Plan, World};
+use crate::service::{IDEMPOTENCY_SECS, Service};
+use crate::{Result, ServiceError};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use xc_store::{Db, NewLink};
+use xc_types::gateway::LinkRecord;
+use xc_types::{Connection, ConnectionState, EnvironmentId, StateReasonCode};
+
+pub(crate) async fn run(service: Arc<Service>, shutdown: impl std::future::Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    loop {
+        match pass(&service).await {
+            Ok(n) if n > 0 => service.config_changed(),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "lifecycle pass failed; retrying"),
+        }
+        match reconcile(&service).await {
+            Ok(true) => service.config_changed(),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "reconciler pass failed; retrying"),
+        }
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = service.work.notified() => {}
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// One pass; returns how many connections changed.
+pub(crate) async fn pass(service: &Service) -> Result<usize> {
+    let now = service.now();
+    service
+        .store
+        .write(move |db| {
+            let mut changed = 0;
+            for mut c in db.connections_in_state(ConnectionState::Deleting)? {
+                db.delete_links_of_connection(&c.id)?;
+                c.state = ConnectionState::Deleted;
+                c.state_reason = c
+                    .state_reason
+                    .take()
+                    .or(Some(StateReasonCode::Deleted.with("deleted")));
+                c.updated_at = now;
+                db.update_connection(&c)?;
+                changed += 1;
+            }
+            for mut c in db.connections_in_state(ConnectionState::Updating)? {
+                if let Some(bw) = c.pending_bandwidth.take() {
+                    c.bandwidth = bw;
+                }
+                // Until gateways carry it, an accepted connection waits in `pending`.
+                c.state = if c.remote_account.is_some() {
+                    ConnectionState::Pending
+                } else {
+                    ConnectionState::Requested
+                };
+                c.state_reason = Some(if c.remote_account.is_some() {
+                    crate::service::provisioning_reason()
+                } else {
+                    StateReasonCode::AwaitingAcceptance
+                        .with("waiting for the remote account to accept with the activation key")
+                });
+                c.updated_at = now;
+                db.update_connection(&c)?;
+                changed += 1;
+            }
+            for mut c in db.connections_in_state(ConnectionState::Requested)? {
+                if c.grant.expires_at <= now {
+                    c.state = ConnectionState::Failed;
+                    c.state_reason =
+                        Some(StateReasonCode::ActivationKeyExpired.with(
+                            "the activation key expired before the remote account accepted it",
+                        ));
+                    c.updated_at = now;
+                    db.update_connection(&c)?;
+                    changed += 1;
+                }
+            }
+            db.expire_idempotency(now - IDEMPOTENCY_SECS)?;
+            Ok::<_, ServiceError>(changed)
+        })
+        .await
+}
+
+/// The states whose links the planner looks after.
+const PLANNED: [ConnectionState; 3] = [
+    ConnectionState::Pending,
+    ConnectionState::Available,
+    ConnectionState::Down,
+];
+
+/// Reads what the planner looks at: the connections it plans, their attach points and links,
+/// and every gateway.
+pub(crate) fn snapshot(
+    db: &Db<'_>,
+    now: i64,
+    facilities: &BTreeMap<EnvironmentId, Vec<String>>,
+) -> Result<World> {
+    let mut connections = Vec::new();
+    for state in PLANNED {
+        connections.extend(db.connections_in_state(state)?);
+    }
+    let mut attach_points = AttachPoints::new();
+    let mut links = Vec::new();
+    for c in &connections {
+        for ap in std::iter::once(&c.owner_attach_point).chain(&c.remote_attach_point) {
+            if !attach_points.contains_key(ap)
+                && let Some(found) = db.get_attach_point(ap)?
+            {
+                attach_points.insert(*ap, found);
+            }
+        }
+        links.extend(db.links_of_connection(&c.id)?);
+    }
+    Ok(World {
+        now,
+        connections,
+        attach_points,
+        gateways: db.list_gateways(None)?,
+        links,
+        facilities: facilities.clone(),
+    })
+}
+
+/// What applying a plan did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Applied {
+    /// Some gateway's configuration may have changed.
+    pub config_changed: bool,
+    /// Connections whose part was left for the next pass: they changed since the snapshot.
+    pub skipped: usize,
+}
+
+/// Writes a plan made from `world`. Each connection's part is applied only if the connection
+/// and its links are still as the snapshot had them.
+pub(crate) fn apply(db: &Db<'_>, world: &World, plan: &Plan) -> Result<Applied> {
+    let mut out = Applied::default();
+    for p in &plan.connections {
+        let Some(seen) = world.connections.iter().find(|c| c.id == p.connection) else {
+            continue;
+        };
+        let links_seen: Vec<&LinkRecord> = world
+            .links
+            .iter()
+            .filter(|l| l.connection_id == p.connection)
+            .collect();
+        let now = db.get_connection(&p.connection)?;
+        let links_now = db.links_of_connection(&p.connection)?;
+        if now.as_ref() != Some(seen) || links_now.iter().ne(links_seen.iter().copied()) {
+            out.skipped += 1;
+            continue;
+        }
+        out.config_changed |= apply_connection(db, world, seen, p)?;
+    }
+    Ok(out)
+}
+
+/// One connection's part of a plan; returns whether a gateway's configuration may change.
+fn apply_connection(
+    db: &Db<'_>,
+    world: &World,
+    c: &Connection,
+    p: &ConnectionPlan,
+) -> Result<bool> {
+    let mut config = false;
+    for id in &p.remove {
+        db.delete_link(*id)?;
+        config = true;
+    }
+    let mut exhausted = None;
+    for l in &p.add {
+        let new = NewLink {
+            connection: c.id.clone(),
+            gateway_a: l.gateway_a.clone(),
+            gateway_b: l.gateway_b.clone(),
+            slot: l.slot,
+            created_at: world.now,
+        };
+        match db.insert_link(&new)? {
+            Ok(_) => config = true,
+            Err(pool) => {
+                tracing::warn!(connection = %c.id, gateway_a = %l.gateway_a, gateway_b = %l.gateway_b, pool = pool.as_str(), "no number left for a link");
+                exhausted.get_or_insert((l, pool));
+            }
+        }
+    }
+    let mut state = p.state.clone();
+    if let Some((l, pool)) = exhausted {
+        // A link that could not be numbered: say so, unless the connection is carried anyway.
+        let current = state.as_ref().map_or(c.state, |(s, _)| *s);
+        if current != ConnectionState::Available && current != ConnectionState::Failed {
+            let name = |id: &str| {
+                world
+                    .gateways
+                    .iter()
+                    .find(|g| g.id == id)
+                    .map_or(id.to_owned(), |g| g.name.clone())
+            };
+            let reason = StateReasonCode::AddressPoolExhausted.with(format!(
+                "gateways {} and {} have no {} left in common: remove links they no longer need",
+                name(&l.gateway_a),
+                name(&l.gateway_b),
+                pool.describe()
+            ));
+            state = (Some(&reason) != c.state_reason.as_ref()).then_some((current, Some(reason)));
+        }
+    }
+    if let Some((next, reason)) = state {
+        if next != c.state {
+            tracing::info!(connection = %c.id, from = ?c.state, to = ?next, reason = ?reason.as_ref().map(|r| r.code), "connection state");
+            config = true;
+        }
+        let mut c = c.clone();
+        c.state = next;
+        c.state_reason = reason;
+        c.updated_at = world.now;
+        db.update_connection(&c)?;
+    }
+    Ok(config)
+}
+
+/// One reconciler pass; returns whether any gateway's configuration may have changed.
+pub(crate) async fn reconcile(service: &Service) -> Result<bool> {
+    let now = service.now();
+    let facilities: BTreeMap<EnvironmentId, Vec<String>> = service
+        .catalog
+        .environments()
+        .iter()
+        .map(|e| (e.id.clone(), e.facilities.clone()))
+        .collect();
+    let world = service
+        .store
+        .read(move |db| snapshot(db, now, &facilities))
+        .await?;
+    let plan = planner::plan(&world);
+    if plan.is_empty() {
+        return Ok(false);
+    }
+    let applied = service
+        .store
+        .write(move |db| apply(db, &world, &plan))
+        .await?;
+    if applied.skipped > 0 {
+        // Planned from a world that moved on: look again soon.
+        service.work.notify_one();
+    }
+    Ok(applied.config_changed)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,336 @@
+//! The configuration's checks, through the file parser (lines and fields) and the document
+//! (the control plane's path).
+
+use super::*;
+
+const GOOD: &str = r#"
+[gateway]
+name = "gw-a"
+admin_listen = "127.0.0.1:7801"
+
+[[link]]
+name = "l1"
+underlay_local = "10.200.0.1:4789"
+underlay_remote = "10.200.0.2:4789"
+vni = 101
+ckn = "00112233445566778899aabbccddeeff"
+cak = "000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f"
+address = "169.254.0.0/31"
+bandwidth = "1Gbps"
+"#;
+
+fn err(text: &str) -> ConfigError {
+    GatewayConfig::parse("gw.toml", text, None).expect_err("must be refused")
+}
+
+#[test]
+fn vlan_sub_interfaces() {
+    let text = "[gateway]\nname = \"edge\"\n[[access]]\ninterface = \"eth1\"\nvlan = 100\naddresses = [\"100.100.0.1/30\", \"fd00:100::1/64\"]\n[[access]]\ninterface = \"eth1\"\nvlan = 101\nbridge = \"xb7\"\n";
+    let c = GatewayConfig::parse("gw.toml", text, None).expect("valid");
+    assert_eq!(c.access.len(), 2);
+    assert_eq!(c.access[0].tap_name(), "eth1.100");
+    assert_eq!(c.access[0].addresses.len(), 2);
+    assert_eq!(c.access[1].bridge.as_deref(), Some("xb7"));
+    for (body, field, words) in [
+        (
+            "interface = \"eth1\"\nvlan = 4095\naddresses = [\"10.0.0.1/30\"]",
+            "vlan",
+            "1 to 4094",
+        ),
+        (
+            "interface = \"eth1\"\nvlan = 0\naddresses = [\"10.0.0.1/30\"]",
+            "vlan",
+            "1 to 4094",
+        ),
+        ("interface = \"eth1\"\nvlan = 5", "addresses", "exactly one"),
+        (
+            "interface = \"eth1\"\nvlan = 5\naddresses = [\"10.0.0.1/30\"]\nbridge = \"b\"",
+            "addresses",
+            "exactly one",
+        ),
+        (
+            "interface = \"a-very-long-if\"\nvlan = 3000\nbridge = \"b\"",
+            "interface",
+            "15 characters",
+        ),
+        (
+            "interface = \"eth1\"\nvlan = 5\naddresses = [\"10.0.0.0/30\"]",
+            "addresses",
+            "network",
+        ),
+    ] {
+        let e = err(&format!("[gateway]\nname = \"edge\"\n[[access]]\n{body}\n"));
+        assert!(
+            e.field.ends_with(field) && e.message.contains(words),
+            "{body}: {e}"
+        );
+    }
+    let twice = "[gateway]\nname = \"edge\"\n[[access]]\ninterface = \"eth1\"\nvlan = 5\nbridge = \"b\"\n[[access]]\ninterface = \"eth1\"\nvlan = 5\nbridge = \"c\"\n";
+    assert!(err(twice).message.contains("twice"));
+}
+
+#[test]
+fn a_good_file() {
+    let c = GatewayConfig::parse("gw.toml", GOOD, None).expect("valid");
+    assert_eq!(c.links.len(), 1);
+    assert_eq!(c.links[0].cipher, CipherSuite::GcmAesXpn256);
+    assert_eq!(c.links[0].cak.len(), 32);
+    assert!(
+        !format!("{:?}", c.links[0]).contains("0001020304"),
+        "the CAK is redacted"
+    );
+}
+
+#[test]
+fn mistakes_name_the_file_line_and_field() {
+    let e = err(&GOOD.replace("vni = 101", "vni = 101\ncolour = \"red\""));
+    assert_eq!((e.file.as_str(), e.line), ("gw.toml", 11), "{e}");
+    assert!(e.message.contains("unknown field `colour`"), "{e}");
+    let e = err(&GOOD.replace("ckn = \"00112233", "ckn = \"zz112233"));
+    assert_eq!((e.line, e.field.as_str()), (11, "link[l1].ckn"), "{e}");
+    let e = err(&GOOD.replace("cak = \"0001020304050607", "cak = \"00"));
+    assert!(
+        e.field == "link[l1].cak" && e.message.contains("16 or 32 bytes"),
+        "{e}"
+    );
+    let e = err(&GOOD.replace("169.254.0.0/31", "169.254.0.0/30"));
+    assert!(
+        e.field == "link[l1].address" && e.message.contains("network or broadcast"),
+        "{e}"
+    );
+    let link2 = GOOD
+        .split("[[link]]")
+        .nth(1)
+        .expect("link")
+        .replace("name = \"l1\"", "name = \"l2\"");
+    let e = err(&format!("{GOOD}[[link]]{link2}"));
+    assert!(
+        e.field == "link[l2].vni" && e.message.contains("already used by link l1"),
+        "{e}"
+    );
+    assert!(e.to_string().starts_with("gw.toml:"), "{e}");
+}
+
+#[test]
+fn idle_polling_is_off_unless_set_and_bounded() {
+    let c = GatewayConfig::parse("gw.toml", GOOD, None).expect("valid");
+    assert_eq!(c.idle_poll_ms, 0, "off by default");
+    let with = |v: &str| {
+        GOOD.replace(
+            "admin_listen = \"127.0.0.1:7801\"",
+            &format!("admin_listen = \"127.0.0.1:7801\"\nidle_poll_ms = {v}"),
+        )
+    };
+    let c = GatewayConfig::parse("gw.toml", &with("1000"), None).expect("valid");
+    assert_eq!(c.idle_poll_ms, 1000);
+    let e = err(&with("60001"));
+    assert_eq!(
+        (e.line, e.field.as_str()),
+        (5, "gateway.idle_poll_ms"),
+        "{e}"
+    );
+    assert!(e.message.contains("0 (off) to 60000"), "{e}");
+    let e = err(&with("-1"));
+    assert_eq!(e.line, 5, "{e}");
+}
+
+#[cfg(test)]
+mod example {
+    /// The documented example file parses.
+    #[test]
+    fn example_file_is_valid() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/gateway.toml");
+        let c = super::super::GatewayConfig::load(&path).expect("examples/gateway.toml");
+        assert_eq!(c.links.len(), 1);
+        assert!(c.keylog_file.is_none(), "the example keeps the keylog off");
+        let bgp = c.bgp.expect("the example has BGP");
+        assert_eq!((bgp.asn, bgp.neighbors.len()), (64512, 1));
+        assert!(bgp.neighbors[0].bfd);
+    }
+}
+
+#[cfg(test)]
+mod bgp {
+    use super::super::*;
+    use xc_types::gateway::{
+        AccessDoc, BgpDoc, ConfigDoc, GatewaySection, LinkDoc, NeighborDoc, PrefixListDoc,
+    };
+
+    #[test]
+    fn a_document_from_the_controller_gets_the_same_checks() {
+        let doc = ConfigDoc {
+            schema: xc_types::gateway::SCHEMA_VERSION,
+            gateway: GatewaySection {
+                name: "gw-1".into(),
+                admin_listen: Some("127.0.0.1:7809".into()),
+                ..GatewaySection::default()
+            },
+            link: vec![LinkDoc {
+                name: "l7".into(),
+                underlay_local: "10.200.0.1:10007".into(),
+                underlay_remote: "10.200.0.2:10007".into(),
+                vni: 7,
+                ckn: "00".repeat(16),
+                cak: Some("01".repeat(32)),
+                address: Some("169.254.0.14/31".into()),
+                bandwidth: Some("1Gbps".into()),
+                ..LinkDoc::default()
+            }],
+            bgp: Some(BgpDoc {
+                asn: 64512,
+                router_id: "10.200.0.1".into(),
+                announce: vec!["10.0.0.0/16".into()],
+                neighbor: vec![
+                    NeighborDoc {
+                        address: "169.254.0.15".into(),
+                        remote_asn: 64513,
+                        import: Some(PrefixListDoc::List(vec!["10.1.0.0/16".into()])),
+                        bfd: true,
+                        ..NeighborDoc::default()
+                    },
+                    NeighborDoc {
+                        address: "100.100.0.2".into(),
+                        remote_asn: 65010,
+                        import: Some(PrefixListDoc::List(vec!["10.50.0.0/24".into()])),
+                        export: Some(PrefixListDoc::List(vec!["10.0.0.0/16".into()])),
+                        md5_password: Some("cpe-secret".into()),
+                        ..NeighborDoc::default()
+                    },
+                ],
+                ..BgpDoc::default()
+            }),
+            access: vec![AccessDoc {
+                interface: "eth1".into(),
+                vlan: 100,
+                addresses: vec!["100.100.0.1/30".into()],
+                ..AccessDoc::default()
+            }],
+        };
+        let c = GatewayConfig::from_doc(&doc, None).expect("valid");
+        assert_eq!(c.links[0].vni, 7);
+        assert_eq!(c.admin_listen.port(), 7809);
+        assert_eq!(c.access[0].tap_name(), "eth1.100");
+        let b = c.bgp.clone().expect("bgp");
+        assert_eq!(b.neighbors[0].remote_asn, 64513);
+        assert_eq!(b.neighbors[0].export, None);
+        assert!(
+            b.neighbors[1]
+                .export
+                .as_ref()
+                .is_some_and(|e| e.accepts(&"10.0.0.0/16".parse().expect("net")))
+        );
+        assert_eq!(
+            b.neighbors[1].md5_password.as_deref().map(String::as_str),
+            Some("cpe-secret")
+        );
+        assert!(!format!("{doc:?}").contains("0101"), "the CAK is redacted");
+        assert!(
+            !format!("{doc:?}").contains("cpe-secret"),
+            "the MD5 password is redacted"
+        );
+        // The same document written as a file reads back as the same configuration: one schema.
+        let text = toml::to_string(&doc).expect("toml");
+        let from_file = GatewayConfig::parse("gw.toml", &text, None).expect("the file form");
+        assert_eq!(format!("{from_file:?}"), format!("{c:?}"));
+        let mut bad = doc.clone();
+        bad.link[0].cak = Some("zz".into());
+        let e = GatewayConfig::from_doc(&bad, None).expect_err("bad hex");
+        assert_eq!(e.field, "link[l7].cak", "{e}");
+    }
+
+    const GOOD: &str = r#"
+[gateway]
+name = "gw"
+
+[bgp]
+asn = 4200000001
+router_id = "10.0.0.1"
+announce = ["10.0.0.0/16", "2001:db8::/48"]
+
+[[bgp.neighbor]]
+address = "169.254.0.1"
+remote_asn = 64513
+import = ["10.1.0.0/16 le 24"]
+md5_password = "s3cret"
+bfd = true
+
+[[bgp.neighbor]]
+address = "fe80::1"
+remote_asn = 64513
+import = "any"
+"#;
+
+    fn err(text: &str) -> ConfigError {
+        GatewayConfig::parse("gw.toml", text, None).expect_err("must be refused")
+    }
+
+    #[test]
+    fn unknown_keys_and_array_entries_are_located() {
+        let text = format!("schema = 1\n{GOOD}")
+            .replace("bfd = true", "bfd = true\nflap_dampening = true");
+        let e = err(&text);
+        assert_eq!(
+            (e.line, e.field.as_str()),
+            (17, "bgp.neighbor[0].flap_dampening"),
+            "{e}"
+        );
+        assert!(e.message.contains("unknown field `flap_dampening`"), "{e}");
+        let multi = GOOD.replace(
+            "announce = [\"10.0.0.0/16\", \"2001:db8::/48\"]",
+            "announce = [\n  \"10.0.0.0/16\",\n  \"2001:db8::1/48\",\n]",
+        );
+        let e = err(&multi);
+        assert_eq!((e.line, e.field.as_str()), (10, "bgp.announce"), "{e}");
+        assert!(e.message.contains("the prefix is 2001:db8::/48"), "{e}");
+    }
+
+    #[test]
+    fn a_bgp_section_without_links() {
+        let c = GatewayConfig::parse("gw.toml", GOOD, None).expect("valid");
+        assert!(c.links.is_empty());
+        let b = c.bgp.expect("bgp");
+        assert_eq!(b.asn, 4_200_000_001);
+        assert_eq!(b.graceful_restart_secs, 120);
+        let n = &b.neighbors[0];
+        assert_eq!(
+            (n.hold_time, n.max_prefixes, n.bfd_interval_ms),
+            (90, 100, 100)
+        );
+        assert!(n.import.accepts(&"10.1.2.0/24".parse().expect("net")));
+        assert!(!n.import.accepts(&"10.1.2.0/25".parse().expect("net")));
+        assert_eq!(b.neighbors[1].import, xc_bgp::policy::ImportFilter::Any);
+        assert!(
+            !format!("{n:?}").contains("s3cret"),
+            "the password is redacted"
+        );
+    }
+
+    #[test]
+    fn bgp_mistakes_name_the_line_and_field() {
+        let e = err(&GOOD.replace("import = [\"10.1.0.0/16 le 24\"]\n", ""));
+        assert!(
+            e.field == "bgp.neighbor[169.254.0.1].import" && e.message.contains("required"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("10.1.0.0/16 le 24", "10.1.0.0/16 le 8"));
+        assert!(
+            e.field.ends_with(".import") && e.message.contains("outside"),
+            "{e}"
+        );
+        assert_eq!(e.line, 13, "{e}");
+        let e = err(&GOOD.replace("asn = 4200000001", "asn = 23456"));
+        assert!(
+            e.field == "bgp.asn" && e.message.contains("AS_TRANS"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("\"10.0.0.0/16\", ", "\"10.0.0.1/16\", "));
+        assert!(e.message.contains("the prefix is 10.0.0.0/16"), "{e}");
+        let e = err(&GOOD.replace("address = \"fe80::1\"", "address = \"169.254.0.1\""));
+        assert!(e.message.contains("configured twice"), "{e}");
+        let e = err(&GOOD.replace("bfd = true", "bfd = true\nhold_time = 2"));
+        assert!(e.field.ends_with(".hold_time"), "{e}");
+        let e = err(&GOOD.replace("router_id = \"10.0.0.1\"", "router_id = \"::1\""));
+        assert_eq!(e.field, "bgp.router_id", "{e}");
+    }
+}

@@ -1,0 +1,251 @@
+//! What crosses the boundary between the control plane and a gateway: the gateway's
+//! configuration document ([`config`]: the same structure as its TOML file, so one code path
+//! applies both), what the gateway reports ([`status`]: also served on its own `/status`), the
+//! bodies of the gateway API (`/v1/gateway/...`) and of the native API's gateway and link views,
+//! and the records the control plane keeps of gateways and links.
+
+pub mod config;
+mod records;
+pub mod status;
+
+pub use config::*;
+pub use records::*;
+pub use status::*;
+
+use crate::StateReason;
+use serde::{Deserialize, Serialize};
+
+/// `POST /v1/gateway/register`: a single-use token buys a gateway its identity.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterRequest {
+    pub token: String,
+    pub name: String,
+    pub underlay_address: String,
+    pub version: String,
+    /// A provider edge's customer-facing interface.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_interface: Option<String>,
+}
+
+/// The gateway's credential: sent as `Authorization: Bearer <gatewayId>.<secret>` from then on.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterResponse {
+    pub gateway_id: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for RegisterResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisterResponse")
+            .field("gateway_id", &self.gateway_id)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// `GET /v1/gateway/config?index=I`: the configuration and its index (it changes exactly when
+/// the configuration does). With the index of the configuration the gateway has, the request
+/// waits until there is a different one or the wait runs out (a blocking query).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigResponse {
+    pub index: String,
+    pub config: ConfigDoc,
+    /// Connectivity tests to run now (not part of the configuration or its index).
+    #[serde(default)]
+    pub tests: Vec<TestRequest>,
+}
+
+/// `POST /v1/gateway/tokens` (native API, tenant admin): a registration token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenRequest {
+    #[serde(default)]
+    pub attach_point_id: Option<String>,
+    #[serde(default)]
+    pub facility: Option<String>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenResponse {
+    pub token: String,
+    pub attach_point_id: Option<String>,
+    pub facility: Option<String>,
+    pub expires_at: String,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("attach_point_id", &self.attach_point_id)
+            .field("facility", &self.facility)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A gateway as the native API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayView {
+    pub id: String,
+    pub name: String,
+    pub account_id: String,
+    pub attach_point_id: Option<String>,
+    pub facility: Option<String>,
+    pub underlay_address: String,
+    pub version: Option<String>,
+    pub registered_at: String,
+    pub last_contact: Option<String>,
+    /// Seconds since the last report, when there was one.
+    pub last_contact_age_secs: Option<i64>,
+    /// What it reported last.
+    pub status: Option<GatewayStatus>,
+}
+
+/// Whether a link carries its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkState {
+    /// MACsec secured, BGP Established and the other side's prefixes installed, on both ends
+    /// (and in last mile, the customer session Established).
+    Up,
+    Down,
+}
+
+impl std::fmt::Display for LinkState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Up => "up",
+            Self::Down => "down",
+        })
+    }
+}
+
+/// Which side of a connection a link end is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// The connection's owner.
+    Owner,
+    /// The remote account (a provider edge, in last mile).
+    Remote,
+}
+
+/// One link of a connection, with what both of its gateways report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkView {
+    pub name: String,
+    pub vni: u32,
+    pub state: LinkState,
+    /// Why the link is down.
+    pub reason: Option<StateReason>,
+    pub ends: Vec<LinkEnd>,
+    /// Last mile: the customer session this link carries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<CustomerSessionView>,
+}
+
+/// A last-mile customer session: where it runs and what BGP says of it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerSessionView {
+    /// The gateway that peers with the customer router: the provider edge (layer 3) or the
+    /// tenant's gateway (layer 2, through the edge's bridge).
+    pub gateway_id: String,
+    pub gateway_name: String,
+    /// The provider edge and its facility.
+    pub edge: String,
+    pub facility: Option<String>,
+    /// The edge's VLAN sub-interface (`<interface>.<vlan>`).
+    pub interface: Option<String>,
+    pub vlan: u16,
+    pub layer: u8,
+    pub provider_address: String,
+    pub customer_address: String,
+    pub customer_asn: u32,
+    /// State, prefixes received, accepted and refused (with the refused ones), last error.
+    pub bgp: Option<NeighborStatus>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkEnd {
+    pub side: Side,
+    pub gateway_id: String,
+    pub gateway_name: String,
+    pub facility: Option<String>,
+    pub underlay: String,
+    pub address: String,
+    pub mka: Option<MkaStatus>,
+    pub bgp: Option<NeighborStatus>,
+    pub counters: Option<LinkCounters>,
+    pub last_contact_age_secs: Option<i64>,
+    /// Prefixes this end's gateway has in its kernel through this link: the routes it learned
+    /// from the other end.
+    #[serde(default)]
+    pub routes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinksResponse {
+    pub links: Vec<LinkView>,
+}
+
+/// `POST /v1/gateway/status`: what a gateway reports, every few seconds and on changes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportRequest {
+    pub version: String,
+    pub status: GatewayStatus,
+}
+
+/// `GET /v1/gateways` (native API).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayList {
+    pub gateways: Vec<GatewayView>,
+}
+
+/// A connectivity test the control plane asks a gateway to run (ping and traceroute through the
+/// connection).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestRequest {
+    pub id: String,
+    pub target: String,
+    pub count: u32,
+}
+
+/// What a connectivity test found.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestResult {
+    pub id: String,
+    pub gateway: String,
+    pub target: String,
+    /// The address the probes left from (an address of the gateway's own network).
+    pub source: Option<String>,
+    pub sent: u32,
+    pub received: u32,
+    pub loss_percent: f64,
+    pub rtt_min_ms: Option<f64>,
+    pub rtt_avg_ms: Option<f64>,
+    pub rtt_max_ms: Option<f64>,
+    /// The path, one address per hop (`*` where none answered).
+    pub hops: Vec<String>,
+    pub error: Option<String>,
+}
+
+/// `POST /v1/connections/{id}/test` (native API).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestConnectionRequest {
+    pub target: String,
+    #[serde(default)]
+    pub count: Option<u32>,
+}
