@@ -18,6 +18,7 @@
 //!
 //! Routes learned are reported as [`Event`]s; the driver feeds them to the Loc-RIB.
 
+use crate::message::codes::{CapabilityCode, CeaseSubcode, ErrorCode, OpenSubcode, UpdateSubcode};
 use crate::message::{
     AFI_IPV4, AFI_IPV6, AsPathSegment, Attribute, Capability, DecodeError, Message, Notification,
     Open, Origin, SAFI_UNICAST, Update,
@@ -26,7 +27,7 @@ pub use crate::policy::ImportFilter;
 use crate::policy::local_pref_from_communities;
 use crate::rib::{AsPath, PathAttrs};
 use ipnet::{IpNet, Ipv4Net};
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -177,6 +178,11 @@ pub struct Counters {
 const REFUSED_KEPT: usize = 1000;
 /// UPDATEs are packed up to the maximum message size (RFC 4271 4.1).
 const MAX_MESSAGE: usize = 4096;
+/// How many waiting prefixes an UPDATE looks through for others that can go with it.
+const PACK_LOOKAHEAD: usize = 4096;
+/// Control messages queued at most; a KEEPALIVE is not added to a longer queue (the messages in
+/// it keep the session alive as well, once the peer reads them).
+const MAX_CONTROL_QUEUE: usize = 16;
 
 #[derive(Debug)]
 pub struct Session {
@@ -201,6 +207,10 @@ pub struct Session {
     next_hop_v6: Option<Ipv6Addr>,
     exports: BTreeMap<IpNet, Arc<ExportAttrs>>,
     adj_out: BTreeMap<IpNet, Arc<ExportAttrs>>,
+    /// Prefixes whose export differs from what the peer was sent.
+    dirty: BTreeSet<IpNet>,
+    /// Families whose End-of-RIB follows the table.
+    eor_pending: Vec<u16>,
     counters: Counters,
     transmit: VecDeque<Vec<u8>>,
     actions: VecDeque<Action>,
@@ -224,26 +234,6 @@ fn family(p: &IpNet) -> u16 {
 /// Bytes of a prefix in NLRI encoding.
 fn nlri_len(p: &IpNet) -> usize {
     1 + usize::from(p.prefix_len()).div_ceil(8)
-}
-
-/// Splits prefixes into groups whose NLRI encoding fits in `budget` bytes.
-fn pack(prefixes: Vec<IpNet>, budget: usize) -> Vec<Vec<IpNet>> {
-    let mut out: Vec<Vec<IpNet>> = Vec::new();
-    let mut cur = Vec::new();
-    let mut used = 0;
-    for p in prefixes {
-        let l = nlri_len(&p);
-        if used + l > budget && !cur.is_empty() {
-            out.push(std::mem::take(&mut cur));
-            used = 0;
-        }
-        used += l;
-        cur.push(p);
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
 }
 
 fn v4(prefixes: &[IpNet]) -> Vec<Ipv4Net> {
@@ -275,6 +265,8 @@ impl Session {
             next_hop_v6: None,
             exports: BTreeMap::new(),
             adj_out: BTreeMap::new(),
+            dirty: BTreeSet::new(),
+            eor_pending: Vec::new(),
             counters: Counters::default(),
             transmit: VecDeque::new(),
             actions: VecDeque::new(),
@@ -385,7 +377,10 @@ impl Session {
             self.state,
             State::OpenSent | State::OpenConfirm | State::Established
         ) {
-            self.notify(now, 6, 2, Vec::new());
+            self.notify(
+                now,
+                Notification::cease(CeaseSubcode::AdministrativeShutdown),
+            );
         } else {
             self.actions.push_back(Action::Close);
             self.drop_session(now, false);
@@ -466,7 +461,7 @@ impl Session {
             self.state,
             State::OpenSent | State::OpenConfirm | State::Established
         ) {
-            self.notify(now, 6, 10, Vec::new());
+            self.notify(now, Notification::cease(CeaseSubcode::BfdDown));
         }
     }
 
@@ -501,6 +496,8 @@ impl Session {
             _ => self.withdraw_all(),
         }
         self.adj_out.clear();
+        self.dirty.clear();
+        self.eor_pending.clear();
         self.eor_received.clear();
         self.peer_router_id = None;
         self.hold_at = None;
@@ -510,12 +507,7 @@ impl Session {
         self.retry_at = (!self.cfg.passive).then(|| now + self.cfg.connect_retry);
     }
 
-    fn notify(&mut self, now: Instant, code: u8, subcode: u8, data: Vec<u8>) {
-        let n = Notification {
-            code,
-            subcode,
-            data,
-        };
+    fn notify(&mut self, now: Instant, n: Notification) {
         self.transmit
             .push_back(Message::Notification(n.clone()).encode());
         self.events.push_back(Event::NotificationSent(n));
@@ -536,13 +528,18 @@ impl Session {
             self.sweep_stale(None);
         }
         if self.hold_at.is_some_and(|t| now >= t) {
-            self.notify(now, 4, 0, Vec::new()); // Hold Timer Expired
+            self.notify(
+                now,
+                Notification::new(ErrorCode::HoldTimerExpired, 0, Vec::new()),
+            );
             return;
         }
         if let Some(k) = self.keepalive_at
             && now >= k
         {
-            self.transmit.push_back(Message::Keepalive.encode());
+            if self.transmit.len() < MAX_CONTROL_QUEUE {
+                self.transmit.push_back(Message::Keepalive.encode());
+            }
             self.keepalive_at = Some(now + self.negotiated_hold / 3);
         }
     }
@@ -598,8 +595,7 @@ impl Session {
     }
 
     fn decode_error(&mut self, now: Instant, e: DecodeError) {
-        let (code, sub) = e.notification();
-        self.notify(now, code, sub, Vec::new());
+        self.notify(now, e.to_notification());
     }
 
     fn handle_message(&mut self, now: Instant, m: Message) {
@@ -629,7 +625,10 @@ impl Session {
                 }
             }
             // Anything else is a Finite State Machine Error (RFC 6608 subcodes left at 0).
-            _ => self.notify(now, 5, 0, Vec::new()),
+            _ => self.notify(
+                now,
+                Notification::new(ErrorCode::FiniteStateMachine, 0, Vec::new()),
+            ),
         }
     }
 
@@ -641,10 +640,16 @@ impl Session {
 
     fn handle_open(&mut self, now: Instant, o: Open) {
         if o.asn != self.cfg.remote_asn {
-            return self.notify(now, 2, 2, Vec::new()); // Bad Peer AS
+            return self.notify(
+                now,
+                Notification::open_error(OpenSubcode::BadPeerAs, Vec::new()),
+            );
         }
         if o.router_id == self.cfg.router_id {
-            return self.notify(now, 2, 3, Vec::new()); // Bad BGP Identifier
+            return self.notify(
+                now,
+                Notification::open_error(OpenSubcode::BadBgpIdentifier, Vec::new()),
+            );
         }
         let four_octet = o
             .capabilities
@@ -652,9 +657,12 @@ impl Session {
             .any(|c| matches!(c, Capability::FourOctetAs(_)));
         if !four_octet {
             // This speaker encodes AS_PATH with 4-octet numbers only.
-            let mut data = vec![65, 4];
+            let mut data = vec![CapabilityCode::FourOctetAs.into(), 4];
             data.extend_from_slice(&self.cfg.local_asn.to_be_bytes());
-            return self.notify(now, 2, 7, data); // Unsupported Capability
+            return self.notify(
+                now,
+                Notification::open_error(OpenSubcode::UnsupportedCapability, data),
+            );
         }
         let theirs = Duration::from_secs(u64::from(o.hold_time));
         self.negotiated_hold = self.cfg.hold_time.min(theirs);
@@ -829,7 +837,11 @@ impl Session {
         let mut accepted = Vec::new();
         for (prefix, nh) in reach {
             let Some(next_hop) = nh.or(next_hop) else {
-                return self.notify(now, 3, 3, vec![3]); // Missing Well-known Attribute: NEXT_HOP
+                // The attribute missing: NEXT_HOP (type code 3).
+                return self.notify(
+                    now,
+                    Notification::update_error(UpdateSubcode::MissingWellKnownAttribute, vec![3]),
+                );
             };
             self.stale.remove(&prefix);
             if !self.cfg.import.accepts(&prefix) {
@@ -873,7 +885,14 @@ impl Session {
     /// peer that keeps announcing too much does not flap the session every second; the session
     /// starts again by itself after that.
     fn max_prefix_reached(&mut self, now: Instant, data: Vec<u8>) {
-        self.notify(now, 6, 1, data);
+        self.notify(
+            now,
+            Notification::new(
+                ErrorCode::Cease,
+                CeaseSubcode::MaximumNumberOfPrefixesReached.into(),
+                data,
+            ),
+        );
         self.retry_at = None;
         self.idle_until = Some(now + MAX_PREFIX_HOLD);
         self.set_state(State::Idle);
@@ -956,119 +975,203 @@ impl Session {
     /// The whole table, then End-of-RIB for each family (RFC 4724 2).
     fn send_table(&mut self) {
         self.adj_out.clear();
+        self.eor_pending = [AFI_IPV4, AFI_IPV6]
+            .into_iter()
+            .filter(|afi| self.negotiated(*afi))
+            .collect();
         self.sync_out();
-        for afi in [AFI_IPV4, AFI_IPV6] {
-            if !self.negotiated(afi) {
-                continue;
-            }
-            let eor = if afi == AFI_IPV4 {
-                Update::default()
-            } else {
-                Update {
-                    attributes: vec![Attribute::MpUnreach {
-                        afi,
-                        safi: SAFI_UNICAST,
-                        withdrawn: vec![],
-                    }],
-                    ..Update::default()
-                }
-            };
-            self.push_update(eor);
-        }
     }
 
-    fn push_update(&mut self, u: Update) {
-        self.counters.updates_sent += 1;
-        self.transmit.push_back(Message::Update(u).encode());
-    }
-
-    /// Sends what differs between the exports and the Adj-RIB-Out.
+    /// Notes what differs between the exports and the Adj-RIB-Out; [`Session::poll_update`]
+    /// sends it. Each prefix is noted once however often it changes before it is sent, so what
+    /// waits for a slow peer never outgrows the table.
     fn sync_out(&mut self) {
         if self.state != State::Established {
             return;
         }
-        let mut withdraw: Vec<IpNet> = Vec::new();
         for p in self.adj_out.keys() {
             if !self.exports.contains_key(p) || !self.exportable(p) {
-                withdraw.push(*p);
+                self.dirty.insert(*p);
             }
         }
-        let mut groups: HashMap<Arc<ExportAttrs>, Vec<IpNet>> = HashMap::new();
         for (p, a) in &self.exports {
             if self.exportable(p) && self.adj_out.get(p) != Some(a) {
-                groups.entry(a.clone()).or_default().push(*p);
+                self.dirty.insert(*p);
             }
         }
-        for p in &withdraw {
-            self.adj_out.remove(p);
+    }
+
+    /// What should be exported for a prefix now, if anything.
+    fn wanted(&self, p: &IpNet) -> Option<&Arc<ExportAttrs>> {
+        self.exports.get(p).filter(|_| self.exportable(p))
+    }
+
+    /// The next UPDATE for the peer: what changed since it was last sent a prefix, packed into
+    /// as few messages as fit (one attribute set and family each), then End-of-RIB after the
+    /// whole table. UPDATEs are made only when asked for, so a driver that asks while the peer
+    /// reads, and stops when it does not, holds no backlog of them. `None` when nothing waits.
+    pub fn poll_update(&mut self) -> Option<Vec<u8>> {
+        if self.state != State::Established {
+            return None;
         }
-        let (w4, w6): (Vec<IpNet>, Vec<IpNet>) =
-            withdraw.into_iter().partition(|p| p.addr().is_ipv4());
-        for chunk in pack(w4, MAX_MESSAGE - 23) {
-            self.push_update(Update {
-                withdrawn: v4(&chunk),
-                ..Update::default()
+        while let Some(first) = self.dirty.first().copied() {
+            let want = self.wanted(&first).cloned();
+            if want.as_ref() == self.adj_out.get(&first) {
+                self.dirty.remove(&first);
+                continue;
+            }
+            let afi = family(&first);
+            // The prefixes going out together: the same family and the same change (withdrawn,
+            // or announced with the same attributes), looking ahead a bounded number of them.
+            let mut batch = Vec::new();
+            // The header (19), the two length fields (4) and the attributes leave this much for
+            // the prefixes.
+            let mut budget = MAX_MESSAGE - 23 - self.attributes_len(afi, want.as_deref());
+            for p in self.dirty.range(first..).take(PACK_LOOKAHEAD) {
+                if family(p) != afi || self.wanted(p) != want.as_ref() {
+                    continue;
+                }
+                if want.is_none() && !self.adj_out.contains_key(p) {
+                    continue;
+                }
+                let l = nlri_len(p);
+                if l > budget {
+                    break;
+                }
+                budget -= l;
+                batch.push(*p);
+            }
+            for p in &batch {
+                self.dirty.remove(p);
+            }
+            return Some(match want {
+                None => {
+                    for p in &batch {
+                        self.adj_out.remove(p);
+                    }
+                    self.encode_withdrawal(afi, batch)
+                }
+                Some(attrs) => {
+                    for p in &batch {
+                        self.adj_out.insert(*p, attrs.clone());
+                    }
+                    self.encode_announcement(afi, &attrs, batch)
+                }
             });
         }
-        for chunk in pack(w6, MAX_MESSAGE - 23 - 7) {
-            self.push_update(Update {
+        let afi = self.eor_pending.first().copied()?;
+        self.eor_pending.remove(0);
+        let eor = if afi == AFI_IPV4 {
+            Update::default()
+        } else {
+            Update {
                 attributes: vec![Attribute::MpUnreach {
-                    afi: AFI_IPV6,
+                    afi,
                     safi: SAFI_UNICAST,
-                    withdrawn: chunk,
+                    withdrawn: vec![],
                 }],
                 ..Update::default()
-            });
+            }
+        };
+        Some(self.encode_update(eor))
+    }
+
+    /// The encoded size of the attributes of an UPDATE of this family: withdrawing (`None`) or
+    /// announcing with `attrs`, the prefixes themselves aside.
+    fn attributes_len(&self, afi: u16, attrs: Option<&ExportAttrs>) -> usize {
+        let Some(a) = attrs else {
+            // IPv4 withdrawals need none; IPv6 ones an MP_UNREACH_NLRI header.
+            return if afi == AFI_IPV4 { 0 } else { 4 + 3 };
+        };
+        let hops = 1 + usize::from(self.cfg.prepend) + a.as_path.len();
+        let origin = 4;
+        let as_path = 4 + 2 * hops.div_ceil(255) + 4 * hops;
+        let communities = if a.communities.is_empty() {
+            0
+        } else {
+            4 + 4 * a.communities.len()
+        };
+        let next_hop = if afi == AFI_IPV4 {
+            3 + 4
+        } else {
+            4 + 3 + 1 + 16 + 1
+        };
+        origin + as_path + communities + next_hop
+    }
+
+    /// Whether UPDATEs wait to be asked for.
+    pub fn wants_to_send(&self) -> bool {
+        self.state == State::Established && (!self.dirty.is_empty() || !self.eor_pending.is_empty())
+    }
+
+    fn encode_update(&mut self, u: Update) -> Vec<u8> {
+        self.counters.updates_sent += 1;
+        Message::Update(u).encode()
+    }
+
+    fn encode_withdrawal(&mut self, afi: u16, prefixes: Vec<IpNet>) -> Vec<u8> {
+        let u = if afi == AFI_IPV4 {
+            Update {
+                withdrawn: v4(&prefixes),
+                ..Update::default()
+            }
+        } else {
+            Update {
+                attributes: vec![Attribute::MpUnreach {
+                    afi,
+                    safi: SAFI_UNICAST,
+                    withdrawn: prefixes,
+                }],
+                ..Update::default()
+            }
+        };
+        self.encode_update(u)
+    }
+
+    fn encode_announcement(
+        &mut self,
+        afi: u16,
+        attrs: &ExportAttrs,
+        prefixes: Vec<IpNet>,
+    ) -> Vec<u8> {
+        let mut path = vec![self.cfg.local_asn; 1 + usize::from(self.cfg.prepend)];
+        path.extend_from_slice(&attrs.as_path);
+        let mut attributes = vec![
+            Attribute::Origin(attrs.origin),
+            Attribute::AsPath(
+                path.chunks(255)
+                    .map(|c| AsPathSegment::Sequence(c.to_vec()))
+                    .collect(),
+            ),
+        ];
+        if !attrs.communities.is_empty() {
+            attributes.push(Attribute::Communities(attrs.communities.clone()));
         }
-        let mut groups: Vec<(Arc<ExportAttrs>, Vec<IpNet>)> = groups.into_iter().collect();
-        groups.sort_by(|a, b| a.1.first().cmp(&b.1.first()));
-        for (attrs, prefixes) in groups {
-            for p in &prefixes {
-                self.adj_out.insert(*p, attrs.clone());
-            }
-            let (p4, p6): (Vec<IpNet>, Vec<IpNet>) =
-                prefixes.into_iter().partition(|p| p.addr().is_ipv4());
-            let mut path = vec![self.cfg.local_asn; 1 + usize::from(self.cfg.prepend)];
-            path.extend_from_slice(&attrs.as_path);
-            let mut base = vec![
-                Attribute::Origin(attrs.origin),
-                Attribute::AsPath(
-                    path.chunks(255)
-                        .map(|c| AsPathSegment::Sequence(c.to_vec()))
-                        .collect(),
-                ),
-            ];
-            if !attrs.communities.is_empty() {
-                base.push(Attribute::Communities(attrs.communities.clone()));
-            }
-            let base_len = 4 + 4 + 4 * path.len() + 4 + 4 * attrs.communities.len();
-            if let (false, Some(nh)) = (p4.is_empty(), self.next_hop_v4) {
-                let mut attributes = base.clone();
+        let u = match (afi, self.next_hop_v4, self.next_hop_v6) {
+            (AFI_IPV4, Some(nh), _) => {
                 attributes.push(Attribute::NextHop(nh));
-                for chunk in pack(p4, MAX_MESSAGE - 23 - base_len - 7) {
-                    self.push_update(Update {
-                        attributes: attributes.clone(),
-                        nlri: v4(&chunk),
-                        ..Update::default()
-                    });
+                Update {
+                    attributes,
+                    nlri: v4(&prefixes),
+                    ..Update::default()
                 }
             }
-            if let (false, Some(nh)) = (p6.is_empty(), self.next_hop_v6) {
-                for chunk in pack(p6, MAX_MESSAGE - 23 - base_len - 4 - 5 - 16) {
-                    let mut attributes = base.clone();
-                    attributes.push(Attribute::MpReach {
-                        afi: AFI_IPV6,
-                        safi: SAFI_UNICAST,
-                        next_hops: vec![IpAddr::V6(nh)],
-                        nlri: chunk,
-                    });
-                    self.push_update(Update {
-                        attributes,
-                        ..Update::default()
-                    });
+            (_, _, Some(nh)) => {
+                attributes.push(Attribute::MpReach {
+                    afi: AFI_IPV6,
+                    safi: SAFI_UNICAST,
+                    next_hops: vec![IpAddr::V6(nh)],
+                    nlri: prefixes,
+                });
+                Update {
+                    attributes,
+                    ..Update::default()
                 }
             }
-        }
+            // Not exportable without a next hop of the family (`exportable` keeps these out).
+            _ => Update::default(),
+        };
+        self.encode_update(u)
     }
 }
 

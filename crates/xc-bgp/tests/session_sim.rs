@@ -9,6 +9,14 @@ use std::time::{Duration, Instant};
 use xc_bgp::Origin;
 use xc_bgp::session::{Action, Config, Event, ExportAttrs, ImportFilter, Session, State};
 
+/// What a session sends next: control messages first, then UPDATEs (as a driver asks for them
+/// while its peer reads); every message within the RFC's size limit.
+fn next_out(s: &mut Session) -> Option<Vec<u8>> {
+    let m = s.poll_transmit().or_else(|| s.poll_update())?;
+    assert!(m.len() <= 4096, "a message of {} bytes", m.len());
+    Some(m)
+}
+
 fn net(s: &str) -> IpNet {
     s.parse().expect("prefix")
 }
@@ -92,8 +100,8 @@ impl Pair {
     fn break_connection(&mut self) {
         let now = self.now;
         self.connected = false;
-        while self.a.poll_transmit().is_some() {}
-        while self.b.poll_transmit().is_some() {}
+        while next_out(&mut self.a).is_some() {}
+        while next_out(&mut self.b).is_some() {}
         self.a.disconnected(now);
         self.b.disconnected(now);
     }
@@ -101,13 +109,13 @@ impl Pair {
     fn exchange(&mut self, now: Instant) {
         for _ in 0..10 {
             let mut moved = false;
-            while let Some(bytes) = self.a.poll_transmit() {
+            while let Some(bytes) = next_out(&mut self.a) {
                 moved = true;
                 if !self.cut {
                     self.b.handle_bytes(now, &bytes);
                 }
             }
-            while let Some(bytes) = self.b.poll_transmit() {
+            while let Some(bytes) = next_out(&mut self.b) {
                 moved = true;
                 if !self.cut {
                     self.a.handle_bytes(now, &bytes);
@@ -425,7 +433,11 @@ fn communities_set_local_preference_and_prepends_lengthen_the_path() {
     b.prepend = 2;
     let mut p = Pair::new(a, b);
     p.run(Duration::from_millis(100));
-    nh(&mut p);
+    p.a.set_next_hops(None, Some("fd00::1".parse().expect("ip")));
+    p.b.set_next_hops(
+        Some("169.254.0.1".parse().expect("ip")),
+        Some("fd00::2".parse().expect("ip")),
+    );
     let attrs = Arc::new(ExportAttrs {
         as_path: vec![],
         origin: Origin::Igp,
@@ -504,4 +516,359 @@ fn a_restart_without_forwarding_state_drops_stale_routes() {
         "withdrawn at B's OPEN (no Forwarding State bit), then learned again"
     );
     assert_eq!(prefixes(&p.a), ["10.1.0.0/24"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// One neighbour and its connections ([`xc_bgp::peer::Peer`]) against a scripted peer: the
+// messages a real peer would send, written by hand with the codec.
+
+mod scripted {
+    use super::*;
+    use std::net::{IpAddr, Ipv4Addr};
+    use xc_bgp::message::codes::CeaseSubcode;
+    use xc_bgp::message::{AFI_IPV4, SAFI_UNICAST};
+    use xc_bgp::peer::{ConnId, Output, Peer, PeerEvent};
+    use xc_bgp::{Capability, Message, Notification, Open};
+
+    const OURS: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+    const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::new(169, 254, 0, 2));
+    const A: ConnId = 1;
+    const B: ConnId = 2;
+    const C: ConnId = 3;
+
+    /// The scripted peer's OPEN: AS 65002, identifier `id`, graceful restart if `gr`.
+    fn open(id: Ipv4Addr, gr: bool) -> Vec<u8> {
+        let mut capabilities = vec![
+            Capability::Multiprotocol {
+                afi: AFI_IPV4,
+                safi: SAFI_UNICAST,
+            },
+            Capability::RouteRefresh,
+            Capability::FourOctetAs(65_002),
+        ];
+        if gr {
+            capabilities.push(Capability::GracefulRestart {
+                restarting: true,
+                time: 120,
+                families: vec![(AFI_IPV4, SAFI_UNICAST, true)],
+            });
+        }
+        Message::Open(Open {
+            version: 4,
+            asn: 65_002,
+            hold_time: 90,
+            router_id: id,
+            capabilities,
+        })
+        .encode()
+    }
+
+    fn keepalive() -> Vec<u8> {
+        Message::Keepalive.encode()
+    }
+
+    fn cease(sub: CeaseSubcode) -> Vec<u8> {
+        Message::Notification(Notification::cease(sub)).encode()
+    }
+
+    struct Sim {
+        now: Instant,
+        peer: Peer,
+        out: Vec<Output>,
+        events: Vec<PeerEvent>,
+    }
+
+    impl Sim {
+        fn new(gr: bool) -> Self {
+            let now = Instant::now();
+            let mut cfg = Config::new(65_001, OURS, 65_002);
+            cfg.graceful_restart = gr.then(|| Duration::from_secs(120));
+            let mut s = Self {
+                now,
+                peer: Peer::new(cfg, now),
+                out: Vec::new(),
+                events: Vec::new(),
+            };
+            s.peer.start(now);
+            s.drain();
+            s
+        }
+
+        fn drain(&mut self) {
+            loop {
+                let mut more = false;
+                while let Some(o) = self.peer.poll_output() {
+                    self.out.push(o);
+                    more = true;
+                }
+                while let Some((c, u)) = self.peer.poll_update() {
+                    self.out.push(Output::Send(c, u));
+                    more = true;
+                }
+                while let Some(e) = self.peer.poll_event() {
+                    self.events.push(e);
+                    more = true;
+                }
+                if !more {
+                    return;
+                }
+            }
+        }
+
+        fn take(&mut self) -> Vec<Output> {
+            std::mem::take(&mut self.out)
+        }
+
+        fn bytes(&mut self, c: ConnId, data: &[u8]) {
+            self.now += Duration::from_millis(10);
+            self.peer.bytes(self.now, c, data);
+            self.drain();
+        }
+
+        /// We connect (attempt 1 gives connection `A`) and send our OPEN on it.
+        fn connect_a(&mut self) {
+            assert_eq!(self.take(), vec![Output::Connect { attempt: 1 }]);
+            self.peer.connect_done(self.now, 1, Ok((A, LOCAL)));
+            self.drain();
+            let out = self.take();
+            assert!(
+                matches!(&out[..], [Output::Send(A, m)] if m[18] == 1),
+                "{out:?}"
+            );
+        }
+
+        fn state(&self) -> State {
+            self.peer.session().state()
+        }
+    }
+
+    fn sent_on(out: &[Output], c: ConnId, msg: &[u8]) -> bool {
+        out.iter()
+            .any(|o| matches!(o, Output::Send(x, m) if *x == c && m == msg))
+    }
+
+    fn closed(out: &[Output], c: ConnId) -> bool {
+        out.contains(&Output::Close(c))
+    }
+
+    /// The race that once failed CI with BIRD: a collision is pending when the peer's OPEN and
+    /// KEEPALIVE arrive together on the first connection. That connection is Established on both
+    /// ends by then and stays, though the peer's higher identifier would pick the other.
+    #[test]
+    fn a_collision_decided_after_established_keeps_the_established_connection() {
+        let mut s = Sim::new(false);
+        s.connect_a();
+        s.peer.accepted(s.now, B, LOCAL);
+        s.drain();
+        let out = s.take();
+        assert!(
+            matches!(&out[..], [Output::Send(B, m)] if m[18] == 1),
+            "our OPEN on B: {out:?}"
+        );
+        let higher = Ipv4Addr::new(10, 0, 0, 9);
+        s.bytes(A, &[open(higher, false), keepalive()].concat());
+        let out = s.take();
+        assert_eq!(s.state(), State::Established);
+        assert_eq!(s.peer.connection(), Some(A));
+        assert!(sent_on(&out, A, &keepalive()), "{out:?}");
+        assert!(
+            sent_on(&out, B, &cease(CeaseSubcode::ConnectionCollisionResolution))
+                && closed(&out, B),
+            "{out:?}"
+        );
+        assert!(!closed(&out, A));
+        assert!(
+            s.events
+                .contains(&PeerEvent::CollisionResolved { kept: A, closed: B })
+        );
+    }
+
+    /// RFC 4271 6.8 by the identifiers: the connection opened by the speaker with the higher one
+    /// stays.
+    #[test]
+    fn a_collision_keeps_the_connection_of_the_higher_identifier() {
+        for (theirs, keep) in [
+            (Ipv4Addr::new(10, 0, 0, 9), B),
+            (Ipv4Addr::new(10, 0, 0, 0), A),
+        ] {
+            let mut s = Sim::new(false);
+            s.connect_a();
+            s.peer.accepted(s.now, B, LOCAL);
+            s.drain();
+            s.take();
+            // The peer's OPEN on A gives its identifier: the collision is decided at once.
+            s.bytes(A, &open(theirs, false));
+            let out = s.take();
+            let lose = if keep == A { B } else { A };
+            assert!(
+                sent_on(
+                    &out,
+                    lose,
+                    &cease(CeaseSubcode::ConnectionCollisionResolution)
+                ) && closed(&out, lose),
+                "{theirs}: {out:?}"
+            );
+            assert_eq!(s.peer.connection(), Some(keep), "{theirs}");
+            // The session goes on on the connection kept: on A the peer's OPEN was read already,
+            // on B it comes now.
+            if keep == B {
+                s.bytes(B, &open(theirs, false));
+            }
+            s.bytes(keep, &keepalive());
+            assert_eq!(s.state(), State::Established, "{theirs}: {:?}", s.events);
+        }
+    }
+
+    /// A peer that restarted opens a new session while ours is Established: recognised from the
+    /// OPEN on the new connection, which replaces the old one; with graceful restart the routes
+    /// stay, stale, until the peer sends them again.
+    #[test]
+    fn a_restarting_peer_is_recognised_from_its_open() {
+        let mut s = Sim::new(true);
+        s.connect_a();
+        let theirs = Ipv4Addr::new(10, 0, 0, 9);
+        s.bytes(A, &[open(theirs, true), keepalive()].concat());
+        assert_eq!(s.state(), State::Established);
+        let update = Message::Update(xc_bgp::Update {
+            attributes: vec![
+                xc_bgp::Attribute::Origin(Origin::Igp),
+                xc_bgp::Attribute::AsPath(vec![xc_bgp::AsPathSegment::Sequence(vec![65_002])]),
+                xc_bgp::Attribute::NextHop(Ipv4Addr::new(169, 254, 0, 3)),
+            ],
+            nlri: vec!["10.9.0.0/16".parse().expect("net")],
+            ..xc_bgp::Update::default()
+        })
+        .encode();
+        s.bytes(A, &update);
+        assert_eq!(s.peer.session().prefixes_accepted(), 1);
+        s.take();
+        // A new connection: nothing happens until it says what it is.
+        s.peer.accepted(s.now, C, LOCAL);
+        s.drain();
+        assert!(s.take().is_empty());
+        assert_eq!(s.peer.connection(), Some(A));
+        let o = open(theirs, true);
+        s.bytes(C, &o[..10]);
+        assert_eq!(s.peer.connection(), Some(A), "half an OPEN decides nothing");
+        s.bytes(C, &o[10..]);
+        assert!(s.events.contains(&PeerEvent::Restarted { graceful: true }));
+        let out = s.take();
+        assert!(closed(&out, A), "{out:?}");
+        assert_eq!(s.peer.connection(), Some(C));
+        assert_eq!(s.peer.session().stale_routes(), 1, "kept, stale");
+        assert_eq!(s.state(), State::OpenConfirm, "the peer's OPEN was read");
+        assert!(
+            out.iter()
+                .any(|o| matches!(o, Output::Send(C, m) if m[18] == 1)),
+            "our OPEN on C"
+        );
+        s.bytes(C, &keepalive());
+        assert_eq!(s.state(), State::Established);
+    }
+
+    /// A connection from the peer while Established that starts with anything but an OPEN is not
+    /// a new session: it is closed and the session stays.
+    #[test]
+    fn a_second_connection_without_an_open_is_closed() {
+        let mut s = Sim::new(false);
+        s.connect_a();
+        s.bytes(
+            A,
+            &[open(Ipv4Addr::new(10, 0, 0, 9), false), keepalive()].concat(),
+        );
+        s.take();
+        s.peer.accepted(s.now, C, LOCAL);
+        s.bytes(C, &keepalive());
+        let out = s.take();
+        assert_eq!(out, vec![Output::Close(C)]);
+        assert_eq!(s.peer.connection(), Some(A));
+        assert_eq!(s.state(), State::Established);
+    }
+
+    /// A connection while the session is stopped is refused with Cease / Connection Rejected;
+    /// a connect that completes after an incoming connection was taken is closed unused.
+    #[test]
+    fn refused_and_abandoned_connections() {
+        let mut s = Sim::new(false);
+        s.peer.stop(s.now);
+        s.drain();
+        s.take();
+        s.peer.accepted(s.now, B, LOCAL);
+        s.drain();
+        let out = s.take();
+        assert!(sent_on(&out, B, &cease(CeaseSubcode::ConnectionRejected)) && closed(&out, B));
+
+        let mut s = Sim::new(false);
+        assert_eq!(s.take(), vec![Output::Connect { attempt: 1 }]);
+        s.peer.accepted(s.now, B, LOCAL);
+        s.drain();
+        s.take();
+        s.peer.connect_done(s.now, 1, Ok((A, LOCAL)));
+        s.drain();
+        assert_eq!(s.take(), vec![Output::Close(A)]);
+        assert_eq!(s.peer.connection(), Some(B));
+    }
+}
+
+/// A table that changes many times while the peer reads nothing is sent once, as it is when
+/// the peer reads again: the UPDATEs are made when asked for, so nothing piles up meanwhile.
+#[test]
+fn changes_while_the_peer_does_not_read_are_sent_once() {
+    let (mut a, b) = configs();
+    a.max_prefixes = 200_000;
+    let mut p = Pair::new(a, b);
+    p.run(Duration::from_millis(100));
+    nh(&mut p);
+    let table: Vec<IpNet> = (0..100_000u32)
+        .map(|i| IpNet::V4(ipnet::Ipv4Net::new((0x0a00_0000 + (i << 8)).into(), 24).expect("len")))
+        .collect();
+    let before = p.b.counters().updates_sent;
+    for round in 0..10 {
+        // B's table changes; A reads nothing meanwhile (B's UPDATEs are not asked for).
+        p.b.originate(&table[..table.len() - round]);
+        assert_eq!(p.b.counters().updates_sent, before, "nothing made yet");
+    }
+    p.run(Duration::from_millis(50));
+    assert_eq!(p.a.routes().count(), 100_000 - 9);
+    let updates = p.b.counters().updates_sent - before;
+    // About 1,000 /24s per UPDATE: the final table once, not ten times.
+    assert!(updates <= 110, "{updates} UPDATEs");
+}
+
+/// Long AS paths, many communities and IPv6: every UPDATE stays within 4,096 bytes (checked on
+/// every message by `next_out`) and every prefix arrives.
+#[test]
+fn large_attributes_still_fit_in_a_message() {
+    let (mut a, mut b) = configs();
+    a.max_prefixes = 10_000;
+    b.prepend = 60;
+    a.import = ImportFilter::Any;
+    let mut p = Pair::new(a, b);
+    p.run(Duration::from_millis(100));
+    p.a.set_next_hops(None, Some("fd00::1".parse().expect("ip")));
+    p.b.set_next_hops(
+        Some("169.254.0.1".parse().expect("ip")),
+        Some("fd00::2".parse().expect("ip")),
+    );
+    let attrs = Arc::new(ExportAttrs {
+        as_path: (1..=300).collect(),
+        origin: Origin::Igp,
+        communities: (0..200).map(|i| (64_000 << 16) | i).collect(),
+    });
+    let mut exports = BTreeMap::new();
+    for i in 0..3_000u32 {
+        let v4 = IpNet::V4(ipnet::Ipv4Net::new((0x0b00_0000 + (i << 8)).into(), 24).expect("len"));
+        let v6 = IpNet::V6(
+            ipnet::Ipv6Net::new(
+                std::net::Ipv6Addr::from((0x2001_0db8_u128 << 96) | (u128::from(i) << 64)),
+                64,
+            )
+            .expect("len"),
+        );
+        exports.insert(v4, attrs.clone());
+        exports.insert(v6, attrs.clone());
+    }
+    p.b.set_exports(exports);
+    p.run(Duration::from_millis(100));
+    assert_eq!(p.a.routes().count(), 6_000);
 }

@@ -706,6 +706,104 @@ fn a_collision_decided_after_established_keeps_the_established_connection() {
     assert!(n["lastError"].is_null(), "{}", lab.context());
 }
 
+/// Memory a process holds (VmRSS), in MiB.
+fn rss_mib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb / 1024)
+}
+
+/// A neighbour that stops reading while the gateway has a large table for it, and another that
+/// announces and withdraws 100,000 prefixes over and over (all passed on to the first): what
+/// waits for the silent neighbour is the table, not its history, so the gateway's memory stays
+/// flat however long the churn goes on; the silent session is closed once it has read nothing for
+/// its send hold time (RFC 9687), and the other session is untouched.
+#[test]
+fn a_neighbour_that_never_reads_costs_bounded_memory_and_is_noticed() {
+    let mut lab = Lab::new("bgpslow");
+    let (gw_dev, peer_dev) = (lab.pair.dev[GW].clone(), lab.pair.dev[PEER].clone());
+    lab.pair.exec_ok(
+        GW,
+        &["ip", "addr", "add", "169.254.101.1/30", "dev", &gw_dev],
+    );
+    lab.pair.exec_ok(
+        PEER,
+        &["ip", "addr", "add", "169.254.101.2/30", "dev", &peer_dev],
+    );
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/scripts/bgp_slow_peer.py"
+    );
+    let peers = lab.pair.spawn(
+        PEER,
+        "scripted",
+        &[
+            "python3",
+            script,
+            ADDR4[PEER],
+            "169.254.101.2",
+            "100000",
+            "45",
+        ],
+    );
+    lab.peers.push(peers);
+    let feeder = format!(
+        "[[bgp.neighbor]]\naddress = \"{}\"\nremote_asn = 65010\nimport = \"any\"\nmax_prefixes = 200000\nconnect_retry_secs = 1\n",
+        ADDR4[PEER]
+    );
+    let slow = "[[bgp.neighbor]]\naddress = \"169.254.101.2\"\nremote_asn = 65020\nimport = \"any\"\nexport = \"any\"\nconnect_retry_secs = 1\nsend_hold_time = 10\n";
+    lab.start_gateway(&format!("{feeder}{slow}"));
+    lab.wait("both scripted neighbours to be established", UP, || {
+        let log = lab.peers[0].log_text();
+        log.contains("slow established") && log.contains("round 2")
+    });
+    let pid = lab.gw.as_ref().expect("gateway").pid();
+    // The churn goes on; the memory the gateway holds is sampled each second.
+    let mut samples = Vec::new();
+    for _ in 0..40 {
+        samples.push(rss_mib(pid));
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let rounds = lab.peers[0].log_text().matches("round ").count();
+    assert!(
+        rounds >= 4,
+        "the table churned: {rounds} rounds\n{}",
+        lab.context()
+    );
+    eprintln!("gateway RSS (MiB) each second: {samples:?}; {rounds} rounds of 100,000 prefixes");
+    // What the table itself needs (Loc-RIB, Adj-RIBs, the kernel's copy, the neighbour's
+    // pending changes) is reached early and stays: the second half of the churn adds no more
+    // than the allocator's slack, and the whole stays under a fixed bound.
+    let mean = |s: &[u64]| s.iter().sum::<u64>() / s.len() as u64;
+    let (middle, last) = (mean(&samples[15..25]), mean(&samples[30..]));
+    let peak = samples.iter().copied().max().unwrap_or(0);
+    assert!(
+        last <= middle + 96 && peak < 384,
+        "the gateway's memory grew with the churn: {samples:?} MiB\n{}",
+        lab.context()
+    );
+    lab.wait(
+        "the silent session to be closed by the send hold timer",
+        UP,
+        || {
+            let n = lab.neighbor("169.254.101.2");
+            n["lastError"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("send hold timer expired"))
+                && n["lastError"]["kind"] == "connectionLost"
+        },
+    );
+    let f = lab.neighbor(ADDR4[PEER]);
+    assert_eq!(f["state"], "Established", "{f}");
+    assert_eq!(f["establishedTransitions"], 1, "{f}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // FRR
 

@@ -179,6 +179,9 @@ pub struct NeighborSettings {
     pub md5_password: Option<Zeroizing<String>>,
     pub hold_time: u16,
     pub connect_retry_secs: u16,
+    /// How long a peer may read nothing before the session is closed (RFC 9687); default: 8
+    /// minutes or twice the hold time, whichever is longer.
+    pub send_hold_time: Option<u16>,
     pub prepend: u8,
     /// Only accept the neighbour's connections; never connect.
     pub passive: bool,
@@ -639,6 +642,11 @@ fn parse_neighbor(
     if connect_retry_secs == 0 {
         return at.err("connect_retry_secs", "is at least 1");
     }
+    if let Some(t) = n.send_hold_time
+        && t < 3
+    {
+        return at.err("send_hold_time", "is at least 3 seconds");
+    }
     Ok(NeighborSettings {
         address,
         remote_asn,
@@ -651,6 +659,7 @@ fn parse_neighbor(
         md5_password,
         hold_time,
         connect_retry_secs,
+        send_hold_time: n.send_hold_time,
         prepend: n.prepend.unwrap_or(0),
         passive: n.passive,
     })

@@ -208,3 +208,42 @@ impl Batcher {
         Ok(())
     }
 }
+
+/// Batches of forwarding changes waiting for the kernel thread at most; the speaker keeps what
+/// does not fit (each prefix's latest change) and offers it again.
+pub const QUEUE: usize = 16;
+
+/// Applies route changes in order and keeps the table of what is installed. Runs on its own
+/// thread (netlink writes block) until the speaker drops its sender.
+pub fn kernel_thread(
+    mut nl: Batcher,
+    rx: std::sync::mpsc::Receiver<Vec<(IpNet, NextHops)>>,
+    installed: super::Installed,
+    status: std::sync::Arc<std::sync::Mutex<crate::status::RoutingStatus>>,
+) {
+    // Batches are applied in order (each prefix at most once per batch; a later batch's change
+    // of a prefix replaces an earlier one in the kernel as it does here).
+    while let Ok(changes) = rx.recv() {
+        let failed = nl.apply(&changes);
+        let failed_set: std::collections::HashSet<IpNet> = failed.iter().map(|(p, _)| *p).collect();
+        if let Ok(mut i) = installed.lock() {
+            for (p, hops) in changes {
+                if failed_set.contains(&p) {
+                    continue;
+                }
+                if hops.is_empty() {
+                    i.remove(&p);
+                } else {
+                    i.insert(p, hops);
+                }
+            }
+        }
+        if let Some((p, e)) = failed.first() {
+            tracing::warn!(prefix = %p, error = %e, failed = failed.len(), "route not installed");
+            if let Ok(mut s) = status.lock() {
+                s.kernel_errors += failed.len() as u64;
+                s.last_kernel_error = Some(format!("{p}: {e}"));
+            }
+        }
+    }
+}

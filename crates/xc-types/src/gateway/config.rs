@@ -174,6 +174,9 @@ pub struct NeighborDoc {
     pub hold_time: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_retry_secs: Option<u16>,
+    /// Seconds a neighbour may read nothing before its session is closed (RFC 9687).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_hold_time: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prepend: Option<u8>,
     /// Only accept the neighbour's connections.
