@@ -20,6 +20,7 @@
 pub mod access;
 pub mod counters;
 pub mod dot1q;
+pub mod icmp;
 pub mod idle_poll;
 pub mod link;
 pub mod mtu;

@@ -14,6 +14,7 @@ pub mod admin;
 pub mod config;
 pub mod keylog;
 pub mod managed;
+pub mod netlink;
 pub mod probe;
 pub mod routing;
 pub mod runtime;

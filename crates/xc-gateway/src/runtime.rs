@@ -3,6 +3,7 @@
 
 use crate::config::{AccessSettings, GatewayConfig, LinkSettings};
 use crate::keylog::{self, KeyLog};
+use crate::netlink::Netlink;
 use crate::status::{
     AccessStatus, GatewayStatus, LinkCounters, LinkStatus, MkaCondition, MkaState, MkaStatus,
     SecyCounters,
@@ -50,6 +51,8 @@ type RoutingSource = Box<dyn Fn() -> crate::status::RoutingStatus + Send + Sync>
 /// The running gateway. Dropping it stops BGP, every link, and removes the TAPs.
 pub struct Gateway {
     name: String,
+    /// Interface work (addresses, bridges, up/down) through rtnetlink.
+    netlink: Netlink,
     keylog: Option<Arc<KeyLog>>,
     /// Keeps the cores awake while the links carry traffic, when configured (set at start).
     idle_poll: Option<IdlePoll>,
@@ -82,19 +85,6 @@ fn link_mac(gateway: &str, link: &str) -> [u8; 6] {
     mac
 }
 
-fn ip(args: &[&str]) -> io::Result<()> {
-    let out = std::process::Command::new("ip").args(args).output()?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(io::Error::other(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )))
-    }
-}
-
 impl Gateway {
     /// Starts the links of `cfg` (BGP is started by the caller, on the async runtime, and
     /// attached with [`Gateway::attach_routing`]). Blocking: call it off the async threads.
@@ -112,6 +102,7 @@ impl Gateway {
         };
         let mut gw = Self {
             name: cfg.name.clone(),
+            netlink: Netlink::start()?,
             keylog,
             idle_poll,
             links: Vec::new(),
@@ -130,7 +121,7 @@ impl Gateway {
 
     fn add_link(&mut self, s: &LinkSettings) -> io::Result<()> {
         let activity = self.idle_poll.as_ref().map(IdlePoll::activity);
-        let l = start_link(&self.name, s, self.keylog.clone(), activity)
+        let l = start_link(&self.netlink, &self.name, s, self.keylog.clone(), activity)
             .map_err(|e| io::Error::new(e.kind(), format!("link {}: {e}", s.name)))?;
         self.links.push(l);
         self.publish_links();
@@ -156,10 +147,8 @@ impl Gateway {
             .collect();
         let mut errors = Vec::new();
         for b in &wanted {
-            if !std::path::Path::new("/sys/class/net").join(b).exists() {
-                match ip(&["link", "add", b, "type", "bridge"])
-                    .and_then(|()| ip(&["link", "set", "dev", b, "up"]))
-                {
+            if !self.netlink.exists(b).unwrap_or(false) {
+                match self.netlink.add_bridge(b) {
                     Ok(()) => {
                         tracing::info!(bridge = %b, "bridge created");
                         self.bridges.insert(b.clone());
@@ -172,7 +161,9 @@ impl Gateway {
         errors.extend(self.apply_access(cfg));
         let unused: Vec<String> = self.bridges.difference(&wanted).cloned().collect();
         for b in unused {
-            let _ = ip(&["link", "del", &b]);
+            if let Err(e) = self.netlink.delete(&b) {
+                tracing::warn!(bridge = %b, error = %e, "cannot remove a bridge");
+            }
             tracing::info!(bridge = %b, "bridge removed");
             self.bridges.remove(&b);
         }
@@ -196,7 +187,7 @@ impl Gateway {
             if running.iter().any(|r| r.settings == *a) {
                 continue;
             }
-            match start_access(&self.name, a) {
+            match start_access(&self.netlink, &self.name, a) {
                 Ok(access) => running.push(RunningAccess {
                     settings: a.clone(),
                     access,
@@ -321,7 +312,7 @@ impl Drop for Gateway {
             a.clear();
         }
         for b in std::mem::take(&mut self.bridges) {
-            let _ = ip(&["link", "del", &b]);
+            let _ = self.netlink.delete(&b);
         }
     }
 }
@@ -345,7 +336,7 @@ fn access_status(r: &RunningAccess) -> AccessStatus {
 
 /// Starts a VLAN sub-interface: the TAP (as large as its parent's MTU unless set), its
 /// addresses or its bridge, up.
-fn start_access(gateway: &str, a: &AccessSettings) -> io::Result<Access> {
+fn start_access(nl: &Netlink, gateway: &str, a: &AccessSettings) -> io::Result<Access> {
     let tap = a.tap_name();
     let mtu = a.mtu.unwrap_or_else(|| {
         std::fs::read_to_string(format!("/sys/class/net/{}/mtu", a.interface))
@@ -361,21 +352,17 @@ fn start_access(gateway: &str, a: &AccessSettings) -> io::Result<Access> {
         mtu,
     })?;
     for addr in &a.addresses {
-        let s = addr.to_string();
-        let mut args = vec!["addr", "add", s.as_str(), "dev", tap.as_str()];
-        if addr.addr().is_ipv6() {
-            args.push("nodad"); // a point-to-point subnet: no one else to collide with
-        }
-        ip(&args)?;
+        nl.add_address(&tap, *addr)?;
     }
     if let Some(br) = &a.bridge {
-        ip(&["link", "set", "dev", &tap, "master", br])?;
+        nl.set_master(&tap, br)?;
     }
-    ip(&["link", "set", "dev", &tap, "up"])?;
+    nl.set_up(&tap)?;
     Ok(access)
 }
 
 fn start_link(
+    nl: &Netlink,
     gateway: &str,
     s: &LinkSettings,
     keylog: Option<Arc<KeyLog>>,
@@ -404,17 +391,13 @@ fn start_link(
     };
     let sci = cfg.sci();
     let (link, control) = Link::start(cfg)?;
-    if let Some(a) = s.address {
-        ip(&["addr", "add", &a.to_string(), "dev", &tap_name])?;
-    }
-    if let Some(a) = s.address6 {
-        // A point-to-point subnet: no one else to collide with.
-        ip(&["addr", "add", &a.to_string(), "dev", &tap_name, "nodad"])?;
+    for a in s.address.iter().chain(&s.address6) {
+        nl.add_address(&tap_name, *a)?;
     }
     if let Some(br) = &s.bridge {
-        ip(&["link", "set", "dev", &tap_name, "master", br])?;
+        nl.set_master(&tap_name, br)?;
     }
-    ip(&["link", "set", "dev", &tap_name, "up"])?;
+    nl.set_up(&tap_name)?;
     let mut mka_cfg = MkaConfig::new(s.cak.clone(), s.ckn.clone(), sci, s.cipher);
     mka_cfg.key_server_priority = s.key_server_priority;
     mka_cfg.rekey_interval = s.rekey_interval_secs.map(Duration::from_secs);

@@ -18,7 +18,7 @@
 //!  xcdemo-onprem-host 10.50.1.10.
 //! ```
 //! Everything is removed on Ctrl-C, on error, and at the start of the next run if the demo was
-//! killed. Needs root, iproute2, ping and traceroute.
+//! killed. Needs root; installs iproute2, ping, traceroute and BIRD when they are missing.
 
 use anyhow::{Context, anyhow, bail};
 use std::path::PathBuf;
@@ -396,18 +396,35 @@ fn build_topology() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Installs BIRD (the on-premises router) when it is missing.
-fn ensure_bird() -> anyhow::Result<()> {
+/// What the demo runs itself (the gateways need none of it), and the Debian package of each:
+/// namespaces and veths, ping and traceroute from the hosts, BIRD as the on-premises router.
+const TOOLS: [(&str, &str); 4] = [
+    ("ip", "iproute2"),
+    ("ping", "iputils-ping"),
+    ("traceroute", "traceroute"),
+    ("bird", "bird2"),
+];
+
+/// Installs what the demo runs when it is missing (with apt-get, as on Debian).
+fn ensure_tools() -> anyhow::Result<()> {
     let have = |tool: &str| {
         Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
             .output()
             .is_ok_and(|o| o.status.success())
     };
-    if have("bird") {
+    let missing: Vec<&str> = TOOLS
+        .iter()
+        .filter(|(tool, _)| !have(tool))
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
         return Ok(());
     }
-    step("installing BIRD for the on-premises router (apt-get install bird2)");
+    step(&format!(
+        "installing what the demo runs: apt-get install {}",
+        missing.join(" ")
+    ));
     let apt = |args: &[&str]| {
         Command::new("apt-get")
             .args(args)
@@ -415,10 +432,20 @@ fn ensure_bird() -> anyhow::Result<()> {
             .status()
             .is_ok_and(|s| s.success())
     };
-    let ok =
-        apt(&["update", "-q"]) && apt(&["install", "-y", "-q", "--no-install-recommends", "bird2"]);
-    if !ok || !have("bird") {
-        bail!("the demo's on-premises router is BIRD: install it (Debian: apt-get install bird2)");
+    let mut install = vec!["install", "-y", "-q", "--no-install-recommends"];
+    install.extend(&missing);
+    let ok = apt(&["update", "-q"]) && apt(&install);
+    let still: Vec<&str> = TOOLS
+        .iter()
+        .filter(|(tool, _)| !have(tool))
+        .map(|(tool, _)| *tool)
+        .collect();
+    if !ok || !still.is_empty() {
+        bail!(
+            "the demo runs {} and could not install them (Debian: apt-get install {})",
+            still.join(", "),
+            missing.join(" ")
+        );
     }
     Ok(())
 }
@@ -478,19 +505,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     if sh(&["id", "-u"])?.trim() != "0" {
         bail!("the demo builds network namespaces: run it as root (sudo)");
     }
-    for tool in ["ip", "ping", "traceroute"] {
-        if Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .map(|o| !o.status.success())
-            .unwrap_or(true)
-        {
-            bail!(
-                "the demo needs `{tool}` (Debian: apt-get install iproute2 iputils-ping traceroute)"
-            );
-        }
-    }
-    ensure_bird()?;
+    ensure_tools()?;
     remove_all();
     let (dir, tmp) = match args.dir {
         Some(d) => {
