@@ -4,12 +4,14 @@
 //! (required members, unions with exactly one member, lengths) are checked here; every rule about
 //! resources is the service layer's.
 
+pub mod shapes;
+
 use crate::error::ApiError;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use xc_control::{Caller, ConnectionDetail, ListConnectionsInput, Service};
+use xc_control::{Caller, ListConnectionsInput, Service};
 use xc_types::api::{AcceptConnectionRequest, CreateConnectionRequest, UpdateConnectionRequest};
-use xc_types::{Environment, EnvironmentState, Provider, RemoteIdentifierType, Tags};
+use xc_types::{EnvironmentState, Provider, Tags};
 
 pub const OPERATIONS: [&str; 13] = [
     "AcceptConnectionProposal",
@@ -127,68 +129,13 @@ fn environment_id(v: Option<String>, field: &str) -> Result<String, ApiError> {
     Ok(v)
 }
 
-fn provider_json(p: &Provider) -> Value {
-    match p {
-        Provider::CloudServiceProvider(n) => json!({ "cloudServiceProvider": n }),
-        Provider::LastMileProvider(n) => json!({ "lastMileProvider": n }),
-    }
-}
-
-/// The model's `Connection` (or, with `summary`, `ConnectionSummary`).
-fn connection_json(d: &ConnectionDetail, summary: bool) -> Value {
-    let c = &d.connection;
-    let mut v = json!({
-        "id": c.id,
-        "arn": d.arn,
-        "description": c.description,
-        "bandwidth": c.bandwidth,
-        "attachPoint": { "directConnectGateway": c.owner_attach_point },
-        "environmentId": c.environment,
-        "provider": provider_json(&d.environment.provider),
-        "location": d.environment.location,
-        "type": d.environment.product_type,
-        "state": c.state,
-        "sharedId": c.shared_id,
-        "billingTier": c.billing_tier,
-    });
-    if !summary {
-        v["ownerAccount"] = json!(c.owner);
-        // The key is shown to the owner only; the model requires the member, so others get a
-        // placeholder that is not a key.
-        v["activationKey"] = json!(d.activation_key.as_deref().unwrap_or("REDACTED"));
-        v["tags"] = json!(c.tags);
-    }
-    v
-}
-
-fn environment_json(e: &Environment) -> Value {
-    let mut v = json!({
-        "provider": provider_json(&e.provider),
-        "location": e.location,
-        "environmentId": e.id,
-        "state": match e.state {
-            EnvironmentState::Available => "available",
-            EnvironmentState::Limited => "limited",
-            EnvironmentState::Unavailable => "unavailable",
-        },
-        "bandwidths": { "available": e.available_bandwidths, "supported": e.supported_bandwidths },
-        "type": e.product_type,
-        "remoteIdentifierType": match e.remote_identifier_type {
-            RemoteIdentifierType::Account => "account",
-            RemoteIdentifierType::Email => "email",
-        },
-    });
-    if let Some(url) = &e.activation_page_url {
-        v["activationPageUrl"] = json!(url);
-    }
-    v
-}
-
-fn with_token(mut v: Value, next: Option<String>) -> Value {
-    if let Some(t) = next {
-        v["nextToken"] = json!(t);
-    }
-    v
+/// An output shape as the value both wire protocols encode.
+fn out<T: serde::Serialize>(v: T) -> Result<Value, ApiError> {
+    serde_json::to_value(v).map_err(|e| {
+        ApiError::Service(xc_control::ServiceError::Internal(format!(
+            "cannot encode an output: {e}"
+        )))
+    })
 }
 
 /// Decodes a request body (already parsed from JSON or CBOR) into the input members, naming the
@@ -229,7 +176,9 @@ pub async fn dispatch(
                 last_mile: None,
             };
             let d = svc.create_connection_without_site(caller, req).await?;
-            json!({ "connection": connection_json(&d, false) })
+            out(shapes::ConnectionResponse {
+                connection: (&d).into(),
+            })?
         }
         "AcceptConnectionProposal" => {
             let req = AcceptConnectionRequest {
@@ -241,30 +190,36 @@ pub async fn dispatch(
                 client_token: i.client_token,
             };
             let d = svc.accept(caller, req).await?;
-            json!({ "connection": connection_json(&d, false) })
+            out(shapes::ConnectionResponse {
+                connection: (&d).into(),
+            })?
         }
         "DescribeConnectionProposal" => {
             let key = required(i.activation_key, "activationKey")?;
             let s = svc.describe_proposal(caller, &key).await?;
-            json!({
-                "bandwidth": s.bandwidth,
-                "environmentId": s.environment.id,
-                "provider": provider_json(&s.environment.provider),
-                "location": s.environment.location,
-            })
+            out(shapes::DescribeConnectionProposalResponse {
+                bandwidth: s.bandwidth,
+                environment_id: s.environment.id.to_string(),
+                provider: (&s.environment.provider).into(),
+                location: s.environment.location.clone(),
+            })?
         }
         "GetConnection" => {
             let d = svc
                 .get_connection(caller, &required(i.identifier, "identifier")?)
                 .await?;
-            json!({ "connection": connection_json(&d, false) })
+            out(shapes::ConnectionResponse {
+                connection: (&d).into(),
+            })?
         }
         "DeleteConnection" => {
             let id = required(i.identifier, "identifier")?;
             let d = svc
                 .delete_connection(caller, &id, i.client_token.as_deref())
                 .await?;
-            json!({ "connection": connection_json(&d, false) })
+            out(shapes::ConnectionResponse {
+                connection: (&d).into(),
+            })?
         }
         "UpdateConnection" => {
             let id = required(i.identifier, "identifier")?;
@@ -274,7 +229,9 @@ pub async fn dispatch(
                 client_token: i.client_token,
             };
             let d = svc.update_connection(caller, &id, req).await?;
-            json!({ "connection": connection_json(&d, false) })
+            out(shapes::ConnectionResponse {
+                connection: (&d).into(),
+            })?
         }
         "ListConnections" => {
             let input = ListConnectionsInput {
@@ -294,12 +251,16 @@ pub async fn dispatch(
                 ));
             }
             let (list, next) = svc.list_connections(caller, input).await?;
-            let items: Vec<Value> = list.iter().map(|d| connection_json(d, true)).collect();
-            with_token(json!({ "connections": items }), next)
+            out(shapes::ListConnectionsResponse {
+                connections: list.iter().map(Into::into).collect(),
+                next_token: next,
+            })?
         }
         "GetEnvironment" => {
             let id = environment_id(i.id, "id")?;
-            json!({ "environment": environment_json(svc.environment(&id)?) })
+            out(shapes::GetEnvironmentResponse {
+                environment: svc.environment(&id)?.into(),
+            })?
         }
         "ListEnvironments" => {
             let p = i.provider.map(provider).transpose()?;
@@ -316,8 +277,10 @@ pub async fn dispatch(
                 max_results(i.max_results)?,
                 i.next_token.as_deref(),
             )?;
-            let items: Vec<Value> = list.iter().map(environment_json).collect();
-            with_token(json!({ "environments": items }), next)
+            out(shapes::ListEnvironmentsResponse {
+                environments: list.iter().map(Into::into).collect(),
+                next_token: next,
+            })?
         }
         "ListAttachPoints" => {
             let env_id = environment_id(i.environment_id, "environmentId")?;
@@ -333,28 +296,37 @@ pub async fn dispatch(
                 )
                 .await?
             };
-            let items: Vec<Value> = list
-                .iter()
-                .map(|ap| json!({ "type": "DirectConnectGateway", "identifier": ap.id, "name": ap.name }))
-                .collect();
-            with_token(json!({ "attachPoints": items }), next)
+            out(shapes::ListAttachPointsResponse {
+                attach_points: list
+                    .iter()
+                    .map(|ap| shapes::AttachPointDescriptor {
+                        kind: shapes::AttachPointType::DirectConnectGateway,
+                        identifier: ap.id.to_string(),
+                        name: ap.name.clone(),
+                    })
+                    .collect(),
+                next_token: next,
+            })?
         }
         "ListTagsForResource" => {
             let tags = svc.tags(caller, &required(i.arn, "arn")?).await?;
-            json!({ "tags": tags })
+            out(shapes::ListTagsForResourceResponse { tags })?
         }
         "TagResource" => {
             let arn = required(i.arn, "arn")?;
             svc.tag(caller, &arn, required(i.tags, "tags")?, Vec::new())
                 .await?;
-            json!({})
+            out(shapes::Empty {})?
         }
         "UntagResource" => {
             let arn = required(i.arn, "arn")?;
             svc.tag(caller, &arn, Tags::new(), required(i.tag_keys, "tagKeys")?)
                 .await?;
-            json!({})
+            out(shapes::Empty {})?
         }
         _ => return Err(ApiError::UnknownOperation(op.to_owned())),
     })
 }
+
+#[cfg(test)]
+mod tests;
