@@ -18,6 +18,11 @@ pub struct Authed {
 }
 
 impl Authed {
+    /// The body of route `E`, decoded.
+    pub fn body<E: xc_types::api::routes::Endpoint>(&self) -> Result<E::Body, ApiError> {
+        self.json()
+    }
+
     /// Decodes the JSON body, naming the member at fault when it does not fit.
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
         let body: &[u8] = if self.body.is_empty() {

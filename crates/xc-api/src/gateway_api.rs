@@ -4,14 +4,15 @@
 //! only and are never logged.
 
 use crate::error::ApiError;
+use crate::native::{on, reply};
 use crate::{AppState, Reply};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::routing::{get, post};
-use serde::Deserialize;
 use std::time::Duration;
-use xc_types::gateway::{ConfigResponse, RegisterRequest, ReportRequest, TestResult};
+use xc_types::api::Ack;
+use xc_types::api::routes::{self as r, Endpoint};
+use xc_types::gateway::{ConfigQuery, ConfigResponse};
 
 type R = Result<Reply, ApiError>;
 
@@ -19,14 +20,16 @@ type R = Result<Reply, ApiError>;
 const MAX_WAIT_SECS: u64 = 60;
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/gateway/register", post(register))
-        .route("/v1/gateway/config", get(config))
-        .route("/v1/gateway/status", post(report))
-        .route("/v1/gateway/tests", post(test_result))
+    let mut rt = Router::new();
+    rt = on::<r::RegisterGateway, _, _>(rt, register);
+    rt = on::<r::GetGatewayConfig, _, _>(rt, config);
+    rt = on::<r::ReportGatewayStatus, _, _>(rt, report);
+    rt = on::<r::ReportTestResult, _, _>(rt, test_result);
+    rt
 }
 
-fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+/// The body of route `E`, decoded (naming the member at fault).
+fn body<E: Endpoint>(body: &[u8]) -> Result<E::Body, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         ApiError::Service(xc_control::ServiceError::validation(
@@ -49,17 +52,9 @@ async fn gateway(s: &AppState, headers: &http::HeaderMap) -> Result<String, ApiE
     Ok(s.service.authenticate_gateway(cred).await?.id)
 }
 
-async fn register(State(s): State<AppState>, body: Bytes) -> R {
-    let req: RegisterRequest = decode(&body)?;
-    Ok(Reply::json(200, &s.service.register_gateway(req).await?))
-}
-
-#[derive(Debug, Deserialize)]
-struct ConfigQuery {
-    /// The index of the configuration the gateway has.
-    index: Option<String>,
-    /// How long to wait for a different one, in seconds.
-    wait: Option<u64>,
+async fn register(State(s): State<AppState>, b: Bytes) -> R {
+    let req = body::<r::RegisterGateway>(&b)?;
+    reply::<r::RegisterGateway>(&s.service.register_gateway(req).await?)
 }
 
 async fn config(
@@ -79,14 +74,11 @@ async fn config(
             || !tests.is_empty()
             || tokio::time::Instant::now() >= deadline
         {
-            return Ok(Reply::json(
-                200,
-                &ConfigResponse {
-                    index,
-                    config,
-                    tests,
-                },
-            ));
+            return reply::<r::GetGatewayConfig>(&ConfigResponse {
+                index,
+                config,
+                tests,
+            });
         }
         tokio::select! {
             _ = epoch.changed() => {}
@@ -96,16 +88,18 @@ async fn config(
     }
 }
 
-async fn report(State(s): State<AppState>, headers: http::HeaderMap, body: Bytes) -> R {
+async fn report(State(s): State<AppState>, headers: http::HeaderMap, b: Bytes) -> R {
     let id = gateway(&s, &headers).await?;
-    let r: ReportRequest = decode(&body)?;
-    s.service.gateway_report(&id, r.version, r.status).await?;
-    Ok(Reply::json(200, &serde_json::json!({})))
+    let req = body::<r::ReportGatewayStatus>(&b)?;
+    s.service
+        .gateway_report(&id, req.version, req.status)
+        .await?;
+    reply::<r::ReportGatewayStatus>(&Ack {})
 }
 
-async fn test_result(State(s): State<AppState>, headers: http::HeaderMap, body: Bytes) -> R {
+async fn test_result(State(s): State<AppState>, headers: http::HeaderMap, b: Bytes) -> R {
     let id = gateway(&s, &headers).await?;
-    let r: TestResult = decode(&body)?;
-    s.service.test_result(&id, r);
-    Ok(Reply::json(200, &serde_json::json!({})))
+    let result = body::<r::ReportTestResult>(&b)?;
+    s.service.test_result(&id, result);
+    reply::<r::ReportTestResult>(&Ack {})
 }

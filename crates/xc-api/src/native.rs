@@ -1,84 +1,92 @@
 //! The native JSON API at `/v1/...`: everything the AWS model has and what it lacks (accounts,
-//! keys, attach points, proposals, catalog browsing), over the same service functions.
+//! keys, attach points, proposals, gateways, links, history, catalog browsing), over the same
+//! service functions. Every route is one of `xc_types::api::routes` (method, path, types and
+//! status declared there once, for this router, the client and the OpenAPI document); a handler
+//! takes the caller and its typed input, calls one service function, and answers the route's
+//! response type with the route's status.
 
 use crate::auth::Authed;
 use crate::error::ApiError;
 use crate::{AppState, Reply};
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, post};
-use serde::Deserialize;
+use axum::handler::Handler;
+use std::sync::OnceLock;
 use xc_control::ListConnectionsInput;
+use xc_types::api::routes::{self as r, Endpoint, Method};
 use xc_types::api::*;
 
 type R = Result<Reply, ApiError>;
 
-fn ok<T: serde::Serialize>(v: &T) -> R {
-    Ok(Reply::json(200, v))
+/// Mounts handler `h` on route `E`.
+pub(crate) fn on<E: Endpoint, H, T>(router: Router<AppState>, h: H) -> Router<AppState>
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    let m = match E::METHOD {
+        Method::Get => axum::routing::get(h),
+        Method::Post => axum::routing::post(h),
+        Method::Patch => axum::routing::patch(h),
+        Method::Delete => axum::routing::delete(h),
+    };
+    router.route(E::PATH, m)
+}
+
+/// Route `E`'s success: its response type, with its status.
+pub(crate) fn reply<E: Endpoint>(v: &E::Response) -> R {
+    Ok(Reply::json(E::STATUS, v))
 }
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/openapi.json", get(openapi))
-        .route("/v1/whoami", get(whoami))
-        .route("/v1/accounts", post(create_account).get(list_accounts))
-        .route("/v1/access-keys", post(create_key).get(list_keys))
-        .route(
-            "/v1/access-keys/{id}",
-            axum::routing::patch(update_key).delete(delete_key),
-        )
-        .route("/v1/environments", get(list_environments))
-        .route("/v1/environments/{id}", get(get_environment))
-        .route("/v1/facilities", get(list_facilities))
-        .route(
-            "/v1/attach-points",
-            post(create_attach_point).get(list_attach_points),
-        )
-        .route(
-            "/v1/attach-points/{id}",
-            get(get_attach_point)
-                .patch(update_attach_point)
-                .delete(delete_attach_point),
-        )
-        .route(
-            "/v1/connections",
-            post(create_connection).get(list_connections),
-        )
-        .route("/v1/connections/accept", post(accept_connection))
-        .route(
-            "/v1/connections/{id}",
-            get(get_connection)
-                .patch(update_connection)
-                .delete(delete_connection),
-        )
-        .route(
-            "/v1/connections/{id}/tags",
-            post(tag_connection).delete(untag_connection),
-        )
-        .route("/v1/connections/{id}/links", get(connection_links))
-        .route("/v1/connections/{id}/events", get(connection_events))
-        .route("/v1/connections/{id}/test", post(test_connection))
-        .route("/v1/gateway-tokens", post(create_gateway_token))
-        .route("/v1/gateways", get(list_gateways))
-        .route("/v1/gateways/{id}", get(get_gateway).delete(delete_gateway))
-        .route("/v1/proposals", post(create_proposal).get(list_proposals))
-        .route("/v1/proposals/describe", post(describe_proposal))
-        .route(
-            "/v1/proposals/{id}",
-            axum::routing::delete(withdraw_proposal),
-        )
+    let mut rt = Router::new();
+    rt = on::<r::OpenApiDocument, _, _>(rt, openapi);
+    rt = on::<r::WhoAmIEndpoint, _, _>(rt, whoami);
+    rt = on::<r::CreateAccount, _, _>(rt, create_account);
+    rt = on::<r::ListAccounts, _, _>(rt, list_accounts);
+    rt = on::<r::CreateAccessKey, _, _>(rt, create_key);
+    rt = on::<r::ListAccessKeys, _, _>(rt, list_keys);
+    rt = on::<r::UpdateAccessKey, _, _>(rt, update_key);
+    rt = on::<r::DeleteAccessKey, _, _>(rt, delete_key);
+    rt = on::<r::ListEnvironments, _, _>(rt, list_environments);
+    rt = on::<r::GetEnvironment, _, _>(rt, get_environment);
+    rt = on::<r::ListFacilities, _, _>(rt, list_facilities);
+    rt = on::<r::CreateAttachPoint, _, _>(rt, create_attach_point);
+    rt = on::<r::ListAttachPoints, _, _>(rt, list_attach_points);
+    rt = on::<r::GetAttachPoint, _, _>(rt, get_attach_point);
+    rt = on::<r::UpdateAttachPoint, _, _>(rt, update_attach_point);
+    rt = on::<r::DeleteAttachPoint, _, _>(rt, delete_attach_point);
+    rt = on::<r::CreateConnection, _, _>(rt, create_connection);
+    rt = on::<r::ListConnections, _, _>(rt, list_connections);
+    rt = on::<r::AcceptConnection, _, _>(rt, accept_connection);
+    rt = on::<r::GetConnection, _, _>(rt, get_connection);
+    rt = on::<r::UpdateConnection, _, _>(rt, update_connection);
+    rt = on::<r::DeleteConnection, _, _>(rt, delete_connection);
+    rt = on::<r::TagConnection, _, _>(rt, tag_connection);
+    rt = on::<r::UntagConnection, _, _>(rt, untag_connection);
+    rt = on::<r::ConnectionLinks, _, _>(rt, connection_links);
+    rt = on::<r::ConnectionHistory, _, _>(rt, connection_events);
+    rt = on::<r::TestConnection, _, _>(rt, test_connection);
+    rt = on::<r::CreateGatewayToken, _, _>(rt, create_gateway_token);
+    rt = on::<r::ListGateways, _, _>(rt, list_gateways);
+    rt = on::<r::GetGateway, _, _>(rt, get_gateway);
+    rt = on::<r::DeleteGateway, _, _>(rt, delete_gateway);
+    rt = on::<r::CreateProposal, _, _>(rt, create_proposal);
+    rt = on::<r::ListProposals, _, _>(rt, list_proposals);
+    rt = on::<r::DescribeProposal, _, _>(rt, describe_proposal);
+    rt = on::<r::WithdrawProposal, _, _>(rt, withdraw_proposal);
+    rt
 }
 
-async fn openapi() -> impl axum::response::IntoResponse {
-    (
-        [(http::header::CONTENT_TYPE, "application/json")],
-        include_str!("openapi.json"),
-    )
+/// The document, generated once from the route table and the types.
+async fn openapi() -> R {
+    static DOC: OnceLock<serde_json::Value> = OnceLock::new();
+    reply::<r::OpenApiDocument>(DOC.get_or_init(xc_types::api::openapi))
 }
 
 async fn whoami(a: Authed) -> R {
     let c = &a.caller;
-    ok(&WhoAmI {
+    reply::<r::WhoAmIEndpoint>(&WhoAmI {
         account_id: c.account.clone(),
         account_name: c.account_name.clone(),
         access_key_id: c.key.clone(),
@@ -88,73 +96,72 @@ async fn whoami(a: Authed) -> R {
 }
 
 async fn create_account(State(s): State<AppState>, a: Authed) -> R {
-    let req: CreateAccountRequest = a.json()?;
-    let creds = s.service.create_account(&a.caller, &req.name).await?;
-    Ok(Reply::json(201, &creds))
+    let req = a.body::<r::CreateAccount>()?;
+    reply::<r::CreateAccount>(&s.service.create_account(&a.caller, &req.name).await?)
 }
 
 async fn list_accounts(State(s): State<AppState>, a: Authed) -> R {
-    ok(&AccountList {
+    reply::<r::ListAccounts>(&AccountList {
         accounts: s.service.list_accounts(&a.caller).await?,
     })
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct AccountQuery {
-    account_id: Option<String>,
-}
-
 async fn create_key(State(s): State<AppState>, Query(q): Query<AccountQuery>, a: Authed) -> R {
-    let req: CreateAccessKeyRequest = a.json()?;
+    let req = a.body::<r::CreateAccessKey>()?;
     let creds = s
         .service
         .create_access_key(&a.caller, q.account_id.as_deref(), req.role)
         .await?;
-    Ok(Reply::json(201, &creds))
+    reply::<r::CreateAccessKey>(&creds)
 }
 
 async fn list_keys(State(s): State<AppState>, Query(q): Query<AccountQuery>, a: Authed) -> R {
-    ok(&s
-        .service
-        .list_access_keys(&a.caller, q.account_id.as_deref())
-        .await?)
+    reply::<r::ListAccessKeys>(
+        &s.service
+            .list_access_keys(&a.caller, q.account_id.as_deref())
+            .await?,
+    )
 }
 
 async fn update_key(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
-    let req: UpdateAccessKeyRequest = a.json()?;
+    let req = a.body::<r::UpdateAccessKey>()?;
     s.service
         .change_access_key(&a.caller, &id, Some(req.status))
         .await?;
-    ok(&serde_json::json!({ "accessKeyId": id, "status": req.status }))
+    reply::<r::UpdateAccessKey>(&AccessKeyUpdated {
+        access_key_id: id,
+        status: req.status,
+    })
 }
 
 async fn delete_key(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
     s.service.change_access_key(&a.caller, &id, None).await?;
-    ok(&serde_json::json!({ "accessKeyId": id, "deleted": true }))
+    reply::<r::DeleteAccessKey>(&AccessKeyDeleted {
+        access_key_id: id,
+        deleted: true,
+    })
 }
 
 async fn list_environments(State(s): State<AppState>, a: Authed) -> R {
     let (environments, _) = s
         .service
         .list_environments(&a.caller, None, None, Some(100), None)?;
-    ok(&EnvironmentList { environments })
+    reply::<r::ListEnvironments>(&EnvironmentList { environments })
 }
 
 async fn get_environment(State(s): State<AppState>, Path(id): Path<String>, _a: Authed) -> R {
-    ok(s.service.environment(&id)?)
+    reply::<r::GetEnvironment>(s.service.environment(&id)?)
 }
 
 async fn list_facilities(State(s): State<AppState>, _a: Authed) -> R {
-    ok(&FacilityList {
+    reply::<r::ListFacilities>(&FacilityList {
         facilities: s.service.catalog().facilities().to_vec(),
     })
 }
 
 async fn create_attach_point(State(s): State<AppState>, a: Authed) -> R {
-    let req: CreateAttachPointRequest = a.json()?;
-    let ap = s.service.create_attach_point(&a.caller, req).await?;
-    Ok(Reply::json(201, &ap))
+    let req = a.body::<r::CreateAttachPoint>()?;
+    reply::<r::CreateAttachPoint>(&s.service.create_attach_point(&a.caller, req).await?)
 }
 
 async fn list_attach_points(State(s): State<AppState>, a: Authed) -> R {
@@ -171,21 +178,21 @@ async fn list_attach_points(State(s): State<AppState>, a: Authed) -> R {
             None => break,
         }
     }
-    ok(&AttachPointList { attach_points: all })
+    reply::<r::ListAttachPoints>(&AttachPointList { attach_points: all })
 }
 
 async fn get_attach_point(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
-    ok(&s.service.get_attach_point(&a.caller, &id).await?)
+    reply::<r::GetAttachPoint>(&s.service.get_attach_point(&a.caller, &id).await?)
 }
 
 async fn update_attach_point(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
-    let req: UpdateAttachPointRequest = a.json()?;
-    ok(&s.service.update_attach_point(&a.caller, &id, req).await?)
+    let req = a.body::<r::UpdateAttachPoint>()?;
+    reply::<r::UpdateAttachPoint>(&s.service.update_attach_point(&a.caller, &id, req).await?)
 }
 
 async fn delete_attach_point(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
     s.service.delete_attach_point(&a.caller, &id).await?;
-    ok(&serde_json::json!({ "id": id, "deleted": true }))
+    reply::<r::DeleteAttachPoint>(&Deleted { id, deleted: true })
 }
 
 /// `?dryRun=true` checks the request against every rule and stores nothing (the console's
@@ -193,11 +200,11 @@ async fn delete_attach_point(State(s): State<AppState>, Path(id): Path<String>, 
 /// "field"}` with the error that creating it would give.
 async fn create_connection(
     State(s): State<AppState>,
-    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    Query(q): Query<CreateConnectionQuery>,
     a: Authed,
 ) -> R {
-    if q.get("dryRun").is_some_and(|v| v == "true") {
-        let checked = match a.json::<CreateConnectionRequest>() {
+    if q.dry_run == Some(true) {
+        let checked = match a.body::<r::CreateConnection>() {
             Ok(req) => s
                 .service
                 .validate_connection(&a.caller, req)
@@ -205,26 +212,37 @@ async fn create_connection(
                 .map_err(ApiError::from),
             Err(e) => Err(e),
         };
-        return ok(&match checked {
-            Ok(()) => serde_json::json!({ "valid": true }),
+        let result = match checked {
+            Ok(()) => DryRunResult {
+                valid: true,
+                code: None,
+                message: None,
+                field: None,
+            },
             Err(e) => {
                 let (code, _, message, field) = e.parts();
-                serde_json::json!({ "valid": false, "code": code, "message": message, "field": field })
+                DryRunResult {
+                    valid: false,
+                    code: Some(code.to_owned()),
+                    message: Some(message),
+                    field,
+                }
             }
-        });
+        };
+        return Ok(Reply::json(200, &result));
     }
-    let req: CreateConnectionRequest = a.json()?;
+    let req = a.body::<r::CreateConnection>()?;
     let d = s.service.create_connection(&a.caller, req).await?;
-    Ok(Reply::json(201, &d.to_view()))
+    reply::<r::CreateConnection>(&d.to_view())
 }
 
 async fn accept_connection(State(s): State<AppState>, a: Authed) -> R {
-    let req: AcceptConnectionRequest = a.json()?;
-    ok(&s.service.accept(&a.caller, req).await?.to_view())
+    let req = a.body::<r::AcceptConnection>()?;
+    reply::<r::AcceptConnection>(&s.service.accept(&a.caller, req).await?.to_view())
 }
 
 async fn get_connection(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
-    ok(&s.service.get_connection(&a.caller, &id).await?.to_view())
+    reply::<r::GetConnection>(&s.service.get_connection(&a.caller, &id).await?.to_view())
 }
 
 async fn list_connections(
@@ -241,27 +259,21 @@ async fn list_connections(
         next_token: q.next_token,
     };
     let (list, next_token) = s.service.list_connections(&a.caller, input).await?;
-    ok(&ConnectionList {
+    reply::<r::ListConnections>(&ConnectionList {
         connections: list.iter().map(|d| d.to_view()).collect(),
         next_token,
     })
 }
 
 async fn update_connection(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
-    let req: UpdateConnectionRequest = a.json()?;
-    ok(&s
-        .service
-        .update_connection(&a.caller, &id, req)
-        .await?
-        .to_view())
+    let req = a.body::<r::UpdateConnection>()?;
+    let d = s.service.update_connection(&a.caller, &id, req).await?;
+    reply::<r::UpdateConnection>(&d.to_view())
 }
 
 async fn delete_connection(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
-    ok(&s
-        .service
-        .delete_connection(&a.caller, &id, None)
-        .await?
-        .to_view())
+    let d = s.service.delete_connection(&a.caller, &id, None).await?;
+    reply::<r::DeleteConnection>(&d.to_view())
 }
 
 async fn arn_of(s: &AppState, a: &Authed, id: &str) -> Result<String, ApiError> {
@@ -269,18 +281,12 @@ async fn arn_of(s: &AppState, a: &Authed, id: &str) -> Result<String, ApiError> 
 }
 
 async fn tag_connection(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
-    let req: TagRequest = a.json()?;
+    let req = a.body::<r::TagConnection>()?;
     let arn = arn_of(&s, &a, &id).await?;
     s.service.tag(&a.caller, &arn, req.tags, Vec::new()).await?;
-    ok(&TagRequest {
+    reply::<r::TagConnection>(&TagRequest {
         tags: s.service.tags(&a.caller, &arn).await?,
     })
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UntagQuery {
-    keys: String,
 }
 
 async fn untag_connection(
@@ -294,86 +300,78 @@ async fn untag_connection(
     s.service
         .tag(&a.caller, &arn, Default::default(), keys)
         .await?;
-    ok(&TagRequest {
+    reply::<r::UntagConnection>(&TagRequest {
         tags: s.service.tags(&a.caller, &arn).await?,
     })
 }
 
 async fn create_proposal(State(s): State<AppState>, a: Authed) -> R {
-    let req: CreateProposalRequest = a.json()?;
-    Ok(Reply::json(
-        201,
-        &s.service.create_proposal(&a.caller, req).await?,
-    ))
+    let req = a.body::<r::CreateProposal>()?;
+    reply::<r::CreateProposal>(&s.service.create_proposal(&a.caller, req).await?)
 }
 
 async fn list_proposals(State(s): State<AppState>, a: Authed) -> R {
-    ok(&ProposalList {
+    reply::<r::ListProposals>(&ProposalList {
         proposals: s.service.list_proposals(&a.caller).await?,
     })
 }
 
 async fn withdraw_proposal(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
-    ok(&s.service.withdraw_proposal(&a.caller, &id).await?)
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct DescribeRequest {
-    activation_key: String,
+    reply::<r::WithdrawProposal>(&s.service.withdraw_proposal(&a.caller, &id).await?)
 }
 
 async fn describe_proposal(State(s): State<AppState>, a: Authed) -> R {
-    let req: DescribeRequest = a.json()?;
+    let req = a.body::<r::DescribeProposal>()?;
     let p = s
         .service
         .describe_proposal(&a.caller, &req.activation_key)
         .await?;
-    ok(&serde_json::json!({
-        "environmentId": p.environment.id,
-        "provider": p.environment.provider.name(),
-        "location": p.environment.location,
-        "productType": p.environment.product_type,
-        "bandwidth": p.bandwidth,
-        "proposedBy": p.proposer,
-        "proposedByName": p.proposer_name,
-        "expiresAt": p.expires_at,
-        "kind": p.kind,
-    }))
+    reply::<r::DescribeProposal>(&ProposalDescription {
+        environment_id: p.environment.id.clone(),
+        provider: p.environment.provider.name().to_owned(),
+        location: p.environment.location.clone(),
+        product_type: p.environment.product_type,
+        bandwidth: p.bandwidth,
+        proposed_by: p.proposer,
+        proposed_by_name: p.proposer_name,
+        expires_at: p.expires_at,
+        kind: p.kind,
+    })
 }
 
 async fn connection_links(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
-    ok(&s.service.connection_links(&a.caller, &id).await?)
+    reply::<r::ConnectionLinks>(&s.service.connection_links(&a.caller, &id).await?)
 }
 
 async fn connection_events(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
-    ok(&s.service.connection_events(&a.caller, &id).await?)
+    reply::<r::ConnectionHistory>(&s.service.connection_events(&a.caller, &id).await?)
 }
 
 async fn create_gateway_token(State(s): State<AppState>, a: Authed) -> R {
-    let req: xc_types::gateway::TokenRequest = a.json()?;
-    ok(&s.service.create_gateway_token(&a.caller, req).await?)
+    let req = a.body::<r::CreateGatewayToken>()?;
+    reply::<r::CreateGatewayToken>(&s.service.create_gateway_token(&a.caller, req).await?)
 }
 
 async fn list_gateways(State(s): State<AppState>, a: Authed) -> R {
-    ok(&xc_types::gateway::GatewayList {
+    reply::<r::ListGateways>(&xc_types::gateway::GatewayList {
         gateways: s.service.list_gateways(&a.caller).await?,
     })
 }
 
 async fn get_gateway(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
-    ok(&s.service.get_gateway(&a.caller, &id).await?)
+    reply::<r::GetGateway>(&s.service.get_gateway(&a.caller, &id).await?)
 }
 
 async fn delete_gateway(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
     s.service.delete_gateway(&a.caller, &id).await?;
-    ok(&serde_json::json!({ "deleted": id }))
+    reply::<r::DeleteGateway>(&Deleted { id, deleted: true })
 }
 
 async fn test_connection(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
-    let req: xc_types::gateway::TestConnectionRequest = a.json()?;
-    ok(&s
-        .service
-        .test_connection(&a.caller, &id, &req.target, req.count)
-        .await?)
+    let req = a.body::<r::TestConnection>()?;
+    reply::<r::TestConnection>(
+        &s.service
+            .test_connection(&a.caller, &id, &req.target, req.count)
+            .await?,
+    )
 }

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use xc_types::api::routes::{self as r, Endpoint};
 use xc_types::api::*;
 use xc_types::{AttachPoint, Environment};
 
@@ -51,17 +52,7 @@ impl std::fmt::Debug for Client {
 }
 
 /// Percent-encodes a query value.
-pub fn encode_query(v: &str) -> String {
-    let mut out = String::new();
-    for b in v.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use xc_types::api::routes::encode as encode_query;
 
 /// Reads a response: the body as `T`, or the server's error.
 async fn decode_response<T: DeserializeOwned>(
@@ -235,268 +226,203 @@ impl Client {
         decode_response(&self.endpoint, resp).await
     }
 
+    /// Route `E` with its path parameters, query string and body.
+    pub async fn send<E: Endpoint>(
+        &self,
+        params: &[&str],
+        query: Option<&E::Query>,
+        body: Option<&E::Body>,
+    ) -> Result<E::Response, ClientError> {
+        let mut path = E::path(params);
+        if let Some(q) = query {
+            path.push_str(&query_string(q)?);
+        }
+        self.call(E::METHOD.as_str(), &path, body).await
+    }
+
     pub async fn whoami(&self) -> Result<WhoAmI, ClientError> {
-        self.call("GET", "/v1/whoami", None::<&()>).await
+        self.send::<r::WhoAmIEndpoint>(&[], None, None).await
     }
     pub async fn create_account(&self, name: &str) -> Result<Credentials, ClientError> {
-        self.call(
-            "POST",
-            "/v1/accounts",
-            Some(&CreateAccountRequest {
-                name: name.to_owned(),
-            }),
-        )
-        .await
+        let req = CreateAccountRequest {
+            name: name.to_owned(),
+        };
+        self.send::<r::CreateAccount>(&[], None, Some(&req)).await
     }
     pub async fn list_accounts(&self) -> Result<AccountList, ClientError> {
-        self.call("GET", "/v1/accounts", None::<&()>).await
+        self.send::<r::ListAccounts>(&[], None, None).await
     }
     pub async fn create_access_key(
         &self,
         account: Option<&str>,
         req: &CreateAccessKeyRequest,
     ) -> Result<Credentials, ClientError> {
-        let q = account
-            .map(|a| format!("?accountId={}", encode_query(a)))
-            .unwrap_or_default();
-        self.call("POST", &format!("/v1/access-keys{q}"), Some(req))
+        let q = AccountQuery {
+            account_id: account.map(str::to_owned),
+        };
+        self.send::<r::CreateAccessKey>(&[], Some(&q), Some(req))
             .await
     }
     pub async fn list_access_keys(
         &self,
         account: Option<&str>,
     ) -> Result<AccessKeyList, ClientError> {
-        let q = account
-            .map(|a| format!("?accountId={}", encode_query(a)))
-            .unwrap_or_default();
-        self.call("GET", &format!("/v1/access-keys{q}"), None::<&()>)
-            .await
+        let q = AccountQuery {
+            account_id: account.map(str::to_owned),
+        };
+        self.send::<r::ListAccessKeys>(&[], Some(&q), None).await
     }
     pub async fn update_access_key(
         &self,
         id: &str,
         req: &UpdateAccessKeyRequest,
-    ) -> Result<serde_json::Value, ClientError> {
-        self.call(
-            "PATCH",
-            &format!("/v1/access-keys/{}", encode_query(id)),
-            Some(req),
-        )
-        .await
+    ) -> Result<AccessKeyUpdated, ClientError> {
+        self.send::<r::UpdateAccessKey>(&[id], None, Some(req))
+            .await
     }
-    pub async fn delete_access_key(&self, id: &str) -> Result<serde_json::Value, ClientError> {
-        self.call(
-            "DELETE",
-            &format!("/v1/access-keys/{}", encode_query(id)),
-            None::<&()>,
-        )
-        .await
+    pub async fn delete_access_key(&self, id: &str) -> Result<AccessKeyDeleted, ClientError> {
+        self.send::<r::DeleteAccessKey>(&[id], None, None).await
     }
     pub async fn list_environments(&self) -> Result<EnvironmentList, ClientError> {
-        self.call("GET", "/v1/environments", None::<&()>).await
+        self.send::<r::ListEnvironments>(&[], None, None).await
     }
     pub async fn get_environment(&self, id: &str) -> Result<Environment, ClientError> {
-        self.call(
-            "GET",
-            &format!("/v1/environments/{}", encode_query(id)),
-            None::<&()>,
-        )
-        .await
+        self.send::<r::GetEnvironment>(&[id], None, None).await
     }
     pub async fn create_attach_point(
         &self,
         req: &CreateAttachPointRequest,
     ) -> Result<AttachPoint, ClientError> {
-        self.call("POST", "/v1/attach-points", Some(req)).await
+        self.send::<r::CreateAttachPoint>(&[], None, Some(req))
+            .await
     }
     pub async fn get_attach_point(&self, id: &str) -> Result<AttachPoint, ClientError> {
-        self.call(
-            "GET",
-            &format!("/v1/attach-points/{}", encode_query(id)),
-            None::<&()>,
-        )
-        .await
+        self.send::<r::GetAttachPoint>(&[id], None, None).await
     }
     pub async fn list_attach_points(&self) -> Result<AttachPointList, ClientError> {
-        self.call("GET", "/v1/attach-points", None::<&()>).await
+        self.send::<r::ListAttachPoints>(&[], None, None).await
     }
     pub async fn update_attach_point(
         &self,
         id: &str,
         req: &UpdateAttachPointRequest,
     ) -> Result<AttachPoint, ClientError> {
-        self.call(
-            "PATCH",
-            &format!("/v1/attach-points/{}", encode_query(id)),
-            Some(req),
-        )
-        .await
+        self.send::<r::UpdateAttachPoint>(&[id], None, Some(req))
+            .await
     }
-    pub async fn delete_attach_point(&self, id: &str) -> Result<serde_json::Value, ClientError> {
-        self.call(
-            "DELETE",
-            &format!("/v1/attach-points/{}", encode_query(id)),
-            None::<&()>,
-        )
-        .await
+    pub async fn delete_attach_point(&self, id: &str) -> Result<Deleted, ClientError> {
+        self.send::<r::DeleteAttachPoint>(&[id], None, None).await
     }
     pub async fn create_connection(
         &self,
         req: &CreateConnectionRequest,
     ) -> Result<ConnectionView, ClientError> {
-        self.call("POST", "/v1/connections", Some(req)).await
+        self.send::<r::CreateConnection>(&[], None, Some(req)).await
     }
     pub async fn accept_connection(
         &self,
         req: &AcceptConnectionRequest,
     ) -> Result<ConnectionView, ClientError> {
-        self.call("POST", "/v1/connections/accept", Some(req)).await
+        self.send::<r::AcceptConnection>(&[], None, Some(req)).await
     }
     pub async fn get_connection(&self, id: &str) -> Result<ConnectionView, ClientError> {
-        self.call(
-            "GET",
-            &format!("/v1/connections/{}", encode_query(id)),
-            None::<&()>,
-        )
-        .await
+        self.send::<r::GetConnection>(&[id], None, None).await
     }
     pub async fn list_connections(
         &self,
         q: &ListConnectionsQuery,
     ) -> Result<ConnectionList, ClientError> {
-        let mut parts = Vec::new();
-        if let Some(s) = &q.state {
-            parts.push(format!("state={}", encode_query(s)));
-        }
-        if let Some(s) = &q.environment_id {
-            parts.push(format!("environmentId={}", encode_query(s)));
-        }
-        if let Some(s) = &q.attach_point {
-            parts.push(format!("attachPoint={}", encode_query(s)));
-        }
-        if let Some(n) = q.max_results {
-            parts.push(format!("maxResults={n}"));
-        }
-        if let Some(s) = &q.next_token {
-            parts.push(format!("nextToken={}", encode_query(s)));
-        }
-        let query = if parts.is_empty() {
-            String::new()
-        } else {
-            format!("?{}", parts.join("&"))
-        };
-        self.call("GET", &format!("/v1/connections{query}"), None::<&()>)
-            .await
+        self.send::<r::ListConnections>(&[], Some(q), None).await
     }
     pub async fn update_connection(
         &self,
         id: &str,
         req: &UpdateConnectionRequest,
     ) -> Result<ConnectionView, ClientError> {
-        self.call(
-            "PATCH",
-            &format!("/v1/connections/{}", encode_query(id)),
-            Some(req),
-        )
-        .await
+        self.send::<r::UpdateConnection>(&[id], None, Some(req))
+            .await
     }
     pub async fn delete_connection(&self, id: &str) -> Result<ConnectionView, ClientError> {
-        self.call(
-            "DELETE",
-            &format!("/v1/connections/{}", encode_query(id)),
-            None::<&()>,
-        )
-        .await
+        self.send::<r::DeleteConnection>(&[id], None, None).await
     }
     pub async fn create_proposal(
         &self,
         req: &CreateProposalRequest,
     ) -> Result<ProposalView, ClientError> {
-        self.call("POST", "/v1/proposals", Some(req)).await
+        self.send::<r::CreateProposal>(&[], None, Some(req)).await
     }
     pub async fn list_proposals(&self) -> Result<ProposalList, ClientError> {
-        self.call("GET", "/v1/proposals", None::<&()>).await
+        self.send::<r::ListProposals>(&[], None, None).await
     }
     pub async fn withdraw_proposal(&self, id: &str) -> Result<ProposalView, ClientError> {
-        self.call(
-            "DELETE",
-            &format!("/v1/proposals/{}", encode_query(id)),
-            None::<&()>,
-        )
-        .await
+        self.send::<r::WithdrawProposal>(&[id], None, None).await
     }
-    pub async fn describe_proposal(&self, key: &str) -> Result<serde_json::Value, ClientError> {
-        self.call(
-            "POST",
-            "/v1/proposals/describe",
-            Some(&serde_json::json!({ "activationKey": key })),
-        )
-        .await
+    pub async fn describe_proposal(&self, key: &str) -> Result<ProposalDescription, ClientError> {
+        let req = DescribeProposalRequest {
+            activation_key: key.to_owned(),
+        };
+        self.send::<r::DescribeProposal>(&[], None, Some(&req))
+            .await
     }
-
     pub async fn connection_events(
         &self,
         id: &str,
     ) -> Result<xc_types::api::ConnectionEvents, ClientError> {
-        self.call(
-            "GET",
-            &format!("/v1/connections/{}/events", encode_query(id)),
-            None::<&()>,
-        )
-        .await
+        self.send::<r::ConnectionHistory>(&[id], None, None).await
     }
-
     pub async fn connection_links(
         &self,
         id: &str,
     ) -> Result<xc_types::gateway::LinksResponse, ClientError> {
-        self.call(
-            "GET",
-            &format!("/v1/connections/{}/links", encode_query(id)),
-            None::<&()>,
-        )
-        .await
+        self.send::<r::ConnectionLinks>(&[id], None, None).await
     }
     pub async fn test_connection(
         &self,
         id: &str,
         req: &xc_types::gateway::TestConnectionRequest,
     ) -> Result<xc_types::gateway::TestResult, ClientError> {
-        self.call(
-            "POST",
-            &format!("/v1/connections/{}/test", encode_query(id)),
-            Some(req),
-        )
-        .await
+        self.send::<r::TestConnection>(&[id], None, Some(req)).await
     }
     pub async fn create_gateway_token(
         &self,
         req: &xc_types::gateway::TokenRequest,
     ) -> Result<xc_types::gateway::TokenResponse, ClientError> {
-        self.call("POST", "/v1/gateway-tokens", Some(req)).await
+        self.send::<r::CreateGatewayToken>(&[], None, Some(req))
+            .await
     }
     pub async fn list_gateways(&self) -> Result<xc_types::gateway::GatewayList, ClientError> {
-        self.call("GET", "/v1/gateways", None::<&()>).await
+        self.send::<r::ListGateways>(&[], None, None).await
     }
     pub async fn get_gateway(
         &self,
         id: &str,
     ) -> Result<xc_types::gateway::GatewayView, ClientError> {
-        self.call(
-            "GET",
-            &format!("/v1/gateways/{}", encode_query(id)),
-            None::<&()>,
-        )
-        .await
+        self.send::<r::GetGateway>(&[id], None, None).await
     }
-    pub async fn delete_gateway(&self, id: &str) -> Result<serde_json::Value, ClientError> {
-        self.call(
-            "DELETE",
-            &format!("/v1/gateways/{}", encode_query(id)),
-            None::<&()>,
-        )
-        .await
+    pub async fn delete_gateway(&self, id: &str) -> Result<Deleted, ClientError> {
+        self.send::<r::DeleteGateway>(&[id], None, None).await
     }
+}
+
+/// A query string (`?a=1&b=x`) of the members of `q` that are set.
+fn query_string<Q: Serialize>(q: &Q) -> Result<String, ClientError> {
+    let v = serde_json::to_value(q).map_err(|e| ClientError::Decode(e.to_string()))?;
+    let mut parts = Vec::new();
+    if let Some(map) = v.as_object() {
+        for (k, v) in map {
+            let value = match v {
+                serde_json::Value::Null => continue,
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            parts.push(format!("{k}={}", encode_query(&value)));
+        }
+    }
+    Ok(if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    })
 }
 
 /// The gateway's side of the gateway API: registration, then the configuration (a blocking
@@ -563,7 +489,7 @@ impl GatewayClient {
     ) -> Result<xc_types::gateway::RegisterResponse, ClientError> {
         let resp = self
             .http
-            .post(format!("{}/v1/gateway/register", self.endpoint))
+            .post(format!("{}{}", self.endpoint, r::RegisterGateway::PATH))
             .json(req)
             .timeout(std::time::Duration::from_secs(15))
             .send()
@@ -580,14 +506,16 @@ impl GatewayClient {
         index: Option<&str>,
         wait: std::time::Duration,
     ) -> Result<Lenient<xc_types::gateway::ConfigResponse>, ClientError> {
-        let mut url = format!(
-            "{}/v1/gateway/config?wait={}",
+        let q = xc_types::gateway::ConfigQuery {
+            index: index.map(str::to_owned),
+            wait: Some(wait.as_secs()),
+        };
+        let url = format!(
+            "{}{}{}",
             self.endpoint,
-            wait.as_secs()
+            r::GetGatewayConfig::PATH,
+            query_string(&q)?
         );
-        if let Some(i) = index {
-            url.push_str(&format!("&index={}", encode_query(i)));
-        }
         let resp = self
             .authed(self.http.get(url))
             .timeout(wait + std::time::Duration::from_secs(15))
@@ -601,7 +529,7 @@ impl GatewayClient {
         let resp = self
             .authed(
                 self.http
-                    .post(format!("{}/v1/gateway/tests", self.endpoint)),
+                    .post(format!("{}{}", self.endpoint, r::ReportTestResult::PATH)),
             )
             .json(r)
             .timeout(std::time::Duration::from_secs(15))
@@ -617,7 +545,7 @@ impl GatewayClient {
         let resp = self
             .authed(
                 self.http
-                    .post(format!("{}/v1/gateway/status", self.endpoint)),
+                    .post(format!("{}{}", self.endpoint, r::ReportGatewayStatus::PATH)),
             )
             .json(req)
             .timeout(std::time::Duration::from_secs(15))

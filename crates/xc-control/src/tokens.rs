@@ -39,7 +39,7 @@ pub struct ActivationPayload {
     pub expires_at: i64,
     pub key_id: uuid::Uuid,
     /// `connection` (owner-initiated) or `proposal` (remote-initiated).
-    pub kind: String,
+    pub kind: xc_types::api::ActivationKeyKind,
     /// The connection or proposal id.
     pub reference: String,
 }
@@ -157,7 +157,7 @@ mod tests {
             account: "111111111111".into(),
             expires_at: 1_000,
             key_id: uuid::Uuid::nil(),
-            kind: "connection".into(),
+            kind: xc_types::api::ActivationKeyKind::Connection,
             reference: "mcc-abcd1234".into(),
         }
     }

@@ -64,7 +64,7 @@ impl ProductType {
         }
     }
 }
-string_newtype!(ProductType);
+string_newtype!(ProductType, values = vec!["multicloud", "lastmile"]);
 
 /// `(mcc|lmcc)-[a-z0-9]{8}` (`ConnectionId`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -237,6 +237,14 @@ macro_rules! uuid_newtype {
         impl serde::Serialize for $t {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.collect_str(&self.0.hyphenated())
+            }
+        }
+        impl schemars::JsonSchema for $t {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($t).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({ "type": "string", "format": "uuid" })
             }
         }
         impl<'de> serde::Deserialize<'de> for $t {

@@ -31,10 +31,34 @@ impl InvalidValue {
     }
 }
 
-/// Implements `Display`, `FromStr`, `Serialize` and `Deserialize` for a newtype that has
-/// `fn parse(&str) -> Result<Self, InvalidValue>` and `fn as_str(&self) -> &str`.
+/// Implements `Display`, `FromStr`, `Serialize`, `Deserialize` and `JsonSchema` (a string, or
+/// one of `values`) for a newtype that has `fn parse(&str) -> Result<Self, InvalidValue>` and
+/// `fn as_str(&self) -> &str`.
 macro_rules! string_newtype {
-    ($t:ty) => {
+    ($t:ident, values = $values:expr) => {
+        $crate::string_newtype!(@common $t);
+        impl schemars::JsonSchema for $t {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($t).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                let values: Vec<&'static str> = $values;
+                schemars::json_schema!({ "type": "string", "enum": values })
+            }
+        }
+    };
+    ($t:ident) => {
+        $crate::string_newtype!(@common $t);
+        impl schemars::JsonSchema for $t {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($t).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({ "type": "string" })
+            }
+        }
+    };
+    (@common $t:ty) => {
         impl std::fmt::Display for $t {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())

@@ -59,11 +59,16 @@ impl ConnectionState {
         matches!(self, Self::Deleted | Self::Deleting)
     }
 }
-string_newtype!(ConnectionState);
+string_newtype!(
+    ConnectionState,
+    values = ConnectionState::ALL.iter().map(|s| s.as_str()).collect()
+);
 
 /// Who started a connection: its owner (`CreateConnection`) or the remote side
 /// (`CreateProposal`, then the owner's `AcceptConnectionProposal`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Initiator {
     Owner,
@@ -71,7 +76,9 @@ pub enum Initiator {
 }
 
 /// What a side announces and accepts over the connection.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(tag = "mode", rename_all = "lowercase", deny_unknown_fields)]
 pub enum RoutingPolicy {
     /// Announce the attach point's prefixes; accept the other side's.
@@ -113,14 +120,18 @@ impl RoutingPolicy {
 }
 
 /// The installation's accounts: one operator, any number of tenants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum AccountKind {
     Operator,
     Tenant,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct Account {
     pub account_id: AccountId,
@@ -130,7 +141,9 @@ pub struct Account {
 }
 
 /// What an access key may do within its account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum KeyRole {
     Admin,
@@ -147,7 +160,9 @@ impl KeyRole {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyStatus {
     Active,
@@ -155,7 +170,9 @@ pub enum KeyStatus {
 }
 
 /// An access key's metadata. The secret is never part of this record.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct AccessKey {
     pub access_key_id: AccessKeyId,
@@ -166,7 +183,9 @@ pub struct AccessKey {
 }
 
 /// A tenant's network edge (the Direct Connect gateway analogue).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct AttachPoint {
     pub id: AttachPointId,
@@ -220,7 +239,7 @@ pub struct Connection {
 
 /// The on-premises side of a last-mile connection: the customer's router (CPE) on the provider's
 /// fabric, reached over an 802.1Q VLAN on one or two provider edges.
-#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LastMile {
     /// The provider's circuit id or service address.
@@ -256,9 +275,12 @@ impl std::fmt::Debug for LastMile {
 
 /// The addresses of one customer BGP session: the provider's side (the edge in layer 3, the
 /// tenant's gateway in layer 2), with its prefix length, and the customer router's.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerPeering {
+    #[schemars(with = "String")]
     pub provider_address: ipnet::IpNet,
     pub customer_address: std::net::IpAddr,
 }
@@ -270,7 +292,9 @@ impl Connection {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ProposalState {
     Open,
@@ -298,7 +322,9 @@ pub struct Proposal {
 // ---- catalog ----
 
 /// Who is on the other side of an environment.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum Provider {
     CloudServiceProvider(String),
@@ -313,7 +339,9 @@ impl Provider {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum EnvironmentState {
     Available,
@@ -321,14 +349,18 @@ pub enum EnvironmentState {
     Unavailable,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum RemoteIdentifierType {
     Account,
     Email,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct Facility {
     pub id: String,
@@ -336,7 +368,7 @@ pub struct Facility {
     pub metro: String,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Environment {
     pub id: EnvironmentId,

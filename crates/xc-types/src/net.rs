@@ -54,6 +54,31 @@ impl serde::Serialize for Prefix {
         s.collect_str(&self.0)
     }
 }
+/// A prefix, and the JSON Schema of the strings of the API.
+macro_rules! string_schema {
+    ($t:ty, $format:literal) => {
+        impl schemars::JsonSchema for $t {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($t).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({ "type": "string", "description": $format })
+            }
+        }
+    };
+}
+string_schema!(Prefix, "an IPv4 or IPv6 prefix: 10.0.0.0/16, fd00::/48");
+string_schema!(Bandwidth, "50Mbps to 100Gbps: 1Gbps, 500Mbps");
+
+impl schemars::JsonSchema for Asn {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Asn".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "integer", "minimum": 1, "maximum": 4_294_967_294_u64 })
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for Prefix {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;

@@ -76,7 +76,10 @@ reason_codes! {
         "a gateway has no free VNI, UDP port or link address left for another link",
 }
 
-crate::string_newtype!(StateReasonCode);
+crate::string_newtype!(
+    StateReasonCode,
+    values = StateReasonCode::ALL.iter().map(|c| c.as_str()).collect()
+);
 
 impl StateReasonCode {
     /// A reason with this code and a message for people.
@@ -90,7 +93,9 @@ impl StateReasonCode {
 
 /// A machine-readable reason with a human message, carried by `failed`, `down` and by any state
 /// where the user should know why (DESIGN.md: users complain that `failed` says nothing).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct StateReason {
     pub code: StateReasonCode,
     pub message: String,

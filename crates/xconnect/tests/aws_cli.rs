@@ -392,7 +392,7 @@ async fn aws_cli_drives_the_whole_lifecycle() {
         .await
         .expect("accept");
     assert_eq!(accepted.state, xc_types::ConnectionState::Pending);
-    assert_eq!(accepted.your_side, "remote");
+    assert_eq!(accepted.your_side, xc_types::gateway::Side::Remote);
     assert!(
         accepted.activation_key.is_none(),
         "the key is shown to the owner only"
@@ -726,7 +726,7 @@ async fn aws_cli_drives_the_whole_lifecycle() {
         .get_connection(&pid)
         .await
         .expect("proposer sees the connection");
-    assert_eq!(from_b.your_side, "remote");
+    assert_eq!(from_b.your_side, xc_types::gateway::Side::Remote);
     aws(
         &ep,
         &a.creds,

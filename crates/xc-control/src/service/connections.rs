@@ -6,6 +6,7 @@ use crate::tokens::{self, ActivationPayload};
 use crate::{Result, ServiceError};
 use sha2::Digest;
 use xc_store::{ConnectionFilter, Db, IdempotencyRecord};
+use xc_types::api::ActivationKeyKind;
 use xc_types::api::{
     AcceptConnectionRequest, ConnectionEvents, CreateConnectionRequest, UpdateConnectionRequest,
 };
@@ -205,9 +206,9 @@ impl Service {
     /// Recomputes a connection's activation key from its grant (keys are never stored).
     fn activation_key_of(&self, c: &Connection) -> String {
         let (kind, reference) = match c.initiator {
-            Initiator::Owner => ("connection", c.id.to_string()),
+            Initiator::Owner => (ActivationKeyKind::Connection, c.id.to_string()),
             // A proposal's key names the proposal; its key id is the proposal's.
-            Initiator::Remote => ("proposal", c.shared_id.to_string()),
+            Initiator::Remote => (ActivationKeyKind::Proposal, c.shared_id.to_string()),
         };
         tokens::encode_activation_key(
             &self.secrets,
@@ -604,8 +605,8 @@ impl Service {
         let description = parse_description(req.description.as_deref())?;
         let tags = parse_tags(req.tags.clone())?;
         let now = self.now();
-        let c = match payload.kind.as_str() {
-            "connection" => {
+        let c = match payload.kind {
+            ActivationKeyKind::Connection => {
                 let id = parse_connection_id("activationKey", &payload.reference)?;
                 let routing = req.routing_policy.clone();
                 let token = req.client_token.clone();
@@ -678,16 +679,10 @@ impl Service {
                     })
                     .await?
             }
-            "proposal" => {
+            ActivationKeyKind::Proposal => {
                 let ap_id = ap_id.ok_or_else(need_ap)?;
                 self.accept_proposal(caller, &req, payload, ap_id, description, tags, hash)
                     .await?
-            }
-            _ => {
-                return Err(ServiceError::validation(
-                    "activationKey",
-                    "is of an unknown kind",
-                ));
             }
         };
         tracing::info!(connection = %c.id, by = %caller.account, "connection accepted");

@@ -8,6 +8,7 @@ use super::connections::{
 use super::{Caller, Service};
 use crate::tokens::{self, ActivationPayload};
 use crate::{Result, ServiceError};
+use xc_types::api::ActivationKeyKind;
 use xc_types::api::{AcceptConnectionRequest, CreateProposalRequest, ProposalView};
 use xc_types::*;
 
@@ -20,8 +21,7 @@ pub struct ProposalSummary {
     pub proposer: AccountId,
     pub proposer_name: String,
     pub expires_at: i64,
-    /// `connection` (the owner asks you to accept) or `proposal` (you become the owner).
-    pub kind: String,
+    pub kind: xc_types::api::ActivationKeyKind,
 }
 
 impl Service {
@@ -38,7 +38,7 @@ impl Service {
                 account: p.grant.allowed.clone(),
                 expires_at: p.grant.expires_at,
                 key_id: p.grant.key_id,
-                kind: "proposal".into(),
+                kind: ActivationKeyKind::Proposal,
                 reference: p.shared_id.to_string(),
             },
         )
@@ -162,26 +162,26 @@ impl Service {
                 if db.key_redeemed(&key_id)? {
                     return Ok::<_, ServiceError>(Err("has already been used"));
                 }
-                let open = match p.kind.as_str() {
-                    "proposal" => ProposalId::parse(&p.reference)
+                let open = match p.kind {
+                    ActivationKeyKind::Proposal => ProposalId::parse(&p.reference)
                         .ok()
                         .and_then(|id| db.get_proposal(&id).ok().flatten())
                         .is_some_and(|pr| {
                             pr.state == ProposalState::Open && pr.grant.key_id == key_id
                         }),
-                    _ => ConnectionId::parse(&p.reference)
+                    ActivationKeyKind::Connection => ConnectionId::parse(&p.reference)
                         .ok()
                         .and_then(|id| db.get_connection(&id).ok().flatten())
                         .is_some_and(|c| {
                             c.state == ConnectionState::Requested && c.grant.key_id == key_id
                         }),
                 };
-                let proposer = match p.kind.as_str() {
-                    "proposal" => ProposalId::parse(&p.reference)
+                let proposer = match p.kind {
+                    ActivationKeyKind::Proposal => ProposalId::parse(&p.reference)
                         .ok()
                         .and_then(|id| db.get_proposal(&id).ok().flatten())
                         .map(|pr| pr.owner),
-                    _ => ConnectionId::parse(&p.reference)
+                    ActivationKeyKind::Connection => ConnectionId::parse(&p.reference)
                         .ok()
                         .and_then(|id| db.get_connection(&id).ok().flatten())
                         .map(|c| c.owner),

@@ -18,7 +18,7 @@ impl ConnectionDetail {
             environment_id: c.environment.to_string(),
             provider: self.environment.provider.name().to_owned(),
             location: self.environment.location.clone(),
-            product_type: self.environment.product_type.to_string(),
+            product_type: self.environment.product_type,
             owner_account: c.owner.clone(),
             attach_point: c.owner_attach_point,
             remote_account: Some(
@@ -30,11 +30,10 @@ impl ConnectionDetail {
             remote_attach_point: c.remote_attach_point,
             initiator: c.initiator,
             your_side: if self.caller_is_owner {
-                "owner"
+                xc_types::gateway::Side::Owner
             } else {
-                "remote"
-            }
-            .to_owned(),
+                xc_types::gateway::Side::Remote
+            },
             activation_key: self.activation_key.clone(),
             activation_key_expires_at: self.activation_key.as_ref().map(|_| c.grant.expires_at),
             billing_tier: c.billing_tier,

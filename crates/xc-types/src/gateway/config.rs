@@ -26,7 +26,7 @@ fn is_false(b: &bool) -> bool {
 }
 
 /// A gateway's whole configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConfigDoc {
     /// The schema the document was written for (a file may leave it out).
     #[serde(default = "schema_version")]
@@ -54,7 +54,7 @@ impl Default for ConfigDoc {
 
 /// `[gateway]`: who this gateway is, and settings of the machine it runs on (the control plane
 /// leaves those out; a managed gateway takes them from its command line).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GatewaySection {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -68,7 +68,7 @@ pub struct GatewaySection {
 
 /// `[[link]]`: one MACsec link. Holds the CAK: it only ever travels to the gateway that uses it,
 /// and `Debug` hides it.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LinkDoc {
     pub name: String,
     /// The control plane's id of the link (never reused), reported back in the status so that a
@@ -121,7 +121,7 @@ impl std::fmt::Debug for LinkDoc {
 }
 
 /// `[bgp]`: the BGP speaker.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BgpDoc {
     pub asn: u32,
     pub router_id: String,
@@ -134,7 +134,7 @@ pub struct BgpDoc {
 }
 
 /// A prefix list (`["10.0.0.0/8 le 24", ...]`), or `"any"`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum PrefixListDoc {
     One(String),
@@ -149,7 +149,7 @@ impl Default for PrefixListDoc {
 
 /// `[[bgp.neighbor]]`: one BGP neighbour. May hold an MD5 password: it only ever travels to the
 /// gateway that uses it, and `Debug` hides it.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NeighborDoc {
     pub address: String,
     pub remote_asn: u32,
@@ -202,7 +202,7 @@ impl std::fmt::Debug for NeighborDoc {
 /// `[[access]]`: an 802.1Q VLAN sub-interface `<interface>.<vlan>` on a customer-facing
 /// interface: with addresses (layer 3, a BGP neighbour beyond it), or in a bridge with a link
 /// (layer 2).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AccessDoc {
     pub interface: String,
     pub vlan: u16,

@@ -16,7 +16,7 @@ use crate::StateReason;
 use serde::{Deserialize, Serialize};
 
 /// `POST /v1/gateway/register`: a single-use token buys a gateway its identity.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisterRequest {
     pub token: String,
@@ -29,7 +29,7 @@ pub struct RegisterRequest {
 }
 
 /// The gateway's credential: sent as `Authorization: Bearer <gatewayId>.<secret>` from then on.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisterResponse {
     pub gateway_id: String,
@@ -48,7 +48,7 @@ impl std::fmt::Debug for RegisterResponse {
 /// `GET /v1/gateway/config?index=I`: the configuration and its index (it changes exactly when
 /// the configuration does). With the index of the configuration the gateway has, the request
 /// waits until there is a different one or the wait runs out (a blocking query).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigResponse {
     pub index: String,
@@ -58,8 +58,19 @@ pub struct ConfigResponse {
     pub tests: Vec<TestRequest>,
 }
 
-/// `POST /v1/gateway/tokens` (native API, tenant admin): a registration token.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `GET /v1/gateway/config` query string.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ConfigQuery {
+    /// The index of the configuration the gateway has.
+    #[serde(default)]
+    pub index: Option<String>,
+    /// How long to wait for a different one, in seconds (at most 60).
+    #[serde(default)]
+    pub wait: Option<u64>,
+}
+
+/// `POST /v1/gateway-tokens` (native API, tenant admin): a registration token.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenRequest {
     #[serde(default)]
@@ -68,7 +79,7 @@ pub struct TokenRequest {
     pub facility: Option<String>,
 }
 
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenResponse {
     pub token: String,
@@ -87,7 +98,7 @@ impl std::fmt::Debug for TokenResponse {
 }
 
 /// A gateway as the native API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GatewayView {
     pub id: String,
@@ -106,7 +117,7 @@ pub struct GatewayView {
 }
 
 /// Whether a link carries its connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LinkState {
     /// MACsec secured, BGP Established and the other side's prefixes installed, on both ends
@@ -125,7 +136,7 @@ impl std::fmt::Display for LinkState {
 }
 
 /// Which side of a connection a link end is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
     /// The connection's owner.
@@ -135,7 +146,7 @@ pub enum Side {
 }
 
 /// One link of a connection, with what both of its gateways report.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkView {
     pub name: String,
@@ -150,7 +161,7 @@ pub struct LinkView {
 }
 
 /// A last-mile customer session: where it runs and what BGP says of it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerSessionView {
     /// The gateway that peers with the customer router: the provider edge (layer 3) or the
@@ -171,7 +182,7 @@ pub struct CustomerSessionView {
     pub bgp: Option<NeighborStatus>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkEnd {
     pub side: Side,
@@ -190,14 +201,14 @@ pub struct LinkEnd {
     pub routes: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LinksResponse {
     pub links: Vec<LinkView>,
 }
 
 /// `POST /v1/gateway/status`: what a gateway reports, every few seconds and on changes.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReportRequest {
     pub version: String,
@@ -205,7 +216,7 @@ pub struct ReportRequest {
 }
 
 /// `GET /v1/gateways` (native API).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GatewayList {
     pub gateways: Vec<GatewayView>,
@@ -213,7 +224,7 @@ pub struct GatewayList {
 
 /// A connectivity test the control plane asks a gateway to run (ping and traceroute through the
 /// connection).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TestRequest {
     pub id: String,
@@ -222,7 +233,7 @@ pub struct TestRequest {
 }
 
 /// What a connectivity test found.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TestResult {
     pub id: String,
@@ -242,7 +253,7 @@ pub struct TestResult {
 }
 
 /// `POST /v1/connections/{id}/test` (native API).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TestConnectionRequest {
     pub target: String,

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GatewayStatus {
     pub name: String,
@@ -23,7 +23,7 @@ pub struct GatewayStatus {
     pub access: Vec<AccessStatus>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccessStatus {
     /// The sub-interface, `<interface>.<vlan>`.
@@ -40,7 +40,7 @@ pub struct AccessStatus {
     pub io_errors: u64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoutingStatus {
     pub asn: u32,
@@ -58,7 +58,9 @@ pub struct RoutingStatus {
 
 /// A BGP session's state (RFC 4271 8.2.2), as the gateway's speaker reports it (it has no
 /// Active state: a connect that fails goes back to Connect).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum BgpState {
     #[default]
     Idle,
@@ -87,7 +89,7 @@ impl std::fmt::Display for BgpState {
 }
 
 /// Why a BGP session last went down, or why it could not come up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum SessionErrorKind {
     /// This speaker sent a NOTIFICATION (the code is in `notification`).
@@ -101,13 +103,13 @@ pub enum SessionErrorKind {
 }
 
 /// A NOTIFICATION's error code and subcode (RFC 4271 4.5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NotificationCode {
     pub code: u8,
     pub subcode: u8,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionError {
     pub kind: SessionErrorKind,
@@ -117,7 +119,7 @@ pub struct SessionError {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NeighborStatus {
     pub address: String,
@@ -158,7 +160,9 @@ impl NeighborStatus {
 }
 
 /// A BFD session's state (RFC 5880 4.1).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum BfdState {
     AdminDown,
     #[default]
@@ -174,7 +178,9 @@ impl std::fmt::Display for BfdState {
 }
 
 /// A BFD diagnostic (RFC 5880 4.1).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum BfdDiag {
     #[default]
     None,
@@ -189,7 +195,7 @@ pub enum BfdDiag {
     Other,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BfdStatus {
     pub state: BfdState,
@@ -202,14 +208,14 @@ pub struct BfdStatus {
     pub down_transitions: u64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RouteStatus {
     pub prefix: String,
     pub next_hops: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkStatus {
     pub name: String,
@@ -229,7 +235,9 @@ pub struct LinkStatus {
 }
 
 /// Where MKA stands on a link.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum MkaState {
     /// Keys installed both ways.
@@ -258,7 +266,7 @@ impl std::fmt::Display for MkaState {
 }
 
 /// Why a link's MKA is not secured: the condition the participant saw last.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum MkaCondition {
     /// No valid MKPDU from the peer yet: it is not running, or has not this link's CKN and CAK.
@@ -301,7 +309,7 @@ impl MkaCondition {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MkaStatus {
     pub state: MkaState,
@@ -323,7 +331,9 @@ pub struct MkaStatus {
 }
 
 /// Counters of one link, each way (what the data plane counts).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkCounters {
     /// Frames read from the TAP and sent protected.
@@ -357,7 +367,9 @@ pub struct LinkCounters {
 }
 
 /// The IEEE 802.1AE SecY counters of a link (802.1AE 10.7, the MIB's names in camelCase).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct SecyCounters {
     pub out_pkts_encrypted: u64,

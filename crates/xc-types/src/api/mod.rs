@@ -9,8 +9,13 @@ use crate::{
 };
 use serde::{Deserialize, Serialize};
 
+mod openapi;
+pub mod routes;
+
+pub use openapi::openapi;
+
 /// The error body of every native API failure: one line a person can act on, and a stable code.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     /// The AWS error shape name (`InterconnectValidationException`, `ResourceNotFoundException`...).
@@ -24,14 +29,14 @@ pub struct ErrorBody {
     pub reason: Option<crate::StateReasonCode>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateAccountRequest {
     pub name: String,
 }
 
 /// A freshly made account or key with its secret: the only time the secret is shown.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Credentials {
     pub account_id: AccountId,
@@ -49,13 +54,13 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountList {
     pub accounts: Vec<Account>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateAccessKeyRequest {
     #[serde(default = "default_role")]
@@ -66,20 +71,20 @@ fn default_role() -> KeyRole {
     KeyRole::Admin
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateAccessKeyRequest {
     pub status: KeyStatus,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccessKeyList {
     pub access_keys: Vec<AccessKey>,
 }
 
 /// Who the caller is, as the server sees it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WhoAmI {
     pub account_id: AccountId,
@@ -89,7 +94,7 @@ pub struct WhoAmI {
     pub operator: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateAttachPointRequest {
     pub name: String,
@@ -98,7 +103,7 @@ pub struct CreateAttachPointRequest {
     pub asn: Option<u64>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateAttachPointRequest {
     #[serde(default)]
@@ -107,13 +112,13 @@ pub struct UpdateAttachPointRequest {
     pub prefixes: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AttachPointList {
     pub attach_points: Vec<AttachPoint>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateConnectionRequest {
     pub environment_id: String,
@@ -135,7 +140,7 @@ pub struct CreateConnectionRequest {
 }
 
 /// The on-premises side of a new last-mile connection.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LastMileRequest {
     /// The provider's circuit id or service address.
@@ -181,7 +186,7 @@ impl std::fmt::Debug for LastMileRequest {
 
 /// The addresses of one customer session: the provider's side with its prefix length
 /// (`192.168.50.1/30`) and the customer router's (`192.168.50.2`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PeeringRequest {
     pub provider_address: String,
@@ -190,7 +195,7 @@ pub struct PeeringRequest {
 
 /// A last-mile connection's site as shown: everything but the MD5 password, which is only said
 /// to be set.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LastMileView {
     pub circuit_id: String,
@@ -224,7 +229,7 @@ impl From<&crate::LastMile> for LastMileView {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AcceptConnectionRequest {
     pub activation_key: String,
@@ -242,7 +247,7 @@ pub struct AcceptConnectionRequest {
     pub client_token: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateConnectionRequest {
     #[serde(default)]
@@ -253,7 +258,7 @@ pub struct UpdateConnectionRequest {
     pub client_token: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TagRequest {
     pub tags: Tags,
@@ -261,7 +266,7 @@ pub struct TagRequest {
 
 /// A connection as the native API shows it: both sides, the state with its reason, and (to its
 /// owner only) the activation key.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionView {
     pub id: ConnectionId,
@@ -277,14 +282,14 @@ pub struct ConnectionView {
     pub provider: String,
     pub location: String,
     #[serde(rename = "type")]
-    pub product_type: String,
+    pub product_type: crate::ProductType,
     pub owner_account: AccountId,
     pub attach_point: AttachPointId,
     pub remote_account: Option<String>,
     pub remote_attach_point: Option<AttachPointId>,
     pub initiator: Initiator,
-    /// `owner` or `remote`: which side the caller is on.
-    pub your_side: String,
+    /// Which side the caller is on.
+    pub your_side: crate::gateway::Side,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activation_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -301,7 +306,7 @@ pub struct ConnectionView {
 }
 
 /// What a history entry records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum EventKind {
     /// The connection was created.
@@ -324,7 +329,7 @@ impl std::fmt::Display for EventKind {
 
 /// One entry of a connection's history: its creation, a change of state (or of the reason for
 /// it), a change of bandwidth.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionEvent {
     /// Seconds since the epoch.
@@ -341,13 +346,13 @@ pub struct ConnectionEvent {
 }
 
 /// A connection's history, oldest first (the newest 200 events are kept).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionEvents {
     pub events: Vec<ConnectionEvent>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionList {
     pub connections: Vec<ConnectionView>,
@@ -355,7 +360,7 @@ pub struct ConnectionList {
     pub next_token: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateProposalRequest {
     pub attach_point: String,
@@ -368,7 +373,7 @@ pub struct CreateProposalRequest {
     pub routing_policy: Option<RoutingPolicy>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProposalView {
     pub id: ProposalId,
@@ -386,26 +391,26 @@ pub struct ProposalView {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProposalList {
     pub proposals: Vec<ProposalView>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvironmentList {
     pub environments: Vec<Environment>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FacilityList {
     pub facilities: Vec<Facility>,
 }
 
 /// `GET /v1/connections` query string.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListConnectionsQuery {
     #[serde(default)]
@@ -419,3 +424,100 @@ pub struct ListConnectionsQuery {
     #[serde(default)]
     pub next_token: Option<String>,
 }
+
+/// `DELETE` of an attach point or a gateway: what was deleted.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Deleted {
+    pub id: String,
+    pub deleted: bool,
+}
+
+/// `PATCH /v1/access-keys/{id}`: the key's new status.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessKeyUpdated {
+    pub access_key_id: String,
+    pub status: KeyStatus,
+}
+
+/// `DELETE /v1/access-keys/{id}`.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessKeyDeleted {
+    pub access_key_id: String,
+    pub deleted: bool,
+}
+
+/// `?accountId=`: the account an operator acts for (its own, without).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccountQuery {
+    #[serde(default)]
+    pub account_id: Option<String>,
+}
+
+/// `POST /v1/connections?dryRun=true` checks the request against every rule and stores nothing.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateConnectionQuery {
+    #[serde(default)]
+    pub dry_run: Option<bool>,
+}
+
+/// What a dry run found: `valid`, or the error creating the connection would give.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DryRunResult {
+    pub valid: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// `DELETE /v1/connections/{id}/tags?keys=a,b`.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UntagQuery {
+    /// Comma-separated tag keys.
+    pub keys: String,
+}
+
+/// `POST /v1/proposals/describe`.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DescribeProposalRequest {
+    pub activation_key: String,
+}
+
+/// What an activation key asks of the one who redeems it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ActivationKeyKind {
+    /// Accept the owner's connection.
+    Connection,
+    /// Accept a proposal: the connection becomes yours.
+    Proposal,
+}
+
+/// An activation key, decoded for the one about to redeem it.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProposalDescription {
+    pub environment_id: crate::EnvironmentId,
+    pub provider: String,
+    pub location: String,
+    pub product_type: crate::ProductType,
+    pub bandwidth: Bandwidth,
+    pub proposed_by: AccountId,
+    pub proposed_by_name: String,
+    pub expires_at: i64,
+    pub kind: ActivationKeyKind,
+}
+
+/// An empty acknowledgement (`{}`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Ack {}
