@@ -2,6 +2,9 @@
 # Convergence on the demo's topology (two VPCs, four gateways, four links), release build:
 #  - accept: from AcceptConnection to the first reply of back-to-back pings host to host (a fresh
 #    connection each run; the previous one deleted and its routes gone first);
+#  - routing changes: an attach point prefix added and removed, a routing policy switched to
+#    manual and back: from the CLI call to the change in the other side's kernels (no session
+#    may re-establish meanwhile: counted);
 #  - failover: a link carrying a ping flow (every 10 ms) is cut (its UDP dropped both ways on
 #    one gateway): the longest gap between replies.
 # Median of RUNS (default 10) each. Prints a markdown table; --record appends it to
@@ -33,13 +36,21 @@ json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 ap_aws=$(aws connection get "$id" | json 'd["attachPoint"]')
 ap_gcp=$(gcp attach-point list | json '[a["id"] for a in d["attachPoints"]][0]')
 gcp_acct=$(gcp account whoami | json 'd["accountId"]')
-# The previous connection is gone: no BGP route and no link TAP on any gateway.
+# The previous connection is gone: no route to the other VPC on any gateway, and no link TAP
+# on the gcp gateways (the aws gateways keep the last-mile connection's link and routes).
 gone() {
-  for g in aws-gw1 aws-gw2 gcp-gw1 gcp-gw2; do
+  for g in aws-gw1 aws-gw2; do
+    ip netns exec "xcdemo-$g" ip route show 10.1.0.0/16 proto bgp | grep -q . && return 1
+  done
+  for g in gcp-gw1 gcp-gw2; do
     ip netns exec "xcdemo-$g" ip route show proto bgp | grep -q . && return 1
     ip netns exec "xcdemo-$g" ip -o link show | grep -q ' xc-l' && return 1
   done
   return 0
+}
+# All four links of the connection up, every BGP session on them Established.
+settled() {
+  [ "$(aws connection links "$id" | json 'sum(1 for l in d["links"] if l["state"]=="up" and all(e.get("bgp") and e["bgp"]["state"]=="Established" for e in l["ends"]))')" = 4 ]
 }
 median() { sort -n | awk '{a[NR]=$1} END {m=int((NR+1)/2); print a[m]}'; }
 
@@ -48,6 +59,7 @@ accept_ms=()
 for i in $(seq 1 "$runs"); do
   aws connection delete "$id" > /dev/null
   for _ in $(seq 1 300); do gone && break; sleep 0.1; done
+  gone || { echo "run $i: the previous connection's routes and links are still there after 30 s" >&2; exit 1; }
   conn=$(aws connection create --environment gcp-us-east4 --bandwidth 1Gbps --attach-point "$ap_aws" --remote-account "$gcp_acct")
   id=$(echo "$conn" | json 'd["id"]'); key=$(echo "$conn" | json 'd["activationKey"]')
   # One ping after another (each waits up to 100 ms): the time of the first reply is when traffic
@@ -69,20 +81,63 @@ for i in $(seq 1 "$runs"); do
 done
 aws connection wait --state available --timeout 60s "$id" > /dev/null 2>&1
 
+# --- live routing changes: from the CLI call to the change in both gcp gateways' kernels
+# has_route PRESENT: 10.9.0.0/16 is (1) or is not (0) a BGP route on both gcp gateways.
+has_route() {
+  for g in gcp-gw1 gcp-gw2; do
+    n=0
+    ip netns exec "xcdemo-$g" ip route show 10.9.0.0/16 proto bgp | grep -q . && n=1
+    [ "$n" = "$1" ] || return 1
+  done
+  return 0
+}
+# timed WANT CMD...: runs the command, then polls the kernels; prints milliseconds.
+timed() {
+  local want=$1; shift
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$@" > /dev/null
+  for _ in $(seq 1 3000); do has_route "$want" && break; sleep 0.005; done
+  has_route "$want" || { echo "no change in 15 s after: $*" >&2; exit 1; }
+  t1=$(date +%s.%N)
+  python3 -c "print(round(($t1 - $t0) * 1000))"
+}
+transitions() { aws connection links "$id" | json 'sum(e["bgp"]["establishedTransitions"] for l in d["links"] for e in l["ends"] if e.get("bgp"))'; }
+add_ms=(); manual_ms=(); auto_ms=(); remove_ms=()
+for _ in $(seq 1 300); do settled && break; sleep 0.2; done
+settled || { echo "the four links did not all come up" >&2; exit 1; }
+flaps_before=$(transitions)
+for i in $(seq 1 "$runs"); do
+  add_ms+=("$(timed 1 aws attach-point update "$ap_aws" --prefixes 10.0.0.0/16,10.9.0.0/16)")
+  manual_ms+=("$(timed 0 gcp connection update "$id" --routing-policy manual --announce 10.1.0.0/16 --accept 10.0.0.0/16)")
+  auto_ms+=("$(timed 1 gcp connection update "$id" --routing-policy automatic)")
+  remove_ms+=("$(timed 0 aws attach-point update "$ap_aws" --prefixes 10.0.0.0/16)")
+  echo "routing run $i: add ${add_ms[-1]} ms, manual ${manual_ms[-1]} ms, automatic ${auto_ms[-1]} ms, remove ${remove_ms[-1]} ms" >&2
+done
+flaps=$(( $(transitions) - flaps_before ))
+
 # --- failover after a link cut
 fail_ms=()
 for i in $(seq 1 "$runs"); do
-  for _ in $(seq 1 300); do
-    [ "$(aws connection links "$id" | json 'sum(1 for l in d["links"] if l["state"]=="up")')" = 4 ] && break; sleep 0.2
-  done
-  hops=$(ip netns exec xcdemo-aws-host traceroute -n -w 1 -q 1 -m 3 10.1.1.10 | awk 'NR>1 {print $2}')
-  gw=$(echo "$hops" | sed -n 1p); far=$(echo "$hops" | sed -n 2p)
-  ns=xcdemo-aws-gw1; [ "$gw" = "10.0.1.2" ] && ns=xcdemo-aws-gw2
-  # The link whose remote end has that address, and its UDP port (the same at both ends).
-  read -r link port < <(aws connection links "$id" | json "' '.join([(l['name'], l['ends'][0]['underlay'].rsplit(':', 1)[1]) for l in d['links'] if l['ends'][1]['address'].split('/')[0] == '$far'][0])")
+  for _ in $(seq 1 300); do settled && break; sleep 0.2; done
+  settled || { echo "failover run $i: the four links did not all come up" >&2; exit 1; }
   ip netns exec xcdemo-aws-host ping -D -n -i 0.01 -w 4 10.1.1.10 > "$work/fo.$i" 2>&1 &
   pp=$!
   sleep 1
+  # The link that carries the flow out: the aws gateway's TAP whose transmit count grows most.
+  # Its UDP port (the same at both ends) is unique on that gateway.
+  taps() {
+    for g in aws-gw1 aws-gw2; do
+      for t in $(ip netns exec "xcdemo-$g" ls /sys/class/net | grep '^xc-l'); do
+        echo "$g $t $(ip netns exec "xcdemo-$g" cat "/sys/class/net/$t/statistics/tx_packets")"
+      done
+    done
+  }
+  before=$(taps); sleep 0.3; after=$(taps)
+  read -r g tap < <(join <(echo "$before" | awk '{print $1"/"$2, $3}' | sort) <(echo "$after" | awk '{print $1"/"$2, $3}' | sort) \
+    | awk '{print $3 - $2, $1}' | sort -n | tail -1 | awk '{split($2, a, "/"); print a[1], a[2]}')
+  ns="xcdemo-$g"; link=${tap#xc-}
+  port=$(aws connection links "$id" | json "[e['underlay'].rsplit(':', 1)[1] for l in d['links'] for e in l['ends'][:1] if l['name'] == '$link' and e['gatewayName'] == '$g'][0]")
   ip netns exec "$ns" nft "table inet xcb { chain i { type filter hook input priority 0; udp dport $port drop; }; chain o { type filter hook output priority 0; udp dport $port drop; }; }"
   wait "$pp" || true
   ip netns exec "$ns" nft delete table inet xcb
@@ -96,10 +151,16 @@ done
 
 a=$(printf '%s\n' "${accept_ms[@]}" | median)
 f=$(printf '%s\n' "${fail_ms[@]}" | median)
+m() { printf '%s\n' "$@" | median; }
 table="| measure | median of $runs (ms) | target (ms) |
 |---|---|---|
 | AcceptConnection to first ping reply | $a | 3000 |
-| link cut to traffic flowing again | $f | 500 |"
+| link cut to traffic flowing again | $f | 500 |
+| attach point prefix added, in the other side's kernels | $(m "${add_ms[@]}") | 2000 |
+| routing policy to manual (prefix no longer accepted), in the kernels | $(m "${manual_ms[@]}") | 2000 |
+| routing policy back to automatic, in the kernels | $(m "${auto_ms[@]}") | 2000 |
+| attach point prefix removed, gone from the other side's kernels | $(m "${remove_ms[@]}") | 2000 |
+| BGP sessions re-established during the $((runs * 4)) routing changes | $flaps | 0 |"
 echo "$table"
 if [ "$record" = 1 ]; then
   {
@@ -109,6 +170,9 @@ if [ "$record" = 1 ]; then
     echo "Accept: a fresh connection each run, from AcceptConnection (as the CLI sends it) to the first"
     echo "reply of back-to-back pings from the aws host to the gcp host. Failover: the link carrying a 10 ms ping"
     echo "flow has its UDP dropped both ways on its aws gateway; the longest gap between replies."
+    echo "Routing changes: from the CLI call (process start included) to the change in the kernels of"
+    echo "both gcp gateways (10.9.0.0/16 added to or removed from aws's attach point; gcp's policy to manual,"
+    echo "accepting 10.0.0.0/16 only, and back), polled every 5 ms."
     echo
     echo "$table"
   } >> "$root/bench/RESULTS.md"

@@ -6,7 +6,7 @@ use rand_chacha::ChaCha20Rng;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-/// Timers of a session. Defaults: 100 ms x 3 (DESIGN.md).
+/// Timers of a session. Defaults: 100 ms x 3, so a dead link is noticed in 300 ms.
 #[derive(Debug, Clone, Copy)]
 pub struct Config {
     pub desired_min_tx: Duration,

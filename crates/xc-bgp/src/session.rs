@@ -41,15 +41,10 @@ pub enum State {
     Established,
 }
 
-impl State {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Idle => "Idle",
-            Self::Connect => "Connect",
-            Self::OpenSent => "OpenSent",
-            Self::OpenConfirm => "OpenConfirm",
-            Self::Established => "Established",
-        }
+impl std::fmt::Display for State {
+    /// The RFC 4271 name of the state, which is the variant's name.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
     }
 }
 

@@ -1,5 +1,5 @@
 //! Link I/O for the gateway: a TAP device on one side, VXLAN over UDP on the other, every frame
-//! protected with MACsec in between (DESIGN.md section 4).
+//! protected with MACsec in between.
 //!
 //! ```text
 //!  to the peer:   TAP read ─► shaper ─► SecY protect ─► VXLAN header ─► UDP send

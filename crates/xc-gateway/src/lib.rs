@@ -1,17 +1,24 @@
-//! The gateway agent. For now its standalone form: a static configuration file of links
-//! ([`config`]), each link a TAP + MACsec + VXLAN path from `xc-dataplane` whose keys are agreed
-//! by an MKA participant ([`runtime`]), an admin HTTP endpoint with `/status` and `/metrics`
-//! ([`admin`]), and the DANGEROUS keylog ([`keylog`]).
+//! The gateway agent, in two forms that share everything after the configuration: standalone,
+//! from a TOML file ([`config`]), or managed, following the control plane ([`managed`]). Either
+//! way one configuration schema ([`xc_types::gateway::ConfigDoc`]) is checked into a
+//! [`GatewayConfig`] and applied by [`runtime::apply`]: links (each a TAP + MACsec + VXLAN path
+//! from `xc-dataplane` whose keys an MKA participant agrees, [`runtime`]), their addresses and
+//! bridges through rtnetlink ([`netlink`]), then the BGP speaker and BFD ([`routing`]). Beside
+//! them: the admin endpoint with `/status` and `/metrics` ([`admin`]), connectivity probes
+//! ([`probe`]), files that hold secrets ([`files`]) and the DANGEROUS keylog ([`keylog`]).
 //!
 //! ```text
-//!  per link:  xc-dataplane TX thread, RX thread ──MKPDUs──► MKA thread (xc_macsec::mka::Participant)
-//!                                          ◄──install SAs──┘        └─► keylog, status
-//!  tokio:     admin server (axum) reading the status snapshots
+//!  per link:  xc-dataplane link thread ──MKPDUs──► MKA thread (xc_macsec::mka::Participant)
+//!                     ◄──install SAs──────────────┘        └─► keylog, status
+//!  xc-netlink thread: addresses, bridges, up/down         routing: speaker task, kernel thread
+//!  tokio:     admin server (axum) reading the status snapshots; managed: watch and report loops
 //! ```
-//! Architecture invariant: no dependency on the control plane crates (`xc-control`, `xc-store`).
+//! Architecture invariants: no dependency on the control plane crates (`xc-control`,
+//! `xc-store`); no external programs run (no `ip`, `ping` or `traceroute`).
 
 pub mod admin;
 pub mod config;
+pub mod files;
 pub mod keylog;
 pub mod managed;
 pub mod netlink;

@@ -14,11 +14,12 @@
 //! ```
 
 use crate::config::GatewayConfig;
+use crate::files::write_private;
 use crate::runtime::{Gateway, apply};
 use serde::{Deserialize, Serialize};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use xc_client::GatewayClient;
@@ -49,21 +50,6 @@ struct Credential {
     controller: String,
     gateway_id: String,
     secret: String,
-}
-
-fn write_private(path: &Path, data: &[u8]) -> io::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(data)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
 }
 
 /// The gateway's identity: read from the state directory, or obtained with the token.

@@ -7,7 +7,8 @@ use crate::{
 };
 use std::collections::BTreeMap;
 
-/// Lifecycle of a connection (DESIGN.md section 1). The wire names are the model's.
+/// Lifecycle of a connection (the AWS model's `ConnectionState`). The wire names are the
+/// model's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ConnectionState {
     Requested,

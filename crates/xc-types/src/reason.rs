@@ -92,7 +92,7 @@ impl StateReasonCode {
 }
 
 /// A machine-readable reason with a human message, carried by `failed`, `down` and by any state
-/// where the user should know why (DESIGN.md: users complain that `failed` says nothing).
+/// where the user should know why (a bare `failed` tells a user nothing to act on).
 #[derive(
     Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
 )]

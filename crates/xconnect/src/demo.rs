@@ -648,7 +648,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     .await?;
     step("waiting for the connection to be available");
     let id = conn.id.to_string();
-    let waited = crate::cli::wait_for_state(&aws, &id, "available", Duration::from_secs(120)).await;
+    let waited = crate::cli::wait_for_state(
+        &aws,
+        &id,
+        xc_types::ConnectionState::Available,
+        Duration::from_secs(120),
+    )
+    .await;
     if let Err(e) = waited {
         demo.print_logs();
         return Err(e);
@@ -914,8 +920,13 @@ async fn last_mile(
     step("waiting for the last-mile connection to be available");
     let id = conn.id.to_string();
     let start = Instant::now();
-    if let Err(e) =
-        crate::cli::wait_for_state(aws, &id, "available", Duration::from_secs(120)).await
+    if let Err(e) = crate::cli::wait_for_state(
+        aws,
+        &id,
+        xc_types::ConnectionState::Available,
+        Duration::from_secs(120),
+    )
+    .await
     {
         demo.print_logs();
         return Err(e);
@@ -935,7 +946,7 @@ async fn last_mile(
                 c.vlan,
                 c.interface.as_deref().unwrap_or("-"),
                 c.customer_address,
-                c.bgp.as_ref().map_or("-", |b| b.state.as_str())
+                c.bgp.as_ref().map_or("-".into(), |b| b.state.to_string())
             );
         }
     }

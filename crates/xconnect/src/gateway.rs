@@ -7,7 +7,7 @@
 //!  SIGTERM / Ctrl-C ──► admin server stops, links stop, TAPs are removed
 //! ```
 
-use crate::output::{Format, print_list};
+use crate::output::Format;
 use anyhow::{Context, bail};
 use std::path::PathBuf;
 
@@ -70,6 +70,7 @@ pub enum GatewayCommand {
         #[command(flatten)]
         common: crate::cli::Common,
     },
+    /// One registered gateway: its attach point or facility, version, last contact and links.
     Get {
         #[command(flatten)]
         common: crate::cli::Common,
@@ -220,198 +221,20 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
                 TokenVerb::Create {
                     attach_point,
                     facility,
-                } => {
-                    let t = c
-                        .create_gateway_token(&xc_types::gateway::TokenRequest {
-                            attach_point_id: attach_point,
-                            facility,
-                        })
-                        .await?;
-                    crate::output::print_object(common.output, &t)
-                }
+                } => crate::cli::gateway::token(&c, common.output, attach_point, facility).await,
             }
         }
         GatewayCommand::List { common } => {
-            let c = crate::cli::client(&common)?;
-            let list = c.list_gateways().await?;
-            let rows: Vec<serde_json::Value> = list
-                .gateways
-                .iter()
-                .map(|g| {
-                    serde_json::json!({
-                        "id": g.id, "name": g.name, "attachPoint": g.attach_point_id,
-                        "facility": g.facility, "underlay": g.underlay_address,
-                        "version": g.version,
-                        "lastContact": g.last_contact_age_secs.map(|s| format!("{s}s ago")),
-                        "links": g.status.as_ref().map(|s| s.links.len()),
-                    })
-                })
-                .collect();
-            print_list(
-                common.output,
-                &list,
-                &rows,
-                &[
-                    "id",
-                    "name",
-                    "attachPoint",
-                    "facility",
-                    "underlay",
-                    "version",
-                    "lastContact",
-                    "links",
-                ],
-            )
+            crate::cli::gateway::list(&crate::cli::client(&common)?, common.output).await
         }
         GatewayCommand::Get { common, id } => {
-            let c = crate::cli::client(&common)?;
-            crate::output::print_object(common.output, &c.get_gateway(&id).await?)
+            crate::cli::gateway::get(&crate::cli::client(&common)?, common.output, &id).await
         }
         GatewayCommand::Delete { common, id } => {
-            let c = crate::cli::client(&common)?;
-            crate::output::print_object(common.output, &c.delete_gateway(&id).await?)
+            crate::cli::gateway::delete(&crate::cli::client(&common)?, common.output, &id).await
         }
         GatewayCommand::Status { admin, output } => {
-            let url = format!("http://{admin}/status");
-            let resp = reqwest::get(&url)
-                .await
-                .with_context(|| format!("cannot reach the gateway at {url}"))?;
-            if !resp.status().is_success() {
-                bail!("{url} answered HTTP {}", resp.status());
-            }
-            let st: xc_gateway::status::GatewayStatus = resp.json().await?;
-            if matches!(output, Format::Json) {
-                return print_list(output, &st, &[], &[]);
-            }
-            let rows: Vec<serde_json::Value> = st
-                .links
-                .iter()
-                .map(|l| {
-                    serde_json::json!({
-                        "link": l.name, "tap": l.tap, "mtu": l.mtu, "cipher": l.cipher,
-                        "mka": l.mka.state,
-                        "keyServer": if l.mka.key_server { "self" } else { "peer" },
-                        "an": l.mka.current_an, "keyAge": l.mka.key_age_secs.map(|s| format!("{s}s")),
-                        "rotations": l.mka.rotations,
-                        "txPackets": l.counters.tx_packets, "rxPackets": l.counters.rx_packets,
-                        "reason": l.mka.reason,
-                    })
-                })
-                .collect();
-            if !st.links.is_empty() || (st.bgp.is_none() && st.access.is_empty()) {
-                print_list(
-                    output,
-                    &st,
-                    &rows,
-                    &[
-                        "link",
-                        "tap",
-                        "mtu",
-                        "cipher",
-                        "mka",
-                        "keyServer",
-                        "an",
-                        "keyAge",
-                        "rotations",
-                        "txPackets",
-                        "rxPackets",
-                        "reason",
-                    ],
-                )?;
-            }
-            if !st.access.is_empty() {
-                println!("\nVLAN sub-interfaces (802.1Q)");
-                let rows: Vec<serde_json::Value> = st
-                    .access
-                    .iter()
-                    .map(|a| {
-                        serde_json::json!({
-                            "interface": a.name, "vlan": a.vlan,
-                            "layer3": if a.addresses.is_empty() { None } else { Some(a.addresses.join(" ")) },
-                            "bridge": a.bridge, "txPackets": a.tx_packets, "rxPackets": a.rx_packets,
-                            "malformed": a.rx_malformed,
-                        })
-                    })
-                    .collect();
-                print_list(
-                    output,
-                    &st,
-                    &rows,
-                    &[
-                        "interface",
-                        "vlan",
-                        "layer3",
-                        "bridge",
-                        "txPackets",
-                        "rxPackets",
-                        "malformed",
-                    ],
-                )?;
-            }
-            if let Some(bgp) = &st.bgp {
-                println!(
-                    "\nBGP AS {} router id {}, announcing {}",
-                    bgp.asn,
-                    bgp.router_id,
-                    bgp.announced.join(", ")
-                );
-                let rows: Vec<serde_json::Value> = bgp
-                    .neighbors
-                    .iter()
-                    .map(|n| {
-                        serde_json::json!({
-                            "neighbor": n.address, "as": n.remote_asn, "state": n.state,
-                            "uptime": n.uptime_secs.map(|s| format!("{s}s")),
-                            "received": n.prefixes_received, "accepted": n.prefixes_accepted,
-                            "sent": n.prefixes_sent, "refused": n.prefixes_refused_total,
-                            "bfd": n.bfd.as_ref().map(|b| b.state),
-                            "md5": if n.md5 { "yes" } else { "no" },
-                            "lastError": n.problem(),
-                        })
-                    })
-                    .collect();
-                print_list(
-                    output,
-                    &st,
-                    &rows,
-                    &[
-                        "neighbor",
-                        "as",
-                        "state",
-                        "uptime",
-                        "received",
-                        "accepted",
-                        "sent",
-                        "refused",
-                        "bfd",
-                        "md5",
-                        "lastError",
-                    ],
-                )?;
-                println!(
-                    "\nRoutes in the kernel: {} ({} prefixes in the Loc-RIB){}",
-                    bgp.routes_installed,
-                    bgp.loc_rib,
-                    if bgp.routes_installed > bgp.routes.len() {
-                        format!(", first {} shown", bgp.routes.len())
-                    } else {
-                        String::new()
-                    }
-                );
-                let rows: Vec<serde_json::Value> = bgp
-                    .routes
-                    .iter()
-                    .map(|r| serde_json::json!({ "prefix": r.prefix, "nextHops": r.next_hops }))
-                    .collect();
-                print_list(output, &st, &rows, &["prefix", "nextHops"])?;
-            }
-            if st.idle_poll_ms > 0 {
-                println!(
-                    "\nIdle polling: the cores poll for {} ms after the links last carried a frame",
-                    st.idle_poll_ms
-                );
-            }
-            Ok(())
+            crate::cli::gateway::status(&admin, output).await
         }
     }
 }

@@ -28,19 +28,34 @@ pub fn print_object<T: Serialize>(format: Format, v: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints a list: as the JSON object holding it, or as a table of `columns`.
-pub fn print_list<T: Serialize>(
+/// A column of a table: its heading and what it shows of an item. Each table's columns are
+/// declared once, with [`columns!`], and the heading and the cells both come from there.
+pub struct Column<T> {
+    pub name: &'static str,
+    pub value: fn(&T) -> serde_json::Value,
+}
+
+/// `columns![Type; "heading" => |item| json!(...), ...]`
+macro_rules! columns {
+    ($t:ty; $($name:literal => $f:expr),* $(,)?) => {
+        &[$($crate::output::Column::<$t> { name: $name, value: $f }),*]
+    };
+}
+pub(crate) use columns;
+
+/// Prints a list: as the JSON object holding it, or as a table of `columns` of `items`.
+pub fn print_list<W: Serialize, T>(
     format: Format,
-    whole: &T,
-    items: &[serde_json::Value],
-    columns: &[&str],
+    whole: &W,
+    items: &[T],
+    columns: &[Column<T>],
 ) -> anyhow::Result<()> {
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(whole)?),
         Format::Table => {
             let rows: Vec<Vec<String>> = items
                 .iter()
-                .map(|it| columns.iter().map(|c| cell(&it[*c])).collect())
+                .map(|it| columns.iter().map(|c| cell(&(c.value)(it))).collect())
                 .collect();
             let widths: Vec<usize> = columns
                 .iter()
@@ -48,7 +63,7 @@ pub fn print_list<T: Serialize>(
                 .map(|(i, c)| {
                     rows.iter()
                         .map(|r| r[i].len())
-                        .chain([c.len()])
+                        .chain([c.name.len()])
                         .max()
                         .unwrap_or(0)
                 })
@@ -61,7 +76,7 @@ pub fn print_list<T: Serialize>(
                     .collect();
                 println!("{}", s.join("  ").trim_end());
             };
-            line(columns.iter().map(|c| c.to_uppercase()).collect());
+            line(columns.iter().map(|c| c.name.to_uppercase()).collect());
             for r in rows {
                 line(r);
             }

@@ -8,11 +8,11 @@
 //! ```
 
 use anyhow::{Context, bail};
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use xc_control::{Catalog, Secrets, Service, ServiceConfig, SystemClock};
+use xc_gateway::files::write_private;
 
 #[derive(Debug, clap::Args)]
 pub struct ServerArgs {
@@ -43,21 +43,6 @@ pub struct ServerArgs {
     log: String,
 }
 
-fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    f.write_all(data)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
-}
-
 fn master_key(data_dir: &Path) -> anyhow::Result<[u8; 32]> {
     let path = data_dir.join("master.key");
     match std::fs::read_to_string(&path) {
@@ -69,7 +54,8 @@ fn master_key(data_dir: &Path) -> anyhow::Result<[u8; 32]> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key: [u8; 32] = rand::random();
-            write_private(&path, format!("{}\n", hex::encode(key)).as_bytes())?;
+            write_private(&path, format!("{}\n", hex::encode(key)).as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
             Ok(key)
         }
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
@@ -146,7 +132,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         write_private(
             &creds_path,
             format!("{}\n", serde_json::to_string_pretty(&creds)?).as_bytes(),
-        )?;
+        )
+        .with_context(|| format!("cannot write {}", creds_path.display()))?;
         println!(
             "created the operator account 000000000000; its access key is in {}",
             creds_path.display()

@@ -209,6 +209,67 @@ fn cli_for_people_and_scripts() {
         ],
     ));
     assert_eq!(updated["description"], "renamed");
+
+    // Each side changes its own routing policy, live; the remote side nothing else.
+    one_line_error(
+        xconnect(
+            &server,
+            &b,
+            &["connection", "update", &id, "--description", "mine"],
+        ),
+        "only the owner",
+    );
+    let policy = json(xconnect(
+        &server,
+        &b,
+        &[
+            "connection",
+            "update",
+            &id,
+            "--routing-policy",
+            "manual",
+            "--announce",
+            "10.9.0.0/24",
+            "--accept",
+            "10.8.0.0/16",
+            "--output",
+            "json",
+        ],
+    ));
+    assert_eq!(policy["remoteRoutingPolicy"]["mode"], "manual");
+    assert_eq!(policy["remoteRoutingPolicy"]["announce"][0], "10.9.0.0/24");
+    assert_eq!(policy["routingPolicy"]["mode"], "automatic");
+    assert_eq!(policy["description"], "renamed");
+    // A prefix outside the attach point is refused, and nothing of the request is applied.
+    one_line_error(
+        xconnect(
+            &server,
+            &a,
+            &[
+                "connection",
+                "update",
+                &id,
+                "--description",
+                "half applied",
+                "--routing-policy",
+                "manual",
+                "--announce",
+                "10.99.0.0/16",
+            ],
+        ),
+        "not within the attach point",
+    );
+    let unchanged = json(xconnect(
+        &server,
+        &a,
+        &["connection", "get", &id, "--output", "json"],
+    ));
+    assert_eq!(unchanged["description"], "renamed");
+    assert_eq!(unchanged["routingPolicy"]["mode"], "automatic");
+    one_line_error(
+        xconnect(&server, &a, &["connection", "update", &id]),
+        "nothing to change",
+    );
     let deleted = json(xconnect(
         &server,
         &b,

@@ -275,6 +275,19 @@ impl Lab {
         assert_eq!(waited["state"], "available");
     }
 
+    /// A connection made as `connect` does, waited for until available and carrying traffic.
+    fn connect_and_ping(&self, t: &Tenants) -> String {
+        let id = self.connect(t);
+        self.wait_available(&t.aws, &id);
+        wait_for(
+            "ping across the connection",
+            UP,
+            || self.ping(),
+            || self.context(),
+        );
+        id
+    }
+
     /// The link TAPs in a side's namespace.
     fn taps(&self, side: usize) -> Vec<String> {
         let out = self.pair.exec(side, &["ip", "-o", "link", "show"]);
@@ -523,14 +536,7 @@ fn fifty_deletes_and_recreations_reuse_a_small_set_of_vnis() {
         numbers.len() <= 2,
         "fifty links took the same few numbers: {numbers:?}"
     );
-    let id = lab.connect(&t);
-    lab.wait_available(&t.aws, &id);
-    wait_for(
-        "ping across the connection",
-        UP,
-        || lab.ping(),
-        || lab.context(),
-    );
+    lab.connect_and_ping(&t);
     for side in [AWS, GCP] {
         assert_eq!(
             lab.taps(side).len(),
@@ -539,4 +545,188 @@ fn fifty_deletes_and_recreations_reuse_a_small_set_of_vnis() {
             lab.taps(side)
         );
     }
+}
+
+/// What must not change while a connection's routing does: per end, how often its BGP session
+/// has become Established, and the MKA state; per side, each link TAP with its interface index.
+#[derive(Debug, PartialEq)]
+struct Steady {
+    transitions: Vec<Value>,
+    mka: Vec<Value>,
+    taps: Vec<String>,
+}
+
+impl Lab {
+    fn steady(&self, who: &Creds, id: &str) -> Steady {
+        let links = self.ok(who, &["connection", "links", id]);
+        let ends = links["links"][0]["ends"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let taps = [AWS, GCP]
+            .into_iter()
+            .flat_map(|side| {
+                let out = self.pair.exec(side, &["ip", "-o", "link", "show"]);
+                String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .filter(|l| l.contains(": xc-"))
+                    // "12: xc-l100: <BROADCAST,..." -> "12: xc-l100"
+                    .map(|l| l.split('@').next().unwrap_or(l))
+                    .map(|l| format!("{side}:{}", l.split(": <").next().unwrap_or(l)))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        Steady {
+            transitions: ends
+                .iter()
+                .map(|e| e["bgp"]["establishedTransitions"].clone())
+                .collect(),
+            mka: ends.iter().map(|e| e["mka"]["state"].clone()).collect(),
+            taps,
+        }
+    }
+
+    /// Runs a CLI command that changes routing, then waits until `side`'s kernel routes satisfy
+    /// `want` (each prefix: present through a link, or absent); prints how long that took from
+    /// the command's start.
+    fn change(&self, who: &Creds, args: &[&str], side: usize, want: &[(&str, bool)]) {
+        let start = std::time::Instant::now();
+        self.ok(who, args);
+        let what = format!(
+            "{want:?} in the kernel of side {side} after `{}`",
+            args.join(" ")
+        );
+        wait_for(
+            &what,
+            UP,
+            || {
+                let routes = self.pair.routes(side, false);
+                want.iter()
+                    .all(|(p, present)| routes.contains(&format!("{p} via 169.254.")) == *present)
+            },
+            || self.context(),
+        );
+        println!("{what}: {:?}", start.elapsed());
+    }
+}
+
+/// Live changes: an attach point's prefixes changed through the API, and a routing policy
+/// switched between automatic and manual on either side, reach the other side's kernel while
+/// the link and its BGP session stay up (same TAPs, no new Established transition, MKA secured).
+/// The time each change took is printed; bench/ measures it, this test does not time it.
+#[test]
+fn prefixes_and_routing_policy_change_live_without_a_flap() {
+    let mut lab = Lab::new("mgd3");
+    lab.start_server();
+    let t = lab.tenants();
+    lab.start_gateways(&t);
+    lab.pair
+        .exec_ok(GCP, &["ip", "addr", "add", "10.2.0.1/16", "dev", "lo"]);
+    let id = lab.connect_and_ping(&t);
+    let before = lab.steady(&t.aws, &id);
+    assert_eq!(
+        before.mka,
+        [json!("secured"), json!("secured")],
+        "{before:?}"
+    );
+    assert_eq!(before.taps.len(), 2, "{before:?}");
+
+    // gcp's network grows: aws learns the new prefix and reaches it.
+    lab.change(
+        &t.gcp,
+        &[
+            "attach-point",
+            "update",
+            &t.ap_gcp,
+            "--prefixes",
+            "10.1.0.0/16,10.2.0.0/16",
+        ],
+        AWS,
+        &[("10.1.0.0/16", true), ("10.2.0.0/16", true)],
+    );
+    wait_for(
+        "ping to the new prefix",
+        UP,
+        || lab.pair.ping(AWS, "10.0.0.1", "10.2.0.1"),
+        || lab.context(),
+    );
+    assert_eq!(
+        lab.steady(&t.aws, &id),
+        before,
+        "a prefix change flapped the link"
+    );
+    // gcp announces only the new prefix, by hand.
+    let manual = |announce: &str, accept: &str| {
+        [
+            "connection",
+            "update",
+            &id,
+            "--routing-policy",
+            "manual",
+            "--announce",
+            announce,
+            "--accept",
+            accept,
+        ]
+        .map(str::to_owned)
+    };
+    let args = manual("10.2.0.0/16", "10.0.0.0/16");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    lab.change(
+        &t.gcp,
+        &args,
+        AWS,
+        &[("10.1.0.0/16", false), ("10.2.0.0/16", true)],
+    );
+    // aws accepts only the old prefix, by hand: nothing of gcp's is left in its kernel.
+    let args = manual("10.0.0.0/16", "10.1.0.0/16");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    lab.change(
+        &t.aws,
+        &args,
+        AWS,
+        &[("10.1.0.0/16", false), ("10.2.0.0/16", false)],
+    );
+    // Back to automatic: gcp announces both prefixes again, of which aws still accepts one; then
+    // aws accepts both.
+    let automatic = ["connection", "update", &id, "--routing-policy", "automatic"];
+    lab.change(
+        &t.gcp,
+        &automatic,
+        AWS,
+        &[("10.1.0.0/16", true), ("10.2.0.0/16", false)],
+    );
+    lab.change(
+        &t.aws,
+        &automatic,
+        AWS,
+        &[("10.1.0.0/16", true), ("10.2.0.0/16", true)],
+    );
+    lab.change(
+        &t.aws,
+        &["connection", "get", &id],
+        GCP,
+        &[("10.0.0.0/16", true)],
+    );
+    // gcp's network shrinks: the prefix leaves aws's kernel.
+    lab.change(
+        &t.gcp,
+        &[
+            "attach-point",
+            "update",
+            &t.ap_gcp,
+            "--prefixes",
+            "10.1.0.0/16",
+        ],
+        AWS,
+        &[("10.1.0.0/16", true), ("10.2.0.0/16", false)],
+    );
+    assert!(lab.ping(), "traffic after the changes\n{}", lab.context());
+    assert_eq!(
+        lab.steady(&t.aws, &id),
+        before,
+        "a routing policy change flapped the link"
+    );
+    let c = lab.ok(&t.aws, &["connection", "get", &id]);
+    assert_eq!(c["state"], "available", "{c}");
 }

@@ -226,6 +226,7 @@ pub async fn dispatch(
             let req = UpdateConnectionRequest {
                 description: i.description,
                 bandwidth: i.bandwidth,
+                routing_policy: None,
                 client_token: i.client_token,
             };
             let d = svc.update_connection(caller, &id, req).await?;

@@ -690,8 +690,10 @@ impl Service {
         self.detail(caller, c)
     }
 
-    /// `UpdateConnection`: description now; a bandwidth change moves the connection to `updating`
-    /// until the new bandwidth is applied. Owner only.
+    /// `UpdateConnection`: the description at once; a bandwidth change moves the connection to
+    /// `updating` until the new bandwidth is applied (owner only); a side's routing policy
+    /// (either side, its own) is applied live: the gateways change what they announce and accept
+    /// without the links or sessions going down.
     pub async fn update_connection(
         &self,
         caller: &Caller,
@@ -719,6 +721,8 @@ impl Service {
         let who = caller.clone();
         let catalog = self.catalog.clone();
         let token = req.client_token.clone();
+        let routing = req.routing_policy.clone();
+        let routing_changed = routing.is_some();
         let c = self
             .store
             .write(move |db| {
@@ -726,13 +730,34 @@ impl Service {
                     return Ok::<_, ServiceError>(c);
                 }
                 let mut c = load_visible(db, &who, &id)?;
-                if c.owner != who.account {
+                let owner = c.owner == who.account;
+                if !owner && (description.is_some() || bandwidth.is_some()) {
                     return Err(ServiceError::AccessDenied(format!(
-                        "only the owner of {} can change it; the remote side can read and delete it",
+                        "only the owner of {} can change its description and bandwidth; the remote side can change its own routing policy, read and delete it",
                         c.id
                     )));
                 }
-                if !matches!(c.state, ConnectionState::Requested | ConnectionState::Pending | ConnectionState::Available) {
+                if let Some(policy) = routing.clone() {
+                    let ap_id = if owner { Some(c.owner_attach_point) } else { c.remote_attach_point };
+                    let Some(ap) = ap_id.map(|a| db.get_attach_point(&a)).transpose()?.flatten() else {
+                        return Err(ServiceError::Conflict(format!(
+                            "{} has no attach point on your side yet: a routing policy applies once it is accepted",
+                            c.id
+                        )));
+                    };
+                    let policy = validate_routing(Some(policy), &ap)?;
+                    if owner {
+                        c.owner_routing = policy;
+                    } else {
+                        c.remote_routing = Some(policy);
+                    }
+                }
+                let changeable = match (&routing, description.is_some() || bandwidth.is_some()) {
+                    // A routing policy alone follows a connection that is down, too.
+                    (Some(_), false) => matches!(c.state, ConnectionState::Requested | ConnectionState::Pending | ConnectionState::Available | ConnectionState::Down),
+                    _ => matches!(c.state, ConnectionState::Requested | ConnectionState::Pending | ConnectionState::Available),
+                };
+                if !changeable {
                     return Err(ServiceError::Conflict(format!(
                         "connection {} is {}; it can be changed when requested, pending or available",
                         c.id, c.state
@@ -768,6 +793,11 @@ impl Service {
             })
             .await?;
         self.work.notify_one();
+        if routing_changed {
+            // The gateways of that side announce and accept by the new policy now, not at their
+            // next poll.
+            self.config_changed();
+        }
         self.detail(caller, c)
     }
 

@@ -23,7 +23,7 @@ use xc_types::api::{AccessKeyList, Credentials};
 use xc_types::*;
 use zeroize::Zeroizing;
 
-/// How long an activation key stays valid, by default (DESIGN.md: 7 days).
+/// How long an activation key stays valid, by default: 7 days.
 pub const DEFAULT_KEY_LIFETIME_SECS: i64 = 7 * 24 * 3600;
 /// How long a deleted connection stays listed.
 pub const DELETED_VISIBLE_SECS: i64 = 24 * 3600;

@@ -49,6 +49,19 @@ pub(super) fn parse(
         unknown.push(segments(&p))
     })
     .map_err(|e| syntax(&e))?;
+    // A file for a newer schema is refused as such, before the keys this build does not know.
+    let known = xc_types::gateway::SCHEMA_VERSION;
+    if doc.schema == 0 || doc.schema > known {
+        return Err(ConfigError {
+            file: file.to_owned(),
+            line: locate(spans.as_table(), &[Seg::Key("schema")]).map_or(0, |s| line_of(s.start)),
+            field: "schema".into(),
+            message: format!(
+                "this gateway reads configuration schema 1 to {known}, not {}",
+                doc.schema
+            ),
+        });
+    }
     if let Some(path) = unknown.first() {
         let key = match path.last() {
             Some(Seg::Key(k)) => (*k).to_owned(),

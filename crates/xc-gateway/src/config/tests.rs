@@ -86,6 +86,14 @@ fn mistakes_name_the_file_line_and_field() {
     let e = err(&GOOD.replace("vni = 101", "vni = 101\ncolour = \"red\""));
     assert_eq!((e.file.as_str(), e.line), ("gw.toml", 11), "{e}");
     assert!(e.message.contains("unknown field `colour`"), "{e}");
+    // A file written for a newer schema says so, rather than naming its first new key.
+    let e = err(&format!(
+        "schema = 99\n{}",
+        GOOD.replace("vni = 101", "vni = 101\ncolour = 1")
+    ));
+    assert_eq!((e.line, e.field.as_str()), (1, "schema"), "{e}");
+    assert!(e.message.contains("schema 1 to 1, not 99"), "{e}");
+    GatewayConfig::parse("gw.toml", &format!("schema = 1\n{GOOD}"), None).expect("schema 1");
     let e = err(&GOOD.replace("ckn = \"00112233", "ckn = \"zz112233"));
     assert_eq!((e.line, e.field.as_str()), (11, "link[l1].ckn"), "{e}");
     let e = err(&GOOD.replace("cak = \"0001020304050607", "cak = \"00"));

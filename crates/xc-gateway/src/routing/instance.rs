@@ -687,7 +687,7 @@ impl Speaker {
             PeerEvent::Session(e) => self.session_event(i, e, now),
             PeerEvent::ConnectionLost { state, error } => {
                 let why = error.unwrap_or_else(|| "closed by the peer".to_owned());
-                tracing::warn!(neighbor = %addr, state = state.name(), "BGP connection lost: {why}");
+                tracing::warn!(neighbor = %addr, state = %state, "BGP connection lost: {why}");
                 let after_notification = n.last_error.as_ref().is_some_and(|e| {
                     matches!(
                         e.kind,
@@ -698,7 +698,7 @@ impl Speaker {
                     n.last_error = Some(SessionError {
                         kind: SessionErrorKind::ConnectionLost,
                         notification: None,
-                        message: format!("connection lost in {}: {why}", state.name()),
+                        message: format!("connection lost in {state}: {why}"),
                     });
                 }
             }
@@ -724,7 +724,7 @@ impl Speaker {
         };
         match e {
             Event::StateChange { from, to } => {
-                tracing::info!(neighbor = %n.cfg.address, from = from.name(), to = to.name(), "BGP session");
+                tracing::info!(neighbor = %n.cfg.address, from = %from, to = %to, "BGP session");
                 if to == State::Established {
                     n.established_since = Some(Instant::now());
                     n.connect_error = None;

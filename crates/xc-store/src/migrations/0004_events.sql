@@ -1,4 +1,4 @@
--- Version 4: the history of every connection (DESIGN section 6: every state change is an event).
+-- Version 4: the history of every connection: every state change is an event.
 -- Triggers write it, so no path that changes a connection can forget to: creation, each change
 -- of state or reason code, each change of bandwidth (requested or done). The newest 200 events
 -- of a connection are kept.

@@ -254,6 +254,9 @@ pub struct UpdateConnectionRequest {
     pub description: Option<String>,
     #[serde(default)]
     pub bandwidth: Option<String>,
+    /// The caller's side's routing policy: what it announces and accepts. Applied live.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_policy: Option<RoutingPolicy>,
     #[serde(default)]
     pub client_token: Option<String>,
 }

@@ -70,21 +70,10 @@ pub enum BgpState {
     Established,
 }
 
-impl BgpState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Idle => "Idle",
-            Self::Connect => "Connect",
-            Self::OpenSent => "OpenSent",
-            Self::OpenConfirm => "OpenConfirm",
-            Self::Established => "Established",
-        }
-    }
-}
-
 impl std::fmt::Display for BgpState {
+    /// The RFC 4271 name of the state, which is the variant's name.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        std::fmt::Debug::fmt(self, f)
     }
 }
 

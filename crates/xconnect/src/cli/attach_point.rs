@@ -1,0 +1,70 @@
+//! `xconnect attach-point ...`: the network edges connections attach to.
+
+use crate::output::{Format, columns, print_list, print_object};
+use serde_json::json;
+use xc_client::Client;
+use xc_types::AttachPoint;
+use xc_types::api::{CreateAttachPointRequest, UpdateAttachPointRequest};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AttachPointVerb {
+    /// An attach point: a network (its prefixes and ASN) that connections and gateways attach to.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Comma-separated prefixes this network announces (IPv4 and IPv6).
+        #[arg(long, value_delimiter = ',', required = true)]
+        prefixes: Vec<String>,
+        /// BGP ASN of this network (default 64512).
+        #[arg(long)]
+        asn: Option<u64>,
+    },
+    /// One attach point.
+    Get { id: String },
+    /// Your attach points.
+    List,
+    /// Rename an attach point or change its prefixes: the other side of each of its connections
+    /// accepts the new ones at once.
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, value_delimiter = ',')]
+        prefixes: Option<Vec<String>>,
+    },
+    /// Delete an attach point that no connection uses.
+    Delete { id: String },
+}
+
+pub async fn run(c: &Client, out: Format, verb: AttachPointVerb) -> anyhow::Result<()> {
+    match verb {
+        AttachPointVerb::Create {
+            name,
+            prefixes,
+            asn,
+        } => {
+            let req = CreateAttachPointRequest {
+                name,
+                prefixes,
+                asn,
+            };
+            print_object(out, &c.create_attach_point(&req).await?)
+        }
+        AttachPointVerb::Get { id } => print_object(out, &c.get_attach_point(&id).await?),
+        AttachPointVerb::List => {
+            let l = c.list_attach_points().await?;
+            let cols = columns![AttachPoint;
+                "id" => |a| json!(a.id),
+                "name" => |a| json!(a.name),
+                "asn" => |a| json!(a.asn),
+                "prefixes" => |a| json!(a.prefixes),
+            ];
+            print_list(out, &l, &l.attach_points, cols)
+        }
+        AttachPointVerb::Update { id, name, prefixes } => {
+            let req = UpdateAttachPointRequest { name, prefixes };
+            print_object(out, &c.update_attach_point(&id, &req).await?)
+        }
+        AttachPointVerb::Delete { id } => print_object(out, &c.delete_attach_point(&id).await?),
+    }
+}

@@ -1,0 +1,160 @@
+//! The CLI: `xconnect <resource> <verb>`, a client of the native API, one module per resource.
+//! Credentials follow AWS conventions (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`), the server
+//! is `XCONNECT_ENDPOINT` or `--endpoint`. Output is a table for people or, with `--output json`,
+//! the resource itself as one JSON object; errors are one line on stderr with a non-zero exit.
+
+mod account;
+mod attach_point;
+mod connection;
+mod environment;
+pub mod gateway;
+mod proposal;
+
+pub(crate) use connection::wait_for_state;
+
+use crate::output::Format;
+use anyhow::{Context, anyhow};
+use xc_client::Client;
+use xc_types::RoutingPolicy;
+
+#[derive(Debug, clap::Args)]
+pub struct Common {
+    /// The xconnect server.
+    #[arg(
+        long,
+        global = true,
+        env = "XCONNECT_ENDPOINT",
+        default_value = "http://127.0.0.1:7700"
+    )]
+    pub endpoint: String,
+    /// Region the requests are signed for.
+    #[arg(long, global = true, env = "AWS_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// `table` for people, `json` for scripts.
+    #[arg(long, global = true, value_enum, default_value = "table")]
+    pub output: Format,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum CliCommand {
+    /// Tenant accounts and their access keys.
+    Account {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        verb: account::AccountVerb,
+    },
+    /// The network edges your connections attach to.
+    #[command(name = "attach-point")]
+    AttachPoint {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        verb: attach_point::AttachPointVerb,
+    },
+    /// Private connections between two attach points.
+    Connection {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        verb: connection::ConnectionVerb,
+    },
+    /// Remote-initiated connections: propose, hand over the key.
+    Proposal {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        verb: proposal::ProposalVerb,
+    },
+    /// The catalog: providers and locations you can connect through.
+    Environment {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        verb: environment::EnvironmentVerb,
+    },
+}
+
+pub async fn run(cmd: CliCommand) -> anyhow::Result<()> {
+    match cmd {
+        CliCommand::Account { common, verb } => {
+            account::run(&client(&common)?, common.output, verb).await
+        }
+        CliCommand::AttachPoint { common, verb } => {
+            attach_point::run(&client(&common)?, common.output, verb).await
+        }
+        CliCommand::Connection { common, verb } => {
+            connection::run(&client(&common)?, common.output, verb).await
+        }
+        CliCommand::Proposal { common, verb } => {
+            proposal::run(&client(&common)?, common.output, verb).await
+        }
+        CliCommand::Environment { common, verb } => {
+            environment::run(&client(&common)?, common.output, verb).await
+        }
+    }
+}
+
+pub(crate) fn client(c: &Common) -> anyhow::Result<Client> {
+    let key = std::env::var("AWS_ACCESS_KEY_ID").context(
+        "set AWS_ACCESS_KEY_ID (and AWS_SECRET_ACCESS_KEY) to an access key of the server",
+    )?;
+    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").context("set AWS_SECRET_ACCESS_KEY")?;
+    Ok(Client::new(&c.endpoint, &key, &secret, &c.region)?)
+}
+
+/// What a side announces and accepts (`connection create|accept|update`, `proposal create`).
+#[derive(Debug, clap::Args)]
+pub struct RoutingArgs {
+    /// `automatic`: announce the attach point's prefixes, accept the other side's.
+    /// `manual`: announce --announce, accept --accept.
+    #[arg(long, value_enum)]
+    routing_policy: Option<PolicyMode>,
+    #[arg(long, value_delimiter = ',')]
+    announce: Vec<String>,
+    #[arg(long, value_delimiter = ',')]
+    accept: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum PolicyMode {
+    Automatic,
+    Manual,
+}
+
+impl RoutingArgs {
+    fn policy(&self) -> anyhow::Result<Option<RoutingPolicy>> {
+        let parse = |l: &[String]| -> anyhow::Result<Vec<xc_types::Prefix>> {
+            l.iter()
+                .map(|p| xc_types::Prefix::parse(p).map_err(|e| anyhow!("{e}")))
+                .collect()
+        };
+        let lists = !self.announce.is_empty() || !self.accept.is_empty();
+        match (self.routing_policy, lists) {
+            (None, false) => Ok(None),
+            (None | Some(PolicyMode::Manual), _) => Ok(Some(RoutingPolicy::Manual {
+                announce: parse(&self.announce)?,
+                accept: parse(&self.accept)?,
+            })),
+            (Some(PolicyMode::Automatic), true) => Err(anyhow!(
+                "--announce and --accept go with --routing-policy manual"
+            )),
+            (Some(PolicyMode::Automatic), false) => Ok(Some(RoutingPolicy::Automatic)),
+        }
+    }
+}
+
+/// `300s`, `5m`, `1h` or plain seconds.
+pub(crate) fn parse_duration(s: &str) -> anyhow::Result<std::time::Duration> {
+    let s = s.trim();
+    let (num, mult) = match s.chars().last() {
+        Some('s') => (&s[..s.len() - 1], 1),
+        Some('m') => (&s[..s.len() - 1], 60),
+        Some('h') => (&s[..s.len() - 1], 3600),
+        _ => (s, 1),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| anyhow!("`{s}` is not a duration like 300s, 5m or 1h"))?;
+    Ok(std::time::Duration::from_secs(n * mult))
+}
