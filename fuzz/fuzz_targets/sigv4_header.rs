@@ -12,6 +12,7 @@ fuzz_target!(|data: &[u8]| {
             region: &auth.region,
             service: &auth.service,
             now: time_now(),
+            signed_if_present: &["content-type"],
         };
         let _ = xc_sigv4::verify(&req, &auth, b"secret", &expect);
     }

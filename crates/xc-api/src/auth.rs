@@ -50,9 +50,7 @@ impl FromRequest<AppState> for Authed {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
-        let body = axum::body::to_bytes(body, MAX_BODY)
-            .await
-            .map_err(|_| ApiError::Serialization("request body too large or unreadable".into()))?;
+        let body = crate::extract::read_body(body, MAX_BODY).await?;
         let caller = authenticate(state, &parts, &body).await?;
         Ok(Self { caller, body })
     }
@@ -142,6 +140,9 @@ pub async fn authenticate(
         region: state.service.region(),
         service: "interconnect",
         now: time::OffsetDateTime::now_utc(),
+        // What decides how the body is read, and (with X-Amz-Target, an x-amz-* header and so
+        // always required) which operation runs.
+        signed_if_present: &["content-type", "smithy-protocol"],
     };
     xc_sigv4::verify(&request, &auth, &secret, &expect).map_err(|e| {
         tracing::debug!(key = %auth.access_key_id, error = %e, "signature refused");

@@ -1,6 +1,6 @@
 //! CBOR bodies of smithy-rpc-v2-cbor, converted to and from the JSON values the dispatcher uses.
 //! The decoder refuses what the model cannot contain (byte strings, non-text map keys, huge
-//! nesting) with an error, never a panic.
+//! nesting, bytes after the one top-level item) with an error, never a panic.
 
 use serde_json::{Map, Number, Value};
 
@@ -11,8 +11,15 @@ pub fn decode(body: &[u8]) -> Result<Value, String> {
     if body.is_empty() {
         return Ok(Value::Object(Map::new()));
     }
-    let v: ciborium::Value = ciborium::de::from_reader(body)
+    let mut rest = body;
+    let v: ciborium::Value = ciborium::de::from_reader(&mut rest)
         .map_err(|e| format!("request body is not valid CBOR: {e}"))?;
+    if !rest.is_empty() {
+        return Err(format!(
+            "request body has {} bytes after its CBOR item",
+            rest.len()
+        ));
+    }
     to_json(v, 0)
 }
 
@@ -70,8 +77,15 @@ mod tests {
     #[test]
     fn round_trip_and_refusals() {
         let v = serde_json::json!({"a": 1, "b": ["x", true, null], "c": {"d": -5}});
-        assert_eq!(decode(&encode(&v)), Ok(v));
+        assert_eq!(decode(&encode(&v)), Ok(v.clone()));
         assert!(decode(&[0xff]).is_err());
+        // One item, then more bytes: a second item, or garbage.
+        let mut two = encode(&v);
+        two.extend(encode(&v));
+        assert!(decode(&two).is_err_and(|e| e.contains("after its CBOR item")));
+        let mut trailing = encode(&v);
+        trailing.push(0x00);
+        assert!(decode(&trailing).is_err());
         assert!(decode(&[0x41, 0x00]).is_err()); // a byte string
         // 100 nested arrays
         let deep: Vec<u8> = std::iter::repeat_n(0x81u8, 100).chain([0x00]).collect();

@@ -7,9 +7,10 @@
 
 use crate::auth::{SESSION_COOKIE, cookie};
 use crate::error::ApiError;
+use crate::extract::{Body, Id, Q};
 use crate::{AppState, Reply};
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -80,10 +81,7 @@ async fn index() -> Response {
     secure(r, "no-cache")
 }
 
-async fn asset(
-    Path(file): Path<String>,
-    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
-) -> Response {
+async fn asset(Id(file): Id, Q(q): Q<std::collections::HashMap<String, String>>) -> Response {
     let (js, css) = &*VERSIONS;
     let (body, ctype, version) = match file.as_str() {
         "app.js" => (APP_JS, "text/javascript; charset=utf-8", js),
@@ -101,6 +99,9 @@ async fn asset(
     };
     secure(r, cache)
 }
+
+/// A sign-in is two short strings.
+const SIGN_IN_MAX_BODY: usize = 4096;
 
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -160,7 +161,7 @@ fn session_cookie(value: &str, max_age: i64, secure: bool) -> HeaderValue {
 async fn sign_in(
     State(s): State<AppState>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    Body(body): Body<SIGN_IN_MAX_BODY>,
 ) -> Response {
     let req: SignIn = match serde_json::from_slice(&body) {
         Ok(r) => r,

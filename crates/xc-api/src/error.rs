@@ -15,6 +15,20 @@ pub enum ApiError {
     /// Authentication failed: a missing, malformed, unknown or wrong signature.
     Auth(AuthFailure),
     UnknownOperation(String),
+    /// A body over the route's limit.
+    TooLarge {
+        limit: usize,
+    },
+    /// No route has this path.
+    NoRoute {
+        method: String,
+        path: String,
+    },
+    /// The path is a route, the method is not one of its.
+    MethodNotAllowed {
+        method: String,
+        path: String,
+    },
 }
 
 #[derive(Debug)]
@@ -80,6 +94,24 @@ impl ApiError {
                 ),
             },
             Self::Serialization(m) => ("InterconnectValidationException", 400, m.clone(), None),
+            Self::TooLarge { limit } => (
+                "RequestEntityTooLargeException",
+                413,
+                format!("the request body is over {limit} bytes"),
+                None,
+            ),
+            Self::NoRoute { method, path } => (
+                "UnknownOperationException",
+                404,
+                format!("no route {method} {path}; /v1/openapi.json lists them"),
+                None,
+            ),
+            Self::MethodNotAllowed { method, path } => (
+                "UnknownOperationException",
+                405,
+                format!("{path} does not take {method}; the Allow header says what it takes"),
+                None,
+            ),
             Self::UnknownOperation(op) => (
                 "UnknownOperationException",
                 400,

@@ -4,17 +4,20 @@
 //! only and are never logged.
 
 use crate::error::ApiError;
+use crate::extract::{Body, Q};
 use crate::native::{on, reply};
 use crate::{AppState, Reply};
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use std::time::Duration;
 use xc_types::api::Ack;
 use xc_types::api::routes::{self as r, Endpoint};
 use xc_types::gateway::{ConfigQuery, ConfigResponse};
 
 type R = Result<Reply, ApiError>;
+
+/// The largest body a gateway sends (a status report holds at most 1,000 routes).
+const GATEWAY_MAX_BODY: usize = 2 << 20;
 
 /// The longest a blocking query waits.
 const MAX_WAIT_SECS: u64 = 60;
@@ -52,16 +55,12 @@ async fn gateway(s: &AppState, headers: &http::HeaderMap) -> Result<String, ApiE
     Ok(s.service.authenticate_gateway(cred).await?.id)
 }
 
-async fn register(State(s): State<AppState>, b: Bytes) -> R {
+async fn register(State(s): State<AppState>, Body(b): Body<GATEWAY_MAX_BODY>) -> R {
     let req = body::<r::RegisterGateway>(&b)?;
     reply::<r::RegisterGateway>(&s.service.register_gateway(req).await?)
 }
 
-async fn config(
-    State(s): State<AppState>,
-    headers: http::HeaderMap,
-    Query(q): Query<ConfigQuery>,
-) -> R {
+async fn config(State(s): State<AppState>, headers: http::HeaderMap, Q(q): Q<ConfigQuery>) -> R {
     let id = gateway(&s, &headers).await?;
     s.service.touch_gateway(&id).await?;
     let mut epoch = s.service.config_epoch();
@@ -88,7 +87,11 @@ async fn config(
     }
 }
 
-async fn report(State(s): State<AppState>, headers: http::HeaderMap, b: Bytes) -> R {
+async fn report(
+    State(s): State<AppState>,
+    headers: http::HeaderMap,
+    Body(b): Body<GATEWAY_MAX_BODY>,
+) -> R {
     let id = gateway(&s, &headers).await?;
     let req = body::<r::ReportGatewayStatus>(&b)?;
     s.service
@@ -97,7 +100,11 @@ async fn report(State(s): State<AppState>, headers: http::HeaderMap, b: Bytes) -
     reply::<r::ReportGatewayStatus>(&Ack {})
 }
 
-async fn test_result(State(s): State<AppState>, headers: http::HeaderMap, b: Bytes) -> R {
+async fn test_result(
+    State(s): State<AppState>,
+    headers: http::HeaderMap,
+    Body(b): Body<GATEWAY_MAX_BODY>,
+) -> R {
     let id = gateway(&s, &headers).await?;
     let result = body::<r::ReportTestResult>(&b)?;
     s.service.test_result(&id, result);

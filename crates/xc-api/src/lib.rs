@@ -15,6 +15,7 @@ pub mod aws;
 pub mod cbor;
 mod console;
 pub mod error;
+pub mod extract;
 pub mod gateway_api;
 mod native;
 
@@ -144,7 +145,24 @@ pub fn router(service: Arc<Service>) -> Router {
         .merge(console::routes())
         .merge(native::routes())
         .merge(gateway_api::routes())
+        // Routing failures answer in the native error shape too (axum adds the Allow header).
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+}
+
+async fn no_route(method: http::Method, uri: http::Uri) -> ApiError {
+    ApiError::NoRoute {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+    }
+}
+
+async fn method_not_allowed(method: http::Method, uri: http::Uri) -> ApiError {
+    ApiError::MethodNotAllowed {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+    }
 }
 
 async fn run_operation(

@@ -7,9 +7,10 @@
 
 use crate::auth::Authed;
 use crate::error::ApiError;
+use crate::extract::{Id, Q};
 use crate::{AppState, Reply};
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::handler::Handler;
 use std::sync::OnceLock;
 use xc_control::ListConnectionsInput;
@@ -106,7 +107,7 @@ async fn list_accounts(State(s): State<AppState>, a: Authed) -> R {
     })
 }
 
-async fn create_key(State(s): State<AppState>, Query(q): Query<AccountQuery>, a: Authed) -> R {
+async fn create_key(State(s): State<AppState>, Q(q): Q<AccountQuery>, a: Authed) -> R {
     let req = a.body::<r::CreateAccessKey>()?;
     let creds = s
         .service
@@ -115,7 +116,7 @@ async fn create_key(State(s): State<AppState>, Query(q): Query<AccountQuery>, a:
     reply::<r::CreateAccessKey>(&creds)
 }
 
-async fn list_keys(State(s): State<AppState>, Query(q): Query<AccountQuery>, a: Authed) -> R {
+async fn list_keys(State(s): State<AppState>, Q(q): Q<AccountQuery>, a: Authed) -> R {
     reply::<r::ListAccessKeys>(
         &s.service
             .list_access_keys(&a.caller, q.account_id.as_deref())
@@ -123,7 +124,7 @@ async fn list_keys(State(s): State<AppState>, Query(q): Query<AccountQuery>, a: 
     )
 }
 
-async fn update_key(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
+async fn update_key(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
     let req = a.body::<r::UpdateAccessKey>()?;
     s.service
         .change_access_key(&a.caller, &id, Some(req.status))
@@ -134,7 +135,7 @@ async fn update_key(State(s): State<AppState>, Path(id): Path<String>, a: Authed
     })
 }
 
-async fn delete_key(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
+async fn delete_key(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
     s.service.change_access_key(&a.caller, &id, None).await?;
     reply::<r::DeleteAccessKey>(&AccessKeyDeleted {
         access_key_id: id,
@@ -149,7 +150,7 @@ async fn list_environments(State(s): State<AppState>, a: Authed) -> R {
     reply::<r::ListEnvironments>(&EnvironmentList { environments })
 }
 
-async fn get_environment(State(s): State<AppState>, Path(id): Path<String>, _a: Authed) -> R {
+async fn get_environment(State(s): State<AppState>, Id(id): Id, _a: Authed) -> R {
     reply::<r::GetEnvironment>(s.service.environment(&id)?)
 }
 
@@ -181,16 +182,16 @@ async fn list_attach_points(State(s): State<AppState>, a: Authed) -> R {
     reply::<r::ListAttachPoints>(&AttachPointList { attach_points: all })
 }
 
-async fn get_attach_point(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
+async fn get_attach_point(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
     reply::<r::GetAttachPoint>(&s.service.get_attach_point(&a.caller, &id).await?)
 }
 
-async fn update_attach_point(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
+async fn update_attach_point(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
     let req = a.body::<r::UpdateAttachPoint>()?;
     reply::<r::UpdateAttachPoint>(&s.service.update_attach_point(&a.caller, &id, req).await?)
 }
 
-async fn delete_attach_point(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
+async fn delete_attach_point(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
     s.service.delete_attach_point(&a.caller, &id).await?;
     reply::<r::DeleteAttachPoint>(&Deleted { id, deleted: true })
 }
@@ -200,7 +201,7 @@ async fn delete_attach_point(State(s): State<AppState>, Path(id): Path<String>, 
 /// "field"}` with the error that creating it would give.
 async fn create_connection(
     State(s): State<AppState>,
-    Query(q): Query<CreateConnectionQuery>,
+    Q(q): Q<CreateConnectionQuery>,
     a: Authed,
 ) -> R {
     if q.dry_run == Some(true) {
@@ -241,13 +242,13 @@ async fn accept_connection(State(s): State<AppState>, a: Authed) -> R {
     reply::<r::AcceptConnection>(&s.service.accept(&a.caller, req).await?.to_view())
 }
 
-async fn get_connection(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
+async fn get_connection(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
     reply::<r::GetConnection>(&s.service.get_connection(&a.caller, &id).await?.to_view())
 }
 
 async fn list_connections(
     State(s): State<AppState>,
-    Query(q): Query<ListConnectionsQuery>,
+    Q(q): Q<ListConnectionsQuery>,
     a: Authed,
 ) -> R {
     let input = ListConnectionsInput {
@@ -265,13 +266,13 @@ async fn list_connections(
     })
 }
 
-async fn update_connection(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
+async fn update_connection(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
     let req = a.body::<r::UpdateConnection>()?;
     let d = s.service.update_connection(&a.caller, &id, req).await?;
     reply::<r::UpdateConnection>(&d.to_view())
 }
 
-async fn delete_connection(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
+async fn delete_connection(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
     let d = s.service.delete_connection(&a.caller, &id, None).await?;
     reply::<r::DeleteConnection>(&d.to_view())
 }
@@ -280,10 +281,10 @@ async fn arn_of(s: &AppState, a: &Authed, id: &str) -> Result<String, ApiError> 
     Ok(s.service.get_connection(&a.caller, id).await?.arn)
 }
 
-async fn tag_connection(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
+async fn tag_connection(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
     let req = a.body::<r::TagConnection>()?;
     let arn = arn_of(&s, &a, &id).await?;
-    s.service.tag(&a.caller, &arn, req.tags, Vec::new()).await?;
+    s.service.tag(&a.caller, &arn, req.tags).await?;
     reply::<r::TagConnection>(&TagRequest {
         tags: s.service.tags(&a.caller, &arn).await?,
     })
@@ -291,14 +292,13 @@ async fn tag_connection(State(s): State<AppState>, Path(id): Path<String>, a: Au
 
 async fn untag_connection(
     State(s): State<AppState>,
-    Path(id): Path<String>,
-    Query(q): Query<UntagQuery>,
+    Id(id): Id,
+    Q(q): Q<UntagQuery>,
     a: Authed,
 ) -> R {
     let arn = arn_of(&s, &a, &id).await?;
-    let keys = q.keys.split(',').map(str::to_owned).collect();
     s.service
-        .tag(&a.caller, &arn, Default::default(), keys)
+        .untag(&a.caller, &arn, q.keys, xc_control::AbsentKeys::Refuse)
         .await?;
     reply::<r::UntagConnection>(&TagRequest {
         tags: s.service.tags(&a.caller, &arn).await?,
@@ -316,7 +316,7 @@ async fn list_proposals(State(s): State<AppState>, a: Authed) -> R {
     })
 }
 
-async fn withdraw_proposal(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
+async fn withdraw_proposal(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
     reply::<r::WithdrawProposal>(&s.service.withdraw_proposal(&a.caller, &id).await?)
 }
 
@@ -339,11 +339,11 @@ async fn describe_proposal(State(s): State<AppState>, a: Authed) -> R {
     })
 }
 
-async fn connection_links(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
+async fn connection_links(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
     reply::<r::ConnectionLinks>(&s.service.connection_links(&a.caller, &id).await?)
 }
 
-async fn connection_events(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
+async fn connection_events(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
     reply::<r::ConnectionHistory>(&s.service.connection_events(&a.caller, &id).await?)
 }
 
@@ -358,16 +358,16 @@ async fn list_gateways(State(s): State<AppState>, a: Authed) -> R {
     })
 }
 
-async fn get_gateway(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
+async fn get_gateway(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
     reply::<r::GetGateway>(&s.service.get_gateway(&a.caller, &id).await?)
 }
 
-async fn delete_gateway(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
+async fn delete_gateway(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
     s.service.delete_gateway(&a.caller, &id).await?;
     reply::<r::DeleteGateway>(&Deleted { id, deleted: true })
 }
 
-async fn test_connection(State(s): State<AppState>, Path(id): Path<String>, a: Authed) -> R {
+async fn test_connection(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
     let req = a.body::<r::TestConnection>()?;
     reply::<r::TestConnection>(
         &s.service

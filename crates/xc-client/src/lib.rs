@@ -328,6 +328,27 @@ impl Client {
     pub async fn get_connection(&self, id: &str) -> Result<ConnectionView, ClientError> {
         self.send::<r::GetConnection>(&[id], None, None).await
     }
+    /// Adds tags; answers all the connection's tags.
+    pub async fn tag_connection(
+        &self,
+        id: &str,
+        tags: xc_types::Tags,
+    ) -> Result<TagRequest, ClientError> {
+        self.send::<r::TagConnection>(&[id], None, Some(&TagRequest { tags }))
+            .await
+    }
+    /// Removes tags by key (any key, commas included); answers the tags left. Not found when
+    /// no key matched.
+    pub async fn untag_connection(
+        &self,
+        id: &str,
+        keys: &[&str],
+    ) -> Result<TagRequest, ClientError> {
+        let q = UntagQuery {
+            keys: keys.iter().map(|k| k.to_string()).collect(),
+        };
+        self.send::<r::UntagConnection>(&[id], Some(&q), None).await
+    }
     pub async fn list_connections(
         &self,
         q: &ListConnectionsQuery,
@@ -410,12 +431,19 @@ fn query_string<Q: Serialize>(q: &Q) -> Result<String, ClientError> {
     let mut parts = Vec::new();
     if let Some(map) = v.as_object() {
         for (k, v) in map {
-            let value = match v {
+            let values = match v {
                 serde_json::Value::Null => continue,
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
+                // A list is the parameter repeated.
+                serde_json::Value::Array(items) => items.clone(),
+                one => vec![one.clone()],
             };
-            parts.push(format!("{k}={}", encode_query(&value)));
+            for v in values {
+                let value = match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                parts.push(format!("{k}={}", encode_query(&value)));
+            }
         }
     }
     Ok(if parts.is_empty() {

@@ -16,6 +16,8 @@ pub mod planner;
 mod reconciler;
 pub mod secrets;
 mod service;
+#[cfg(test)]
+mod test_fixture;
 pub mod tokens;
 
 pub use catalog::Catalog;

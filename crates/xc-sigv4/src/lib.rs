@@ -44,8 +44,8 @@ pub enum Error {
     WrongService(String, String),
     #[error("credential scope is for region `{0}`, expected `{1}`")]
     WrongRegion(String, String),
-    #[error("header `{0}` must be signed")]
-    UnsignedHeader(&'static str),
+    #[error("header `{0}` is in the request but not in SignedHeaders: it must be signed")]
+    UnsignedHeader(String),
     #[error("signed header `{0}` is missing from the request")]
     SignedHeaderAbsent(String),
     #[error("X-Amz-Date is missing or malformed (expected YYYYMMDDTHHMMSSZ)")]
@@ -158,6 +158,11 @@ pub struct Expect<'a> {
     pub region: &'a str,
     pub service: &'a str,
     pub now: OffsetDateTime,
+    /// Headers (lowercase) that must be signed whenever the request has them, beyond `host`,
+    /// `x-amz-date` and every `x-amz-*` header, which always must: those whose value changes
+    /// what the request means (`content-type`, a protocol's `smithy-protocol`). A header left
+    /// unsigned could be changed by whoever replays the request.
+    pub signed_if_present: &'a [&'a str],
 }
 
 /// Verifies `req` against its already parsed `auth` and the caller's secret.
@@ -179,9 +184,20 @@ pub fn verify(
             expect.region.to_owned(),
         ));
     }
+    let is_signed = |name: &str| auth.signed_headers.iter().any(|h| h == name);
     for required in ["host", "x-amz-date"] {
-        if !auth.signed_headers.iter().any(|h| h == required) {
-            return Err(Error::UnsignedHeader(required));
+        if !is_signed(required) {
+            return Err(Error::UnsignedHeader(required.to_owned()));
+        }
+    }
+    // As AWS requires: every x-amz-* header the request carries (X-Amz-Target names the
+    // operation), and the headers the protocol reads.
+    for (name, _) in req.headers {
+        let lower = name.to_ascii_lowercase();
+        let must =
+            lower.starts_with("x-amz-") || expect.signed_if_present.contains(&lower.as_str());
+        if must && !is_signed(&lower) {
+            return Err(Error::UnsignedHeader(lower));
         }
     }
     let amz_date = header(req.headers, "x-amz-date").ok_or(Error::BadDate)?;

@@ -30,6 +30,7 @@ fn aws_documentation_example() {
         region: "us-east-1",
         service: "iam",
         now: parse_amz_date("20150830T123700Z").expect("date"),
+        signed_if_present: &["content-type"],
     };
     verify(
         &req,
@@ -94,6 +95,7 @@ fn sign_then_verify_and_tamper() {
         region: "us-east-1",
         service: "interconnect",
         now,
+        signed_if_present: &["content-type", "smithy-protocol"],
     };
     let signed = Request {
         headers: &headers,
@@ -115,6 +117,71 @@ fn sign_then_verify_and_tamper() {
     assert_eq!(
         verify(&moved, &auth, b"secret", &expect),
         Err(Error::Mismatch)
+    );
+}
+
+/// A request signed without X-Amz-Target (or Content-Type) in SignedHeaders could be replayed
+/// as another operation: verification names the unsigned header instead.
+#[test]
+fn headers_that_change_the_meaning_must_be_signed() {
+    let now = parse_amz_date("20261126T080000Z").expect("date");
+    let expect = Expect {
+        region: "us-east-1",
+        service: "interconnect",
+        now,
+        signed_if_present: &["content-type", "smithy-protocol"],
+    };
+    let verify_with = |signed: &[(&str, &str)], sent: &[(&str, &str)]| {
+        let req = Request {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: signed,
+            body: b"{}",
+        };
+        let added = sign(&req, "XCAAAA", b"secret", "us-east-1", "interconnect", now);
+        let auth = Authorization::parse(
+            &added
+                .iter()
+                .find(|(k, _)| *k == "authorization")
+                .expect("auth")
+                .1,
+        )
+        .expect("parses");
+        let mut all: Vec<(&str, &str)> = sent.to_vec();
+        all.extend(added.iter().map(|(k, v)| (*k, v.as_str())));
+        verify(
+            &Request {
+                headers: &all,
+                ..req
+            },
+            &auth,
+            b"secret",
+            &expect,
+        )
+    };
+    let host = ("host", "127.0.0.1:7700");
+    let json = ("content-type", "application/x-amz-json-1.0");
+    let get = ("x-amz-target", "Interconnect.GetConnection");
+    let delete = ("X-Amz-Target", "Interconnect.DeleteConnection");
+    assert_eq!(verify_with(&[host, json, get], &[host, json, get]), Ok(()));
+    // Signed without the target, sent with one: refused, whatever the target says.
+    assert_eq!(
+        verify_with(&[host, json], &[host, json, delete]),
+        Err(Error::UnsignedHeader("x-amz-target".into()))
+    );
+    assert_eq!(
+        verify_with(&[host], &[host, ("Content-Type", "application/cbor")]),
+        Err(Error::UnsignedHeader("content-type".into()))
+    );
+    assert_eq!(
+        verify_with(&[host], &[host, ("smithy-protocol", "rpc-v2-cbor")]),
+        Err(Error::UnsignedHeader("smithy-protocol".into()))
+    );
+    // Other headers may stay unsigned (proxies add and change them).
+    assert_eq!(
+        verify_with(&[host, json], &[host, json, ("user-agent", "x")]),
+        Ok(())
     );
 }
 

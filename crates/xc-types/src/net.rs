@@ -239,7 +239,10 @@ impl Description {
 }
 string_newtype!(Description);
 
-/// Resource tags: keys 1 to 128 characters, values up to 256, at most 50 tags, no `aws:` keys.
+/// Resource tags: keys 1 to 128 characters, values up to 256, at most 50 tags, no `aws:` keys;
+/// both of letters, digits, spaces and `_ . : / = + - @` (AWS's tagging pattern
+/// `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`, spaces being the one separator taken: no control or format
+/// character, no line or paragraph separator, can hide in a tag).
 pub type Tags = BTreeMap<String, String>;
 
 pub const MAX_TAGS: usize = 50;
@@ -255,14 +258,30 @@ pub fn validate_tags(tags: &Tags) -> Result<(), InvalidValue> {
                 "the value of tag `{k}` is over 256 characters"
             )));
         }
+        if let Some(c) = v.chars().find(|c| !tag_char(*c)) {
+            return Err(InvalidValue::new(format!(
+                "the value of tag `{k}` holds {c:?}: {TAG_CHARS}"
+            )));
+        }
     }
     Ok(())
+}
+
+const TAG_CHARS: &str = "tags hold letters, digits, spaces and _ . : / = + - @ only";
+
+fn tag_char(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, ' ' | '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
 }
 
 pub fn validate_tag_key(k: &str) -> Result<(), InvalidValue> {
     let n = k.chars().count();
     if n == 0 || n > 128 {
         return Err(InvalidValue::new("a tag key is 1 to 128 characters"));
+    }
+    if let Some(c) = k.chars().find(|c| !tag_char(*c)) {
+        return Err(InvalidValue::new(format!(
+            "the tag key {k:?} holds {c:?}: {TAG_CHARS}"
+        )));
     }
     if k.starts_with("aws:") {
         return Err(InvalidValue::new(
@@ -356,6 +375,30 @@ mod tests {
         assert!(validate_tags(&t).is_ok());
         t.insert("aws:x".into(), "".into());
         assert!(validate_tags(&t).is_err());
+        // AWS's tagging characters pass, in any script.
+        let ok = Tags::from([
+            ("team/net:owner".into(), "ops@example.com".into()),
+            ("Kostenstelle".into(), "Zürich 4 + 5 = 9".into()),
+            ("空".into(), "".into()),
+        ]);
+        assert_eq!(validate_tags(&ok), Ok(()));
+        // Control, format and separator characters are refused in keys and values.
+        for bad in [
+            "a\0b",
+            "a\rb",
+            "a\nb",
+            "a\tb",
+            "a\u{202e}b",
+            "\u{feff}ab",
+            "a\u{85}b",
+            "a\u{2028}b",
+        ] {
+            let as_key = Tags::from([(bad.to_owned(), "v".to_owned())]);
+            let as_value = Tags::from([("k".to_owned(), bad.to_owned())]);
+            assert!(validate_tags(&as_key).is_err(), "key {bad:?}");
+            assert!(validate_tags(&as_value).is_err(), "value {bad:?}");
+            assert!(validate_tag_key(bad).is_err(), "{bad:?}");
+        }
     }
 
     proptest! {

@@ -33,9 +33,27 @@ impl Raw {
         creds: Option<&Credentials>,
         skew: time::Duration,
     ) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        self.post_with_unsigned(path, headers, &[], body, creds, skew)
+            .await
+    }
+
+    /// Sends a POST signed over `headers`, with the `unsigned` ones added after signing (what
+    /// someone who captured a request could do).
+    async fn post_with_unsigned(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        unsigned: &[(&str, &str)],
+        body: Vec<u8>,
+        creds: Option<&Credentials>,
+        skew: time::Duration,
+    ) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
         let mut all: Vec<(&str, &str)> = vec![("host", &self.host)];
         all.extend_from_slice(headers);
         let mut req = self.http.post(format!("{}{path}", self.endpoint));
+        for (k, v) in unsigned {
+            req = req.header(*k, *v);
+        }
         if let Some(c) = creds {
             let added = xc_sigv4::sign(
                 &xc_sigv4::Request {
@@ -314,6 +332,98 @@ async fn wire_level_validation_and_errors() {
         (status, err_type(&body)),
         (400, "InterconnectValidationException"),
         "{body}"
+    );
+}
+
+/// A captured request whose signature does not cover X-Amz-Target cannot be replayed as another
+/// operation: a GetConnection signed without its target, sent as DeleteConnection, is refused
+/// with 403 naming the header, and the connection is still there. The same for the CBOR
+/// protocol's headers.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_cannot_be_replayed_as_another_operation() {
+    let server = Server::start();
+    let op = server.client(&server.operator());
+    let a = tenant(&server, &op, "replay-a").await;
+    let b = tenant(&server, &op, "replay-b").await;
+    let ap = attach_point(&a, "vpc", &["10.60.0.0/16"]).await;
+    let conn = a
+        .client
+        .create_connection(&xc_types::api::CreateConnectionRequest {
+            environment_id: "gcp-us-east4".into(),
+            bandwidth: "1Gbps".into(),
+            attach_point: ap,
+            remote_account: Some(b.creds.account_id.to_string()),
+            description: None,
+            tags: None,
+            client_token: None,
+            routing_policy: None,
+            last_mile: None,
+        })
+        .await
+        .expect("create");
+    let raw = Raw::new(&server);
+    let body = serde_json::to_vec(&json!({ "identifier": conn.id })).expect("json");
+    let (status, _, bytes) = raw
+        .post_with_unsigned(
+            "/",
+            &[("content-type", "application/x-amz-json-1.0")],
+            &[("x-amz-target", "Interconnect.DeleteConnection")],
+            body.clone(),
+            Some(&a.creds),
+            time::Duration::ZERO,
+        )
+        .await;
+    let answer: Value = serde_json::from_slice(&bytes).expect("json");
+    assert_eq!(
+        (status, err_type(&answer)),
+        (403, "InvalidSignatureException"),
+        "{answer}"
+    );
+    assert!(
+        answer["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("x-amz-target")),
+        "{answer}"
+    );
+    let still = a
+        .client
+        .get_connection(conn.id.as_str())
+        .await
+        .expect("get");
+    assert_eq!(still.state, xc_types::ConnectionState::Requested);
+    // Signed with its target, the same request is an ordinary GetConnection.
+    let (status, _, _) = raw
+        .post(
+            "/",
+            &[
+                ("content-type", "application/x-amz-json-1.0"),
+                ("x-amz-target", "Interconnect.GetConnection"),
+            ],
+            body,
+            Some(&a.creds),
+            time::Duration::ZERO,
+        )
+        .await;
+    assert_eq!(status, 200);
+    // CBOR: the protocol header and the content type are signed too.
+    let (status, _, bytes) = raw
+        .post_with_unsigned(
+            "/service/Interconnect/operation/GetConnection",
+            &[],
+            &[
+                ("content-type", "application/cbor"),
+                ("smithy-protocol", "rpc-v2-cbor"),
+            ],
+            cbor(&json!({ "identifier": conn.id })),
+            Some(&a.creds),
+            time::Duration::ZERO,
+        )
+        .await;
+    let answer = xc_api::cbor::decode(&bytes).expect("cbor");
+    assert_eq!(
+        (status, err_type(&answer)),
+        (403, "InvalidSignatureException"),
+        "{answer}"
     );
 }
 
@@ -607,4 +717,150 @@ async fn attach_point_err(c: &xc_client::Client) -> xc_client::ClientError {
     })
     .await
     .expect_err("read-only")
+}
+
+/// Every failure of the native API is its JSON error body: bad query strings, bodies over a
+/// route's limit (signed or not), unknown routes and methods. Tag keys are removed by name,
+/// commas included, and naming none that is there is an error.
+#[tokio::test(flavor = "multi_thread")]
+async fn native_errors_have_one_shape_and_any_tag_key_can_be_removed() {
+    let server = Server::start();
+    let op = server.client(&server.operator());
+    let a = tenant(&server, &op, "shape-a").await;
+    let b = tenant(&server, &op, "shape-b").await;
+    let ap = attach_point(&a, "vpc", &["10.70.0.0/16"]).await;
+    let conn = a
+        .client
+        .create_connection(&xc_types::api::CreateConnectionRequest {
+            environment_id: "gcp-us-east4".into(),
+            bandwidth: "1Gbps".into(),
+            attach_point: ap,
+            remote_account: Some(b.creds.account_id.to_string()),
+            description: None,
+            tags: None,
+            client_token: None,
+            routing_policy: None,
+            last_mile: None,
+        })
+        .await
+        .expect("create");
+    let id = conn.id.as_str();
+
+    // Tags: each key is its own parameter, so `x,y` is one key (none such here: 404, and x and
+    // y stay), and two parameters remove two keys.
+    let tags = xc_types::Tags::from([
+        ("x".to_owned(), "2".to_owned()),
+        ("y".to_owned(), "3".to_owned()),
+        ("team/net:owner".to_owned(), "ops@example.com".to_owned()),
+    ]);
+    a.client.tag_connection(id, tags).await.expect("tag");
+    let e = a
+        .client
+        .untag_connection(id, &["x,y"])
+        .await
+        .expect_err("x,y is one key, not two");
+    assert!(
+        matches!(&e, xc_client::ClientError::Api { status: 404, code, .. } if code == "ResourceNotFoundException"),
+        "{e:?}"
+    );
+    let left = a
+        .client
+        .untag_connection(id, &["x", "y"])
+        .await
+        .expect("two keys");
+    assert_eq!(
+        left.tags.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["team/net:owner"]
+    );
+    let e = a
+        .client
+        .untag_connection(id, &["nothing"])
+        .await
+        .expect_err("no such tag");
+    assert!(
+        matches!(&e, xc_client::ClientError::Api { status: 404, code, .. } if code == "ResourceNotFoundException"),
+        "{e:?}"
+    );
+    // A tag with a control character is refused, in key and value.
+    let e = a
+        .client
+        .tag_connection(id, xc_types::Tags::from([("a\nb".into(), "v".into())]))
+        .await
+        .expect_err("control character");
+    assert_eq!(e.code(), Some("InterconnectValidationException"), "{e:?}");
+
+    // Bad query strings: the error body, naming the query.
+    for path in [
+        "/v1/connections?maxResults=-1".to_owned(),
+        "/v1/connections?maxResults=abc".to_owned(),
+        format!("/v1/connections/{id}/tags"),
+    ] {
+        let method = if path.ends_with("/tags") {
+            "DELETE"
+        } else {
+            "GET"
+        };
+        let e = a
+            .client
+            .call::<Value>(method, &path, None::<&Value>)
+            .await
+            .expect_err(&path);
+        assert!(
+            matches!(&e, xc_client::ClientError::Api { status: 400, code, field, .. }
+                if code == "InterconnectValidationException" && field.as_deref() == Some("query")),
+            "{path}: {e:?}"
+        );
+    }
+
+    // Unsigned routes and routing failures, seen raw.
+    let http = reqwest::Client::new();
+    let error_body = |what: &str, status: u16, resp: (u16, Option<String>, Vec<u8>)| {
+        assert_eq!(resp.0, status, "{what}");
+        assert_eq!(resp.1.as_deref(), Some("application/json"), "{what}");
+        let v: Value = serde_json::from_slice(&resp.2)
+            .unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {:?}", resp.2));
+        assert!(
+            v["code"].is_string() && v["message"].is_string(),
+            "{what}: {v}"
+        );
+        v
+    };
+    let send = |req: reqwest::RequestBuilder| async move {
+        let r = req.send().await.expect("send");
+        let status = r.status().as_u16();
+        let ctype = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let allow = r
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = r.bytes().await.expect("body").to_vec();
+        ((status, ctype, body), allow)
+    };
+    let big = vec![b'x'; 3 << 20];
+    for path in [
+        "/console/api/sign-in",
+        "/v1/gateway/register",
+        "/v1/gateway/status",
+    ] {
+        let (resp, _) = send(
+            http.post(format!("{}{path}", server.endpoint))
+                .header("content-type", "application/json")
+                .body(big.clone()),
+        )
+        .await;
+        let v = error_body(path, 413, resp);
+        assert_eq!(v["code"], "RequestEntityTooLargeException", "{path}: {v}");
+    }
+    let (resp, _) = send(http.get(format!("{}/v1/no-such-thing", server.endpoint))).await;
+    let v = error_body("unknown route", 404, resp);
+    assert_eq!(v["code"], "UnknownOperationException", "{v}");
+    let (resp, allow) = send(http.put(format!("{}/v1/connections", server.endpoint))).await;
+    error_body("unknown method", 405, resp);
+    let allow = allow.expect("an Allow header");
+    assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
 }

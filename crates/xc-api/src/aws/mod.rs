@@ -315,13 +315,13 @@ pub async fn dispatch(
         }
         "TagResource" => {
             let arn = required(i.arn, "arn")?;
-            svc.tag(caller, &arn, required(i.tags, "tags")?, Vec::new())
-                .await?;
+            svc.tag(caller, &arn, required(i.tags, "tags")?).await?;
             out(shapes::Empty {})?
         }
         "UntagResource" => {
             let arn = required(i.arn, "arn")?;
-            svc.tag(caller, &arn, Tags::new(), required(i.tag_keys, "tagKeys")?)
+            let keys = required(i.tag_keys, "tagKeys")?;
+            svc.untag(caller, &arn, keys, xc_control::AbsentKeys::Ignore)
                 .await?;
             out(shapes::Empty {})?
         }

@@ -843,18 +843,62 @@ impl Service {
         Ok(c.tags)
     }
 
-    pub async fn tag(
+    /// Adds (or replaces) tags. Owner only.
+    pub async fn tag(&self, caller: &Caller, arn: &str, add: Tags) -> Result<()> {
+        validate_tags(&add).map_err(|e| ServiceError::validation("tags", e))?;
+        self.change_tags(caller, arn, move |tags| {
+            tags.extend(add);
+            if tags.len() > MAX_TAGS {
+                return Err(ServiceError::validation(
+                    "tags",
+                    format!("a connection has at most {MAX_TAGS} tags"),
+                ));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Removes tags by key. Any key of a legal length can be named, so that a tag stored before
+    /// a rule tightened can still be removed. Owner only.
+    pub async fn untag(
         &self,
         caller: &Caller,
         arn: &str,
-        add: Tags,
-        remove: Vec<String>,
+        keys: Vec<String>,
+        absent: AbsentKeys,
+    ) -> Result<()> {
+        if keys.is_empty() {
+            return Err(ServiceError::validation(
+                "tagKeys",
+                "name at least one tag key",
+            ));
+        }
+        for k in &keys {
+            if !(1..=128).contains(&k.chars().count()) {
+                return Err(ServiceError::validation(
+                    "tagKeys",
+                    "a tag key is 1 to 128 characters",
+                ));
+            }
+        }
+        self.change_tags(caller, arn, move |tags| {
+            let removed = keys.iter().filter(|k| tags.remove(*k).is_some()).count();
+            if removed == 0 && absent == AbsentKeys::Refuse {
+                return Err(ServiceError::not_found("tag", keys.join(", ")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn change_tags(
+        &self,
+        caller: &Caller,
+        arn: &str,
+        change: impl FnOnce(&mut Tags) -> Result<()> + Send + 'static,
     ) -> Result<()> {
         caller.require_write()?;
-        validate_tags(&add).map_err(|e| ServiceError::validation("tags", e))?;
-        for k in &remove {
-            validate_tag_key(k).map_err(|e| ServiceError::validation("tagKeys", e))?;
-        }
         let c = self.by_arn(caller, arn).await?;
         if c.owner != caller.account {
             return Err(ServiceError::AccessDenied(format!(
@@ -869,11 +913,7 @@ impl Service {
                 let mut c = db
                     .get_connection(&id)?
                     .ok_or_else(|| ServiceError::not_found("connection", &id))?;
-                c.tags.extend(add);
-                for k in &remove {
-                    c.tags.remove(k);
-                }
-                validate_tags(&c.tags).map_err(|e| ServiceError::validation("tags", e))?;
+                change(&mut c.tags)?;
                 c.updated_at = now;
                 db.update_connection(&c)?;
                 Ok(())
@@ -926,4 +966,13 @@ pub fn fmt_time(t: i64) -> String {
                 .ok()
         })
         .unwrap_or_else(|| format!("{t} (Unix time)"))
+}
+
+/// What [`Service::untag`] does when none of the keys is on the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AbsentKeys {
+    /// Succeed (AWS's UntagResource: removing what is not there is done).
+    Ignore,
+    /// Answer not found (the native API: a key that matches nothing is usually a mistake).
+    Refuse,
 }

@@ -8,6 +8,10 @@ pub(crate) mod last_mile;
 mod proposals;
 mod views;
 
+#[cfg(test)]
+mod tests;
+
+pub use connections::AbsentKeys;
 pub use connections::ConnectionDetail;
 pub use connections::ListConnectionsInput;
 pub use connections::fmt_time;

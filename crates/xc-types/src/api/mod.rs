@@ -481,12 +481,14 @@ pub struct DryRunResult {
     pub field: Option<String>,
 }
 
-/// `DELETE /v1/connections/{id}/tags?keys=a,b`.
+/// `DELETE /v1/connections/{id}/tags?keys=a&keys=b`: one `keys` parameter per key, so that any
+/// legal key (a comma included) can be named.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UntagQuery {
-    /// Comma-separated tag keys.
-    pub keys: String,
+    /// The tag keys to remove, one parameter each.
+    #[schemars(length(min = 1, max = 50))]
+    pub keys: Vec<String>,
 }
 
 /// `POST /v1/proposals/describe`.

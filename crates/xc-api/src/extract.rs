@@ -1,0 +1,67 @@
+//! The request parts every route reads, with failures in the API's error shape (JSON, a code,
+//! the member at fault) instead of the framework's plain-text rejections: the query string, a
+//! path parameter, and an unauthenticated body read within a bound.
+
+use crate::error::ApiError;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use bytes::Bytes;
+use http::request::Parts;
+
+/// The query string decoded into `T`: a parameter given more than once is a list
+/// (`keys=a&keys=b`); a parameter that does not fit answers 400 naming it.
+#[derive(Debug)]
+pub struct Q<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Q<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        serde_html_form::from_str(query)
+            .map(Q)
+            .map_err(|e| ApiError::validation("query", format!("the query string {e}")))
+    }
+}
+
+/// The one parameter of a route's path (an id), percent-decoded.
+#[derive(Debug)]
+pub struct Id(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| Id(id))
+            .map_err(|e| ApiError::validation("path", e.body_text()))
+    }
+}
+
+/// A request body of at most `MAX` bytes, for the routes that authenticate from the body itself
+/// (a gateway's registration, a console sign-in) or by other means (gateway reports).
+#[derive(Debug)]
+pub struct Body<const MAX: usize>(pub Bytes);
+
+impl<const MAX: usize, S: Send + Sync> FromRequest<S> for Body<MAX> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
+        read_body(req.into_body(), MAX).await.map(Body)
+    }
+}
+
+/// Reads a body of at most `max` bytes.
+pub async fn read_body(body: axum::body::Body, max: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, max).await.map_err(|e| {
+        // A body cut short by the client is not "too large"; say which it was.
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(c) = cause {
+            if c.is::<http_body_util::LengthLimitError>() {
+                return ApiError::TooLarge { limit: max };
+            }
+            cause = c.source();
+        }
+        ApiError::Serialization(format!("the request body could not be read: {e}"))
+    })
+}

@@ -1,0 +1,138 @@
+//! A service on a temporary database with a hand-moved clock: two tenants, an attach point
+//! and a registered gateway each, and an accepted connection between them.
+
+use crate::{Caller, Catalog, ManualClock, Secrets, Service, ServiceConfig};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use xc_types::api::*;
+use xc_types::gateway::{RegisterRequest, TokenRequest};
+use xc_types::*;
+
+pub(crate) struct Fixture {
+    pub(crate) service: Arc<Service>,
+    pub(crate) connection: ConnectionId,
+    /// The owner's and the remote side's gateway.
+    pub(crate) gateways: (String, String),
+    pub(crate) owner: Caller,
+    pub(crate) _dir: tempfile::TempDir,
+}
+
+pub(crate) fn caller(c: &Credentials, name: &str) -> Caller {
+    Caller {
+        account: c.account_id.clone(),
+        account_name: name.into(),
+        key: c.access_key_id.clone(),
+        role: KeyRole::Admin,
+    }
+}
+
+pub(crate) async fn register(
+    service: &Service,
+    who: &Caller,
+    ap: &AttachPoint,
+    name: &str,
+) -> String {
+    let token = service
+        .create_gateway_token(
+            who,
+            TokenRequest {
+                attach_point_id: Some(ap.id.to_string()),
+                facility: None,
+            },
+        )
+        .await
+        .expect("token");
+    service
+        .register_gateway(RegisterRequest {
+            token: token.token,
+            name: name.into(),
+            underlay_address: "10.200.0.1".into(),
+            version: "test".into(),
+            access_interface: None,
+        })
+        .await
+        .expect("register")
+        .gateway_id
+}
+
+/// Two tenants, an attach point and a gateway each, and an accepted connection between them.
+pub(crate) async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(xc_store::Store::open(&dir.path().join("db")).expect("store"));
+    let clock = Arc::new(ManualClock::default());
+    clock.0.store(1_800_000_000, Ordering::SeqCst);
+    let config = ServiceConfig {
+        region: "us-east-1".into(),
+        endpoint: "http://test".into(),
+        key_lifetime_secs: 3600,
+    };
+    let service = Service::new(
+        store,
+        Catalog::default_catalog(),
+        Secrets::from_master(&[9; 32]),
+        config,
+        clock,
+    )
+    .await
+    .expect("service");
+    let op = service.ensure_operator().await.expect("op").expect("new");
+    let op = caller(&op, "operator");
+    let a = caller(&service.create_account(&op, "a").await.expect("a"), "a");
+    let b = caller(&service.create_account(&op, "b").await.expect("b"), "b");
+    let mut aps = Vec::new();
+    for (who, prefix, asn) in [(&a, "10.0.0.0/16", 64_512), (&b, "10.1.0.0/16", 64_513)] {
+        aps.push(
+            service
+                .create_attach_point(
+                    who,
+                    CreateAttachPointRequest {
+                        name: format!("ap-{}", who.account_name),
+                        prefixes: vec![prefix.into()],
+                        asn: Some(asn),
+                    },
+                )
+                .await
+                .expect("attach point"),
+        );
+    }
+    let ga = register(&service, &a, &aps[0], "gw-a").await;
+    let gb = register(&service, &b, &aps[1], "gw-b").await;
+    let c = service
+        .create_connection(
+            &a,
+            CreateConnectionRequest {
+                environment_id: "gcp-us-west1".into(),
+                bandwidth: "1Gbps".into(),
+                attach_point: aps[0].id.to_string(),
+                remote_account: Some(b.account.to_string()),
+                description: None,
+                tags: None,
+                routing_policy: None,
+                client_token: None,
+                last_mile: None,
+            },
+        )
+        .await
+        .expect("create");
+    service
+        .accept(
+            &b,
+            AcceptConnectionRequest {
+                activation_key: c.activation_key.clone().expect("key"),
+                attach_point: aps[1].id.to_string(),
+                routing_policy: None,
+                description: None,
+                tags: None,
+                client_token: None,
+            },
+        )
+        .await
+        .expect("accept");
+    Fixture {
+        service,
+        connection: c.connection.id,
+        gateways: (ga, gb),
+        owner: a,
+        _dir: dir,
+    }
+}
