@@ -56,9 +56,22 @@ impl ApiError {
     /// The reason code of a refusal that has one.
     pub fn reason(&self) -> Option<xc_types::StateReasonCode> {
         match self {
-            Self::Service(ServiceError::Refused { code, .. }) => Some(*code),
+            Self::Service(ServiceError::Refused { code, .. })
+            | Self::Service(ServiceError::Unavailable { code, .. }) => Some(*code),
             _ => None,
         }
+    }
+
+    /// [`Self::parts`] for the AWS protocols: a code the service model does not have becomes
+    /// the model's nearest one (the status stays, so a 503 is still retried as one).
+    pub fn aws_parts(&self) -> (&'static str, u16, String) {
+        let (code, status, message, _) = self.parts();
+        let code = match code {
+            "ServiceUnavailableException" => "InterconnectServerException",
+            "RequestEntityTooLargeException" => "InterconnectValidationException",
+            other => other,
+        };
+        (code, status, message)
     }
 
     /// The AWS error code (shape name), the HTTP status, the message, and the field it concerns.
@@ -86,6 +99,12 @@ impl ApiError {
                     ("InterconnectClientException", 400, e.to_string(), None)
                 }
                 ServiceError::QuotaExceeded(m) => ("ServiceQuotaExceededException", 402, m.clone(), None),
+                ServiceError::Unavailable { message, .. } => (
+                    "ServiceUnavailableException",
+                    503,
+                    message.clone(),
+                    None,
+                ),
                 ServiceError::Internal(_) => (
                     "InterconnectServerException",
                     500,

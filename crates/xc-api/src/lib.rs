@@ -95,7 +95,7 @@ impl Reply {
                 serde_json::to_vec(&v).unwrap_or_default(),
             )),
             Err(e) => {
-                let (code, status, message, _) = e.parts();
+                let (code, status, message) = e.aws_parts();
                 let body = serde_json::json!({ "__type": format!("{}#{code}", error::NAMESPACE), "message": message });
                 let mut r = Self::with(
                     status,
@@ -113,7 +113,7 @@ impl Reply {
         let (status, value, code) = match result {
             Ok(v) => (200, v, None),
             Err(e) => {
-                let (code, status, message, _) = e.parts();
+                let (code, status, message) = e.aws_parts();
                 let body = serde_json::json!({ "__type": format!("{}#{code}", error::NAMESPACE), "message": message });
                 (status, body, Some(code))
             }

@@ -16,6 +16,9 @@ pub enum ClientError {
         code: String,
         message: String,
         field: Option<String>,
+        /// The reason code of a refusal that has one (`PREFIX_OVERLAP`, `STORAGE_UNAVAILABLE`),
+        /// as sent: a newer server may send codes this build does not know.
+        reason: Option<String>,
     },
     #[error("cannot reach {endpoint}: {detail}")]
     Transport { endpoint: String, detail: String },
@@ -113,18 +116,30 @@ async fn response_body(endpoint: &str, resp: reqwest::Response) -> Result<Vec<u8
         detail: e.to_string(),
     })?;
     if !(200..300).contains(&status) {
-        return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
+        /// `ErrorBody`, with the reason as a string.
+        #[derive(serde::Deserialize)]
+        struct Body {
+            code: String,
+            message: String,
+            #[serde(default)]
+            field: Option<String>,
+            #[serde(default)]
+            reason: Option<String>,
+        }
+        return Err(match serde_json::from_slice::<Body>(&bytes) {
             Ok(e) => ClientError::Api {
                 status,
                 code: e.code,
                 message: e.message,
                 field: e.field,
+                reason: e.reason,
             },
             Err(_) => ClientError::Api {
                 status,
                 code: "HttpError".into(),
                 message: format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes).trim()),
                 field: None,
+                reason: None,
             },
         });
     }

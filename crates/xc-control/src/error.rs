@@ -26,6 +26,13 @@ pub enum ServiceError {
     },
     #[error("{0}")]
     QuotaExceeded(String),
+    /// The request was valid but could not be carried out now, and nothing of it was done; a
+    /// retry succeeds once the cause is gone (the server's disk is full).
+    #[error("{message}")]
+    Unavailable {
+        code: StateReasonCode,
+        message: String,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -47,8 +54,23 @@ impl ServiceError {
 
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
-        tracing::error!(error = %e, "store error");
-        Self::Internal(e.to_string())
+        match e {
+            StoreError::Unwritable(u) => {
+                tracing::error!(
+                    "a write was refused: {u}; nothing was written, the data is intact; the server answers 503 until the operator makes room"
+                );
+                Self::Unavailable {
+                    code: StateReasonCode::StorageUnavailable,
+                    message: format!(
+                        "the server cannot store anything now ({u}): nothing was changed; retry later"
+                    ),
+                }
+            }
+            e => {
+                tracing::error!(error = %e, "store error");
+                Self::Internal(e.to_string())
+            }
+        }
     }
 }
 

@@ -101,6 +101,12 @@ impl<'a> Db<'a> {
         Self { conn }
     }
 
+    /// The connection itself, for the store's own tests.
+    #[cfg(test)]
+    pub(crate) fn conn(&self) -> &rusqlite::Connection {
+        self.conn
+    }
+
     // ---- meta ----
 
     pub fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {

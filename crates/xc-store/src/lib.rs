@@ -27,17 +27,84 @@ use std::sync::mpsc;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
+    /// Nothing could be written, and nothing was: the disk is full or the database read-only.
+    /// A retry succeeds once the operator has made room; nothing is wrong with the data.
+    #[error("{0}")]
+    Unwritable(Unwritable),
+    /// A commit failed for another reason; nothing of the transaction was kept.
+    #[error("commit failed: {0}")]
+    CommitFailed(String),
     #[error("stored record is corrupt: {0}")]
     Corrupt(String),
     #[error("the store is shut down")]
     Closed,
     #[error("a record with this {0} already exists")]
     Duplicate(&'static str),
+    #[error("cannot start the store's writer thread: {0}")]
+    Thread(String),
 }
 
-type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
-type Job = Box<dyn FnOnce(&rusqlite::Connection) -> Completion + Send>;
+/// Why the database cannot be written to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unwritable {
+    #[error("the disk holding the database is full")]
+    DiskFull,
+    #[error("the database or its directory is read-only")]
+    ReadOnly,
+}
+
+thread_local! {
+    /// The last time a write on this thread failed for want of room (or of write permission):
+    /// when SQLite then rolls back the whole transaction, the writer tells its waiters why.
+    static LAST_UNWRITABLE: std::cell::Cell<Option<Unwritable>> = const { std::cell::Cell::new(None) };
+}
+
+impl Unwritable {
+    fn of(e: &rusqlite::Error) -> Option<Self> {
+        let u = match e.sqlite_error_code()? {
+            rusqlite::ErrorCode::DiskFull => Self::DiskFull,
+            rusqlite::ErrorCode::ReadOnly => Self::ReadOnly,
+            _ => return None,
+        };
+        LAST_UNWRITABLE.set(Some(u));
+        Some(u)
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match Unwritable::of(&e) {
+            Some(u) => Self::Unwritable(u),
+            None => Self::Sqlite(e),
+        }
+    }
+}
+
+/// How a batch's commit went, for each of its writes.
+#[derive(Debug, Clone)]
+enum Commit {
+    Done,
+    Unwritable(Unwritable),
+    Failed(String),
+}
+
+impl Commit {
+    fn of(r: Result<(), rusqlite::Error>) -> Self {
+        match r {
+            Ok(()) => Self::Done,
+            Err(e) => match Unwritable::of(&e) {
+                Some(u) => Self::Unwritable(u),
+                None => Self::Failed(e.to_string()),
+            },
+        }
+    }
+}
+
+type Completion = Box<dyn FnOnce(Commit) + Send>;
+/// A write: given the open transaction (or why none could be opened), it runs and says how to
+/// answer its caller once the batch's commit is known.
+type Job = Box<dyn FnOnce(Result<&rusqlite::Connection, &StoreError>) -> Completion + Send>;
 
 /// Most requests committed in one transaction.
 const MAX_BATCH: usize = 512;
@@ -51,6 +118,18 @@ pub struct Store {
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Mutex<Vec<rusqlite::Connection>>,
     read_permits: tokio::sync::Semaphore,
+}
+
+impl StoreError {
+    /// The same error, for another waiter of a failed batch.
+    fn duplicate(&self) -> Self {
+        match self {
+            Self::Unwritable(u) => Self::Unwritable(*u),
+            Self::Closed => Self::Closed,
+            Self::Duplicate(w) => Self::Duplicate(w),
+            other => Self::CommitFailed(other.to_string()),
+        }
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -87,7 +166,7 @@ impl Store {
         let thread = std::thread::Builder::new()
             .name("xc-store-writer".into())
             .spawn(move || writer_loop(conn, rx))
-            .map_err(|e| StoreError::Corrupt(format!("cannot start writer thread: {e}")))?;
+            .map_err(|e| StoreError::Thread(e.to_string()))?;
         Ok(Self {
             path: path.to_owned(),
             writer: Mutex::new(Some(tx)),
@@ -107,6 +186,15 @@ impl Store {
     {
         let (reply, rx) = tokio::sync::oneshot::channel::<Result<R, E>>();
         let job: Job = Box::new(move |conn| {
+            let conn = match conn {
+                Ok(conn) => conn,
+                Err(e) => {
+                    let e = E::from(e.duplicate());
+                    return Box::new(move |_| {
+                        let _ = reply.send(Err(e));
+                    });
+                }
+            };
             if let Err(e) = conn.execute_batch("SAVEPOINT job") {
                 let e = E::from(e.into());
                 return Box::new(move |_| {
@@ -123,12 +211,11 @@ impl Store {
                 Ok(()) => result,
                 Err(e) => Err(E::from(e.into())),
             };
-            Box::new(move |commit: Result<(), String>| {
+            Box::new(move |commit: Commit| {
                 let out = match commit {
-                    Ok(()) => result,
-                    Err(msg) => Err(E::from(StoreError::Corrupt(format!(
-                        "commit failed: {msg}"
-                    )))),
+                    Commit::Done => result,
+                    Commit::Unwritable(u) => Err(E::from(StoreError::Unwritable(u))),
+                    Commit::Failed(msg) => Err(E::from(StoreError::CommitFailed(msg))),
                 };
                 let _ = reply.send(out);
             })
@@ -214,18 +301,48 @@ fn writer_loop(mut conn: rusqlite::Connection, rx: mpsc::Receiver<Job>) {
         let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
             Ok(tx) => tx,
             Err(e) => {
+                let e = StoreError::from(e);
                 tracing::error!(error = %e, "cannot begin a write transaction");
+                // Run nothing: each waiter gets the reason.
                 for job in batch {
-                    // Run nothing: report the failure to each waiter.
-                    drop(job);
+                    job(Err(&e))(Commit::Done);
                 }
                 continue;
             }
         };
-        let completions: Vec<Completion> = batch.into_iter().map(|job| job(&tx)).collect();
-        let commit = tx.commit().map_err(|e| e.to_string());
-        if let Err(e) = &commit {
-            tracing::error!(error = %e, "commit failed");
+        // SQLite may roll the whole transaction back on its own (SQLITE_FULL, I/O errors):
+        // then what the batch wrote so far is gone, and the rest of it must not run outside a
+        // transaction; each waiter is told why.
+        let mut aborted: Option<StoreError> = None;
+        let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
+        for job in batch {
+            if let Some(e) = &aborted {
+                completions.push(job(Err(e)));
+                continue;
+            }
+            LAST_UNWRITABLE.set(None);
+            completions.push(job(Ok(&tx)));
+            if tx.is_autocommit() {
+                aborted = Some(match LAST_UNWRITABLE.take() {
+                    Some(u) => StoreError::Unwritable(u),
+                    None => {
+                        StoreError::CommitFailed("the database rolled the transaction back".into())
+                    }
+                });
+            }
+        }
+        let commit = match aborted {
+            None => Commit::of(tx.commit()),
+            Some(StoreError::Unwritable(u)) => Commit::Unwritable(u),
+            Some(e) => Commit::Failed(e.to_string()),
+        };
+        match &commit {
+            Commit::Done => {}
+            Commit::Unwritable(u) => tracing::error!(
+                "a commit of {} writes failed: {u}; nothing of them was written",
+                completions.len()
+            ),
+            Commit::Failed(e) => tracing::error!(error = %e, "commit failed"),
         }
         for done in completions {
             done(commit.clone());

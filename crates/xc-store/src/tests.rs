@@ -188,3 +188,90 @@ async fn link_numbers_come_from_pools_and_go_back() {
         .await
         .expect("pools");
 }
+
+/// A database that cannot grow (SQLite's page limit stands in for a full disk here; the server
+/// test fills a real one) refuses writes as `Unwritable(DiskFull)`, keeps what it had, and takes
+/// writes again once it may grow.
+#[tokio::test]
+async fn a_full_database_refuses_writes_and_recovers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("db.sqlite")).expect("open");
+    store
+        .write(|db| db.insert_account(&account(1)))
+        .await
+        .expect("insert");
+    let pages: i64 = store
+        .write(|db| {
+            let n = db.conn().query_row("PRAGMA page_count", [], |r| r.get(0))?;
+            db.conn()
+                .pragma_update(None, "max_page_count", n)
+                .map_err(StoreError::from)?;
+            Ok::<_, StoreError>(n)
+        })
+        .await
+        .expect("limit");
+    assert!(pages > 0);
+    let mut refused = None;
+    for n in 2..10_000 {
+        if let Err(e) = store.write(move |db| db.insert_account(&account(n))).await {
+            refused = Some(e);
+            break;
+        }
+    }
+    let refused = refused.expect("a write is refused once the database cannot grow");
+    assert!(
+        matches!(refused, StoreError::Unwritable(Unwritable::DiskFull)),
+        "{refused:?}"
+    );
+    // Many writes at once, batched together while the database is full: each one that was
+    // acknowledged is stored, and none that was refused is (SQLite rolls a batch back on its own
+    // when it runs out of room; the rest of that batch must not commit behind the waiters' backs).
+    let store = std::sync::Arc::new(store);
+    let mut tasks = Vec::new();
+    for n in 20_000..20_300u64 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = store.write(move |db| db.insert_account(&account(n))).await;
+            (n, r)
+        }));
+    }
+    let mut acknowledged = std::collections::BTreeSet::new();
+    for t in tasks {
+        let (n, r) = t.await.expect("join");
+        match r {
+            Ok(()) => {
+                acknowledged.insert(n);
+            }
+            Err(e) => assert!(
+                matches!(e, StoreError::Unwritable(Unwritable::DiskFull)),
+                "{e:?}"
+            ),
+        }
+    }
+    let listed = store.read(|db| db.list_accounts()).await.expect("read");
+    let stored: std::collections::BTreeSet<u64> = listed
+        .iter()
+        .filter_map(|a| a.name.strip_prefix("acct")?.parse().ok())
+        .filter(|n| (20_000..20_300).contains(n))
+        .collect();
+    assert_eq!(stored, acknowledged);
+    let before = listed.len();
+    store
+        .write(|db| {
+            db.conn()
+                .pragma_update(None, "max_page_count", 1_000_000)
+                .map_err(StoreError::from)
+        })
+        .await
+        .expect("room again");
+    store
+        .write(|db| db.insert_account(&account(99_999)))
+        .await
+        .expect("a write once there is room");
+    let after = store
+        .read(|db| db.list_accounts())
+        .await
+        .expect("read")
+        .len();
+    assert_eq!(after, before + 1);
+}

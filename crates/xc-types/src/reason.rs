@@ -74,6 +74,8 @@ reason_codes! {
         "refused: the prefixes of the two networks overlap",
     AddressPoolExhausted = "ADDRESS_POOL_EXHAUSTED":
         "a gateway has no free VNI, UDP port or link address left for another link",
+    StorageUnavailable = "STORAGE_UNAVAILABLE":
+        "refused with 503: the server cannot write its database now (its disk is full, or it is read-only); nothing was changed, and a retry succeeds once the operator has made room",
 }
 
 crate::string_newtype!(

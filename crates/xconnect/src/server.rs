@@ -43,6 +43,25 @@ pub struct ServerArgs {
     log: String,
 }
 
+/// Fails, naming the directory, when nothing can ever be written in it (a read-only mount, no
+/// permission): better at start than as a failed write later. A full disk is only warned of:
+/// reads are served meanwhile, and writes answer 503 until there is room.
+fn writable(dir: &Path) -> anyhow::Result<()> {
+    let probe = dir.join(".xconnect-write-test");
+    match std::fs::write(&probe, b"ok").and_then(|()| std::fs::remove_file(&probe)) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::StorageFull => {
+            let _ = std::fs::remove_file(&probe);
+            tracing::warn!(
+                "the disk holding the data dir {} is full: reads are served, writes are refused (503) until there is room",
+                dir.display()
+            );
+            Ok(())
+        }
+        Err(e) => Err(e).with_context(|| format!("the data dir {} is not writable", dir.display())),
+    }
+}
+
 fn master_key(data_dir: &Path) -> anyhow::Result<[u8; 32]> {
     let path = data_dir.join("master.key");
     match std::fs::read_to_string(&path) {
@@ -88,7 +107,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
 
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create data dir {}", args.data_dir.display()))?;
-    std::fs::set_permissions(&args.data_dir, std::fs::Permissions::from_mode(0o700))?;
+    writable(&args.data_dir)?;
+    std::fs::set_permissions(&args.data_dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot make data dir {} private", args.data_dir.display()))?;
     let catalog = match &args.catalog {
         Some(p) => {
             let text = std::fs::read_to_string(p)

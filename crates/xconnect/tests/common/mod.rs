@@ -33,13 +33,23 @@ impl Server {
 
     /// Starts a server with extra flags.
     pub fn start_with(dir: &Path, extra: &[&str]) -> Self {
+        Self::spawn(dir, extra, Stdio::inherit())
+    }
+
+    /// Starts a server whose log (at `warn`) goes to `log`, for a test to read.
+    pub fn start_logged(dir: &Path, log: &Path) -> Self {
+        let file = std::fs::File::create(log).expect("log file");
+        Self::spawn(dir, &[], Stdio::from(file))
+    }
+
+    fn spawn(dir: &Path, extra: &[&str], stderr: Stdio) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_xconnect"))
             .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
             .args(extra)
             .env("XCONNECT_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("spawn xconnect server");
         let stdout = child.stdout.take().expect("stdout");
@@ -255,4 +265,135 @@ pub async fn attach_point(t: &Tenant, name: &str, prefixes: &[&str]) -> String {
         .expect("create attach point")
         .id
         .to_string()
+}
+
+/// Requests signed by hand, for what the typed clients would never send.
+pub struct Raw {
+    http: reqwest::Client,
+    endpoint: String,
+    host: String,
+}
+
+impl Raw {
+    pub fn new(server: &Server) -> Self {
+        let host = server.endpoint.trim_start_matches("http://").to_owned();
+        Self {
+            http: reqwest::Client::new(),
+            endpoint: server.endpoint.clone(),
+            host,
+        }
+    }
+
+    /// Sends a signed POST; `skew` moves the signing clock.
+    pub async fn post(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+        creds: Option<&Credentials>,
+        skew: time::Duration,
+    ) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        self.post_with_unsigned(path, headers, &[], body, creds, skew)
+            .await
+    }
+
+    /// Sends a POST signed over `headers`, with the `unsigned` ones added after signing (what
+    /// someone who captured a request could do).
+    pub async fn post_with_unsigned(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        unsigned: &[(&str, &str)],
+        body: Vec<u8>,
+        creds: Option<&Credentials>,
+        skew: time::Duration,
+    ) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        let mut all: Vec<(&str, &str)> = vec![("host", &self.host)];
+        all.extend_from_slice(headers);
+        let mut req = self.http.post(format!("{}{path}", self.endpoint));
+        for (k, v) in unsigned {
+            req = req.header(*k, *v);
+        }
+        if let Some(c) = creds {
+            let added = xc_sigv4::sign(
+                &xc_sigv4::Request {
+                    method: "POST",
+                    path,
+                    query: "",
+                    headers: &all,
+                    body: &body,
+                },
+                c.access_key_id.as_str(),
+                c.secret_access_key.as_bytes(),
+                REGION,
+                "interconnect",
+                time::OffsetDateTime::now_utc() + skew,
+            );
+            for (k, v) in added {
+                req = req.header(k, v);
+            }
+        }
+        for (k, v) in &all {
+            req = req.header(*k, *v);
+        }
+        let resp = req.body(body).send().await.expect("send");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        (status, headers, resp.bytes().await.expect("body").to_vec())
+    }
+
+    pub async fn json(
+        &self,
+        op: &str,
+        body: serde_json::Value,
+        creds: Option<&Credentials>,
+    ) -> (u16, serde_json::Value) {
+        let target = format!("Interconnect.{op}");
+        let (status, _, bytes) = self
+            .post(
+                "/",
+                &[
+                    ("content-type", "application/x-amz-json-1.0"),
+                    ("x-amz-target", &target),
+                ],
+                serde_json::to_vec(&body).expect("json"),
+                creds,
+                time::Duration::ZERO,
+            )
+            .await;
+        (status, serde_json::from_slice(&bytes).expect("json body"))
+    }
+
+    pub async fn cbor(
+        &self,
+        op: &str,
+        body: &[u8],
+        creds: &Credentials,
+    ) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
+        let (status, headers, bytes) = self
+            .post(
+                &format!("/service/Interconnect/operation/{op}"),
+                &[
+                    ("content-type", "application/cbor"),
+                    ("smithy-protocol", "rpc-v2-cbor"),
+                ],
+                body.to_vec(),
+                Some(creds),
+                time::Duration::ZERO,
+            )
+            .await;
+        (
+            status,
+            headers,
+            xc_api::cbor::decode(&bytes).expect("cbor body"),
+        )
+    }
+}
+
+/// The error code of an AWS error body (`__type`).
+pub fn err_type(v: &serde_json::Value) -> &str {
+    v["__type"]
+        .as_str()
+        .and_then(|t| t.split('#').nth(1))
+        .unwrap_or("")
 }
