@@ -145,7 +145,11 @@ pub async fn authenticate(
         signed_if_present: &["content-type", "smithy-protocol"],
     };
     xc_sigv4::verify(&request, &auth, &secret, &expect).map_err(|e| {
-        tracing::debug!(key = %auth.access_key_id, error = %e, "signature refused");
+        let source = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        tracing::info!(key = %auth.access_key_id, source = ?source, error = %e, "signature refused");
         ApiError::Auth(AuthFailure::Signature(e))
     })?;
     Ok(caller)

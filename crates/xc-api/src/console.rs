@@ -7,7 +7,7 @@
 
 use crate::auth::{SESSION_COOKIE, cookie};
 use crate::error::ApiError;
-use crate::extract::{Body, Id, Q};
+use crate::extract::{Body, Id, Q, Source};
 use crate::{AppState, Reply};
 use axum::Router;
 use axum::extract::State;
@@ -160,6 +160,7 @@ fn session_cookie(value: &str, max_age: i64, secure: bool) -> HeaderValue {
 
 async fn sign_in(
     State(s): State<AppState>,
+    Source(source): Source,
     headers: HeaderMap,
     Body(body): Body<SIGN_IN_MAX_BODY>,
 ) -> Response {
@@ -175,7 +176,7 @@ async fn sign_in(
     };
     match s
         .service
-        .sign_in(&req.access_key_id, &req.secret_access_key)
+        .sign_in(&req.access_key_id, &req.secret_access_key, source)
         .await
     {
         Ok(session) => {
@@ -191,7 +192,14 @@ async fn sign_in(
     }
 }
 
-async fn sign_out(headers: HeaderMap) -> Response {
+/// Ends the session on the server (its cookie and CSRF token stop working everywhere) and
+/// clears the cookie.
+async fn sign_out(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(token) = cookie(&headers, SESSION_COOKIE)
+        && let Err(e) = s.service.sign_out(token).await
+    {
+        return secure(ApiError::from(e).into_response(), "no-store");
+    }
     let mut r = StatusCode::NO_CONTENT.into_response();
     r.headers_mut()
         .insert(header::SET_COOKIE, session_cookie("", 0, https(&headers)));

@@ -62,6 +62,14 @@ impl ApiError {
         }
     }
 
+    /// Seconds a client should wait before trying again (`Retry-After`), when it must.
+    pub fn retry_after(&self) -> Option<i64> {
+        match self {
+            Self::Service(ServiceError::Throttled { retry_after_secs }) => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+
     /// [`Self::parts`] for the AWS protocols: a code the service model does not have becomes
     /// the model's nearest one (the status stays, so a 503 is still retried as one).
     pub fn aws_parts(&self) -> (&'static str, u16, String) {
@@ -99,6 +107,7 @@ impl ApiError {
                     ("InterconnectClientException", 400, e.to_string(), None)
                 }
                 ServiceError::QuotaExceeded(m) => ("ServiceQuotaExceededException", 402, m.clone(), None),
+                ServiceError::Throttled { .. } => ("ThrottlingException", 429, e.to_string(), None),
                 ServiceError::Unavailable { message, .. } => (
                     "ServiceUnavailableException",
                     503,

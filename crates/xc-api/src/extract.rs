@@ -65,3 +65,20 @@ pub async fn read_body(body: axum::body::Body, max: usize) -> Result<Bytes, ApiE
         ApiError::Serialization(format!("the request body could not be read: {e}"))
     })
 }
+
+/// The address a request came from (the TCP peer: a proxy in front is one address). A router
+/// served without connection info (an in-process test) gives `0.0.0.0` for every request.
+#[derive(Debug, Clone, Copy)]
+pub struct Source(pub std::net::IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for Source {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        Ok(Source(ip))
+    }
+}

@@ -72,11 +72,16 @@ impl Reply {
             field,
             reason: e.reason(),
         };
-        Self(Self::with(
+        let mut r = Self::with(
             status,
             "application/json",
             serde_json::to_vec(&body).unwrap_or_default(),
-        ))
+        );
+        if let Some(secs) = e.retry_after() {
+            r.headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        Self(r)
     }
 
     pub fn json<T: serde::Serialize>(status: u16, v: &T) -> Self {
@@ -229,9 +234,12 @@ pub async fn serve(
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Serves HTTPS with the given PEM certificate chain and key.
@@ -255,6 +263,6 @@ pub async fn serve_tls(
     listener.set_nonblocking(true)?;
     axum_server::from_tcp_rustls(listener, config)
         .handle(handle)
-        .serve(router.into_make_service())
+        .serve(router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .await
 }

@@ -26,6 +26,9 @@ pub enum ServiceError {
     },
     #[error("{0}")]
     QuotaExceeded(String),
+    /// Too many attempts: the next one is looked at after `retry_after_secs`.
+    #[error("too many failed attempts: retry in {retry_after_secs} s")]
+    Throttled { retry_after_secs: i64 },
     /// The request was valid but could not be carried out now, and nothing of it was done; a
     /// retry succeeds once the cause is gone (the server's disk is full).
     #[error("{message}")]

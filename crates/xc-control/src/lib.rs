@@ -18,6 +18,7 @@ pub mod secrets;
 mod service;
 #[cfg(test)]
 mod test_fixture;
+pub mod throttle;
 pub mod tokens;
 
 pub use catalog::Catalog;

@@ -3,7 +3,7 @@
 //! - moves connections through the states that need no caller ([`pass`]): `deleting` ->
 //!   `deleted` (their links removed), `updating` -> back to where it was with the new bandwidth,
 //!   `requested` past its key's expiry -> `failed` with `ACTIVATION_KEY_EXPIRED`; and forgets
-//!   clientTokens older than a day;
+//!   clientTokens older than a day and expired console sessions;
 //! - reconciles the links of accepted connections ([`reconcile`]): reads a snapshot of the
 //!   world with a read transaction, plans it with the pure [`crate::planner`] (off the store's
 //!   writer thread), and writes only the difference in one transaction, each connection's part
@@ -99,6 +99,7 @@ pub(crate) async fn pass(service: &Service) -> Result<usize> {
                 }
             }
             db.expire_idempotency(now - IDEMPOTENCY_SECS)?;
+            db.expire_console_sessions(now)?;
             Ok::<_, ServiceError>(changed)
         })
         .await

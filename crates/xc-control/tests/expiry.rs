@@ -41,6 +41,9 @@ async fn fixture() -> Fixture {
     }
 }
 
+/// Where the test's sign-ins come from.
+const HOME: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
 fn caller(c: &Credentials, name: &str) -> Caller {
     Caller {
         account: c.account_id.clone(),
@@ -206,13 +209,13 @@ async fn console_sessions_expire_and_follow_their_key() {
     let a = f.service.create_account(&op, "a").await.expect("a");
     let e = f
         .service
-        .sign_in(a.access_key_id.as_str(), "not-the-secret")
+        .sign_in(a.access_key_id.as_str(), "not-the-secret", HOME)
         .await
         .expect_err("a wrong secret");
     assert!(e.to_string().contains("wrong secret"), "{e}");
     let s = f
         .service
-        .sign_in(a.access_key_id.as_str(), &a.secret_access_key)
+        .sign_in(a.access_key_id.as_str(), &a.secret_access_key, HOME)
         .await
         .expect("sign in");
     assert!(
@@ -226,7 +229,7 @@ async fn console_sessions_expire_and_follow_their_key() {
     assert!(!f.service.csrf_ok(&s.token, "forged"));
     let other = f
         .service
-        .sign_in(a.access_key_id.as_str(), &a.secret_access_key)
+        .sign_in(a.access_key_id.as_str(), &a.secret_access_key, HOME)
         .await
         .expect("another");
     assert!(!f.service.csrf_ok(&other.token, &s.csrf));
@@ -236,12 +239,21 @@ async fn console_sessions_expire_and_follow_their_key() {
     assert!(f.service.session(&bad).await.expect("checked").is_none());
     assert!(
         f.service
-            .session("xcs1.garbage")
+            .session("xcs2.garbage")
             .await
             .expect("checked")
             .is_none()
     );
-    // Disabling the key ends its sessions at once; enabling it again brings them back.
+    // Signing out ends that session, not the others.
+    assert!(f.service.sign_out(&other.token).await.expect("sign out"));
+    assert!(
+        f.service
+            .session(&other.token)
+            .await
+            .expect("checked")
+            .is_none()
+    );
+    // Disabling the key ends its sessions for good: enabling it again revives none.
     f.service
         .change_access_key(&op, a.access_key_id.as_str(), Some(KeyStatus::Inactive))
         .await
@@ -262,9 +274,21 @@ async fn console_sessions_expire_and_follow_their_key() {
             .session(&s.token)
             .await
             .expect("checked")
+            .is_none()
+    );
+    // A new session lasts 12 hours.
+    let s = f
+        .service
+        .sign_in(a.access_key_id.as_str(), &a.secret_access_key, HOME)
+        .await
+        .expect("sign in again");
+    assert!(
+        f.service
+            .session(&s.token)
+            .await
+            .expect("checked")
             .is_some()
     );
-    // 12 hours later it has expired.
     f.clock.0.fetch_add(SESSION_SECS + 1, Ordering::SeqCst);
     assert!(
         f.service

@@ -254,6 +254,51 @@ impl<'a> Db<'a> {
             == 1)
     }
 
+    // ---- console sessions ----
+
+    pub fn insert_console_session(
+        &self,
+        token_hash: &[u8],
+        key: &AccessKeyId,
+        created_at: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO console_sessions (token_hash, access_key_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            params![token_hash, key.as_str(), created_at, expires_at],
+        )?;
+        Ok(())
+    }
+
+    /// The key of an unexpired session.
+    pub fn console_session(
+        &self,
+        token_hash: &[u8],
+        now: i64,
+    ) -> Result<Option<AccessKeyId>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT access_key_id FROM console_sessions WHERE token_hash = ?1 AND expires_at > ?2",
+        )?;
+        let id: Option<String> = st
+            .query_row(params![token_hash, now], |r| r.get(0))
+            .optional()?;
+        id.map(|id| parse(AccessKeyId::parse(&id), "access key id"))
+            .transpose()
+    }
+
+    pub fn delete_console_session(&self, token_hash: &[u8]) -> Result<bool, StoreError> {
+        Ok(self.conn.execute(
+            "DELETE FROM console_sessions WHERE token_hash = ?1",
+            [token_hash],
+        )? == 1)
+    }
+
+    pub fn expire_console_sessions(&self, now: i64) -> Result<usize, StoreError> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM console_sessions WHERE expires_at <= ?1", [now])?)
+    }
+
     // ---- attach points ----
 
     pub fn insert_attach_point(&self, ap: &AttachPoint) -> Result<(), StoreError> {

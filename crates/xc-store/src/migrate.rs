@@ -9,6 +9,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_last_mile.sql"),
     include_str!("migrations/0004_events.sql"),
     include_str!("migrations/0005_link_numbers.sql"),
+    include_str!("migrations/0006_console_sessions.sql"),
 ];
 
 pub(crate) fn run(conn: &mut rusqlite::Connection) -> Result<(), StoreError> {

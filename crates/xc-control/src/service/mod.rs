@@ -90,6 +90,8 @@ pub struct Service {
     pub(crate) config_epoch: tokio::sync::watch::Sender<u64>,
     /// Connectivity tests waiting for their gateway, and the callers waiting for results.
     pub(crate) tests: std::sync::Mutex<gateways::PendingTests>,
+    /// Failed console sign-ins, by key and by address.
+    pub(crate) sign_ins: std::sync::Mutex<crate::throttle::SignInThrottle>,
 }
 
 /// A fresh access key: its id, its secret (shown once) and the secret sealed for storage.
@@ -169,6 +171,7 @@ impl Service {
             work: tokio::sync::Notify::new(),
             config_epoch: tokio::sync::watch::Sender::new(0),
             tests: std::sync::Mutex::default(),
+            sign_ins: std::sync::Mutex::default(),
         }))
     }
 
