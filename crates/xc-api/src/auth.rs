@@ -50,7 +50,7 @@ impl FromRequest<AppState> for Authed {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
-        let body = crate::extract::read_body(body, MAX_BODY).await?;
+        let body = crate::extract::read_body(body, MAX_BODY, state.body_timeout).await?;
         let caller = authenticate(state, &parts, &body).await?;
         Ok(Self { caller, body })
     }

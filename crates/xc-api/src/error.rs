@@ -19,6 +19,10 @@ pub enum ApiError {
     TooLarge {
         limit: usize,
     },
+    /// A body that did not arrive in time.
+    BodyTimeout {
+        limit: std::time::Duration,
+    },
     /// No route has this path.
     NoRoute {
         method: String,
@@ -62,6 +66,12 @@ impl ApiError {
         }
     }
 
+    /// Whether the connection is closed after this answer (`Connection: close`): the request's
+    /// body was left unread, so the connection cannot carry another request.
+    pub fn closes_connection(&self) -> bool {
+        matches!(self, Self::TooLarge { .. } | Self::BodyTimeout { .. })
+    }
+
     /// Seconds a client should wait before trying again (`Retry-After`), when it must.
     pub fn retry_after(&self) -> Option<i64> {
         match self {
@@ -76,7 +86,9 @@ impl ApiError {
         let (code, status, message, _) = self.parts();
         let code = match code {
             "ServiceUnavailableException" => "InterconnectServerException",
-            "RequestEntityTooLargeException" => "InterconnectValidationException",
+            "RequestEntityTooLargeException" | "RequestTimeoutException" => {
+                "InterconnectValidationException"
+            }
             other => other,
         };
         (code, status, message)
@@ -126,6 +138,12 @@ impl ApiError {
                 "RequestEntityTooLargeException",
                 413,
                 format!("the request body is over {limit} bytes"),
+                None,
+            ),
+            Self::BodyTimeout { limit } => (
+                "RequestTimeoutException",
+                408,
+                format!("the request body did not arrive within {} s", limit.as_secs()),
                 None,
             ),
             Self::NoRoute { method, path } => (

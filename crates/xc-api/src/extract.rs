@@ -2,6 +2,7 @@
 //! the member at fault) instead of the framework's plain-text rejections: the query string, a
 //! path parameter, and an unauthenticated body read within a bound.
 
+use crate::AppState;
 use crate::error::ApiError;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use bytes::Bytes;
@@ -43,17 +44,26 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
 #[derive(Debug)]
 pub struct Body<const MAX: usize>(pub Bytes);
 
-impl<const MAX: usize, S: Send + Sync> FromRequest<S> for Body<MAX> {
+impl<const MAX: usize> FromRequest<AppState> for Body<MAX> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
-        read_body(req.into_body(), MAX).await.map(Body)
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        read_body(req.into_body(), MAX, state.body_timeout)
+            .await
+            .map(Body)
     }
 }
 
-/// Reads a body of at most `max` bytes.
-pub async fn read_body(body: axum::body::Body, max: usize) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, max).await.map_err(|e| {
+/// Reads a body of at most `max` bytes, within `timeout`.
+pub async fn read_body(
+    body: axum::body::Body,
+    max: usize,
+    timeout: std::time::Duration,
+) -> Result<Bytes, ApiError> {
+    let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, max))
+        .await
+        .map_err(|_| ApiError::BodyTimeout { limit: timeout })?;
+    read.map_err(|e| {
         // A body cut short by the client is not "too large"; say which it was.
         let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
         while let Some(c) = cause {

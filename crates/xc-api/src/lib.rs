@@ -18,6 +18,7 @@ pub mod error;
 pub mod extract;
 pub mod gateway_api;
 mod native;
+pub mod serve;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -31,6 +32,8 @@ use xc_control::Service;
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub service: Arc<Service>,
+    /// How long a request body may take to arrive.
+    pub body_timeout: std::time::Duration,
 }
 
 /// A finished HTTP response.
@@ -81,7 +84,7 @@ impl Reply {
             r.headers_mut()
                 .insert(http::header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
-        Self(r)
+        Self(close_if(&e, r))
     }
 
     pub fn json<T: serde::Serialize>(status: u16, v: &T) -> Self {
@@ -109,12 +112,13 @@ impl Reply {
                 );
                 r.headers_mut()
                     .insert("x-amzn-errortype", HeaderValue::from_static(code));
-                Self(r)
+                Self(close_if(&e, r))
             }
         }
     }
 
     fn aws_cbor(result: Result<serde_json::Value, ApiError>) -> Self {
+        let close = result.as_ref().is_err_and(ApiError::closes_connection);
         let (status, value, code) = match result {
             Ok(v) => (200, v, None),
             Err(e) => {
@@ -124,6 +128,10 @@ impl Reply {
             }
         };
         let mut r = Self::with(status, CBOR, cbor::encode(&value));
+        if close {
+            r.headers_mut()
+                .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        }
         r.headers_mut()
             .insert("smithy-protocol", HeaderValue::from_static("rpc-v2-cbor"));
         if let Some(code) = code {
@@ -134,8 +142,21 @@ impl Reply {
     }
 }
 
-pub fn router(service: Arc<Service>) -> Router {
-    let state = AppState { service };
+/// `r`, marked `Connection: close` when `e` leaves the connection unusable.
+fn close_if(e: &ApiError, mut r: Response) -> Response {
+    if e.closes_connection() {
+        r.headers_mut()
+            .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    r
+}
+
+/// The whole API; `limits.body` bounds the time a request body may take.
+pub fn router(service: Arc<Service>, limits: &serve::Limits) -> Router {
+    let state = AppState {
+        service,
+        body_timeout: limits.body,
+    };
     Router::new()
         // (A browser at the root is sent to the console.)
         .route(
@@ -191,10 +212,9 @@ async fn run_operation(
 
 async fn aws_json_handler(State(state): State<AppState>, req: axum::extract::Request) -> Reply {
     let (parts, body) = req.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, auth::MAX_BODY).await else {
-        return Reply::aws_json(Err(ApiError::Serialization(
-            "request body too large".into(),
-        )));
+    let body = match extract::read_body(body, auth::MAX_BODY, state.body_timeout).await {
+        Ok(b) => b,
+        Err(e) => return Reply::aws_json(Err(e)),
     };
     let target = header(&parts.headers, "x-amz-target").unwrap_or_default();
     let Some(op) = target.strip_prefix("Interconnect.") else {
@@ -215,10 +235,9 @@ async fn aws_cbor_handler(
     req: axum::extract::Request,
 ) -> Reply {
     let (parts, body) = req.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, auth::MAX_BODY).await else {
-        return Reply::aws_cbor(Err(ApiError::Serialization(
-            "request body too large".into(),
-        )));
+    let body = match extract::read_body(body, auth::MAX_BODY, state.body_timeout).await {
+        Ok(b) => b,
+        Err(e) => return Reply::aws_cbor(Err(e)),
     };
     let input = cbor::decode(&body).map_err(ApiError::Serialization);
     Reply::aws_cbor(run_operation(&state, &parts, &body, &op, input).await)
@@ -228,41 +247,33 @@ fn header(h: &HeaderMap, name: &str) -> Option<String> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
-/// Serves plain HTTP on `listener` until `shutdown` resolves, then drains in-flight requests.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-}
-
-/// Serves HTTPS with the given PEM certificate chain and key.
-pub async fn serve_tls(
-    listener: std::net::TcpListener,
-    router: Router,
+/// Reads a PEM certificate chain and its key into a TLS server configuration.
+pub fn tls_config(
     cert: &std::path::Path,
     key: &std::path::Path,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    // Several rustls providers are linked in (via dependencies); choose ring explicitly. An error
-    // means one was installed already, which is just as good.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await?;
-    let handle = axum_server::Handle::new();
-    let h = handle.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        h.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
-    });
-    listener.set_nonblocking(true)?;
-    axum_server::from_tcp_rustls(listener, config)
-        .handle(handle)
-        .serve(router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .await
+) -> std::io::Result<Arc<rustls::ServerConfig>> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let invalid = |what: &std::path::Path, e: rustls::pki_types::pem::Error| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{}: {e}", what.display()),
+        )
+    };
+    let chain = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| invalid(cert, e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(cert, e))?;
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| invalid(key, e))?;
+    // Several rustls providers are linked in (via dependencies); choose ring explicitly.
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(std::io::Error::other)?
+    .with_no_client_auth()
+    .with_single_cert(chain, key_der)
+    .map_err(std::io::Error::other)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }

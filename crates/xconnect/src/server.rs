@@ -2,10 +2,14 @@
 //! account exists, and serves the APIs until SIGTERM or Ctrl-C.
 //!
 //! ```text
-//!  main task ── axum server (plain HTTP or rustls) ── handlers ── Service ── Store writer thread
+//!  main task ── xc_api::serve (accept loop: limits, timeouts; hyper, plain or rustls)
+//!           │       └── router ── handlers ── Service ── Store writer thread
 //!           └── lifecycle driver task (Service::run_lifecycle)
 //!  shutdown signal ──► both stop; the store drains its queued writes
 //! ```
+//!
+//! At start it raises its open-file limit to the hard limit, and sizes the connection limits to
+//! what it got.
 
 use anyhow::{Context, bail};
 use std::os::unix::fs::PermissionsExt;
@@ -41,6 +45,66 @@ pub struct ServerArgs {
     /// Log filter (as RUST_LOG).
     #[arg(long, env = "XCONNECT_LOG", default_value = "info")]
     log: String,
+    /// Most client connections at once (default: from the open-file limit, at most 16384).
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Most connections from one address (default: a quarter of --max-connections).
+    #[arg(long)]
+    max_connections_per_address: Option<usize>,
+    /// How long a request's headers (or a TLS handshake) may take once begun.
+    #[arg(long, default_value = "10s", value_parser = crate::cli::parse_duration)]
+    header_timeout: std::time::Duration,
+    /// How long a request's body may take.
+    #[arg(long, default_value = "30s", value_parser = crate::cli::parse_duration)]
+    body_timeout: std::time::Duration,
+    /// How long a connection may wait idle for its next request.
+    #[arg(long, default_value = "60s", value_parser = crate::cli::parse_duration)]
+    idle_timeout: std::time::Duration,
+}
+
+/// Raises the soft open-file limit to the hard one; returns the limit in force.
+fn raise_open_files() -> u64 {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => hard,
+            Err(e) => {
+                tracing::warn!(soft, hard, error = %e, "cannot raise the open-file limit");
+                soft
+            }
+        },
+        Ok((soft, _)) => soft,
+        Err(_) => 1024,
+    }
+}
+
+impl ServerArgs {
+    fn limits(&self, open_files: u64) -> anyhow::Result<xc_api::serve::Limits> {
+        let mut l = xc_api::serve::Limits::for_open_files(open_files);
+        if let Some(n) = self.max_connections {
+            l.max_connections = n;
+            l.max_per_address = (n / 4).max(1);
+        }
+        if let Some(n) = self.max_connections_per_address {
+            l.max_per_address = n;
+        }
+        if l.max_connections == 0 || l.max_per_address == 0 {
+            bail!("--max-connections and --max-connections-per-address are at least 1");
+        }
+        for (flag, d) in [
+            ("--header-timeout", self.header_timeout),
+            ("--body-timeout", self.body_timeout),
+            ("--idle-timeout", self.idle_timeout),
+        ] {
+            if d.is_zero() {
+                bail!("{flag} is at least 1s");
+            }
+        }
+        l.header = self.header_timeout;
+        l.body = self.body_timeout;
+        l.idle = self.idle_timeout;
+        Ok(l)
+    }
 }
 
 /// Fails, naming the directory, when nothing can ever be written in it (a read-only mount, no
@@ -173,7 +237,15 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             let _ = rx.wait_for(|s| *s).await;
         }))
     };
-    let router = xc_api::router(service.clone());
+    let open_files = raise_open_files();
+    let limits = args.limits(open_files)?;
+    tracing::info!(
+        open_files,
+        max_connections = limits.max_connections,
+        max_per_address = limits.max_per_address,
+        "connection limits"
+    );
+    let router = xc_api::router(service.clone(), &limits);
     let shutdown = {
         let mut rx = stop_rx.clone();
         async move {
@@ -185,21 +257,20 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
     });
-    let served = if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
-        println!(
-            "xconnect server listening on {public_url} (TLS), region {}",
-            args.region
-        );
-        xc_api::serve_tls(listener, router, cert, key, shutdown).await
-    } else {
-        listener.set_nonblocking(true)?;
-        let listener = tokio::net::TcpListener::from_std(listener)?;
-        println!(
-            "xconnect server listening on {public_url}, region {}",
-            args.region
-        );
-        xc_api::serve(listener, router, shutdown).await
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(xc_api::tls_config(cert, key).context("--tls-cert/--tls-key")?)
+        }
+        _ => None,
     };
+    listener.set_nonblocking(true)?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    println!(
+        "xconnect server listening on {public_url}{}, region {}",
+        if tls.is_some() { " (TLS)" } else { "" },
+        args.region
+    );
+    let served = xc_api::serve::serve(listener, router, tls, limits, shutdown).await;
     let _ = lifecycle.await;
     drop(service);
     store.close();

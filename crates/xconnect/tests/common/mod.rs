@@ -42,8 +42,28 @@ impl Server {
         Self::spawn(dir, &[], Stdio::from(file))
     }
 
+    /// Starts a server whose open-file limit is `nofile`, soft and hard (so it cannot raise it).
+    pub fn start_with_file_limit(dir: &Path, nofile: u32, extra: &[&str]) -> Self {
+        let mut cmd = Command::new("sh");
+        cmd.args([
+            "-c",
+            &format!("ulimit -Sn {nofile} && ulimit -Hn {nofile} && exec \"$0\" \"$@\""),
+            env!("CARGO_BIN_EXE_xconnect"),
+        ]);
+        Self::spawn_command(cmd, dir, extra, Stdio::inherit())
+    }
+
     fn spawn(dir: &Path, extra: &[&str], stderr: Stdio) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_xconnect"))
+        Self::spawn_command(
+            Command::new(env!("CARGO_BIN_EXE_xconnect")),
+            dir,
+            extra,
+            stderr,
+        )
+    }
+
+    fn spawn_command(mut cmd: Command, dir: &Path, extra: &[&str], stderr: Stdio) -> Self {
+        let mut child = cmd
             .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
             .args(extra)
