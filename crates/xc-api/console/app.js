@@ -687,7 +687,8 @@ async function acceptPage() {
       <div id="proposal" aria-live="polite"></div>
       <div id="a-ap-wrap" hidden>
         <label for="a-ap">Your attach point</label>
-        <select id="a-ap"><option value="">Choose your attach point</option>${attachPoints.map((a) => `<option value="${esc(a.id)}">${esc(a.name)} (${esc(a.prefixes.join(', '))})</option>`).join('')}</select>
+        <select id="a-ap"><option value="">Choose your attach point</option>${attachPoints.map((a) => `<option value="${esc(a.id)}" data-asn="${esc(a.asn)}">${esc(a.name)} (${esc(a.prefixes.join(', '))}; ASN ${esc(a.asn)})</option>`).join('')}</select>
+        <p class="error" id="a-ap-error" role="alert"></p>
       </div>
       <p class="error" id="a-error" role="alert"></p>
       <div class="actions"><button type="submit" class="primary" id="a-submit" disabled>Accept</button></div>
@@ -712,15 +713,30 @@ async function acceptPage() {
         <dt>Provider</dt><dd>${esc(p.provider)}</dd><dt>Location</dt><dd>${esc(p.location)} (${esc(p.environmentId)})</dd>
         <dt>Bandwidth</dt><dd>${esc(p.bandwidth)}</dd>
         <dt>Proposed by</dt><dd>${esc(p.proposedByName)} (${esc(p.proposedBy)})</dd>
+        <dt>Their ASN</dt><dd id="their-asn">${esc(p.proposedByAsn)}</dd>
         <dt>Expires</dt><dd>${when(p.expiresAt)}</dd>
         ${lastMile ? '<dt>As the provider</dt><dd>a last-mile connection: your edges carry it; no attach point</dd>' : ''}</dl>`;
       document.getElementById('a-ap-wrap').hidden = lastMile;
-      document.getElementById('a-submit').disabled = false;
+      checkAsn();
     } catch (e) {
       keyEl.setAttribute('aria-invalid', 'true');
       err.textContent = e.message;
     }
   }, 250);
+  // Both sides with one ASN would drop each other's routes: say so before accepting.
+  const checkAsn = () => {
+    const sel = document.getElementById('a-ap');
+    const err = document.getElementById('a-ap-error');
+    const opt = sel.selectedOptions[0];
+    const clash = described && !document.getElementById('a-ap-wrap').hidden && opt && opt.value
+      && opt.dataset.asn === String(described.proposedByAsn);
+    err.textContent = clash
+      ? `This attach point has ASN ${opt.dataset.asn}, the same as the other side's: each would refuse the other's routes. Choose or create an attach point with another ASN.`
+      : '';
+    sel.toggleAttribute('aria-invalid', Boolean(clash));
+    document.getElementById('a-submit').disabled = !described || Boolean(clash);
+  };
+  document.getElementById('a-ap').addEventListener('change', checkAsn);
   keyEl.addEventListener('input', describe);
   document.getElementById('accept').addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -766,7 +782,7 @@ async function attachPointsPage() {
     ${canWrite() ? `<h2>New attach point</h2><form id="new-ap" class="panel" novalidate>
       <label for="ap-name">Name</label><input type="text" id="ap-name">
       <label for="ap-prefixes">Prefixes <span class="hint">comma-separated, IPv4 and IPv6</span></label><input type="text" id="ap-prefixes" placeholder="10.0.0.0/16">
-      <label for="ap-asn">ASN <span class="hint">optional, default 64512</span></label><input type="text" id="ap-asn" inputmode="numeric">
+      <label for="ap-asn">ASN <span class="hint">optional; by default a private 4-byte ASN of its own</span></label><input type="text" id="ap-asn" inputmode="numeric">
       <p class="error" id="ap-error" role="alert"></p>
       <div class="actions"><button class="primary" type="submit">Create the attach point</button></div></form>` : ''}`);
   for (const b of main.querySelectorAll('[data-save]')) {

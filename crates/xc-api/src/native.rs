@@ -334,6 +334,7 @@ async fn describe_proposal(State(s): State<AppState>, a: Authed) -> R {
         bandwidth: p.bandwidth,
         proposed_by: p.proposer,
         proposed_by_name: p.proposer_name,
+        proposed_by_asn: p.proposer_asn,
         expires_at: p.expires_at,
         kind: p.kind,
     })

@@ -301,6 +301,42 @@ impl<'a> Db<'a> {
 
     // ---- attach points ----
 
+    /// The lowest ASN of `range` above every attach point's that lies in it (or, once the top
+    /// is reached, the lowest no attach point has), or `None` when every one is taken.
+    pub fn free_asn(
+        &self,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> Result<Option<u32>, StoreError> {
+        let (lo, hi) = (i64::from(*range.start()), i64::from(*range.end()));
+        let top: Option<i64> = self.conn.query_row(
+            "SELECT MAX(asn) FROM attach_points WHERE asn BETWEEN ?1 AND ?2",
+            params![lo, hi],
+            |r| r.get(0),
+        )?;
+        match top {
+            None => return Ok(Some(*range.start())),
+            Some(t) if t < hi => return Ok(u32::try_from(t + 1).ok()),
+            Some(_) => {}
+        }
+        // The top is taken: the first gap from the bottom.
+        let gap: Option<i64> = self.conn.query_row(
+            "SELECT MIN(a.asn + 1) FROM attach_points a WHERE a.asn BETWEEN ?1 AND ?2 - 1 \
+             AND NOT EXISTS (SELECT 1 FROM attach_points b WHERE b.asn = a.asn + 1)",
+            params![lo, hi],
+            |r| r.get(0),
+        )?;
+        let lowest_taken: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM attach_points WHERE asn = ?1)",
+            [lo],
+            |r| r.get(0),
+        )?;
+        Ok(if !lowest_taken {
+            Some(*range.start())
+        } else {
+            gap.and_then(|g| u32::try_from(g).ok())
+        })
+    }
+
     pub fn insert_attach_point(&self, ap: &AttachPoint) -> Result<(), StoreError> {
         self.conn
             .execute(

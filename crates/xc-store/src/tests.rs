@@ -275,3 +275,44 @@ async fn a_full_database_refuses_writes_and_recovers() {
         .len();
     assert_eq!(after, before + 1);
 }
+
+/// Attach points without an ASN of their own get the next free one of a range: after the
+/// highest taken, then (once the top is taken) the lowest gap.
+#[tokio::test]
+async fn free_asns_come_after_the_highest_then_from_gaps() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("db.sqlite")).expect("open");
+    store
+        .write(|db| db.insert_account(&account(1)))
+        .await
+        .expect("account");
+    let add = |asn: u32| {
+        let ap = AttachPoint {
+            id: AttachPointId::from_bytes([asn as u8; 16]),
+            account_id: AccountId::from_number(1),
+            name: format!("ap{asn}"),
+            asn: Asn::new(u64::from(asn)).expect("asn"),
+            prefixes: vec![],
+            created_at: 1,
+            updated_at: 1,
+        };
+        store.write(move |db| db.insert_attach_point(&ap))
+    };
+    let free = || store.read(|db| db.free_asn(100..=104));
+    assert_eq!(free().await.expect("free"), Some(100));
+    add(100).await.expect("add");
+    add(101).await.expect("add");
+    assert_eq!(free().await.expect("free"), Some(102));
+    add(104).await.expect("add");
+    // The top is taken: the lowest gap.
+    assert_eq!(free().await.expect("free"), Some(102));
+    add(102).await.expect("add");
+    add(103).await.expect("add");
+    assert_eq!(free().await.expect("free"), None);
+    // An ASN outside the range does not count.
+    add(64512).await.expect("add");
+    assert_eq!(
+        store.read(|db| db.free_asn(200..=300)).await.expect("free"),
+        Some(200)
+    );
+}

@@ -120,7 +120,9 @@ pub fn first_overlap(left: &[Prefix], right: &[Prefix]) -> Option<(Prefix, Prefi
 pub struct Asn(u32);
 
 impl Asn {
-    pub const DEFAULT_PRIVATE: Asn = Asn(64512);
+    /// The 4-byte private-use range (RFC 6996) that attach points take their default ASN from,
+    /// one each, so that two networks never share one by accident.
+    pub const PRIVATE_4BYTE: std::ops::RangeInclusive<u32> = 4_200_000_000..=4_294_967_294;
 
     pub fn new(n: u64) -> Result<Self, InvalidValue> {
         match n {

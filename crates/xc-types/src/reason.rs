@@ -74,6 +74,8 @@ reason_codes! {
         "refused: the prefixes of the two networks overlap",
     AddressPoolExhausted = "ADDRESS_POOL_EXHAUSTED":
         "a gateway has no free VNI, UDP port or link address left for another link",
+    AsnConflict = "ASN_CONFLICT":
+        "refused: the two sides (or a side and the provider's edge or the customer's router) have the same BGP AS number, so each would drop the other's routes as a loop; give one attach point another ASN",
     StorageUnavailable = "STORAGE_UNAVAILABLE":
         "refused with 503: the server cannot write its database now (its disk is full, or it is read-only); nothing was changed, and a retry succeeds once the operator has made room",
 }

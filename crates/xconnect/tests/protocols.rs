@@ -345,7 +345,17 @@ async fn native_api_rules() {
     assert!(bad.to_string().contains("asn"), "{bad}");
     let ap = attach_point(&a, "edge", &["10.60.0.0/16", "2001:db8:60::/48"]).await;
     let got = a.client.get_attach_point(&ap).await.expect("get");
-    assert_eq!(got.asn.get(), 64512);
+    // Without --asn, an attach point takes a private 4-byte ASN of its own: two tenants who
+    // follow the README literally do not collide.
+    assert!(
+        xc_types::Asn::PRIVATE_4BYTE.contains(&got.asn.get()),
+        "{}",
+        got.asn
+    );
+    let other = attach_point(&b, "other", &["10.62.0.0/16"]).await;
+    let other = b.client.get_attach_point(&other).await.expect("get");
+    assert!(xc_types::Asn::PRIVATE_4BYTE.contains(&other.asn.get()));
+    assert_ne!(got.asn, other.asn);
     assert_eq!(
         b.client
             .get_attach_point(&ap)
@@ -738,4 +748,131 @@ async fn native_errors_have_one_shape_and_any_tag_key_can_be_removed() {
     error_body("unknown method", 405, resp);
     let allow = allow.expect("an Allow header");
     assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
+}
+
+/// Two networks with one ASN would refuse each other's routes as loops and the connection would
+/// stay pending for ever: the acceptance is refused with ASN_CONFLICT, saying how to fix it,
+/// and nothing changes; the proposer's ASN is in the proposal's description.
+#[tokio::test(flavor = "multi_thread")]
+async fn accepting_with_the_same_asn_is_refused() {
+    let server = Server::start();
+    let op = server.client(&server.operator());
+    let a = tenant(&server, &op, "asn-a").await;
+    let b = tenant(&server, &op, "asn-b").await;
+    let ap = |name: &str, prefix: &str, asn: u64| xc_types::api::CreateAttachPointRequest {
+        name: name.into(),
+        prefixes: vec![prefix.into()],
+        asn: Some(asn),
+    };
+    let mine = a
+        .client
+        .create_attach_point(&ap("vpc", "10.80.0.0/16", 65100))
+        .await
+        .expect("ap");
+    let same = b
+        .client
+        .create_attach_point(&ap("same", "10.81.0.0/16", 65100))
+        .await
+        .expect("ap");
+    let conn = a
+        .client
+        .create_connection(&xc_types::api::CreateConnectionRequest {
+            environment_id: "gcp-us-east4".into(),
+            bandwidth: "1Gbps".into(),
+            attach_point: mine.id.to_string(),
+            remote_account: Some(b.creds.account_id.to_string()),
+            description: None,
+            tags: None,
+            client_token: None,
+            routing_policy: None,
+            last_mile: None,
+        })
+        .await
+        .expect("create");
+    let key = conn.activation_key.clone().expect("key");
+    let described = b.client.describe_proposal(&key).await.expect("describe");
+    assert_eq!(described.proposed_by_asn.get(), 65100);
+    let e = b
+        .client
+        .accept_connection(&xc_types::api::AcceptConnectionRequest {
+            activation_key: key.clone(),
+            attach_point: same.id.to_string(),
+            routing_policy: None,
+            description: None,
+            tags: None,
+            client_token: None,
+        })
+        .await
+        .expect_err("same ASN");
+    match &e {
+        xc_client::ClientError::Api {
+            status,
+            reason,
+            message,
+            ..
+        } => {
+            assert_eq!(*status, 400);
+            assert_eq!(reason.as_deref(), Some("ASN_CONFLICT"), "{e:?}");
+            assert!(
+                message.contains("65100") && message.contains("another ASN"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let still = a
+        .client
+        .get_connection(conn.id.as_str())
+        .await
+        .expect("get");
+    assert_eq!(still.state, xc_types::ConnectionState::Requested);
+    // With an attach point of its own ASN, the same key works.
+    let own = attach_point(&b, "own", &["10.82.0.0/16"]).await;
+    let accepted = b
+        .client
+        .accept_connection(&xc_types::api::AcceptConnectionRequest {
+            activation_key: key,
+            attach_point: own,
+            routing_policy: None,
+            description: None,
+            tags: None,
+            client_token: None,
+        })
+        .await
+        .expect("accept");
+    assert_eq!(accepted.state, xc_types::ConnectionState::Pending);
+
+    // Last mile: the customer's router peers with the edges (AS 64999) in layer 3, with the
+    // tenant's gateways in layer 2; the same ASN on both ends is refused at create.
+    for (layer, customer_asn) in [(3u8, 64_999u64), (2, 65_100)] {
+        let e = a
+            .client
+            .create_connection(&xc_types::api::CreateConnectionRequest {
+                environment_id: "lumen-chicago".into(),
+                bandwidth: "1Gbps".into(),
+                attach_point: mine.id.to_string(),
+                remote_account: Some(b.creds.account_id.to_string()),
+                description: None,
+                tags: None,
+                client_token: None,
+                routing_policy: None,
+                last_mile: Some(xc_types::api::LastMileRequest {
+                    circuit_id: "LUMEN-CHI-0099".into(),
+                    redundancy: None,
+                    customer_asn,
+                    on_premises_prefixes: vec!["10.90.0.0/24".into()],
+                    max_prefixes: None,
+                    layer: Some(layer),
+                    peerings: vec![],
+                    md5_password: None,
+                }),
+            })
+            .await
+            .expect_err("the customer's ASN is its peer's");
+        assert!(
+            matches!(&e, xc_client::ClientError::Api { reason: Some(r), field: Some(f), .. }
+                if r == "ASN_CONFLICT" && f == "customerAsn"),
+            "layer {layer}: {e:?}"
+        );
+    }
 }

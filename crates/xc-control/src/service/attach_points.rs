@@ -39,23 +39,43 @@ impl Service {
         caller.require_write()?;
         let name = validate_name(&req.name)?;
         let prefixes = parse_prefixes("prefixes", &req.prefixes)?;
-        let asn = match req.asn {
-            None => Asn::DEFAULT_PRIVATE,
-            Some(n) => Asn::new(n).map_err(|e| ServiceError::validation("asn", e))?,
-        };
+        let asn = req
+            .asn
+            .map(|n| Asn::new(n).map_err(|e| ServiceError::validation("asn", e)))
+            .transpose()?;
         let now = self.now();
-        let ap = AttachPoint {
-            id: AttachPointId::from_bytes(rand::random()),
-            account_id: caller.account.clone(),
-            name,
-            asn,
-            prefixes,
-            created_at: now,
-            updated_at: now,
-        };
-        let record = ap.clone();
-        self.store
-            .write(move |db| Ok::<_, ServiceError>(db.insert_attach_point(&record)?))
+        let (id, account_id) = (
+            AttachPointId::from_bytes(rand::random()),
+            caller.account.clone(),
+        );
+        let ap = self
+            .store
+            .write(move |db| {
+                let asn = match asn {
+                    Some(asn) => asn,
+                    // Its own ASN from the 4-byte private range, one per attach point.
+                    None => db
+                        .free_asn(Asn::PRIVATE_4BYTE)?
+                        .and_then(|n| Asn::new(u64::from(n)).ok())
+                        .ok_or_else(|| {
+                            ServiceError::validation(
+                                "asn",
+                                "every private 4-byte ASN is taken: give one",
+                            )
+                        })?,
+                };
+                let ap = AttachPoint {
+                    id,
+                    account_id,
+                    name,
+                    asn,
+                    prefixes,
+                    created_at: now,
+                    updated_at: now,
+                };
+                db.insert_attach_point(&ap)?;
+                Ok::<_, ServiceError>(ap)
+            })
             .await?;
         tracing::info!(attach_point = %ap.id, account = %ap.account_id, "attach point created");
         Ok(ap)

@@ -124,7 +124,21 @@ pub(crate) fn parse_tags(tags: Option<Tags>) -> Result<Tags> {
 }
 
 /// Refuses to join two attach points whose address space overlaps.
-pub(crate) fn check_overlap(mine: &AttachPoint, theirs: &AttachPoint) -> Result<()> {
+/// Whether two attach points can be joined: distinct address space, and distinct ASNs (with the
+/// same AS on both sides, each side drops the other's routes as an AS-path loop and the
+/// connection never carries anything).
+pub(crate) fn check_joinable(mine: &AttachPoint, theirs: &AttachPoint) -> Result<()> {
+    if mine.asn == theirs.asn {
+        return Err(ServiceError::Refused {
+            code: StateReasonCode::AsnConflict,
+            field: Some("attachPoint".to_owned()),
+            message: format!(
+                "attach point {} has ASN {}, the same as the other side's: each side would refuse the other's routes as a loop; \
+                 create an attach point with another ASN (leave --asn out to get a free one) and accept with it",
+                mine.id, mine.asn
+            ),
+        });
+    }
     if let Some((a, b)) = first_overlap(&mine.prefixes, &theirs.prefixes) {
         return Err(ServiceError::Refused {
             code: StateReasonCode::PrefixOverlap,
@@ -660,7 +674,7 @@ impl Service {
                         let theirs = db
                             .get_attach_point(&c.owner_attach_point)?
                             .ok_or_else(|| ServiceError::Internal("the owner's attach point is gone".into()))?;
-                        check_overlap(&mine, &theirs)?;
+                        check_joinable(&mine, &theirs)?;
                         let routing = validate_routing(routing, &mine)?;
                         redeem(db, &payload.key_id, &account, now)?;
                         c.remote_account = Some(account.clone());

@@ -163,6 +163,39 @@ pub(crate) fn allocate(
     ap: &AttachPoint,
     environment: &EnvironmentId,
 ) -> Result<()> {
+    // Whoever peers with whom must have distinct ASNs: in layer 3 the customer's router and
+    // the tenant's gateway each peer with the edge; in layer 2 the router peers with the gateway.
+    let conflict = |field: &str, message: String| ServiceError::Refused {
+        code: StateReasonCode::AsnConflict,
+        field: Some(field.to_owned()),
+        message,
+    };
+    if lm.layer == 2 && lm.customer_asn == ap.asn {
+        return Err(conflict(
+            "customerAsn",
+            format!(
+                "the customer's router peers with the gateways of attach point {} in layer 2, whose ASN is also {}: use another",
+                ap.id, ap.asn
+            ),
+        ));
+    }
+    if lm.layer == 3 && lm.customer_asn.get() == EDGE_ASN {
+        return Err(conflict(
+            "customerAsn",
+            format!(
+                "{EDGE_ASN} is the provider edges' ASN, which the customer's router peers with in layer 3: use another"
+            ),
+        ));
+    }
+    if lm.layer == 3 && ap.asn.get() == EDGE_ASN {
+        return Err(conflict(
+            "attachPoint",
+            format!(
+                "attach point {} has ASN {EDGE_ASN}, the provider edges' own: use an attach point with another ASN",
+                ap.id
+            ),
+        ));
+    }
     for p in &lm.on_premises_prefixes {
         if let Some(mine) = ap.prefixes.iter().find(|a| a.overlaps(p)) {
             return Err(invalid(

@@ -3,7 +3,7 @@
 
 use super::attach_points::parse_attach_point_id;
 use super::connections::{
-    check_overlap, idempotent_replay, provisioning_reason, redeem, remember, validate_routing,
+    check_joinable, idempotent_replay, provisioning_reason, redeem, remember, validate_routing,
 };
 use super::{Caller, Service};
 use crate::tokens::{self, ActivationPayload};
@@ -20,6 +20,8 @@ pub struct ProposalSummary {
     /// Who proposed it: the account and its name.
     pub proposer: AccountId,
     pub proposer_name: String,
+    /// The ASN of the proposer's attach point: the acceptor's must differ.
+    pub proposer_asn: Asn,
     pub expires_at: i64,
     pub kind: xc_types::api::ActivationKeyKind,
 }
@@ -156,47 +158,44 @@ impl Service {
     pub async fn describe_proposal(&self, caller: &Caller, key: &str) -> Result<ProposalSummary> {
         let p = self.check_key(caller, key)?;
         let key_id = p.key_id;
+        let (kind, reference) = (p.kind, p.reference.clone());
         let live = self
             .store
             .read(move |db| {
                 if db.key_redeemed(&key_id)? {
                     return Ok::<_, ServiceError>(Err("has already been used"));
                 }
-                let open = match p.kind {
-                    ActivationKeyKind::Proposal => ProposalId::parse(&p.reference)
+                // The record the key names, if it is still open: who owns it, and the attach
+                // point the acceptor's joins.
+                let open = match kind {
+                    ActivationKeyKind::Proposal => ProposalId::parse(&reference)
                         .ok()
-                        .and_then(|id| db.get_proposal(&id).ok().flatten())
-                        .is_some_and(|pr| {
-                            pr.state == ProposalState::Open && pr.grant.key_id == key_id
-                        }),
-                    ActivationKeyKind::Connection => ConnectionId::parse(&p.reference)
+                        .map(|id| db.get_proposal(&id))
+                        .transpose()?
+                        .flatten()
+                        .filter(|pr| pr.state == ProposalState::Open && pr.grant.key_id == key_id)
+                        .map(|pr| (pr.owner, pr.attach_point)),
+                    ActivationKeyKind::Connection => ConnectionId::parse(&reference)
                         .ok()
-                        .and_then(|id| db.get_connection(&id).ok().flatten())
-                        .is_some_and(|c| {
+                        .map(|id| db.get_connection(&id))
+                        .transpose()?
+                        .flatten()
+                        .filter(|c| {
                             c.state == ConnectionState::Requested && c.grant.key_id == key_id
-                        }),
+                        })
+                        .map(|c| (c.owner, c.owner_attach_point)),
                 };
-                let proposer = match p.kind {
-                    ActivationKeyKind::Proposal => ProposalId::parse(&p.reference)
-                        .ok()
-                        .and_then(|id| db.get_proposal(&id).ok().flatten())
-                        .map(|pr| pr.owner),
-                    ActivationKeyKind::Connection => ConnectionId::parse(&p.reference)
-                        .ok()
-                        .and_then(|id| db.get_connection(&id).ok().flatten())
-                        .map(|c| c.owner),
+                let Some((owner, ap)) = open else {
+                    return Ok(Err("is no longer open: it was withdrawn or deleted"));
                 };
-                let name = match &proposer {
-                    Some(a) => db.get_account(a)?.map(|a| a.name),
-                    None => None,
-                };
-                Ok(match (open, proposer) {
-                    (true, Some(owner)) => Ok((p, owner, name.unwrap_or_default())),
-                    _ => Err("is no longer open: it was withdrawn or deleted"),
-                })
+                let name = db.get_account(&owner)?.map(|a| a.name).unwrap_or_default();
+                let asn = db.get_attach_point(&ap)?.map(|ap| ap.asn).ok_or_else(|| {
+                    ServiceError::Internal("the proposer's attach point is gone".into())
+                })?;
+                Ok(Ok((owner, name, asn)))
             })
             .await?;
-        let (p, proposer, proposer_name) =
+        let (proposer, proposer_name, proposer_asn) =
             live.map_err(|m| ServiceError::Conflict(format!("this activation key {m}")))?;
         let environment = self.environment(&p.environment_id)?.clone();
         let bandwidth =
@@ -206,6 +205,7 @@ impl Service {
             bandwidth,
             proposer,
             proposer_name,
+            proposer_asn,
             expires_at: p.expires_at,
             kind: p.kind,
         })
@@ -254,7 +254,7 @@ impl Service {
                 let theirs = db.get_attach_point(&p.attach_point)?.ok_or_else(|| {
                     ServiceError::Internal("the proposer's attach point is gone".into())
                 })?;
-                check_overlap(&mine, &theirs)?;
+                check_joinable(&mine, &theirs)?;
                 let routing = validate_routing(routing, &mine)?;
                 redeem(db, &payload.key_id, &account, now)?;
                 let mut c = Connection {

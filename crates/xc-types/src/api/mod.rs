@@ -519,6 +519,9 @@ pub struct ProposalDescription {
     pub bandwidth: Bandwidth,
     pub proposed_by: AccountId,
     pub proposed_by_name: String,
+    /// The BGP ASN of the proposer's network: the attach point you accept with must have
+    /// another (else `ASN_CONFLICT`).
+    pub proposed_by_asn: crate::Asn,
     pub expires_at: i64,
     pub kind: ActivationKeyKind,
 }

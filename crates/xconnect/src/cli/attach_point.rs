@@ -15,7 +15,7 @@ pub enum AttachPointVerb {
         /// Comma-separated prefixes this network announces (IPv4 and IPv6).
         #[arg(long, value_delimiter = ',', required = true)]
         prefixes: Vec<String>,
-        /// BGP ASN of this network (default 64512).
+        /// BGP ASN of this network (default: a private 4-byte ASN of its own, 4200000000 and up).
         #[arg(long)]
         asn: Option<u64>,
     },

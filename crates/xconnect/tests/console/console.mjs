@@ -69,10 +69,11 @@ async function signOut(page) {
   await page.getByRole('heading', { name: 'Sign in to xconnect' }).waitFor();
 }
 
-async function createAttachPoint(page, name, prefixes) {
+async function createAttachPoint(page, name, prefixes, asn) {
   await page.getByRole('link', { name: 'Attach points' }).click();
   await page.getByLabel('Name', { exact: true }).fill(name);
   await page.getByLabel('Prefixes comma-separated').fill(prefixes);
+  if (asn) await page.getByLabel(/^ASN/).fill(asn);
   await page.getByRole('button', { name: 'Create the attach point' }).click();
   await page.getByRole('cell', { name, exact: true }).waitFor();
 }
@@ -132,7 +133,7 @@ const errorOf = (page, id) => page.locator(`#${id}-error`);
   await snap(page, 'connections-empty');
 
   // --- the multicloud wizard, with validation as you type, to an activation key ----------------
-  await createAttachPoint(page, 'aws-vpc', '10.0.0.0/16');
+  await createAttachPoint(page, 'aws-vpc', '10.0.0.0/16', '65100');
   await page.getByRole('link', { name: 'Create' }).click();
   await page.getByRole('heading', { name: 'Create a connection' }).waitFor();
   await page.getByLabel(/Multicloud/).check();
@@ -183,6 +184,7 @@ const errorOf = (page, id) => page.locator(`#${id}-error`);
   // --- the other side accepts ---------------------------------------------------------------
   await signIn(page, B);
   await createAttachPoint(page, 'gcp-vpc', '10.1.0.0/16');
+  await createAttachPoint(page, 'clash-vpc', '10.2.0.0/16', '65100');
   await page.getByRole('link', { name: 'Accept' }).click();
   await expectRefusals(async () => {
     await page.getByLabel(/Activation key/).fill('xcak1.not-a-key');
@@ -194,7 +196,15 @@ const errorOf = (page, id) => page.locator(`#${id}-error`);
   const facts = await page.locator('#proposal-facts').textContent();
   assert.match(facts, /Google Cloud/);
   assert.match(facts, /1Gbps/);
-  await page.locator('#a-ap').selectOption({ label: 'gcp-vpc (10.1.0.0/16)' });
+  assert.match(facts, /Their ASN\s*65100/);
+  // An attach point with the other side's ASN is refused before anything is sent.
+  const option = async (name) => page.locator('#a-ap option', { hasText: name }).getAttribute('value');
+  await page.locator('#a-ap').selectOption(await option('clash-vpc'));
+  await page.locator('#a-ap-error').filter({ hasText: 'same as the other side' }).waitFor();
+  assert.ok(await page.getByRole('button', { name: 'Accept' }).isDisabled());
+  await snap(page, 'accept-asn-clash');
+  await page.locator('#a-ap').selectOption(await option('gcp-vpc'));
+  await page.waitForFunction(() => !document.querySelector('#a-ap-error').textContent);
   await snap(page, 'accept-proposal');
   await page.getByRole('button', { name: 'Accept' }).click();
   await page.getByRole('heading', { name: connId }).waitFor();
