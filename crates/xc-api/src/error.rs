@@ -108,6 +108,10 @@ impl ApiError {
                 ServiceError::AccessDenied(m) => ("AccessDeniedException", 403, m.clone(), None),
                 ServiceError::Conflict(m) => ("InterconnectClientException", 400, m.clone(), None),
                 ServiceError::Refused {
+                    code: xc_types::StateReasonCode::GatewayCredentialRefused,
+                    ..
+                } => ("UnrecognizedClientException", 401, e.to_string(), None),
+                ServiceError::Refused {
                     field: Some(field), ..
                 } => (
                     "InterconnectValidationException",

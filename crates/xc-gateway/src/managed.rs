@@ -19,7 +19,7 @@ use crate::runtime::{Gateway, apply};
 use serde::{Deserialize, Serialize};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use xc_client::GatewayClient;
@@ -52,31 +52,60 @@ struct Credential {
     secret: String,
 }
 
-/// The gateway's identity: read from the state directory, or obtained with the token.
-async fn credential(opts: &ManagedOptions) -> io::Result<(String, String)> {
-    let path = opts.state_dir.join("credential.json");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        let c: Credential = serde_json::from_str(&text).map_err(|e| {
+/// Holds the state directory for this process: a second gateway started on the same one stops
+/// at once instead of fighting over its credential and configuration.
+fn lock_state_dir(dir: &Path) -> io::Result<nix::fcntl::Flock<std::fs::File>> {
+    use std::io::{Read as _, Seek as _, Write as _};
+    let path = dir.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)?;
+    let mut lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .map_err(|(mut file, errno)| {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
             io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{}: {e}", path.display()),
+                io::ErrorKind::AlreadyExists,
+                format!(
+                    "another gateway{} runs with the state directory {}: give each gateway its own --state-dir ({errno})",
+                    if holder.is_empty() { String::new() } else { format!(" (pid {holder})") },
+                    dir.display()
+                ),
             )
         })?;
-        tracing::info!(gateway = %c.gateway_id, "using the credential in {}", path.display());
-        return Ok((c.gateway_id, c.secret));
-    }
-    let Some(token) = &opts.token else {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!(
-                "{} does not exist: give --token (from `xconnect gateway token create`) to register",
-                path.display()
-            ),
-        ));
+    lock.set_len(0)?;
+    lock.rewind()?;
+    write!(lock, "{}", std::process::id())?;
+    Ok(lock)
+}
+
+/// The credential kept in the state directory, if there is one.
+fn stored_credential(opts: &ManagedOptions) -> io::Result<Option<Credential>> {
+    let path = opts.state_dir.join("credential.json");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
     };
+    let c: Credential = serde_json::from_str(&text).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}: {e}", path.display()),
+        )
+    })?;
+    Ok(Some(c))
+}
+
+/// Registers with `token` and keeps the credential it buys in the state directory (replacing
+/// any other).
+async fn register(opts: &ManagedOptions, token: &str) -> io::Result<Credential> {
     let client = GatewayClient::new(&opts.controller).map_err(io::Error::other)?;
     let req = RegisterRequest {
-        token: token.clone(),
+        token: token.to_owned(),
         name: opts.name.clone(),
         underlay_address: opts.underlay_address.to_string(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -97,18 +126,49 @@ async fn credential(opts: &ManagedOptions) -> io::Result<(String, String)> {
             }
         }
     };
-    std::fs::create_dir_all(&opts.state_dir)?;
     let c = Credential {
         controller: opts.controller.clone(),
-        gateway_id: resp.gateway_id.clone(),
-        secret: resp.secret.clone(),
+        gateway_id: resp.gateway_id,
+        secret: resp.secret,
     };
+    let path = opts.state_dir.join("credential.json");
     write_private(
         &path,
         &serde_json::to_vec_pretty(&c).map_err(io::Error::other)?,
     )?;
-    tracing::info!(gateway = %resp.gateway_id, "registered; credential kept in {}", path.display());
-    Ok((resp.gateway_id, resp.secret))
+    tracing::info!(gateway = %c.gateway_id, "registered; credential kept in {}", path.display());
+    Ok(c)
+}
+
+/// The gateway's identity at start: the stored credential (so that a restart forwards with its
+/// last configuration before the controller answers), unless it was issued by another
+/// controller and a token is given; else a registration with the token.
+async fn credential(opts: &ManagedOptions) -> io::Result<Credential> {
+    let path = opts.state_dir.join("credential.json");
+    match (stored_credential(opts)?, &opts.token) {
+        (Some(c), Some(token)) if c.controller != opts.controller => {
+            tracing::info!(stored = %c.controller, "the stored credential is another controller's; registering with the token");
+            register(opts, token).await
+        }
+        (Some(c), _) => {
+            tracing::info!(gateway = %c.gateway_id, "using the credential in {}", path.display());
+            Ok(c)
+        }
+        (None, Some(token)) => register(opts, token).await,
+        (None, None) => Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "{} does not exist: give --token (from `xconnect gateway token create`) to register",
+                path.display()
+            ),
+        )),
+    }
+}
+
+/// Whether the controller refused the gateway's credential (it does not know the gateway).
+fn credential_refused(e: &xc_client::ClientError) -> bool {
+    matches!(e, xc_client::ClientError::Api { reason: Some(r), .. }
+        if xc_types::StateReasonCode::parse(r) == Ok(xc_types::StateReasonCode::GatewayCredentialRefused))
 }
 
 /// The control plane's document with this machine's settings, checked as a file would be.
@@ -164,10 +224,24 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> io::Result<()> {
     std::fs::create_dir_all(&opts.state_dir)?;
-    let (id, secret) = credential(&opts).await?;
-    let client = GatewayClient::new(&opts.controller)
-        .map_err(io::Error::other)?
-        .with_credential(&id, &secret);
+    let _lock = lock_state_dir(&opts.state_dir)?;
+    let cred = credential(&opts).await?;
+    let id = cred.gateway_id.clone();
+    let base = GatewayClient::new(&opts.controller).map_err(io::Error::other)?;
+    // The client with the gateway's current credential: replaced when it registers again.
+    let client = Arc::new(std::sync::RwLock::new(
+        base.clone().with_credential(&cred.gateway_id, &cred.secret),
+    ));
+    let client_slot = client.clone();
+    let current = {
+        let client = client.clone();
+        move || {
+            client
+                .read()
+                .map(|c| c.clone())
+                .unwrap_or_else(|e| e.into_inner().clone())
+        }
+    };
     let empty = GatewayConfig {
         name: opts.name.clone(),
         admin_listen: opts.admin_listen,
@@ -207,7 +281,7 @@ pub async fn run(
     }
     let reporter = {
         let gw = gw.clone();
-        let client = client.clone();
+        let current = current.clone();
         tokio::spawn(async move {
             let source = match gw.lock() {
                 Ok(g) => g.status_source(),
@@ -218,7 +292,7 @@ pub async fn run(
                     version: env!("CARGO_PKG_VERSION").to_owned(),
                     status: source(),
                 };
-                if let Err(e) = client.report(&req).await {
+                if let Err(e) = current().report(&req).await {
                     tracing::debug!(error = %e, "status report failed");
                 }
                 tokio::time::sleep(REPORT_EVERY).await;
@@ -228,7 +302,11 @@ pub async fn run(
     let watch = async {
         let mut failing = false;
         let mut newer = Newer::default();
+        // The token, until it is used: it replaces a credential the controller refuses.
+        let mut token = opts.token.clone();
+        let mut refused_said: Option<tokio::time::Instant> = None;
         loop {
+            let client = current();
             match client.config(index.as_deref(), WATCH_WAIT).await {
                 Ok(fetched) => {
                     newer.note(&fetched);
@@ -273,6 +351,34 @@ pub async fn run(
                         }
                     }
                 }
+                Err(e) if credential_refused(&e) => match token.take() {
+                    Some(t) => {
+                        tracing::warn!(gateway = %id, "the controller refuses the stored credential; registering again with the token given");
+                        match register(&opts, &t).await {
+                            Ok(c) => {
+                                if let Ok(mut w) = client_slot.write() {
+                                    *w = base.clone().with_credential(&c.gateway_id, &c.secret);
+                                }
+                                index = None;
+                            }
+                            Err(e) => {
+                                tracing::error!("{e}");
+                                tokio::time::sleep(RETRY_EVERY).await;
+                            }
+                        }
+                    }
+                    None => {
+                        if refused_said.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+                            tracing::error!(
+                                gateway = %id,
+                                "the controller refuses this gateway's credential (GATEWAY_CREDENTIAL_REFUSED): the gateway was deleted, or {} was issued by another controller; create a token (`xconnect gateway token create --attach-point AP`) and restart with --token TOKEN, which replaces it; forwarding with the last configuration meanwhile",
+                                opts.state_dir.join("credential.json").display()
+                            );
+                            refused_said = Some(tokio::time::Instant::now());
+                        }
+                        tokio::time::sleep(RETRY_EVERY).await;
+                    }
+                },
                 Err(e) => {
                     if !failing {
                         tracing::warn!(error = %e, "cannot reach the controller; forwarding with the last configuration, retrying");
@@ -304,7 +410,7 @@ pub async fn run(
             access: Vec::new(),
         },
     };
-    if tokio::time::timeout(std::time::Duration::from_secs(2), client.report(&last))
+    if tokio::time::timeout(std::time::Duration::from_secs(2), current().report(&last))
         .await
         .is_err()
     {

@@ -76,6 +76,8 @@ reason_codes! {
         "a gateway has no free VNI, UDP port or link address left for another link",
     AsnConflict = "ASN_CONFLICT":
         "refused: the two sides (or a side and the provider's edge or the customer's router) have the same BGP AS number, so each would drop the other's routes as a loop; give one attach point another ASN",
+    GatewayCredentialRefused = "GATEWAY_CREDENTIAL_REFUSED":
+        "refused (401): the control plane does not know this gateway's credential (the gateway was deleted, or its state directory belongs to another control plane); start it with a new --token to register again",
     StorageUnavailable = "STORAGE_UNAVAILABLE":
         "refused with 503: the server cannot write its database now (its disk is full, or it is read-only); nothing was changed, and a retry succeeds once the operator has made room",
 }

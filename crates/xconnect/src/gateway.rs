@@ -30,9 +30,10 @@ pub enum GatewayCommand {
         /// The gateway's name (default: the host name).
         #[arg(long)]
         name: Option<String>,
-        /// Where the credential and the last configuration are kept.
-        #[arg(long, default_value = ".xconnect-gateway")]
-        state_dir: PathBuf,
+        /// Where the credential and the last configuration are kept (one gateway per directory;
+        /// default: /var/lib/xconnect/gateway as root, else $XDG_STATE_HOME/xconnect/gateway).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
         /// The local admin endpoint (/status, /metrics) in managed mode.
         #[arg(long, default_value = "127.0.0.1:7801")]
         admin_listen: std::net::SocketAddr,
@@ -176,6 +177,10 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot listen on {admin_listen} (--admin-listen)"))?;
             let admin = listener.local_addr()?;
+            let state_dir = match state_dir {
+                Some(d) => d,
+                None => default_state_dir()?,
+            };
             let opts = xc_gateway::managed::ManagedOptions {
                 controller: controller.clone(),
                 token,
@@ -237,4 +242,20 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
             crate::cli::gateway::status(&admin, output).await
         }
     }
+}
+
+/// Where a managed gateway keeps its state unless told: the system's place as root, the user's
+/// otherwise.
+fn default_state_dir() -> anyhow::Result<PathBuf> {
+    if nix::unistd::geteuid().is_root() {
+        return Ok(PathBuf::from("/var/lib/xconnect/gateway"));
+    }
+    let base = match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+            Some(h) => PathBuf::from(h).join(".local/state"),
+            None => bail!("give --state-dir: neither XDG_STATE_HOME nor HOME is set"),
+        },
+    };
+    Ok(base.join("xconnect/gateway"))
 }

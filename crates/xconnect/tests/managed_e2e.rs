@@ -730,3 +730,84 @@ fn prefixes_and_routing_policy_change_live_without_a_flap() {
     let c = lab.ok(&t.aws, &["connection", "get", &id]);
     assert_eq!(c["state"], "available", "{c}");
 }
+
+/// A gateway's state directory: one gateway at a time (a second one stops at once, saying
+/// why); a credential the controller no longer knows (the gateway was deleted) is replaced by
+/// the registration of a new token given at restart, and without a token the log says what to
+/// do.
+#[test]
+fn a_new_token_replaces_a_refused_credential_and_state_dirs_are_not_shared() {
+    let mut lab = Lab::new("mgd4");
+    lab.start_server();
+    let t = lab.tenants();
+    lab.start_gateways(&t);
+    let gateway_id = |lab: &Lab| -> Option<String> {
+        lab.cli(&t.gcp, &["gateway", "list"])
+            .ok()
+            .and_then(|v| v["gateways"][0]["id"].as_str().map(str::to_owned))
+    };
+    let first = gateway_id(&lab).expect("gcp's gateway");
+    // A second gateway on gcp's state directory stops at once.
+    let state = lab.pair.path("gcp-gw1-state");
+    let second = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.pair.ns[GCP],
+            env!("CARGO_BIN_EXE_xconnect"),
+        ])
+        .args([
+            "gateway",
+            "run",
+            "--controller",
+            &lab.endpoint,
+            "--underlay-address",
+            ADDR4[GCP],
+        ])
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["--admin-listen", "127.0.0.1:0"])
+        .output()
+        .expect("run");
+    assert!(!second.status.success());
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        err.contains("another gateway") && err.contains(&state.display().to_string()),
+        "{err}"
+    );
+
+    // gcp's gateway is deleted while it is stopped; restarted without a token, it says what
+    // to do.
+    lab.gateways[GCP].stop();
+    lab.ok(&t.gcp, &["gateway", "delete", &first]);
+    lab.start_gateway(GCP, None);
+    let restarted = lab.gateways.len() - 1;
+    wait_for(
+        "the refused credential to be explained",
+        UP,
+        || {
+            let log = lab.gateways[restarted].log_text();
+            log.contains("GATEWAY_CREDENTIAL_REFUSED") && log.contains("restart with --token")
+        },
+        || lab.context(),
+    );
+    lab.gateways[restarted].stop();
+    // With a new token, it registers again, as a new gateway, and gets to work.
+    let token = lab.ok(
+        &t.gcp,
+        &["gateway", "token", "create", "--attach-point", &t.ap_gcp],
+    )["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    lab.start_gateway(GCP, Some(&token));
+    wait_for(
+        "gcp's gateway to register again",
+        UP,
+        || gateway_id(&lab).is_some_and(|id| id != first),
+        || lab.context(),
+    );
+    let id = lab.connect_and_ping(&t);
+    let c = lab.ok(&t.aws, &["connection", "get", &id]);
+    assert_eq!(c["state"], "available", "{c}");
+}

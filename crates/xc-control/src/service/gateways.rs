@@ -232,7 +232,13 @@ impl Service {
 
     /// Checks `<gatewayId>.<secret>`.
     pub async fn authenticate_gateway(&self, credential: &str) -> Result<GatewayRecord> {
-        let denied = || ServiceError::AccessDenied("unknown gateway credential".into());
+        let denied = || {
+            ServiceError::Refused {
+            code: StateReasonCode::GatewayCredentialRefused,
+            field: None,
+            message: "unknown gateway credential: the gateway was deleted, or registered with another control plane; register it again with a new token".into(),
+        }
+        };
         let (id, secret) = credential.split_once('.').ok_or_else(denied)?;
         let id = id.to_owned();
         let g = self
