@@ -134,8 +134,10 @@ for i in $(seq 1 "$runs"); do
     done
   }
   before=$(taps); sleep 0.3; after=$(taps)
-  read -r g tap < <(join <(echo "$before" | awk '{print $1"/"$2, $3}' | sort) <(echo "$after" | awk '{print $1"/"$2, $3}' | sort) \
-    | awk '{print $3 - $2, $1}' | sort -n | tail -1 | awk '{split($2, a, "/"); print a[1], a[2]}')
+  read -r carried g tap < <(join <(echo "$before" | awk '{print $1"/"$2, $3}' | sort) <(echo "$after" | awk '{print $1"/"$2, $3}' | sort) \
+    | awk '{print $3 - $2, $1}' | sort -n | tail -1 | awk '{split($2, a, "/"); print $1, a[1], a[2]}')
+  # The flow sends 30 packets in 0.3 s: a link that carried fewer did not carry it.
+  [ "${carried:-0}" -ge 10 ] || { echo "failover run $i: no link carried the ping flow (most: ${carried:-0} packets in 0.3 s)" >&2; exit 1; }
   ns="xcdemo-$g"; link=${tap#xc-}
   port=$(aws connection links "$id" | json "[e['underlay'].rsplit(':', 1)[1] for l in d['links'] for e in l['ends'][:1] if l['name'] == '$link' and e['gatewayName'] == '$g'][0]")
   ip netns exec "$ns" nft "table inet xcb { chain i { type filter hook input priority 0; udp dport $port drop; }; chain o { type filter hook output priority 0; udp dport $port drop; }; }"
@@ -145,7 +147,7 @@ for i in $(seq 1 "$runs"); do
 import sys
 t=[float(x) for x in sys.stdin.read().split()]
 print(round(max(b-a for a,b in zip(t,t[1:]))*1000) if len(t)>1 else 99999)")
-  echo "failover run $i ($ns, link $link): longest gap $gap ms" >&2
+  echo "failover run $i ($ns, link $link, $carried packets in 0.3 s before the cut): longest gap $gap ms" >&2
   fail_ms+=("$gap")
 done
 

@@ -44,6 +44,8 @@ pub enum AuthFailure {
     Session,
     /// A change through a console session without its CSRF token.
     Csrf,
+    /// A gateway API request without its `Authorization: Bearer` credential.
+    GatewayCredentialMissing,
 }
 
 impl From<ServiceError> for ApiError {
@@ -64,6 +66,21 @@ impl ApiError {
             | Self::Service(ServiceError::Unavailable { code, .. }) => Some(*code),
             _ => None,
         }
+    }
+
+    /// Whether the request failed for want of valid credentials (rather than for what they may
+    /// do).
+    pub fn unauthenticated(&self) -> bool {
+        matches!(
+            self,
+            Self::Auth(
+                AuthFailure::Missing
+                    | AuthFailure::UnknownKey
+                    | AuthFailure::Signature(_)
+                    | AuthFailure::Session
+                    | AuthFailure::GatewayCredentialMissing
+            )
+        )
     }
 
     /// Whether the connection is closed after this answer (`Connection: close`): the request's
@@ -184,6 +201,12 @@ impl ApiError {
                 "UnrecognizedClientException",
                 401,
                 "the console session expired or its access key was disabled: sign in again".to_owned(),
+                None,
+            ),
+            Self::Auth(AuthFailure::GatewayCredentialMissing) => (
+                "MissingAuthenticationTokenException",
+                401,
+                "a gateway request carries Authorization: Bearer <gatewayId>.<secret>".to_owned(),
                 None,
             ),
             Self::Auth(AuthFailure::Csrf) => (

@@ -47,11 +47,7 @@ async fn gateway(s: &AppState, headers: &http::HeaderMap) -> Result<String, ApiE
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            ApiError::Service(xc_control::ServiceError::AccessDenied(
-                "a gateway request carries Authorization: Bearer <gatewayId>.<secret>".into(),
-            ))
-        })?;
+        .ok_or(ApiError::Auth(crate::error::AuthFailure::GatewayCredentialMissing))?;
     Ok(s.service.authenticate_gateway(cred).await?.id)
 }
 

@@ -69,6 +69,10 @@ impl Reply {
 
     pub fn native_error(e: ApiError) -> Self {
         let (code, status, message, field) = e.parts();
+        // The AWS protocols answer a request that is not (or not validly) signed with 403, as
+        // AWS does; the native API says what HTTP means: 401, not authenticated.
+        let unauthenticated = e.unauthenticated();
+        let status = if unauthenticated { 401 } else { status };
         let body = xc_types::api::ErrorBody {
             code: code.to_owned(),
             message,
@@ -83,6 +87,12 @@ impl Reply {
         if let Some(secs) = e.retry_after() {
             r.headers_mut()
                 .insert(http::header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        if unauthenticated {
+            r.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("AWS4-HMAC-SHA256"),
+            );
         }
         Self(close_if(&e, r))
     }
