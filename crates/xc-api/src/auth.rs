@@ -30,15 +30,7 @@ impl Authed {
         } else {
             &self.body
         };
-        let de = &mut serde_json::Deserializer::from_slice(body);
-        serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            if path.is_empty() || path == "." {
-                ApiError::Serialization(format!("request body: {}", e.inner()))
-            } else {
-                ApiError::validation(&path, e.inner())
-            }
-        })
+        crate::extract::json_body(body)
     }
 }
 

@@ -83,6 +83,19 @@ impl ApiError {
         )
     }
 
+    /// Whether a valid request conflicts with the state of a resource.
+    pub fn is_conflict(&self) -> bool {
+        match self {
+            Self::Service(ServiceError::Conflict(_)) => true,
+            // Refusals with a reason: an expired activation key, overlapping address space, an
+            // ASN clash. Not a gateway's refused credential: that one is authentication (401).
+            Self::Service(ServiceError::Refused { code, .. }) => {
+                *code != xc_types::StateReasonCode::GatewayCredentialRefused
+            }
+            _ => false,
+        }
+    }
+
     /// Whether the connection is closed after this answer (`Connection: close`): the request's
     /// body was left unread, so the connection cannot carry another request.
     pub fn closes_connection(&self) -> bool {

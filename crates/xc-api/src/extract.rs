@@ -9,7 +9,8 @@ use bytes::Bytes;
 use http::request::Parts;
 
 /// The query string decoded into `T`: a parameter given more than once is a list
-/// (`keys=a&keys=b`); a parameter that does not fit answers 400 naming it.
+/// (`keys=a&keys=b`); a parameter that does not fit answers 400 naming it, as does one given
+/// without a value (`accountId=` is a mistake, not "any account").
 #[derive(Debug)]
 pub struct Q<T>(pub T);
 
@@ -18,6 +19,14 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Q<T
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or("");
+        if let Some((name, _)) =
+            form_urlencoded::parse(query.as_bytes()).find(|(_, v)| v.is_empty())
+        {
+            return Err(ApiError::validation(
+                &name,
+                "the parameter is given without a value; leave it out instead",
+            ));
+        }
         serde_html_form::from_str(query)
             .map(Q)
             .map_err(|e| ApiError::validation("query", format!("the query string {e}")))
@@ -91,4 +100,24 @@ impl<S: Send + Sync> FromRequestParts<S> for Source {
             .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
         Ok(Source(ip))
     }
+}
+
+/// Decodes a JSON request body into `T`, naming the member at fault when it does not fit. The
+/// body must be an object: serde would otherwise take an array as a struct's fields in order.
+pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|&b| b != b'{') {
+        return Err(ApiError::Serialization(
+            "request body: expected a JSON object".to_owned(),
+        ));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        if path.is_empty() || path == "." {
+            ApiError::Serialization(format!("request body: {}", e.inner()))
+        } else {
+            ApiError::validation(&path, e.inner())
+        }
+    })
 }

@@ -33,13 +33,7 @@ pub fn routes() -> Router<AppState> {
 
 /// The body of route `E`, decoded (naming the member at fault).
 fn body<E: Endpoint>(body: &[u8]) -> Result<E::Body, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        ApiError::Service(xc_control::ServiceError::validation(
-            &e.path().to_string(),
-            e.inner(),
-        ))
-    })
+    crate::extract::json_body(body)
 }
 
 async fn gateway(s: &AppState, headers: &http::HeaderMap) -> Result<String, ApiError> {
@@ -47,7 +41,9 @@ async fn gateway(s: &AppState, headers: &http::HeaderMap) -> Result<String, ApiE
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(ApiError::Auth(crate::error::AuthFailure::GatewayCredentialMissing))?;
+        .ok_or(ApiError::Auth(
+            crate::error::AuthFailure::GatewayCredentialMissing,
+        ))?;
     Ok(s.service.authenticate_gateway(cred).await?.id)
 }
 
@@ -56,8 +52,14 @@ async fn register(State(s): State<AppState>, Body(b): Body<GATEWAY_MAX_BODY>) ->
     reply::<r::RegisterGateway>(&s.service.register_gateway(req).await?)
 }
 
-async fn config(State(s): State<AppState>, headers: http::HeaderMap, Q(q): Q<ConfigQuery>) -> R {
+async fn config(
+    State(s): State<AppState>,
+    headers: http::HeaderMap,
+    query: Result<Q<ConfigQuery>, ApiError>,
+) -> R {
+    // Who asks comes first: a stranger learns nothing about the query it sent.
     let id = gateway(&s, &headers).await?;
+    let Q(q) = query?;
     s.service.touch_gateway(&id).await?;
     let mut epoch = s.service.config_epoch();
     let deadline =

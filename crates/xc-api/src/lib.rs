@@ -72,7 +72,15 @@ impl Reply {
         // The AWS protocols answer a request that is not (or not validly) signed with 403, as
         // AWS does; the native API says what HTTP means: 401, not authenticated.
         let unauthenticated = e.unauthenticated();
-        let status = if unauthenticated { 401 } else { status };
+        let status = if unauthenticated {
+            401
+        } else if e.is_conflict() {
+            // A valid request that the state of a resource does not allow: HTTP's 409 (the
+            // AWS protocols say 400, as the model does).
+            409
+        } else {
+            status
+        };
         let body = xc_types::api::ErrorBody {
             code: code.to_owned(),
             message,

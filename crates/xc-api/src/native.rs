@@ -197,40 +197,16 @@ async fn delete_attach_point(State(s): State<AppState>, Id(id): Id, a: Authed) -
 }
 
 /// `?dryRun=true` checks the request against every rule and stores nothing (the console's
-/// validation as you type): `200 {"valid": true}`, or `200 {"valid": false, "code", "message",
-/// "field"}` with the error that creating it would give.
+/// validation as you type): `200 {"valid": true}`, or the error creating it would answer.
 async fn create_connection(
     State(s): State<AppState>,
     Q(q): Q<CreateConnectionQuery>,
     a: Authed,
 ) -> R {
     if q.dry_run == Some(true) {
-        let checked = match a.body::<r::CreateConnection>() {
-            Ok(req) => s
-                .service
-                .validate_connection(&a.caller, req)
-                .await
-                .map_err(ApiError::from),
-            Err(e) => Err(e),
-        };
-        let result = match checked {
-            Ok(()) => DryRunResult {
-                valid: true,
-                code: None,
-                message: None,
-                field: None,
-            },
-            Err(e) => {
-                let (code, _, message, field) = e.parts();
-                DryRunResult {
-                    valid: false,
-                    code: Some(code.to_owned()),
-                    message: Some(message),
-                    field,
-                }
-            }
-        };
-        return Ok(Reply::json(200, &result));
+        let req = a.body::<r::CreateConnection>()?;
+        s.service.validate_connection(&a.caller, req).await?;
+        return Ok(Reply::json(200, &DryRunResult { valid: true }));
     }
     let req = a.body::<r::CreateConnection>()?;
     let d = s.service.create_connection(&a.caller, req).await?;
@@ -251,6 +227,10 @@ async fn list_connections(
     Q(q): Q<ListConnectionsQuery>,
     a: Authed,
 ) -> R {
+    // Here an attach point is named by its id (the AWS protocol also takes an ARN).
+    if let Some(ap) = &q.attach_point {
+        xc_types::AttachPointId::parse(ap).map_err(|e| ApiError::validation("attachPoint", e))?;
+    }
     let input = ListConnectionsInput {
         state: q.state,
         environment_id: q.environment_id,

@@ -83,7 +83,12 @@ struct Activity {
     /// Milliseconds since `start` (plus one) of the first byte read while idle: a request (or
     /// a TLS handshake) has begun; 0 when none has.
     head_since: AtomicU64,
+    /// Whether a request has been answered on it.
+    served: std::sync::atomic::AtomicBool,
 }
+
+/// How long a new connection that has had no request yet is not taken for an idle one.
+const NEW_CONNECTION_GRACE_MS: u64 = 1_000;
 
 impl Activity {
     fn new() -> Self {
@@ -92,6 +97,7 @@ impl Activity {
             in_flight: AtomicUsize::new(0),
             idle_since: AtomicU64::new(0),
             head_since: AtomicU64::new(0),
+            served: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -105,6 +111,7 @@ impl Activity {
     }
 
     fn end(&self) {
+        self.served.store(true, Ordering::SeqCst);
         if self.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.idle_since.store(self.now_ms(), Ordering::SeqCst);
         }
@@ -147,12 +154,19 @@ impl Activity {
         None
     }
 
-    /// How long it has been idle, for choosing whom to close; `None` while busy.
+    /// How long it has been idle, for choosing whom to close; `None` while busy, while a request
+    /// has begun, and for a new connection in its first second that has not had a request yet
+    /// (its first bytes may be on their way to being read: a client that connects and sends at
+    /// once must not be taken for an idle one).
     fn idle_for(&self) -> Option<u64> {
-        (!self.busy()).then(|| {
-            self.now_ms()
-                .saturating_sub(self.idle_since.load(Ordering::SeqCst))
-        })
+        self.idle_for_at(self.now_ms())
+    }
+
+    fn idle_for_at(&self, now: u64) -> Option<u64> {
+        let served = self.served.load(Ordering::SeqCst);
+        let new = !served && now < NEW_CONNECTION_GRACE_MS;
+        (!self.busy() && self.head_since.load(Ordering::SeqCst) == 0 && !new)
+            .then(|| now.saturating_sub(self.idle_since.load(Ordering::SeqCst)))
     }
 }
 
@@ -489,6 +503,18 @@ mod tests {
         let busy = Arc::new(Activity::new());
         busy.begin();
         let idle = Arc::new(Activity::new());
+        idle.begin();
+        idle.end();
+        // Not a candidate: new, no request yet (its first bytes may be about to be read).
+        let fresh = Activity::new();
+        assert_eq!(fresh.idle_for_at(10), None);
+        assert!(fresh.idle_for_at(NEW_CONNECTION_GRACE_MS + 10).is_some());
+        fresh.read_some_at(NEW_CONNECTION_GRACE_MS + 20);
+        assert_eq!(
+            fresh.idle_for_at(NEW_CONNECTION_GRACE_MS + 30),
+            None,
+            "its request began"
+        );
         assert!(matches!(t.admit(A, &busy, &l), Admission::Admitted { .. }));
         assert!(matches!(t.admit(A, &idle, &l), Admission::Admitted { .. }));
         // A's third: the idle one makes room; the busy one stays.

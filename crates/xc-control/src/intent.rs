@@ -19,13 +19,13 @@ pub(crate) fn announce_and_accept(
     other_routing: &RoutingPolicy,
 ) -> (Vec<Prefix>, Vec<Prefix>) {
     let announce = match own_routing {
-        RoutingPolicy::Automatic => own_ap.prefixes.clone(),
+        RoutingPolicy::Automatic {} => own_ap.prefixes.clone(),
         RoutingPolicy::Manual { announce, .. } => announce.clone(),
     };
     let accept = match own_routing {
         RoutingPolicy::Manual { accept, .. } => accept.clone(),
-        RoutingPolicy::Automatic => match other_routing {
-            RoutingPolicy::Automatic => other_ap.prefixes.clone(),
+        RoutingPolicy::Automatic {} => match other_routing {
+            RoutingPolicy::Automatic {} => other_ap.prefixes.clone(),
             RoutingPolicy::Manual { announce, .. } => announce.clone(),
         },
     };
@@ -64,7 +64,7 @@ pub(crate) fn last_mile_routes(
     lm: &LastMile,
 ) -> (Vec<Prefix>, Vec<Prefix>) {
     match &c.owner_routing {
-        RoutingPolicy::Automatic => (owner_ap.prefixes.clone(), lm.on_premises_prefixes.clone()),
+        RoutingPolicy::Automatic {} => (owner_ap.prefixes.clone(), lm.on_premises_prefixes.clone()),
         RoutingPolicy::Manual { announce, accept } => (announce.clone(), accept.clone()),
     }
 }

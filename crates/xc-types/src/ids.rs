@@ -31,7 +31,7 @@ impl AccountId {
         &self.0
     }
 }
-string_newtype!(AccountId);
+string_newtype!(AccountId, pattern = "^[0-9]{12}$");
 
 /// Whether a connection is multicloud (`mcc-`) or last mile (`lmcc-`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -108,7 +108,7 @@ impl ConnectionId {
         &self.0
     }
 }
-string_newtype!(ConnectionId);
+string_newtype!(ConnectionId, pattern = "^(mcc|lmcc)-[a-z0-9]{8}$");
 
 /// `arn:aws:interconnect:<region>:<account>:connection/<id>` (`AmazonResourceName`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -196,7 +196,7 @@ impl EnvironmentId {
         &self.0
     }
 }
-string_newtype!(EnvironmentId);
+string_newtype!(EnvironmentId, pattern = "^[a-z0-9-]{1,64}$");
 
 /// A UUID in its canonical 36-character form, used for attach points and shared ids.
 fn parse_uuid(s: &str, what: &str) -> Result<uuid::Uuid, InvalidValue> {
@@ -244,7 +244,11 @@ macro_rules! uuid_newtype {
                 stringify!($t).into()
             }
             fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-                schemars::json_schema!({ "type": "string", "format": "uuid" })
+                schemars::json_schema!({
+                    "type": "string",
+                    "format": "uuid",
+                    "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+                })
             }
         }
         impl<'de> serde::Deserialize<'de> for $t {
@@ -302,7 +306,7 @@ impl AccessKeyId {
         &self.0
     }
 }
-string_newtype!(AccessKeyId);
+string_newtype!(AccessKeyId, pattern = "^XC[A-Z0-9]{18}$");
 
 #[cfg(test)]
 mod tests {

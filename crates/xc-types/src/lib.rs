@@ -47,6 +47,17 @@ macro_rules! string_newtype {
             }
         }
     };
+    ($t:ident, pattern = $pattern:literal) => {
+        $crate::string_newtype!(@common $t);
+        impl schemars::JsonSchema for $t {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($t).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({ "type": "string", "pattern": $pattern })
+            }
+        }
+    };
     ($t:ident) => {
         $crate::string_newtype!(@common $t);
         impl schemars::JsonSchema for $t {

@@ -78,18 +78,27 @@ pub enum Initiator {
 
 /// What a side announces and accepts over the connection.
 #[derive(
-    Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
 )]
 #[serde(tag = "mode", rename_all = "lowercase", deny_unknown_fields)]
 pub enum RoutingPolicy {
-    /// Announce the attach point's prefixes; accept the other side's.
-    #[default]
-    Automatic,
+    /// Announce the attach point's prefixes; accept the other side's. (A variant with no
+    /// members rather than a unit one: serde lets a unit variant of an internally tagged enum
+    /// take any members, this refuses them.)
+    Automatic {},
     /// Announce exactly `announce` (a subset of the attach point's prefixes); accept `accept`.
     Manual {
+        #[schemars(length(min = 1, max = 100))]
         announce: Vec<Prefix>,
+        #[schemars(length(max = 100))]
         accept: Vec<Prefix>,
     },
+}
+
+impl Default for RoutingPolicy {
+    fn default() -> Self {
+        Self::Automatic {}
+    }
 }
 
 impl RoutingPolicy {

@@ -8,12 +8,20 @@ use std::collections::BTreeMap;
 pub struct Prefix(ipnet::IpNet);
 
 impl Prefix {
+    /// A prefix as written (`10.0.0.0/16`, `2001:db8::/32`): no spaces, a length without
+    /// leading zeros, an IPv6 address without an IPv4 tail ([`crate::api::schema::prefix_pattern`]
+    /// says the same), and no host bits set.
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
-        let net: ipnet::IpNet = s.trim().parse().map_err(|_| {
+        let bad = || {
             InvalidValue::new(format!(
                 "`{s}` is not a prefix like 10.0.0.0/16 or 2001:db8::/32"
             ))
-        })?;
+        };
+        let (addr, len) = s.split_once('/').ok_or_else(bad)?;
+        if (len.len() > 1 && len.starts_with('0')) || (addr.contains(':') && addr.contains('.')) {
+            return Err(bad());
+        }
+        let net: ipnet::IpNet = s.parse().map_err(|_| bad())?;
         if net.trunc() != net {
             return Err(InvalidValue::new(format!(
                 "`{s}` has host bits set; did you mean {}?",
@@ -56,26 +64,38 @@ impl serde::Serialize for Prefix {
 }
 /// A prefix, and the JSON Schema of the strings of the API.
 macro_rules! string_schema {
-    ($t:ty, $format:literal) => {
+    ($t:ty, $description:literal, $pattern:expr) => {
         impl schemars::JsonSchema for $t {
             fn schema_name() -> std::borrow::Cow<'static, str> {
                 stringify!($t).into()
             }
             fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-                schemars::json_schema!({ "type": "string", "description": $format })
+                schemars::json_schema!({
+                    "type": "string",
+                    "description": $description,
+                    "pattern": $pattern,
+                })
             }
         }
     };
 }
-string_schema!(Prefix, "an IPv4 or IPv6 prefix: 10.0.0.0/16, fd00::/48");
-string_schema!(Bandwidth, "50Mbps to 100Gbps: 1Gbps, 500Mbps");
+string_schema!(
+    Prefix,
+    "an IPv4 or IPv6 prefix without host bits: 10.0.0.0/16, fd00::/48",
+    crate::api::schema::prefix_pattern()
+);
+string_schema!(
+    Bandwidth,
+    "a bandwidth: 1Gbps, 500Mbps",
+    crate::api::schema::BANDWIDTH
+);
 
 impl schemars::JsonSchema for Asn {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "Asn".into()
     }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({ "type": "integer", "minimum": 1, "maximum": 4_294_967_294_u64 })
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        crate::api::schema::asn(g)
     }
 }
 
@@ -239,12 +259,11 @@ impl Description {
         &self.0
     }
 }
-string_newtype!(Description);
+string_newtype!(Description, pattern = "^[-a-zA-Z0-9_ ]{1,255}$");
 
 /// Resource tags: keys 1 to 128 characters, values up to 256, at most 50 tags, no `aws:` keys;
-/// both of letters, digits, spaces and `_ . : / = + - @` (AWS's tagging pattern
-/// `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`, spaces being the one separator taken: no control or format
-/// character, no line or paragraph separator, can hide in a tag).
+/// both of ASCII letters, digits, spaces and `_ . : / = + - @` (AWS's tagging characters, in
+/// ASCII: no control or format character, no line or paragraph separator, can hide in a tag).
 pub type Tags = BTreeMap<String, String>;
 
 pub const MAX_TAGS: usize = 50;
@@ -269,10 +288,10 @@ pub fn validate_tags(tags: &Tags) -> Result<(), InvalidValue> {
     Ok(())
 }
 
-const TAG_CHARS: &str = "tags hold letters, digits, spaces and _ . : / = + - @ only";
+const TAG_CHARS: &str = "tags hold ASCII letters, digits, spaces and _ . : / = + - @ only";
 
 fn tag_char(c: char) -> bool {
-    c.is_alphanumeric() || matches!(c, ' ' | '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
+    c.is_ascii_alphanumeric() || matches!(c, ' ' | '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
 }
 
 pub fn validate_tag_key(k: &str) -> Result<(), InvalidValue> {
@@ -377,11 +396,11 @@ mod tests {
         assert!(validate_tags(&t).is_ok());
         t.insert("aws:x".into(), "".into());
         assert!(validate_tags(&t).is_err());
-        // AWS's tagging characters pass, in any script.
+        // AWS's tagging characters pass.
         let ok = Tags::from([
             ("team/net:owner".into(), "ops@example.com".into()),
-            ("Kostenstelle".into(), "Zürich 4 + 5 = 9".into()),
-            ("空".into(), "".into()),
+            ("Kostenstelle".into(), "Zurich 4 + 5 = 9".into()),
+            ("z".into(), "".into()),
         ]);
         assert_eq!(validate_tags(&ok), Ok(()));
         // Control, format and separator characters are refused in keys and values.

@@ -334,8 +334,9 @@ async fn aws_cli_drives_the_whole_lifecycle() {
     assert_eq!(first["connection"]["id"], again["connection"]["id"]);
     let mut changed = args.to_vec();
     changed[4] = "1Gbps";
+    // A valid request that conflicts with the one the token was first used for.
     aws(&ep, &a.creds, None, &[&changed[..], &tok[..]].concat())
-        .expect_err("InterconnectValidationException", &["clientToken"]);
+        .expect_err("InterconnectClientException", &["clientToken"]);
 
     // ---- DescribeConnectionProposal, then the remote accepts ----
     let described = aws(
@@ -363,7 +364,7 @@ async fn aws_cli_drives_the_whole_lifecycle() {
         None,
         &["describe-connection-proposal", "--activation-key", &forged],
     )
-    .expect_err("InterconnectValidationException", &["activationKey"]);
+    .expect_err("ResourceNotFoundException", &["activation key"]);
     // Overlapping address space is refused and changes nothing.
     b.client
         .accept_connection(&AcceptConnectionRequest {

@@ -558,7 +558,7 @@ async fn native_api_rules() {
         .json()
         .await
         .expect("json");
-    assert_eq!(doc["openapi"], "3.0.3");
+    assert_eq!(doc["openapi"], "3.1.0");
     assert!(doc["paths"]["/v1/connections"]["post"].is_object());
     // Every route of the shared table is documented and served: without credentials each
     // answers with the API's error body (or, the document itself, with the document), never
@@ -808,7 +808,10 @@ async fn accepting_with_the_same_asn_is_refused() {
             message,
             ..
         } => {
-            assert_eq!(*status, 400);
+            assert_eq!(
+                *status, 409,
+                "a valid request the other side's ASN conflicts with"
+            );
             assert_eq!(reason.as_deref(), Some("ASN_CONFLICT"), "{e:?}");
             assert!(
                 message.contains("65100") && message.contains("another ASN"),

@@ -16,11 +16,10 @@ pub(crate) fn parse_prefixes(field: &str, list: &[String]) -> Result<Vec<Prefix>
 }
 
 fn validate_name(name: &str) -> Result<String> {
-    let name = name.trim();
-    if name.is_empty() || name.len() > 100 || name.chars().any(|c| c.is_control()) {
+    if !xc_types::api::schema::is_name(name, 100) {
         return Err(ServiceError::validation(
             "name",
-            "a name is 1 to 100 printable characters",
+            "a name is 1 to 100 printable characters, without spaces first or last",
         ));
     }
     Ok(name.to_owned())

@@ -42,7 +42,7 @@ pub(crate) fn request_hash<T: serde::Serialize>(req: &T) -> Vec<u8> {
 
 pub(crate) fn validate_client_token(token: Option<&str>) -> Result<()> {
     if let Some(t) = token
-        && (t.is_empty() || t.len() > 64 || t.chars().any(|c| c.is_control()))
+        && (!(1..=64).contains(&t.chars().count()) || t.chars().any(|c| c.is_control()))
     {
         return Err(ServiceError::validation(
             "clientToken",
@@ -65,9 +65,8 @@ pub(crate) fn idempotent_replay(
         return Ok(None);
     };
     if rec.request_hash != hash {
-        return Err(ServiceError::validation(
-            "clientToken",
-            "was already used with a different request; use a new token for a new request",
+        return Err(ServiceError::Conflict(
+            "clientToken was already used with a different request; use a new token for a new request".into(),
         ));
     }
     let id = ConnectionId::parse(&rec.response)
@@ -387,7 +386,7 @@ impl Service {
             shared_id: SharedId::from_bytes(rand::random()),
             owner: caller.account.clone(),
             owner_attach_point: ap_id,
-            owner_routing: RoutingPolicy::Automatic,
+            owner_routing: RoutingPolicy::Automatic {},
             remote_account: None,
             remote_attach_point: None,
             remote_routing: None,
@@ -548,18 +547,15 @@ impl Service {
     /// Decodes and checks an activation key presented by `caller`: signed by this server, bound to
     /// the caller, not expired. Single use is checked in the redeeming transaction.
     pub(crate) fn check_key(&self, caller: &Caller, key: &str) -> Result<ActivationPayload> {
-        if key.is_empty() || key.len() > tokens::MAX_ACTIVATION_KEY_LEN {
+        if !(1..=tokens::MAX_ACTIVATION_KEY_LEN).contains(&key.chars().count()) {
             return Err(ServiceError::validation(
                 "activationKey",
                 "must be 1 to 2048 characters",
             ));
         }
-        let p = tokens::decode_activation_key(&self.secrets, key).map_err(|e| {
-            ServiceError::validation(
-                "activationKey",
-                format!("is not a valid activation key of this server: it {e}"),
-            )
-        })?;
+        // A key this server did not sign names nothing here (mistyped, or another server's).
+        let p = tokens::decode_activation_key(&self.secrets, key)
+            .map_err(|e| ServiceError::not_found("activation key", format!("(it {e})")))?;
         if p.account != caller.account.as_str() {
             return Err(ServiceError::AccessDenied(
                 "this activation key was issued for another account; only that account can redeem it".into(),
@@ -861,12 +857,15 @@ impl Service {
     pub async fn tag(&self, caller: &Caller, arn: &str, add: Tags) -> Result<()> {
         validate_tags(&add).map_err(|e| ServiceError::validation("tags", e))?;
         self.change_tags(caller, arn, move |tags| {
+            let had = tags.len();
             tags.extend(add);
             if tags.len() > MAX_TAGS {
-                return Err(ServiceError::validation(
-                    "tags",
-                    format!("a connection has at most {MAX_TAGS} tags"),
-                ));
+                // Valid in itself, too many with the tags the connection has: a conflict with
+                // its state (409 on the native API), not a malformed request.
+                return Err(ServiceError::Conflict(format!(
+                    "a connection has at most {MAX_TAGS} tags: it has {had}, and these would make {}; remove some first",
+                    tags.len()
+                )));
             }
             Ok(())
         })

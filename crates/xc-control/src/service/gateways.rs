@@ -89,11 +89,9 @@ impl Service {
         if let Some(f) = &req.facility
             && !self.catalog.facilities().iter().any(|x| &x.id == f)
         {
-            return Err(ServiceError::validation(
+            return Err(ServiceError::not_found(
                 "facility",
-                format!(
-                    "{f} is not a facility of this installation (xconnect environment list shows them)"
-                ),
+                format!("{f} (xconnect environment list shows the facilities)"),
             ));
         }
         if ap.is_none() && req.facility.is_none() {
@@ -143,9 +141,12 @@ impl Service {
 
     /// Redeems a registration token: the gateway gets its id and secret (shown once).
     pub async fn register_gateway(&self, req: RegisterRequest) -> Result<RegisterResponse> {
-        let name = req.name.trim().to_owned();
-        if name.is_empty() || name.len() > 64 {
-            return Err(ServiceError::validation("name", "is 1 to 64 characters"));
+        let name = req.name.clone();
+        if !xc_types::api::schema::is_name(&name, 64) {
+            return Err(ServiceError::validation(
+                "name",
+                "is 1 to 64 printable characters, without spaces first or last",
+            ));
         }
         let underlay: IpAddr = req.underlay_address.parse().map_err(|_| {
             ServiceError::validation(

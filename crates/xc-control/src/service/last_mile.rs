@@ -37,12 +37,11 @@ fn invalid(field: &str, message: impl std::fmt::Display) -> ServiceError {
 /// Checks a request and seals its password; the VLAN and any allocated addresses come from
 /// [`allocate`], in the transaction that stores the connection.
 pub(crate) fn parse(req: &LastMileRequest, secrets: &Secrets) -> Result<LastMile> {
-    let circuit_id = req.circuit_id.trim().to_owned();
-    if circuit_id.is_empty() || circuit_id.len() > 100 || circuit_id.chars().any(|c| c.is_control())
-    {
+    let circuit_id = req.circuit_id.clone();
+    if !xc_types::api::schema::is_name(&circuit_id, 100) {
         return Err(invalid(
             "circuitId",
-            "is the provider's circuit id or service address, 1 to 100 characters",
+            "is the provider's circuit id or service address: 1 to 100 characters, no control characters, no spaces first or last",
         ));
     }
     let redundancy = req.redundancy.unwrap_or(2);
@@ -96,7 +95,7 @@ pub(crate) fn parse(req: &LastMileRequest, secrets: &Secrets) -> Result<LastMile
     }
     let md5_sealed = match &req.md5_password {
         None => None,
-        Some(p) if p.is_empty() || p.len() > 80 => {
+        Some(p) if !(1..=80).contains(&p.chars().count()) => {
             return Err(invalid("md5Password", "is 1 to 80 characters"));
         }
         Some(p) => Some(hex::encode(secrets.seal(p.as_bytes()))),
@@ -118,18 +117,24 @@ pub(crate) fn parse(req: &LastMileRequest, secrets: &Secrets) -> Result<LastMile
 /// customer's another host of the same subnet.
 fn peering(i: usize, provider: &str, customer: &str) -> Result<CustomerPeering> {
     let field = format!("peerings[{i}]");
-    let net: IpNet = provider.trim().parse().map_err(|_| {
+    // The forms the OpenAPI document gives (`schema::session_interface_address`): no spaces
+    // around, no IPv6 address with an IPv4 tail.
+    let net: IpNet = provider.parse().ok().filter(|n: &IpNet| n.addr().is_ipv4() || !provider.contains('.')).ok_or_else(|| {
         invalid(
             &field,
             format!("providerAddress `{provider}` is an address with its prefix length, like 192.168.50.1/30"),
         )
     })?;
-    let customer_address: IpAddr = customer.trim().parse().map_err(|_| {
-        invalid(
-            &field,
-            format!("customerAddress `{customer}` is an IP address, like 192.168.50.2"),
-        )
-    })?;
+    let customer_address: IpAddr = customer
+        .parse()
+        .ok()
+        .filter(|a: &IpAddr| a.is_ipv4() || !customer.contains('.'))
+        .ok_or_else(|| {
+            invalid(
+                &field,
+                format!("customerAddress `{customer}` is an IP address, like 192.168.50.2"),
+            )
+        })?;
     let max = if net.addr().is_ipv4() { 32 } else { 128 };
     if net.prefix_len() + 1 > max || net.prefix_len() < max - 8 {
         return Err(invalid(

@@ -258,16 +258,11 @@ impl Service {
 
     pub async fn create_account(&self, caller: &Caller, name: &str) -> Result<Credentials> {
         caller.require_operator()?;
-        let name = name.trim().to_owned();
-        if name.is_empty()
-            || name.len() > 64
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ' '))
-        {
+        let name = name.to_owned();
+        if !xc_types::api::schema::is_account_name(&name) {
             return Err(ServiceError::validation(
                 "name",
-                "an account name is 1 to 64 letters, digits, spaces, -, _ or .",
+                "an account name is 1 to 64 letters, digits, spaces (not first or last), -, _ or .",
             ));
         }
         let now = self.now();

@@ -89,7 +89,7 @@ impl Service {
             shared_id,
             owner: caller.account.clone(),
             attach_point: ap_id,
-            routing: RoutingPolicy::Automatic,
+            routing: RoutingPolicy::Automatic {},
             environment: env.id.clone(),
             bandwidth,
             description,

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 mod openapi;
 pub mod routes;
+pub mod schema;
 
 pub use openapi::openapi;
 
@@ -32,6 +33,7 @@ pub struct ErrorBody {
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateAccountRequest {
+    #[schemars(schema_with = "schema::account_name")]
     pub name: String,
 }
 
@@ -97,9 +99,13 @@ pub struct WhoAmI {
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateAttachPointRequest {
+    #[schemars(schema_with = "schema::attach_point_name")]
     pub name: String,
+    #[schemars(schema_with = "schema::prefix_list")]
     pub prefixes: Vec<String>,
+    /// Default: a private 4-byte ASN of its own.
     #[serde(default)]
+    #[schemars(schema_with = "schema::optional_asn")]
     pub asn: Option<u64>,
 }
 
@@ -107,8 +113,10 @@ pub struct CreateAttachPointRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateAttachPointRequest {
     #[serde(default)]
+    #[schemars(schema_with = "schema::optional_attach_point_name")]
     pub name: Option<String>,
     #[serde(default)]
+    #[schemars(schema_with = "schema::optional_prefix_list")]
     pub prefixes: Option<Vec<String>>,
 }
 
@@ -121,18 +129,26 @@ pub struct AttachPointList {
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateConnectionRequest {
+    #[schemars(schema_with = "schema::environment_id")]
     pub environment_id: String,
+    #[schemars(schema_with = "schema::bandwidth")]
     pub bandwidth: String,
+    #[schemars(schema_with = "schema::uuid")]
     pub attach_point: String,
-    #[serde(default)]
+    /// The account that may accept (required: an `Option` only so that leaving it out is
+    /// answered with why it is needed).
+    #[schemars(required, schema_with = "schema::account_id")]
     pub remote_account: Option<String>,
     #[serde(default)]
+    #[schemars(schema_with = "schema::optional_description")]
     pub description: Option<String>,
     #[serde(default)]
+    #[schemars(schema_with = "schema::optional_tags")]
     pub tags: Option<Tags>,
     #[serde(default)]
     pub routing_policy: Option<RoutingPolicy>,
     #[serde(default)]
+    #[schemars(schema_with = "schema::optional_client_token")]
     pub client_token: Option<String>,
     /// Last mile: the on-premises site (required for a last-mile environment through this API).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -144,26 +160,34 @@ pub struct CreateConnectionRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LastMileRequest {
     /// The provider's circuit id or service address.
+    #[schemars(schema_with = "schema::circuit_id")]
     pub circuit_id: String,
     /// Provider edges: 1, or 2 (the default) in two facilities.
     #[serde(default)]
+    #[schemars(range(min = 1, max = 2))]
     pub redundancy: Option<u8>,
     /// The customer router's ASN.
+    #[schemars(schema_with = "schema::asn")]
     pub customer_asn: u64,
     /// The prefixes the customer router may announce.
+    #[schemars(schema_with = "schema::prefix_list")]
     pub on_premises_prefixes: Vec<String>,
     /// Most prefixes the customer router may announce before its session is closed (default
     /// 100).
     #[serde(default)]
+    #[schemars(range(min = 1, max = 10_000))]
     pub max_prefixes: Option<u32>,
     /// 3 (the default): the edge routes; 2: the edge bridges the VLAN onto the link.
     #[serde(default)]
+    #[schemars(range(min = 2, max = 3))]
     pub layer: Option<u8>,
     /// One per session; absent: xconnect allocates a /30 per session.
     #[serde(default)]
+    #[schemars(length(max = 2))]
     pub peerings: Vec<PeeringRequest>,
     /// TCP MD5 password for the customer sessions (write-only).
     #[serde(default)]
+    #[schemars(length(min = 1, max = 80))]
     pub md5_password: Option<String>,
 }
 
@@ -189,7 +213,9 @@ impl std::fmt::Debug for LastMileRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PeeringRequest {
+    #[schemars(schema_with = "schema::session_interface_address")]
     pub provider_address: String,
+    #[schemars(schema_with = "schema::ip_address")]
     pub customer_address: String,
 }
 
@@ -232,18 +258,23 @@ impl From<&crate::LastMile> for LastMileView {
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AcceptConnectionRequest {
+    #[schemars(schema_with = "schema::activation_key")]
     pub activation_key: String,
     /// The accepting side's attach point; a last-mile connection is accepted by its provider
     /// and takes none.
     #[serde(default)]
+    #[schemars(schema_with = "schema::uuid_or_empty")]
     pub attach_point: String,
     #[serde(default)]
     pub routing_policy: Option<RoutingPolicy>,
     #[serde(default)]
+    #[schemars(schema_with = "schema::optional_description")]
     pub description: Option<String>,
     #[serde(default)]
+    #[schemars(schema_with = "schema::optional_tags")]
     pub tags: Option<Tags>,
     #[serde(default)]
+    #[schemars(schema_with = "schema::optional_client_token")]
     pub client_token: Option<String>,
 }
 
@@ -251,19 +282,23 @@ pub struct AcceptConnectionRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateConnectionRequest {
     #[serde(default)]
+    #[schemars(schema_with = "schema::optional_description")]
     pub description: Option<String>,
     #[serde(default)]
+    #[schemars(schema_with = "schema::optional_bandwidth")]
     pub bandwidth: Option<String>,
     /// The caller's side's routing policy: what it announces and accepts. Applied live.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing_policy: Option<RoutingPolicy>,
     #[serde(default)]
+    #[schemars(schema_with = "schema::optional_client_token")]
     pub client_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TagRequest {
+    #[schemars(schema_with = "schema::tags")]
     pub tags: Tags,
 }
 
@@ -366,11 +401,16 @@ pub struct ConnectionList {
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateProposalRequest {
+    #[schemars(schema_with = "schema::uuid")]
     pub attach_point: String,
+    #[schemars(schema_with = "schema::environment_id")]
     pub environment_id: String,
+    #[schemars(schema_with = "schema::bandwidth")]
     pub bandwidth: String,
+    #[schemars(schema_with = "schema::account_id")]
     pub remote_account: String,
     #[serde(default)]
+    #[schemars(schema_with = "schema::optional_description")]
     pub description: Option<String>,
     #[serde(default)]
     pub routing_policy: Option<RoutingPolicy>,
@@ -417,12 +457,16 @@ pub struct FacilityList {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListConnectionsQuery {
     #[serde(default)]
+    #[schemars(schema_with = "schema::optional_state")]
     pub state: Option<String>,
     #[serde(default)]
+    #[schemars(schema_with = "schema::optional_environment_id")]
     pub environment_id: Option<String>,
     #[serde(default)]
+    #[schemars(schema_with = "schema::optional_uuid")]
     pub attach_point: Option<String>,
     #[serde(default)]
+    #[schemars(schema_with = "schema::optional_page_size")]
     pub max_results: Option<u32>,
     #[serde(default)]
     pub next_token: Option<String>,
@@ -457,6 +501,7 @@ pub struct AccessKeyDeleted {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AccountQuery {
     #[serde(default)]
+    #[schemars(schema_with = "schema::optional_account_id")]
     pub account_id: Option<String>,
 }
 
@@ -468,17 +513,12 @@ pub struct CreateConnectionQuery {
     pub dry_run: Option<bool>,
 }
 
-/// What a dry run found: `valid`, or the error creating the connection would give.
+/// A dry run that found the request valid.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DryRunResult {
+    /// Always true: a request that would fail answers the error creating it would give.
     pub valid: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
 }
 
 /// `DELETE /v1/connections/{id}/tags?keys=a&keys=b`: one `keys` parameter per key, so that any
@@ -487,7 +527,7 @@ pub struct DryRunResult {
 #[serde(deny_unknown_fields)]
 pub struct UntagQuery {
     /// The tag keys to remove, one parameter each.
-    #[schemars(length(min = 1, max = 50))]
+    #[schemars(schema_with = "schema::tag_keys")]
     pub keys: Vec<String>,
 }
 
@@ -495,6 +535,7 @@ pub struct UntagQuery {
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DescribeProposalRequest {
+    #[schemars(schema_with = "schema::activation_key")]
     pub activation_key: String,
 }
 

@@ -1,5 +1,6 @@
-//! The OpenAPI 3.0 document of the native API, generated from the route table
-//! ([`super::routes::all`]) and the types' JSON Schemas (schemars, in its OpenAPI 3.0 form): every
+//! The OpenAPI 3.1 document of the native API, generated from the route table
+//! ([`super::routes::all`]) and the types' JSON Schemas (schemars, JSON Schema 2020-12, which
+//! OpenAPI 3.1 uses as it is: `propertyNames`, `not` and type lists mean what they say): every
 //! route with its parameters, body, success statuses and the error body of every failure.
 
 use super::ErrorBody;
@@ -7,18 +8,78 @@ use super::routes::{Auth, all};
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
+/// `schema`, or the definition its `$ref` names.
+fn resolve(g: &schemars::SchemaGenerator, schema: &Value) -> Value {
+    let name = schema["$ref"]
+        .as_str()
+        .and_then(|r| r.rsplit('/').next())
+        .map(str::to_owned);
+    match name {
+        Some(n) => g.definitions().get(&n).cloned().unwrap_or(Value::Null),
+        None => schema.clone(),
+    }
+}
+
+/// A query parameter's schema: what the member's schema says but `null` (a parameter left out
+/// is the member's `None`; there is no null in a query string), and never empty.
+fn not_null(mut schema: Value) -> Value {
+    if let Some(types) = schema["type"].as_array() {
+        let types: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+        schema["type"] = match types.as_slice() {
+            [one] => one.clone(),
+            _ => Value::Array(types),
+        };
+    }
+    if let Some(values) = schema["enum"].as_array() {
+        schema["enum"] = values.iter().filter(|v| !v.is_null()).cloned().collect();
+    }
+    if let Some(any) = schema["anyOf"].as_array() {
+        let rest: Vec<&Value> = any.iter().filter(|s| s["type"] != "null").collect();
+        if let [one] = rest.as_slice() {
+            let one = (*one).clone();
+            schema.as_object_mut().map(|o| o.remove("anyOf"));
+            if let (Some(o), Some(inner)) = (schema.as_object_mut(), one.as_object()) {
+                o.extend(inner.clone());
+            }
+        }
+    }
+    if let Some(o) = schema.as_object_mut() {
+        if o.get("default").is_some_and(Value::is_null) {
+            o.remove("default");
+        }
+        // A parameter given without a value is refused (`extract::Q`).
+        if o.get("type").is_some_and(|t| t == "string")
+            && !["minLength", "pattern", "enum"]
+                .iter()
+                .any(|k| o.contains_key(*k))
+        {
+            o.insert("minLength".into(), 1.into());
+        }
+    }
+    schema
+}
+
 /// The document, as served at `/v1/openapi.json`.
 pub fn openapi() -> Value {
-    let mut g = SchemaSettings::openapi3().into_generator();
+    let mut g = SchemaSettings::draft2020_12()
+        .with(|s| {
+            s.definitions_path = "/components/schemas".into();
+            s.meta_schema = None;
+        })
+        .into_generator();
     let error = g.subschema_for::<ErrorBody>();
     let mut paths: Map<String, Value> = Map::new();
     for r in all() {
+        let path_schema = match r.path_param {
+            Some(f) => f(&mut g).to_value(),
+            None => json!({ "type": "string", "minLength": 1 }),
+        };
         let mut parameters: Vec<Value> = r
             .path
             .split('/')
             .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| {
-                json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } })
+                json!({ "name": name, "in": "path", "required": true, "schema": path_schema })
             })
             .collect();
         if let Some(query) = r.query {
@@ -30,7 +91,7 @@ pub fn openapi() -> Value {
                 .unwrap_or_default();
             if let Some(props) = q["properties"].as_object() {
                 for (name, schema) in props {
-                    let mut schema = schema.clone();
+                    let mut schema = not_null(schema.clone());
                     let description = schema.as_object_mut().and_then(|o| o.remove("description"));
                     let mut p = json!({
                         "name": name,
@@ -71,8 +132,15 @@ pub fn openapi() -> Value {
             "responses": responses,
         });
         if let Some(body) = r.body {
-            op["requestBody"] =
-                json!({ "required": true, "content": content(body(&mut g).to_value()) });
+            let schema = body(&mut g).to_value();
+            // A body whose members are all optional may be left out (it reads as `{}`); one that
+            // needs a member, or one of several (`anyOf`), may not.
+            let resolved = resolve(&g, &schema);
+            let required = resolved["required"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty())
+                || resolved.get("anyOf").is_some();
+            op["requestBody"] = json!({ "required": required, "content": content(schema) });
         }
         op["security"] = match r.auth {
             Auth::Sigv4 => json!([{ "sigv4": [] }]),
@@ -85,7 +153,7 @@ pub fn openapi() -> Value {
         item[r.method.as_str().to_ascii_lowercase()] = op;
     }
     json!({
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {
             "title": "xconnect native API",
             "version": "1",
@@ -118,7 +186,7 @@ mod tests {
     #[test]
     fn every_route_is_documented_with_its_schemas() {
         let doc = openapi();
-        assert_eq!(doc["openapi"], "3.0.3");
+        assert_eq!(doc["openapi"], "3.1.0");
         for r in all() {
             let op = &doc["paths"][r.path][r.method.as_str().to_ascii_lowercase()];
             assert!(op.is_object(), "{} {}", r.method.as_str(), r.path);

@@ -114,6 +114,8 @@ pub struct RouteDoc {
     pub(crate) alternative: Option<(u16, SchemaFn)>,
     pub(crate) query: Option<SchemaFn>,
     pub(crate) body: Option<SchemaFn>,
+    /// The schema of the path's one parameter (`{id}`), when it has a form of its own.
+    pub(crate) path_param: Option<SchemaFn>,
 }
 
 macro_rules! or_nothing {
@@ -128,7 +130,7 @@ macro_rules! or_nothing {
 macro_rules! endpoints {
     ($(
         $(#[doc = $doc:literal])+
-        $name:ident: $method:ident $path:literal $(, query: $query:ty)? $(, body: $body:ty)?
+        $name:ident: $method:ident $path:literal $(, path: $pty:ty)? $(, query: $query:ty)? $(, body: $body:ty)?
             => $status:literal $resp:ty $(| $alt_status:literal $alt:ty)? , $auth:ident;
     )*) => {
         $(
@@ -160,6 +162,7 @@ macro_rules! endpoints {
                     alternative: None $(.or(Some(($alt_status, schema_of::<$alt> as SchemaFn))))?,
                     query: None $(.or(Some(inline_schema_of::<$query> as SchemaFn)))?,
                     body: None $(.or(Some(schema_of::<$body> as SchemaFn)))?,
+                    path_param: None $(.or(Some(schema_of::<$pty> as SchemaFn)))?,
                 },
             )*]
         }
@@ -182,14 +185,14 @@ endpoints! {
     /// The access keys of an account (without their secrets).
     ListAccessKeys: Get "/v1/access-keys", query: AccountQuery => 200 AccessKeyList, Sigv4;
     /// Enables or disables an access key.
-    UpdateAccessKey: Patch "/v1/access-keys/{id}", body: UpdateAccessKeyRequest
+    UpdateAccessKey: Patch "/v1/access-keys/{id}", path: AccessKeyId, body: UpdateAccessKeyRequest
         => 200 AccessKeyUpdated, Sigv4;
     /// Deletes an access key.
-    DeleteAccessKey: Delete "/v1/access-keys/{id}" => 200 AccessKeyDeleted, Sigv4;
+    DeleteAccessKey: Delete "/v1/access-keys/{id}", path: AccessKeyId => 200 AccessKeyDeleted, Sigv4;
     /// The catalog: every environment (provider and location) with its bandwidths and state.
     ListEnvironments: Get "/v1/environments" => 200 EnvironmentList, Sigv4;
     /// One environment.
-    GetEnvironment: Get "/v1/environments/{id}" => 200 Environment, Sigv4;
+    GetEnvironment: Get "/v1/environments/{id}", path: crate::EnvironmentId => 200 Environment, Sigv4;
     /// The facilities where gateways meet.
     ListFacilities: Get "/v1/facilities" => 200 FacilityList, Sigv4;
     /// Creates an attach point: a network edge, the prefixes it announces and its ASN.
@@ -198,12 +201,12 @@ endpoints! {
     /// The caller's attach points.
     ListAttachPoints: Get "/v1/attach-points" => 200 AttachPointList, Sigv4;
     /// One attach point.
-    GetAttachPoint: Get "/v1/attach-points/{id}" => 200 AttachPoint, Sigv4;
+    GetAttachPoint: Get "/v1/attach-points/{id}", path: crate::AttachPointId => 200 AttachPoint, Sigv4;
     /// Renames an attach point or changes its prefixes (they reach its connections live).
-    UpdateAttachPoint: Patch "/v1/attach-points/{id}", body: UpdateAttachPointRequest
+    UpdateAttachPoint: Patch "/v1/attach-points/{id}", path: crate::AttachPointId, body: UpdateAttachPointRequest
         => 200 AttachPoint, Sigv4;
     /// Deletes an attach point no connection uses.
-    DeleteAttachPoint: Delete "/v1/attach-points/{id}" => 200 Deleted, Sigv4;
+    DeleteAttachPoint: Delete "/v1/attach-points/{id}", path: crate::AttachPointId => 200 Deleted, Sigv4;
     /// Creates a connection (in `requested`, with its activation key for the remote account);
     /// with `dryRun=true`, checks the request and stores nothing.
     CreateConnection: Post "/v1/connections", query: CreateConnectionQuery, body: CreateConnectionRequest => 201 ConnectionView | 200 DryRunResult, Sigv4;
@@ -214,23 +217,23 @@ endpoints! {
     AcceptConnection: Post "/v1/connections/accept", body: AcceptConnectionRequest
         => 200 ConnectionView, Sigv4;
     /// One connection.
-    GetConnection: Get "/v1/connections/{id}" => 200 ConnectionView, Sigv4;
+    GetConnection: Get "/v1/connections/{id}", path: crate::ConnectionId => 200 ConnectionView, Sigv4;
     /// Changes a connection's description, bandwidth or (the caller's side's) routing policy.
-    UpdateConnection: Patch "/v1/connections/{id}", body: UpdateConnectionRequest
+    UpdateConnection: Patch "/v1/connections/{id}", path: crate::ConnectionId, body: UpdateConnectionRequest
         => 200 ConnectionView, Sigv4;
     /// Deletes a connection, from either side.
-    DeleteConnection: Delete "/v1/connections/{id}" => 200 ConnectionView, Sigv4;
+    DeleteConnection: Delete "/v1/connections/{id}", path: crate::ConnectionId => 200 ConnectionView, Sigv4;
     /// Adds tags to a connection; answers all its tags.
-    TagConnection: Post "/v1/connections/{id}/tags", body: TagRequest => 200 TagRequest, Sigv4;
+    TagConnection: Post "/v1/connections/{id}/tags", path: crate::ConnectionId, body: TagRequest => 200 TagRequest, Sigv4;
     /// Removes tags from a connection; answers the tags left.
-    UntagConnection: Delete "/v1/connections/{id}/tags", query: UntagQuery
+    UntagConnection: Delete "/v1/connections/{id}/tags", path: crate::ConnectionId, query: UntagQuery
         => 200 TagRequest, Sigv4;
     /// Every link of a connection with what both of its gateways report.
-    ConnectionLinks: Get "/v1/connections/{id}/links" => 200 LinksResponse, Sigv4;
+    ConnectionLinks: Get "/v1/connections/{id}/links", path: crate::ConnectionId => 200 LinksResponse, Sigv4;
     /// A connection's history: each state with its reason, each bandwidth change.
-    ConnectionHistory: Get "/v1/connections/{id}/events" => 200 ConnectionEvents, Sigv4;
+    ConnectionHistory: Get "/v1/connections/{id}/events", path: crate::ConnectionId => 200 ConnectionEvents, Sigv4;
     /// Pings and traces an address on the other side from a gateway of the caller's side.
-    TestConnection: Post "/v1/connections/{id}/test", body: TestConnectionRequest
+    TestConnection: Post "/v1/connections/{id}/test", path: crate::ConnectionId, body: TestConnectionRequest
         => 200 TestResult, Sigv4;
     /// A single-use token that registers one gateway for an attach point (or, operator only,
     /// a provider edge of a facility).
@@ -250,7 +253,7 @@ endpoints! {
     DescribeProposal: Post "/v1/proposals/describe", body: DescribeProposalRequest
         => 200 ProposalDescription, Sigv4;
     /// Withdraws an open proposal.
-    WithdrawProposal: Delete "/v1/proposals/{id}" => 200 ProposalView, Sigv4;
+    WithdrawProposal: Delete "/v1/proposals/{id}", path: crate::ProposalId => 200 ProposalView, Sigv4;
     /// Gateway API: a registration token buys a gateway its id and secret (shown once).
     RegisterGateway: Post "/v1/gateway/register", body: RegisterRequest
         => 200 RegisterResponse, None;

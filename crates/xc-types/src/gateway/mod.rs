@@ -20,11 +20,14 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 pub struct RegisterRequest {
     pub token: String,
+    #[schemars(schema_with = "crate::api::schema::gateway_name")]
     pub name: String,
+    #[schemars(schema_with = "crate::api::schema::ip_address")]
     pub underlay_address: String,
     pub version: String,
     /// A provider edge's customer-facing interface.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::schema::optional_interface")]
     pub access_interface: Option<String>,
 }
 
@@ -72,8 +75,15 @@ pub struct ConfigQuery {
 /// `POST /v1/gateway-tokens` (native API, tenant admin): a registration token.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("anyOf" = [
+    { "required": ["attachPointId"], "properties": { "attachPointId": { "type": "string" } } },
+    { "required": ["facility"], "properties": { "facility": { "type": "string" } } },
+]))]
 pub struct TokenRequest {
+    /// The attach point the gateway serves (or, operator only, none: a provider edge of
+    /// `facility`).
     #[serde(default)]
+    #[schemars(schema_with = "crate::api::schema::optional_uuid")]
     pub attach_point_id: Option<String>,
     #[serde(default)]
     pub facility: Option<String>,
@@ -256,7 +266,9 @@ pub struct TestResult {
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TestConnectionRequest {
+    #[schemars(schema_with = "crate::api::schema::ip_address")]
     pub target: String,
     #[serde(default)]
+    #[schemars(range(min = 1, max = 100))]
     pub count: Option<u32>,
 }

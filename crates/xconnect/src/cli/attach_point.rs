@@ -13,7 +13,7 @@ pub enum AttachPointVerb {
         #[arg(long)]
         name: String,
         /// Comma-separated prefixes this network announces (IPv4 and IPv6).
-        #[arg(long, value_delimiter = ',', required = true)]
+        #[arg(long, value_delimiter = ',', value_parser = crate::cli::list_item, required = true)]
         prefixes: Vec<String>,
         /// BGP ASN of this network (default: a private 4-byte ASN of its own, 4200000000 and up).
         #[arg(long)]
@@ -29,7 +29,7 @@ pub enum AttachPointVerb {
         id: String,
         #[arg(long)]
         name: Option<String>,
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', value_parser = crate::cli::list_item)]
         prefixes: Option<Vec<String>>,
     },
     /// Delete an attach point that no connection uses.

@@ -21,7 +21,7 @@ pub struct LastMileArgs {
     #[arg(long, help_heading = "Last mile")]
     customer_asn: Option<u64>,
     /// Last mile: comma-separated prefixes the customer router may announce.
-    #[arg(long, value_delimiter = ',', help_heading = "Last mile")]
+    #[arg(long, value_delimiter = ',', value_parser = crate::cli::list_item, help_heading = "Last mile")]
     on_premises_prefixes: Vec<String>,
     /// Last mile: 1 edge, or 2 edges in two facilities (default 2).
     #[arg(long, help_heading = "Last mile")]

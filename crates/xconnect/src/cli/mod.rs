@@ -103,6 +103,12 @@ pub(crate) fn client(c: &Common) -> anyhow::Result<Client> {
     Ok(Client::new(&c.endpoint, &key, &secret, &c.region)?)
 }
 
+/// One item of a comma-separated list (`--prefixes "10.1.0.0/16, 10.2.0.0/16"`), without the
+/// spaces around it: the API takes prefixes exactly as written.
+pub fn list_item(s: &str) -> Result<String, std::convert::Infallible> {
+    Ok(s.trim().to_owned())
+}
+
 /// What a side announces and accepts (`connection create|accept|update`, `proposal create`).
 #[derive(Debug, clap::Args)]
 pub struct RoutingArgs {
@@ -110,9 +116,9 @@ pub struct RoutingArgs {
     /// `manual`: announce --announce, accept --accept.
     #[arg(long, value_enum)]
     routing_policy: Option<PolicyMode>,
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = crate::cli::list_item)]
     announce: Vec<String>,
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = crate::cli::list_item)]
     accept: Vec<String>,
 }
 
@@ -139,7 +145,7 @@ impl RoutingArgs {
             (Some(PolicyMode::Automatic), true) => Err(anyhow!(
                 "--announce and --accept go with --routing-policy manual"
             )),
-            (Some(PolicyMode::Automatic), false) => Ok(Some(RoutingPolicy::Automatic)),
+            (Some(PolicyMode::Automatic), false) => Ok(Some(RoutingPolicy::Automatic {})),
         }
     }
 }

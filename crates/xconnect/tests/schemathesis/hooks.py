@@ -1,0 +1,224 @@
+"""Schemathesis hooks for xconnect's native API: every request is signed with AWS Signature
+Version 4 (botocore's signer, as the AWS CLI signs) over exactly what is sent, with the access key
+in XC_KEY / XC_SECRET (XC_REGION, default us-east-1). Requests the API answers without a
+signature (the OpenAPI document, gateway registration) and gateway-credential routes are left
+unsigned."""
+
+import ipaddress
+import os
+import re
+
+import requests
+import schemathesis
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+CREDENTIALS = Credentials(os.environ["XC_KEY"], os.environ["XC_SECRET"])
+REGION = os.environ.get("XC_REGION", "us-east-1")
+
+
+class SignV4(requests.auth.AuthBase):
+    """Signs a prepared request as it will go on the wire."""
+
+    def __call__(self, r):
+        body = r.body or b""
+        if isinstance(body, str):
+            body = body.encode()
+        unsigned = {"user-agent", "connection", "accept-encoding", "accept", "content-length"}
+        headers = {k: v for k, v in r.headers.items() if k.lower() not in unsigned}
+        aws = AWSRequest(method=r.method, url=r.url, data=body, headers=headers)
+        SigV4Auth(CREDENTIALS, "interconnect", REGION).add_auth(aws)
+        for name in ("Authorization", "X-Amz-Date"):
+            r.headers[name] = aws.headers[name]
+        return r
+
+
+@schemathesis.auth()
+class SigV4:
+    """Signs the operations the document marks `sigv4`; others go as they are.
+
+    Schemathesis caches what `get` returns for all operations alike (and counts `None` as a failed
+    fetch), so `get` always gives the signer and `set` decides per operation."""
+
+    def get(self, case, ctx):
+        return SIGNER
+
+    def set(self, case, data, ctx):
+        security = ctx.operation.definition.raw.get("security")
+        if security is None or any("sigv4" in s for s in security):
+            # As schemathesis's own `requests` auth does: applied when the request is prepared.
+            case._auth = data
+
+
+SIGNER = SignV4()
+
+
+# A prefix with host bits set (10.0.0.1/8) is well-formed, so the schema takes it, but the API
+# refuses it (it asks whether 10.0.0.0/8 was meant). Generated prefixes that are well-formed are
+# given their host bits cleared, so that valid requests are valid; malformed ones stay as they
+# are, for the invalid requests.
+PREFIX_LISTS = {"prefixes", "announce", "accept", "onPremisesPrefixes"}
+
+
+def _prefix_pattern(ctx):
+    return re.compile(ctx.operation.schema.raw_schema["components"]["schemas"]["Prefix"]["pattern"])
+
+
+def _clear_host_bits(items, pattern):
+    if not isinstance(items, list):
+        return items
+    cleared = [
+        str(ipaddress.ip_network(p, strict=False))
+        if isinstance(p, str) and pattern.fullmatch(p)
+        else p
+        for p in items
+    ]
+    if len(set(map(repr, items))) == len(items):
+        # No duplicates before: none after either (two prefixes may clear to one).
+        seen, unique = set(), []
+        for p in cleared:
+            if repr(p) not in seen:
+                seen.add(repr(p))
+                unique.append(p)
+        cleared = unique
+    return cleared
+
+
+def _walk(value, pattern):
+    # JSON Schema counts 55.0 as an integer; the server, like most, reads integers written as
+    # integers only. Whole numbers go as integers.
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**64:
+        return int(value)
+    if isinstance(value, dict):
+        return {
+            k: _clear_host_bits(v, pattern) if k in PREFIX_LISTS else _walk(v, pattern)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_walk(v, pattern) for v in value]
+    return value
+
+
+# What no schema can say, the hooks make true of the requests that are otherwise valid, so that
+# those are valid: a well-formed bandwidth is one the environment offers (`1Mbps` is refused with
+# the list of those on offer), an on-premises site goes with a last-mile environment only, its
+# well-formed session addresses (two of one subnet, one per edge) are left to the server to
+# allocate, and a next token is the server's own, sealed (a made-up one is refused; the stateful phase follows
+# real ones). The environments are read from the server once.
+ENDPOINT = os.environ["XC_ENDPOINT"]
+FIXTURE_ENVIRONMENT = os.environ.get("XC_ENVIRONMENT")
+_environments = None
+
+
+def _environment(env_id):
+    global _environments
+    if _environments is None:
+        r = requests.get(f"{ENDPOINT}/v1/environments", auth=SIGNER, timeout=30)
+        r.raise_for_status()
+        _environments = {e["id"]: e for e in r.json()["environments"]}
+    return _environments.get(env_id)
+
+
+def _fit_environment(case, ctx):
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    if isinstance(body.get("environmentId"), str):
+        env = _environment(body["environmentId"])
+        if env is None:
+            return  # unknown: answered 404
+        if not env["availableBandwidths"] or (
+            env["productType"] == "lastmile" and body.get("lastMile") is None
+        ):
+            env = min(
+                (e for e in _environments.values() if e["productType"] == "multicloud" and e["availableBandwidths"]),
+                key=lambda e: e["id"],
+            )
+            body["environmentId"] = env["id"]
+        if env["productType"] == "multicloud":
+            body.pop("lastMile", None)
+        _drop_well_formed_peerings(body.get("lastMile"), ctx)
+    elif case.path == "/v1/connections/{id}" and FIXTURE_ENVIRONMENT:
+        # A new bandwidth for the fixture connection (the one the path names, see below).
+        env = _environment(FIXTURE_ENVIRONMENT)
+    else:
+        return
+    pattern = re.compile(ctx.operation.schema.raw_schema["components"]["schemas"]["Bandwidth"]["pattern"])
+    bandwidth = body.get("bandwidth")
+    if isinstance(bandwidth, str) and pattern.fullmatch(bandwidth):
+        if bandwidth not in env["availableBandwidths"]:
+            body["bandwidth"] = env["availableBandwidths"][0]
+
+
+def _drop_well_formed_peerings(site, ctx):
+    if not isinstance(site, dict) or not isinstance(site.get("peerings"), list):
+        return
+    props = ctx.operation.schema.raw_schema["components"]["schemas"]["PeeringRequest"]["properties"]
+    provider = re.compile(props["providerAddress"]["pattern"])
+    customer = re.compile(props["customerAddress"]["pattern"])
+    if all(
+        isinstance(p, dict)
+        and set(p) == {"providerAddress", "customerAddress"}
+        and isinstance(p["providerAddress"], str)
+        and provider.fullmatch(p["providerAddress"])
+        and isinstance(p["customerAddress"], str)
+        and customer.fullmatch(p["customerAddress"])
+        for p in site["peerings"]
+    ):
+        del site["peerings"]
+
+
+# Random ids name nothing, and every request with one is answered 404: the test makes an attach
+# point, a connection and a second account, and well-formed ids in requests name those instead
+# (but for deletions of the connection, which the other operations need).
+FIXTURES = {
+    "attachPoint": os.environ.get("XC_ATTACH_POINT"),
+    "remoteAccount": os.environ.get("XC_REMOTE_ACCOUNT"),
+}
+CONNECTION = os.environ.get("XC_CONNECTION")
+# The fixture attach point's prefix: what it may announce.
+ANNOUNCE = os.environ.get("XC_ANNOUNCE")
+
+
+def _use_fixtures(case, ctx):
+    schemas = ctx.operation.schema.raw_schema["components"]["schemas"]
+    patterns = {
+        "attachPoint": re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"),
+        "remoteAccount": re.compile(r"[0-9]{12}"),
+    }
+    if isinstance(case.body, dict):
+        for name, value in FIXTURES.items():
+            given = case.body.get(name)
+            if value and isinstance(given, str) and patterns[name].fullmatch(given):
+                case.body[name] = value
+        policy = case.body.get("routingPolicy")
+        prefix = _prefix_pattern(ctx)
+        if (
+            ANNOUNCE
+            and isinstance(policy, dict)
+            and isinstance(policy.get("announce"), list)
+            and all(isinstance(p, str) and prefix.fullmatch(p) for p in policy["announce"])
+        ):
+            policy["announce"] = [ANNOUNCE]
+    path = case.path_parameters
+    if (
+        CONNECTION
+        and case.path.startswith("/v1/connections/{id}")
+        and not (case.method.upper() == "DELETE" and case.path == "/v1/connections/{id}")
+        and isinstance(path, dict)
+        and isinstance(path.get("id"), str)
+        and re.fullmatch(schemas["ConnectionId"]["pattern"], path["id"])
+    ):
+        path["id"] = CONNECTION
+
+
+@schemathesis.hook
+def before_call(ctx, case, kwargs):
+    # Every phase's cases pass here (the coverage phase's too), just before they are sent.
+    if isinstance(case.body, (dict, list)):
+        case.body = _walk(case.body, _prefix_pattern(ctx))
+        _fit_environment(case, ctx)
+    if isinstance(case.query, dict):
+        case.query.pop("nextToken", None)
+    _use_fixtures(case, ctx)
