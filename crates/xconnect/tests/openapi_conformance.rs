@@ -59,17 +59,7 @@ async fn the_openapi_document_describes_what_the_server_does() {
     let ap = attach_point(&tenant, "schemathesis", &["10.200.0.0/16"]).await;
     let conn = tenant
         .client
-        .create_connection(&xc_types::api::CreateConnectionRequest {
-            environment_id: "gcp-us-east4".into(),
-            bandwidth: "1Gbps".into(),
-            attach_point: ap.clone(),
-            remote_account: Some(peer.clone()),
-            description: None,
-            tags: None,
-            client_token: None,
-            routing_policy: None,
-            last_mile: None,
-        })
+        .create_connection(&connection_request("gcp-us-east4", &ap, &peer))
         .await
         .expect("create the fixture connection");
     let hooks = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis");

@@ -223,17 +223,11 @@ async fn a_request_cannot_be_replayed_as_another_operation() {
     let ap = attach_point(&a, "vpc", &["10.60.0.0/16"]).await;
     let conn = a
         .client
-        .create_connection(&xc_types::api::CreateConnectionRequest {
-            environment_id: "gcp-us-east4".into(),
-            bandwidth: "1Gbps".into(),
-            attach_point: ap,
-            remote_account: Some(b.creds.account_id.to_string()),
-            description: None,
-            tags: None,
-            client_token: None,
-            routing_policy: None,
-            last_mile: None,
-        })
+        .create_connection(&connection_request(
+            "gcp-us-east4",
+            &ap,
+            &b.creds.account_id.to_string(),
+        ))
         .await
         .expect("create");
     let raw = Raw::new(&server);
@@ -406,17 +400,7 @@ async fn native_api_rules() {
         .expect_err("manual announce must be within the attach point");
     assert!(conn.to_string().contains("routingPolicy"), "{conn}");
     // A last-mile connection needs its on-premises site through the native API.
-    let mut req = xc_types::api::CreateConnectionRequest {
-        environment_id: "lumen-chicago".into(),
-        bandwidth: "1Gbps".into(),
-        attach_point: ap.clone(),
-        remote_account: Some(b.creds.account_id.to_string()),
-        description: None,
-        tags: None,
-        routing_policy: None,
-        client_token: None,
-        last_mile: None,
-    };
+    let mut req = connection_request("lumen-chicago", &ap, &b.creds.account_id.to_string());
     let e = a.client.create_connection(&req).await.expect_err("no site");
     assert!(e.to_string().contains("lastMile"), "{e}");
     req.last_mile = Some(xc_types::api::LastMileRequest {
@@ -616,17 +600,11 @@ async fn native_errors_have_one_shape_and_any_tag_key_can_be_removed() {
     let ap = attach_point(&a, "vpc", &["10.70.0.0/16"]).await;
     let conn = a
         .client
-        .create_connection(&xc_types::api::CreateConnectionRequest {
-            environment_id: "gcp-us-east4".into(),
-            bandwidth: "1Gbps".into(),
-            attach_point: ap,
-            remote_account: Some(b.creds.account_id.to_string()),
-            description: None,
-            tags: None,
-            client_token: None,
-            routing_policy: None,
-            last_mile: None,
-        })
+        .create_connection(&connection_request(
+            "gcp-us-east4",
+            &ap,
+            &b.creds.account_id.to_string(),
+        ))
         .await
         .expect("create");
     let id = conn.id.as_str();
@@ -773,17 +751,11 @@ async fn accepting_with_the_same_asn_is_refused() {
         .expect("ap");
     let conn = a
         .client
-        .create_connection(&xc_types::api::CreateConnectionRequest {
-            environment_id: "gcp-us-east4".into(),
-            bandwidth: "1Gbps".into(),
-            attach_point: mine.id.to_string(),
-            remote_account: Some(b.creds.account_id.to_string()),
-            description: None,
-            tags: None,
-            client_token: None,
-            routing_policy: None,
-            last_mile: None,
-        })
+        .create_connection(&connection_request(
+            "gcp-us-east4",
+            &mine.id.to_string(),
+            &b.creds.account_id.to_string(),
+        ))
         .await
         .expect("create");
     let key = conn.activation_key.clone().expect("key");

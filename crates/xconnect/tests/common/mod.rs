@@ -287,6 +287,26 @@ pub async fn attach_point(t: &Tenant, name: &str, prefixes: &[&str]) -> String {
         .to_string()
 }
 
+/// A request for a 1 Gbps connection in `environment` from attach point `ap` to account
+/// `remote`, with nothing else set (tests set what they are about with `..`).
+pub fn connection_request(
+    environment: &str,
+    ap: &str,
+    remote: &str,
+) -> xc_types::api::CreateConnectionRequest {
+    xc_types::api::CreateConnectionRequest {
+        environment_id: environment.into(),
+        bandwidth: "1Gbps".into(),
+        attach_point: ap.into(),
+        remote_account: Some(remote.into()),
+        description: None,
+        tags: None,
+        client_token: None,
+        routing_policy: None,
+        last_mile: None,
+    }
+}
+
 /// Requests signed by hand, for what the typed clients would never send.
 pub struct Raw {
     http: reqwest::Client,
