@@ -281,9 +281,9 @@ function drawConnection(c, links, events) {
       : `<div class="table-wrap"><table><thead><tr><th>Link</th><th>State</th><th>Owner side</th><th>Remote side</th><th>MKA</th><th>BGP (accepted/sent)</th><th>BFD</th><th>Counters</th></tr></thead><tbody>
       ${links.map((l) => {
         const e = l.ends || [];
-        const end = (i) => (e[i] ? `${esc(e[i].gatewayName)} <span class="muted">${esc(e[i].facility || '')}</span><br><code>${esc(e[i].address)}</code>` : '-');
+        const end = (i) => (e[i] ? `${esc(e[i].gatewayName)} <span class="muted">${esc(e[i].facility || '')}</span><br><code>${esc(e[i].address)}</code>${e[i].address6 ? `<br><code>${esc(e[i].address6)}</code>` : ''}` : '-');
         const mka = (i) => (e[i] && e[i].mka ? `${badge(e[i].mka.state)}${e[i].mka.keyAgeSecs != null ? ` key ${e[i].mka.keyAgeSecs}s` : ''}` : '-');
-        const bgp = (i) => (e[i] && e[i].bgp ? `${badge(e[i].bgp.state)} ${e[i].bgp.prefixesAccepted}/${e[i].bgp.prefixesSent}` : '-');
+        const bgp = (i) => (e[i] && e[i].bgp ? `${badge(e[i].bgp.state)} ${e[i].bgp.prefixesAccepted}/${e[i].bgp.prefixesSent}${e[i].bgp6 ? `<br>IPv6 ${badge(e[i].bgp6.state)} ${e[i].bgp6.prefixesAccepted}/${e[i].bgp6.prefixesSent}` : ''}` : '-');
         const bfd = (i) => (e[i] && e[i].bgp && e[i].bgp.bfd ? esc(e[i].bgp.bfd.state) : '-');
         const ctr = (i) => (e[i] && e[i].counters ? `tx ${esc(e[i].counters.txPackets)} rx ${esc(e[i].counters.rxPackets)}` : '-');
         return `<tr><td>${esc(l.name)}<br><span class="muted">VNI ${esc(l.vni)}</span></td><td>${badge(l.state)}${l.reason ? `<br><span class="hint">${esc(l.reason.code)}: ${esc(l.reason.message)}</span>` : ''}</td>

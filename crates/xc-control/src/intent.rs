@@ -95,6 +95,30 @@ pub(crate) fn link_peer(c: &Connection, l: &LinkRecord, is_b: bool) -> Option<Ip
     }
 }
 
+/// Whether a multicloud connection between these attach points carries IPv6: one of them has
+/// an IPv6 prefix. Its links then have a second BGP session, between their IPv6 addresses.
+pub(crate) fn carries_ipv6(a: &AttachPoint, b: &AttachPoint) -> bool {
+    a.prefixes
+        .iter()
+        .chain(&b.prefixes)
+        .any(|p| p.net().addr().is_ipv6())
+}
+
+/// The address of the IPv6 session's peer at a link's end (multicloud links that carry IPv6).
+pub(crate) fn link_peer6(
+    aps: &AttachPoints,
+    c: &Connection,
+    l: &LinkRecord,
+    is_b: bool,
+) -> Option<IpAddr> {
+    if site(c).is_some() {
+        return None;
+    }
+    let a = aps.get(&c.owner_attach_point)?;
+    let b = aps.get(c.remote_attach_point.as_ref()?)?;
+    carries_ipv6(a, b).then(|| IpAddr::V6(l.address6(!is_b).addr()))
+}
+
 /// Whether a link's end expects prefixes from its BGP neighbour.
 pub(crate) fn expects_prefixes(aps: &AttachPoints, c: &Connection, is_b: bool) -> bool {
     if let Some(lm) = site(c) {

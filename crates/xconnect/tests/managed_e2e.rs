@@ -811,3 +811,139 @@ fn a_new_token_replaces_a_refused_credential_and_state_dirs_are_not_shared() {
     let c = lab.ok(&t.aws, &["connection", "get", &id]);
     assert_eq!(c["state"], "available", "{c}");
 }
+
+/// IPv6 across a managed connection: attach points with an IPv6 prefix beside their IPv4 one
+/// get a second BGP session per link, between the link's IPv6 addresses (its /127 from the
+/// gateway's pool), which carries the IPv6 prefixes. Hosts' IPv6 addresses ping each other and
+/// carry a TCP exchange; an IPv6 prefix added to one attach point reaches the other side live.
+#[test]
+fn ipv6_prefixes_cross_a_connection_and_change_live() {
+    let mut lab = Lab::new("mgd5");
+    lab.start_server();
+    let t = lab.tenants();
+    lab.start_gateways(&t);
+    lab.pair
+        .exec_ok(AWS, &["ip", "addr", "add", "fd00:a::1/48", "dev", "lo"]);
+    lab.pair
+        .exec_ok(GCP, &["ip", "addr", "add", "fd00:b::1/48", "dev", "lo"]);
+    for (who, ap, prefixes) in [
+        (&t.aws, &t.ap_aws, "10.0.0.0/16,fd00:a::/48"),
+        (&t.gcp, &t.ap_gcp, "10.1.0.0/16,fd00:b::/48"),
+    ] {
+        lab.ok(who, &["attach-point", "update", ap, "--prefixes", prefixes]);
+    }
+    let id = lab.connect_and_ping(&t);
+    let routes6 = |side: usize| lab.pair.routes(side, true);
+    let context6 = || {
+        format!(
+            "{}--- ipv6 routes aws\n{}--- ipv6 routes gcp\n{}",
+            lab.context(),
+            routes6(AWS),
+            routes6(GCP)
+        )
+    };
+    wait_for(
+        "ping over IPv6 across the connection",
+        UP,
+        || lab.pair.ping(AWS, "fd00:a::1", "fd00:b::1"),
+        context6,
+    );
+    assert!(
+        routes6(AWS).contains("fd00:b::/48 via fd58:"),
+        "{}",
+        routes6(AWS)
+    );
+    assert!(
+        routes6(GCP).contains("fd00:a::/48 via fd58:"),
+        "{}",
+        routes6(GCP)
+    );
+
+    // The links view shows both families: each end's IPv6 address, its IPv6 session, and the
+    // routes it has through the link in both.
+    wait_for(
+        "both ends' IPv6 sessions reported Established",
+        UP,
+        || {
+            let links = lab.ok(&t.aws, &["connection", "links", &id]);
+            let ends = &links["links"][0]["ends"];
+            [0, 1]
+                .iter()
+                .all(|&i| ends[i]["bgp6"]["state"] == "Established")
+        },
+        context6,
+    );
+    let links = lab.ok(&t.aws, &["connection", "links", &id]);
+    let ends = &links["links"][0]["ends"];
+    for (i, theirs) in [
+        (0, ["10.1.0.0/16", "fd00:b::/48"]),
+        (1, ["10.0.0.0/16", "fd00:a::/48"]),
+    ] {
+        assert!(
+            ends[i]["address6"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("fd58:")),
+            "{links}"
+        );
+        assert_eq!(ends[i]["routes"], json!(theirs), "{links}");
+    }
+
+    // TCP over IPv6: a listener in gcp answers what aws sends.
+    let mut listener = lab.pair.spawn(
+        GCP,
+        "tcp6-listener",
+        &[
+            "python3",
+            "-c",
+            "import socket\n\
+             s = socket.socket(socket.AF_INET6)\n\
+             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+             s.bind(('fd00:b::1', 7001)); s.listen(1)\n\
+             c, _ = s.accept(); c.settimeout(30)\n\
+             c.sendall(b'echo:' + c.recv(64)); c.close()",
+        ],
+    );
+    wait_for(
+        "a TCP exchange over IPv6",
+        UP,
+        || {
+            let out = lab.pair.exec(
+                AWS,
+                &[
+                    "timeout",
+                    "15",
+                    "bash",
+                    "-c",
+                    "exec 3<>/dev/tcp/fd00:b::1/7001 && printf hello >&3 && timeout 10 cat <&3",
+                ],
+            );
+            String::from_utf8_lossy(&out.stdout).contains("echo:hello")
+        },
+        || format!("{}\n{}", context6(), listener.log_text()),
+    );
+    listener.stop();
+
+    // aws's network grows by an IPv6 prefix: gcp learns it and reaches it, the link staying up.
+    lab.pair
+        .exec_ok(AWS, &["ip", "addr", "add", "fd00:c::1/48", "dev", "lo"]);
+    lab.ok(
+        &t.aws,
+        &[
+            "attach-point",
+            "update",
+            &t.ap_aws,
+            "--prefixes",
+            "10.0.0.0/16,fd00:a::/48,fd00:c::/48",
+        ],
+    );
+    wait_for(
+        "the new IPv6 prefix in gcp's kernel, and a ping to it",
+        UP,
+        || {
+            routes6(GCP).contains("fd00:c::/48 via fd58:")
+                && lab.pair.ping(GCP, "fd00:b::1", "fd00:c::1")
+        },
+        context6,
+    );
+    assert!(lab.ping(), "IPv4 still crosses");
+}

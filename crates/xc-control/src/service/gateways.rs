@@ -536,6 +536,20 @@ fn build_config(db: &Db<'_>, g: &GatewayRecord, secrets: &Secrets) -> Result<Con
             passive: is_b,
             ..NeighborDoc::default()
         };
+        // IPv6 prefixes go over a session of their own between the link's IPv6 addresses (a
+        // session exports a family with a next hop of that family: its own address).
+        let link_neighbor6 = |remote_asn: u32, import: &[Prefix]| NeighborDoc {
+            address: l.address6(!is_b).addr().to_string(),
+            remote_asn,
+            import: Some(prefix_list(import)),
+            max_prefixes: Some(100),
+            bfd: true,
+            hold_time: Some(30),
+            connect_retry_secs: Some(1),
+            // The owner's side connects, the remote side listens: no connection collisions.
+            passive: is_b,
+            ..NeighborDoc::default()
+        };
         if let Some(lm) = intent::site(&c) {
             let Some(ap) = aps.get(&c.owner_attach_point) else {
                 continue;
@@ -610,6 +624,14 @@ fn build_config(db: &Db<'_>, g: &GatewayRecord, secrets: &Secrets) -> Result<Con
         asn = Some(own_ap.asn.get());
         doc.link.push(link);
         neighbors.push(link_neighbor(other_ap.asn.get(), &acc));
+        if intent::carries_ipv6(own_ap, other_ap) {
+            let acc6: Vec<Prefix> = acc
+                .iter()
+                .filter(|p| p.net().addr().is_ipv6())
+                .cloned()
+                .collect();
+            neighbors.push(link_neighbor6(other_ap.asn.get(), &acc6));
+        }
     }
     if let Some(asn) = asn {
         doc.bgp = Some(BgpDoc {
@@ -665,7 +687,14 @@ fn link_view(
         let gid = if is_b { &l.gateway_b } else { &l.gateway_a };
         let g = db.get_gateway(gid)?;
         let peer = intent::link_peer(c, l, is_b).map(|p| p.to_string());
+        let peer6 = intent::link_peer6(aps, c, l, is_b).map(|p| p.to_string());
         let st = g.as_ref().and_then(|g| g.status.as_ref());
+        let neighbor = |addr: &Option<String>| {
+            addr.as_ref().and_then(|a| {
+                st.and_then(|s| s.bgp.as_ref())
+                    .and_then(|b| b.neighbors.iter().find(|n| &n.address == a).cloned())
+            })
+        };
         let ls = st.and_then(|s| planner::link_report(s, l));
         ends.push(LinkEnd {
             side: if is_b { Side::Remote } else { Side::Owner },
@@ -677,20 +706,24 @@ fn link_view(
                 .map(|g| SocketAddr::new(g.underlay_address, l.port()).to_string())
                 .unwrap_or_default(),
             address: l.address(is_b).to_string(),
+            address6: peer6.is_some().then(|| l.address6(is_b).to_string()),
             mka: ls.map(|x| x.mka.clone()),
-            routes: match (&peer, st.and_then(|s| s.bgp.as_ref())) {
-                (Some(peer), Some(b)) => b
+            routes: match st.and_then(|s| s.bgp.as_ref()) {
+                Some(b) => b
                     .routes
                     .iter()
-                    .filter(|r| r.next_hops.contains(peer))
+                    .filter(|r| {
+                        [&peer, &peer6]
+                            .into_iter()
+                            .flatten()
+                            .any(|p| r.next_hops.contains(p))
+                    })
                     .map(|r| r.prefix.clone())
                     .collect(),
-                _ => Vec::new(),
+                None => Vec::new(),
             },
-            bgp: peer.and_then(|peer| {
-                st.and_then(|s| s.bgp.as_ref())
-                    .and_then(|b| b.neighbors.iter().find(|n| n.address == peer).cloned())
-            }),
+            bgp: neighbor(&peer),
+            bgp6: neighbor(&peer6),
             counters: ls.map(|x| x.counters),
             last_contact_age_secs: g.as_ref().and_then(|g| g.last_contact).map(|t| now - t),
         });

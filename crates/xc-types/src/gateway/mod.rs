@@ -201,12 +201,19 @@ pub struct LinkEnd {
     pub facility: Option<String>,
     pub underlay: String,
     pub address: String,
+    /// The end's IPv6 address on the link (a /127), when the link carries IPv6: one of the two
+    /// attach points has IPv6 prefixes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address6: Option<String>,
     pub mka: Option<MkaStatus>,
     pub bgp: Option<NeighborStatus>,
+    /// The BGP session over the link's IPv6 addresses, which carries the IPv6 prefixes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bgp6: Option<NeighborStatus>,
     pub counters: Option<LinkCounters>,
     pub last_contact_age_secs: Option<i64>,
     /// Prefixes this end's gateway has in its kernel through this link: the routes it learned
-    /// from the other end.
+    /// from the other end, both families.
     #[serde(default)]
     pub routes: Vec<String>,
 }

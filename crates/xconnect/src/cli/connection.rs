@@ -339,12 +339,22 @@ pub async fn run(c: &Client, out: Format, verb: ConnectionVerb) -> anyhow::Resul
                 "state" => |l| json!(l.state),
                 "owner" => |l| json!(both(l, |e| Some(format!("{} ({})", e.gateway_name, e.facility.as_deref().unwrap_or("-"))))[0]),
                 "remote" => |l| json!(both(l, |e| Some(format!("{} ({})", e.gateway_name, e.facility.as_deref().unwrap_or("-"))))[1]),
-                "addresses" => |l| json!(both(l, |e| Some(e.address.clone())).join(" - ")),
+                "addresses" => |l| json!(both(l, |e| Some(match &e.address6 {
+                    Some(v6) => format!("{} {v6}", e.address),
+                    None => e.address.clone(),
+                })).join(" - ")),
                 "mka" => |l| json!(both(l, |e| e.mka.as_ref().map(|m| match m.key_age_secs {
                     Some(a) => format!("{} (key {a}s)", m.state),
                     None => m.state.to_string(),
                 })).join(" / ")),
-                "bgp" => |l| json!(both(l, |e| e.bgp.as_ref().map(|b| format!("{} {}/{}", b.state, b.prefixes_accepted, b.prefixes_sent))).join(" / ")),
+                // Each end's session, then its IPv6 session when the link has one ("v6 ...").
+                "bgp" => |l| json!(both(l, |e| e.bgp.as_ref().map(|b| {
+                    let v4 = format!("{} {}/{}", b.state, b.prefixes_accepted, b.prefixes_sent);
+                    match &e.bgp6 {
+                        Some(b6) => format!("{v4}, v6 {} {}/{}", b6.state, b6.prefixes_accepted, b6.prefixes_sent),
+                        None => v4,
+                    }
+                })).join(" / ")),
                 "bfd" => |l| json!(both(l, |e| e.bgp.as_ref().and_then(|b| b.bfd.as_ref()).map(|b| b.state.to_string())).join(" / ")),
                 "reason" => |l| json!(l.reason.as_ref().map(|r| r.to_string())),
             ];
