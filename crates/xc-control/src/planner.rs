@@ -397,7 +397,38 @@ pub fn link_health(
         (Err(r), Err(_)) if r.code == StateReasonCode::NoRoutesReceived => Ok(()),
         (r, _) => r,
     };
-    ra.and(rb).and(rc)
+    // A link that carries IPv6 does so over its second session: down, the IPv6 prefixes do not
+    // cross, and the link says so.
+    let ra6 = session6_health(a, l, intent::link_peer6(aps, c, l, false));
+    let rb6 = session6_health(b, l, intent::link_peer6(aps, c, l, true));
+    ra.and(rb).and(rc).and(ra6).and(rb6)
+}
+
+/// The IPv6 session of a link's end (when the link carries IPv6: `peer` given).
+fn session6_health(
+    g: Option<&GatewayRecord>,
+    l: &LinkRecord,
+    peer: Option<IpAddr>,
+) -> Result<(), StateReason> {
+    let Some(peer) = peer else {
+        return Ok(());
+    };
+    let n = g
+        .and_then(|g| g.status.as_ref())
+        .and_then(|s| s.bgp.as_ref())
+        .and_then(|b| b.neighbors.iter().find(|n| same_ip(&n.address, peer)));
+    let (name, at) = (l.name(), g.map_or("?", |g| g.name.as_str()));
+    match n {
+        Some(n) if n.state == BgpState::Established => Ok(()),
+        Some(n) => Err(StateReasonCode::BgpNotEstablished.with(format!(
+            "link {name} on gateway {at}: the IPv6 session with {peer}: BGP {}{}",
+            n.state,
+            n.problem().map(|e| format!(" ({e})")).unwrap_or_default()
+        ))),
+        None => Err(StateReasonCode::BgpNotEstablished.with(format!(
+            "link {name} on gateway {at}: no IPv6 session with {peer} yet"
+        ))),
+    }
 }
 
 /// The customer session of a last-mile link, on the gateway that runs it.

@@ -254,6 +254,44 @@ fn a_connection_goes_from_pending_to_available_to_down() {
     );
 }
 
+/// A link between attach points with IPv6 prefixes carries them over its second session: until
+/// that one is Established too, the link is not up, and the reason names it.
+#[test]
+fn a_link_that_carries_ipv6_is_up_once_its_ipv6_session_is() {
+    let mut w = world(&[("a1", "f1")], &[("b1", "f2")]);
+    for ap in w.attach_points.values_mut() {
+        let v6 = format!("fd00:{:x}::/48", ap.asn.get() - 64_500);
+        ap.prefixes.push(v6.parse().expect("prefix"));
+    }
+    step(&mut w);
+    all_up(&mut w);
+    step(&mut w);
+    let (c, r) = (&w.connections[0], &w.connections[0].state_reason);
+    assert_eq!(c.state, ConnectionState::Pending, "{r:?}");
+    let r = r.as_ref().expect("a reason");
+    assert_eq!(r.code, StateReasonCode::BgpNotEstablished);
+    assert!(r.message.contains("no IPv6 session"), "{}", r.message);
+    // Both ends' IPv6 sessions come up.
+    let links = w.links.clone();
+    for g in &mut w.gateways {
+        for l in links
+            .iter()
+            .filter(|l| l.gateway_a == g.id || l.gateway_b == g.id)
+        {
+            let is_b = l.gateway_b == g.id;
+            if let Some(b) = g.status.as_mut().and_then(|s| s.bgp.as_mut()) {
+                b.neighbors.push(NeighborStatus {
+                    address: l.address6(!is_b).addr().to_string(),
+                    state: BgpState::Established,
+                    ..NeighborStatus::default()
+                });
+            }
+        }
+    }
+    step(&mut w);
+    assert_eq!(state(&w), (ConnectionState::Available, None));
+}
+
 #[test]
 fn one_link_up_keeps_the_connection_available() {
     let mut w = world(&[("a1", "f1"), ("a2", "f2")], &[("b1", "f1"), ("b2", "f2")]);
