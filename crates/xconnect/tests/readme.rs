@@ -60,14 +60,7 @@ impl Shell {
             "{command}\nrc=$?\nenv -0 > {}\nexit $rc",
             env_file.display()
         );
-        let out = Command::new("bash")
-            .args(["-o", "pipefail", "-c", &script])
-            .current_dir(&self.dir)
-            .env_clear()
-            .envs(&self.env)
-            .stdin(Stdio::null())
-            .output()
-            .expect("bash");
+        let out = self.bash(&script);
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(
             out.status.success(),
@@ -87,16 +80,21 @@ impl Shell {
 }
 
 impl Shell {
-    /// Runs a command that is to fail; what it said on stderr.
-    fn fails(&self, command: &str) -> String {
-        let out = Command::new("bash")
-            .args(["-o", "pipefail", "-c", command])
+    /// Runs `script` with bash in the shell's directory and environment.
+    fn bash(&self, script: &str) -> std::process::Output {
+        Command::new("bash")
+            .args(["-o", "pipefail", "-c", script])
             .current_dir(&self.dir)
             .env_clear()
             .envs(&self.env)
             .stdin(Stdio::null())
             .output()
-            .expect("bash");
+            .expect("bash")
+    }
+
+    /// Runs a command that is to fail; what it said on stderr.
+    fn fails(&self, command: &str) -> String {
+        let out = self.bash(command);
         assert!(!out.status.success(), "`{command}` was to fail");
         String::from_utf8_lossy(&out.stderr).into_owned()
     }

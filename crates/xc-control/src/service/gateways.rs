@@ -524,8 +524,9 @@ fn build_config(db: &Db<'_>, g: &GatewayRecord, secrets: &Secrets) -> Result<Con
             key_server_priority: Some(if is_b { 32 } else { 16 }),
             ..LinkDoc::default()
         };
-        let link_neighbor = |remote_asn: u32, import: &[Prefix]| NeighborDoc {
-            address: l.address(!is_b).addr().to_string(),
+        // A BGP neighbour across the link, at `address` (the other end's).
+        let across = |address: IpAddr, remote_asn: u32, import: &[Prefix]| NeighborDoc {
+            address: address.to_string(),
             remote_asn,
             import: Some(prefix_list(import)),
             max_prefixes: Some(100),
@@ -536,19 +537,13 @@ fn build_config(db: &Db<'_>, g: &GatewayRecord, secrets: &Secrets) -> Result<Con
             passive: is_b,
             ..NeighborDoc::default()
         };
+        let link_neighbor = |remote_asn: u32, import: &[Prefix]| {
+            across(IpAddr::V4(l.address(!is_b).addr()), remote_asn, import)
+        };
         // IPv6 prefixes go over a session of their own between the link's IPv6 addresses (a
         // session exports a family with a next hop of that family: its own address).
-        let link_neighbor6 = |remote_asn: u32, import: &[Prefix]| NeighborDoc {
-            address: l.address6(!is_b).addr().to_string(),
-            remote_asn,
-            import: Some(prefix_list(import)),
-            max_prefixes: Some(100),
-            bfd: true,
-            hold_time: Some(30),
-            connect_retry_secs: Some(1),
-            // The owner's side connects, the remote side listens: no connection collisions.
-            passive: is_b,
-            ..NeighborDoc::default()
+        let link_neighbor6 = |remote_asn: u32, import: &[Prefix]| {
+            across(IpAddr::V6(l.address6(!is_b).addr()), remote_asn, import)
         };
         if let Some(lm) = intent::site(&c) {
             let Some(ap) = aps.get(&c.owner_attach_point) else {
