@@ -25,6 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use xc_types::gateway::{
     BgpState, GatewayRecord, GatewayStatus, LinkId, LinkRecord, LinkStatus, MkaState,
+    NeighborStatus,
 };
 use xc_types::*;
 
@@ -413,21 +414,38 @@ fn session6_health(
     let Some(peer) = peer else {
         return Ok(());
     };
-    let n = g
-        .and_then(|g| g.status.as_ref())
+    let at = g.map_or("?", |g| g.name.as_str());
+    established(
+        g.and_then(|g| g.status.as_ref()),
+        peer,
+        StateReasonCode::BgpNotEstablished,
+        &format!(
+            "link {} on gateway {at}: the IPv6 session with {peer}",
+            l.name()
+        ),
+    )
+    .map(|_| ())
+}
+
+/// The BGP session with `peer` in a gateway's report when it is Established, or why it is not
+/// (`code`, and `what` naming the session).
+fn established<'a>(
+    st: Option<&'a GatewayStatus>,
+    peer: IpAddr,
+    code: StateReasonCode,
+    what: &str,
+) -> Result<&'a NeighborStatus, StateReason> {
+    let n = st
         .and_then(|s| s.bgp.as_ref())
         .and_then(|b| b.neighbors.iter().find(|n| same_ip(&n.address, peer)));
-    let (name, at) = (l.name(), g.map_or("?", |g| g.name.as_str()));
     match n {
-        Some(n) if n.state == BgpState::Established => Ok(()),
-        Some(n) => Err(StateReasonCode::BgpNotEstablished.with(format!(
-            "link {name} on gateway {at}: the IPv6 session with {peer}: BGP {}{}",
+        Some(n) if n.state == BgpState::Established => Ok(n),
+        Some(n) => Err(code.with(format!(
+            "{what}: BGP {}{}",
             n.state,
             n.problem().map(|e| format!(" ({e})")).unwrap_or_default()
         ))),
-        None => Err(StateReasonCode::BgpNotEstablished.with(format!(
-            "link {name} on gateway {at}: no IPv6 session with {peer} yet"
-        ))),
+        None => Err(code.with(format!("{what}: no BGP session yet"))),
     }
 }
 
@@ -437,29 +455,21 @@ fn customer_health(
     l: &LinkRecord,
     g: Option<&GatewayRecord>,
 ) -> Result<(), StateReason> {
-    let not_up = StateReasonCode::CustomerBgpNotEstablished;
     let Some(session) = lm.sessions.get(usize::from(l.slot)) else {
         return Err(StateReasonCode::SiteNotConfigured.with("the link has no customer session"));
     };
     let addr = session.customer_address;
-    let n = g
-        .and_then(|g| g.status.as_ref())
-        .and_then(|s| s.bgp.as_ref())
-        .and_then(|b| b.neighbors.iter().find(|n| same_ip(&n.address, addr)));
-    let at = g.map(|g| g.name.as_str()).unwrap_or("?");
-    match n {
-        Some(n) if n.state == BgpState::Established => Ok(()),
-        Some(n) => Err(not_up.with(format!(
-            "BGP with the customer router {addr} (AS {}) on {at}, VLAN {}: {}{}",
-            lm.customer_asn,
-            lm.vlan,
-            n.state,
-            n.problem().map(|e| format!(" ({e})")).unwrap_or_default()
-        ))),
-        None => Err(not_up.with(format!(
-            "no BGP session with the customer router {addr} on {at} yet"
-        ))),
-    }
+    let at = g.map_or("?", |g| g.name.as_str());
+    established(
+        g.and_then(|g| g.status.as_ref()),
+        addr,
+        StateReasonCode::CustomerBgpNotEstablished,
+        &format!(
+            "the customer router {addr} (AS {}) on {at}, VLAN {}",
+            lm.customer_asn, lm.vlan
+        ),
+    )
+    .map(|_| ())
 }
 
 /// Whether a reported address is `ip`.
@@ -537,36 +547,19 @@ pub(crate) fn end_health(
     let Some(peer) = peer else {
         return Ok(()); // a layer 2 edge: nothing routed here
     };
-    let n = st
-        .bgp
-        .as_ref()
-        .and_then(|b| b.neighbors.iter().find(|n| same_ip(&n.address, peer)));
-    let not_up = StateReasonCode::BgpNotEstablished;
-    match n {
-        Some(n) if n.state == BgpState::Established => {
-            if expects_prefixes && n.prefixes_accepted == 0 {
-                Err(StateReasonCode::NoRoutesReceived.with(format!(
-                    "link {name} on gateway {}: BGP up, no prefixes accepted",
-                    g.name
-                )))
-            } else {
-                Ok(())
-            }
-        }
-        Some(n) => Err(not_up.with(format!(
-            "link {name} on gateway {}: BGP {}{}",
-            g.name,
-            n.state,
-            n.last_error
-                .as_ref()
-                .map(|e| format!(" ({})", e.message))
-                .unwrap_or_default()
-        ))),
-        None => Err(not_up.with(format!(
-            "link {name} on gateway {}: no BGP session yet",
+    let n = established(
+        Some(st),
+        peer,
+        StateReasonCode::BgpNotEstablished,
+        &format!("link {name} on gateway {}", g.name),
+    )?;
+    if expects_prefixes && n.prefixes_accepted == 0 {
+        return Err(StateReasonCode::NoRoutesReceived.with(format!(
+            "link {name} on gateway {}: BGP up, no prefixes accepted",
             g.name
-        ))),
+        )));
     }
+    Ok(())
 }
 
 #[cfg(test)]

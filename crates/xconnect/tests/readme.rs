@@ -106,10 +106,11 @@ fn filled(text: &str, values: &BTreeMap<&str, String>) -> String {
     for (placeholder, value) in values {
         out = out.replace(placeholder, value);
     }
-    assert!(
-        !out.contains("<") || !out.contains(">") || out.contains("->"),
-        "a placeholder left unfilled in `{out}`"
-    );
+    // A placeholder is `<` then a letter, up to a `>` (a redirection has a space or a digit).
+    let left = out.match_indices('<').find(|(i, _)| {
+        out[i + 1..].starts_with(|c: char| c.is_ascii_alphabetic()) && out[*i..].contains('>')
+    });
+    assert!(left.is_none(), "a placeholder left unfilled in `{out}`");
     out
 }
 

@@ -270,7 +270,11 @@ fn a_link_that_carries_ipv6_is_up_once_its_ipv6_session_is() {
     assert_eq!(c.state, ConnectionState::Pending, "{r:?}");
     let r = r.as_ref().expect("a reason");
     assert_eq!(r.code, StateReasonCode::BgpNotEstablished);
-    assert!(r.message.contains("no IPv6 session"), "{}", r.message);
+    assert!(
+        r.message.contains("the IPv6 session") && r.message.contains("no BGP session yet"),
+        "{}",
+        r.message
+    );
     // Both ends' IPv6 sessions come up.
     let links = w.links.clone();
     for g in &mut w.gateways {

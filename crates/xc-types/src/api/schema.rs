@@ -357,5 +357,31 @@ mod tests {
             assert_eq!(crate::validate_tags(&tags).is_ok(), ok, "{s}");
         }
         assert!(matches(&key, &"k".repeat(128)) && !matches(&key, &"k".repeat(129)));
+        // A last-mile session's provider address: /24 to /31, /120 to /127, as written.
+        let session = session_interface_address(&mut SchemaGenerator::default());
+        let session = session
+            .get("pattern")
+            .and_then(|p| p.as_str())
+            .expect("pattern")
+            .to_owned();
+        for (s, ok) in [
+            ("192.168.50.1/30", true),
+            ("192.168.50.0/31", true),
+            ("192.168.50.1/24", true),
+            ("192.168.50.1/23", false),
+            ("192.168.50.1/32", false),
+            ("fd00:50::1/126", true),
+            ("fd00:50::1/64", false),
+            ("fd00:50::1/128", false),
+            ("::ffff:192.168.50.1/126", false),
+            (" 192.168.50.1/30", false),
+        ] {
+            assert_eq!(matches(&session, s), ok, "{s}");
+        }
+        let circuit = circuit_id(&mut SchemaGenerator::default());
+        assert_eq!(
+            circuit.get("pattern").and_then(|p| p.as_str()),
+            Some(name_pattern(100).as_str())
+        );
     }
 }
