@@ -291,8 +291,8 @@ function drawConnection(c, links, events) {
       }).join('')}</tbody></table></div>`}
     ${sessions.length ? `<h2>Customer sessions</h2><div class="table-wrap"><table><thead><tr><th>Edge</th><th>VLAN interface</th><th>Addresses</th><th>BGP</th><th>Routes in (accepted / refused)</th><th>Last error</th></tr></thead><tbody>
       ${sessions.map((s) => `<tr><td>${esc(s.edge)} <span class="muted">${esc(s.facility || '')}</span></td><td><code>${esc(s.interface || '-')}</code></td>
-        <td><code>${esc(s.providerAddress)}</code> ↔ <code>${esc(s.customerAddress)}</code> (AS ${esc(s.customerAsn)})</td>
-        <td>${s.bgp ? badge(s.bgp.state) : '-'}</td>
+        <td><code>${esc(s.providerAddress)}</code> ↔ <code>${esc(s.customerAddress)}</code> (AS ${esc(s.customerAsn)})${s.providerAddress6 ? `<br><code>${esc(s.providerAddress6)}</code> ↔ <code>${esc(s.customerAddress6)}</code>` : ''}</td>
+        <td>${s.bgp ? badge(s.bgp.state) : '-'}${s.bgp6 ? `<br>IPv6 ${badge(s.bgp6.state)} ${esc(s.bgp6.prefixesAccepted)}` : ''}</td>
         <td>${s.bgp ? `${esc(s.bgp.prefixesAccepted)} / ${esc(s.bgp.prefixesRefusedTotal)}${s.bgp.refusedPrefixes && s.bgp.refusedPrefixes.length ? `<br><span class="hint">refused: ${esc(s.bgp.refusedPrefixes.join(', '))}</span>` : ''}` : '-'}</td>
         <td>${esc((s.bgp && ((s.bgp.lastError && s.bgp.lastError.message) || s.bgp.connectError)) || '')}</td></tr>`).join('')}</tbody></table></div>` : ''}
     <h2>Tags</h2>

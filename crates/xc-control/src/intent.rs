@@ -104,30 +104,72 @@ pub(crate) fn carries_ipv6(a: &AttachPoint, b: &AttachPoint) -> bool {
         .any(|p| p.net().addr().is_ipv6())
 }
 
-/// The address of the IPv6 session's peer at a link's end (multicloud links that carry IPv6).
+/// Whether a last-mile site carries IPv6: it has an IPv6 prefix or an IPv6 session address.
+/// Each of its customer sessions then has an IPv6 session too (or is one), and each link
+/// between the tenant's gateway and an edge (layer 3) a second BGP session between the link's
+/// IPv6 addresses.
+pub(crate) fn site_carries_ipv6(lm: &LastMile) -> bool {
+    lm.on_premises_prefixes
+        .iter()
+        .any(|p| p.net().addr().is_ipv6())
+        || lm
+            .sessions
+            .iter()
+            .any(|s| s.sessions().any(|(p, _)| p.addr().is_ipv6()))
+}
+
+/// The address of the IPv6 session's peer at a link's end, when the link carries IPv6: the
+/// other end's, or in last mile layer 2 the customer router's IPv6 session (and none on the
+/// edge, which only bridges).
 pub(crate) fn link_peer6(
     aps: &AttachPoints,
     c: &Connection,
     l: &LinkRecord,
     is_b: bool,
 ) -> Option<IpAddr> {
-    if site(c).is_some() {
-        return None;
+    if let Some(lm) = site(c) {
+        if !site_carries_ipv6(lm) {
+            return None;
+        }
+        return if lm.layer == 2 {
+            (!is_b)
+                .then(|| lm.sessions.get(usize::from(l.slot)))
+                .flatten()
+                .and_then(|s| s.customer_address6)
+        } else {
+            Some(IpAddr::V6(l.address6(!is_b).addr()))
+        };
     }
     let a = aps.get(&c.owner_attach_point)?;
     let b = aps.get(c.remote_attach_point.as_ref()?)?;
     carries_ipv6(a, b).then(|| IpAddr::V6(l.address6(!is_b).addr()))
 }
 
-/// Whether a link's end expects prefixes from its BGP neighbour.
-pub(crate) fn expects_prefixes(aps: &AttachPoints, c: &Connection, is_b: bool) -> bool {
-    if let Some(lm) = site(c) {
-        return is_b // the tenant's prefixes, from the tenant's gateway
-            || aps
-                .get(&c.owner_attach_point)
-                .is_some_and(|ap| !last_mile_routes(ap, c, lm).1.is_empty());
-    }
-    sides(aps, c, is_b)
-        .map(|(oa, or, xa, xr)| !announce_and_accept(oa, or, xa, xr).1.is_empty())
-        .unwrap_or(false)
+/// Whether a link's end expects prefixes from its (first) BGP neighbour: prefixes it accepts
+/// of that session's family (IPv6 ones come over the IPv6 session).
+pub(crate) fn expects_prefixes(
+    aps: &AttachPoints,
+    c: &Connection,
+    l: &LinkRecord,
+    is_b: bool,
+) -> bool {
+    let Some(peer) = link_peer(c, l, is_b) else {
+        return false;
+    };
+    let accepted = if let Some(lm) = site(c) {
+        let Some(ap) = aps.get(&c.owner_attach_point) else {
+            return false;
+        };
+        let (tenant_announce, tenant_accept) = last_mile_routes(ap, c, lm);
+        // The edge accepts the tenant's prefixes from the tenant's gateway.
+        if is_b { tenant_announce } else { tenant_accept }
+    } else {
+        match sides(aps, c, is_b) {
+            Some((oa, or, xa, xr)) => announce_and_accept(oa, or, xa, xr).1,
+            None => return false,
+        }
+    };
+    accepted
+        .iter()
+        .any(|p| p.net().addr().is_ipv4() == peer.is_ipv4())
 }

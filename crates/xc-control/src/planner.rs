@@ -384,8 +384,8 @@ pub fn link_health(
     b: Option<&GatewayRecord>,
     now: i64,
 ) -> Result<(), StateReason> {
-    let ea = intent::expects_prefixes(aps, c, false);
-    let eb = intent::expects_prefixes(aps, c, true);
+    let ea = intent::expects_prefixes(aps, c, l, false);
+    let eb = intent::expects_prefixes(aps, c, l, true);
     let ra = end_health(a, b, l, intent::link_peer(c, l, false), ea, now);
     let rb = end_health(b, a, l, intent::link_peer(c, l, true), eb, now);
     let rc = match intent::site(c) {
@@ -458,18 +458,20 @@ fn customer_health(
     let Some(session) = lm.sessions.get(usize::from(l.slot)) else {
         return Err(StateReasonCode::SiteNotConfigured.with("the link has no customer session"));
     };
-    let addr = session.customer_address;
     let at = g.map_or("?", |g| g.name.as_str());
-    established(
-        g.and_then(|g| g.status.as_ref()),
-        addr,
-        StateReasonCode::CustomerBgpNotEstablished,
-        &format!(
-            "the customer router {addr} (AS {}) on {at}, VLAN {}",
-            lm.customer_asn, lm.vlan
-        ),
-    )
-    .map(|_| ())
+    // Each of its sessions (IPv4, and IPv6 when the site carries it) must be up.
+    for (_, addr) in session.sessions() {
+        established(
+            g.and_then(|g| g.status.as_ref()),
+            addr,
+            StateReasonCode::CustomerBgpNotEstablished,
+            &format!(
+                "the customer router {addr} (AS {}) on {at}, VLAN {}",
+                lm.customer_asn, lm.vlan
+            ),
+        )?;
+    }
+    Ok(())
 }
 
 /// Whether a reported address is `ip`.

@@ -284,7 +284,9 @@ impl std::fmt::Debug for LastMile {
 }
 
 /// The addresses of one customer BGP session: the provider's side (the edge in layer 3, the
-/// tenant's gateway in layer 2), with its prefix length, and the customer router's.
+/// tenant's gateway in layer 2), with its prefix length, and the customer router's; and, when
+/// the site carries IPv6 over an IPv4 session, those of the second (IPv6) session on the same
+/// VLAN. A session carries the prefixes of its own address family.
 #[derive(
     Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
 )]
@@ -293,6 +295,20 @@ pub struct CustomerPeering {
     #[schemars(with = "String")]
     pub provider_address: ipnet::IpNet,
     pub customer_address: std::net::IpAddr,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub provider_address6: Option<ipnet::IpNet>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_address6: Option<std::net::IpAddr>,
+}
+
+impl CustomerPeering {
+    /// The sessions on this VLAN: (provider's address with length, customer router's), the
+    /// first one's family first.
+    pub fn sessions(&self) -> impl Iterator<Item = (ipnet::IpNet, std::net::IpAddr)> + '_ {
+        std::iter::once((self.provider_address, self.customer_address))
+            .chain(self.provider_address6.zip(self.customer_address6))
+    }
 }
 
 impl Connection {

@@ -26,6 +26,8 @@ const UP: Duration = Duration::from_secs(90);
 const SERVER: &str = "10.210.0.1";
 const ONPREM: &str = "10.50.0.1";
 const VPC: &str = "10.0.0.1";
+const ONPREM6: &str = "fd00:50::1";
+const VPC6: &str = "fd00:a::1";
 
 #[derive(Clone)]
 struct Creds {
@@ -39,6 +41,8 @@ struct Site {
     vlan: u64,
     /// (provider address with length, customer address), per session.
     peerings: Vec<(String, String)>,
+    /// The same of each session's IPv6 session, when the site carries IPv6.
+    peerings6: Vec<(String, String)>,
 }
 
 struct Lab {
@@ -100,6 +104,7 @@ impl Lab {
         }
         for n in ["tenant", "edge1", "edge2", "cpe"] {
             s += &format!("--- routes {n}\n{}", self.topo.routes(n));
+            s += &format!("--- IPv6 routes {n}\n{}", self.topo.routes6(n));
         }
         s
     }
@@ -222,6 +227,18 @@ impl Lab {
         (acme, lumen, lumen_id, ap)
     }
 
+    /// A provisioned lab (with IPv6 on both sides when `ipv6`, see [`with_ipv6`]) and a
+    /// connection created with `site` flags and accepted: the lab, the tenant and the site.
+    fn with_site(tag: &str, ipv6: bool, site: &[&str]) -> (Lab, Creds, Site) {
+        let mut lab = Lab::new(tag);
+        let (acme, lumen, lumen_id, ap) = lab.provision();
+        if ipv6 {
+            with_ipv6(&lab, &acme, &ap);
+        }
+        let site = lab.connect(&acme, &lumen, &lumen_id, &ap, site);
+        (lab, acme, site)
+    }
+
     /// The tenant creates the connection with `site` flags; the provider accepts it.
     fn connect(
         &self,
@@ -253,20 +270,24 @@ impl Lab {
         let accepted = self.ok(lumen, &["connection", "accept", "--activation-key", &key]);
         assert_eq!(accepted["state"], "pending", "{accepted}");
         let lm = &c["lastMile"];
-        Site {
-            id: c["id"].as_str().expect("id").to_owned(),
-            vlan: lm["vlan"].as_u64().expect("vlan"),
-            peerings: lm["peerings"]
+        let pairs = |suffix: &str| -> Vec<(String, String)> {
+            lm["peerings"]
                 .as_array()
                 .expect("peerings")
                 .iter()
-                .map(|p| {
-                    (
-                        p["providerAddress"].as_str().expect("p").to_owned(),
-                        p["customerAddress"].as_str().expect("c").to_owned(),
-                    )
+                .filter_map(|p| {
+                    Some((
+                        p[format!("providerAddress{suffix}")].as_str()?.to_owned(),
+                        p[format!("customerAddress{suffix}")].as_str()?.to_owned(),
+                    ))
                 })
-                .collect(),
+                .collect()
+        };
+        Site {
+            id: c["id"].as_str().expect("id").to_owned(),
+            vlan: lm["vlan"].as_u64().expect("vlan"),
+            peerings: pairs(""),
+            peerings6: pairs("6"),
         }
     }
 
@@ -274,12 +295,20 @@ impl Lab {
     /// only: the kernel here has no 802.1Q devices).
     fn cpe_vlans(&mut self, site: &Site) {
         let mut text = "[gateway]\nname = \"cpe\"\nadmin_listen = \"127.0.0.1:7801\"\n".to_owned();
-        for (i, (provider, customer)) in site.peerings.iter().enumerate() {
+        let with_length = |(provider, customer): &(String, String)| {
             let len = provider.split('/').nth(1).expect("length");
+            format!("\"{customer}/{len}\"")
+        };
+        for (i, session) in site.peerings.iter().enumerate() {
+            let addresses: Vec<String> = std::iter::once(session)
+                .chain(site.peerings6.get(i))
+                .map(with_length)
+                .collect();
             text += &format!(
-                "[[access]]\ninterface = \"up{}\"\nvlan = {}\naddresses = [\"{customer}/{len}\"]\n",
+                "[[access]]\ninterface = \"up{}\"\nvlan = {}\naddresses = [{}]\n",
                 i + 1,
-                site.vlan
+                site.vlan,
+                addresses.join(", ")
             );
         }
         let path = self.topo.path("cpe-vlans.toml");
@@ -330,8 +359,22 @@ impl Lab {
             .unwrap_or_default()
     }
 
+    /// Stops edge1 and waits for its link to show down.
+    fn lose_edge1(&mut self, acme: &Creds, site: &Site) {
+        self.stop("edge1");
+        self.wait("the links view to show edge1's link down", || {
+            self.links(acme, &site.id)
+                .iter()
+                .any(|l| l["state"] == "down")
+        });
+    }
+
     fn ping(&self) -> bool {
         self.topo.ping("cpe", ONPREM, VPC)
+    }
+
+    fn ping6(&self) -> bool {
+        self.topo.ping("cpe", ONPREM6, VPC6)
     }
 
     /// Restarts a stopped edge from its state directory (its credential is kept there).
@@ -368,13 +411,15 @@ impl Lab {
         );
     }
 
-    /// Starts the customer router with a session per peering: towards the edges (AS 64999) in
-    /// layer 3, towards the tenant's gateway (AS 64512) in layer 2. It announces 10.50.0.0/24
-    /// and 10.50.9.0/24 (which the tests never declare), and can be told to announce `EXTRA`.
+    /// Starts the customer router with a session per peering (and per IPv6 peering): towards
+    /// the edges (AS 64999) in layer 3, towards the tenant's gateway (AS 64512) in layer 2. It
+    /// announces 10.50.0.0/24 and 10.50.9.0/24 (which the tests never declare), over IPv6
+    /// sessions fd00:50::/64 and fd00:59::/64 (likewise), and can be told to announce `EXTRA`.
     fn start_cpe(&mut self, cpe: Cpe, site: &Site, peer_asn: u32, password: Option<&str>) {
         let peers: Vec<(String, String)> = site
             .peerings
             .iter()
+            .chain(&site.peerings6)
             .map(|(provider, customer)| {
                 (
                     provider.split('/').next().expect("addr").to_owned(),
@@ -389,6 +434,7 @@ impl Lab {
     }
 
     fn start_bird(&mut self, peers: &[(String, String)], peer_asn: u32, password: Option<&str>) {
+        let ipv6 = peers.iter().any(|(peer, _)| peer.contains(':'));
         let mut c = format!(
             "router id 10.50.0.1;\nprotocol device {{ }}\nprotocol kernel {{ ipv4 {{ import none; export where source = RTS_BGP; }}; merge paths on; }}\n\
              protocol static onprem {{ ipv4; route 10.50.0.0/24 blackhole; route 10.50.9.0/24 blackhole; }}\n\
@@ -398,9 +444,14 @@ impl Lab {
                 .map(|r| format!("route {r} blackhole; "))
                 .collect::<String>()
         );
+        if ipv6 {
+            c += "protocol kernel kernel6 { ipv6 { import none; export where source = RTS_BGP; }; merge paths on; }\n\
+                  protocol static onprem6 { ipv6; route fd00:50::/64 blackhole; route fd00:59::/64 blackhole; }\n";
+        }
         for (i, (peer, local)) in peers.iter().enumerate() {
+            let family = if peer.contains(':') { "ipv6" } else { "ipv4" };
             c += &format!(
-                "protocol bgp up{} {{ local {local} as 65010; neighbor {peer} as {peer_asn}; connect retry time 1; connect delay time 1; error wait time 1, 2; {} ipv4 {{ import all; export where source = RTS_STATIC; }}; }}\n",
+                "protocol bgp s{} {{ local {local} as 65010; neighbor {peer} as {peer_asn}; connect retry time 1; connect delay time 1; error wait time 1, 2; {} {family} {{ import all; export where source = RTS_STATIC; }}; }}\n",
                 i + 1,
                 password
                     .map(|p| format!("password \"{p}\";"))
@@ -420,7 +471,7 @@ impl Lab {
         let dir = self.topo.path("frr");
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("vty")).expect("frr dir");
-        let mut bgpd = "hostname cpe\nlog stdout informational\nrouter bgp 65010\n bgp router-id 10.50.0.1\n no bgp ebgp-requires-policy\n no bgp network import-check\n".to_owned();
+        let mut bgpd = "hostname cpe\nlog stdout informational\nrouter bgp 65010\n bgp router-id 10.50.0.1\n no bgp ebgp-requires-policy\n no bgp default ipv4-unicast\n no bgp network import-check\n".to_owned();
         for (peer, _) in peers {
             bgpd += &format!(
                 " neighbor {peer} remote-as {peer_asn}\n neighbor {peer} timers connect 1\n"
@@ -429,7 +480,28 @@ impl Lab {
                 bgpd += &format!(" neighbor {peer} password {p}\n");
             }
         }
-        bgpd += " address-family ipv4 unicast\n  network 10.50.0.0/24\n  network 10.50.9.0/24\n exit-address-family\n";
+        // Each session carries its own family.
+        for (family, networks) in [
+            ("ipv4", ["10.50.0.0/24", "10.50.9.0/24"]),
+            ("ipv6", ["fd00:50::/64", "fd00:59::/64"]),
+        ] {
+            let mine: Vec<&String> = peers
+                .iter()
+                .map(|(peer, _)| peer)
+                .filter(|p| p.contains(':') == (family == "ipv6"))
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            bgpd += &format!(" address-family {family} unicast\n");
+            for n in networks {
+                bgpd += &format!("  network {n}\n");
+            }
+            for p in mine {
+                bgpd += &format!("  neighbor {p} activate\n");
+            }
+            bgpd += " exit-address-family\n";
+        }
         std::fs::write(dir.join("zebra.conf"), "hostname cpe\n").expect("zebra.conf");
         std::fs::write(dir.join("bgpd.conf"), bgpd).expect("bgpd.conf");
         chown(&dir, "frr");
@@ -509,17 +581,94 @@ fn customer(link: &Value) -> &Value {
     &link["customer"]
 }
 
+/// Whether a reported customer session is Established with one prefix accepted and `refused`
+/// among those it refused.
+fn up_with_one_refused(bgp: &Value, refused: &str) -> bool {
+    bgp["state"] == "Established"
+        && bgp["prefixesAccepted"] == 1
+        && bgp["refusedPrefixes"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|p| p == refused))
+}
+
+/// IPv6 on both sides: fd00:a::/48 added to the tenant's attach point (fd00:a::1 on its lo),
+/// fd00:50::1 on the customer router's lo.
+fn with_ipv6(lab: &Lab, acme: &Creds, ap: &str) {
+    lab.topo.exec_ok(
+        "tenant",
+        &["ip", "addr", "add", "fd00:a::1/48", "dev", "lo"],
+    );
+    lab.topo
+        .exec_ok("cpe", &["ip", "addr", "add", "fd00:50::1/64", "dev", "lo"]);
+    lab.ok(
+        acme,
+        &[
+            "attach-point",
+            "update",
+            ap,
+            "--prefixes",
+            "10.0.0.0/16,fd00:a::/48",
+        ],
+    );
+}
+
+/// Layer 3 with IPv6: a site with an IPv6 prefix gets an IPv6 session beside each IPv4 one
+/// (addresses allocated), and each link a second session between its IPv6 addresses; both
+/// families cross, undeclared IPv6 prefixes are refused, and IPv6 survives losing an edge.
+fn layer3_ipv6(cpe: Cpe, tag: &str) {
+    let (mut lab, acme, site) = Lab::with_site(
+        tag,
+        true,
+        &["--on-premises-prefixes", "10.50.0.0/24,fd00:50::/64"],
+    );
+    assert_eq!(site.peerings6.len(), 2, "an IPv6 session per edge");
+    for (provider, customer) in &site.peerings6 {
+        assert!(
+            provider.starts_with("fd58:636f:6e6e:100:6464:") && provider.ends_with(":1/126"),
+            "{provider}"
+        );
+        assert!(customer.ends_with(":2"), "{customer}");
+    }
+    lab.cpe_vlans(&site);
+    lab.start_cpe(cpe, &site, 64999, None);
+    lab.wait_state(&acme, &site.id, "available");
+    lab.wait("ping over IPv4", || lab.ping());
+    lab.wait("ping over IPv6", || lab.ping6());
+    lab.wait(
+        "both IPv6 customer sessions up with the undeclared prefix refused",
+        || {
+            let links = lab.links(&acme, &site.id);
+            links.len() == 2
+                && links.iter().all(|l| {
+                    up_with_one_refused(&customer(l)["bgp6"], "fd00:59::/64")
+                        && up_with_one_refused(&customer(l)["bgp"], "10.50.9.0/24")
+                        && [0, 1]
+                            .iter()
+                            .all(|&i| l["ends"][i]["bgp6"]["state"] == "Established")
+                })
+        },
+    );
+    let routes6 = lab.topo.routes6("tenant");
+    assert!(routes6.contains("fd00:50::/64"), "{routes6}");
+    assert!(!routes6.contains("fd00:59::"), "{routes6}");
+    assert!(
+        lab.topo.routes6("cpe").contains("fd00:a::/48"),
+        "{}",
+        lab.context()
+    );
+    // One edge stopped: IPv6 goes on through the other.
+    lab.lose_edge1(&acme, &site);
+    lab.wait("ping over IPv6 through edge2 alone", || lab.ping6());
+    assert_eq!(lab.get(&acme, &site.id)["state"], "available");
+}
+
 /// Layer 3 on two edges: both sessions up with the undeclared prefix refused and reported, VLAN
 /// frames on the wire, one edge stopped (traffic continues), more prefixes than the limit (down,
 /// with the Cease as the reason; back once the customer stops), delete.
 fn layer3_two_edges(cpe: Cpe, tag: &str) {
-    let mut lab = Lab::new(tag);
-    let (acme, lumen, lumen_id, ap) = lab.provision();
-    let site = lab.connect(
-        &acme,
-        &lumen,
-        &lumen_id,
-        &ap,
+    let (mut lab, acme, site) = Lab::with_site(
+        tag,
+        false,
         &[
             "--on-premises-prefixes",
             "10.50.0.0/24,10.50.1.0/24,10.50.2.0/24",
@@ -541,14 +690,9 @@ fn layer3_two_edges(cpe: Cpe, tag: &str) {
         || {
             let links = lab.links(&acme, &site.id);
             links.len() == 2
-                && links.iter().all(|l| {
-                    let b = &customer(l)["bgp"];
-                    b["state"] == "Established"
-                        && b["prefixesAccepted"] == 1
-                        && b["refusedPrefixes"]
-                            .as_array()
-                            .is_some_and(|r| r.iter().any(|p| p == "10.50.9.0/24"))
-                })
+                && links
+                    .iter()
+                    .all(|l| up_with_one_refused(&customer(l)["bgp"], "10.50.9.0/24"))
         },
     );
     let links = lab.links(&acme, &site.id);
@@ -585,12 +729,7 @@ fn layer3_two_edges(cpe: Cpe, tag: &str) {
         "{cap_text}"
     );
     // One edge stopped: traffic continues through the other, and the connection stays up.
-    lab.stop("edge1");
-    lab.wait("the links view to show edge1's link down", || {
-        lab.links(&acme, &site.id)
-            .iter()
-            .any(|l| l["state"] == "down")
-    });
+    lab.lose_edge1(&acme, &site);
     lab.wait("ping through edge2 alone", || lab.ping());
     assert_eq!(lab.get(&acme, &site.id)["state"], "available");
     lab.start_gateway_again("edge1");
@@ -679,29 +818,29 @@ fn md5_wrong_then_right(cpe: Cpe, tag: &str) {
 }
 
 /// Layer 2: the edge bridges the VLAN onto the link; the customer router peers with the
-/// tenant's gateway on addresses the customer chose.
+/// tenant's gateway on addresses the customer chose, in both families.
 fn layer2_through_the_edge(cpe: Cpe, tag: &str) {
-    let mut lab = Lab::new(tag);
-    let (acme, lumen, lumen_id, ap) = lab.provision();
-    let site = lab.connect(
-        &acme,
-        &lumen,
-        &lumen_id,
-        &ap,
+    let (mut lab, acme, site) = Lab::with_site(
+        tag,
+        true,
         &[
             "--on-premises-prefixes",
-            "10.50.0.0/24",
+            "10.50.0.0/24,fd00:50::/64",
             "--redundancy",
             "1",
             "--layer",
             "2",
             "--peering",
-            "192.168.77.1/30,192.168.77.2",
+            "192.168.77.1/30,192.168.77.2,fd00:77::1/126,fd00:77::2",
         ],
     );
     assert_eq!(
         site.peerings,
         vec![("192.168.77.1/30".to_owned(), "192.168.77.2".to_owned())]
+    );
+    assert_eq!(
+        site.peerings6,
+        vec![("fd00:77::1/126".to_owned(), "fd00:77::2".to_owned())]
     );
     lab.cpe_vlans(&site);
     lab.start_cpe(cpe, &site, 64512, None);
@@ -709,9 +848,12 @@ fn layer2_through_the_edge(cpe: Cpe, tag: &str) {
     lab.wait("ping from the on-premises network to the VPC", || {
         lab.ping()
     });
+    lab.wait("ping over IPv6", || lab.ping6());
     let links = lab.links(&acme, &site.id);
     let cust = customer(&links[0]);
     assert_eq!(cust["layer"], 2, "{cust}");
+    assert_eq!(cust["bgp6"]["state"], "Established", "{cust}");
+    assert_eq!(cust["bgp6"]["prefixesAccepted"], 1, "{cust}");
     assert_eq!(cust["gatewayName"], "tenant", "{cust}");
     assert_eq!(cust["bgp"]["state"], "Established", "{cust}");
     assert_eq!(cust["bgp"]["prefixesAccepted"], 1, "{cust}");
@@ -745,6 +887,13 @@ fn layer2_through_the_edge(cpe: Cpe, tag: &str) {
         lab.context()
     );
     assert!(!routes.contains("10.50.9.0"), "{routes}");
+    let routes6 = lab.topo.routes6("tenant");
+    assert!(
+        routes6.contains("fd00:50::/64 via fd00:77::2"),
+        "{}",
+        lab.context()
+    );
+    assert!(!routes6.contains("fd00:59::"), "{routes6}");
 }
 
 #[test]
@@ -755,6 +904,16 @@ fn bird_layer3_two_edges_refusal_failover_and_max_prefix() {
 #[test]
 fn frr_layer3_two_edges_refusal_failover_and_max_prefix() {
     layer3_two_edges(Cpe::Frr, "lm3f");
+}
+
+#[test]
+fn bird_layer3_carries_ipv6_over_a_second_session_per_edge() {
+    layer3_ipv6(Cpe::Bird, "lm6b");
+}
+
+#[test]
+fn frr_layer3_carries_ipv6_over_a_second_session_per_edge() {
+    layer3_ipv6(Cpe::Frr, "lm6f");
 }
 
 #[test]

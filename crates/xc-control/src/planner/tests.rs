@@ -410,10 +410,14 @@ fn last_mile_world(tenant: &[&str], edges: &[(&str, &str)]) -> World {
             CustomerPeering {
                 provider_address: "100.100.0.1/30".parse().expect("net"),
                 customer_address: "100.100.0.2".parse().expect("ip"),
+                provider_address6: None,
+                customer_address6: None,
             },
             CustomerPeering {
                 provider_address: "100.100.0.5/30".parse().expect("net"),
                 customer_address: "100.100.0.6".parse().expect("ip"),
+                provider_address6: None,
+                customer_address6: None,
             },
         ],
         md5_sealed: None,
@@ -591,4 +595,75 @@ proptest! {
         check(&w)?;
         prop_assert!(plan(&w).is_empty());
     }
+}
+
+/// Adds an Established BGP session with `peer` to gateway `g`'s report.
+fn session_up(w: &mut World, g: &str, peer: IpAddr) {
+    let st = w
+        .gateways
+        .iter_mut()
+        .find(|x| x.id == g)
+        .and_then(|x| x.status.as_mut())
+        .and_then(|s| s.bgp.as_mut())
+        .expect("a report with BGP");
+    st.neighbors.push(NeighborStatus {
+        address: peer.to_string(),
+        state: BgpState::Established,
+        prefixes_accepted: 1,
+        ..NeighborStatus::default()
+    });
+}
+
+/// A site with an IPv6 prefix has an IPv6 customer session beside each IPv4 one, and each link
+/// a second session between its IPv6 addresses: the connection is available once all are
+/// Established, and until then the reason names the one missing.
+#[test]
+fn a_last_mile_site_with_ipv6_is_available_once_its_ipv6_sessions_are() {
+    let mut w = last_mile_world(&["t1"], &[("e1", "f1"), ("e2", "f2")]);
+    if let Some(lm) = w.connections[0].last_mile.as_mut() {
+        lm.on_premises_prefixes
+            .push("fd00:50::/64".parse().expect("prefix"));
+        for (i, s) in lm.sessions.iter_mut().enumerate() {
+            s.provider_address6 = Some(format!("fd00:5{i}::1/126").parse().expect("net"));
+            s.customer_address6 = Some(format!("fd00:5{i}::2").parse().expect("ip"));
+        }
+    }
+    step(&mut w);
+    all_up(&mut w);
+    let sessions = w.connections[0]
+        .last_mile
+        .as_ref()
+        .map(|lm| lm.sessions.clone())
+        .unwrap_or_default();
+    let links = w.links.clone();
+    for l in &links {
+        session_up(
+            &mut w,
+            &l.gateway_b,
+            sessions[usize::from(l.slot)].customer_address,
+        );
+    }
+    step(&mut w);
+    let reason = |w: &World| w.connections[0].state_reason.clone().expect("a reason");
+    assert_eq!(w.connections[0].state, ConnectionState::Pending);
+    let r = reason(&w);
+    assert_eq!(r.code, StateReasonCode::CustomerBgpNotEstablished);
+    assert!(r.message.contains("fd00:50::2"), "{}", r.message);
+    // The customer's IPv6 sessions come up; the links' IPv6 sessions are still missing.
+    for l in &links {
+        let addr = sessions[usize::from(l.slot)]
+            .customer_address6
+            .expect("an IPv6 session");
+        session_up(&mut w, &l.gateway_b, addr);
+    }
+    step(&mut w);
+    let r = reason(&w);
+    assert_eq!(r.code, StateReasonCode::BgpNotEstablished);
+    assert!(r.message.contains("the IPv6 session"), "{}", r.message);
+    for l in &links {
+        session_up(&mut w, &l.gateway_a, IpAddr::V6(l.address6(true).addr()));
+        session_up(&mut w, &l.gateway_b, IpAddr::V6(l.address6(false).addr()));
+    }
+    step(&mut w);
+    assert_eq!(state(&w), (ConnectionState::Available, None));
 }

@@ -553,21 +553,32 @@ fn build_config(db: &Db<'_>, g: &GatewayRecord, secrets: &Secrets) -> Result<Con
             let Some(session) = lm.sessions.get(usize::from(l.slot)) else {
                 continue;
             };
-            let customer = |import: &[Prefix], export: Option<&[Prefix]>| NeighborDoc {
-                address: session.customer_address.to_string(),
-                remote_asn: lm.customer_asn.get(),
-                import: Some(prefix_list(import)),
-                export: export.map(prefix_list),
-                md5_password: lm
-                    .md5_sealed
-                    .as_deref()
-                    .and_then(|sealed| last_mile::unseal_md5(sealed, secrets)),
-                max_prefixes: Some(lm.max_prefixes as usize),
-                // Short enough that a customer router left with a stale session (its end never
-                // saw ours close) lets it go soon.
-                hold_time: Some(30),
-                connect_retry_secs: Some(5),
-                ..NeighborDoc::default()
+            let ipv6 = intent::site_carries_ipv6(lm);
+            // One neighbour per session on the VLAN (IPv4, and IPv6 when the site carries it),
+            // each with the prefixes of its own family.
+            let customers = |import: &[Prefix], export: Option<&[Prefix]>| {
+                session
+                    .sessions()
+                    .map(|(_, customer_address)| {
+                        let v6 = customer_address.is_ipv6();
+                        NeighborDoc {
+                            address: customer_address.to_string(),
+                            remote_asn: lm.customer_asn.get(),
+                            import: Some(prefix_list(&of_family(import, v6))),
+                            export: export.map(|e| prefix_list(&of_family(e, v6))),
+                            md5_password: lm
+                                .md5_sealed
+                                .as_deref()
+                                .and_then(|sealed| last_mile::unseal_md5(sealed, secrets)),
+                            max_prefixes: Some(lm.max_prefixes as usize),
+                            // Short enough that a customer router left with a stale session (its
+                            // end never saw ours close) lets it go soon.
+                            hold_time: Some(30),
+                            connect_retry_secs: Some(5),
+                            ..NeighborDoc::default()
+                        }
+                    })
+                    .collect::<Vec<_>>()
             };
             if is_b {
                 // The provider edge: the customer's VLAN on its customer-facing interface.
@@ -586,12 +597,19 @@ fn build_config(db: &Db<'_>, g: &GatewayRecord, secrets: &Secrets) -> Result<Con
                     link.bridge = Some(bridge.clone());
                     access.bridge = Some(bridge);
                 } else {
-                    access.addresses = vec![session.provider_address.to_string()];
+                    access.addresses = session.sessions().map(|(p, _)| p.to_string()).collect();
                     asn = Some(last_mile::EDGE_ASN);
                     let mut to_tenant = link_neighbor(ap.asn.get(), &tenant_announce);
                     to_tenant.export = Some(prefix_list(&lm.on_premises_prefixes));
                     neighbors.push(to_tenant);
-                    neighbors.push(customer(&lm.on_premises_prefixes, Some(&tenant_announce)));
+                    if ipv6 {
+                        let mut to_tenant6 =
+                            link_neighbor6(ap.asn.get(), &of_family(&tenant_announce, true));
+                        to_tenant6.export =
+                            Some(prefix_list(&of_family(&lm.on_premises_prefixes, true)));
+                        neighbors.push(to_tenant6);
+                    }
+                    neighbors.extend(customers(&lm.on_premises_prefixes, Some(&tenant_announce)));
                 }
                 doc.link.push(link);
                 doc.access.push(access);
@@ -599,12 +617,26 @@ fn build_config(db: &Db<'_>, g: &GatewayRecord, secrets: &Secrets) -> Result<Con
                 asn = Some(ap.asn.get());
                 add_all(&mut announce, &tenant_announce);
                 if lm.layer == 2 {
-                    // One Ethernet segment with the customer router, through the edge's bridge.
-                    link.address = Some(session.provider_address.to_string());
+                    // One Ethernet segment with the customer router, through the edge's bridge:
+                    // the link's addresses are the sessions' provider addresses.
+                    link.address = None;
                     link.address6 = None;
-                    neighbors.push(customer(&tenant_accept, None));
+                    for (p, _) in session.sessions() {
+                        if p.addr().is_ipv4() {
+                            link.address = Some(p.to_string());
+                        } else {
+                            link.address6 = Some(p.to_string());
+                        }
+                    }
+                    neighbors.extend(customers(&tenant_accept, None));
                 } else {
                     neighbors.push(link_neighbor(last_mile::EDGE_ASN, &tenant_accept));
+                    if ipv6 {
+                        neighbors.push(link_neighbor6(
+                            last_mile::EDGE_ASN,
+                            &of_family(&tenant_accept, true),
+                        ));
+                    }
                 }
                 doc.link.push(link);
             }
@@ -620,12 +652,7 @@ fn build_config(db: &Db<'_>, g: &GatewayRecord, secrets: &Secrets) -> Result<Con
         doc.link.push(link);
         neighbors.push(link_neighbor(other_ap.asn.get(), &acc));
         if intent::carries_ipv6(own_ap, other_ap) {
-            let acc6: Vec<Prefix> = acc
-                .iter()
-                .filter(|p| p.net().addr().is_ipv6())
-                .cloned()
-                .collect();
-            neighbors.push(link_neighbor6(other_ap.asn.get(), &acc6));
+            neighbors.push(link_neighbor6(other_ap.asn.get(), &of_family(&acc, true)));
         }
     }
     if let Some(asn) = asn {
@@ -638,6 +665,15 @@ fn build_config(db: &Db<'_>, g: &GatewayRecord, secrets: &Secrets) -> Result<Con
         });
     }
     Ok(doc)
+}
+
+/// The prefixes of one address family (IPv6 when `v6`).
+fn of_family(prefixes: &[Prefix], v6: bool) -> Vec<Prefix> {
+    prefixes
+        .iter()
+        .filter(|p| p.net().addr().is_ipv6() == v6)
+        .copied()
+        .collect()
 }
 
 fn add_all(list: &mut Vec<String>, prefixes: &[Prefix]) {
@@ -729,7 +765,14 @@ fn link_view(
         Some(lm) => lm.sessions.get(usize::from(l.slot)).map(|s| {
             let runs = if lm.layer == 2 { &gws[0] } else { &gws[1] };
             let edge = gws[1].as_ref();
-            let addr = s.customer_address.to_string();
+            let reported = |addr: Option<String>| {
+                let addr = addr?;
+                runs.as_ref()
+                    .and_then(|g| g.status.as_ref())
+                    .and_then(|st| st.bgp.as_ref())
+                    .and_then(|b| b.neighbors.iter().find(|n| n.address == addr).cloned())
+            };
+            let customer_address6 = s.customer_address6.map(|a| a.to_string());
             CustomerSessionView {
                 gateway_id: runs.as_ref().map(|g| g.id.clone()).unwrap_or_default(),
                 gateway_name: runs.as_ref().map(|g| g.name.clone()).unwrap_or_default(),
@@ -741,13 +784,12 @@ fn link_view(
                 vlan: lm.vlan,
                 layer: lm.layer,
                 provider_address: s.provider_address.to_string(),
-                customer_address: addr.clone(),
+                customer_address: s.customer_address.to_string(),
+                provider_address6: s.provider_address6.map(|p| p.to_string()),
+                customer_address6: customer_address6.clone(),
                 customer_asn: lm.customer_asn.get(),
-                bgp: runs
-                    .as_ref()
-                    .and_then(|g| g.status.as_ref())
-                    .and_then(|st| st.bgp.as_ref())
-                    .and_then(|b| b.neighbors.iter().find(|n| n.address == addr).cloned()),
+                bgp: reported(Some(s.customer_address.to_string())),
+                bgp6: reported(customer_address6),
             }
         }),
         _ => None,

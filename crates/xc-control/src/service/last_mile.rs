@@ -10,11 +10,11 @@
 
 use crate::secrets::Secrets;
 use crate::{Result, ServiceError};
-use ipnet::{IpNet, Ipv4Net};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use std::collections::BTreeSet;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use xc_store::Db;
-use xc_types::api::LastMileRequest;
+use xc_types::api::{LastMileRequest, PeeringRequest};
 use xc_types::{
     Asn, AttachPoint, CustomerPeering, EnvironmentId, LastMile, Prefix, StateReasonCode,
 };
@@ -29,6 +29,9 @@ const PEERING_POOL: Ipv4Net = match Ipv4Net::new(Ipv4Addr::new(100, 100, 0, 0), 
     Ok(n) => n,
     Err(_) => panic!("constant"),
 };
+/// Where IPv6 customer sessions get their /126 when the customer gives none: a /64 of the
+/// unique local prefix links are numbered in (`LINK_V6_PREFIX`), away from the links' own.
+const PEERING_POOL6: Ipv6Addr = Ipv6Addr::new(0xfd58, 0x636f, 0x6e6e, 0x100, 0, 0, 0, 0);
 
 fn invalid(field: &str, message: impl std::fmt::Display) -> ServiceError {
     ServiceError::validation(&format!("lastMile.{field}"), message)
@@ -91,7 +94,20 @@ pub(crate) fn parse(req: &LastMileRequest, secrets: &Secrets) -> Result<LastMile
     }
     let mut sessions = Vec::new();
     for (i, p) in req.peerings.iter().enumerate() {
-        sessions.push(peering(i, &p.provider_address, &p.customer_address)?);
+        let s = peering(i, p)?;
+        // A session carries the prefixes of its own family: an IPv6-only session leaves the
+        // site's IPv4 prefixes nowhere to go.
+        if s.provider_address.addr().is_ipv6()
+            && let Some(v4) = prefixes.iter().find(|p| p.net().addr().is_ipv4())
+        {
+            return Err(invalid(
+                &format!("peerings[{i}]"),
+                format!(
+                    "an IPv6 session carries IPv6 prefixes only, and the site has {v4}: give IPv4 addresses as providerAddress and customerAddress, and IPv6 ones as providerAddress6 and customerAddress6"
+                ),
+            ));
+        }
+        sessions.push(s);
     }
     let md5_sealed = match &req.md5_password {
         None => None,
@@ -113,16 +129,57 @@ pub(crate) fn parse(req: &LastMileRequest, secrets: &Secrets) -> Result<LastMile
     })
 }
 
-/// One session's addresses: the provider's is a host address with its prefix length, and the
-/// customer's another host of the same subnet.
-fn peering(i: usize, provider: &str, customer: &str) -> Result<CustomerPeering> {
+/// One edge's session addresses, and those of its IPv6 session when given.
+fn peering(i: usize, p: &PeeringRequest) -> Result<CustomerPeering> {
     let field = format!("peerings[{i}]");
+    let (provider_address, customer_address) =
+        session(&field, "", &p.provider_address, &p.customer_address)?;
+    let (provider_address6, customer_address6) = match (&p.provider_address6, &p.customer_address6)
+    {
+        (None, None) => (None, None),
+        (Some(provider), Some(customer)) => {
+            if provider_address.addr().is_ipv6() {
+                return Err(invalid(
+                    &field,
+                    "providerAddress6 and customerAddress6 are a second, IPv6 session beside an IPv4 one, and providerAddress is IPv6 already",
+                ));
+            }
+            let (net, addr) = session(&field, "6", provider, customer)?;
+            if net.addr().is_ipv4() {
+                return Err(invalid(
+                    &field,
+                    format!(
+                        "providerAddress6 `{provider}` is an IPv6 address with its prefix length, like fd00:50::1/126"
+                    ),
+                ));
+            }
+            (Some(net), Some(addr))
+        }
+        _ => {
+            return Err(invalid(
+                &field,
+                "gives providerAddress6 and customerAddress6 together, or neither",
+            ));
+        }
+    };
+    Ok(CustomerPeering {
+        provider_address,
+        customer_address,
+        provider_address6,
+        customer_address6,
+    })
+}
+
+/// One session's addresses (fields `providerAddress{suffix}`, `customerAddress{suffix}`): the
+/// provider's is a host address with its prefix length, and the customer's another host of
+/// the same subnet.
+fn session(field: &str, suffix: &str, provider: &str, customer: &str) -> Result<(IpNet, IpAddr)> {
     // The forms the OpenAPI document gives (`schema::session_interface_address`): no spaces
     // around, no IPv6 address with an IPv4 tail.
     let net: IpNet = provider.parse().ok().filter(|n: &IpNet| n.addr().is_ipv4() || !provider.contains('.')).ok_or_else(|| {
         invalid(
-            &field,
-            format!("providerAddress `{provider}` is an address with its prefix length, like 192.168.50.1/30"),
+            field,
+            format!("providerAddress{suffix} `{provider}` is an address with its prefix length, like 192.168.50.1/30"),
         )
     })?;
     let customer_address: IpAddr = customer
@@ -131,14 +188,14 @@ fn peering(i: usize, provider: &str, customer: &str) -> Result<CustomerPeering> 
         .filter(|a: &IpAddr| a.is_ipv4() || !customer.contains('.'))
         .ok_or_else(|| {
             invalid(
-                &field,
-                format!("customerAddress `{customer}` is an IP address, like 192.168.50.2"),
+                field,
+                format!("customerAddress{suffix} `{customer}` is an IP address, like 192.168.50.2"),
             )
         })?;
     let max = if net.addr().is_ipv4() { 32 } else { 128 };
     if net.prefix_len() + 1 > max || net.prefix_len() < max - 8 {
         return Err(invalid(
-            &field,
+            field,
             "the session subnet is a /24 to /31 (IPv4) or /120 to /127 (IPv6)",
         ));
     }
@@ -149,14 +206,20 @@ fn peering(i: usize, provider: &str, customer: &str) -> Result<CustomerPeering> 
     };
     if !host(net.addr()) || !host(customer_address) || net.addr() == customer_address {
         return Err(invalid(
-            &field,
+            field,
             format!("{provider} and {customer} must be two different host addresses of one subnet"),
         ));
     }
-    Ok(CustomerPeering {
-        provider_address: net,
-        customer_address,
-    })
+    Ok((net, customer_address))
+}
+
+/// The IPv6 session addresses given to an IPv4 session with none: a /126 in
+/// [`PEERING_POOL6`] holding the IPv4 session's subnet address (unique as those are: 100.100.0.0
+/// gives fd58:636f:6e6e:100:6464::/126), the provider first.
+fn ipv6_session_for(v4: Ipv4Net) -> (IpNet, IpAddr) {
+    let base = u128::from(PEERING_POOL6) | (u128::from(u32::from(v4.network())) << 32);
+    let provider = Ipv6Net::new(Ipv6Addr::from(base + 1), 126).unwrap_or_default();
+    (IpNet::V6(provider), IpAddr::V6(Ipv6Addr::from(base + 2)))
 }
 
 /// Gives a new last-mile connection its VLAN (the lowest free one) and, when the customer gave
@@ -266,11 +329,28 @@ pub(crate) fn allocate(
                         .map_err(|e| ServiceError::Internal(e.to_string()))?,
                 ),
                 customer_address: IpAddr::V4(Ipv4Addr::from(first + 2)),
+                provider_address6: None,
+                customer_address6: None,
             });
         }
-    } else {
-        for s in &lm.sessions {
-            let net = s.provider_address.trunc();
+    }
+    if crate::intent::site_carries_ipv6(lm) {
+        for s in &mut lm.sessions {
+            if let (IpNet::V4(v4), None) = (s.provider_address, s.provider_address6) {
+                let (provider, customer) = ipv6_session_for(v4.trunc());
+                s.provider_address6 = Some(provider);
+                s.customer_address6 = Some(customer);
+            }
+        }
+    }
+    let used: Vec<IpNet> = others
+        .iter()
+        .flat_map(|l| &l.sessions)
+        .flat_map(|s| s.sessions().map(|(net, _)| net.trunc()))
+        .collect();
+    for s in &lm.sessions {
+        for (net, _) in s.sessions() {
+            let net = net.trunc();
             if used
                 .iter()
                 .any(|u| u.contains(&net.network()) || net.contains(&u.network()))
@@ -376,10 +456,7 @@ mod tests {
             ),
             (
                 LastMileRequest {
-                    peerings: vec![PeeringRequest {
-                        provider_address: "192.168.50.1/30".into(),
-                        customer_address: "192.168.50.2".into(),
-                    }],
+                    peerings: vec![peering_request("192.168.50.1/30", "192.168.50.2")],
                     ..req()
                 },
                 "peerings",
@@ -391,16 +468,26 @@ mod tests {
         }
     }
 
+    fn peering_request(provider: &str, customer: &str) -> PeeringRequest {
+        PeeringRequest {
+            provider_address: provider.into(),
+            customer_address: customer.into(),
+            provider_address6: None,
+            customer_address6: None,
+        }
+    }
+
     #[test]
     fn peering_addresses() {
-        let ok = peering(0, "192.168.50.1/30", "192.168.50.2").expect("valid");
+        let peering = |p: &str, c: &str| peering(0, &peering_request(p, c));
+        let ok = peering("192.168.50.1/30", "192.168.50.2").expect("valid");
         assert_eq!(ok.provider_address.to_string(), "192.168.50.1/30");
-        assert!(peering(0, "192.168.50.0/31", "192.168.50.1").is_ok());
+        assert!(peering("192.168.50.0/31", "192.168.50.1").is_ok());
         assert!(
-            peering(0, "fd00:50::1/64", "fd00:50::2").is_err(),
+            peering("fd00:50::1/64", "fd00:50::2").is_err(),
             "too large a subnet"
         );
-        assert!(peering(0, "fd00:50::1/126", "fd00:50::2").is_ok());
+        assert!(peering("fd00:50::1/126", "fd00:50::2").is_ok());
         for (p, c) in [
             ("192.168.50.1/30", "192.168.50.3"),
             ("192.168.50.1/30", "192.168.51.2"),
@@ -413,7 +500,78 @@ mod tests {
             ("192.168.50.1/30", "192.168.50.2 "),
             ("::ffff:192.168.50.1/126", "::ffff:192.168.50.2"),
         ] {
-            assert!(peering(0, p, c).is_err(), "{p} {c}");
+            assert!(peering(p, c).is_err(), "{p} {c}");
         }
+    }
+
+    #[test]
+    fn a_second_ipv6_session_beside_an_ipv4_one() {
+        let with6 = |p6: Option<&str>, c6: Option<&str>| {
+            peering(
+                0,
+                &PeeringRequest {
+                    provider_address6: p6.map(Into::into),
+                    customer_address6: c6.map(Into::into),
+                    ..peering_request("192.168.50.1/30", "192.168.50.2")
+                },
+            )
+        };
+        let ok = with6(Some("fd00:50::1/126"), Some("fd00:50::2")).expect("valid");
+        assert_eq!(
+            ok.sessions()
+                .map(|(p, c)| format!("{p} {c}"))
+                .collect::<Vec<_>>(),
+            ["192.168.50.1/30 192.168.50.2", "fd00:50::1/126 fd00:50::2"]
+        );
+        for (p6, c6) in [
+            (Some("fd00:50::1/126"), None),
+            (None, Some("fd00:50::2")),
+            (Some("192.168.51.1/30"), Some("192.168.51.2")),
+            (Some("fd00:50::1/126"), Some("fd00:51::2")),
+        ] {
+            let e = with6(p6, c6).expect_err("refused").to_string();
+            assert!(e.contains("lastMile.peerings[0]"), "{e}");
+        }
+        // Beside an IPv6 session, a second one has nothing to carry.
+        let e = peering(
+            0,
+            &PeeringRequest {
+                provider_address6: Some("fd00:51::1/126".into()),
+                customer_address6: Some("fd00:51::2".into()),
+                ..peering_request("fd00:50::1/126", "fd00:50::2")
+            },
+        )
+        .expect_err("refused")
+        .to_string();
+        assert!(e.contains("IPv6 already"), "{e}");
+        // An IPv6-only session for a site with IPv4 prefixes leaves them nowhere to go.
+        let secrets = Secrets::from_master(&[7; 32]);
+        let e = parse(
+            &LastMileRequest {
+                redundancy: Some(1),
+                peerings: vec![peering_request("fd00:50::1/126", "fd00:50::2")],
+                ..req()
+            },
+            &secrets,
+        )
+        .expect_err("refused")
+        .to_string();
+        assert!(e.contains("10.50.0.0/24"), "{e}");
+    }
+
+    #[test]
+    fn ipv6_sessions_are_numbered_by_their_ipv4_session() {
+        let (p, c) = ipv6_session_for("100.100.0.0/30".parse().expect("net"));
+        assert_eq!(
+            (p.to_string(), c.to_string()),
+            (
+                "fd58:636f:6e6e:100:6464::1/126".to_owned(),
+                "fd58:636f:6e6e:100:6464::2".to_owned()
+            )
+        );
+        // Adjacent /31s get distinct /126s.
+        let a = ipv6_session_for("192.168.0.0/31".parse().expect("net")).0;
+        let b = ipv6_session_for("192.168.0.2/31".parse().expect("net")).0;
+        assert!(!a.contains(&b.network()) && !b.contains(&a.network()));
     }
 }

@@ -209,7 +209,9 @@ impl std::fmt::Debug for LastMileRequest {
 }
 
 /// The addresses of one customer session: the provider's side with its prefix length
-/// (`192.168.50.1/30`) and the customer router's (`192.168.50.2`).
+/// (`192.168.50.1/30`) and the customer router's (`192.168.50.2`); optionally those of a
+/// second, IPv6 session on the same VLAN (`fd00:50::1/126`, `fd00:50::2`), for a site with
+/// IPv6 prefixes (allocated when absent).
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PeeringRequest {
@@ -217,6 +219,12 @@ pub struct PeeringRequest {
     pub provider_address: String,
     #[schemars(schema_with = "schema::ip_address")]
     pub customer_address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::optional_session_interface_address6")]
+    pub provider_address6: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::optional_ipv6_address")]
+    pub customer_address6: Option<String>,
 }
 
 /// A last-mile connection's site as shown: everything but the MD5 password, which is only said

@@ -239,6 +239,16 @@ pub fn session_interface_address(_: &mut SchemaGenerator) -> Schema {
     string(format!("^({V4}/(2[4-9]|3[01])|{V6}/(12[0-7]))$"))
 }
 
+/// A last-mile IPv6 session's provider address with its subnet (a /120 to /127), or null.
+pub fn optional_session_interface_address6(_: &mut SchemaGenerator) -> Schema {
+    nullable(string(format!("^({V6})/(12[0-7])$")))
+}
+
+/// An IPv6 address, or null.
+pub fn optional_ipv6_address(_: &mut SchemaGenerator) -> Schema {
+    nullable(string(format!("^({V6})$")))
+}
+
 /// A circuit id or service address: a name of 1 to 100 characters.
 pub fn circuit_id(_: &mut SchemaGenerator) -> Schema {
     string(name_pattern(100))

@@ -187,9 +187,17 @@ pub struct CustomerSessionView {
     pub layer: u8,
     pub provider_address: String,
     pub customer_address: String,
+    /// The IPv6 session's addresses, when the site carries IPv6 over an IPv4 session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_address6: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_address6: Option<String>,
     pub customer_asn: u32,
     /// State, prefixes received, accepted and refused (with the refused ones), last error.
     pub bgp: Option<NeighborStatus>,
+    /// The same of the IPv6 session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bgp6: Option<NeighborStatus>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]

@@ -34,7 +34,9 @@ pub struct LastMileArgs {
     #[arg(long, help_heading = "Last mile")]
     max_prefixes: Option<u32>,
     /// Last mile: PROVIDER/LEN,CUSTOMER addresses of one session (one per edge), e.g.
-    /// 192.168.50.1/30,192.168.50.2; default: a /30 per session from 100.100.0.0/16.
+    /// 192.168.50.1/30,192.168.50.2, optionally followed by its IPv6 session's
+    /// (,fd00:50::1/126,fd00:50::2); default: a /30 per session from 100.100.0.0/16, and for a
+    /// site with IPv6 prefixes a /126 per session from fd58:636f:6e6e:100::/64.
     #[arg(long = "peering", help_heading = "Last mile")]
     peerings: Vec<String>,
     /// Last mile: a file holding the TCP MD5 password of the customer sessions.
@@ -66,14 +68,19 @@ impl LastMileArgs {
         };
         let mut peerings = Vec::new();
         for p in &self.peerings {
-            let Some((provider, customer)) = p.split_once(',') else {
-                anyhow::bail!(
-                    "--peering {p}: give PROVIDER/LEN,CUSTOMER, like 192.168.50.1/30,192.168.50.2"
-                );
+            let parts: Vec<String> = p.split(',').map(|s| s.trim().to_owned()).collect();
+            let (provider_address6, customer_address6) = match parts.len() {
+                2 => (None, None),
+                4 => (Some(parts[2].clone()), Some(parts[3].clone())),
+                _ => anyhow::bail!(
+                    "--peering {p}: give PROVIDER/LEN,CUSTOMER, like 192.168.50.1/30,192.168.50.2, and optionally the IPv6 session's after them: ...,fd00:50::1/126,fd00:50::2"
+                ),
             };
             peerings.push(xc_types::api::PeeringRequest {
-                provider_address: provider.trim().to_owned(),
-                customer_address: customer.trim().to_owned(),
+                provider_address: parts[0].clone(),
+                customer_address: parts[1].clone(),
+                provider_address6,
+                customer_address6,
             });
         }
         let md5_password = match &self.md5_password_file {
@@ -371,9 +378,19 @@ pub async fn run(c: &Client, out: Format, verb: ConnectionVerb) -> anyhow::Resul
                     "edge" => |l| json!(l.customer.as_ref().map(|c| format!("{} ({})", c.edge, c.facility.as_deref().unwrap_or("-")))),
                     "interface" => |l| json!(l.customer.as_ref().map(|c| &c.interface)),
                     "layer" => |l| json!(l.customer.as_ref().map(|c| c.layer)),
-                    "provider" => |l| json!(l.customer.as_ref().map(|c| &c.provider_address)),
-                    "customer" => |l| json!(l.customer.as_ref().map(|c| format!("{} AS {}", c.customer_address, c.customer_asn))),
-                    "bgp" => |l| json!(customer_bgp(l).map(|b| b.state)),
+                    "provider" => |l| json!(l.customer.as_ref().map(|c| match &c.provider_address6 {
+                        Some(v6) => format!("{} {v6}", c.provider_address),
+                        None => c.provider_address.clone(),
+                    })),
+                    "customer" => |l| json!(l.customer.as_ref().map(|c| match &c.customer_address6 {
+                        Some(v6) => format!("{} {v6} AS {}", c.customer_address, c.customer_asn),
+                        None => format!("{} AS {}", c.customer_address, c.customer_asn),
+                    })),
+                    // The IPv4 session's state, then the IPv6 session's when there is one.
+                    "bgp" => |l| json!(customer_bgp(l).map(|b| match l.customer.as_ref().and_then(|c| c.bgp6.as_ref()) {
+                        Some(b6) => format!("{}, v6 {} {}", b.state, b6.state, b6.prefixes_accepted),
+                        None => b.state.to_string(),
+                    })),
                     "accepted" => |l| json!(customer_bgp(l).map(|b| b.prefixes_accepted)),
                     "refused" => |l| json!(customer_bgp(l).map(|b| b.prefixes_refused_total)),
                     "lastError" => |l| json!(customer_bgp(l).and_then(|b| b.problem())),

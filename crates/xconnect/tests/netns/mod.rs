@@ -269,6 +269,7 @@ impl Topo {
                 "sysctl",
                 "-qw",
                 "net.ipv4.ip_forward=1",
+                "net.ipv6.conf.all.forwarding=1",
             ]);
         }
         t
@@ -321,6 +322,10 @@ impl Topo {
 
     pub fn routes(&self, node: &str) -> String {
         String::from_utf8_lossy(&self.exec(node, &["ip", "-4", "route"]).stdout).into_owned()
+    }
+
+    pub fn routes6(&self, node: &str) -> String {
+        String::from_utf8_lossy(&self.exec(node, &["ip", "-6", "route"]).stdout).into_owned()
     }
 
     pub fn ping(&self, node: &str, from: &str, to: &str) -> bool {
