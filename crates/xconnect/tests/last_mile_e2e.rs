@@ -43,6 +43,8 @@ struct Site {
     peerings: Vec<(String, String)>,
     /// The same of each session's IPv6 session, when the site carries IPv6.
     peerings6: Vec<(String, String)>,
+    /// The tenant's attach point.
+    attach_point: String,
 }
 
 struct Lab {
@@ -288,6 +290,7 @@ impl Lab {
             vlan: lm["vlan"].as_u64().expect("vlan"),
             peerings: pairs(""),
             peerings6: pairs("6"),
+            attach_point: ap.to_owned(),
         }
     }
 
@@ -656,6 +659,20 @@ fn layer3_ipv6(cpe: Cpe, tag: &str) {
         "{}",
         lab.context()
     );
+    // A prefix the tenant adds reaches the customer router live, over the IPv6 sessions.
+    lab.ok(
+        &acme,
+        &[
+            "attach-point",
+            "update",
+            &site.attach_point,
+            "--prefixes",
+            "10.0.0.0/16,fd00:a::/48,fd00:b::/48",
+        ],
+    );
+    lab.wait("the added IPv6 prefix at the customer router", || {
+        lab.topo.routes6("cpe").contains("fd00:b::/48")
+    });
     // One edge stopped: IPv6 goes on through the other.
     lab.lose_edge1(&acme, &site);
     lab.wait("ping over IPv6 through edge2 alone", || lab.ping6());
