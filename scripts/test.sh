@@ -12,7 +12,7 @@ step "system packages"
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >/dev/null
-  apt-get install -y -q --no-install-recommends python3-venv python3-pip ca-certificates jq openssl iproute2 iputils-ping iperf3 tcpdump traceroute bird2 frr gobgpd nftables chromium fonts-dejavu-core >/dev/null
+  apt-get install -y -q --no-install-recommends python3-venv python3-pip ca-certificates jq openssl iproute2 iputils-ping iperf3 tcpdump traceroute bird2 frr gobgpd nftables prometheus chromium fonts-dejavu-core >/dev/null
 else
   echo "not root: skipping apt-get (the Python venv and cargo are all these tests need)"
 fi

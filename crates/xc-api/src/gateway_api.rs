@@ -92,10 +92,11 @@ async fn report(
 ) -> R {
     let id = gateway(&s, &headers).await?;
     let req = body::<r::ReportGatewayStatus>(&b)?;
-    s.service
-        .gateway_report(&id, req.version, req.status)
+    let ack = s
+        .service
+        .gateway_report(&id, req.version, req.status, req.boot, req.samples)
         .await?;
-    reply::<r::ReportGatewayStatus>(&Ack {})
+    reply::<r::ReportGatewayStatus>(&ack)
 }
 
 async fn test_result(

@@ -18,6 +18,7 @@ pub mod error;
 pub mod extract;
 pub mod gateway_api;
 mod native;
+mod prometheus;
 pub mod serve;
 
 use axum::Router;
@@ -186,9 +187,15 @@ pub fn router(service: Arc<Service>, limits: &serve::Limits) -> Router {
             post(aws_cbor_handler),
         )
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(prometheus::metrics))
         .merge(console::routes())
         .merge(native::routes())
         .merge(gateway_api::routes())
+        // Every routed request timed by its operation (the server's `/metrics`).
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            prometheus::timed,
+        ))
         // Routing failures answer in the native error shape too (axum adds the Allow header).
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)

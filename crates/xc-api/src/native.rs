@@ -67,6 +67,7 @@ pub fn routes() -> Router<AppState> {
     rt = on::<r::UntagConnection, _, _>(rt, untag_connection);
     rt = on::<r::ConnectionLinks, _, _>(rt, connection_links);
     rt = on::<r::ConnectionHistory, _, _>(rt, connection_events);
+    rt = on::<r::ConnectionMetrics, _, _>(rt, connection_metrics);
     rt = on::<r::TestConnection, _, _>(rt, test_connection);
     rt = on::<r::CreateGatewayToken, _, _>(rt, create_gateway_token);
     rt = on::<r::ListGateways, _, _>(rt, list_gateways);
@@ -322,6 +323,15 @@ async fn describe_proposal(State(s): State<AppState>, a: Authed) -> R {
 
 async fn connection_links(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
     reply::<r::ConnectionLinks>(&s.service.connection_links(&a.caller, &id).await?)
+}
+
+async fn connection_metrics(
+    State(s): State<AppState>,
+    Id(id): Id,
+    Q(q): Q<metrics::MetricsQuery>,
+    a: Authed,
+) -> R {
+    reply::<r::ConnectionMetrics>(&s.service.connection_metrics(&a.caller, &id, q).await?)
 }
 
 async fn connection_events(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {

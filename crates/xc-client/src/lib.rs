@@ -406,6 +406,14 @@ impl Client {
     ) -> Result<xc_types::api::ConnectionEvents, ClientError> {
         self.send::<r::ConnectionHistory>(&[id], None, None).await
     }
+    pub async fn connection_metrics(
+        &self,
+        id: &str,
+        q: &xc_types::api::metrics::MetricsQuery,
+    ) -> Result<xc_types::api::metrics::MetricsResponse, ClientError> {
+        self.send::<r::ConnectionMetrics>(&[id], Some(q), None)
+            .await
+    }
     pub async fn connection_links(
         &self,
         id: &str,
@@ -584,7 +592,11 @@ impl GatewayClient {
             .map(|_| ())
     }
 
-    pub async fn report(&self, req: &xc_types::gateway::ReportRequest) -> Result<(), ClientError> {
+    /// Sends a status report; the answer says which samples the control plane holds.
+    pub async fn report(
+        &self,
+        req: &xc_types::gateway::ReportRequest,
+    ) -> Result<xc_types::gateway::ReportAck, ClientError> {
         let resp = self
             .authed(
                 self.http
@@ -595,9 +607,7 @@ impl GatewayClient {
             .send()
             .await
             .map_err(|e| self.transport(e))?;
-        decode_response::<serde_json::Value>(&self.endpoint, resp)
-            .await
-            .map(|_| ())
+        decode_response::<xc_types::gateway::ReportAck>(&self.endpoint, resp).await
     }
 }
 

@@ -12,6 +12,7 @@
 pub mod catalog;
 mod error;
 mod intent;
+mod metrics;
 pub mod planner;
 mod reconciler;
 pub mod secrets;

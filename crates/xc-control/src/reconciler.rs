@@ -3,7 +3,8 @@
 //! - moves connections through the states that need no caller ([`pass`]): `deleting` ->
 //!   `deleted` (their links removed), `updating` -> back to where it was with the new bandwidth,
 //!   `requested` past its key's expiry -> `failed` with `ACTIVATION_KEY_EXPIRED`; and forgets
-//!   clientTokens older than a day and expired console sessions;
+//!   clientTokens older than a day, expired console sessions, and metric minutes past their
+//!   retention (15 days);
 //! - reconciles the links of accepted connections ([`reconcile`]): reads a snapshot of the
 //!   world with a read transaction, plans it with the pure [`crate::planner`] (off the store's
 //!   writer thread), and writes only the difference in one transaction, each connection's part
@@ -30,6 +31,7 @@ use xc_types::{Connection, ConnectionState, EnvironmentId, StateReasonCode};
 pub(crate) async fn run(service: Arc<Service>, shutdown: impl std::future::Future<Output = ()>) {
     tokio::pin!(shutdown);
     loop {
+        let began = std::time::Instant::now();
         match pass(&service).await {
             Ok(n) if n > 0 => service.config_changed(),
             Ok(_) => {}
@@ -40,6 +42,7 @@ pub(crate) async fn run(service: Arc<Service>, shutdown: impl std::future::Futur
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "reconciler pass failed; retrying"),
         }
+        service.telemetry.reconciler.observe(began.elapsed());
         tokio::select! {
             _ = &mut shutdown => break,
             _ = service.work.notified() => {}
@@ -100,6 +103,7 @@ pub(crate) async fn pass(service: &Service) -> Result<usize> {
             }
             db.expire_idempotency(now - IDEMPOTENCY_SECS)?;
             db.expire_console_sessions(now)?;
+            db.forget_minutes_before(now - crate::service::metrics::RETENTION_SECS)?;
             Ok::<_, ServiceError>(changed)
         })
         .await

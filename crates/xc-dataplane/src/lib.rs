@@ -27,6 +27,7 @@ pub mod mtu;
 pub mod offload;
 pub mod packet;
 pub mod policer;
+pub mod stamp;
 pub mod vxlan;
 
 pub use access::{Access, AccessConfig, AccessSnapshot};

@@ -43,6 +43,28 @@ fn family(
     }
 }
 
+/// What a link counter counts (`LinkCounters`).
+fn counter_help(name: &str) -> &'static str {
+    match name {
+        "tx_packets" => "Frames read from the link's TAP and sent protected.",
+        "tx_bytes" => "Bytes of the frames sent (inner Ethernet frames, before protection).",
+        "rx_packets" => "Frames from the peer validated and written to the TAP.",
+        "rx_bytes" => "Bytes of the frames received (inner Ethernet frames).",
+        "tx_dropped_policer" => "Frames dropped on transmit over the bandwidth.",
+        "tx_shaped" => "Frames the transmit shaper held back until the bandwidth allowed them.",
+        "rx_dropped_policer" => "Frames dropped by the ingress policer.",
+        "tx_dropped_no_sa" => "Frames not sent: no transmit SA yet (MKA not secured).",
+        "rx_dropped_invalid" => "Received frames that failed MACsec validation.",
+        "rx_dropped_replay" => "Received frames dropped as replays.",
+        "rx_dropped_icv" => "Received frames whose ICV did not verify.",
+        "rx_dropped_vxlan" => "Datagrams that were not VXLAN for this link's VNI.",
+        "mkpdus_tx" => "MKPDUs sent on the link.",
+        "mkpdus_rx" => "MKPDUs received on the link.",
+        "io_errors" => "Errors writing to the TAP or the socket.",
+        _ => "A link counter.",
+    }
+}
+
 /// Renders the status as Prometheus text exposition.
 pub fn render_metrics(st: &GatewayStatus) -> String {
     let mut out = String::new();
@@ -66,6 +88,7 @@ pub fn render_metrics(st: &GatewayStatus) -> String {
         .fields()
         .map(|(n, _)| n);
     for (i, n) in names.iter().enumerate() {
+        let _ = writeln!(out, "# HELP xconnect_link_{n}_total {}", counter_help(n));
         let _ = writeln!(out, "# TYPE xconnect_link_{n}_total counter");
         for l in &st.links {
             let v = l.counters.fields()[i].1;
@@ -247,5 +270,11 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line} in {text}");
         }
+        // Every family has its HELP and TYPE (promtool checks the text: `tests/metrics.rs`).
+        let families = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with("# HELP ")).count(),
+            families
+        );
     }
 }

@@ -5,7 +5,9 @@
 //! from `xc-dataplane` whose keys an MKA participant agrees, [`runtime`]), their addresses and
 //! bridges through rtnetlink ([`netlink`]), then the BGP speaker and BFD ([`routing`]). Beside
 //! them: the admin endpoint with `/status` and `/metrics` ([`admin`]), connectivity probes
-//! ([`probe`]), files that hold secrets ([`files`]) and the DANGEROUS keylog ([`keylog`]).
+//! ([`probe`]), files that hold secrets ([`files`]) and the DANGEROUS keylog ([`keylog`]). A
+//! managed gateway also probes every link continuously ([`linkprobe`], STAMP) and reports a
+//! sample of each minute ([`samples`]) with its status.
 //!
 //! ```text
 //!  per link:  xc-dataplane link thread ──MKPDUs──► MKA thread (xc_macsec::mka::Participant)
@@ -20,11 +22,13 @@ pub mod admin;
 pub mod config;
 pub mod files;
 pub mod keylog;
+pub mod linkprobe;
 pub mod managed;
 pub mod netlink;
 pub mod probe;
 pub mod routing;
 pub mod runtime;
+pub mod samples;
 pub mod status;
 
 pub use config::{BgpSettings, ConfigError, GatewayConfig, LinkSettings, NeighborSettings};

@@ -10,20 +10,25 @@
 //! ```text
 //!  state dir: credential.json (0600)   config.json (last configuration, 0600: it holds CAKs)
 //!  watch loop:  GET /v1/gateway/config?index=I&wait=30 ──► apply (links, then BGP) ──► save
-//!  report loop: POST /v1/gateway/status every 2 s
+//!  report loop: POST /v1/gateway/status every 2 s, with the closed minutes (`samples`) the
+//!               controller has not acknowledged yet, and a last one at shutdown
+//!  link probes: a STAMP probe a second per link (`linkprobe`)
 //! ```
 
 use crate::config::GatewayConfig;
 use crate::files::write_private;
+use crate::linkprobe::Probes;
 use crate::runtime::{Gateway, apply};
+use crate::samples::Sampler;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use xc_client::GatewayClient;
-use xc_types::gateway::{ConfigResponse, RegisterRequest, ReportRequest};
+use xc_types::gateway::{ConfigResponse, MetricSample, RegisterRequest, ReportRequest};
 
 /// How long a blocking query waits before the server answers with the same configuration.
 const WATCH_WAIT: Duration = Duration::from_secs(30);
@@ -279,20 +284,68 @@ pub async fn run(
     if let Ok(g) = gw.lock() {
         on_ready(&g, &id);
     }
-    let reporter = {
-        let gw = gw.clone();
-        let current = current.clone();
-        tokio::spawn(async move {
-            let source = match gw.lock() {
-                Ok(g) => g.status_source(),
-                Err(_) => return,
-            };
-            loop {
+    // The minute samples and the link probes they read; the boot number tells the controller
+    // that sequence numbers start again.
+    let (source, targets) = match gw.lock() {
+        Ok(g) => (g.status_source(), g.probe_targets()),
+        Err(_) => return Err(io::Error::other("the gateway's state is poisoned")),
+    };
+    let probes = match Probes::start(targets.clone()).await {
+        Ok(p) => Some(Arc::new(p)),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot probe the links: no RTT or loss will be reported");
+            None
+        }
+    };
+    let boot: u64 = rand::random();
+    let sampler = Arc::new(Mutex::new(Sampler::new()));
+    let sample = {
+        let (source, probes, sampler) = (source.clone(), probes.clone(), sampler.clone());
+        move |last: bool| {
+            let status = source();
+            let peers: BTreeMap<u64, String> = targets()
+                .iter()
+                .map(|t| (t.id, t.peer.to_string()))
+                .collect();
+            let mut take = |id: u64| probes.as_ref().map(|p| p.take(id)).unwrap_or_default();
+            let now = unix_now();
+            let mut s = sampler.lock().unwrap_or_else(|e| e.into_inner());
+            if last {
+                s.flush(now, &status, &peers, &mut take);
+            } else {
+                s.tick(now, &status, &peers, &mut take);
+            }
+            (status, s.pending())
+        }
+    };
+    let report = {
+        let (current, sampler) = (current.clone(), sampler.clone());
+        move |status: crate::status::GatewayStatus, samples: Vec<MetricSample>| {
+            let (current, sampler) = (current.clone(), sampler.clone());
+            async move {
                 let req = ReportRequest {
                     version: env!("CARGO_PKG_VERSION").to_owned(),
-                    status: source(),
+                    status,
+                    boot,
+                    samples,
                 };
-                if let Err(e) = current().report(&req).await {
+                let ack = current().report(&req).await?;
+                if let Some(through) = ack.samples_through {
+                    sampler
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .acknowledge(through);
+                }
+                Ok::<_, xc_client::ClientError>(())
+            }
+        }
+    };
+    let reporter = {
+        let (sample, report) = (sample.clone(), report.clone());
+        tokio::spawn(async move {
+            loop {
+                let (status, samples) = sample(false);
+                if let Err(e) = report(status, samples).await {
                     tracing::debug!(error = %e, "status report failed");
                 }
                 tokio::time::sleep(REPORT_EVERY).await;
@@ -395,26 +448,28 @@ pub async fn run(
     }
     reporter.abort();
     let _ = reporter.await;
-    let name = gw.lock().map(|g| g.status().name).unwrap_or_default();
+    // The minute so far, closed before the links go.
+    let (status, samples) = sample(true);
+    drop(probes);
     let _ = tokio::task::spawn_blocking(move || drop(gw)).await;
     // A last report, so that the controller knows at once that this gateway carries nothing
     // (rather than trusting its last report until it goes stale).
-    let last = ReportRequest {
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-        status: crate::status::GatewayStatus {
-            name,
-            keylog_enabled: false,
-            idle_poll_ms: 0,
-            links: Vec::new(),
-            bgp: None,
-            access: Vec::new(),
-        },
+    let last = crate::status::GatewayStatus {
+        name: status.name,
+        ..crate::status::GatewayStatus::default()
     };
-    if tokio::time::timeout(std::time::Duration::from_secs(2), current().report(&last))
+    if tokio::time::timeout(Duration::from_secs(2), report(last, samples))
         .await
         .is_err()
     {
         tracing::debug!("the controller did not take the last report");
     }
     Ok(())
+}
+
+/// Now, in Unix seconds.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }

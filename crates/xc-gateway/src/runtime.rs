@@ -59,6 +59,8 @@ pub struct Gateway {
     links: Vec<RunningLink>,
     /// What the status reads: the links' snapshots and the speaker's, both replaced by `apply`.
     link_statuses: Arc<Mutex<Vec<Arc<Mutex<LinkStatus>>>>>,
+    /// The links the probes measure: each with an id and a point-to-point IPv4 address.
+    probe_targets: Arc<Mutex<Vec<crate::linkprobe::ProbeTarget>>>,
     routing_status: Arc<Mutex<Option<RoutingSource>>>,
     routing: Option<crate::routing::Routing>,
     accesses: Arc<Mutex<Vec<RunningAccess>>>,
@@ -107,6 +109,7 @@ impl Gateway {
             idle_poll,
             links: Vec::new(),
             link_statuses: Arc::default(),
+            probe_targets: Arc::default(),
             routing_status: Arc::default(),
             routing: None,
             accesses: Arc::default(),
@@ -132,6 +135,26 @@ impl Gateway {
         if let Ok(mut v) = self.link_statuses.lock() {
             *v = self.links.iter().map(|l| l.status.clone()).collect();
         }
+        if let Ok(mut t) = self.probe_targets.lock() {
+            *t = self
+                .links
+                .iter()
+                .filter_map(|l| {
+                    Some(crate::linkprobe::ProbeTarget {
+                        id: l.settings.id?,
+                        peer: crate::linkprobe::peer_of(l.settings.address?)?,
+                    })
+                })
+                .collect();
+        }
+    }
+
+    /// The links to probe, as they are when asked.
+    pub fn probe_targets(
+        &self,
+    ) -> Arc<dyn Fn() -> Vec<crate::linkprobe::ProbeTarget> + Send + Sync> {
+        let t = self.probe_targets.clone();
+        Arc::new(move || t.lock().map(|t| t.clone()).unwrap_or_default())
     }
 
     /// Applies a new configuration's interfaces without disturbing those that did not change:

@@ -8,7 +8,7 @@ use xc_types::*;
 /// [`crate::Store::write`].
 #[derive(Debug)]
 pub struct Db<'a> {
-    conn: &'a rusqlite::Connection,
+    pub(crate) conn: &'a rusqlite::Connection,
 }
 
 /// One page of results and whether more follow.

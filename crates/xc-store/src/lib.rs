@@ -16,9 +16,13 @@
 //! ```
 
 mod db;
+mod histogram;
+mod metrics;
 mod migrate;
 
 pub use db::{ConnectionFilter, Db, IdempotencyRecord, NewLink, Page};
+pub use histogram::Histogram;
+pub use metrics::LinkMinute;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -118,6 +122,8 @@ pub struct Store {
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Mutex<Vec<rusqlite::Connection>>,
     read_permits: tokio::sync::Semaphore,
+    /// How long each commit took.
+    commits: std::sync::Arc<Histogram>,
 }
 
 impl StoreError {
@@ -163,9 +169,11 @@ impl Store {
         let mut conn = open_connection(path, false)?;
         migrate::run(&mut conn)?;
         let (tx, rx) = mpsc::sync_channel::<Job>(4096);
+        let commits = std::sync::Arc::new(Histogram::default());
+        let timed = commits.clone();
         let thread = std::thread::Builder::new()
             .name("xc-store-writer".into())
-            .spawn(move || writer_loop(conn, rx))
+            .spawn(move || writer_loop(conn, rx, &timed))
             .map_err(|e| StoreError::Thread(e.to_string()))?;
         Ok(Self {
             path: path.to_owned(),
@@ -173,6 +181,7 @@ impl Store {
             writer_thread: Mutex::new(Some(thread)),
             readers: Mutex::new(Vec::new()),
             read_permits: tokio::sync::Semaphore::new(READ_POOL),
+            commits,
         })
     }
 
@@ -272,6 +281,11 @@ impl Store {
         open_connection(&self.path, true)
     }
 
+    /// How long the commits took (each a batch of writes, made durable).
+    pub fn commit_times(&self) -> &Histogram {
+        &self.commits
+    }
+
     /// Stops the writer after the queued writes are committed.
     pub fn close(&self) {
         if let Ok(mut w) = self.writer.lock() {
@@ -289,7 +303,7 @@ impl Drop for Store {
     }
 }
 
-fn writer_loop(mut conn: rusqlite::Connection, rx: mpsc::Receiver<Job>) {
+fn writer_loop(mut conn: rusqlite::Connection, rx: mpsc::Receiver<Job>, commits: &Histogram) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -332,7 +346,12 @@ fn writer_loop(mut conn: rusqlite::Connection, rx: mpsc::Receiver<Job>) {
             }
         }
         let commit = match aborted {
-            None => Commit::of(tx.commit()),
+            None => {
+                let began = std::time::Instant::now();
+                let c = Commit::of(tx.commit());
+                commits.observe(began.elapsed());
+                c
+            }
             Some(StoreError::Unwritable(u)) => Commit::Unwritable(u),
             Some(e) => Commit::Failed(e.to_string()),
         };

@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_link_numbers.sql"),
     include_str!("migrations/0006_console_sessions.sql"),
     include_str!("migrations/0007_attach_point_asn.sql"),
+    include_str!("migrations/0008_link_minutes.sql"),
 ];
 
 pub(crate) fn run(conn: &mut rusqlite::Connection) -> Result<(), StoreError> {

@@ -177,6 +177,127 @@ impl Demo {
         }
     }
 
+    /// Stops the server (SIGTERM) and waits until it is gone.
+    fn stop_server(&self) {
+        let server_pid = pid_of("server --listen 169.254.253.1:7700");
+        let _ = run(&["kill", "-TERM", &server_pid]);
+        self.wait("the server to stop", UP, || {
+            // (It stays a zombie until the demo reaps it: look at its state, not its pid.)
+            std::fs::read_to_string(format!("/proc/{server_pid}/stat"))
+                .map_or(true, |st| st.split_whitespace().nth(2) == Some("Z"))
+        });
+    }
+
+    /// Starts the server again on its data directory.
+    fn start_server_again(&mut self) {
+        let log = std::fs::File::create(self.run_dir().join("server-2.log")).expect("log");
+        let server = Command::new(env!("CARGO_BIN_EXE_xconnect"))
+            .args(["server", "--listen", "169.254.253.1:7700", "--data-dir"])
+            .arg(self.run_dir().join("server"))
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("restart the server");
+        self.extra.push(server);
+    }
+
+    /// Kills aws-gw1 (SIGKILL), waits for its links to be reported down, restarts it from its
+    /// state directory and waits for all four links to be up again.
+    fn restart_aws_gw1(&mut self, id: &str) {
+        let gw_pid = pid_of("name aws-gw1");
+        let _ = run(&["kill", "-KILL", &gw_pid]);
+        self.wait("aws-gw1's links to be reported down", UP, || {
+            self.links(id)
+                .iter()
+                .filter(|l| gateway_of(&l["ends"][0]) == "aws-gw1")
+                .all(|l| l["state"] == "down")
+        });
+        let log = std::fs::File::create(self.run_dir().join("aws-gw1-2.log")).expect("log");
+        let state_dir = self.run_dir().join("aws-gw1-state");
+        let gw = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                "xcdemo-aws-gw1",
+                env!("CARGO_BIN_EXE_xconnect"),
+            ])
+            .args(["gateway", "run", "--controller", ENDPOINT])
+            .args([
+                "--underlay-address",
+                "169.254.253.11",
+                "--name",
+                "aws-gw1",
+                "--state-dir",
+            ])
+            .arg(&state_dir)
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("restart the gateway");
+        self.extra.push(gw);
+        self.wait("all four links up again", UP, || {
+            let l = self.links(id);
+            l.len() == 4 && l.iter().all(|x| x["state"] == "up")
+        });
+    }
+
+    /// `connection metrics` as aws sees it: the series of `metric` (for `link`), from `start`.
+    fn metric(&self, id: &str, metric: &str, link: Option<u64>, start: i64) -> Vec<(i64, f64)> {
+        let start = time_text(start);
+        let link = link.map(|l| l.to_string());
+        let mut args = vec![
+            "connection",
+            "metrics",
+            id,
+            "--metric",
+            metric,
+            "--start",
+            &start,
+        ];
+        if let Some(l) = &link {
+            args.extend(["--link", l]);
+        }
+        let v = self
+            .cli("aws", &args)
+            .unwrap_or_else(|e| panic!("metrics: {e}\n{}", self.context()));
+        v["metrics"][0]["points"]
+            .as_array()
+            .expect("points")
+            .iter()
+            .map(|p| {
+                (
+                    unix_of(p["timestamp"].as_str().expect("timestamp")),
+                    p["value"].as_f64().expect("value"),
+                )
+            })
+            .collect()
+    }
+
+    /// Waits until every link's minute starting at `minute` is stored (each gateway reports a
+    /// minute once it closes, a few seconds apart).
+    fn wait_for_minute(&self, id: &str, minute: i64) {
+        let links: Vec<u64> = self
+            .links(id)
+            .iter()
+            .filter_map(|l| l["id"].as_u64())
+            .collect();
+        assert_eq!(links.len(), 4, "four links");
+        // Until the minute is over, and two more for the reports.
+        let deadline = (minute + 60 - now()).max(0) as u64 + 120;
+        self.wait(
+            &format!("every link's minute {} to be stored", time_text(minute)),
+            Duration::from_secs(deadline),
+            || {
+                // (From a minute ago at the latest: a query's start is in the past.)
+                links.iter().all(|&l| {
+                    self.metric(id, "ConnectionState", Some(l), minute.min(now() - 60))
+                        .iter()
+                        .any(|&(t, _)| t >= minute)
+                })
+            },
+        );
+    }
+
     fn links(&self, id: &str) -> Vec<Value> {
         self.cli("aws", &["connection", "links", id])
             .ok()
@@ -218,7 +339,15 @@ impl Demo {
     /// iperf3 from the aws host to the gcp host (a fresh server on `port`); bits per second
     /// received.
     fn iperf(&self, port: u16) -> f64 {
+        self.iperf_json(port, 5)["end"]["sum_received"]["bits_per_second"]
+            .as_f64()
+            .expect("bits per second")
+    }
+
+    /// iperf3 from the aws host to the gcp host for `secs` seconds: its JSON report.
+    fn iperf_json(&self, port: u16, secs: u32) -> Value {
         let p = port.to_string();
+        let t = secs.to_string();
         let mut server = Command::new("ip")
             .args([
                 "netns",
@@ -239,14 +368,11 @@ impl Demo {
         for _ in 0..50 {
             let o = in_ns(
                 "xcdemo-aws-host",
-                &["iperf3", "-c", "10.1.1.10", "-p", &p, "-t", "5", "-J"],
+                &["iperf3", "-c", "10.1.1.10", "-p", &p, "-t", &t, "-J"],
             );
             let v = serde_json::from_slice::<Value>(&o.stdout).ok();
-            if let Some(bps) = v
-                .as_ref()
-                .and_then(|v| v["end"]["sum_received"]["bits_per_second"].as_f64())
-            {
-                result = Some(bps);
+            if let Some(v) = v.filter(|v| v["end"]["sum_received"]["bytes"].is_u64()) {
+                result = Some(v);
                 break;
             }
             last = format!("{}{}", out(&o), String::from_utf8_lossy(&o.stderr));
@@ -256,6 +382,37 @@ impl Demo {
         let _ = server.wait();
         result.unwrap_or_else(|| panic!("iperf3 failed: {last}\n{}", self.context()))
     }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn minute_of(t: i64) -> i64 {
+    t - t.rem_euclid(60)
+}
+
+/// Unix seconds as RFC 3339 (UTC), with `date`'s help.
+fn time_text(t: i64) -> String {
+    out(&run(&[
+        "date",
+        "-u",
+        "-d",
+        &format!("@{t}"),
+        "+%Y-%m-%dT%H:%M:%SZ",
+    ]))
+    .trim()
+    .to_owned()
+}
+
+/// RFC 3339 as Unix seconds, with `date`'s help.
+fn unix_of(s: &str) -> i64 {
+    out(&run(&["date", "-u", "-d", s, "+%s"]))
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("a time: {s}"))
 }
 
 /// The pid of the first process whose command line matches `pattern`.
@@ -402,66 +559,18 @@ fn failures_and_changes_on_the_demo_topology() {
     );
 
     // The server stops: traffic continues; it restarts and the state catches up.
-    let server_pid = pid_of("server --listen 169.254.253.1:7700");
-    let _ = run(&["kill", "-TERM", &server_pid]);
-    d.wait("the server to stop", UP, || {
-        // (It stays a zombie until the demo reaps it: look at its state, not its pid.)
-        std::fs::read_to_string(format!("/proc/{server_pid}/stat"))
-            .map_or(true, |st| st.split_whitespace().nth(2) == Some("Z"))
-    });
+    d.stop_server();
     for _ in 0..5 {
         assert!(d.ping(), "traffic with the server stopped\n{}", d.context());
         std::thread::sleep(Duration::from_millis(300));
     }
-    let log = std::fs::File::create(d.run_dir().join("server-2.log")).expect("log");
-    let server = Command::new(env!("CARGO_BIN_EXE_xconnect"))
-        .args(["server", "--listen", "169.254.253.1:7700", "--data-dir"])
-        .arg(d.run_dir().join("server"))
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("restart the server");
-    d.extra.push(server);
+    d.start_server_again();
     d.wait("the state after the restart", UP, || {
         d.state(&id).0 == "available"
     });
 
     // A gateway is killed and restarted from its state directory: its links come back.
-    let gw_pid = pid_of("name aws-gw1");
-    let _ = run(&["kill", "-KILL", &gw_pid]);
-    d.wait("aws-gw1's links to be reported down", UP, || {
-        d.links(&id)
-            .iter()
-            .filter(|l| gateway_of(&l["ends"][0]) == "aws-gw1")
-            .all(|l| l["state"] == "down")
-    });
-    let log = std::fs::File::create(d.run_dir().join("aws-gw1-2.log")).expect("log");
-    let state_dir = d.run_dir().join("aws-gw1-state");
-    let gw = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            "xcdemo-aws-gw1",
-            env!("CARGO_BIN_EXE_xconnect"),
-        ])
-        .args(["gateway", "run", "--controller", ENDPOINT])
-        .args([
-            "--underlay-address",
-            "169.254.253.11",
-            "--name",
-            "aws-gw1",
-            "--state-dir",
-        ])
-        .arg(&state_dir)
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("restart the gateway");
-    d.extra.push(gw);
-    d.wait("all four links up again", UP, || {
-        let l = d.links(&id);
-        l.len() == 4 && l.iter().all(|x| x["state"] == "up")
-    });
+    d.restart_aws_gw1(&id);
 
     // Deleted from the remote side: links and routes gone on every gateway.
     d.cli("gcp", &["connection", "delete", &id])
@@ -481,4 +590,124 @@ fn failures_and_changes_on_the_demo_topology() {
             })
     });
     assert_eq!(d.state(&id).0, "deleted");
+}
+
+/// The metrics of the connection as its gateways measure them: iperf3's bytes and the stored
+/// egress agree; a link whose underlay loses 5% of its datagrams shows that loss, and the others
+/// none; a server restart keeps every stored point; a gateway restart makes no spike.
+#[test]
+fn metrics_on_the_demo_topology() {
+    let mut d = Demo::start();
+    let id = d.connection_id();
+    d.wait("four links up", UP, || {
+        let l = d.links(&id);
+        l.len() == 4 && l.iter().all(|x| x["state"] == "up")
+    });
+    // A first whole minute with the links up, so the traffic's minutes are whole too.
+    let first = minute_of(now()) + 60;
+    d.wait_for_minute(&id, first);
+
+    // iperf3 for 30 s: the bytes the egress metric says crossed are iperf3's, with each
+    // segment's headers (Ethernet, IP, TCP with timestamps: 66 bytes), within 5%.
+    let began = minute_of(now());
+    let report = d.iperf_json(5311, 30);
+    let ended = minute_of(now());
+    let received = report["end"]["sum_received"]["bytes"]
+        .as_u64()
+        .expect("bytes") as f64;
+    let retransmits = report["end"]["sum_sent"]["retransmits"]
+        .as_u64()
+        .unwrap_or(0) as f64;
+    let mss = report["start"]["tcp_mss_default"].as_u64().expect("mss") as f64;
+    let expected = received + ((received / mss).ceil() + retransmits) * 66.0 + retransmits * mss;
+    d.wait_for_minute(&id, ended);
+    let egress = d.metric(&id, "ConnectionBpsEgress", None, began);
+    let stored: f64 = egress
+        .iter()
+        .filter(|&&(t, _)| t <= ended)
+        .map(|&(_, bps)| bps * 60.0 / 8.0)
+        .sum();
+    eprintln!(
+        "iperf3 received {received} bytes ({retransmits} retransmits, MSS {mss}); the links carried {stored:.0} bytes by the egress metric, {expected:.0} expected"
+    );
+    assert!(
+        (stored - expected).abs() <= expected * 0.05,
+        "stored {stored:.0} bytes against {expected:.0} expected: {egress:?}\n{}",
+        d.context()
+    );
+
+    // 5% of one link's datagrams dropped at gcp-gw2 for four whole minutes.
+    let links = d.links(&id);
+    let victim = links
+        .iter()
+        .find(|l| gateway_of(&l["ends"][1]) == "gcp-gw2")
+        .expect("a link to gcp-gw2");
+    let victim_id = victim["id"].as_u64().expect("link id");
+    let port = victim["ends"][1]["underlay"]
+        .as_str()
+        .and_then(|u| u.rsplit_once(':'))
+        .map(|(_, p)| p.to_owned())
+        .expect("the link's UDP port");
+    let rules = format!(
+        "table inet xct {{ chain i {{ type filter hook input priority 0; udp dport {port} numgen random mod 100 < 5 drop; }}; }}"
+    );
+    let o = in_ns("xcdemo-gcp-gw2", &["nft", &rules]);
+    assert!(
+        o.status.success(),
+        "nft: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let from = minute_of(now()) + 60;
+    let to = from + 4 * 60;
+    d.wait_for_minute(&id, to - 60);
+    d.heal("gcp-gw2");
+    let mean = |v: &[(i64, f64)]| {
+        let w: Vec<f64> = v
+            .iter()
+            .filter(|&&(t, _)| t < to)
+            .map(|&(_, x)| x)
+            .collect();
+        assert_eq!(w.len(), 4, "four minutes of loss: {v:?}");
+        w.iter().sum::<f64>() / w.len() as f64
+    };
+    for l in &links {
+        let lid = l["id"].as_u64().expect("link id");
+        let loss = mean(&d.metric(&id, "ConnectionPacketLossPercent", Some(lid), from));
+        eprintln!("link {lid}: {loss:.2}% of its probes lost");
+        if lid == victim_id {
+            assert!((0.5..=12.0).contains(&loss), "the lossy link: {loss}%");
+        } else {
+            assert!(loss <= 0.5, "link {lid} lost {loss}% of its probes");
+        }
+    }
+    let rtt = d.metric(&id, "ConnectionRttMilliseconds", None, from);
+    assert!(
+        rtt.iter().all(|&(_, ms)| ms > 0.0 && ms < 100.0),
+        "round trips in namespaces: {rtt:?}"
+    );
+
+    // A server restart keeps every stored point.
+    let before = d.metric(&id, "ConnectionBpsEgress", None, first);
+    d.stop_server();
+    d.start_server_again();
+    d.wait("the server to answer again", UP, || {
+        d.cli("aws", &["connection", "get", &id]).is_ok()
+    });
+    let after = d.metric(&id, "ConnectionBpsEgress", None, first);
+    assert_eq!(
+        after[..before.len()],
+        before[..],
+        "stored points survive a restart"
+    );
+
+    // A gateway restarted (its counters from zero again) makes no spike: the minutes after it,
+    // without traffic, stay near the background (BGP, BFD, probes).
+    d.restart_aws_gw1(&id);
+    let restarted = minute_of(now());
+    d.wait_for_minute(&id, restarted + 60);
+    let quiet = d.metric(&id, "ConnectionBpsEgress", None, restarted);
+    assert!(
+        quiet.iter().all(|&(_, bps)| bps < 1e6),
+        "no spike after the restart: {quiet:?}"
+    );
 }

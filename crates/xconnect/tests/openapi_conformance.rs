@@ -99,7 +99,7 @@ async fn the_openapi_document_describes_what_the_server_does() {
         "schemathesis found failures:\n{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(text.contains("Selected: 38/38"), "{text}");
+    assert!(text.contains("Selected: 39/39"), "{text}");
 
     // Which operations were answered with success, from the requests as sent.
     let doc: Value = reqwest::get(format!("{}/v1/openapi.json", server.endpoint))
@@ -149,6 +149,7 @@ async fn the_openapi_document_describes_what_the_server_does() {
         "PATCH /v1/connections/{id}",
         "GET /v1/connections/{id}/events",
         "GET /v1/connections/{id}/links",
+        "GET /v1/connections/{id}/metrics",
         "POST /v1/connections/{id}/tags",
         "DELETE /v1/connections/{id}/tags",
         "POST /v1/proposals",

@@ -59,37 +59,10 @@ impl Service {
         secret: &str,
         source: IpAddr,
     ) -> Result<ConsoleSession> {
-        let key_id = access_key_id.trim();
+        let caller = self
+            .verify_secret(access_key_id, secret, source, "console sign-in")
+            .await?;
         let now = self.now();
-        let wait = self
-            .sign_ins
-            .lock()
-            .map_err(|_| ServiceError::Internal("sign-in throttle poisoned".into()))?
-            .wait(key_id, source, now);
-        if let Some(secs) = wait {
-            tracing::warn!(key = %loggable(key_id), %source, retry_after_secs = secs, "console sign-in refused: too many failures");
-            return Err(ServiceError::Throttled {
-                retry_after_secs: secs,
-            });
-        }
-        let known = self.credentials_for(key_id).await?;
-        let verified = known.filter(|(_, expected)| {
-            bool::from(expected.as_slice().ct_eq(secret.trim().as_bytes()))
-        });
-        let Some((caller, _)) = verified else {
-            let Failures { key, address } = self
-                .sign_ins
-                .lock()
-                .map_err(|_| ServiceError::Internal("sign-in throttle poisoned".into()))?
-                .failed(key_id, source, now);
-            tracing::warn!(key = %loggable(key_id), %source, key_failures = key, address_failures = address, "console sign-in failed: unknown access key or wrong secret");
-            return Err(ServiceError::AccessDenied(
-                "unknown access key or wrong secret".into(),
-            ));
-        };
-        if let Ok(mut t) = self.sign_ins.lock() {
-            t.succeeded(key_id, source);
-        }
         let expires_at = now + SESSION_SECS;
         let token = format!("{PREFIX}{}", b64(&rand::random::<[u8; 32]>()));
         let (hash, key) = (token_hash(&token), caller.key.clone());
@@ -107,6 +80,61 @@ impl Service {
             expires_at,
             caller,
         })
+    }
+
+    /// The caller whose access key and secret these are (HTTP basic authentication, as
+    /// Prometheus scrapes with), throttled and logged as console sign-ins are.
+    pub async fn authenticate_basic(
+        &self,
+        access_key_id: &str,
+        secret: &str,
+        source: IpAddr,
+    ) -> Result<Caller> {
+        self.verify_secret(access_key_id, secret, source, "basic authentication")
+            .await
+    }
+
+    /// Checks an access key's secret: failures from `source`, and for the key, make later
+    /// attempts wait; each is logged with the key id and the address (`what` says where).
+    async fn verify_secret(
+        &self,
+        access_key_id: &str,
+        secret: &str,
+        source: IpAddr,
+        what: &str,
+    ) -> Result<Caller> {
+        let key_id = access_key_id.trim();
+        let now = self.now();
+        let wait = self
+            .sign_ins
+            .lock()
+            .map_err(|_| ServiceError::Internal("sign-in throttle poisoned".into()))?
+            .wait(key_id, source, now);
+        if let Some(secs) = wait {
+            tracing::warn!(key = %loggable(key_id), %source, retry_after_secs = secs, "{what} refused: too many failures");
+            return Err(ServiceError::Throttled {
+                retry_after_secs: secs,
+            });
+        }
+        let known = self.credentials_for(key_id).await?;
+        let verified = known.filter(|(_, expected)| {
+            bool::from(expected.as_slice().ct_eq(secret.trim().as_bytes()))
+        });
+        let Some((caller, _)) = verified else {
+            let Failures { key, address } = self
+                .sign_ins
+                .lock()
+                .map_err(|_| ServiceError::Internal("sign-in throttle poisoned".into()))?
+                .failed(key_id, source, now);
+            tracing::warn!(key = %loggable(key_id), %source, key_failures = key, address_failures = address, "{what} failed: unknown access key or wrong secret");
+            return Err(ServiceError::AccessDenied(
+                "unknown access key or wrong secret".into(),
+            ));
+        };
+        if let Ok(mut t) = self.sign_ins.lock() {
+            t.succeeded(key_id, source);
+        }
+        Ok(caller)
     }
 
     /// The caller behind a session token: a session the server holds, unexpired, whose key is

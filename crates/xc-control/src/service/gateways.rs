@@ -17,8 +17,8 @@ use xc_store::Db;
 use xc_types::gateway::{
     AccessDoc, BgpDoc, ConfigDoc, CustomerSessionView, GatewayRecord, GatewaySection,
     GatewayStatus, GatewayView, LinkDoc, LinkEnd, LinkRecord, LinkState, LinkView, LinksResponse,
-    NeighborDoc, PrefixListDoc, RegisterRequest, RegisterResponse, Side, TestRequest, TestResult,
-    TokenRecord, TokenRequest, TokenResponse,
+    MetricSample, NeighborDoc, PrefixListDoc, RegisterRequest, RegisterResponse, ReportAck, Side,
+    TestRequest, TestResult, TokenRecord, TokenRequest, TokenResponse,
 };
 use xc_types::*;
 
@@ -275,22 +275,30 @@ impl Service {
     }
 
     /// Records what a gateway reported.
+    /// A gateway's status report, and its minute samples (stored once each, by sequence
+    /// number within `boot`); answers the samples held.
     pub async fn gateway_report(
         &self,
         gateway_id: &str,
         version: String,
         status: GatewayStatus,
-    ) -> Result<()> {
+        boot: u64,
+        samples: Vec<MetricSample>,
+    ) -> Result<ReportAck> {
         let id = gateway_id.to_owned();
         let now = self.now();
-        self.store
+        let samples = super::metrics::admissible(samples, now)?;
+        let through = self
+            .store
             .write(move |db| {
                 db.gateway_report(&id, &version, now, &status)?;
-                Ok::<_, ServiceError>(())
+                Ok::<_, ServiceError>(db.record_samples(&id, boot, &samples)?)
             })
             .await?;
         self.work.notify_one();
-        Ok(())
+        Ok(ReportAck {
+            samples_through: through,
+        })
     }
 
     pub async fn touch_gateway(&self, gateway_id: &str) -> Result<()> {
@@ -795,6 +803,7 @@ fn link_view(
         _ => None,
     };
     Ok(LinkView {
+        id: l.id,
         name: l.name(),
         vni: l.numbers.vni,
         state: if problem.is_none() {

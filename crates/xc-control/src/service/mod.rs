@@ -5,6 +5,7 @@ mod connections;
 mod console;
 pub(crate) mod gateways;
 pub(crate) mod last_mile;
+pub(crate) mod metrics;
 mod proposals;
 mod views;
 
@@ -17,6 +18,7 @@ pub use connections::ListConnectionsInput;
 pub use connections::fmt_time;
 pub(crate) use connections::provisioning_reason;
 pub use console::{ConsoleSession, SESSION_SECS};
+pub use metrics::{LATEST_WITHIN_SECS, LatestValue, Telemetry};
 pub use proposals::ProposalSummary;
 
 use crate::tokens::{self, PagePayload};
@@ -92,6 +94,8 @@ pub struct Service {
     pub(crate) tests: std::sync::Mutex<gateways::PendingTests>,
     /// Failed console sign-ins, by key and by address.
     pub(crate) sign_ins: std::sync::Mutex<crate::throttle::SignInThrottle>,
+    /// How long things took: requests, reconciler passes (the server's `/metrics`).
+    pub telemetry: metrics::Telemetry,
 }
 
 /// A fresh access key: its id, its secret (shown once) and the secret sealed for storage.
@@ -172,6 +176,7 @@ impl Service {
             config_epoch: tokio::sync::watch::Sender::new(0),
             tests: std::sync::Mutex::default(),
             sign_ins: std::sync::Mutex::default(),
+            telemetry: metrics::Telemetry::default(),
         }))
     }
 

@@ -9,6 +9,7 @@ use crate::{
 };
 use serde::{Deserialize, Serialize};
 
+pub mod metrics;
 mod openapi;
 pub mod routes;
 pub mod schema;

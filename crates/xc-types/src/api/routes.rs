@@ -7,7 +7,7 @@
 use super::*;
 use crate::gateway::{
     ConfigQuery, ConfigResponse, GatewayList, GatewayView, LinksResponse, RegisterRequest,
-    RegisterResponse, ReportRequest, TestConnectionRequest, TestResult, TokenRequest,
+    RegisterResponse, ReportAck, ReportRequest, TestConnectionRequest, TestResult, TokenRequest,
     TokenResponse,
 };
 use crate::{AttachPoint, Environment};
@@ -230,6 +230,10 @@ endpoints! {
         => 200 TagRequest, Sigv4;
     /// Every link of a connection with what both of its gateways report.
     ConnectionLinks: Get "/v1/connections/{id}/links", path: crate::ConnectionId => 200 LinksResponse, Sigv4;
+    /// A connection's metrics from its gateways' minute samples (one metric or all), as a
+    /// statistic per period.
+    ConnectionMetrics: Get "/v1/connections/{id}/metrics", path: crate::ConnectionId, query: metrics::MetricsQuery
+        => 200 metrics::MetricsResponse, Sigv4;
     /// A connection's history: each state with its reason, each bandwidth change.
     ConnectionHistory: Get "/v1/connections/{id}/events", path: crate::ConnectionId => 200 ConnectionEvents, Sigv4;
     /// Pings and traces an address on the other side from a gateway of the caller's side.
@@ -261,7 +265,7 @@ endpoints! {
     /// waits (a blocking query) until there is a different one or `wait` seconds pass.
     GetGatewayConfig: Get "/v1/gateway/config", query: ConfigQuery => 200 ConfigResponse, Gateway;
     /// Gateway API: what the gateway reports, every few seconds.
-    ReportGatewayStatus: Post "/v1/gateway/status", body: ReportRequest => 200 Ack, Gateway;
+    ReportGatewayStatus: Post "/v1/gateway/status", body: ReportRequest => 200 ReportAck, Gateway;
     /// Gateway API: the result of a connectivity test the gateway was asked to run.
     ReportTestResult: Post "/v1/gateway/tests", body: TestResult => 200 Ack, Gateway;
 }

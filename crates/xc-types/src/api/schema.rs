@@ -269,6 +269,48 @@ pub fn optional_state(_: &mut SchemaGenerator) -> Schema {
 }
 
 /// A page size: 1 to 100.
+/// A metric's name, or null.
+pub fn optional_metric_name(_: &mut SchemaGenerator) -> Schema {
+    let names: Vec<&str> = super::metrics::MetricName::ALL
+        .iter()
+        .map(|m| m.as_str())
+        .collect();
+    nullable(json_schema!({ "type": "string", "enum": names }))
+}
+
+/// A cause of dropped frames, or null.
+pub fn optional_drop_cause(_: &mut SchemaGenerator) -> Schema {
+    let causes: Vec<&str> = super::metrics::DropCause::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
+    nullable(json_schema!({ "type": "string", "enum": causes }))
+}
+
+/// A link id (decimal), or null.
+pub fn optional_link_id(_: &mut SchemaGenerator) -> Schema {
+    nullable(string("^[1-9][0-9]{0,15}$".into()))
+}
+
+/// An RFC 3339 time, or null.
+pub fn optional_timestamp(_: &mut SchemaGenerator) -> Schema {
+    nullable(string(
+        r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$".into(),
+    ))
+}
+
+/// A period of the metrics API, seconds, or null.
+pub fn optional_period(_: &mut SchemaGenerator) -> Schema {
+    nullable(json_schema!({ "type": "integer", "enum": super::metrics::PERIODS }))
+}
+
+/// A statistic, or null.
+pub fn optional_statistic(_: &mut SchemaGenerator) -> Schema {
+    nullable(string(
+        r"^(Average|Minimum|Maximum|Sum|SampleCount|p(100|[1-9]?[0-9](\.[0-9])?))$".into(),
+    ))
+}
+
 pub fn optional_page_size(_: &mut SchemaGenerator) -> Schema {
     nullable(json_schema!({ "type": "integer", "minimum": 1, "maximum": 100 }))
 }

@@ -6,10 +6,12 @@
 
 pub mod config;
 mod records;
+pub mod samples;
 pub mod status;
 
 pub use config::*;
 pub use records::*;
+pub use samples::*;
 pub use status::*;
 
 use crate::StateReason;
@@ -159,6 +161,8 @@ pub enum Side {
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkView {
+    /// The link's id: never reused (the `LinkId` dimension of its metrics).
+    pub id: u64,
     pub name: String,
     pub vni: u32,
     pub state: LinkState,
@@ -238,6 +242,14 @@ pub struct LinksResponse {
 pub struct ReportRequest {
     pub version: String,
     pub status: GatewayStatus,
+    /// The gateway process's life, a random number drawn at its start: sample sequence
+    /// numbers count within it.
+    #[serde(default)]
+    pub boot: u64,
+    /// Closed minutes not yet acknowledged, oldest first (at most
+    /// [`MAX_SAMPLES_PER_REPORT`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<MetricSample>,
 }
 
 /// `GET /v1/gateways` (native API).

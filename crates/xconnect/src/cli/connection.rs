@@ -185,6 +185,9 @@ pub enum ConnectionVerb {
     Events { id: String },
     /// The links of a connection: both gateways, facilities, addresses, MKA, BGP, counters.
     Links { id: String },
+    /// A connection's metrics, as your side's gateways measured them (traffic, RTT, loss,
+    /// jitter, drops, BGP): a statistic per period, one metric with --metric or all.
+    Metrics(super::metrics::MetricsArgs),
     /// Ping and trace an address on the other side through the connection, from a gateway of
     /// your side: RTT (min/avg/max), loss and the hops.
     Test {
@@ -328,6 +331,7 @@ pub async fn run(c: &Client, out: Format, verb: ConnectionVerb) -> anyhow::Resul
             }
             Ok(())
         }
+        ConnectionVerb::Metrics(args) => super::metrics::run(c, out, args).await,
         ConnectionVerb::Events { id } => {
             let events = c.connection_events(&id).await?;
             let cols = columns![ConnectionEvent;
@@ -342,6 +346,7 @@ pub async fn run(c: &Client, out: Format, verb: ConnectionVerb) -> anyhow::Resul
             let links = c.connection_links(&id).await?;
             let cols = columns![LinkView;
                 "link" => |l| json!(l.name),
+                "id" => |l| json!(l.id),
                 "vni" => |l| json!(l.vni),
                 "state" => |l| json!(l.state),
                 "owner" => |l| json!(both(l, |e| Some(format!("{} ({})", e.gateway_name, e.facility.as_deref().unwrap_or("-"))))[0]),

@@ -8,6 +8,7 @@ mod attach_point;
 mod connection;
 mod environment;
 pub mod gateway;
+mod metrics;
 mod proposal;
 
 pub(crate) use connection::wait_for_state;

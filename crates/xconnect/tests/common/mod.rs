@@ -287,6 +287,21 @@ pub async fn attach_point(t: &Tenant, name: &str, prefixes: &[&str]) -> String {
         .to_string()
 }
 
+/// `t` accepts a connection with its activation key and attach point `ap`.
+pub async fn accept(t: &Tenant, key: &str, ap: &str) -> xc_types::api::ConnectionView {
+    t.client
+        .accept_connection(&xc_types::api::AcceptConnectionRequest {
+            activation_key: key.to_owned(),
+            attach_point: ap.to_owned(),
+            routing_policy: None,
+            description: None,
+            tags: None,
+            client_token: None,
+        })
+        .await
+        .expect("accept")
+}
+
 /// A request for a 1 Gbps connection in `environment` from attach point `ap` to account
 /// `remote`, with nothing else set (tests set what they are about with `..`).
 pub fn connection_request(
