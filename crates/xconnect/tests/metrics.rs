@@ -2,7 +2,8 @@
 //! with tokens, reporting through the gateway API as a real one does); their minute samples are
 //! stored once however often they are sent, read back by `GET /v1/connections/{id}/metrics` as
 //! each side may see them, and scraped from `/metrics` by a real Prometheus with basic
-//! authentication; `promtool check metrics` passes on the exposition. Needs Debian's
+//! authentication; `promtool check metrics` passes on the exposition, and the Grafana dashboard in
+//! `docs/` queries only families it has. Needs Debian's
 //! `prometheus` package (`prometheus` and `promtool`; `.ci/run` installs it).
 
 mod common;
@@ -332,6 +333,36 @@ async fn samples_are_stored_once_queried_by_side_and_scraped_by_prometheus() {
         assert!(all.contains(family), "{family}:\n{all}");
     }
     promtool_check("the server's exposition", &all);
+    // The Grafana dashboard in docs/ is built on these families.
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../docs/grafana-dashboard.json"),
+        )
+        .expect("docs/grafana-dashboard.json"),
+    )
+    .expect("the dashboard is JSON");
+    let mut used = 0;
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"].as_str().expect("expr");
+            for name in expr
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| w.starts_with("xconnect_"))
+            {
+                let family = ["_bucket", "_count", "_sum"]
+                    .iter()
+                    .find_map(|s| name.strip_suffix(s))
+                    .unwrap_or(name);
+                assert!(
+                    all.contains(&format!("# TYPE {family} ")),
+                    "the dashboard's {name} is not in the exposition"
+                );
+                used += 1;
+            }
+        }
+    }
+    assert!(used >= 10, "the dashboard queries the families: {used}");
 
     // A real Prometheus scrapes it with the tenant's key and answers a query for the series.
     let dir = tempfile::tempdir().expect("tempdir");
