@@ -204,7 +204,10 @@ impl Demo {
     /// Kills aws-gw1 (SIGKILL), waits for its links to be reported down, restarts it from its
     /// state directory and waits for all four links to be up again.
     fn restart_aws_gw1(&mut self, id: &str) {
-        let gw_pid = pid_of("name aws-gw1");
+        // By its state directory, which is this demo's alone (other tests run gateways named
+        // aws-gw1 meanwhile).
+        let state_dir = self.run_dir().join("aws-gw1-state");
+        let gw_pid = pid_of(&state_dir.display().to_string());
         let _ = run(&["kill", "-KILL", &gw_pid]);
         self.wait("aws-gw1's links to be reported down", UP, || {
             self.links(id)
@@ -213,7 +216,6 @@ impl Demo {
                 .all(|l| l["state"] == "down")
         });
         let log = std::fs::File::create(self.run_dir().join("aws-gw1-2.log")).expect("log");
-        let state_dir = self.run_dir().join("aws-gw1-state");
         let gw = Command::new("ip")
             .args([
                 "netns",
