@@ -36,8 +36,8 @@ pub struct MetricSample {
 pub struct LinkSample {
     /// The control plane's id of the link.
     pub id: u64,
-    /// Seconds of the minute the counts cover: under 60 when the link or the gateway started
-    /// within it.
+    /// Seconds the counts cover (rates are the counts over these): about 60, a second more as
+    /// the minute closes a moment after its end; less when the gateway started within it.
     pub secs: u32,
     /// Frames sent to the peer and their bytes (inner Ethernet frames).
     pub tx_packets: u64,

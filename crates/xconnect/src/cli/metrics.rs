@@ -77,16 +77,8 @@ fn human(v: f64) -> String {
 }
 
 fn period_secs(s: &str) -> anyhow::Result<u32> {
-    let s = s.trim();
-    let secs = match s.strip_suffix('d') {
-        Some(days) => {
-            days.parse::<u64>()
-                .map_err(|_| anyhow::anyhow!("`{s}` is not a period like 1m, 5m, 1h or 1d"))?
-                * 86_400
-        }
-        None => parse_duration(s)?.as_secs(),
-    };
-    u32::try_from(secs).map_err(|_| anyhow::anyhow!("`{s}`: too long a period"))
+    u32::try_from(parse_duration(s)?.as_secs())
+        .map_err(|_| anyhow::anyhow!("`{s}`: too long a period"))
 }
 
 fn print_series(s: &MetricSeries, terminal: bool) {
@@ -124,14 +116,7 @@ fn print_series(s: &MetricSeries, terminal: bool) {
 pub async fn run(c: &Client, out: Format, a: MetricsArgs) -> anyhow::Result<()> {
     let start = match (&a.since, &a.start) {
         (Some(since), _) => {
-            let back = match since.trim().strip_suffix('d') {
-                Some(days) => {
-                    days.parse::<i64>()
-                        .map_err(|_| anyhow::anyhow!("--since `{since}`: give 30m, 6h or 7d"))?
-                        * 86_400
-                }
-                None => parse_duration(since)?.as_secs() as i64,
-            };
+            let back = parse_duration(since)?.as_secs() as i64;
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs() as i64);

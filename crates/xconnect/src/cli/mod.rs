@@ -151,17 +151,20 @@ impl RoutingArgs {
     }
 }
 
-/// `300s`, `5m`, `1h` or plain seconds.
+/// `300s`, `5m`, `1h`, `7d` or plain seconds.
 pub(crate) fn parse_duration(s: &str) -> anyhow::Result<std::time::Duration> {
     let s = s.trim();
     let (num, mult) = match s.chars().last() {
         Some('s') => (&s[..s.len() - 1], 1),
         Some('m') => (&s[..s.len() - 1], 60),
         Some('h') => (&s[..s.len() - 1], 3600),
+        Some('d') => (&s[..s.len() - 1], 86_400),
         _ => (s, 1),
     };
     let n: u64 = num
         .parse()
-        .map_err(|_| anyhow!("`{s}` is not a duration like 300s, 5m or 1h"))?;
-    Ok(std::time::Duration::from_secs(n * mult))
+        .ok()
+        .and_then(|n: u64| n.checked_mul(mult))
+        .ok_or_else(|| anyhow!("`{s}` is not a duration like 300s, 5m, 1h or 7d"))?;
+    Ok(std::time::Duration::from_secs(n))
 }
