@@ -594,11 +594,11 @@ fn failures_and_changes_on_the_demo_topology() {
     assert_eq!(d.state(&id).0, "deleted");
 }
 
-/// The metrics of the connection as its gateways measure them: iperf3's bytes and the stored
-/// egress agree; a link whose underlay loses 5% of its datagrams shows that loss, and the others
-/// none; a server restart keeps every stored point; a gateway restart makes no spike.
+/// The traffic metrics as the gateways measure them: iperf3's bytes and the stored egress agree;
+/// a server restart keeps every stored point; a gateway restart (its counters from zero again)
+/// makes no spike.
 #[test]
-fn metrics_on_the_demo_topology() {
+fn metrics_count_the_traffic_and_survive_restarts() {
     let mut d = Demo::start();
     let id = d.connection_id();
     d.wait("four links up", UP, || {
@@ -638,7 +638,42 @@ fn metrics_on_the_demo_topology() {
         d.context()
     );
 
-    // 5% of one link's datagrams dropped at gcp-gw2 for four whole minutes.
+    // A server restart keeps every stored point.
+    let before = d.metric(&id, "ConnectionBpsEgress", None, first);
+    d.stop_server();
+    d.start_server_again();
+    d.wait("the server to answer again", UP, || {
+        d.cli("aws", &["connection", "get", &id]).is_ok()
+    });
+    let after = d.metric(&id, "ConnectionBpsEgress", None, first);
+    assert_eq!(
+        after[..before.len()],
+        before[..],
+        "stored points survive a restart"
+    );
+
+    // A gateway restarted (its counters from zero again) makes no spike: the minutes after it,
+    // without traffic, stay near the background (BGP, BFD, probes).
+    d.restart_aws_gw1(&id);
+    let restarted = minute_of(now());
+    d.wait_for_minute(&id, restarted + 60);
+    let quiet = d.metric(&id, "ConnectionBpsEgress", None, restarted);
+    assert!(
+        quiet.iter().all(|&(_, bps)| bps < 1e6),
+        "no spike after the restart: {quiet:?}"
+    );
+}
+
+/// The probes' metrics: a link whose underlay loses 5% of its datagrams at one end shows that
+/// loss over four whole minutes, and the other links none; every round trip is a namespace's.
+#[test]
+fn metrics_show_the_loss_of_a_lossy_link() {
+    let d = Demo::start();
+    let id = d.connection_id();
+    d.wait("four links up", UP, || {
+        let l = d.links(&id);
+        l.len() == 4 && l.iter().all(|x| x["state"] == "up")
+    });
     let links = d.links(&id);
     let victim = links
         .iter()
@@ -659,6 +694,7 @@ fn metrics_on_the_demo_topology() {
         "nft: {}",
         String::from_utf8_lossy(&o.stderr)
     );
+    // Four whole minutes with the loss (240 probes a link: about 12 lost on the victim).
     let from = minute_of(now()) + 60;
     let to = from + 4 * 60;
     d.wait_for_minute(&id, to - 60);
@@ -686,30 +722,5 @@ fn metrics_on_the_demo_topology() {
     assert!(
         rtt.iter().all(|&(_, ms)| ms > 0.0 && ms < 100.0),
         "round trips in namespaces: {rtt:?}"
-    );
-
-    // A server restart keeps every stored point.
-    let before = d.metric(&id, "ConnectionBpsEgress", None, first);
-    d.stop_server();
-    d.start_server_again();
-    d.wait("the server to answer again", UP, || {
-        d.cli("aws", &["connection", "get", &id]).is_ok()
-    });
-    let after = d.metric(&id, "ConnectionBpsEgress", None, first);
-    assert_eq!(
-        after[..before.len()],
-        before[..],
-        "stored points survive a restart"
-    );
-
-    // A gateway restarted (its counters from zero again) makes no spike: the minutes after it,
-    // without traffic, stay near the background (BGP, BFD, probes).
-    d.restart_aws_gw1(&id);
-    let restarted = minute_of(now());
-    d.wait_for_minute(&id, restarted + 60);
-    let quiet = d.metric(&id, "ConnectionBpsEgress", None, restarted);
-    assert!(
-        quiet.iter().all(|&(_, bps)| bps < 1e6),
-        "no spike after the restart: {quiet:?}"
     );
 }
