@@ -20,6 +20,7 @@ pub mod gateway_api;
 mod native;
 mod prometheus;
 pub mod serve;
+pub mod webhooks;
 
 use axum::Router;
 use axum::extract::{Path, State};

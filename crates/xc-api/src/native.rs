@@ -69,6 +69,19 @@ pub fn routes() -> Router<AppState> {
     rt = on::<r::ConnectionHistory, _, _>(rt, connection_events);
     rt = on::<r::ConnectionMetrics, _, _>(rt, connection_metrics);
     rt = on::<r::TestConnection, _, _>(rt, test_connection);
+    rt = on::<r::ListEvents, _, _>(rt, list_events);
+    // A stream, not a JSON answer: outside the route table and the OpenAPI document.
+    rt = rt.route(EVENT_STREAM_PATH, axum::routing::get(stream_events));
+    rt = on::<r::CreateAlarm, _, _>(rt, create_alarm);
+    rt = on::<r::ListAlarms, _, _>(rt, list_alarms);
+    rt = on::<r::GetAlarm, _, _>(rt, get_alarm);
+    rt = on::<r::GetAlarmHistory, _, _>(rt, alarm_history);
+    rt = on::<r::DeleteAlarm, _, _>(rt, delete_alarm);
+    rt = on::<r::CreateWebhook, _, _>(rt, create_webhook);
+    rt = on::<r::ListWebhooks, _, _>(rt, list_webhooks);
+    rt = on::<r::GetWebhook, _, _>(rt, get_webhook);
+    rt = on::<r::DeleteWebhook, _, _>(rt, delete_webhook);
+    rt = on::<r::WebhookDeliveries, _, _>(rt, webhook_deliveries);
     rt = on::<r::CreateGatewayToken, _, _>(rt, create_gateway_token);
     rt = on::<r::ListGateways, _, _>(rt, list_gateways);
     rt = on::<r::GetGateway, _, _>(rt, get_gateway);
@@ -332,6 +345,139 @@ async fn connection_metrics(
     a: Authed,
 ) -> R {
     reply::<r::ConnectionMetrics>(&s.service.connection_metrics(&a.caller, &id, q).await?)
+}
+
+async fn list_events(State(s): State<AppState>, Q(q): Q<events::EventsQuery>, a: Authed) -> R {
+    reply::<r::ListEvents>(&s.service.list_events(&a.caller, q).await?)
+}
+
+/// The live stream of the caller's events.
+pub const EVENT_STREAM_PATH: &str = "/v1/events/stream";
+/// How often the stream looks for new events.
+const STREAM_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often an idle stream sends a comment, so that proxies and the server's own idle timeout
+/// keep it open.
+const STREAM_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// `GET /v1/events/stream` (`text/event-stream`): each of the caller's events as it happens,
+/// `id:` its id, `event:` its type, `data:` the event as `GET /v1/events` gives it. From the
+/// event after `Last-Event-ID` (a client reconnecting) or `after`, or from `since`, or from now.
+async fn stream_events(
+    State(s): State<AppState>,
+    Q(q): Q<events::EventsQuery>,
+    headers: axum::http::HeaderMap,
+    a: Authed,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+    let last = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let after = last.or(q.after);
+    let since = match (&q.since, after) {
+        (Some(t), _) => {
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .map(|t| t.unix_timestamp())
+                .map_err(|e| {
+                    ApiError::validation("since", format!("`{t}` is not an RFC 3339 time ({e})"))
+                })?
+        }
+        (None, Some(_)) => i64::MIN,
+        (None, None) => s.service.now(),
+    };
+    let start = match (after, &q.since) {
+        (Some(a), _) => a,
+        (None, Some(_)) => 0,
+        // From now: after the latest event there is.
+        (None, None) => s.service.latest_event_id().await?,
+    };
+    let service = s.service.clone();
+    let caller = a.caller.clone();
+    let state = (
+        service,
+        caller,
+        start,
+        std::collections::VecDeque::<events::Event>::new(),
+    );
+    let stream =
+        futures::stream::unfold(state, move |(svc, caller, mut after, mut buf)| async move {
+            loop {
+                if let Some(e) = buf.pop_front() {
+                    after = e.id;
+                    let data = serde_json::to_string(&e).unwrap_or_default();
+                    let ev = SseEvent::default()
+                        .id(e.id.to_string())
+                        .event(e.kind.as_str())
+                        .data(data);
+                    return Some((
+                        Ok::<_, std::convert::Infallible>(ev),
+                        (svc, caller, after, buf),
+                    ));
+                }
+                match svc.events_after(&caller, after, since).await {
+                    Ok(v) if !v.is_empty() => buf.extend(v),
+                    Ok(_) => tokio::time::sleep(STREAM_POLL).await,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "event stream ended");
+                        return None;
+                    }
+                }
+            }
+        });
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(STREAM_KEEP_ALIVE))
+        .into_response())
+}
+
+async fn create_alarm(State(s): State<AppState>, a: Authed) -> R {
+    let req = a.body::<r::CreateAlarm>()?;
+    reply::<r::CreateAlarm>(&s.service.create_alarm(&a.caller, req).await?)
+}
+
+async fn list_alarms(State(s): State<AppState>, Q(q): Q<alarms::ListAlarmsQuery>, a: Authed) -> R {
+    reply::<r::ListAlarms>(&s.service.list_alarms(&a.caller, q).await?)
+}
+
+async fn get_alarm(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
+    reply::<r::GetAlarm>(&s.service.get_alarm(&a.caller, &id).await?)
+}
+
+async fn alarm_history(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
+    reply::<r::GetAlarmHistory>(&s.service.alarm_history(&a.caller, &id).await?)
+}
+
+async fn delete_alarm(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
+    let id = s.service.delete_alarm(&a.caller, &id).await?;
+    reply::<r::DeleteAlarm>(&Deleted {
+        id: id.to_string(),
+        deleted: true,
+    })
+}
+
+async fn create_webhook(State(s): State<AppState>, a: Authed) -> R {
+    let req = a.body::<r::CreateWebhook>()?;
+    reply::<r::CreateWebhook>(&s.service.create_webhook(&a.caller, req).await?)
+}
+
+async fn list_webhooks(State(s): State<AppState>, a: Authed) -> R {
+    reply::<r::ListWebhooks>(&s.service.list_webhooks(&a.caller).await?)
+}
+
+async fn get_webhook(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
+    reply::<r::GetWebhook>(&s.service.get_webhook(&a.caller, &id).await?)
+}
+
+async fn delete_webhook(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
+    let id = s.service.delete_webhook(&a.caller, &id).await?;
+    reply::<r::DeleteWebhook>(&Deleted {
+        id: id.to_string(),
+        deleted: true,
+    })
+}
+
+async fn webhook_deliveries(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
+    reply::<r::WebhookDeliveries>(&s.service.webhook_deliveries(&a.caller, &id).await?)
 }
 
 async fn connection_events(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {

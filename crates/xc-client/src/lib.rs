@@ -201,6 +201,22 @@ impl Client {
             Some(b) => serde_json::to_vec(b).map_err(|e| ClientError::Decode(e.to_string()))?,
             None => Vec::new(),
         };
+        let req = self.signed(&self.http, method, path, &body)?;
+        let resp = req.send().await.map_err(|e| ClientError::Transport {
+            endpoint: self.endpoint.clone(),
+            detail: e.without_url().to_string(),
+        })?;
+        decode_response(&self.endpoint, resp).await
+    }
+
+    /// A request signed with the client's key: `path` may carry a query string.
+    fn signed(
+        &self,
+        http: &reqwest::Client,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<reqwest::RequestBuilder, ClientError> {
         let (p, q) = path.split_once('?').unwrap_or((path, ""));
         let mut headers = vec![("host", self.host.as_str())];
         if !body.is_empty() {
@@ -212,7 +228,7 @@ impl Client {
                 path: p,
                 query: q,
                 headers: &headers,
-                body: &body,
+                body,
             },
             &self.key_id,
             self.secret.as_bytes(),
@@ -222,7 +238,7 @@ impl Client {
         );
         let m = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|e| ClientError::Decode(e.to_string()))?;
-        let mut req = self.http.request(m, format!("{}{path}", self.endpoint));
+        let mut req = http.request(m, format!("{}{path}", self.endpoint));
         for (k, v) in headers
             .iter()
             .map(|(k, v)| (*k, v.to_string()))
@@ -230,15 +246,50 @@ impl Client {
         {
             req = req.header(k, v);
         }
-        let resp = req
-            .body(body)
+        Ok(req.body(body.to_vec()))
+    }
+
+    /// The live stream of the caller's events (`GET /v1/events/stream`), from the event after
+    /// `after` or, without it, from `since` (RFC 3339) or from now.
+    pub async fn stream_events(
+        &self,
+        after: Option<u64>,
+        since: Option<&str>,
+    ) -> Result<EventStream, ClientError> {
+        let transport = |detail: String| ClientError::Transport {
+            endpoint: self.endpoint.clone(),
+            detail,
+        };
+        // No limit on the whole answer, which does not end; one on each silence (the server
+        // sends a comment every 15 s).
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .read_timeout(std::time::Duration::from_secs(45))
+            .build()
+            .map_err(|e| transport(e.to_string()))?;
+        let q = events::EventsQuery {
+            since: since.map(str::to_owned),
+            after,
+            ..Default::default()
+        };
+        let path = format!("/v1/events/stream{}", query_string(&q)?);
+        let resp = self
+            .signed(&http, "GET", &path, &[])?
             .send()
             .await
-            .map_err(|e| ClientError::Transport {
-                endpoint: self.endpoint.clone(),
-                detail: e.without_url().to_string(),
-            })?;
-        decode_response(&self.endpoint, resp).await
+            .map_err(|e| transport(e.without_url().to_string()))?;
+        if !resp.status().is_success() {
+            return Err(decode_response::<serde_json::Value>(&self.endpoint, resp)
+                .await
+                .err()
+                .unwrap_or_else(|| {
+                    ClientError::Decode("an event stream answered an error".into())
+                }));
+        }
+        Ok(EventStream {
+            resp,
+            buf: Vec::new(),
+        })
     }
 
     /// Route `E` with its path parameters, query string and body.
@@ -405,6 +456,51 @@ impl Client {
         id: &str,
     ) -> Result<xc_types::api::ConnectionEvents, ClientError> {
         self.send::<r::ConnectionHistory>(&[id], None, None).await
+    }
+    pub async fn list_events(
+        &self,
+        q: &events::EventsQuery,
+    ) -> Result<events::EventList, ClientError> {
+        self.send::<r::ListEvents>(&[], Some(q), None).await
+    }
+    pub async fn create_alarm(
+        &self,
+        req: &alarms::CreateAlarmRequest,
+    ) -> Result<alarms::AlarmView, ClientError> {
+        self.send::<r::CreateAlarm>(&[], None, Some(req)).await
+    }
+    pub async fn list_alarms(
+        &self,
+        q: &alarms::ListAlarmsQuery,
+    ) -> Result<alarms::AlarmList, ClientError> {
+        self.send::<r::ListAlarms>(&[], Some(q), None).await
+    }
+    pub async fn get_alarm(&self, id: &str) -> Result<alarms::AlarmView, ClientError> {
+        self.send::<r::GetAlarm>(&[id], None, None).await
+    }
+    pub async fn alarm_history(&self, id: &str) -> Result<alarms::AlarmHistory, ClientError> {
+        self.send::<r::GetAlarmHistory>(&[id], None, None).await
+    }
+    pub async fn delete_alarm(&self, id: &str) -> Result<Deleted, ClientError> {
+        self.send::<r::DeleteAlarm>(&[id], None, None).await
+    }
+    pub async fn create_webhook(
+        &self,
+        req: &alarms::CreateWebhookRequest,
+    ) -> Result<alarms::WebhookView, ClientError> {
+        self.send::<r::CreateWebhook>(&[], None, Some(req)).await
+    }
+    pub async fn list_webhooks(&self) -> Result<alarms::WebhookList, ClientError> {
+        self.send::<r::ListWebhooks>(&[], None, None).await
+    }
+    pub async fn get_webhook(&self, id: &str) -> Result<alarms::WebhookView, ClientError> {
+        self.send::<r::GetWebhook>(&[id], None, None).await
+    }
+    pub async fn delete_webhook(&self, id: &str) -> Result<Deleted, ClientError> {
+        self.send::<r::DeleteWebhook>(&[id], None, None).await
+    }
+    pub async fn webhook_deliveries(&self, id: &str) -> Result<alarms::DeliveryList, ClientError> {
+        self.send::<r::WebhookDeliveries>(&[id], None, None).await
     }
     pub async fn connection_metrics(
         &self,
@@ -642,5 +738,47 @@ mod tests {
             strict.is_ok(),
             "the schema itself does not refuse them either"
         );
+    }
+}
+
+/// The events of `GET /v1/events/stream` as they come.
+#[derive(Debug)]
+pub struct EventStream {
+    resp: reqwest::Response,
+    buf: Vec<u8>,
+}
+
+/// The longest server-sent event kept while it arrives.
+const MAX_SSE_EVENT: usize = 1 << 20;
+
+impl EventStream {
+    /// The next event; none once the server ends the stream.
+    pub async fn next(&mut self) -> Result<Option<events::Event>, ClientError> {
+        loop {
+            // An event ends with a blank line; its `data:` lines hold the JSON.
+            if let Some(end) = self.buf.windows(2).position(|w| w == b"\n\n") {
+                let block: Vec<u8> = self.buf.drain(..end + 2).collect();
+                let text = String::from_utf8_lossy(&block);
+                let data: Vec<&str> = text
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data:"))
+                    .map(|d| d.strip_prefix(' ').unwrap_or(d))
+                    .collect();
+                if data.is_empty() {
+                    continue; // a comment (keep-alive)
+                }
+                return serde_json::from_str(&data.join("\n"))
+                    .map(Some)
+                    .map_err(|e| ClientError::Decode(format!("an event: {e}")));
+            }
+            if self.buf.len() > MAX_SSE_EVENT {
+                return Err(ClientError::Decode("an event of more than 1 MiB".into()));
+            }
+            match self.resp.chunk().await {
+                Ok(Some(c)) => self.buf.extend(c.iter().filter(|&&b| b != b'\r')),
+                Ok(None) => return Ok(None),
+                Err(e) => return Err(ClientError::Decode(e.without_url().to_string())),
+            }
+        }
     }
 }

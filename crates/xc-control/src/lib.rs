@@ -9,6 +9,7 @@
 //! - Time comes from a [`Clock`] and randomness from `rand`, both replaceable in tests.
 //! - Secrets (access-key secrets, activation keys) never reach logs or `Debug` output.
 
+mod alarms;
 pub mod catalog;
 mod error;
 mod intent;

@@ -3,8 +3,9 @@
 //! - moves connections through the states that need no caller ([`pass`]): `deleting` ->
 //!   `deleted` (their links removed), `updating` -> back to where it was with the new bandwidth,
 //!   `requested` past its key's expiry -> `failed` with `ACTIVATION_KEY_EXPIRED`; and forgets
-//!   clientTokens older than a day, expired console sessions, and metric minutes past their
-//!   retention (15 days);
+//!   clientTokens older than a day, expired console sessions, metric minutes past their
+//!   retention (15 days) and account events past theirs (30 days); a deleted connection's alarms
+//!   go with it;
 //! - reconciles the links of accepted connections ([`reconcile`]): reads a snapshot of the
 //!   world with a read transaction, plans it with the pure [`crate::planner`] (off the store's
 //!   writer thread), and writes only the difference in one transaction, each connection's part
@@ -60,6 +61,8 @@ pub(crate) async fn pass(service: &Service) -> Result<usize> {
             let mut changed = 0;
             for mut c in db.connections_in_state(ConnectionState::Deleting)? {
                 db.delete_links_of_connection(&c.id)?;
+                // Its alarms could only ever say it has no data.
+                db.delete_alarms_of_connection(&c.id)?;
                 c.state = ConnectionState::Deleted;
                 c.state_reason = c
                     .state_reason
@@ -104,6 +107,7 @@ pub(crate) async fn pass(service: &Service) -> Result<usize> {
             db.expire_idempotency(now - IDEMPOTENCY_SECS)?;
             db.expire_console_sessions(now)?;
             db.forget_minutes_before(now - crate::service::metrics::RETENTION_SECS)?;
+            db.forget_events_before(now - crate::service::events::EVENT_RETENTION_SECS)?;
             Ok::<_, ServiceError>(changed)
         })
         .await

@@ -14,6 +14,8 @@ pub(crate) struct Fixture {
     /// The owner's and the remote side's gateway.
     pub(crate) gateways: (String, String),
     pub(crate) owner: Caller,
+    pub(crate) remote: Caller,
+    pub(crate) clock: Arc<ManualClock>,
     pub(crate) _dir: tempfile::TempDir,
 }
 
@@ -71,7 +73,7 @@ pub(crate) async fn fixture() -> Fixture {
         Catalog::default_catalog(),
         Secrets::from_master(&[9; 32]),
         config,
-        clock,
+        clock.clone(),
     )
     .await
     .expect("service");
@@ -101,6 +103,7 @@ pub(crate) async fn fixture() -> Fixture {
         .create_connection(
             &a,
             CreateConnectionRequest {
+                default_alarms: None,
                 environment_id: "gcp-us-west1".into(),
                 bandwidth: "1Gbps".into(),
                 attach_point: aps[0].id.to_string(),
@@ -118,6 +121,7 @@ pub(crate) async fn fixture() -> Fixture {
         .accept(
             &b,
             AcceptConnectionRequest {
+                default_alarms: None,
                 activation_key: c.activation_key.clone().expect("key"),
                 attach_point: aps[1].id.to_string(),
                 routing_policy: None,
@@ -133,6 +137,8 @@ pub(crate) async fn fixture() -> Fixture {
         connection: c.connection.id,
         gateways: (ga, gb),
         owner: a,
+        remote: b,
+        clock,
         _dir: dir,
     }
 }

@@ -98,6 +98,7 @@ async fn expired_keys_are_refused_and_the_request_fails_with_a_reason() {
         .create_connection(
             &a,
             CreateConnectionRequest {
+                default_alarms: None,
                 environment_id: "gcp-us-west1".into(),
                 bandwidth: "10Gbps".into(),
                 attach_point: ap_a.id.to_string(),
@@ -121,6 +122,7 @@ async fn expired_keys_are_refused_and_the_request_fails_with_a_reason() {
         .expect("still valid");
     f.clock.0.fetch_add(1, Ordering::SeqCst);
     let accept = AcceptConnectionRequest {
+        default_alarms: None,
         activation_key: key.clone(),
         attach_point: ap_b.id.to_string(),
         routing_policy: None,

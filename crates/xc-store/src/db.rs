@@ -63,7 +63,7 @@ fn stored_reason(
     }
 }
 
-fn map_duplicate(e: rusqlite::Error, what: &'static str) -> StoreError {
+pub(crate) fn map_duplicate(e: rusqlite::Error, what: &'static str) -> StoreError {
     match e {
         rusqlite::Error::SqliteFailure(f, _)
             if f.code == rusqlite::ErrorCode::ConstraintViolation =>
@@ -74,14 +74,17 @@ fn map_duplicate(e: rusqlite::Error, what: &'static str) -> StoreError {
     }
 }
 
-fn enum_str<T: serde::Serialize>(v: &T) -> String {
+pub(crate) fn enum_str<T: serde::Serialize>(v: &T) -> String {
     match serde_json::to_value(v) {
         Ok(serde_json::Value::String(s)) => s,
         _ => String::new(),
     }
 }
 
-fn enum_parse<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T, StoreError> {
+pub(crate) fn enum_parse<T: serde::de::DeserializeOwned>(
+    s: &str,
+    what: &str,
+) -> Result<T, StoreError> {
     parse(
         serde_json::from_value(serde_json::Value::String(s.to_owned())),
         what,

@@ -15,12 +15,16 @@
 //!  async callers ──read(f)───► spawn_blocking on a pooled read connection
 //! ```
 
+mod alarms;
 mod db;
+mod events;
 mod histogram;
 mod metrics;
 mod migrate;
 
+pub use alarms::{AlarmHistoryRecord, AlarmRecord, AttemptRecord, DeliveryRecord, WebhookRecord};
 pub use db::{ConnectionFilter, Db, IdempotencyRecord, NewLink, Page};
+pub use events::EventRecord;
 pub use histogram::Histogram;
 pub use metrics::LinkMinute;
 

@@ -12,6 +12,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_console_sessions.sql"),
     include_str!("migrations/0007_attach_point_asn.sql"),
     include_str!("migrations/0008_link_minutes.sql"),
+    include_str!("migrations/0009_alarms.sql"),
+    include_str!("migrations/0010_account_events.sql"),
 ];
 
 pub(crate) fn run(conn: &mut rusqlite::Connection) -> Result<(), StoreError> {

@@ -308,6 +308,53 @@ impl AccessKeyId {
 }
 string_newtype!(AccessKeyId, pattern = "^XC[A-Z0-9]{18}$");
 
+macro_rules! hex_id {
+    ($(#[$doc:meta])* $t:ident, $prefix:literal, $pattern:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $t(String);
+
+        impl $t {
+            pub const PREFIX: &'static str = $prefix;
+
+            pub fn parse(s: &str) -> Result<Self, InvalidValue> {
+                let ok = s
+                    .strip_prefix($prefix)
+                    .and_then(|h| h.strip_prefix('-'))
+                    .is_some_and(|h| {
+                        h.len() == 16 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                    });
+                if ok {
+                    Ok(Self(s.to_owned()))
+                } else {
+                    Err(InvalidValue::new(format!(
+                        "`{s}` is not {} ({}- and 16 hex digits)",
+                        stringify!($t), $prefix
+                    )))
+                }
+            }
+
+            pub fn from_random(random: [u8; 8]) -> Self {
+                Self(format!("{}-{}", $prefix, random.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+        string_newtype!($t, pattern = $pattern);
+    };
+}
+
+hex_id!(
+    /// An alarm: `alarm-` and 16 hex digits.
+    AlarmId, "alarm", "^alarm-[0-9a-f]{16}$"
+);
+hex_id!(
+    /// A webhook: `wh-` and 16 hex digits.
+    WebhookId, "wh", "^wh-[0-9a-f]{16}$"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -615,6 +615,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     ));
     let conn = aws
         .create_connection(&CreateConnectionRequest {
+            default_alarms: None,
             environment_id: ENVIRONMENT.into(),
             bandwidth: "1Gbps".into(),
             attach_point: ap_aws.id.to_string(),
@@ -638,6 +639,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     let accept_start = Instant::now();
     gcp.accept_connection(&AcceptConnectionRequest {
+        default_alarms: None,
         activation_key: key,
         attach_point: ap_gcp.id.to_string(),
         routing_policy: None,
@@ -805,6 +807,7 @@ async fn last_mile(
     );
     let conn = aws
         .create_connection(&CreateConnectionRequest {
+            default_alarms: None,
             environment_id: LAST_MILE.into(),
             bandwidth: "1Gbps".into(),
             attach_point: ap_aws.to_owned(),
@@ -831,6 +834,7 @@ async fn last_mile(
         .ok_or_else(|| anyhow!("the last-mile connection shows no site"))?;
     lumen
         .accept_connection(&AcceptConnectionRequest {
+            default_alarms: None,
             activation_key: conn.activation_key.clone().unwrap_or_default(),
             attach_point: String::new(),
             routing_policy: None,

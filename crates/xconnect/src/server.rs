@@ -237,6 +237,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             let _ = rx.wait_for(|s| *s).await;
         }))
     };
+    let webhooks = tokio::spawn(xc_api::webhooks::run(service.clone(), stop_rx.clone()));
     let open_files = raise_open_files();
     let limits = args.limits(open_files)?;
     tracing::info!(
@@ -272,6 +273,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     );
     let served = xc_api::serve::serve(listener, router, tls, limits, shutdown).await;
     let _ = lifecycle.await;
+    let _ = webhooks.await;
     drop(service);
     store.close();
     if let Err(e) = served {

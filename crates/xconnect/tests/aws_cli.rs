@@ -368,6 +368,7 @@ async fn aws_cli_drives_the_whole_lifecycle() {
     // Overlapping address space is refused and changes nothing.
     b.client
         .accept_connection(&AcceptConnectionRequest {
+            default_alarms: None,
             activation_key: key.clone(),
             attach_point: ap_b_overlap.clone(),
             routing_policy: None,
@@ -383,6 +384,7 @@ async fn aws_cli_drives_the_whole_lifecycle() {
     let accepted = b
         .client
         .accept_connection(&AcceptConnectionRequest {
+            default_alarms: None,
             activation_key: key.clone(),
             attach_point: ap_b.clone(),
             routing_policy: None,

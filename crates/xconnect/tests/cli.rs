@@ -379,3 +379,338 @@ fn cli_for_people_and_scripts() {
         "{err}"
     );
 }
+
+/// `xconnect events --follow` prints each of the account's events as it happens, one JSON
+/// object a line; `xconnect events` lists them; an account that is no party sees none of them.
+/// Alarms and webhooks by the CLI: the connection's default alarms, one made with the flags as
+/// documented, refusals.
+#[test]
+fn events_follow_and_alarms_from_the_cli() {
+    use std::io::{BufRead, BufReader};
+    use std::time::{Duration, Instant};
+
+    let server = Server::start();
+    let op = server.operator();
+    let account = |name: &str| -> Credentials {
+        serde_json::from_value(json(xconnect(
+            &server,
+            &op,
+            &["account", "create", "--name", name, "--output", "json"],
+        )))
+        .expect("credentials")
+    };
+    let (a, b, c) = (account("ev-a"), account("ev-b"), account("ev-c"));
+    let ap = |who: &Credentials, prefix: &str| {
+        json(xconnect(
+            &server,
+            who,
+            &[
+                "attach-point",
+                "create",
+                "--name",
+                "vpc",
+                "--prefixes",
+                prefix,
+                "--output",
+                "json",
+            ],
+        ))["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    };
+    let (ap_a, ap_b) = (ap(&a, "10.30.0.0/16"), ap(&b, "10.31.0.0/16"));
+
+    // Follow a's stream (from a minute ago: whenever it connects, it misses nothing).
+    let mut follow = Command::new(env!("CARGO_BIN_EXE_xconnect"))
+        .args(["events", "--follow", "--since", "1m", "--output", "json"])
+        .env("XCONNECT_ENDPOINT", &server.endpoint)
+        .env("AWS_ACCESS_KEY_ID", a.access_key_id.as_str())
+        .env("AWS_SECRET_ACCESS_KEY", &a.secret_access_key)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("events --follow");
+    let stdout = follow.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<Value>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str(&line) {
+                let _ = tx.send(v);
+            }
+        }
+    });
+    let conn = json(xconnect(
+        &server,
+        &a,
+        &[
+            "connection",
+            "create",
+            "--environment",
+            "gcp-us-east4",
+            "--bandwidth",
+            "1Gbps",
+            "--attach-point",
+            &ap_a,
+            "--remote-account",
+            b.account_id.as_str(),
+            "--output",
+            "json",
+        ],
+    ));
+    let id = conn["id"].as_str().expect("id").to_owned();
+    let key = conn["activationKey"].as_str().expect("key").to_owned();
+    json(xconnect(
+        &server,
+        &b,
+        &[
+            "connection",
+            "accept",
+            "--activation-key",
+            &key,
+            "--attach-point",
+            &ap_b,
+            "--no-default-alarms",
+            "--output",
+            "json",
+        ],
+    ));
+
+    // The creation, then requested -> pending, each naming the connection.
+    let mut seen: Vec<Value> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !seen
+        .iter()
+        .any(|e| e["type"] == "connection.stateChange" && e["detail"]["state"] == "pending")
+    {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "events seen within a minute: {seen:?}");
+        if let Ok(e) = rx.recv_timeout(left.min(Duration::from_secs(1))) {
+            seen.push(e);
+        }
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
+    assert!(
+        seen.iter().all(|e| e["connectionId"] == id.as_str()),
+        "{seen:?}"
+    );
+    assert!(
+        seen.windows(2)
+            .all(|w| w[0]["id"].as_u64() < w[1]["id"].as_u64())
+    );
+    let kinds: Vec<&str> = seen.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["connection.created", "connection.stateChange"],
+        "{seen:?}"
+    );
+    assert_eq!(seen[1]["detail"]["previousState"], "requested");
+
+    // The listing has both; c, no party to the connection, has nothing.
+    let listed = json(xconnect(
+        &server,
+        &a,
+        &["events", "--since", "1h", "--output", "json"],
+    ));
+    let listed_kinds: Vec<&str> = listed["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    assert!(
+        listed_kinds.starts_with(&["connection.created", "connection.stateChange"]),
+        "{listed}"
+    );
+    let theirs = json(xconnect(&server, &c, &["events", "--output", "json"]));
+    assert_eq!(theirs["events"], serde_json::json!([]), "{theirs}");
+    let table = xconnect(&server, &a, &["events"]);
+    assert!(
+        table.ok && table.stdout.contains("requested -> pending"),
+        "{}",
+        table.stdout
+    );
+
+    // The creator has its default alarms; b left them out.
+    let alarms = json(xconnect(
+        &server,
+        &a,
+        &["alarm", "list", "--output", "json"],
+    ));
+    let names: Vec<&str> = alarms["alarms"]
+        .as_array()
+        .expect("alarms")
+        .iter()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            format!("{id}-down"),
+            format!("{id}-loss"),
+            format!("{id}-utilization")
+        ]
+    );
+    let none = json(xconnect(
+        &server,
+        &b,
+        &["alarm", "list", "--output", "json"],
+    ));
+    assert_eq!(none["alarms"], serde_json::json!([]));
+
+    // A webhook with a secret of the server's, shown once; an alarm with every flag.
+    let hook = json(xconnect(
+        &server,
+        &a,
+        &[
+            "webhook",
+            "create",
+            "--url",
+            "http://127.0.0.1:9/x",
+            "--output",
+            "json",
+        ],
+    ));
+    let hook_id = hook["id"].as_str().expect("id").to_owned();
+    assert!(
+        hook["secret"].as_str().is_some_and(|s| s.len() >= 32),
+        "{hook}"
+    );
+    let got = json(xconnect(
+        &server,
+        &a,
+        &["webhook", "get", &hook_id, "--output", "json"],
+    ));
+    assert!(
+        got.get("secret").is_none(),
+        "the secret is shown once: {got}"
+    );
+    let alarm = json(xconnect(
+        &server,
+        &a,
+        &[
+            "alarm",
+            "create",
+            "--name",
+            "slow",
+            "--connection",
+            &id,
+            "--metric",
+            "ConnectionRttMilliseconds",
+            "--stat",
+            "p99",
+            "--period",
+            "5m",
+            "--comparison",
+            "GreaterThanOrEqualToThreshold",
+            "--threshold",
+            "20.5",
+            "--evaluation-periods",
+            "3",
+            "--datapoints-to-alarm",
+            "2",
+            "--missing-data",
+            "notBreaching",
+            "--webhook",
+            &hook_id,
+            "--output",
+            "json",
+        ],
+    ));
+    assert_eq!(alarm["state"], "INSUFFICIENT_DATA");
+    assert_eq!(alarm["period"], 300);
+    assert_eq!(alarm["datapointsToAlarm"], 2);
+    assert_eq!(alarm["missingData"], "notBreaching");
+    assert_eq!(alarm["webhooks"][0], hook_id.as_str());
+    let alarm_id = alarm["id"].as_str().expect("id");
+    let history = json(xconnect(
+        &server,
+        &a,
+        &["alarm", "history", alarm_id, "--output", "json"],
+    ));
+    assert_eq!(history["items"][0]["kind"], "ConfigurationUpdate");
+    one_line_error(
+        xconnect(
+            &server,
+            &a,
+            &[
+                "alarm",
+                "create",
+                "--name",
+                "slow",
+                "--connection",
+                &id,
+                "--metric",
+                "ConnectionState",
+                "--stat",
+                "Minimum",
+                "--period",
+                "60",
+                "--comparison",
+                "LessThanThreshold",
+                "--threshold",
+                "1",
+                "--evaluation-periods",
+                "1",
+            ],
+        ),
+        "already exists",
+    );
+    // (clap's own refusal: a line, and its hint to try --help.)
+    let nope = xconnect(
+        &server,
+        &a,
+        &[
+            "alarm",
+            "create",
+            "--name",
+            "x",
+            "--connection",
+            &id,
+            "--metric",
+            "Nope",
+            "--stat",
+            "Minimum",
+            "--period",
+            "60",
+            "--comparison",
+            "LessThanThreshold",
+            "--threshold",
+            "1",
+            "--evaluation-periods",
+            "1",
+        ],
+    );
+    assert!(
+        !nope.ok
+            && nope
+                .stderr
+                .contains("`Nope` is not a metric: ConnectionState"),
+        "{}",
+        nope.stderr
+    );
+    // Another account can see neither the alarm nor the webhook.
+    one_line_error(
+        xconnect(&server, &b, &["alarm", "get", alarm_id]),
+        "not found",
+    );
+    one_line_error(
+        xconnect(&server, &b, &["webhook", "deliveries", &hook_id]),
+        "not found",
+    );
+    json(xconnect(
+        &server,
+        &a,
+        &["alarm", "delete", alarm_id, "--output", "json"],
+    ));
+    json(xconnect(
+        &server,
+        &a,
+        &["webhook", "delete", &hook_id, "--output", "json"],
+    ));
+    one_line_error(
+        xconnect(&server, &a, &["alarm", "get", alarm_id]),
+        "not found",
+    );
+}

@@ -3,7 +3,8 @@
 //! link is reported, the connection stays available); every link cut (`down` with a reason, then
 //! `available` again); bandwidth changed live (iperf3 measures the policer); the server stopped
 //! (traffic continues, state catches up); a gateway killed and restarted (its links come back);
-//! delete from the remote side (links and routes gone on all gateways).
+//! delete from the remote side (links and routes gone on all gateways); the metrics the gateways
+//! measure (traffic, loss), and an alarm with a webhook as every link is cut and restored.
 //!
 //! Runs `xconnect demo` (not `--check`) and drives it from outside. Needs root, iproute2, ping,
 //! traceroute, iperf3 and nftables (`.ci/run` installs them). Shares the demo's namespace names
@@ -723,4 +724,237 @@ fn metrics_show_the_loss_of_a_lossy_link() {
         rtt.iter().all(|&(_, ms)| ms > 0.0 && ms < 100.0),
         "round trips in namespaces: {rtt:?}"
     );
+
+    // An alarm on the connection's state with a webhook: every link cut moves it to ALARM
+    // within two of its periods, the receiver gets the transition signed with the webhook's
+    // secret, and restoring the links brings it back to OK.
+    let receiver = Receiver::start();
+    let secret_file = d.run_dir().join("webhook-secret");
+    let secret = "a-webhook-secret-of-the-test";
+    std::fs::write(&secret_file, format!("{secret}\n")).expect("secret file");
+    let hook = d
+        .cli(
+            "aws",
+            &[
+                "webhook",
+                "create",
+                "--url",
+                &receiver.url(),
+                "--secret-file",
+                &secret_file.display().to_string(),
+            ],
+        )
+        .unwrap_or_else(|e| panic!("webhook create: {e}"));
+    let hook_id = hook["id"].as_str().expect("webhook id").to_owned();
+    assert!(hook.get("secret").is_none(), "a given secret is not shown");
+    let alarm = d
+        .cli(
+            "aws",
+            &[
+                "alarm",
+                "create",
+                "--name",
+                "demo-down",
+                "--connection",
+                &id,
+                "--metric",
+                "ConnectionState",
+                "--stat",
+                "Minimum",
+                "--period",
+                "60",
+                "--comparison",
+                "LessThanThreshold",
+                "--threshold",
+                "1",
+                "--evaluation-periods",
+                "1",
+                "--missing-data",
+                "missing",
+                "--webhook",
+                &hook_id,
+            ],
+        )
+        .unwrap_or_else(|e| panic!("alarm create: {e}"));
+    let alarm_id = alarm["id"].as_str().expect("alarm id").to_owned();
+    let alarm_state = |d: &Demo| {
+        d.cli("aws", &["alarm", "get", &alarm_id])
+            .map(|a| a["state"].as_str().unwrap_or_default().to_owned())
+            .unwrap_or_default()
+    };
+    d.wait(
+        "the alarm to be OK with the links up",
+        Duration::from_secs(180),
+        || alarm_state(&d) == "OK",
+    );
+    let cut_at = now();
+    d.cut("gcp-gw1", "10000-10999");
+    d.cut("gcp-gw2", "10000-10999");
+    d.wait("the alarm to be in ALARM", Duration::from_secs(240), || {
+        alarm_state(&d) == "ALARM"
+    });
+    let a = d.cli("aws", &["alarm", "get", &alarm_id]).expect("alarm");
+    let alarmed_at = unix_of(a["stateUpdatedAt"].as_str().expect("stateUpdatedAt"));
+    eprintln!(
+        "every link cut: ALARM {} s later ({})",
+        alarmed_at - cut_at,
+        a["stateReason"]
+    );
+    assert!(
+        alarmed_at - cut_at <= 2 * 60,
+        "ALARM within two periods of the cut: {} s\n{a}",
+        alarmed_at - cut_at
+    );
+    // The connection's own default alarm says the same.
+    let down = d
+        .cli("aws", &["alarm", "list", "--connection", &id])
+        .expect("alarm list");
+    let default_down = down["alarms"]
+        .as_array()
+        .and_then(|l| {
+            l.iter()
+                .find(|a| a["name"] == format!("{id}-down").as_str())
+        })
+        .cloned()
+        .expect("the default down alarm");
+    let default_id = default_down["id"].as_str().expect("id").to_owned();
+    d.wait(
+        "the default down alarm to be in ALARM",
+        Duration::from_secs(60),
+        || {
+            d.cli("aws", &["alarm", "get", &default_id])
+                .is_ok_and(|a| a["state"] == "ALARM")
+        },
+    );
+    d.wait("the ALARM notification", Duration::from_secs(60), || {
+        receiver.bodies().iter().any(|b| b["newState"] == "ALARM")
+    });
+    d.heal("gcp-gw1");
+    d.heal("gcp-gw2");
+    d.wait("the alarm to be OK again", Duration::from_secs(240), || {
+        alarm_state(&d) == "OK"
+    });
+    d.wait("the OK notification", Duration::from_secs(60), || {
+        receiver
+            .bodies()
+            .iter()
+            .any(|b| b["oldState"] == "ALARM" && b["newState"] == "OK")
+    });
+    for (headers, body) in receiver.received() {
+        receiver::verify(&headers, &body, secret.as_bytes())
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&body)));
+    }
+    let deliveries = d
+        .cli("aws", &["webhook", "deliveries", &hook_id])
+        .expect("deliveries");
+    let delivered = deliveries["deliveries"]
+        .as_array()
+        .expect("deliveries")
+        .iter()
+        .filter(|x| x["state"] == "delivered" && x["attempts"][0]["statusCode"] == 204)
+        .count();
+    assert!(delivered >= 2, "{deliveries}");
+    let history = d
+        .cli("aws", &["alarm", "history", &alarm_id])
+        .expect("history");
+    let states: Vec<&str> = history["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["newState"].as_str())
+        .collect();
+    assert!(
+        states.starts_with(&["OK", "ALARM", "OK"]),
+        "newest first: {states:?}"
+    );
 }
+
+mod receiver {
+    //! A webhook receiver on loopback: keeps what is posted to `/hook`, answers 204.
+
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, StatusCode};
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
+    use std::sync::{Arc, Mutex};
+
+    type Received = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
+
+    pub struct Receiver {
+        addr: std::net::SocketAddr,
+        got: Received,
+        _rt: tokio::runtime::Runtime,
+    }
+
+    impl Receiver {
+        pub fn start() -> Self {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let listener = rt
+                .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+                .expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            let got = Received::default();
+            let keep = got.clone();
+            let app = axum::Router::new().route(
+                "/hook",
+                axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+                    let keep = keep.clone();
+                    async move {
+                        keep.lock().expect("lock").push((headers, body));
+                        StatusCode::NO_CONTENT
+                    }
+                }),
+            );
+            rt.spawn(async move { axum::serve(listener, app).await });
+            Self { addr, got, _rt: rt }
+        }
+
+        pub fn url(&self) -> String {
+            format!("http://{}/hook", self.addr)
+        }
+
+        pub fn received(&self) -> Vec<(HeaderMap, Bytes)> {
+            self.got.lock().expect("lock").clone()
+        }
+
+        pub fn bodies(&self) -> Vec<serde_json::Value> {
+            self.received()
+                .iter()
+                .filter_map(|(_, b)| serde_json::from_slice(b).ok())
+                .collect()
+        }
+    }
+
+    /// Checks a notification as a receiver would: `X-Xconnect-Signature: t=<t>,v1=<hex>` is
+    /// HMAC-SHA256 of "<t>.<body>" under the secret, and `t` is within five minutes of now.
+    pub fn verify(headers: &HeaderMap, body: &[u8], secret: &[u8]) -> Result<(), String> {
+        let sig = headers
+            .get("x-xconnect-signature")
+            .and_then(|v| v.to_str().ok())
+            .ok_or("no X-Xconnect-Signature")?;
+        let (t, v1) = sig
+            .split_once(',')
+            .and_then(|(t, v)| Some((t.strip_prefix("t=")?, v.strip_prefix("v1=")?)))
+            .ok_or_else(|| format!("a signature of another form: {sig}"))?;
+        let t: i64 = t.parse().map_err(|_| format!("t is not a number: {sig}"))?;
+        if (super::now() - t).abs() > 300 {
+            return Err(format!("t is far from now: {sig}"));
+        }
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).map_err(|e| e.to_string())?;
+        mac.update(format!("{t}.").as_bytes());
+        mac.update(body);
+        let want = hex::decode(v1).map_err(|_| format!("v1 is not hex: {sig}"))?;
+        mac.verify_slice(&want)
+            .map_err(|_| format!("the signature does not match: {sig}"))?;
+        if headers.get("content-type").and_then(|v| v.to_str().ok()) != Some("application/json") {
+            return Err("not JSON".into());
+        }
+        Ok(())
+    }
+}
+
+use receiver::Receiver;

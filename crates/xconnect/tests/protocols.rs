@@ -383,6 +383,7 @@ async fn native_api_rules() {
     let conn = a
         .client
         .create_connection(&xc_types::api::CreateConnectionRequest {
+            default_alarms: None,
             environment_id: "lumen-chicago".into(),
             bandwidth: "1Gbps".into(),
             attach_point: ap.clone(),
@@ -764,6 +765,7 @@ async fn accepting_with_the_same_asn_is_refused() {
     let e = b
         .client
         .accept_connection(&xc_types::api::AcceptConnectionRequest {
+            default_alarms: None,
             activation_key: key.clone(),
             attach_point: same.id.to_string(),
             routing_policy: None,
@@ -803,6 +805,7 @@ async fn accepting_with_the_same_asn_is_refused() {
     let accepted = b
         .client
         .accept_connection(&xc_types::api::AcceptConnectionRequest {
+            default_alarms: None,
             activation_key: key,
             attach_point: own,
             routing_policy: None,
@@ -820,6 +823,7 @@ async fn accepting_with_the_same_asn_is_refused() {
         let e = a
             .client
             .create_connection(&xc_types::api::CreateConnectionRequest {
+                default_alarms: None,
                 environment_id: "lumen-chicago".into(),
                 bandwidth: "1Gbps".into(),
                 attach_point: mine.id.to_string(),

@@ -31,6 +31,7 @@ async fn acknowledged_creates_survive_sigkill() {
             for n in 0.. {
                 let description = format!("burst {w} {n}");
                 let req = CreateConnectionRequest {
+                    default_alarms: None,
                     environment_id: "gcp-us-east4".into(),
                     bandwidth: "1Gbps".into(),
                     attach_point: ap.clone(),

@@ -162,6 +162,7 @@ pub async fn dispatch(
     Ok(match op {
         "CreateConnection" => {
             let req = CreateConnectionRequest {
+                default_alarms: None,
                 environment_id: environment_id(i.environment_id, "environmentId")?,
                 bandwidth: required(i.bandwidth, "bandwidth")?,
                 attach_point: attach_point(required(i.attach_point, "attachPoint")?)?,
@@ -182,6 +183,7 @@ pub async fn dispatch(
         }
         "AcceptConnectionProposal" => {
             let req = AcceptConnectionRequest {
+                default_alarms: None,
                 activation_key: required(i.activation_key, "activationKey")?,
                 attach_point: attach_point(required(i.attach_point, "attachPoint")?)?,
                 routing_policy: None,

@@ -1,5 +1,6 @@
 //! Connections: create, accept, read, list, update, delete, tag.
 
+use super::alarms::insert_default_alarms;
 use super::attach_points::parse_attach_point_id;
 use super::{Caller, DELETED_VISIBLE_SECS, Service, page_limit};
 use crate::tokens::{self, ActivationPayload};
@@ -412,6 +413,7 @@ impl Service {
         let account = caller.account.clone();
         let token = req.client_token.clone();
         let routing = req.routing_policy.clone();
+        let defaults = req.default_alarms != Some(false);
         if dry_run {
             self.store
                 .read(move |db| complete_new(db, &account, ap_id, routing, connection).map(|_| ()))
@@ -428,6 +430,9 @@ impl Service {
                 }
                 let mut c = complete_new(db, &account, ap_id, routing, connection)?;
                 c.seq = db.insert_connection(&c)?;
+                if defaults {
+                    insert_default_alarms(db, &account, &c.id, now)?;
+                }
                 remember(
                     db,
                     &account,
@@ -615,6 +620,7 @@ impl Service {
         let description = parse_description(req.description.as_deref())?;
         let tags = parse_tags(req.tags.clone())?;
         let now = self.now();
+        let defaults = req.default_alarms != Some(false);
         let c = match payload.kind {
             ActivationKeyKind::Connection => {
                 let id = parse_connection_id("activationKey", &payload.reference)?;
@@ -659,6 +665,9 @@ impl Service {
                             c.tags.extend(tags);
                             c.updated_at = now;
                             db.update_connection(&c)?;
+                            if defaults {
+                                insert_default_alarms(db, &account, &c.id, now)?;
+                            }
                             remember(db, &account, "AcceptConnection", token.as_deref(), hash, &c.id, now)?;
                             return Ok(c);
                         }
@@ -684,6 +693,9 @@ impl Service {
                         c.tags.extend(tags);
                         c.updated_at = now;
                         db.update_connection(&c)?;
+                        if defaults {
+                            insert_default_alarms(db, &account, &c.id, now)?;
+                        }
                         remember(db, &account, "AcceptConnection", token.as_deref(), hash, &c.id, now)?;
                         Ok(c)
                     })

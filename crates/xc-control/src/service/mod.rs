@@ -1,8 +1,10 @@
 //! [`Service`]: construction, callers and authentication, accounts and keys, the catalog.
 
+pub(crate) mod alarms;
 mod attach_points;
 mod connections;
 mod console;
+pub(crate) mod events;
 pub(crate) mod gateways;
 pub(crate) mod last_mile;
 pub(crate) mod metrics;
@@ -12,6 +14,7 @@ mod views;
 #[cfg(test)]
 mod tests;
 
+pub use alarms::{Answer, EVALUATION_DELAY_SECS, Outgoing};
 pub use connections::AbsentKeys;
 pub use connections::ConnectionDetail;
 pub use connections::ListConnectionsInput;
@@ -486,9 +489,15 @@ impl Service {
         Ok(p.after)
     }
 
-    /// Runs the reconciler until `shutdown` resolves. See [`crate::reconciler`].
+    /// Runs the reconciler and the alarm evaluator until `shutdown` resolves. See
+    /// [`crate::reconciler`] and [`alarms`]; webhooks are delivered by the API's task
+    /// (`xc_api::webhooks`), which has the HTTP client.
     pub async fn run_lifecycle(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
-        crate::reconciler::run(self, shutdown).await
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let alarms = tokio::spawn(self.clone().run_alarms(stopped));
+        crate::reconciler::run(self, shutdown).await;
+        let _ = stop.send(true);
+        let _ = alarms.await;
     }
 
     /// One pass of the time-driven transitions (tests call it directly).

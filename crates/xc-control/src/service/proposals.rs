@@ -222,6 +222,7 @@ impl Service {
         tags: Tags,
         hash: Vec<u8>,
     ) -> Result<Connection> {
+        let defaults = req.default_alarms != Some(false);
         let proposal_id = ProposalId::parse(&payload.reference)
             .map_err(|_| ServiceError::validation("activationKey", "names no proposal"))?;
         let env = self.environment(&payload.environment_id)?.clone();
@@ -284,6 +285,9 @@ impl Service {
                     last_mile: None,
                 };
                 c.seq = db.insert_connection(&c)?;
+                if defaults {
+                    super::alarms::insert_default_alarms(db, &account, &c.id, now)?;
+                }
                 db.update_proposal_state(&p.id, ProposalState::Accepted, Some(&c.id))?;
                 remember(
                     db,

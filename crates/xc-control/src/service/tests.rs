@@ -83,3 +83,313 @@ async fn tags_stored_before_the_rules_can_be_removed() {
     assert!(f.service.tag(&f.owner, &arn, many).await.is_err());
     assert_eq!(tags(&f).await.len(), 1);
 }
+
+/// A connection's default alarms and one of the caller's own with a webhook: the alarm moves
+/// with the stored minutes (OK while a link carries the connection, ALARM for a minute none
+/// does), each transition goes into its history and queues a signed delivery, and a receiver
+/// that cannot be reached shows in the delivery's attempts; the other tenant sees none of it.
+#[tokio::test]
+async fn alarms_follow_the_minutes_and_queue_their_notifications() {
+    use super::EVALUATION_DELAY_SECS;
+    use std::sync::atomic::Ordering;
+    use xc_types::api::alarms::*;
+    use xc_types::api::metrics::MetricName;
+    use xc_types::gateway::{LinkSample, MetricSample};
+
+    let f = fixture().await;
+    let s = &f.service;
+    assert!(s.reconcile_pass().await.expect("plan"));
+    let id = f.connection.clone();
+    let key = id.clone();
+    let links = s
+        .store
+        .read(move |db| Ok::<_, ServiceError>(db.links_of_connection(&key)?))
+        .await
+        .expect("links");
+    assert!(!links.is_empty(), "planned links");
+
+    let defaults = s
+        .list_alarms(
+            &f.owner,
+            ListAlarmsQuery {
+                connection: Some(id.clone()),
+            },
+        )
+        .await
+        .expect("list");
+    let names: Vec<&str> = defaults.alarms.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            format!("{id}-down"),
+            format!("{id}-loss"),
+            format!("{id}-utilization")
+        ]
+    );
+    assert!(
+        defaults
+            .alarms
+            .iter()
+            .all(|a| a.state == AlarmState::InsufficientData && a.default)
+    );
+
+    let hook = s
+        .create_webhook(
+            &f.owner,
+            CreateWebhookRequest {
+                // Nothing listens on port 1.
+                url: "http://127.0.0.1:1/hook".into(),
+                secret: Some("0123456789abcdef".into()),
+            },
+        )
+        .await
+        .expect("webhook");
+    assert_eq!(hook.secret, None, "a secret given is not echoed");
+    let request = |name: &str| CreateAlarmRequest {
+        name: name.into(),
+        connection_id: id.clone(),
+        metric: MetricName::ConnectionState,
+        link_id: None,
+        stat: "Minimum".into(),
+        period: 60,
+        comparison: Comparison::LessThanThreshold,
+        threshold: 1.0,
+        evaluation_periods: 1,
+        datapoints_to_alarm: None,
+        missing_data: MissingData::Missing,
+        webhooks: vec![hook.id.clone()],
+    };
+    let alarm = s
+        .create_alarm(&f.owner, request("down"))
+        .await
+        .expect("alarm");
+    // Refusals: a name taken, a period not offered, M above N, another tenant's webhook.
+    let dup = s.create_alarm(&f.owner, request("down")).await;
+    assert!(matches!(dup, Err(ServiceError::Conflict(_))), "{dup:?}");
+    for bad in [
+        CreateAlarmRequest {
+            period: 61,
+            ..request("x")
+        },
+        CreateAlarmRequest {
+            datapoints_to_alarm: Some(2),
+            ..request("x")
+        },
+        CreateAlarmRequest {
+            evaluation_periods: 1441,
+            ..request("x")
+        },
+        CreateAlarmRequest {
+            stat: "Median".into(),
+            ..request("x")
+        },
+    ] {
+        let r = s.create_alarm(&f.owner, bad).await;
+        assert!(matches!(r, Err(ServiceError::Validation { .. })), "{r:?}");
+    }
+    let theirs = s.create_alarm(&f.remote, request("x")).await;
+    assert!(
+        matches!(theirs, Err(ServiceError::NotFound { .. })),
+        "{theirs:?}"
+    );
+    let peek = s.get_alarm(&f.remote, alarm.id.as_str()).await;
+    assert!(
+        matches!(peek, Err(ServiceError::NotFound { .. })),
+        "{peek:?}"
+    );
+
+    // Minutes from the owner's gateway: two with the links up, then one with them down.
+    let t0 = f.clock.0.load(Ordering::SeqCst);
+    let t0 = t0 - t0.rem_euclid(60);
+    let sample = |seq: u64, minute: i64, up: bool| MetricSample {
+        seq,
+        minute,
+        links: links
+            .iter()
+            .map(|l| LinkSample {
+                id: l.id,
+                secs: 60,
+                probes_sent: 60,
+                probes_answered: 60,
+                secured: up,
+                bgp_established: up,
+                ..LinkSample::default()
+            })
+            .collect(),
+    };
+    let record = |samples: Vec<MetricSample>| {
+        let g = f.gateways.0.clone();
+        let store = s.store.clone();
+        async move {
+            store
+                .write(move |db| Ok::<_, ServiceError>(db.record_samples(&g, 1, &samples)?))
+                .await
+                .expect("samples")
+        }
+    };
+    record(vec![sample(1, t0, true), sample(2, t0 + 60, true)]).await;
+    let at = |t: i64| f.clock.0.store(t, Ordering::SeqCst);
+    at(t0 + 120 + EVALUATION_DELAY_SECS);
+    assert!(s.evaluate_alarms().await.expect("evaluate") >= 2);
+    let state = |id: &str| {
+        let (s, o, id) = (s.clone(), f.owner.clone(), id.to_owned());
+        async move { s.get_alarm(&o, &id).await.expect("get") }
+    };
+    let a = state(alarm.id.as_str()).await;
+    assert_eq!(a.state, AlarmState::Ok, "{}", a.state_reason);
+    // Evaluated once per period: nothing new to look at yet.
+    assert_eq!(s.evaluate_alarms().await.expect("evaluate"), 0);
+
+    record(vec![sample(3, t0 + 120, false)]).await;
+    at(t0 + 180 + EVALUATION_DELAY_SECS);
+    s.evaluate_alarms().await.expect("evaluate");
+    let a = state(alarm.id.as_str()).await;
+    assert_eq!(a.state, AlarmState::Alarm);
+    assert!(
+        a.state_reason
+            .starts_with("Threshold Crossed: 1 out of the last 1 datapoints [0 ("),
+        "{}",
+        a.state_reason
+    );
+    let down = defaults.alarms[0].id.clone();
+    assert_eq!(state(down.as_str()).await.state, AlarmState::Alarm);
+    let history = s
+        .alarm_history(&f.owner, alarm.id.as_str())
+        .await
+        .expect("history");
+    let kinds: Vec<_> = history
+        .items
+        .iter()
+        .map(|h| (h.kind, h.old_state, h.new_state))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (
+                AlarmHistoryKind::StateUpdate,
+                Some(AlarmState::Ok),
+                Some(AlarmState::Alarm)
+            ),
+            (
+                AlarmHistoryKind::StateUpdate,
+                Some(AlarmState::InsufficientData),
+                Some(AlarmState::Ok)
+            ),
+            (
+                AlarmHistoryKind::ConfigurationUpdate,
+                None,
+                Some(AlarmState::InsufficientData)
+            ),
+        ]
+    );
+
+    // Two notifications queued (to OK, to ALARM); the receiver cannot be reached.
+    // (The transport is the API's; this one's receiver cannot be reached.)
+    let refused = |_: crate::Outgoing| async {
+        crate::Answer::Failed("cannot connect: connection refused".into())
+    };
+    assert_eq!(s.deliver_webhooks(refused).await.expect("deliver"), 2);
+    let d = s
+        .webhook_deliveries(&f.owner, hook.id.as_str())
+        .await
+        .expect("deliveries");
+    assert_eq!(d.deliveries.len(), 2);
+    let latest = &d.deliveries[0];
+    assert_eq!(latest.body["newState"], "ALARM");
+    assert_eq!(latest.body["alarmId"], alarm.id.as_str());
+    assert_eq!(latest.state, DeliveryState::Pending);
+    assert_eq!(latest.attempts.len(), 1);
+    assert_eq!(latest.attempts[0].status_code, None);
+    assert!(
+        latest.attempts[0]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("cannot connect")),
+        "{:?}",
+        latest.attempts[0]
+    );
+    // Not due again for 5 s; after an hour of failures, given up.
+    assert_eq!(s.deliver_webhooks(refused).await.expect("deliver"), 0);
+    at(t0 + 180 + EVALUATION_DELAY_SECS + 3_600);
+    assert_eq!(s.deliver_webhooks(refused).await.expect("deliver"), 2);
+    let d = s
+        .webhook_deliveries(&f.owner, hook.id.as_str())
+        .await
+        .expect("deliveries");
+    assert!(
+        d.deliveries
+            .iter()
+            .all(|x| x.state == DeliveryState::Failed && x.attempts.len() == 2)
+    );
+    // The other tenant cannot read them; deleting the webhook takes it off the alarm.
+    assert!(
+        s.webhook_deliveries(&f.remote, hook.id.as_str())
+            .await
+            .is_err()
+    );
+    s.delete_webhook(&f.owner, hook.id.as_str())
+        .await
+        .expect("delete");
+    assert!(state(alarm.id.as_str()).await.webhooks.is_empty());
+    // The owner's events, a page of two at a time: the connection's creation and acceptance,
+    // its links, the alarms' transitions; the remote side's hold no alarm of the owner's.
+    let events = |who: crate::Caller| {
+        let s = s.clone();
+        async move {
+            let mut all = Vec::new();
+            let mut q = xc_types::api::events::EventsQuery {
+                since: Some("2020-01-01T00:00:00Z".into()),
+                max_results: Some(2),
+                ..Default::default()
+            };
+            loop {
+                let page = s.list_events(&who, q.clone()).await.expect("events");
+                assert!(page.events.len() <= 2);
+                all.extend(page.events);
+                match page.next_token {
+                    Some(t) => q.next_token = Some(t),
+                    None => break all,
+                }
+            }
+        }
+    };
+    use xc_types::api::events::EventType as E;
+    let mine = events(f.owner.clone()).await;
+    let kinds: Vec<E> = mine.iter().map(|e| e.kind).collect();
+    for k in [
+        E::ConnectionCreated,
+        E::ConnectionStateChange,
+        E::LinkAdded,
+        E::AlarmStateChange,
+    ] {
+        assert!(kinds.contains(&k), "{k:?} in {kinds:?}");
+    }
+    assert!(mine.windows(2).all(|w| w[0].id < w[1].id), "in order");
+    let to_alarm = mine
+        .iter()
+        .find(|e| {
+            e.kind == E::AlarmStateChange
+                && e.detail["alarmId"] == alarm.id.as_str()
+                && e.detail["newState"] == "ALARM"
+        })
+        .expect("the transition to ALARM");
+    assert_eq!(to_alarm.detail["oldState"], "OK");
+    let theirs = events(f.remote.clone()).await;
+    assert!(theirs.iter().any(|e| e.kind == E::LinkAdded));
+    assert!(
+        !theirs
+            .iter()
+            .any(|e| e.kind == E::AlarmStateChange && e.detail["alarmId"] == alarm.id.as_str())
+    );
+
+    // A deleted connection takes its alarms with it.
+    s.delete_connection(&f.owner, id.as_str(), None)
+        .await
+        .expect("delete");
+    s.lifecycle_pass().await.expect("pass");
+    let left = s
+        .list_alarms(&f.owner, ListAlarmsQuery::default())
+        .await
+        .expect("list");
+    assert!(left.alarms.is_empty(), "{:?}", left.alarms);
+}

@@ -9,6 +9,8 @@ use crate::{
 };
 use serde::{Deserialize, Serialize};
 
+pub mod alarms;
+pub mod events;
 pub mod metrics;
 mod openapi;
 pub mod routes;
@@ -154,6 +156,10 @@ pub struct CreateConnectionRequest {
     /// Last mile: the on-premises site (required for a last-mile environment through this API).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_mile: Option<LastMileRequest>,
+    /// Whether the caller's default alarms (`<id>-down`, `-loss`, `-utilization`) are made with
+    /// the connection (default: yes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_alarms: Option<bool>,
 }
 
 /// The on-premises side of a new last-mile connection.
@@ -285,6 +291,9 @@ pub struct AcceptConnectionRequest {
     #[serde(default)]
     #[schemars(schema_with = "schema::optional_client_token")]
     pub client_token: Option<String>,
+    /// Whether the caller's default alarms are made for its side (default: yes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_alarms: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]

@@ -234,6 +234,30 @@ endpoints! {
     /// statistic per period.
     ConnectionMetrics: Get "/v1/connections/{id}/metrics", path: crate::ConnectionId, query: metrics::MetricsQuery
         => 200 metrics::MetricsResponse, Sigv4;
+    /// Creates an alarm on a connection's metric (evaluated as its data arrives).
+    CreateAlarm: Post "/v1/alarms", body: alarms::CreateAlarmRequest => 201 alarms::AlarmView, Sigv4;
+    /// The caller's alarms, with their states.
+    ListAlarms: Get "/v1/alarms", query: alarms::ListAlarmsQuery => 200 alarms::AlarmList, Sigv4;
+    /// One alarm.
+    GetAlarm: Get "/v1/alarms/{id}", path: crate::AlarmId => 200 alarms::AlarmView, Sigv4;
+    /// An alarm's history: its creation and each transition with its reason, newest first.
+    GetAlarmHistory: Get "/v1/alarms/{id}/history", path: crate::AlarmId => 200 alarms::AlarmHistory, Sigv4;
+    /// Deletes an alarm.
+    DeleteAlarm: Delete "/v1/alarms/{id}", path: crate::AlarmId => 200 Deleted, Sigv4;
+    /// Creates a webhook: a URL that alarm transitions are posted to, signed with HMAC-SHA256.
+    CreateWebhook: Post "/v1/webhooks", body: alarms::CreateWebhookRequest => 201 alarms::WebhookView, Sigv4;
+    /// The caller's webhooks.
+    ListWebhooks: Get "/v1/webhooks" => 200 alarms::WebhookList, Sigv4;
+    /// One webhook.
+    GetWebhook: Get "/v1/webhooks/{id}", path: crate::WebhookId => 200 alarms::WebhookView, Sigv4;
+    /// Deletes a webhook (its pending deliveries are dropped; alarms stop naming it).
+    DeleteWebhook: Delete "/v1/webhooks/{id}", path: crate::WebhookId => 200 Deleted, Sigv4;
+    /// A webhook's deliveries with every attempt and its status code, newest first.
+    WebhookDeliveries: Get "/v1/webhooks/{id}/deliveries", path: crate::WebhookId => 200 alarms::DeliveryList, Sigv4;
+    /// The caller's events (every account's, for the operator), oldest first, a page at a time:
+    /// connections created, state and bandwidth changes, links added and removed, alarm
+    /// transitions. (`GET /v1/events/stream` gives the same as `text/event-stream`, live.)
+    ListEvents: Get "/v1/events", query: events::EventsQuery => 200 events::EventList, Sigv4;
     /// A connection's history: each state with its reason, each bandwidth change.
     ConnectionHistory: Get "/v1/connections/{id}/events", path: crate::ConnectionId => 200 ConnectionEvents, Sigv4;
     /// Pings and traces an address on the other side from a gateway of the caller's side.

@@ -301,18 +301,65 @@ pub fn optional_timestamp(_: &mut SchemaGenerator) -> Schema {
 
 /// A period of the metrics API, seconds, or null.
 pub fn optional_period(_: &mut SchemaGenerator) -> Schema {
-    nullable(json_schema!({ "type": "integer", "enum": super::metrics::PERIODS }))
+    nullable(period(&mut SchemaGenerator::default()))
+}
+
+/// A period, seconds: one of [`super::metrics::PERIODS`].
+pub fn period(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "integer", "enum": super::metrics::PERIODS })
+}
+
+/// A link id (1 or more), or null.
+pub fn optional_link_number(_: &mut SchemaGenerator) -> Schema {
+    nullable(
+        json_schema!({ "type": "integer", "minimum": 1, "maximum": super::alarms::MAX_LINK_ID }),
+    )
+}
+
+/// An alarm's evaluation periods: 1 to 1,440 (with the period, a day at most).
+pub fn evaluation_periods(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "integer", "minimum": 1, "maximum": 1_440 })
+}
+
+/// An alarm's datapoints to alarm: 1 to 1,440 (at most its evaluation periods), or null.
+pub fn optional_datapoints(_: &mut SchemaGenerator) -> Schema {
+    nullable(json_schema!({ "type": "integer", "minimum": 1, "maximum": 1_440 }))
 }
 
 /// A statistic, or null.
+const STATISTIC: &str = r"^(Average|Minimum|Maximum|Sum|SampleCount|p(100|[1-9]?[0-9](\.[0-9])?))$";
+
 pub fn optional_statistic(_: &mut SchemaGenerator) -> Schema {
-    nullable(string(
-        r"^(Average|Minimum|Maximum|Sum|SampleCount|p(100|[1-9]?[0-9](\.[0-9])?))$".into(),
-    ))
+    nullable(string(STATISTIC.into()))
+}
+
+/// A statistic: Average, Minimum, Maximum, Sum, SampleCount or pNN.
+pub fn statistic(_: &mut SchemaGenerator) -> Schema {
+    string(STATISTIC.into())
 }
 
 pub fn optional_page_size(_: &mut SchemaGenerator) -> Schema {
     nullable(json_schema!({ "type": "integer", "minimum": 1, "maximum": 100 }))
+}
+
+/// An alarm's name: 1 to 255 characters, none of them a control character.
+pub const ALARM_NAME: &str = r"^[^\x00-\x1f\x7f-\x9f]{1,255}$";
+
+pub fn alarm_name(_: &mut SchemaGenerator) -> Schema {
+    string(ALARM_NAME.into())
+}
+
+/// A webhook's URL: http or https, a host name or IPv4 address, maybe a port, a path and query of
+/// URI characters; no credentials, no fragment.
+pub const WEBHOOK_URL: &str = r"^https?://[A-Za-z0-9.-]+(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?([/?][A-Za-z0-9._~:/?@!$&'()*+,;=-]*)?$";
+
+pub fn webhook_url(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "pattern": WEBHOOK_URL, "maxLength": 2048 })
+}
+
+/// A webhook's signing secret: 16 to 256 characters, or null (the server makes one).
+pub fn optional_webhook_secret(_: &mut SchemaGenerator) -> Schema {
+    nullable(json_schema!({ "type": "string", "minLength": 16, "maxLength": 256 }))
 }
 
 #[cfg(test)]

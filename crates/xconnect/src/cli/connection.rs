@@ -135,6 +135,9 @@ pub enum ConnectionVerb {
         /// Makes retries safe: the same token and request return the first result.
         #[arg(long)]
         client_token: Option<String>,
+        /// Without your default alarms (`<id>-down`, `<id>-loss`, `<id>-utilization`).
+        #[arg(long)]
+        no_default_alarms: bool,
     },
     /// Accept a connection (or a proposal) with its activation key and your attach point (a
     /// last-mile connection is accepted by its provider, without one).
@@ -145,6 +148,9 @@ pub enum ConnectionVerb {
         attach_point: String,
         #[command(flatten)]
         routing: RoutingArgs,
+        /// Without your default alarms (`<id>-down`, `<id>-loss`, `<id>-utilization`).
+        #[arg(long)]
+        no_default_alarms: bool,
     },
     /// One connection, as its owner or its remote side sees it.
     Get { id: String },
@@ -211,8 +217,10 @@ pub async fn run(c: &Client, out: Format, verb: ConnectionVerb) -> anyhow::Resul
             last_mile,
             tags,
             client_token,
+            no_default_alarms,
         } => {
             let req = CreateConnectionRequest {
+                default_alarms: no_default_alarms.then_some(false),
                 last_mile: last_mile.request()?,
                 environment_id: environment,
                 bandwidth,
@@ -229,8 +237,10 @@ pub async fn run(c: &Client, out: Format, verb: ConnectionVerb) -> anyhow::Resul
             activation_key,
             attach_point,
             routing,
+            no_default_alarms,
         } => {
             let req = AcceptConnectionRequest {
+                default_alarms: no_default_alarms.then_some(false),
                 activation_key,
                 attach_point,
                 routing_policy: routing.policy()?,

@@ -4,9 +4,11 @@
 //! the resource itself as one JSON object; errors are one line on stderr with a non-zero exit.
 
 mod account;
+mod alarm;
 mod attach_point;
 mod connection;
 mod environment;
+mod events;
 pub mod gateway;
 mod metrics;
 mod proposal;
@@ -67,6 +69,28 @@ pub enum CliCommand {
         #[command(subcommand)]
         verb: proposal::ProposalVerb,
     },
+    /// Your account's events: connections created, state and bandwidth changes, links added and
+    /// removed, alarm transitions.
+    Events {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        args: events::EventsArgs,
+    },
+    /// Alarms on connection metrics.
+    Alarm {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        verb: alarm::AlarmVerb,
+    },
+    /// Where alarm transitions are posted, signed.
+    Webhook {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        verb: alarm::WebhookVerb,
+    },
     /// The catalog: providers and locations you can connect through.
     Environment {
         #[command(flatten)]
@@ -89,6 +113,15 @@ pub async fn run(cmd: CliCommand) -> anyhow::Result<()> {
         }
         CliCommand::Proposal { common, verb } => {
             proposal::run(&client(&common)?, common.output, verb).await
+        }
+        CliCommand::Events { common, args } => {
+            events::run(&client(&common)?, common.output, args).await
+        }
+        CliCommand::Alarm { common, verb } => {
+            alarm::run_alarm(&client(&common)?, common.output, verb).await
+        }
+        CliCommand::Webhook { common, verb } => {
+            alarm::run_webhook(&client(&common)?, common.output, verb).await
         }
         CliCommand::Environment { common, verb } => {
             environment::run(&client(&common)?, common.output, verb).await

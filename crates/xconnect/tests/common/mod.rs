@@ -291,6 +291,7 @@ pub async fn attach_point(t: &Tenant, name: &str, prefixes: &[&str]) -> String {
 pub async fn accept(t: &Tenant, key: &str, ap: &str) -> xc_types::api::ConnectionView {
     t.client
         .accept_connection(&xc_types::api::AcceptConnectionRequest {
+            default_alarms: None,
             activation_key: key.to_owned(),
             attach_point: ap.to_owned(),
             routing_policy: None,
@@ -310,6 +311,7 @@ pub fn connection_request(
     remote: &str,
 ) -> xc_types::api::CreateConnectionRequest {
     xc_types::api::CreateConnectionRequest {
+        default_alarms: None,
         environment_id: environment.into(),
         bandwidth: "1Gbps".into(),
         attach_point: ap.into(),

@@ -181,6 +181,7 @@ def _drop_well_formed_peerings(site, ctx):
 FIXTURES = {
     "attachPoint": os.environ.get("XC_ATTACH_POINT"),
     "remoteAccount": os.environ.get("XC_REMOTE_ACCOUNT"),
+    "connectionId": os.environ.get("XC_CONNECTION"),
 }
 CONNECTION = os.environ.get("XC_CONNECTION")
 # The fixture attach point's prefix: what it may announce.
@@ -192,6 +193,7 @@ def _use_fixtures(case, ctx):
     patterns = {
         "attachPoint": re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"),
         "remoteAccount": re.compile(r"[0-9]{12}"),
+        "connectionId": re.compile(schemas["ConnectionId"]["pattern"].strip("^$")),
     }
     if isinstance(case.body, dict):
         for name, value in FIXTURES.items():
@@ -235,4 +237,16 @@ def before_call(ctx, case, kwargs):
             case.query.pop("end", None)
             if case.query.get("metric") not in (None, "ConnectionDroppedPackets"):
                 case.query.pop("cause", None)
+    if case.path == "/v1/alarms" and isinstance(case.body, dict):
+        _fit_alarm(case.body)
     _use_fixtures(case, ctx)
+
+
+def _fit_alarm(body):
+    """An alarm looks back a day at most (evaluation periods times period) and alarms on at most
+    as many periods as it looks at: rules across members that the schema cannot say."""
+    period, n, m = body.get("period"), body.get("evaluationPeriods"), body.get("datapointsToAlarm")
+    if isinstance(period, int) and period > 0 and isinstance(n, int) and n >= 1:
+        body["evaluationPeriods"] = n = max(1, min(n, 86400 // period))
+    if isinstance(n, int) and isinstance(m, int) and 1 <= n < m:
+        body["datapointsToAlarm"] = n
