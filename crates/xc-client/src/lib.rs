@@ -171,6 +171,7 @@ impl Client {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .connect_timeout(std::time::Duration::from_secs(5))
+            .pool_idle_timeout(POOL_IDLE)
             .build()
             .map_err(|e| ClientError::Transport {
                 endpoint: endpoint.clone(),
@@ -598,6 +599,7 @@ impl GatewayClient {
         })?;
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(5))
+            .pool_idle_timeout(POOL_IDLE)
             .build()
             .map_err(|e| ClientError::Transport {
                 endpoint: endpoint.clone(),
@@ -747,6 +749,11 @@ pub struct EventStream {
     resp: reqwest::Response,
     buf: Vec<u8>,
 }
+
+/// How long a connection waits in the pool for its next request: well under the server's idle
+/// timeout (60 s by default), so that the client, not the server, closes an idle connection and
+/// a request never goes out on one the server is closing.
+const POOL_IDLE: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// The longest server-sent event kept while it arrives.
 const MAX_SSE_EVENT: usize = 1 << 20;

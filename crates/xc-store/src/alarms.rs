@@ -280,6 +280,26 @@ impl Db<'_> {
             .collect()
     }
 
+    /// The alarms with a period that ended by `until` and that they have not evaluated: those
+    /// whose latest whole period before `until` starts after their `evaluated_through`.
+    pub fn alarms_due(&self, until: i64) -> Result<Vec<AlarmRecord>, StoreError> {
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT {ALARM_COLUMNS} FROM alarms
+             WHERE evaluated_through IS NULL
+                OR evaluated_through < ((?1 - period) / period) * period
+             ORDER BY seq"
+        ))?;
+        let raws: Vec<AlarmRecordRaw> = st
+            .query_map(params![until], alarm_of)?
+            .collect::<Result<_, _>>()?;
+        raws.into_iter()
+            .map(|raw| {
+                let w = self.alarm_webhooks(&raw.id)?;
+                raw.parse(w)
+            })
+            .collect()
+    }
+
     pub fn count_alarms(&self, account: &AccountId) -> Result<usize, StoreError> {
         let n: i64 = self.conn.query_row(
             "SELECT count(*) FROM alarms WHERE account_id = ?1",

@@ -473,9 +473,10 @@ impl Service {
     /// alarms changed state.
     pub async fn evaluate_alarms(&self) -> Result<usize> {
         let now = self.now();
+        let until = now - EVALUATION_DELAY_SECS;
         let alarms = self
             .store
-            .read(|db| Ok::<_, ServiceError>(db.list_alarms(None, None)?))
+            .read(move |db| Ok::<_, ServiceError>(db.alarms_due(until)?))
             .await?;
         let due: Vec<(AlarmRecord, i64)> = alarms
             .into_iter()

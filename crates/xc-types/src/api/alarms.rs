@@ -142,7 +142,7 @@ impl MissingData {
 }
 
 /// Most alarms an account may have.
-pub const MAX_ALARMS_PER_ACCOUNT: usize = 1_000;
+pub const MAX_ALARMS_PER_ACCOUNT: usize = 10_000;
 /// Most webhooks an account may have.
 pub const MAX_WEBHOOKS_PER_ACCOUNT: usize = 50;
 /// Most webhooks one alarm notifies.
