@@ -228,6 +228,16 @@ impl Db<'_> {
         Ok(())
     }
 
+    /// Rows as alarms, each with its webhooks.
+    fn with_webhooks(&self, raws: Vec<AlarmRecordRaw>) -> Result<Vec<AlarmRecord>, StoreError> {
+        raws.into_iter()
+            .map(|raw| {
+                let w = self.alarm_webhooks(&raw.id)?;
+                raw.parse(w)
+            })
+            .collect()
+    }
+
     fn alarm_webhooks(&self, id: &str) -> Result<Vec<String>, StoreError> {
         let mut st = self.conn.prepare_cached(
             "SELECT webhook_id FROM alarm_webhooks WHERE alarm_id = ?1 ORDER BY webhook_id",
@@ -272,12 +282,7 @@ impl Db<'_> {
                 alarm_of,
             )?
             .collect::<Result<_, _>>()?;
-        raws.into_iter()
-            .map(|raw| {
-                let w = self.alarm_webhooks(&raw.id)?;
-                raw.parse(w)
-            })
-            .collect()
+        self.with_webhooks(raws)
     }
 
     /// The alarms with a period that ended by `until` and that they have not evaluated: those
@@ -292,12 +297,7 @@ impl Db<'_> {
         let raws: Vec<AlarmRecordRaw> = st
             .query_map(params![until], alarm_of)?
             .collect::<Result<_, _>>()?;
-        raws.into_iter()
-            .map(|raw| {
-                let w = self.alarm_webhooks(&raw.id)?;
-                raw.parse(w)
-            })
-            .collect()
+        self.with_webhooks(raws)
     }
 
     pub fn count_alarms(&self, account: &AccountId) -> Result<usize, StoreError> {
