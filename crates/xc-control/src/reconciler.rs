@@ -107,6 +107,9 @@ pub(crate) async fn pass(service: &Service) -> Result<usize> {
             db.expire_idempotency(now - IDEMPOTENCY_SECS)?;
             db.expire_console_sessions(now)?;
             db.forget_minutes_before(now - crate::service::metrics::RETENTION_SECS)?;
+            for (span, kept) in crate::service::metrics::ROLLUP_RETENTION_SECS {
+                db.forget_rollups_before(span, now - kept)?;
+            }
             db.forget_events_before(now - crate::service::events::EVENT_RETENTION_SECS)?;
             Ok::<_, ServiceError>(changed)
         })

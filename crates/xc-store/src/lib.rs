@@ -26,7 +26,7 @@ pub use alarms::{AlarmHistoryRecord, AlarmRecord, AttemptRecord, DeliveryRecord,
 pub use db::{ConnectionFilter, Db, IdempotencyRecord, NewLink, Page};
 pub use events::EventRecord;
 pub use histogram::Histogram;
-pub use metrics::LinkMinute;
+pub use metrics::{LinkMinute, ROLLUP_SPANS};
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

@@ -1,24 +1,68 @@
 //! What the gateways measured: their minute samples, stored a row per link end and minute
-//! (`link_minutes`), and read back by connection and time.
+//! (`link_minutes`), rolled up into 5-minute and 1-hour rows (`link_rollups`), and read back by
+//! connection, side and time.
 
 use crate::{Db, StoreError};
 use rusqlite::{OptionalExtension, params};
 use xc_types::ConnectionId;
 use xc_types::gateway::{DropCounts, LinkSample, MetricSample, RttStats};
 
-/// One link end's minute, as stored.
+/// One link end's minute, or its rolled-up 5 minutes or hour, as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LinkMinute {
+    /// When the row's span begins (Unix seconds).
     pub minute: i64,
     /// The remote side's end (`gateway_b`), or the owner's.
     pub is_b: bool,
+    /// How many minutes had a sample (1 for a minute's row), and of those how many were up
+    /// (secured and BGP established), secured, and had BGP established.
+    pub minutes: u32,
+    pub up_minutes: u32,
+    pub secured_minutes: u32,
+    pub bgp_minutes: u32,
+    /// The counters summed over the span (`secs` included); RTT as the rollup documents it.
     pub sample: LinkSample,
 }
 
+impl LinkMinute {
+    /// A minute's row, its state counts from the sample's flags.
+    pub fn minute(minute: i64, is_b: bool, sample: LinkSample) -> Self {
+        let flag = |b: bool| u32::from(b);
+        Self {
+            minute,
+            is_b,
+            minutes: 1,
+            up_minutes: flag(sample.secured && sample.bgp_established),
+            secured_minutes: flag(sample.secured),
+            bgp_minutes: flag(sample.bgp_established),
+            sample,
+        }
+    }
+}
+
+/// The spans minutes are rolled up into, shortest first.
+pub const ROLLUP_SPANS: [i64; 2] = [300, 3600];
+
+/// The columns a rollup writes, after its key and state counts.
+const ROLLUP_SUMS: &str = "sum(secs), sum(tx_packets), sum(tx_bytes), sum(rx_packets), \
+     sum(rx_bytes), sum(drop_policer), sum(drop_replay), sum(drop_icv), sum(drop_no_sa), \
+     sum(drop_invalid), sum(probes_sent), sum(probes_answered), min(rtt_min_us), \
+     sum(rtt_avg_us * probes_answered) \
+       / max(1, sum(CASE WHEN rtt_avg_us IS NULL THEN 0 ELSE probes_answered END)), \
+     max(rtt_p99_us), max(rtt_max_us), CAST(avg(jitter_us) AS INTEGER), \
+     max(prefixes_accepted), max(prefixes_advertised)";
+
+/// A minute's columns, in the order [`Db::record_samples`] writes them.
 const COLUMNS: &str = "secs, tx_packets, tx_bytes, rx_packets, rx_bytes, drop_policer, drop_replay, \
      drop_icv, drop_no_sa, drop_invalid, probes_sent, probes_answered, rtt_min_us, rtt_avg_us, \
      rtt_p99_us, rtt_max_us, jitter_us, secured, bgp_established, prefixes_accepted, \
      prefixes_advertised";
+
+/// The measurements both tables have (not a minute's state flags, which rollups count), in
+/// the order [`Db::link_rows`] reads them.
+const MEASURES: &str = "secs, tx_packets, tx_bytes, rx_packets, rx_bytes, drop_policer, \
+     drop_replay, drop_icv, drop_no_sa, drop_invalid, probes_sent, probes_answered, rtt_min_us, \
+     rtt_avg_us, rtt_p99_us, rtt_max_us, jitter_us, prefixes_accepted, prefixes_advertised";
 
 fn i(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -83,10 +127,12 @@ impl Db<'_> {
                prefixes_accepted = excluded.prefixes_accepted,
                prefixes_advertised = excluded.prefixes_advertised"
         ))?;
+        let mut earliest: Option<i64> = None;
         for s in samples {
             if through.is_some_and(|t| s.seq <= t) {
                 continue;
             }
+            earliest = Some(earliest.map_or(s.minute, |e| e.min(s.minute)));
             for l in &s.links {
                 let Some((connection, is_a, is_b)) = link
                     .query_row(params![i(l.id), gateway_id], |r| {
@@ -135,6 +181,14 @@ impl Db<'_> {
             }
             through = Some(through.map_or(s.seq, |t| t.max(s.seq)));
         }
+        if let Some(e) = earliest {
+            // A minute of a bucket already rolled up (a gateway's backlog) has it rolled again.
+            self.conn
+                .prepare_cached(
+                    "UPDATE rollup_marks SET through = ?1 - ?1 % span WHERE through > ?1 - ?1 % span",
+                )?
+                .execute(params![e])?;
+        }
         if let Some(t) = through {
             self.conn.execute(
                 "UPDATE gateways SET sample_boot = ?2, sample_seq = ?3 WHERE id = ?1",
@@ -151,51 +205,158 @@ impl Db<'_> {
         from: i64,
         to: i64,
     ) -> Result<Vec<LinkMinute>, StoreError> {
-        let mut st = self.conn.prepare_cached(&format!(
-            "SELECT minute, link_id, side, {COLUMNS} FROM link_minutes
-             WHERE connection_id = ?1 AND minute >= ?2 AND minute < ?3
-             ORDER BY minute, link_id, side"
-        ))?;
-        let rows = st.query_map(params![connection.as_str(), from, to], |r| {
+        self.link_rows(connection, None, 60, from, to)
+    }
+
+    /// A connection's rows of `span` (60: its minutes; 300 or 3600: its rollups) that begin from
+    /// `from` (inclusive) to `to` (exclusive), by time, of one side's ends (`Some(is_b)`) or both.
+    pub fn link_rows(
+        &self,
+        connection: &ConnectionId,
+        is_b: Option<bool>,
+        span: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<LinkMinute>, StoreError> {
+        // The state counts of a minute's row are its flags; `?5` is -1 for both sides.
+        let sql = if span == 60 {
+            format!(
+                "SELECT minute, link_id, side, 1, secured AND bgp_established, secured,
+                        bgp_established, {MEASURES} FROM link_minutes
+                 WHERE connection_id = ?1 AND minute >= ?2 AND minute < ?3
+                   AND ?4 = ?4 AND (?5 < 0 OR side = ?5)
+                 ORDER BY minute, link_id, side"
+            )
+        } else {
+            format!(
+                "SELECT bucket, link_id, side, minutes, up_minutes, secured_minutes, bgp_minutes,
+                        {MEASURES} FROM link_rollups
+                 WHERE connection_id = ?1 AND span = ?4 AND bucket >= ?2 AND bucket < ?3
+                   AND (?5 < 0 OR side = ?5)
+                 ORDER BY bucket, link_id, side"
+            )
+        };
+        let side = is_b.map_or(-1, i64::from);
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let rows = st.query_map(params![connection.as_str(), from, to, span, side], |r| {
             let u = |k: usize| r.get::<_, i64>(k).map(|v| v.max(0) as u64);
-            let rtt = match r.get::<_, Option<i64>>(15)? {
+            let n = |k: usize| {
+                r.get::<_, i64>(k)
+                    .map(|v| v.clamp(0, i64::from(u32::MAX)) as u32)
+            };
+            let rtt = match r.get::<_, Option<i64>>(19)? {
                 None => None,
                 Some(min) => Some(RttStats {
                     min_us: min.max(0) as u64,
-                    avg_us: u(16)?,
-                    p99_us: u(17)?,
-                    max_us: u(18)?,
-                    jitter_us: u(19)?,
+                    avg_us: u(20)?,
+                    p99_us: u(21)?,
+                    max_us: u(22)?,
+                    jitter_us: u(23)?,
                 }),
             };
+            let minutes = n(3)?;
+            let secured_minutes = n(5)?;
+            let bgp_minutes = n(6)?;
             Ok(LinkMinute {
                 minute: r.get(0)?,
                 is_b: r.get::<_, i64>(2)? == 1,
+                minutes,
+                up_minutes: n(4)?,
+                secured_minutes,
+                bgp_minutes,
                 sample: LinkSample {
                     id: u(1)?,
-                    secs: r.get(3)?,
-                    tx_packets: u(4)?,
-                    tx_bytes: u(5)?,
-                    rx_packets: u(6)?,
-                    rx_bytes: u(7)?,
+                    secs: n(7)?,
+                    tx_packets: u(8)?,
+                    tx_bytes: u(9)?,
+                    rx_packets: u(10)?,
+                    rx_bytes: u(11)?,
                     drops: DropCounts {
-                        policer: u(8)?,
-                        replay: u(9)?,
-                        icv: u(10)?,
-                        no_sa: u(11)?,
-                        invalid: u(12)?,
+                        policer: u(12)?,
+                        replay: u(13)?,
+                        icv: u(14)?,
+                        no_sa: u(15)?,
+                        invalid: u(16)?,
                     },
-                    probes_sent: r.get(13)?,
-                    probes_answered: r.get(14)?,
+                    probes_sent: n(17)?,
+                    probes_answered: n(18)?,
                     rtt,
-                    secured: r.get(20)?,
-                    bgp_established: r.get(21)?,
-                    prefixes_accepted: u(22)?,
-                    prefixes_advertised: u(23)?,
+                    secured: secured_minutes == minutes,
+                    bgp_established: bgp_minutes == minutes,
+                    prefixes_accepted: u(24)?,
+                    prefixes_advertised: u(25)?,
                 },
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Rolls the rows of the span below `span` (minutes below 300, 5-minute rows below 3600)
+    /// whose buckets of `span` begin from `from` to `to` into rows of `span`, replacing those
+    /// already there; answers how many rows it wrote.
+    pub fn roll_up(&self, span: i64, from: i64, to: i64) -> Result<usize, StoreError> {
+        let (counts, source) = if span <= 300 {
+            (
+                "count(*), sum(secured AND bgp_established), sum(secured), sum(bgp_established)",
+                "link_minutes WHERE minute >= ?2 AND minute < ?3",
+            )
+        } else {
+            (
+                "sum(minutes), sum(up_minutes), sum(secured_minutes), sum(bgp_minutes)",
+                "link_rollups WHERE span = 300 AND bucket >= ?2 AND bucket < ?3",
+            )
+        };
+        let time = if span <= 300 { "minute" } else { "bucket" };
+        let sql = format!(
+            "INSERT OR REPLACE INTO link_rollups (connection_id, span, bucket, link_id, side,
+                 minutes, up_minutes, secured_minutes, bgp_minutes, {MEASURES})
+             SELECT connection_id, ?1, {time} - {time} % ?1, link_id, side, {counts}, {ROLLUP_SUMS}
+             FROM {source}
+             GROUP BY connection_id, {time} - {time} % ?1, link_id, side"
+        );
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .execute(params![span, from, to])?)
+    }
+
+    /// Where the rollup of `span` stands: every bucket before it is current (none: never ran).
+    pub fn rollup_mark(&self, span: i64) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT through FROM rollup_marks WHERE span = ?1",
+                params![span],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    pub fn set_rollup_mark(&self, span: i64, through: i64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO rollup_marks (span, through) VALUES (?1, ?2)
+             ON CONFLICT (span) DO UPDATE SET through = excluded.through",
+            params![span, through],
+        )?;
+        Ok(())
+    }
+
+    /// The earliest time rows of the span below `span` begin (none: there are none).
+    pub fn earliest_unrolled(&self, span: i64) -> Result<Option<i64>, StoreError> {
+        let sql = if span <= 300 {
+            "SELECT min(minute) FROM link_minutes"
+        } else {
+            "SELECT min(bucket) FROM link_rollups WHERE span = 300"
+        };
+        Ok(self.conn.query_row(sql, [], |r| r.get(0))?)
+    }
+
+    /// Forgets the rows of `span` that begin before `before` (retention); answers how many.
+    pub fn forget_rollups_before(&self, span: i64, before: i64) -> Result<usize, StoreError> {
+        Ok(self.conn.execute(
+            "DELETE FROM link_rollups WHERE span = ?1 AND bucket < ?2",
+            params![span, before],
+        )?)
     }
 
     /// Forgets the minutes before `before` (retention); answers how many.

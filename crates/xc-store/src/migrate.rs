@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_link_minutes.sql"),
     include_str!("migrations/0009_alarms.sql"),
     include_str!("migrations/0010_account_events.sql"),
+    include_str!("migrations/0011_link_rollups.sql"),
 ];
 
 pub(crate) fn run(conn: &mut rusqlite::Connection) -> Result<(), StoreError> {

@@ -532,9 +532,9 @@ impl Service {
                         cause: None,
                         bandwidth_bps: c.bandwidth.mbps() as f64 * 1e6,
                     };
-                    let minutes: Vec<(i64, f64)> = per_minute(a.metric, rows, &view)
+                    let minutes: Vec<crate::metrics::Value> = per_minute(a.metric, rows, &view)
                         .into_iter()
-                        .filter(|&(t, _)| t >= from && t < last + p)
+                        .filter(|&(t, _, _)| t >= from && t < last + p)
                         .collect();
                     let values: BTreeMap<i64, f64> =
                         per_period(&minutes, from, p, stat).into_iter().collect();

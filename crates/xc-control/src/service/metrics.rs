@@ -3,7 +3,7 @@
 
 use super::connections::{fmt_time, load_visible, parse_connection_id};
 use super::{Caller, Service};
-use crate::metrics::{View, per_minute, per_period};
+use crate::metrics::{View, by_time, per_minute, per_period, values};
 use crate::{Result, ServiceError};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -69,6 +69,14 @@ pub const LATEST_WITHIN_SECS: i64 = 180;
 
 /// How long minute points are kept.
 pub(crate) const RETENTION_SECS: i64 = 15 * 86_400;
+/// How long 5-minute and hourly rollups are kept (CloudWatch's ladder).
+pub(crate) const ROLLUP_RETENTION_SECS: [(i64, i64); 2] =
+    [(300, 63 * 86_400), (3600, 455 * 86_400)];
+/// How long after a bucket ends it is rolled up: the gateways report every 10 s, and a minute
+/// that comes later still (a backlog) has its bucket rolled again.
+const ROLLUP_DELAY_SECS: i64 = 120;
+/// The most of a span one rollup transaction covers, so the store's writer is never held long.
+const ROLLUP_STEP_SECS: i64 = 3 * 3600;
 /// How far ahead of the server's clock a gateway's minute may be (a later one is dropped).
 const FUTURE_SLACK_SECS: i64 = 300;
 /// The default span of a query without `start`.
@@ -97,6 +105,85 @@ pub(crate) fn admissible(samples: Vec<MetricSample>, now: i64) -> Result<Vec<Met
                 && s.minute <= now + FUTURE_SLACK_SECS
         })
         .collect())
+}
+
+/// The finest resolution the metrics from `start` on are kept at (seconds).
+fn kept_resolution(now: i64, start: i64) -> i64 {
+    let [(five, five_kept), (hour, _)] = ROLLUP_RETENTION_SECS;
+    if start < now - five_kept {
+        hour
+    } else if start < now - RETENTION_SECS {
+        five
+    } else {
+        60
+    }
+}
+
+/// The resolution a query reads: the coarsest that divides its period for the statistics that
+/// weigh their values (the same answer from fewer rows), the finest kept for the others.
+fn read_resolution(kept: i64, period: i64, stat: Statistic) -> i64 {
+    match stat {
+        Statistic::Average | Statistic::Sum | Statistic::SampleCount => [3600, 300, 60]
+            .into_iter()
+            .find(|&r| r >= kept && period % r == 0)
+            .unwrap_or(kept),
+        _ => kept,
+    }
+}
+
+/// A connection side's rows from `start` to `end` at `resolution`: hourly rows as far as they are
+/// rolled up, then 5-minute rows as far as those are, then minutes.
+fn rows_at(
+    db: &xc_store::Db<'_>,
+    id: &xc_types::ConnectionId,
+    is_b: bool,
+    resolution: i64,
+    start: i64,
+    end: i64,
+) -> Result<Vec<xc_store::LinkMinute>> {
+    let mut rows = Vec::new();
+    let mut from = start;
+    for span in xc_store::ROLLUP_SPANS.into_iter().rev() {
+        if span > resolution {
+            continue;
+        }
+        let to = end.min(db.rollup_mark(span)?.unwrap_or(i64::MIN));
+        if to > from {
+            rows.extend(db.link_rows(id, Some(is_b), span, from, to)?);
+            from = to;
+        }
+    }
+    if end > from {
+        rows.extend(db.link_rows(id, Some(is_b), 60, from, end)?);
+    }
+    Ok(rows)
+}
+
+/// One step of the rollups: each span rolled up from its mark as far as its buckets are complete
+/// (an hour only once its 5-minute rows are), at most [`ROLLUP_STEP_SECS`] of it. Answers whether
+/// a span is still behind.
+pub(crate) fn roll_up_step(db: &xc_store::Db<'_>, now: i64) -> Result<bool> {
+    let mut behind = false;
+    let mut below = now - ROLLUP_DELAY_SECS;
+    for span in xc_store::ROLLUP_SPANS {
+        let ready = below - below.rem_euclid(span);
+        let from = match db.rollup_mark(span)? {
+            Some(t) => t,
+            None => db
+                .earliest_unrolled(span)?
+                .map_or(ready, |t| t - t.rem_euclid(span)),
+        };
+        let to = ready.min(from + ROLLUP_STEP_SECS.max(span));
+        if to > from {
+            db.roll_up(span, from, to)?;
+            db.set_rollup_mark(span, to)?;
+            behind |= to < ready;
+        } else if db.rollup_mark(span)?.is_none() {
+            db.set_rollup_mark(span, ready)?;
+        }
+        below = db.rollup_mark(span)?.unwrap_or(ready);
+    }
+    Ok(behind)
 }
 
 fn time_of(field: &str, s: &str) -> Result<i64> {
@@ -200,6 +287,18 @@ impl Service {
         if start >= end {
             return Err(ServiceError::validation("start", "must be before end"));
         }
+        // Older data is kept coarser: a period must be a multiple of what the start's age has.
+        let kept = kept_resolution(now, start);
+        if period % kept != 0 {
+            return Err(ServiceError::validation(
+                "period",
+                format!(
+                    "must be a multiple of {kept} s from {}: the metrics of that age are kept at that resolution",
+                    fmt_time(start)
+                ),
+            ));
+        }
+        let resolution = read_resolution(kept, period, stat);
         if (end - start + period - 1) / period > MAX_POINTS {
             return Err(ServiceError::validation(
                 "period",
@@ -209,25 +308,27 @@ impl Service {
             ));
         }
         let who = caller.clone();
-        let (c, rows) = self
+        let (c, is_b, rows) = self
             .store
             .read(move |db| {
                 let c = load_visible(db, &who, &id)?;
-                let rows = db.link_minutes(&c.id, start, end)?;
-                Ok::<_, ServiceError>((c, rows))
+                let is_b =
+                    c.remote_account.as_ref() == Some(&who.account) && c.owner != who.account;
+                let rows = rows_at(db, &c.id, is_b, resolution, start, end)?;
+                Ok::<_, ServiceError>((c, is_b, rows))
             })
             .await?;
-        let is_b = c.remote_account.as_ref() == Some(&caller.account) && c.owner != caller.account;
         let view = View {
             is_b,
             link,
             cause,
             bandwidth_bps: c.bandwidth.mbps() as f64 * 1e6,
         };
+        let times = by_time(&rows, &view);
         let series = metrics
             .into_iter()
             .map(|m| {
-                let minutes = per_minute(m, &rows, &view);
+                let minutes = values(m, &times, &view);
                 MetricSeries {
                     name: m,
                     unit: m.unit().to_owned(),
@@ -313,7 +414,7 @@ impl Service {
                         bandwidth_bps: c.bandwidth.mbps() as f64 * 1e6,
                     };
                     for &m in MetricName::ALL {
-                        if let Some(&(_, value)) = per_minute(m, &rows, &view).last() {
+                        if let Some(&(_, value, _)) = per_minute(m, &rows, &view).last() {
                             out.push(LatestValue {
                                 metric: m,
                                 connection_id: c.id.to_string(),
@@ -327,6 +428,32 @@ impl Service {
             }
         }
         Ok(out)
+    }
+
+    /// Rolls the minutes up into 5-minute and hourly rows, one bounded transaction at a time
+    /// until caught up.
+    pub(crate) async fn roll_up(&self) -> Result<()> {
+        loop {
+            let now = self.now();
+            let behind = self.store.write(move |db| roll_up_step(db, now)).await?;
+            if !behind {
+                return Ok(());
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Rolls up once a minute until told to stop.
+    pub(crate) async fn run_rollups(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            if let Err(e) = self.roll_up().await {
+                tracing::warn!(error = %e, "metric rollup failed; retrying");
+            }
+            tokio::select! {
+                _ = stop.wait_for(|s| *s) => break,
+                _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+            }
+        }
     }
 
     /// Gateways that reported within the last 30 s.

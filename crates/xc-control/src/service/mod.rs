@@ -489,15 +489,17 @@ impl Service {
         Ok(p.after)
     }
 
-    /// Runs the reconciler and the alarm evaluator until `shutdown` resolves. See
+    /// Runs the reconciler, the alarm evaluator and the metric rollups until `shutdown` resolves. See
     /// [`crate::reconciler`] and [`alarms`]; webhooks are delivered by the API's task
     /// (`xc_api::webhooks`), which has the HTTP client.
     pub async fn run_lifecycle(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let alarms = tokio::spawn(self.clone().run_alarms(stopped));
+        let alarms = tokio::spawn(self.clone().run_alarms(stopped.clone()));
+        let rollups = tokio::spawn(self.clone().run_rollups(stopped));
         crate::reconciler::run(self, shutdown).await;
         let _ = stop.send(true);
         let _ = alarms.await;
+        let _ = rollups.await;
     }
 
     /// One pass of the time-driven transitions (tests call it directly).

@@ -393,3 +393,162 @@ async fn alarms_follow_the_minutes_and_queue_their_notifications() {
         .expect("list");
     assert!(left.alarms.is_empty(), "{:?}", left.alarms);
 }
+
+/// Two hours of minutes roll up into 5-minute and hourly rows that give the same averages and
+/// counts; a late minute has its buckets rolled again; once the minutes are past their 15 days
+/// a query takes 5-minute periods from the rollups, and past 63 days hourly ones.
+#[tokio::test]
+async fn metrics_roll_up_and_older_periods_read_the_rollups() {
+    use super::connections::fmt_time;
+    use std::sync::atomic::Ordering;
+    use xc_types::api::metrics::MetricsQuery;
+    use xc_types::gateway::{LinkSample, MetricSample};
+
+    let f = fixture().await;
+    let s = &f.service;
+    assert!(s.reconcile_pass().await.expect("plan"));
+    let key = f.connection.clone();
+    let links = s
+        .store
+        .read(move |db| Ok::<_, ServiceError>(db.links_of_connection(&key)?))
+        .await
+        .expect("links");
+    let now = f.clock.0.load(Ordering::SeqCst);
+    let t0 = now - now.rem_euclid(3600) - 7200;
+    // Minute k: 60 kB x (k mod 7 + 1) sent on each link, every 10th minute down.
+    let sample = |k: i64, extra: u64| MetricSample {
+        seq: k as u64 + 1 + extra,
+        minute: t0 + 60 * k,
+        links: links
+            .iter()
+            .map(|l| LinkSample {
+                id: l.id,
+                secs: 60,
+                tx_bytes: 60_000 * (k as u64 % 7 + 1) + extra,
+                probes_sent: 60,
+                probes_answered: 58,
+                secured: k % 10 != 0,
+                bgp_established: true,
+                ..LinkSample::default()
+            })
+            .collect(),
+    };
+    let record = |samples: Vec<MetricSample>| {
+        let g = f.gateways.0.clone();
+        let store = s.store.clone();
+        async move {
+            store
+                .write(move |db| Ok::<_, ServiceError>(db.record_samples(&g, 1, &samples)?))
+                .await
+                .expect("samples")
+        }
+    };
+    record((0..120).map(|k| sample(k, 0)).collect()).await;
+    f.clock.0.store(t0 + 7200 + 180, Ordering::SeqCst);
+    s.roll_up().await.expect("roll up");
+    let marks = || {
+        s.store
+            .read(|db| Ok::<_, ServiceError>((db.rollup_mark(300)?, db.rollup_mark(3600)?)))
+    };
+    assert_eq!(
+        marks().await.expect("marks"),
+        (Some(t0 + 7200), Some(t0 + 7200))
+    );
+
+    let query = |metric: &str, period: u32, stat: &str| {
+        let (s, o, id) = (s.clone(), f.owner.clone(), f.connection.clone());
+        let q = MetricsQuery {
+            metric: Some(metric.into()),
+            start: Some(fmt_time(t0)),
+            end: Some(fmt_time(t0 + 7200)),
+            period: Some(period),
+            stat: Some(stat.into()),
+            ..MetricsQuery::default()
+        };
+        async move { s.connection_metrics(&o, id.as_str(), q).await }
+    };
+    let points = |r: xc_types::api::metrics::MetricsResponse| -> Vec<f64> {
+        r.metrics[0].points.iter().map(|p| p.value).collect()
+    };
+    // Each hour's average and count from the hourly rows, against the mean of its minutes.
+    let check = |minutes: Vec<f64>, hourly: Vec<f64>, counts: Vec<f64>| {
+        assert_eq!(minutes.len(), 120);
+        assert_eq!(counts, [60.0, 60.0]);
+        for (h, x) in hourly.iter().enumerate() {
+            let mean = minutes[h * 60..(h + 1) * 60].iter().sum::<f64>() / 60.0;
+            assert!(
+                (x - mean).abs() < 1e-6 * mean.max(1.0),
+                "hour {h}: {x} and {mean}"
+            );
+        }
+    };
+    for metric in ["ConnectionBpsEgress", "ConnectionEncryptionState"] {
+        let minutes = points(query(metric, 60, "Average").await.expect("minutes"));
+        let hourly = points(query(metric, 3600, "Average").await.expect("hourly"));
+        let counts = points(query(metric, 3600, "SampleCount").await.expect("count"));
+        check(minutes, hourly, counts);
+    }
+    let before = points(
+        query("ConnectionBpsEgress", 300, "Average")
+            .await
+            .expect("5 min"),
+    );
+
+    // A late minute of the first hour (a gateway's backlog) adds up and is rolled again.
+    record(vec![sample(7, 1_000)]).await;
+    assert_eq!(marks().await.expect("marks"), (Some(t0 + 300), Some(t0)));
+    s.roll_up().await.expect("roll up");
+    assert_eq!(
+        marks().await.expect("marks"),
+        (Some(t0 + 7200), Some(t0 + 7200))
+    );
+    let minutes = points(
+        query("ConnectionBpsEgress", 60, "Average")
+            .await
+            .expect("minutes"),
+    );
+    let hourly = points(
+        query("ConnectionBpsEgress", 3600, "Average")
+            .await
+            .expect("hourly"),
+    );
+    check(minutes, hourly, vec![60.0, 60.0]);
+    let after = points(
+        query("ConnectionBpsEgress", 300, "Average")
+            .await
+            .expect("5 min"),
+    );
+    assert!(after[1] > before[1] && after[0] == before[0] && after[2..] == before[2..]);
+
+    // 20 days on: the minutes are gone, 5-minute periods come from the rollups.
+    f.clock.0.store(t0 + 20 * 86_400, Ordering::SeqCst);
+    s.lifecycle_pass().await.expect("retention");
+    let r = query("ConnectionBpsEgress", 60, "Average").await;
+    assert!(
+        matches!(&r, Err(ServiceError::Validation { field, .. }) if field == "period"),
+        "{r:?}"
+    );
+    let old = points(
+        query("ConnectionBpsEgress", 300, "Average")
+            .await
+            .expect("5 min"),
+    );
+    assert_eq!(old, after);
+    let peak = points(
+        query("ConnectionBpsEgress", 300, "Maximum")
+            .await
+            .expect("max"),
+    );
+    assert_eq!(peak, after, "one rolled-up value per 5-minute period");
+    // 70 days on: hourly only.
+    f.clock.0.store(t0 + 70 * 86_400, Ordering::SeqCst);
+    s.lifecycle_pass().await.expect("retention");
+    assert!(query("ConnectionBpsEgress", 300, "Average").await.is_err());
+    let hourly = points(
+        query("ConnectionBpsEgress", 3600, "Average")
+            .await
+            .expect("hourly"),
+    );
+    assert_eq!(hourly.len(), 2);
+    assert!((hourly[0] - after[..12].iter().sum::<f64>() / 12.0).abs() < 1e-6 * hourly[0]);
+}
