@@ -161,6 +161,25 @@ fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
     Ok(f[11].parse::<u64>()? + f[12].parse::<u64>()?)
 }
 
+/// The server's rollup lag of 5-minute rows, from its Prometheus exposition (none: not yet).
+async fn rollup_lag(endpoint: &str, operator: &Credentials) -> anyhow::Result<Option<i64>> {
+    let text = reqwest::Client::new()
+        .get(format!("{endpoint}/metrics"))
+        .basic_auth(
+            operator.access_key_id.as_str(),
+            Some(&operator.secret_access_key),
+        )
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    Ok(text
+        .lines()
+        .find_map(|l| l.strip_prefix("xconnect_metrics_rollup_lag_seconds{span=\"300\"} "))
+        .and_then(|v| v.trim().parse().ok()))
+}
+
 fn dir_bytes(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir)
         .map(|d| {
@@ -359,6 +378,26 @@ async fn run(args: &Args, endpoint: &str, dir: &std::path::Path, pid: u32) -> an
         grown as f64 / args.connections as f64 / 1e3
     );
 
+    // The server rolls the backfilled day up into 5-minute and hourly rows (as after a first
+    // start over stored minutes): wait for it, so the steady state below is steady.
+    let began = Instant::now();
+    let ticks = cpu_ticks(pid)?;
+    let lag = || rollup_lag(endpoint, &operator);
+    while lag().await?.is_none_or(|l| l > 900) {
+        if began.elapsed() > Duration::from_secs(1_800) {
+            bail!("the rollups did not catch up in 30 minutes");
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    let grown = dir_bytes(dir).saturating_sub(before);
+    println!(
+        "rollups of the day caught up in {:.0} s (server CPU {:.0} s); store grew {:.1} MB with them: {:.0} KB per connection per day",
+        began.elapsed().as_secs_f64(),
+        (cpu_ticks(pid)? - ticks) as f64 / 100.0,
+        grown as f64 / 1e6,
+        grown as f64 / args.connections as f64 / 1e3
+    );
+
     // Live: every gateway reports every 10 s, with each minute as it closes.
     let ticks = cpu_ticks(pid)?;
     let began = Instant::now();
@@ -389,6 +428,25 @@ async fn run(args: &Args, endpoint: &str, dir: &std::path::Path, pid: u32) -> an
         cpu / secs * 100.0
     );
 
+    // A request that reads one row, for what HTTP, signing and the store cost every request.
+    let mut base = Vec::with_capacity(args.queries);
+    for i in 0..args.queries {
+        let id = &connections[(i * 7919) % connections.len()];
+        let t = Instant::now();
+        a.get_connection(id).await?;
+        base.push(t.elapsed());
+    }
+    base.sort();
+    let pct = |lat: &[Duration], p: f64| {
+        lat[((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1].as_secs_f64() * 1e3
+    };
+    println!(
+        "get connection: p50 {:.1} ms, p99 {:.1} ms over {} requests",
+        pct(&base, 0.50),
+        pct(&base, 0.99),
+        base.len()
+    );
+
     // 24-hour, 1-minute queries of one metric, one after another: the day up to this minute.
     let end_minute = now() - now().rem_euclid(60);
     let text = |t: i64| -> anyhow::Result<String> {
@@ -413,11 +471,10 @@ async fn run(args: &Args, endpoint: &str, dir: &std::path::Path, pid: u32) -> an
         points = r.metrics[0].points.len();
     }
     lat.sort();
-    let pct = |p: f64| lat[((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1];
     println!(
         "query (24 h, 1-minute periods, {points} points): p50 {:.1} ms, p99 {:.1} ms over {} queries",
-        pct(0.50).as_secs_f64() * 1e3,
-        pct(0.99).as_secs_f64() * 1e3,
+        pct(&lat, 0.50),
+        pct(&lat, 0.99),
         lat.len()
     );
     println!(

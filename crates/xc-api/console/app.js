@@ -1,10 +1,14 @@
 // The xconnect console: a single page over the native API (/v1), signed in with an access key.
-// No build step and no dependencies: the server embeds this file as it is. Every value shown is
-// escaped (`esc`); every change sends the session's CSRF token.
+// No build step: the server embeds this file as it is, with one vendored library, uPlot, for the
+// charts (console/vendor/, loaded before this script as the global `uPlot`). Every value shown
+// is escaped (`esc`); every change sends the session's CSRF token.
 
 const main = document.getElementById('main');
 let session = null;
 let timer = null;
+// The charts on the page (destroyed when it changes) and their refresh.
+let charts = [];
+let chartTimer = null;
 
 // ---------------------------------------------------------------------------------------------
 // Plumbing
@@ -84,11 +88,17 @@ const routes = [
   [/^#\/gateways$/, gatewaysPage],
   [/^#\/accounts$/, accountsPage],
   [/^#\/keys(?:\/(\d{12}))?$/, keysPage],
+  [/^#\/alarms$/, alarmsPage],
+  [/^#\/alarms\/(alarm-[0-9a-f]{16})$/, alarmPage],
 ];
 
 async function render() {
   clearInterval(timer);
   timer = null;
+  clearInterval(chartTimer);
+  chartTimer = null;
+  for (const u of charts) u.destroy();
+  charts = [];
   const top = document.getElementById('top');
   if (!session) {
     try {
@@ -217,13 +227,18 @@ async function connectionsPage() {
 
 async function connectionPage(id) {
   setTitle(id);
-  show(`<h1>${esc(id)}</h1><div id="conn">Loading…</div>`);
+  show(`<h1>${esc(id)}</h1><div id="conn">Loading…</div>${chartsSection()}`);
+  let charted = false;
   const load = async () => {
     const c = await api('GET', `/v1/connections/${encodeURIComponent(id)}`);
     let links = { links: [] };
     try { links = await api('GET', `/v1/connections/${encodeURIComponent(id)}/links`); } catch { /* none yet */ }
     const history = await api('GET', `/v1/connections/${encodeURIComponent(id)}/events`);
     drawConnection(c, links.links, history.events);
+    if (!charted) {
+      charted = true;
+      startCharts(c, links.links);
+    }
     const settling = ['requested', 'pending', 'updating', 'deleting', 'down'].includes(c.state);
     if (settling && !timer) timer = setInterval(() => load().catch(() => {}), 3000);
     if (!settling && timer) { clearInterval(timer); timer = null; }
@@ -908,6 +923,286 @@ async function keysPage(account, created = null) {
         const c = await api('POST', `/v1/access-keys${q}`, { role: document.getElementById('key-role').value });
         await keysPage(account, c);
       } catch (e) { err.textContent = e.message; }
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Charts: the metrics query (`GET /v1/connections/{id}/metrics`) drawn with uPlot
+
+// Each range's span and period (at most 1,440 points; older ranges read the rollups).
+const RANGES = [['1h', 3600, 60], ['24h', 86400, 300], ['7d', 7 * 86400, 1800], ['30d', 30 * 86400, 3600]];
+let chartRange = '24h';
+const COLORS = ['#1f5fbf', '#c4320a', '#1c7c3c', '#7a2e9a', '#9a6700', '#0e7090'];
+
+const METRICS = ['ConnectionState', 'ConnectionBpsEgress', 'ConnectionBpsIngress', 'ConnectionPpsEgress',
+  'ConnectionPpsIngress', 'ConnectionErrorCount', 'ConnectionEncryptionState', 'BgpStatus', 'BgpPrefixesAccepted',
+  'BgpPrefixesAdvertised', 'ConnectionRttMilliseconds', 'ConnectionPacketLossPercent', 'ConnectionJitterMilliseconds',
+  'ConnectionBandwidthUtilizationPercent', 'ConnectionDroppedPackets'];
+
+// A value in its unit, short: bits per second with SI prefixes, milliseconds, percent.
+function fmtUnit(v, unit) {
+  if (v == null || Number.isNaN(v)) return '-';
+  if (unit === 'Bits/Second') {
+    const [d, p] = v >= 1e9 ? [1e9, 'G'] : v >= 1e6 ? [1e6, 'M'] : v >= 1e3 ? [1e3, 'k'] : [1, ''];
+    return `${(v / d).toFixed(v / d >= 100 ? 0 : 1)} ${p}bit/s`;
+  }
+  if (unit === 'Milliseconds') return `${v.toFixed(v >= 10 ? 1 : 2)} ms`;
+  if (unit === 'Percent') return `${v.toFixed(v >= 10 ? 1 : 2)} %`;
+  return Number.isInteger(v) ? String(v) : v.toFixed(2);
+}
+
+// A connection's bandwidth (`1Gbps`, `500Mbps`) in bits per second.
+function bandwidthBps(text) {
+  const m = /^(\d+(?:\.\d+)?)\s*([MG])bps$/i.exec(String(text || ''));
+  return m ? Number(m[1]) * (m[2].toUpperCase() === 'G' ? 1e9 : 1e6) : null;
+}
+
+// One metric's points as [unix seconds, value].
+async function metricPoints(id, params) {
+  const r = await api('GET', `/v1/connections/${encodeURIComponent(id)}/metrics?${new URLSearchParams(params)}`);
+  return ((r.metrics || [])[0] || { points: [] }).points.map((p) => [Date.parse(p.timestamp) / 1000, p.value]);
+}
+
+// Several series on one time axis, as uPlot takes them: [[t...], [v or null...], ...], every
+// period from `start` to `end` on it (a period without data is a gap). A constant line (`flat`:
+// the tier, a threshold) spans the same times.
+function align(list, start, end, period, flat) {
+  const grid = [];
+  for (let t = start; t < end; t += period) grid.push(t);
+  const xs = [...new Set([...grid, ...list.flatMap((s) => s.map((p) => p[0]))])].sort((a, b) => a - b);
+  const data = [xs, ...list.map((s) => { const m = new Map(s); return xs.map((t) => (m.has(t) ? m.get(t) : null)); })];
+  if (flat != null) data.push(xs.map(() => flat));
+  return data;
+}
+
+// A chart in `el`: `labels` name the series of `data` after its times; `flat` names the last one
+// when it is a constant line. The legend under it reads out the values under the pointer.
+function drawChart(el, title, unit, labels, data, flat = null) {
+  const series = labels.map((label, i) => ({
+    label, stroke: COLORS[i % COLORS.length], width: 1.5, value: (u, v) => fmtUnit(v, unit),
+  }));
+  if (flat) series.push({ label: flat, stroke: '#98a2b3', width: 1, dash: [6, 4], points: { show: false }, value: (u, v) => fmtUnit(v, unit) });
+  const xs = data[0];
+  const opts = {
+    title,
+    width: Math.max(280, el.clientWidth || 600),
+    height: 200,
+    series: [{ value: (u, v) => (v == null ? '-' : new Date(v * 1000).toLocaleString()) }, ...series],
+    scales: {
+      x: { time: true, range: () => [xs[0], xs[xs.length - 1]] },
+      y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] },
+    },
+    axes: [{}, { size: 80, values: (u, vals) => vals.map((v) => fmtUnit(v, unit)) }],
+  };
+  el.textContent = '';
+  const u = new uPlot(opts, data, el);
+  charts.push(u);
+  el.dataset.points = String(data.slice(1, 1 + labels.length).reduce((n, s) => n + s.filter((v) => v != null).length, 0));
+  return u;
+}
+
+function chartsSection() {
+  return `<section id="charts" aria-labelledby="charts-h"><h2 id="charts-h">Metrics</h2>
+    <div class="ranges" role="group" aria-label="Time range">${RANGES.map(([r]) => `<button type="button" data-range="${r}" aria-pressed="${r === chartRange}">${r}</button>`).join('')}</div>
+    <p class="hint" id="charts-note">Your side's measurements: egress is what your side sends. Hover a chart for its values.</p>
+    <div class="charts">
+      <figure class="chart" id="chart-bw" aria-label="Bandwidth each way"></figure>
+      <figure class="chart" id="chart-rtt" aria-label="Round-trip time per link"></figure>
+      <figure class="chart" id="chart-loss" aria-label="Packet loss per link"></figure>
+      <figure class="chart" id="chart-jitter" aria-label="Jitter per link"></figure>
+    </div></section>`;
+}
+
+function startCharts(c, links) {
+  const section = document.getElementById('charts');
+  if (!section) return;
+  const draw = () => drawCharts(c, links).catch((e) => {
+    const note = document.getElementById('charts-note');
+    if (note) note.textContent = `The metrics could not be read: ${e.message}`;
+  });
+  for (const b of section.querySelectorAll('[data-range]')) {
+    b.addEventListener('click', () => {
+      chartRange = b.dataset.range;
+      for (const o of section.querySelectorAll('[data-range]')) o.setAttribute('aria-pressed', String(o === b));
+      draw();
+    });
+  }
+  draw();
+  chartTimer = setInterval(draw, 60000);
+}
+
+async function drawCharts(c, links) {
+  const [, span, period] = RANGES.find(([r]) => r === chartRange);
+  const end = Math.ceil(Date.now() / 1000 / period) * period;
+  const start = end - span;
+  const base = { start: new Date(start * 1000).toISOString(), end: new Date(end * 1000).toISOString(), period, stat: 'Average' };
+  const perLink = (metric) => Promise.all(links.map((l) => metricPoints(c.id, { ...base, metric, link: l.id })));
+  const [egress, ingress, rtt, loss, jitter] = await Promise.all([
+    metricPoints(c.id, { ...base, metric: 'ConnectionBpsEgress' }),
+    metricPoints(c.id, { ...base, metric: 'ConnectionBpsIngress' }),
+    perLink('ConnectionRttMilliseconds'),
+    perLink('ConnectionPacketLossPercent'),
+    perLink('ConnectionJitterMilliseconds'),
+  ]);
+  if (!document.getElementById('charts')) return;
+  for (const u of charts) u.destroy();
+  charts = [];
+  const tier = bandwidthBps(c.bandwidth);
+  const on = (list, flat) => align(list, start, end, period, flat);
+  drawChart(document.getElementById('chart-bw'), 'Bandwidth', 'Bits/Second', ['Egress', 'Ingress'],
+    on([egress, ingress], tier), tier ? `Bandwidth (${c.bandwidth})` : null);
+  // Links are named by their facilities' pair (`l1`, `l2`), so two can share a name: add the id.
+  const names = links.map((l) => `${l.name} #${l.id}`);
+  drawChart(document.getElementById('chart-rtt'), 'Round-trip time', 'Milliseconds', names, on(rtt));
+  drawChart(document.getElementById('chart-loss'), 'Packet loss', 'Percent', names, on(loss));
+  drawChart(document.getElementById('chart-jitter'), 'Jitter', 'Milliseconds', names, on(jitter));
+}
+
+window.addEventListener('resize', debounce(() => {
+  for (const u of charts) {
+    const el = u.root.parentElement;
+    if (el) u.setSize({ width: Math.max(280, el.clientWidth), height: 200 });
+  }
+}, 200));
+
+// ---------------------------------------------------------------------------------------------
+// Alarms
+
+const COMPARISONS = [['GreaterThanThreshold', '>'], ['GreaterThanOrEqualToThreshold', '≥'], ['LessThanThreshold', '<'], ['LessThanOrEqualToThreshold', '≤']];
+const symbolOf = (c) => (COMPARISONS.find(([k]) => k === c) || [c, c])[1];
+const condition = (a) => `${a.stat} ${symbolOf(a.comparison)} ${a.threshold} per ${a.period} s, ${a.datapointsToAlarm} of ${a.evaluationPeriods}`;
+
+async function alarmsPage() {
+  setTitle('Alarms');
+  const [alarms, conns] = await Promise.all([
+    api('GET', '/v1/alarms'),
+    api('GET', '/v1/connections?maxResults=100').catch(() => ({ connections: [] })),
+  ]);
+  const list = alarms.alarms || [];
+  const live = (conns.connections || []).filter((c) => !['deleted', 'failed'].includes(c.state));
+  show(`<h1>Alarms</h1>
+    ${list.length === 0 ? '<p class="muted" id="no-alarms">No alarms.</p>'
+    : `<div class="table-wrap"><table id="alarms"><thead><tr><th>Name</th><th>State</th><th>Connection</th><th>Metric</th><th>Condition</th><th>Reason</th></tr></thead><tbody>
+      ${list.map((a) => `<tr><td><a href="#/alarms/${esc(a.id)}">${esc(a.name)}</a></td><td>${badge(a.state)}</td>
+        <td><a href="#/connections/${esc(a.connectionId)}">${esc(a.connectionId)}</a></td>
+        <td>${esc(a.metric)}${a.linkId ? ` <span class="muted">link ${esc(a.linkId)}</span>` : ''}</td><td>${esc(condition(a))}</td>
+        <td class="hint">${esc(a.stateReason)}</td></tr>`).join('')}</tbody></table></div>`}
+    ${canWrite() ? `<h2>Create an alarm</h2>
+    <form id="new-alarm" class="panel" novalidate>
+      <label for="al-name">Name</label><input type="text" id="al-name" maxlength="255" required>
+      <label for="al-conn">Connection</label><select id="al-conn">${live.map((c) => `<option value="${esc(c.id)}">${esc(c.id)} ${esc(c.description || '')}</option>`).join('')}</select>
+      <div class="row">
+        <div><label for="al-metric">Metric</label><select id="al-metric">${METRICS.map((m) => `<option${m === 'ConnectionPacketLossPercent' ? ' selected' : ''}>${m}</option>`).join('')}</select></div>
+        <div><label for="al-link">Link</label><select id="al-link"><option value="">The connection as a whole</option></select></div>
+      </div>
+      <div class="row">
+        <div><label for="al-stat">Statistic</label><select id="al-stat">${['Average', 'Minimum', 'Maximum', 'Sum', 'SampleCount', 'p50', 'p90', 'p99'].map((s) => `<option>${s}</option>`).join('')}</select></div>
+        <div><label for="al-period">Period</label><select id="al-period">${[[60, '1 minute'], [300, '5 minutes'], [900, '15 minutes'], [3600, '1 hour']].map(([v, t]) => `<option value="${v}">${t}</option>`).join('')}</select></div>
+        <div><label for="al-cmp">Comparison</label><select id="al-cmp">${COMPARISONS.map(([k, sym]) => `<option value="${k}">${sym} ${k}</option>`).join('')}</select></div>
+        <div><label for="al-threshold">Threshold</label><input type="number" id="al-threshold" step="any" value="1" required></div>
+      </div>
+      <div class="row">
+        <div><label for="al-n">Evaluation periods</label><input type="number" id="al-n" min="1" value="5" required></div>
+        <div><label for="al-m">Datapoints to alarm</label><input type="number" id="al-m" min="1" value="5"></div>
+        <div><label for="al-missing">Missing data</label><select id="al-missing">${['missing', 'breaching', 'notBreaching', 'ignore'].map((m) => `<option>${m}</option>`).join('')}</select></div>
+      </div>
+      <figure class="chart" id="alarm-preview" aria-label="The metric over the last day, with the threshold"></figure>
+      <p class="hint" id="alarm-preview-note"></p>
+      <p class="error" id="alarm-error" role="alert"></p>
+      <div class="actions"><button type="submit" class="primary">Create the alarm</button></div>
+    </form>` : ''}`);
+  const form = document.getElementById('new-alarm');
+  if (!form) return;
+  const v = (id) => document.getElementById(id).value;
+  const links = async () => {
+    const sel = document.getElementById('al-link');
+    const keep = sel.value;
+    let ls = [];
+    try { ls = v('al-conn') ? (await api('GET', `/v1/connections/${encodeURIComponent(v('al-conn'))}/links`)).links : []; } catch { ls = []; }
+    sel.innerHTML = `<option value="">The connection as a whole</option>${ls.map((l) => `<option value="${esc(l.id)}"${String(l.id) === keep ? ' selected' : ''}>${esc(l.name)} (${esc(l.id)})</option>`).join('')}`;
+  };
+  // The metric over the last day at the alarm's period and statistic, with the threshold.
+  const preview = debounce(async () => {
+    const note = document.getElementById('alarm-preview-note');
+    const el = document.getElementById('alarm-preview');
+    if (!el || !v('al-conn')) return;
+    const period = Number(v('al-period'));
+    const end = Math.ceil(Date.now() / 1000 / period) * period;
+    const start = end - Math.min(86400, period * 1440);
+    const params = { metric: v('al-metric'), period, stat: v('al-stat'), start: new Date(start * 1000).toISOString(), end: new Date(end * 1000).toISOString() };
+    if (v('al-link')) params.link = v('al-link');
+    try {
+      const points = await metricPoints(v('al-conn'), params);
+      for (const u of charts) u.destroy();
+      charts = [];
+      const threshold = Number(v('al-threshold'));
+      drawChart(el, `${v('al-metric')} (${v('al-stat')})`, '', [v('al-metric')], align([points], start, end, period, Number.isFinite(threshold) ? threshold : null), Number.isFinite(threshold) ? `Threshold ${symbolOf(v('al-cmp'))} ${threshold}` : null);
+      note.textContent = points.length ? '' : 'No data in the last day yet: the threshold line shows where the alarm would go off.';
+    } catch (e) {
+      note.textContent = e.message;
+    }
+  }, 250);
+  document.getElementById('al-conn').addEventListener('change', async () => { await links(); preview(); });
+  for (const id of ['al-metric', 'al-link', 'al-stat', 'al-period', 'al-cmp', 'al-threshold']) {
+    document.getElementById(id).addEventListener(id === 'al-threshold' ? 'input' : 'change', preview);
+  }
+  document.getElementById('al-n').addEventListener('input', () => { document.getElementById('al-m').value = v('al-n'); });
+  await links();
+  preview();
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const err = document.getElementById('alarm-error');
+    err.textContent = '';
+    const body = {
+      name: v('al-name').trim(), connectionId: v('al-conn'), metric: v('al-metric'), stat: v('al-stat'),
+      period: Number(v('al-period')), comparison: v('al-cmp'), threshold: Number(v('al-threshold')),
+      evaluationPeriods: Number(v('al-n')), datapointsToAlarm: Number(v('al-m') || v('al-n')), missingData: v('al-missing'),
+    };
+    if (v('al-link')) body.linkId = Number(v('al-link'));
+    for (const el of form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+    try {
+      const a = await api('POST', '/v1/alarms', body);
+      toast(`Alarm ${a.name} created`);
+      location.hash = `#/alarms/${a.id}`;
+    } catch (e) {
+      err.textContent = e.message;
+      const field = { name: 'al-name', threshold: 'al-threshold', evaluationPeriods: 'al-n', datapointsToAlarm: 'al-m', period: 'al-period', stat: 'al-stat' }[e.field];
+      if (field) document.getElementById(field).setAttribute('aria-invalid', 'true');
+    }
+  });
+}
+
+async function alarmPage(id) {
+  setTitle(id);
+  const [a, h] = await Promise.all([
+    api('GET', `/v1/alarms/${encodeURIComponent(id)}`),
+    api('GET', `/v1/alarms/${encodeURIComponent(id)}/history`),
+  ]);
+  show(`<h1>${esc(a.name)} ${badge(a.state)}</h1>
+    <dl class="facts panel">
+      <dt>Id</dt><dd><code>${esc(a.id)}</code></dd>
+      <dt>Connection</dt><dd><a href="#/connections/${esc(a.connectionId)}">${esc(a.connectionId)}</a></dd>
+      <dt>Metric</dt><dd>${esc(a.metric)}${a.linkId ? ` (link ${esc(a.linkId)})` : ''}</dd>
+      <dt>Condition</dt><dd>${esc(condition(a))}, missing data: ${esc(a.missingData)}</dd>
+      <dt>Reason</dt><dd>${esc(a.stateReason)}</dd>
+      <dt>Since</dt><dd>${esc(new Date(a.stateUpdatedAt).toLocaleString())}</dd>
+      <dt>Webhooks</dt><dd>${a.webhooks.length ? a.webhooks.map((w) => `<code>${esc(w)}</code>`).join(' ') : '<span class="muted">none</span>'}</dd>
+    </dl>
+    <h2>History</h2>
+    <div class="table-wrap"><table id="alarm-history"><thead><tr><th>When</th><th>Change</th><th>Summary</th></tr></thead><tbody>
+    ${(h.items || []).map((i) => `<tr><td>${esc(new Date(i.timestamp).toLocaleString())}</td><td>${i.oldState ? `${badge(i.oldState)} → ` : ''}${i.newState ? badge(i.newState) : esc(i.kind)}</td><td>${esc(i.summary)}</td></tr>`).join('')}
+    </tbody></table></div>
+    ${canWrite() ? '<div class="actions"><button type="button" class="danger" id="delete-alarm">Delete the alarm</button></div>' : ''}`);
+  const del = document.getElementById('delete-alarm');
+  if (del) {
+    del.addEventListener('click', async () => {
+      if (!window.confirm(`Delete the alarm ${a.name}?`)) return;
+      try {
+        await api('DELETE', `/v1/alarms/${encodeURIComponent(a.id)}`);
+        toast(`Alarm ${a.name} deleted`);
+        location.hash = '#/alarms';
+      } catch (e) { toast(e.message); }
     });
   }
 }

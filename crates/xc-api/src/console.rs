@@ -1,6 +1,7 @@
 //! The web console, served by the server itself: a single-page application embedded in the
-//! binary (`console/`: HTML, one script, one style sheet; no build step), its sign-in and
-//! sign-out, and the headers that keep it safe (a strict CSP, no framing, no sniffing).
+//! binary (`console/`: HTML, one script, one style sheet, and uPlot for the charts, vendored in
+//! `console/vendor/` as its release publishes it; no build step), its sign-in and sign-out, and
+//! the headers that keep it safe (a strict CSP, no framing, no sniffing).
 //!
 //! The console calls the native API (`/v1/...`) like any client, authenticated by its session
 //! cookie instead of a signature (see [`crate::auth`]).
@@ -18,14 +19,39 @@ use sha2::Digest;
 use std::sync::LazyLock;
 
 const INDEX: &str = include_str!("../console/index.html");
-const APP_JS: &str = include_str!("../console/app.js");
-const APP_CSS: &str = include_str!("../console/app.css");
+
+/// The page's assets: the name the page uses, the body and its type.
+const ASSETS: [(&str, &str, &str); 4] = [
+    (
+        "app.js",
+        include_str!("../console/app.js"),
+        "text/javascript; charset=utf-8",
+    ),
+    (
+        "app.css",
+        include_str!("../console/app.css"),
+        "text/css; charset=utf-8",
+    ),
+    // uPlot 1.6.32 (MIT, console/vendor/uPlot.LICENSE): the charts.
+    (
+        "uplot.js",
+        include_str!("../console/vendor/uPlot.iife.min.js"),
+        "text/javascript; charset=utf-8",
+    ),
+    (
+        "uplot.css",
+        include_str!("../console/vendor/uPlot.min.css"),
+        "text/css; charset=utf-8",
+    ),
+];
 
 /// A content hash per asset: the page names `app.js?v=<hash>`, which may then be cached for
 /// good; the page itself is revalidated every time.
-static VERSIONS: LazyLock<(String, String)> = LazyLock::new(|| {
-    let h = |s: &str| hex::encode(&sha2::Sha256::digest(s.as_bytes())[..6]);
-    (h(APP_JS), h(APP_CSS))
+static VERSIONS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    ASSETS
+        .iter()
+        .map(|(_, body, _)| hex::encode(&sha2::Sha256::digest(body.as_bytes())[..6]))
+        .collect()
 });
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -69,10 +95,13 @@ fn secure(mut r: Response, cache: &'static str) -> Response {
 }
 
 async fn index() -> Response {
-    let (js, css) = &*VERSIONS;
-    let page = INDEX
-        .replace("{{app.js}}", &format!("/console/assets/app.js?v={js}"))
-        .replace("{{app.css}}", &format!("/console/assets/app.css?v={css}"));
+    let mut page = INDEX.to_owned();
+    for ((name, _, _), version) in ASSETS.iter().zip(VERSIONS.iter()) {
+        page = page.replace(
+            &format!("{{{{{name}}}}}"),
+            &format!("/console/assets/{name}?v={version}"),
+        );
+    }
     let mut r = page.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -82,13 +111,14 @@ async fn index() -> Response {
 }
 
 async fn asset(Id(file): Id, Q(q): Q<std::collections::HashMap<String, String>>) -> Response {
-    let (js, css) = &*VERSIONS;
-    let (body, ctype, version) = match file.as_str() {
-        "app.js" => (APP_JS, "text/javascript; charset=utf-8", js),
-        "app.css" => (APP_CSS, "text/css; charset=utf-8", css),
-        _ => return secure(StatusCode::NOT_FOUND.into_response(), "no-store"),
+    let Some(((_, body, ctype), version)) = ASSETS
+        .iter()
+        .zip(VERSIONS.iter())
+        .find(|((name, _, _), _)| *name == file)
+    else {
+        return secure(StatusCode::NOT_FOUND.into_response(), "no-store");
     };
-    let mut r = body.into_response();
+    let mut r = (*body).into_response();
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
     // Only the current version is cached for good; any other name is revalidated.

@@ -177,6 +177,17 @@ async fn health(s: &AppState, out: &mut String) {
         let _ = writeln!(out, "# TYPE {name} gauge");
         let _ = writeln!(out, "{name} {n}");
     }
+    if let Ok(lags) = s.service.rollup_lag().await {
+        let name = "xconnect_metrics_rollup_lag_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} How far behind the clock the metric rollups of each span are complete."
+        );
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for (span, lag) in lags {
+            let _ = writeln!(out, "{name}{{span=\"{span}\"}} {lag}");
+        }
+    }
 }
 
 /// Times every routed request, by its operation: the AWS operation's name, or the native

@@ -127,12 +127,16 @@ impl Db<'_> {
                prefixes_accepted = excluded.prefixes_accepted,
                prefixes_advertised = excluded.prefixes_advertised"
         ))?;
-        let mut earliest: Option<i64> = None;
+        // A minute of a bucket already rolled up (a gateway's backlog) has it rolled again.
+        let rolled = self.rollup_mark(ROLLUP_SPANS[0])?.unwrap_or(i64::MIN);
+        let span = ROLLUP_SPANS[0];
+        let mut dirty = self.conn.prepare_cached(
+            "INSERT OR IGNORE INTO rollup_dirty (connection_id, bucket) VALUES (?1, ?2)",
+        )?;
         for s in samples {
             if through.is_some_and(|t| s.seq <= t) {
                 continue;
             }
-            earliest = Some(earliest.map_or(s.minute, |e| e.min(s.minute)));
             for l in &s.links {
                 let Some((connection, is_a, is_b)) = link
                     .query_row(params![i(l.id), gateway_id], |r| {
@@ -148,6 +152,9 @@ impl Db<'_> {
                 };
                 if !is_a && !is_b {
                     continue;
+                }
+                if s.minute < rolled {
+                    dirty.execute(params![connection, s.minute - s.minute.rem_euclid(span)])?;
                 }
                 let rtt = l.rtt;
                 let d = l.drops;
@@ -180,14 +187,6 @@ impl Db<'_> {
                 ])?;
             }
             through = Some(through.map_or(s.seq, |t| t.max(s.seq)));
-        }
-        if let Some(e) = earliest {
-            // A minute of a bucket already rolled up (a gateway's backlog) has it rolled again.
-            self.conn
-                .prepare_cached(
-                    "UPDATE rollup_marks SET through = ?1 - ?1 % span WHERE through > ?1 - ?1 % span",
-                )?
-                .execute(params![e])?;
         }
         if let Some(t) = through {
             self.conn.execute(
@@ -292,18 +291,30 @@ impl Db<'_> {
     }
 
     /// Rolls the rows of the span below `span` (minutes below 300, 5-minute rows below 3600)
-    /// whose buckets of `span` begin from `from` to `to` into rows of `span`, replacing those
-    /// already there; answers how many rows it wrote.
-    pub fn roll_up(&self, span: i64, from: i64, to: i64) -> Result<usize, StoreError> {
+    /// whose buckets of `span` begin from `from` to `to` into rows of `span`, of every connection
+    /// or one, replacing those already there; answers how many rows it wrote.
+    pub fn roll_up(
+        &self,
+        span: i64,
+        from: i64,
+        to: i64,
+        connection: Option<&str>,
+    ) -> Result<usize, StoreError> {
+        // One connection's rows are one range of the primary key.
+        let one = if connection.is_some() {
+            "connection_id = ?4 AND"
+        } else {
+            "?4 IS NULL AND"
+        };
         let (counts, source) = if span <= 300 {
             (
                 "count(*), sum(secured AND bgp_established), sum(secured), sum(bgp_established)",
-                "link_minutes WHERE minute >= ?2 AND minute < ?3",
+                format!("link_minutes WHERE {one} minute >= ?2 AND minute < ?3"),
             )
         } else {
             (
                 "sum(minutes), sum(up_minutes), sum(secured_minutes), sum(bgp_minutes)",
-                "link_rollups WHERE span = 300 AND bucket >= ?2 AND bucket < ?3",
+                format!("link_rollups WHERE {one} span = 300 AND bucket >= ?2 AND bucket < ?3"),
             )
         };
         let time = if span <= 300 { "minute" } else { "bucket" };
@@ -317,7 +328,24 @@ impl Db<'_> {
         Ok(self
             .conn
             .prepare_cached(&sql)?
-            .execute(params![span, from, to])?)
+            .execute(params![span, from, to, connection])?)
+    }
+
+    /// Up to `limit` of the 5-minute buckets that got minutes after they were rolled up, and
+    /// their connections.
+    pub fn dirty_rollups(&self, limit: usize) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT connection_id, bucket FROM rollup_dirty LIMIT ?1")?;
+        let rows = st.query_map(params![limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn clear_dirty_rollup(&self, connection: &str, bucket: i64) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("DELETE FROM rollup_dirty WHERE connection_id = ?1 AND bucket = ?2")?
+            .execute(params![connection, bucket])?;
+        Ok(())
     }
 
     /// Where the rollup of `span` stands: every bucket before it is current (none: never ran).

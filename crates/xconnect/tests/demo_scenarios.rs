@@ -245,6 +245,36 @@ impl Demo {
     }
 
     /// `connection metrics` as aws sees it: the series of `metric` (for `link`), from `start`.
+    /// Runs a console script of `tests/console` against the demo's server as the AWS tenant.
+    fn console(&self, script: &str, id: &str) {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/console");
+        assert!(
+            dir.join("node_modules/playwright-core").exists(),
+            "npm's playwright-core is missing: run `npm ci` in {} (scripts/test.sh does)",
+            dir.display()
+        );
+        let env = read_env(&self.run_dir().join("aws.env"));
+        let o = Command::new("node")
+            .arg(dir.join(script))
+            .env("XC_ENDPOINT", ENDPOINT)
+            .env("XC_KEY", env.key)
+            .env("XC_SECRET", env.secret)
+            .env("XC_CONNECTION", id)
+            .env(
+                "XC_SHOTS",
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/console-screenshots"),
+            )
+            .output()
+            .expect("run node");
+        assert!(
+            o.status.success(),
+            "{script}: {}{}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr),
+            self.context()
+        );
+    }
+
     fn metric(&self, id: &str, metric: &str, link: Option<u64>, start: i64) -> Vec<(i64, f64)> {
         let start = time_text(start);
         let link = link.map(|l| l.to_string());
@@ -638,6 +668,10 @@ fn metrics_count_the_traffic_and_survive_restarts() {
         "stored {stored:.0} bytes against {expected:.0} expected: {egress:?}\n{}",
         d.context()
     );
+
+    // The console charts that traffic and creates an alarm (Chromium on the host, where the
+    // demo's server listens); screenshots to target/console-screenshots.
+    d.console("charts.mjs", &id);
 
     // A server restart keeps every stored point.
     let before = d.metric(&id, "ConnectionBpsEgress", None, first);

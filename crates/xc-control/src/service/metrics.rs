@@ -75,8 +75,12 @@ pub(crate) const ROLLUP_RETENTION_SECS: [(i64, i64); 2] =
 /// How long after a bucket ends it is rolled up: the gateways report every 10 s, and a minute
 /// that comes later still (a backlog) has its bucket rolled again.
 const ROLLUP_DELAY_SECS: i64 = 120;
-/// The most of a span one rollup transaction covers, so the store's writer is never held long.
-const ROLLUP_STEP_SECS: i64 = 3 * 3600;
+/// The most of a span one rollup transaction covers, so the store's writer is never held long
+/// (an hour of 1,000 connections of four links is 480,000 minutes).
+const ROLLUP_STEP_SECS: i64 = 3600;
+/// The pause between steps while catching up (a first start over days of minutes), so the
+/// reports and the API's writes go between them.
+const ROLLUP_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
 /// How far ahead of the server's clock a gateway's minute may be (a later one is dropped).
 const FUTURE_SLACK_SECS: i64 = 300;
 /// The default span of a query without `start`.
@@ -160,14 +164,17 @@ fn rows_at(
 }
 
 /// One step of the rollups: each span rolled up from its mark as far as its buckets are complete
-/// (an hour only once its 5-minute rows are), at most [`ROLLUP_STEP_SECS`] of it. Answers whether
-/// a span is still behind.
+/// (an hour only once its 5-minute rows are), at most [`ROLLUP_STEP_SECS`] of it; then up to
+/// [`DIRTY_PER_STEP`] buckets that got a late minute rolled again, with their hours. Answers
+/// whether there is more to do.
 pub(crate) fn roll_up_step(db: &xc_store::Db<'_>, now: i64) -> Result<bool> {
+    let [five, hour] = xc_store::ROLLUP_SPANS;
     let mut behind = false;
     let mut below = now - ROLLUP_DELAY_SECS;
-    for span in xc_store::ROLLUP_SPANS {
+    for span in [five, hour] {
         let ready = below - below.rem_euclid(span);
-        let from = match db.rollup_mark(span)? {
+        let mark = db.rollup_mark(span)?;
+        let from = match mark {
             Some(t) => t,
             None => db
                 .earliest_unrolled(span)?
@@ -175,16 +182,29 @@ pub(crate) fn roll_up_step(db: &xc_store::Db<'_>, now: i64) -> Result<bool> {
         };
         let to = ready.min(from + ROLLUP_STEP_SECS.max(span));
         if to > from {
-            db.roll_up(span, from, to)?;
-            db.set_rollup_mark(span, to)?;
-            behind |= to < ready;
-        } else if db.rollup_mark(span)?.is_none() {
-            db.set_rollup_mark(span, ready)?;
+            db.roll_up(span, from, to, None)?;
         }
-        below = db.rollup_mark(span)?.unwrap_or(ready);
+        if to > from || mark.is_none() {
+            db.set_rollup_mark(span, to.max(from))?;
+        }
+        behind |= to < ready;
+        below = to.max(from);
     }
-    Ok(behind)
+    let dirty = db.dirty_rollups(DIRTY_PER_STEP)?;
+    let hours_rolled = db.rollup_mark(hour)?.unwrap_or(i64::MIN);
+    for (connection, bucket) in &dirty {
+        db.roll_up(five, *bucket, bucket + five, Some(connection))?;
+        let h = bucket - bucket.rem_euclid(hour);
+        if h < hours_rolled {
+            db.roll_up(hour, h, h + hour, Some(connection))?;
+        }
+        db.clear_dirty_rollup(connection, *bucket)?;
+    }
+    Ok(behind || dirty.len() == DIRTY_PER_STEP)
 }
+
+/// Late buckets rolled again in one step.
+const DIRTY_PER_STEP: usize = 1_000;
 
 fn time_of(field: &str, s: &str) -> Result<i64> {
     OffsetDateTime::parse(s, &Rfc3339)
@@ -439,8 +459,25 @@ impl Service {
             if !behind {
                 return Ok(());
             }
-            tokio::task::yield_now().await;
+            tokio::time::sleep(ROLLUP_PAUSE).await;
         }
+    }
+
+    /// For each rollup span, in seconds: how far behind the clock its rows are complete (the
+    /// clock less its mark; the mark trails by at least the span and [`ROLLUP_DELAY_SECS`]).
+    pub async fn rollup_lag(&self) -> Result<Vec<(i64, i64)>> {
+        let now = self.now();
+        self.store
+            .read(move |db| {
+                let mut out = Vec::new();
+                for span in xc_store::ROLLUP_SPANS {
+                    if let Some(t) = db.rollup_mark(span)? {
+                        out.push((span, (now - t).max(0)));
+                    }
+                }
+                Ok::<_, ServiceError>(out)
+            })
+            .await
     }
 
     /// Rolls up once a minute until told to stop.

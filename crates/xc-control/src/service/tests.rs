@@ -496,8 +496,19 @@ async fn metrics_roll_up_and_older_periods_read_the_rollups() {
 
     // A late minute of the first hour (a gateway's backlog) adds up and is rolled again.
     record(vec![sample(7, 1_000)]).await;
-    assert_eq!(marks().await.expect("marks"), (Some(t0 + 300), Some(t0)));
+    let dirty = s
+        .store
+        .read(|db| Ok::<_, ServiceError>(db.dirty_rollups(10)?))
+        .await
+        .expect("dirty");
+    assert_eq!(dirty, [(f.connection.to_string(), t0 + 300)]);
     s.roll_up().await.expect("roll up");
+    let dirty = s
+        .store
+        .read(|db| Ok::<_, ServiceError>(db.dirty_rollups(10)?))
+        .await
+        .expect("dirty");
+    assert!(dirty.is_empty(), "{dirty:?}");
     assert_eq!(
         marks().await.expect("marks"),
         (Some(t0 + 7200), Some(t0 + 7200))

@@ -36,9 +36,15 @@ CREATE TABLE link_rollups (
 ) WITHOUT ROWID;
 CREATE INDEX link_rollups_bucket ON link_rollups(span, bucket);
 
--- How far each span is rolled up: every bucket before `through` is current. A late minute
--- (a gateway's backlog) moves it back, and the next pass rolls those buckets again.
+-- How far each span is rolled up: every bucket before `through` is current, but for those of
+-- `rollup_dirty`: a connection's 5-minute buckets that got a minute after they were rolled up
+-- (a gateway's backlog), rolled again (with their hour) on the next pass.
 CREATE TABLE rollup_marks (
     span    INTEGER PRIMARY KEY,
     through INTEGER NOT NULL
 );
+CREATE TABLE rollup_dirty (
+    connection_id TEXT NOT NULL,
+    bucket        INTEGER NOT NULL,   -- a 5-minute bucket
+    PRIMARY KEY (connection_id, bucket)
+) WITHOUT ROWID;
