@@ -76,6 +76,7 @@ pub fn routes() -> Router<AppState> {
     rt = on::<r::ListAlarms, _, _>(rt, list_alarms);
     rt = on::<r::GetAlarm, _, _>(rt, get_alarm);
     rt = on::<r::GetAlarmHistory, _, _>(rt, alarm_history);
+    rt = on::<r::UpdateAlarm, _, _>(rt, update_alarm);
     rt = on::<r::DeleteAlarm, _, _>(rt, delete_alarm);
     rt = on::<r::CreateWebhook, _, _>(rt, create_webhook);
     rt = on::<r::ListWebhooks, _, _>(rt, list_webhooks);
@@ -445,6 +446,11 @@ async fn get_alarm(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
 
 async fn alarm_history(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
     reply::<r::GetAlarmHistory>(&s.service.alarm_history(&a.caller, &id).await?)
+}
+
+async fn update_alarm(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
+    let req = a.body::<r::UpdateAlarm>()?;
+    reply::<r::UpdateAlarm>(&s.service.update_alarm(&a.caller, &id, req).await?)
 }
 
 async fn delete_alarm(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {

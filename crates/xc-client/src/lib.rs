@@ -482,6 +482,13 @@ impl Client {
     pub async fn alarm_history(&self, id: &str) -> Result<alarms::AlarmHistory, ClientError> {
         self.send::<r::GetAlarmHistory>(&[id], None, None).await
     }
+    pub async fn update_alarm(
+        &self,
+        id: &str,
+        req: &alarms::UpdateAlarmRequest,
+    ) -> Result<alarms::AlarmView, ClientError> {
+        self.send::<r::UpdateAlarm>(&[id], None, Some(req)).await
+    }
     pub async fn delete_alarm(&self, id: &str) -> Result<Deleted, ClientError> {
         self.send::<r::DeleteAlarm>(&[id], None, None).await
     }

@@ -11,6 +11,7 @@
 
 mod alarms;
 pub mod catalog;
+pub mod destinations;
 mod error;
 mod intent;
 mod metrics;

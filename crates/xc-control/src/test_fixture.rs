@@ -67,6 +67,7 @@ pub(crate) async fn fixture() -> Fixture {
         region: "us-east-1".into(),
         endpoint: "http://test".into(),
         key_lifetime_secs: 3600,
+        webhook_allow: vec!["127.0.0.0/8".parse().expect("network")],
     };
     let service = Service::new(
         store,

@@ -228,6 +228,42 @@ impl Db<'_> {
         Ok(())
     }
 
+    /// Writes an alarm's condition, webhooks and evaluation mark (its name, connection, metric,
+    /// link and state stay); answers whether it was there.
+    pub fn update_alarm_condition(&self, a: &AlarmRecord) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE alarms SET stat = ?2, period = ?3, comparison = ?4, threshold = ?5,
+                 evaluation_periods = ?6, datapoints_to_alarm = ?7, missing_data = ?8,
+                 evaluated_through = ?9
+             WHERE id = ?1",
+            params![
+                a.id.as_str(),
+                a.stat,
+                a.period,
+                a.comparison.as_str(),
+                a.threshold,
+                a.evaluation_periods,
+                a.datapoints_to_alarm,
+                a.missing_data.as_str(),
+                a.evaluated_through,
+            ],
+        )?;
+        if n == 0 {
+            return Ok(false);
+        }
+        self.conn.execute(
+            "DELETE FROM alarm_webhooks WHERE alarm_id = ?1",
+            params![a.id.as_str()],
+        )?;
+        for w in &a.webhooks {
+            self.conn.execute(
+                "INSERT OR IGNORE INTO alarm_webhooks (alarm_id, webhook_id) VALUES (?1, ?2)",
+                params![a.id.as_str(), w.as_str()],
+            )?;
+        }
+        Ok(true)
+    }
+
     /// Rows as alarms, each with its webhooks.
     fn with_webhooks(&self, raws: Vec<AlarmRecordRaw>) -> Result<Vec<AlarmRecord>, StoreError> {
         raws.into_iter()

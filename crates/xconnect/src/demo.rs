@@ -536,6 +536,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             &format!("{SERVER_IP}:7700"),
             "--data-dir",
             &data.display().to_string(),
+            // So a webhook receiver on this machine can be tried.
+            "--webhook-allow-network",
+            "127.0.0.0/8",
         ],
     )?;
     wait_listening(&endpoint, &demo).await?;

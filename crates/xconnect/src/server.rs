@@ -60,6 +60,11 @@ pub struct ServerArgs {
     /// How long a connection may wait idle for its next request.
     #[arg(long, default_value = "60s", value_parser = crate::cli::parse_duration)]
     idle_timeout: std::time::Duration,
+    /// A network webhooks may go to although it is not public (repeat for several), as
+    /// 10.20.0.0/16; webhooks go to public addresses only otherwise (never to loopback,
+    /// private, link-local or other special addresses).
+    #[arg(long = "webhook-allow-network", value_name = "CIDR")]
+    webhook_allow: Vec<ipnet::IpNet>,
 }
 
 /// Raises the soft open-file limit to the hard one; returns the limit in force.
@@ -202,6 +207,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         region: args.region.clone(),
         endpoint: public_url.clone(),
         key_lifetime_secs: xc_control::DEFAULT_KEY_LIFETIME_SECS,
+        webhook_allow: args.webhook_allow.clone(),
     };
     let service = Service::new(
         store.clone(),

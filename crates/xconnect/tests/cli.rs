@@ -389,7 +389,8 @@ fn events_follow_and_alarms_from_the_cli() {
     use std::io::{BufRead, BufReader};
     use std::time::{Duration, Instant};
 
-    let server = Server::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start_with(dir.path(), &["--webhook-allow-network", "127.0.0.0/8"]);
     let op = server.operator();
     let account = |name: &str| -> Credentials {
         serde_json::from_value(json(xconnect(
@@ -559,6 +560,22 @@ fn events_follow_and_alarms_from_the_cli() {
     ));
     assert_eq!(none["alarms"], serde_json::json!([]));
 
+    // Webhooks go to public addresses and the networks the operator allows (here loopback),
+    // however the address is written.
+    for (url, why) in [
+        (
+            "http://169.254.169.254/latest",
+            "169.254.169.254 is a link-local address",
+        ),
+        ("http://10.1.2.3:8080/x", "10.1.2.3 is a private address"),
+        ("http://167772161/x", "10.0.0.1 is a private address"),
+    ] {
+        one_line_error(
+            xconnect(&server, &a, &["webhook", "create", "--url", url]),
+            why,
+        );
+    }
+
     // A webhook with a secret of the server's, shown once; an alarm with every flag.
     let hook = json(xconnect(
         &server,
@@ -689,6 +706,89 @@ fn events_follow_and_alarms_from_the_cli() {
                 .contains("`Nope` is not a metric: ConnectionState"),
         "{}",
         nope.stderr
+    );
+    // A default alarm takes a webhook by an update; the change is in its history, the rest of
+    // its condition stays, and a change that breaks the rules changes nothing.
+    let down = format!("{id}-down");
+    let alarms = json(xconnect(
+        &server,
+        &a,
+        &["alarm", "list", "--connection", &id, "--output", "json"],
+    ));
+    let down_id = alarms["alarms"]
+        .as_array()
+        .expect("alarms")
+        .iter()
+        .find(|x| x["name"] == down.as_str())
+        .and_then(|x| x["id"].as_str())
+        .expect("the default -down alarm")
+        .to_owned();
+    let updated = json(xconnect(
+        &server,
+        &a,
+        &[
+            "alarm",
+            "update",
+            &down_id,
+            "--webhook",
+            &hook_id,
+            "--output",
+            "json",
+        ],
+    ));
+    assert_eq!(updated["webhooks"], serde_json::json!([hook_id]));
+    assert_eq!(updated["metric"], "ConnectionState");
+    assert_eq!(updated["threshold"], 1.0);
+    let history = json(xconnect(
+        &server,
+        &a,
+        &["alarm", "history", &down_id, "--output", "json"],
+    ));
+    assert_eq!(history["items"][0]["kind"], "ConfigurationUpdate");
+    assert!(
+        history["items"][0]["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains(&format!("webhooks none -> {hook_id}"))),
+        "{history}"
+    );
+    one_line_error(
+        xconnect(
+            &server,
+            &a,
+            &["alarm", "update", &down_id, "--datapoints-to-alarm", "5"],
+        ),
+        "datapointsToAlarm",
+    );
+    let slower = json(xconnect(
+        &server,
+        &a,
+        &[
+            "alarm",
+            "update",
+            alarm_id,
+            "--threshold",
+            "30",
+            "--evaluation-periods",
+            "4",
+            "--no-webhooks",
+            "--output",
+            "json",
+        ],
+    ));
+    assert_eq!(slower["threshold"], 30.0);
+    assert_eq!(slower["evaluationPeriods"], 4);
+    assert_eq!(
+        slower["datapointsToAlarm"], 2,
+        "M of N stays when it was not all"
+    );
+    assert_eq!(slower["webhooks"], serde_json::json!([]));
+    one_line_error(
+        xconnect(
+            &server,
+            &b,
+            &["alarm", "update", &down_id, "--threshold", "2"],
+        ),
+        "not found",
     );
     // Another account can see neither the alarm nor the webhook.
     one_line_error(

@@ -195,6 +195,7 @@ impl Demo {
         let server = Command::new(env!("CARGO_BIN_EXE_xconnect"))
             .args(["server", "--listen", "169.254.253.1:7700", "--data-dir"])
             .arg(self.run_dir().join("server"))
+            .args(["--webhook-allow-network", "127.0.0.0/8"])
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()

@@ -185,12 +185,141 @@ pub(crate) fn insert_default_alarms(
     Ok(())
 }
 
-fn validate_url(url: &str) -> Result<String> {
+fn validate_url(url: &str, allow: &[ipnet::IpNet]) -> Result<String> {
     check_webhook_url(url).map_err(|why| ServiceError::validation("url", why))?;
+    // The host as the deliverer's URL parser reads it (`2130706433` and `127.1` are 127.0.0.1).
+    let host = url::Url::parse(url)
+        .map_err(|e| ServiceError::validation("url", format!("is not a URL ({e})")))?
+        .host()
+        .map(|h| h.to_owned());
+    let ip = match host {
+        Some(url::Host::Ipv4(a)) => Some(std::net::IpAddr::V4(a)),
+        Some(url::Host::Ipv6(a)) => Some(std::net::IpAddr::V6(a)),
+        _ => None,
+    };
+    if let Some(ip) = ip
+        && let Some(why) = crate::destinations::refused_destination(ip, allow)
+    {
+        return Err(ServiceError::validation(
+            "url",
+            format!(
+                "{ip} is {why}: webhooks go to public addresses (the operator allows other networks with `xconnect server --webhook-allow-network`)"
+            ),
+        ));
+    }
     // (What the check lets through is a URI; this says so, should the two ever part.)
     url.parse::<http::Uri>()
         .map_err(|e| ServiceError::validation("url", format!("is not a URL ({e})")))?;
     Ok(url.to_owned())
+}
+
+/// Checks an alarm's condition and webhooks (the list sorted, without repeats, answered).
+fn check_condition(
+    stat: &str,
+    period: u32,
+    evaluation_periods: u32,
+    datapoints_to_alarm: u32,
+    threshold: f64,
+    mut webhooks: Vec<WebhookId>,
+) -> Result<Vec<WebhookId>> {
+    if Statistic::parse(stat).is_none() {
+        return Err(ServiceError::validation(
+            "stat",
+            format!(
+                "`{stat}` is not a statistic: Average, Minimum, Maximum, Sum, SampleCount or pNN"
+            ),
+        ));
+    }
+    if !PERIODS.contains(&period) {
+        return Err(ServiceError::validation(
+            "period",
+            format!("is one of {PERIODS:?} seconds"),
+        ));
+    }
+    if evaluation_periods == 0
+        || u64::from(evaluation_periods) * u64::from(period) > u64::from(MAX_EVALUATION_SECS)
+    {
+        return Err(ServiceError::validation(
+            "evaluationPeriods",
+            format!(
+                "is 1 or more, and with the period spans at most {MAX_EVALUATION_SECS} s (a day)"
+            ),
+        ));
+    }
+    if datapoints_to_alarm == 0 || datapoints_to_alarm > evaluation_periods {
+        return Err(ServiceError::validation(
+            "datapointsToAlarm",
+            "is 1 to the number of evaluation periods",
+        ));
+    }
+    if !threshold.is_finite() {
+        return Err(ServiceError::validation("threshold", "is a finite number"));
+    }
+    webhooks.sort();
+    webhooks.dedup();
+    if webhooks.len() > MAX_WEBHOOKS_PER_ALARM {
+        return Err(ServiceError::validation(
+            "webhooks",
+            format!("at most {MAX_WEBHOOKS_PER_ALARM}"),
+        ));
+    }
+    Ok(webhooks)
+}
+
+/// What changed from `old` to `new`, in words (nothing: no change).
+fn alarm_changes(old: &AlarmRecord, new: &AlarmRecord) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut note = |what: &str, a: String, b: String| {
+        if a != b {
+            out.push(format!("{what} {a} -> {b}"));
+        }
+    };
+    note("stat", old.stat.clone(), new.stat.clone());
+    note("period", old.period.to_string(), new.period.to_string());
+    note(
+        "comparison",
+        old.comparison.as_str().into(),
+        new.comparison.as_str().into(),
+    );
+    note(
+        "threshold",
+        old.threshold.to_string(),
+        new.threshold.to_string(),
+    );
+    note(
+        "evaluationPeriods",
+        old.evaluation_periods.to_string(),
+        new.evaluation_periods.to_string(),
+    );
+    note(
+        "datapointsToAlarm",
+        old.datapoints_to_alarm.to_string(),
+        new.datapoints_to_alarm.to_string(),
+    );
+    note(
+        "missingData",
+        old.missing_data.as_str().into(),
+        new.missing_data.as_str().into(),
+    );
+    let list = |w: &[WebhookId]| {
+        if w.is_empty() {
+            "none".to_owned()
+        } else {
+            w.iter().map(|w| w.as_str()).collect::<Vec<_>>().join(" ")
+        }
+    };
+    note("webhooks", list(&old.webhooks), list(&new.webhooks));
+    out
+}
+
+/// Fails unless every webhook is `account`'s.
+fn check_webhooks(db: &Db<'_>, account: &AccountId, webhooks: &[WebhookId]) -> Result<()> {
+    for w in webhooks {
+        db.get_webhook(w)?
+            .filter(|h| &h.account_id == account)
+            .ok_or_else(|| ServiceError::not_found("webhook", w))?;
+    }
+    Ok(())
 }
 
 /// A notification to post: where, with which headers, what.
@@ -231,62 +360,22 @@ impl Service {
                 "is a link id as `connection links` shows it (1 or more)",
             ));
         }
-        if Statistic::parse(&req.stat).is_none() {
-            return Err(ServiceError::validation(
-                "stat",
-                format!(
-                    "`{}` is not a statistic: Average, Minimum, Maximum, Sum, SampleCount or pNN",
-                    req.stat
-                ),
-            ));
-        }
-        if !PERIODS.contains(&req.period) {
-            return Err(ServiceError::validation(
-                "period",
-                format!("is one of {PERIODS:?} seconds"),
-            ));
-        }
-        if req.evaluation_periods == 0
-            || u64::from(req.evaluation_periods) * u64::from(req.period)
-                > u64::from(MAX_EVALUATION_SECS)
-        {
-            return Err(ServiceError::validation(
-                "evaluationPeriods",
-                format!(
-                    "is 1 or more, and with the period spans at most {MAX_EVALUATION_SECS} s (a day)"
-                ),
-            ));
-        }
         let m = req.datapoints_to_alarm.unwrap_or(req.evaluation_periods);
-        if m == 0 || m > req.evaluation_periods {
-            return Err(ServiceError::validation(
-                "datapointsToAlarm",
-                "is 1 to the number of evaluation periods",
-            ));
-        }
-        if !req.threshold.is_finite() {
-            return Err(ServiceError::validation("threshold", "is a finite number"));
-        }
-        let mut webhooks = req.webhooks.clone();
-        webhooks.sort();
-        webhooks.dedup();
-        if webhooks.len() > MAX_WEBHOOKS_PER_ALARM {
-            return Err(ServiceError::validation(
-                "webhooks",
-                format!("at most {MAX_WEBHOOKS_PER_ALARM}"),
-            ));
-        }
+        let webhooks = check_condition(
+            &req.stat,
+            req.period,
+            req.evaluation_periods,
+            m,
+            req.threshold,
+            req.webhooks.clone(),
+        )?;
         let now = self.now();
         let who = caller.clone();
         let a = self
             .store
             .write(move |db| {
                 let c = load_visible(db, &who, &connection)?;
-                for w in &webhooks {
-                    db.get_webhook(w)?
-                        .filter(|h| h.account_id == who.account)
-                        .ok_or_else(|| ServiceError::not_found("webhook", w))?;
-                }
+                check_webhooks(db, &who.account, &webhooks)?;
                 let a = AlarmRecord {
                     name,
                     metric: req.metric,
@@ -360,6 +449,72 @@ impl Service {
         })
     }
 
+    /// Changes an alarm's condition or webhooks: checked as a new one's, written with an entry
+    /// of its history; its state stays until its next period is evaluated with the new condition.
+    pub async fn update_alarm(
+        &self,
+        caller: &Caller,
+        id: &str,
+        req: UpdateAlarmRequest,
+    ) -> Result<AlarmView> {
+        caller.require_write()?;
+        let old = self.load_alarm(caller, id).await?;
+        let mut a = old.clone();
+        if let Some(s) = req.stat {
+            a.stat = s;
+        }
+        a.period = req.period.unwrap_or(a.period);
+        a.comparison = req.comparison.unwrap_or(a.comparison);
+        a.threshold = req.threshold.unwrap_or(a.threshold);
+        a.evaluation_periods = req.evaluation_periods.unwrap_or(a.evaluation_periods);
+        a.datapoints_to_alarm = match req.datapoints_to_alarm {
+            Some(m) => m,
+            // M of N where M was all of them stays all of them.
+            None if old.datapoints_to_alarm == old.evaluation_periods => a.evaluation_periods,
+            None => a.datapoints_to_alarm,
+        };
+        a.missing_data = req.missing_data.unwrap_or(a.missing_data);
+        a.webhooks = check_condition(
+            &a.stat,
+            a.period,
+            a.evaluation_periods,
+            a.datapoints_to_alarm,
+            a.threshold,
+            req.webhooks.unwrap_or(old.webhooks.clone()),
+        )?;
+        let changes = alarm_changes(&old, &a);
+        if changes.is_empty() {
+            return Ok(alarm_view(old));
+        }
+        // Evaluated afresh from its latest period.
+        a.evaluated_through = None;
+        let now = self.now();
+        let who = caller.clone();
+        let written = a.clone();
+        let summary = format!("Alarm \"{}\" updated: {}", a.name, changes.join(", "));
+        self.store
+            .write(move |db| {
+                check_webhooks(db, &who.account, &written.webhooks)?;
+                if !db.update_alarm_condition(&written)? {
+                    return Err(ServiceError::not_found("alarm", &written.id));
+                }
+                db.add_alarm_history(
+                    &written.id,
+                    &AlarmHistoryRecord {
+                        at: now,
+                        kind: AlarmHistoryKind::ConfigurationUpdate,
+                        old_state: None,
+                        new_state: None,
+                        summary,
+                    },
+                )?;
+                Ok::<_, ServiceError>(())
+            })
+            .await?;
+        tracing::info!(alarm = %a.id, name = %a.name, changes = %changes.join(", "), "alarm updated");
+        Ok(alarm_view(a))
+    }
+
     pub async fn delete_alarm(&self, caller: &Caller, id: &str) -> Result<AlarmId> {
         caller.require_write()?;
         let a = self.load_alarm(caller, id).await?;
@@ -373,13 +528,18 @@ impl Service {
 
     // ---- webhooks ----
 
+    /// The networks webhooks may go to although they are not public.
+    pub fn webhook_allow(&self) -> &[ipnet::IpNet] {
+        &self.config.webhook_allow
+    }
+
     pub async fn create_webhook(
         &self,
         caller: &Caller,
         req: CreateWebhookRequest,
     ) -> Result<WebhookView> {
         caller.require_write()?;
-        let url = validate_url(&req.url)?;
+        let url = validate_url(&req.url, &self.config.webhook_allow)?;
         let (secret, shown) = match req.secret {
             Some(s) if (16..=256).contains(&s.chars().count()) => (s, None),
             Some(_) => {

@@ -47,6 +47,8 @@ pub struct ServiceConfig {
     /// The URL this server is reached at, written into activation keys.
     pub endpoint: String,
     pub key_lifetime_secs: i64,
+    /// Networks webhooks may go to although they are not public (see [`crate::destinations`]).
+    pub webhook_allow: Vec<ipnet::IpNet>,
 }
 
 /// The authenticated principal of a request.

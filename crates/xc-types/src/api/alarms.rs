@@ -188,6 +188,37 @@ pub struct CreateAlarmRequest {
     pub webhooks: Vec<WebhookId>,
 }
 
+/// `PATCH /v1/alarms/{id}`: what changes of an alarm's condition and actions (its name,
+/// connection, metric and link stay). The alarm keeps its state and is evaluated again at its
+/// next period with the new condition; a change is an entry of its history.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateAlarmRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::optional_statistic")]
+    pub stat: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::optional_period")]
+    pub period: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::optional_evaluation_periods")]
+    pub evaluation_periods: Option<u32>,
+    /// Default: as before, or all the evaluation periods when those change and it was all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::optional_datapoints")]
+    pub datapoints_to_alarm: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing_data: Option<MissingData>,
+    /// The webhooks it notifies from now on, in place of its list (`[]`: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 10))]
+    pub webhooks: Option<Vec<WebhookId>>,
+}
+
 /// An alarm.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]

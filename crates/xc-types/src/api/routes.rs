@@ -242,6 +242,9 @@ endpoints! {
     GetAlarm: Get "/v1/alarms/{id}", path: crate::AlarmId => 200 alarms::AlarmView, Sigv4;
     /// An alarm's history: its creation and each transition with its reason, newest first.
     GetAlarmHistory: Get "/v1/alarms/{id}/history", path: crate::AlarmId => 200 alarms::AlarmHistory, Sigv4;
+    /// Changes an alarm's condition or webhooks (a default alarm's too).
+    UpdateAlarm: Patch "/v1/alarms/{id}", path: crate::AlarmId, body: alarms::UpdateAlarmRequest
+        => 200 alarms::AlarmView, Sigv4;
     /// Deletes an alarm.
     DeleteAlarm: Delete "/v1/alarms/{id}", path: crate::AlarmId => 200 Deleted, Sigv4;
     /// Creates a webhook: a URL that alarm transitions are posted to, signed with HMAC-SHA256.

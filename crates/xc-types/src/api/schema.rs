@@ -321,6 +321,11 @@ pub fn evaluation_periods(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "type": "integer", "minimum": 1, "maximum": 1_440 })
 }
 
+/// An alarm's evaluation periods, or null.
+pub fn optional_evaluation_periods(g: &mut SchemaGenerator) -> Schema {
+    nullable(evaluation_periods(g))
+}
+
 /// An alarm's datapoints to alarm: 1 to 1,440 (at most its evaluation periods), or null.
 pub fn optional_datapoints(_: &mut SchemaGenerator) -> Schema {
     nullable(json_schema!({ "type": "integer", "minimum": 1, "maximum": 1_440 }))

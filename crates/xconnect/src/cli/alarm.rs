@@ -88,6 +88,31 @@ pub enum AlarmVerb {
     Get { id: String },
     /// An alarm's creation and transitions, newest first.
     History { id: String },
+    /// Change an alarm's condition or webhooks (a default alarm's too): what is given changes,
+    /// the rest stays; the alarm keeps its state until its next period is evaluated.
+    Update {
+        id: String,
+        #[arg(long)]
+        stat: Option<String>,
+        #[arg(long, value_parser = period)]
+        period: Option<u32>,
+        #[arg(long, value_parser = comparison)]
+        comparison: Option<Comparison>,
+        #[arg(long, allow_negative_numbers = true)]
+        threshold: Option<f64>,
+        #[arg(long)]
+        evaluation_periods: Option<u32>,
+        #[arg(long)]
+        datapoints_to_alarm: Option<u32>,
+        #[arg(long, value_parser = missing_data)]
+        missing_data: Option<MissingData>,
+        /// The webhooks it tells from now on, in place of its list (repeat for more).
+        #[arg(long = "webhook", conflicts_with = "no_webhooks")]
+        webhooks: Vec<WebhookId>,
+        /// Tell no webhook from now on.
+        #[arg(long)]
+        no_webhooks: bool,
+    },
     /// Delete an alarm.
     Delete { id: String },
 }
@@ -144,6 +169,30 @@ pub async fn run_alarm(c: &Client, out: Format, verb: AlarmVerb) -> anyhow::Resu
                 "summary" => |i| json!(i.summary),
             ];
             print_list(out, &h, &h.items, cols)
+        }
+        AlarmVerb::Update {
+            id,
+            stat,
+            period,
+            comparison,
+            threshold,
+            evaluation_periods,
+            datapoints_to_alarm,
+            missing_data,
+            webhooks,
+            no_webhooks,
+        } => {
+            let req = UpdateAlarmRequest {
+                stat,
+                period,
+                comparison,
+                threshold,
+                evaluation_periods,
+                datapoints_to_alarm,
+                missing_data,
+                webhooks: (no_webhooks || !webhooks.is_empty()).then_some(webhooks),
+            };
+            print_object(out, &c.update_alarm(&id, &req).await?)
         }
         AlarmVerb::Delete { id } => print_object(out, &c.delete_alarm(&id).await?),
     }

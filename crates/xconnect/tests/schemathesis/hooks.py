@@ -239,6 +239,8 @@ def before_call(ctx, case, kwargs):
                 case.query.pop("cause", None)
     if case.path == "/v1/alarms" and isinstance(case.body, dict):
         _fit_alarm(case.body)
+    if case.path == "/v1/alarms/{id}" and case.method.upper() == "PATCH" and isinstance(case.body, dict):
+        _fit_alarm_update(case.body)
     _use_fixtures(case, ctx)
 
 
@@ -250,3 +252,22 @@ def _fit_alarm(body):
         body["evaluationPeriods"] = n = max(1, min(n, 86400 // period))
     if isinstance(n, int) and isinstance(m, int) and 1 <= n < m:
         body["datapointsToAlarm"] = n
+
+
+def _fit_alarm_update(body):
+    """The same rules for a change, where a member left out keeps the alarm's value: the span is
+    kept within a day for the longest period, and M within N, whatever the alarm had."""
+    period = body.get("period")
+    period = period if isinstance(period, int) and period > 0 else 86400
+    n = body.get("evaluationPeriods")
+    if isinstance(n, int) and n >= 1:
+        body["evaluationPeriods"] = n = max(1, min(n, 86400 // period))
+    elif "period" in body:
+        body["evaluationPeriods"] = n = 1
+    else:
+        n = None
+    m = body.get("datapointsToAlarm")
+    if n is not None and not isinstance(m, int):
+        body["datapointsToAlarm"] = n
+    elif isinstance(m, int) and m > (n or 1):
+        body["datapointsToAlarm"] = n or 1
