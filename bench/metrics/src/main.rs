@@ -44,6 +44,9 @@ struct Args {
     /// Minutes of live reports for the CPU measurement.
     #[arg(long, default_value_t = 10)]
     steady_minutes: u64,
+    /// The server's log filter (its `--log`).
+    #[arg(long, default_value = "warn")]
+    server_log: String,
     /// 24-hour queries measured.
     #[arg(long, default_value_t = 200)]
     queries: usize,
@@ -206,7 +209,7 @@ async fn main() -> anyhow::Result<()> {
             "--listen",
             "127.0.0.1:0",
             "--log",
-            "warn",
+            &args.server_log,
             "--data-dir",
         ])
         .arg(tmp.path())

@@ -24,7 +24,7 @@ use crate::intent::{self, AttachPoints};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use xc_types::gateway::{
-    BgpState, GatewayRecord, GatewayStatus, LinkId, LinkRecord, LinkStatus, MkaState,
+    BgpState, GatewayRecord, GatewayStatus, LinkId, LinkRecord, LinkState, LinkStatus, MkaState,
     NeighborStatus,
 };
 use xc_types::*;
@@ -372,6 +372,49 @@ fn pick_edges(
         });
     }
     new
+}
+
+/// A link whose state is not the one recorded: what to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkChange {
+    pub link: LinkId,
+    pub state: LinkState,
+    pub reason: Option<StateReason>,
+}
+
+/// The links of the planned connections whose state (up, or down and why) is not what
+/// `recorded` holds (a link not recorded yet is recorded as it is).
+pub fn link_changes(
+    w: &World,
+    recorded: &BTreeMap<LinkId, (LinkState, Option<StateReasonCode>)>,
+) -> Vec<LinkChange> {
+    let gateway = |id: &str| w.gateways.iter().find(|g| g.id == id);
+    let mut out = Vec::new();
+    for l in &w.links {
+        let Some(c) = w.connections.iter().find(|c| c.id == l.connection_id) else {
+            continue;
+        };
+        let health = link_health(
+            &w.attach_points,
+            c,
+            l,
+            gateway(&l.gateway_a),
+            gateway(&l.gateway_b),
+            w.now,
+        );
+        let (state, reason) = match health {
+            Ok(()) => (LinkState::Up, None),
+            Err(r) => (LinkState::Down, Some(r)),
+        };
+        if recorded.get(&l.id) != Some(&(state, reason.as_ref().map(|r| r.code))) {
+            out.push(LinkChange {
+                link: l.id,
+                state,
+                reason,
+            });
+        }
+    }
+    out
 }
 
 /// Whether a link carries its connection (both ends up, and in last mile its customer session

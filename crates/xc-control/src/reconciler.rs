@@ -262,17 +262,25 @@ pub(crate) async fn reconcile(service: &Service) -> Result<bool> {
         .iter()
         .map(|e| (e.id.clone(), e.facilities.clone()))
         .collect();
-    let world = service
+    let (world, recorded) = service
         .store
-        .read(move |db| snapshot(db, now, &facilities))
+        .read(move |db| Ok::<_, ServiceError>((snapshot(db, now, &facilities)?, db.link_states()?)))
         .await?;
     let plan = planner::plan(&world);
-    if plan.is_empty() {
+    let links = planner::link_changes(&world, &recorded);
+    if plan.is_empty() && links.is_empty() {
         return Ok(false);
     }
     let applied = service
         .store
-        .write(move |db| apply(db, &world, &plan))
+        .write(move |db| {
+            // Each link's state as judged from this snapshot (a link's change of state is an
+            // event); then the plan.
+            for l in &links {
+                db.set_link_state(l.link, l.state, l.reason.as_ref(), world.now)?;
+            }
+            apply(db, &world, &plan)
+        })
         .await?;
     if applied.skipped > 0 {
         // Planned from a world that moved on: look again soon.

@@ -1271,6 +1271,67 @@ impl Db<'_> {
         )?)
     }
 
+    /// Each link's recorded state and reason code (`link_states`).
+    pub fn link_states(
+        &self,
+    ) -> Result<
+        std::collections::BTreeMap<gateway::LinkId, (gateway::LinkState, Option<StateReasonCode>)>,
+        StoreError,
+    > {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT link_id, state, reason_code FROM link_states")?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(id, state, code)| {
+                let state = match state.as_str() {
+                    "up" => gateway::LinkState::Up,
+                    "down" => gateway::LinkState::Down,
+                    other => return Err(StoreError::Corrupt(format!("link state `{other}`"))),
+                };
+                let code = code
+                    .map(|c| parse(StateReasonCode::parse(&c), "link state reason"))
+                    .transpose()?;
+                Ok((id as u64, (state, code)))
+            })
+            .collect()
+    }
+
+    /// Records a link's state (a link removed meanwhile is left alone); a change of state is
+    /// an event for the connection's accounts (the trigger of migration 0012).
+    pub fn set_link_state(
+        &self,
+        id: gateway::LinkId,
+        state: gateway::LinkState,
+        reason: Option<&StateReason>,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO link_states (link_id, state, reason_code, reason_message, since)
+                 SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM links WHERE id = ?1)
+                 ON CONFLICT (link_id) DO UPDATE SET state = excluded.state,
+                   reason_code = excluded.reason_code, reason_message = excluded.reason_message,
+                   since = excluded.since",
+            )?
+            .execute(params![
+                id as i64,
+                state.to_string(),
+                reason.map(|r| r.code.as_str()),
+                reason.map(|r| r.message.as_str()),
+                at
+            ])?;
+        Ok(())
+    }
+
     /// Removes a link; its numbers go back to their pools.
     pub fn delete_link(&self, id: gateway::LinkId) -> Result<(), StoreError> {
         self.conn

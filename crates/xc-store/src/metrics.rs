@@ -127,9 +127,9 @@ impl Db<'_> {
                prefixes_accepted = excluded.prefixes_accepted,
                prefixes_advertised = excluded.prefixes_advertised"
         ))?;
-        // A minute of a bucket already rolled up (a gateway's backlog) has it rolled again.
+        // A minute of a bucket already rolled up (a gateway's backlog) has its hour rolled again.
         let rolled = self.rollup_mark(ROLLUP_SPANS[0])?.unwrap_or(i64::MIN);
-        let span = ROLLUP_SPANS[0];
+        let hour = ROLLUP_SPANS[1];
         let mut dirty = self.conn.prepare_cached(
             "INSERT OR IGNORE INTO rollup_dirty (connection_id, bucket) VALUES (?1, ?2)",
         )?;
@@ -154,7 +154,7 @@ impl Db<'_> {
                     continue;
                 }
                 if s.minute < rolled {
-                    dirty.execute(params![connection, s.minute - s.minute.rem_euclid(span)])?;
+                    dirty.execute(params![connection, s.minute - s.minute.rem_euclid(hour)])?;
                 }
                 let rtt = l.rtt;
                 let d = l.drops;
@@ -331,8 +331,8 @@ impl Db<'_> {
             .execute(params![span, from, to, connection])?)
     }
 
-    /// Up to `limit` of the 5-minute buckets that got minutes after they were rolled up, and
-    /// their connections.
+    /// Up to `limit` of the hours that got minutes after they were rolled up, and their
+    /// connections.
     pub fn dirty_rollups(&self, limit: usize) -> Result<Vec<(String, i64)>, StoreError> {
         let mut st = self
             .conn

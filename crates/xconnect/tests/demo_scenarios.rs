@@ -507,6 +507,32 @@ fn failures_and_changes_on_the_demo_topology() {
     d.wait("the link to come back", UP, || {
         d.links(&id).iter().all(|l| l["state"] == "up")
     });
+    // The account's events tell it: the link went down with its reason, then up again.
+    let link_id = victim["id"].as_u64().expect("link id");
+    let turns: Vec<(String, String)> = d
+        .cli("aws", &["events", "--since", "1h"])
+        .unwrap_or_else(|e| panic!("events: {e}"))["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["type"] == "link.stateChange" && e["detail"]["linkId"] == link_id)
+        .map(|e| {
+            (
+                e["detail"]["state"].as_str().unwrap_or_default().to_owned(),
+                e["detail"]["reasonCode"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        turns.len() >= 2
+            && turns[turns.len() - 2].0 == "down"
+            && !turns[turns.len() - 2].1.is_empty()
+            && turns[turns.len() - 1] == ("up".to_owned(), String::new()),
+        "the cut link's events: {turns:?}"
+    );
 
     // Every link cut: down with a reason; back when restored.
     d.cut("gcp-gw1", "10000-10999");

@@ -667,3 +667,53 @@ fn a_last_mile_site_with_ipv6_is_available_once_its_ipv6_sessions_are() {
     step(&mut w);
     assert_eq!(state(&w), (ConnectionState::Available, None));
 }
+
+/// Link changes: each link recorded once as it is, then only when its state or reason code
+/// turns (not when the same problem is worded again).
+#[test]
+fn link_changes_are_the_links_whose_state_or_reason_turned() {
+    let mut w = world(&[("a1", "f1"), ("a2", "f2")], &[("b1", "f1"), ("b2", "f2")]);
+    step(&mut w);
+    let mut recorded = BTreeMap::new();
+    let mut record = |w: &World| {
+        let changes = link_changes(w, &recorded);
+        for c in &changes {
+            recorded.insert(c.link, (c.state, c.reason.as_ref().map(|r| r.code)));
+        }
+        changes
+    };
+    let first = record(&w);
+    assert_eq!(first.len(), links_of(&w, &w.connections[0].id).len());
+    assert!(first.iter().all(|c| c.state == LinkState::Down));
+    assert!(record(&w).is_empty(), "nothing turned");
+    all_up(&mut w);
+    let up = record(&w);
+    assert!(
+        !up.is_empty()
+            && up
+                .iter()
+                .all(|c| c.state == LinkState::Up && c.reason.is_none())
+    );
+    assert!(record(&w).is_empty());
+    // a1 loses BGP: its links go down, with the reason; the others stay up.
+    if let Some(b) = w.gateways[0].status.as_mut().and_then(|s| s.bgp.as_mut()) {
+        for n in &mut b.neighbors {
+            n.state = BgpState::Idle;
+        }
+    }
+    let down = record(&w);
+    let a1 = w.gateways[0].id.clone();
+    assert!(!down.is_empty());
+    for c in &down {
+        let l = w.links.iter().find(|l| l.id == c.link).expect("link");
+        assert!(
+            l.gateway_a == a1 || l.gateway_b == a1,
+            "only a1's links turn"
+        );
+        assert_eq!(c.state, LinkState::Down);
+        assert_eq!(
+            c.reason.as_ref().map(|r| r.code),
+            Some(StateReasonCode::BgpNotEstablished)
+        );
+    }
+}

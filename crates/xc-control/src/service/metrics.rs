@@ -165,7 +165,7 @@ fn rows_at(
 
 /// One step of the rollups: each span rolled up from its mark as far as its buckets are complete
 /// (an hour only once its 5-minute rows are), at most [`ROLLUP_STEP_SECS`] of it; then up to
-/// [`DIRTY_PER_STEP`] buckets that got a late minute rolled again, with their hours. Answers
+/// [`DIRTY_PER_STEP`] of the connections' hours that got a late minute rolled again. Answers
 /// whether there is more to do.
 pub(crate) fn roll_up_step(db: &xc_store::Db<'_>, now: i64) -> Result<bool> {
     let [five, hour] = xc_store::ROLLUP_SPANS;
@@ -173,37 +173,40 @@ pub(crate) fn roll_up_step(db: &xc_store::Db<'_>, now: i64) -> Result<bool> {
     let mut below = now - ROLLUP_DELAY_SECS;
     for span in [five, hour] {
         let ready = below - below.rem_euclid(span);
-        let mark = db.rollup_mark(span)?;
-        let from = match mark {
+        // From the mark, or from the earliest row there is (nothing yet: nothing to do).
+        let from = match db.rollup_mark(span)? {
             Some(t) => t,
-            None => db
-                .earliest_unrolled(span)?
-                .map_or(ready, |t| t - t.rem_euclid(span)),
+            None => match db.earliest_unrolled(span)? {
+                Some(t) => t - t.rem_euclid(span),
+                None => return Ok(false),
+            },
         };
         let to = ready.min(from + ROLLUP_STEP_SECS.max(span));
         if to > from {
             db.roll_up(span, from, to, None)?;
-        }
-        if to > from || mark.is_none() {
-            db.set_rollup_mark(span, to.max(from))?;
+            db.set_rollup_mark(span, to)?;
         }
         behind |= to < ready;
         below = to.max(from);
     }
+    // Hours that got late minutes: their 5-minute rows as far as those are rolled, then the
+    // hour itself if it was.
     let dirty = db.dirty_rollups(DIRTY_PER_STEP)?;
-    let hours_rolled = db.rollup_mark(hour)?.unwrap_or(i64::MIN);
-    for (connection, bucket) in &dirty {
-        db.roll_up(five, *bucket, bucket + five, Some(connection))?;
-        let h = bucket - bucket.rem_euclid(hour);
-        if h < hours_rolled {
-            db.roll_up(hour, h, h + hour, Some(connection))?;
+    let (fives_rolled, hours_rolled) = (
+        db.rollup_mark(five)?.unwrap_or(i64::MIN),
+        db.rollup_mark(hour)?.unwrap_or(i64::MIN),
+    );
+    for (connection, h) in &dirty {
+        db.roll_up(five, *h, (h + hour).min(fives_rolled), Some(connection))?;
+        if *h < hours_rolled {
+            db.roll_up(hour, *h, h + hour, Some(connection))?;
         }
-        db.clear_dirty_rollup(connection, *bucket)?;
+        db.clear_dirty_rollup(connection, *h)?;
     }
     Ok(behind || dirty.len() == DIRTY_PER_STEP)
 }
 
-/// Late buckets rolled again in one step.
+/// Late hours rolled again in one step (each a connection's 480 minutes, for four links).
 const DIRTY_PER_STEP: usize = 1_000;
 
 fn time_of(field: &str, s: &str) -> Result<i64> {
@@ -328,6 +331,7 @@ impl Service {
             ));
         }
         let who = caller.clone();
+        let began = std::time::Instant::now();
         let (c, is_b, rows) = self
             .store
             .read(move |db| {
@@ -344,6 +348,7 @@ impl Service {
             cause,
             bandwidth_bps: c.bandwidth.mbps() as f64 * 1e6,
         };
+        let read = began.elapsed();
         let times = by_time(&rows, &view);
         let series = metrics
             .into_iter()
@@ -364,6 +369,14 @@ impl Service {
                 }
             })
             .collect();
+        tracing::debug!(
+            connection = %c.id,
+            rows = rows.len(),
+            resolution,
+            read_us = read.as_micros() as u64,
+            total_us = began.elapsed().as_micros() as u64,
+            "metrics query"
+        );
         Ok(MetricsResponse {
             connection_id: c.id.to_string(),
             side: if is_b { Side::Remote } else { Side::Owner },

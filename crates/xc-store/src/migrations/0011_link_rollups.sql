@@ -37,14 +37,14 @@ CREATE TABLE link_rollups (
 CREATE INDEX link_rollups_bucket ON link_rollups(span, bucket);
 
 -- How far each span is rolled up: every bucket before `through` is current, but for those of
--- `rollup_dirty`: a connection's 5-minute buckets that got a minute after they were rolled up
--- (a gateway's backlog), rolled again (with their hour) on the next pass.
+-- `rollup_dirty`: a connection's hours that got a minute after they were rolled up (a gateway's
+-- backlog), rolled again (their 5-minute rows, then the hour) on the next pass.
 CREATE TABLE rollup_marks (
     span    INTEGER PRIMARY KEY,
     through INTEGER NOT NULL
 );
 CREATE TABLE rollup_dirty (
     connection_id TEXT NOT NULL,
-    bucket        INTEGER NOT NULL,   -- a 5-minute bucket
+    bucket        INTEGER NOT NULL,   -- an hour
     PRIMARY KEY (connection_id, bucket)
 ) WITHOUT ROWID;

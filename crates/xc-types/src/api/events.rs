@@ -21,6 +21,9 @@ pub enum EventType {
     /// A link was removed (re-planned, or its connection deleted).
     #[serde(rename = "link.removed")]
     LinkRemoved,
+    /// A link went up or down (with the reason, when down).
+    #[serde(rename = "link.stateChange")]
+    LinkStateChange,
     /// An alarm changed state.
     #[serde(rename = "alarm.stateChange")]
     AlarmStateChange,
@@ -33,6 +36,7 @@ impl EventType {
         Self::ConnectionBandwidthChange,
         Self::LinkAdded,
         Self::LinkRemoved,
+        Self::LinkStateChange,
         Self::AlarmStateChange,
     ];
 
@@ -43,6 +47,7 @@ impl EventType {
             Self::ConnectionBandwidthChange => "connection.bandwidthChange",
             Self::LinkAdded => "link.added",
             Self::LinkRemoved => "link.removed",
+            Self::LinkStateChange => "link.stateChange",
             Self::AlarmStateChange => "alarm.stateChange",
         }
     }
@@ -66,7 +71,8 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_id: Option<crate::ConnectionId>,
     /// What changed: for a connection its state, previous state, reason and bandwidth; for a link
-    /// its id and gateways; for an alarm the notification its webhooks get.
+    /// its id and gateways, or its state, previous state and reason; for an alarm the
+    /// notification its webhooks get.
     pub detail: serde_json::Value,
 }
 

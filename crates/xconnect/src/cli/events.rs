@@ -32,15 +32,21 @@ fn since_time(s: &str) -> anyhow::Result<String> {
 fn summary(e: &Event) -> String {
     let d = &e.detail;
     let s = |k: &str| d[k].as_str().unwrap_or_default().to_owned();
+    let reason = match (d["reasonCode"].as_str(), d["reasonMessage"].as_str()) {
+        (Some(c), Some(m)) => format!(" ({c}: {m})"),
+        _ => String::new(),
+    };
     match e.kind {
         EventType::ConnectionCreated => format!("created, {}", s("state")),
         EventType::ConnectionStateChange => {
-            let reason = match (d["reasonCode"].as_str(), d["reasonMessage"].as_str()) {
-                (Some(c), Some(m)) => format!(" ({c}: {m})"),
-                _ => String::new(),
-            };
             format!("{} -> {}{reason}", s("previousState"), s("state"))
         }
+        EventType::LinkStateChange => format!(
+            "link {} {} -> {}{reason}",
+            d["linkId"],
+            s("previousState"),
+            s("state")
+        ),
         EventType::ConnectionBandwidthChange => match d["pendingBandwidthMbps"].as_u64() {
             Some(p) => format!("bandwidth {} Mbps, asked for {p} Mbps", d["bandwidthMbps"]),
             None => format!("bandwidth {} Mbps", d["bandwidthMbps"]),
