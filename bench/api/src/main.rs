@@ -191,6 +191,18 @@ async fn main() -> anyhow::Result<()> {
     let suffix = std::process::id();
     let a = op.create_account(&format!("bench-a-{suffix}")).await?;
     let b = op.create_account(&format!("bench-b-{suffix}")).await?;
+    // More connections than an account's default quotas allow.
+    for quota in [
+        xc_types::api::quotas::QuotaName::ConnectionsPerEnvironment,
+        xc_types::api::quotas::QuotaName::BandwidthMbps,
+    ] {
+        op.set_quota(&xc_types::api::quotas::SetQuotaRequest {
+            account_id: a.account_id.to_string(),
+            quota,
+            value: Some(1_000_000_000),
+        })
+        .await?;
+    }
     let a_client = xc_client::Client::new(
         &endpoint,
         a.access_key_id.as_str(),

@@ -248,6 +248,20 @@ async fn run(args: &Args, endpoint: &str, dir: &std::path::Path, pid: u32) -> an
     let op = client(&operator)?;
     let a_creds = op.create_account("bench-a").await?;
     let b_creds = op.create_account("bench-b").await?;
+    // More connections than an account's default quotas allow, on both sides.
+    for account in [&a_creds.account_id, &b_creds.account_id] {
+        for quota in [
+            xc_types::api::quotas::QuotaName::ConnectionsPerEnvironment,
+            xc_types::api::quotas::QuotaName::BandwidthMbps,
+        ] {
+            op.set_quota(&xc_types::api::quotas::SetQuotaRequest {
+                account_id: account.to_string(),
+                quota,
+                value: Some(1_000_000_000),
+            })
+            .await?;
+        }
+    }
     let (a, b) = (client(&a_creds)?, client(&b_creds)?);
 
     // Attach points and their gateways.

@@ -47,6 +47,8 @@ pub fn routes() -> Router<AppState> {
     rt = on::<r::ListAccounts, _, _>(rt, list_accounts);
     rt = on::<r::CreateAccessKey, _, _>(rt, create_key);
     rt = on::<r::ListAccessKeys, _, _>(rt, list_keys);
+    rt = on::<r::ListQuotas, _, _>(rt, list_quotas);
+    rt = on::<r::SetQuota, _, _>(rt, set_quota);
     rt = on::<r::UpdateAccessKey, _, _>(rt, update_key);
     rt = on::<r::DeleteAccessKey, _, _>(rt, delete_key);
     rt = on::<r::ListEnvironments, _, _>(rt, list_environments);
@@ -137,6 +139,19 @@ async fn list_keys(State(s): State<AppState>, Q(q): Q<AccountQuery>, a: Authed) 
             .list_access_keys(&a.caller, q.account_id.as_deref())
             .await?,
     )
+}
+
+async fn list_quotas(State(s): State<AppState>, Q(q): Q<AccountQuery>, a: Authed) -> R {
+    reply::<r::ListQuotas>(
+        &s.service
+            .list_quotas(&a.caller, q.account_id.as_deref())
+            .await?,
+    )
+}
+
+async fn set_quota(State(s): State<AppState>, a: Authed) -> R {
+    let req = a.body::<r::SetQuota>()?;
+    reply::<r::SetQuota>(&s.service.set_quota(&a.caller, req).await?)
 }
 
 async fn update_key(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {

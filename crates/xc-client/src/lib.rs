@@ -339,6 +339,21 @@ impl Client {
         };
         self.send::<r::ListAccessKeys>(&[], Some(&q), None).await
     }
+    pub async fn list_quotas(
+        &self,
+        account: Option<&str>,
+    ) -> Result<xc_types::api::quotas::QuotaList, ClientError> {
+        let q = AccountQuery {
+            account_id: account.map(str::to_owned),
+        };
+        self.send::<r::ListQuotas>(&[], Some(&q), None).await
+    }
+    pub async fn set_quota(
+        &self,
+        req: &xc_types::api::quotas::SetQuotaRequest,
+    ) -> Result<xc_types::api::quotas::QuotaList, ClientError> {
+        self.send::<r::SetQuota>(&[], None, Some(req)).await
+    }
     pub async fn update_access_key(
         &self,
         id: &str,

@@ -15,6 +15,7 @@ pub(crate) struct Fixture {
     pub(crate) gateways: (String, String),
     pub(crate) owner: Caller,
     pub(crate) remote: Caller,
+    pub(crate) operator: Caller,
     pub(crate) clock: Arc<ManualClock>,
     pub(crate) _dir: tempfile::TempDir,
 }
@@ -137,6 +138,7 @@ pub(crate) async fn fixture() -> Fixture {
         service,
         connection: c.connection.id,
         gateways: (ga, gb),
+        operator: op,
         owner: a,
         remote: b,
         clock,

@@ -21,12 +21,14 @@ mod events;
 mod histogram;
 mod metrics;
 mod migrate;
+mod quotas;
 
 pub use alarms::{AlarmHistoryRecord, AlarmRecord, AttemptRecord, DeliveryRecord, WebhookRecord};
 pub use db::{ConnectionFilter, Db, IdempotencyRecord, NewLink, Page};
 pub use events::EventRecord;
 pub use histogram::Histogram;
 pub use metrics::{LinkMinute, ROLLUP_SPANS};
+pub use quotas::Counted;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

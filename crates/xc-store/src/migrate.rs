@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_account_events.sql"),
     include_str!("migrations/0011_link_rollups.sql"),
     include_str!("migrations/0012_link_states.sql"),
+    include_str!("migrations/0013_quotas.sql"),
 ];
 
 pub(crate) fn run(conn: &mut rusqlite::Connection) -> Result<(), StoreError> {

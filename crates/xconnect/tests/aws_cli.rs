@@ -792,3 +792,105 @@ async fn aws_cli_drives_the_whole_lifecycle() {
         .expect_err("in use");
     assert!(in_use.to_string().contains("used by"), "{in_use}");
 }
+
+/// Quotas through the AWS CLI: with `connections-per-environment` set to 2 for an account, its
+/// third connection in one environment is refused with `ServiceQuotaExceededException` naming
+/// the quota, its value and the use; another environment still takes one, and deleting one frees
+/// a place. A tenant cannot set quotas; the operator puts one back to its default.
+#[tokio::test(flavor = "multi_thread")]
+async fn aws_cli_creates_up_to_the_quota_and_no_further() {
+    use xc_types::api::quotas::{QuotaName, SetQuotaRequest};
+
+    let server = Server::start();
+    let ep = server.endpoint.clone();
+    let op = server.client(&server.operator());
+    let a = tenant(&server, &op, "alpha").await;
+    let b = tenant(&server, &op, "beta").await;
+    let a_id = a.creds.account_id.to_string();
+    let ap = attach_point(&a, "vpc", &["10.1.0.0/16"]).await;
+    let set = |quota: QuotaName, value: Option<u64>| SetQuotaRequest {
+        account_id: a_id.clone(),
+        quota,
+        value,
+    };
+    op.set_quota(&set(QuotaName::ConnectionsPerEnvironment, Some(2)))
+        .await
+        .expect("set quota");
+    let refused = a
+        .client
+        .set_quota(&set(QuotaName::ConnectionsPerEnvironment, Some(100)))
+        .await;
+    assert!(refused.is_err(), "a tenant sets no quota: {refused:?}");
+
+    let dcg = format!("directConnectGateway={ap}");
+    let remote = format!("identifier={}", b.creds.account_id);
+    let create = |env: &'static str| {
+        aws(
+            &ep,
+            &a.creds,
+            None,
+            &[
+                "create-connection",
+                "--environment-id",
+                env,
+                "--bandwidth",
+                "1Gbps",
+                "--attach-point",
+                &dcg,
+                "--remote-account",
+                &remote,
+            ],
+        )
+    };
+    let first = create("gcp-us-east4").expect_ok("first");
+    create("gcp-us-east4").expect_ok("second");
+    create("gcp-us-east4").expect_err(
+        "ServiceQuotaExceededException",
+        &[
+            "connections-per-environment",
+            "is 2",
+            "2 is in use in gcp-us-east4",
+        ],
+    );
+    create("gcp-us-west1").expect_ok("another environment");
+    let quotas = a.client.list_quotas(None).await.expect("list quotas");
+    let per_env = quotas
+        .quotas
+        .iter()
+        .find(|q| q.name == QuotaName::ConnectionsPerEnvironment)
+        .expect("the quota");
+    assert_eq!((per_env.value, per_env.used), (2, 2));
+    assert_eq!(per_env.used_by_environment.get("gcp-us-west1"), Some(&1));
+    let bandwidth = quotas
+        .quotas
+        .iter()
+        .find(|q| q.name == QuotaName::BandwidthMbps)
+        .expect("the quota");
+    assert_eq!(bandwidth.used, 3_000);
+
+    // A deleted connection frees its place.
+    aws(
+        &ep,
+        &a.creds,
+        None,
+        &[
+            "delete-connection",
+            "--identifier",
+            s(&first["connection"]["id"]),
+        ],
+    )
+    .expect_ok("delete");
+    create("gcp-us-east4").expect_ok("in the place freed");
+    // Back to the default (10).
+    let back = op
+        .set_quota(&set(QuotaName::ConnectionsPerEnvironment, None))
+        .await
+        .expect("default");
+    assert!(
+        back.quotas
+            .iter()
+            .any(|q| q.name == QuotaName::ConnectionsPerEnvironment
+                && q.value == QuotaName::ConnectionsPerEnvironment.default_value())
+    );
+    create("gcp-us-east4").expect_ok("under the default");
+}

@@ -16,6 +16,19 @@ async fn acknowledged_creates_survive_sigkill() {
     let mut server = Server::start_in(dir.path());
     let op = server.client(&server.operator());
     let a = tenant(&server, &op, "burst").await;
+    // Hundreds of connections: more than an account's default quotas allow.
+    for quota in [
+        xc_types::api::quotas::QuotaName::ConnectionsPerEnvironment,
+        xc_types::api::quotas::QuotaName::BandwidthMbps,
+    ] {
+        op.set_quota(&xc_types::api::quotas::SetQuotaRequest {
+            account_id: a.creds.account_id.to_string(),
+            quota,
+            value: Some(100_000_000),
+        })
+        .await
+        .expect("raise the quota");
+    }
     let b = tenant(&server, &op, "peer").await;
     let ap = attach_point(&a, "vpc", &["10.9.0.0/16"]).await;
 

@@ -128,11 +128,13 @@ fn new_alarm(account: &AccountId, connection: &ConnectionId, now: i64) -> AlarmR
 }
 
 fn insert_with_history(db: &Db<'_>, a: &AlarmRecord) -> Result<()> {
-    if db.count_alarms(&a.account_id)? >= MAX_ALARMS_PER_ACCOUNT {
-        return Err(ServiceError::QuotaExceeded(format!(
-            "an account may have at most {MAX_ALARMS_PER_ACCOUNT} alarms"
-        )));
-    }
+    super::quotas::check_quota(
+        db,
+        &a.account_id,
+        xc_types::api::quotas::QuotaName::Alarms,
+        1,
+        "",
+    )?;
     db.insert_alarm(a).map_err(|e| match e {
         StoreError::Duplicate(_) => {
             ServiceError::Conflict(format!("an alarm named `{}` already exists", a.name))
@@ -565,12 +567,14 @@ impl Service {
         let record = w.clone();
         self.store
             .write(move |db| {
-                if db.list_webhooks(&record.account_id)?.len() >= MAX_WEBHOOKS_PER_ACCOUNT {
-                    return Err(ServiceError::QuotaExceeded(format!(
-                        "an account may have at most {MAX_WEBHOOKS_PER_ACCOUNT} webhooks"
-                    )));
-                }
-                Ok(db.insert_webhook(&record)?)
+                super::quotas::check_quota(
+                    db,
+                    &record.account_id,
+                    xc_types::api::quotas::QuotaName::Webhooks,
+                    1,
+                    "",
+                )?;
+                Ok::<_, ServiceError>(db.insert_webhook(&record)?)
             })
             .await?;
         tracing::info!(webhook = %w.id, url = %w.url, "webhook created");

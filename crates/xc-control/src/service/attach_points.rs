@@ -50,6 +50,13 @@ impl Service {
         let ap = self
             .store
             .write(move |db| {
+                super::quotas::check_quota(
+                    db,
+                    &account_id,
+                    xc_types::api::quotas::QuotaName::AttachPoints,
+                    1,
+                    "",
+                )?;
                 let asn = match asn {
                     Some(asn) => asn,
                     // Its own ASN from the 4-byte private range, one per attach point.

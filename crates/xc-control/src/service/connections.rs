@@ -167,6 +167,23 @@ pub(crate) fn validate_routing(
 /// The checks of a new connection that need the database, in the transaction that stores it (or,
 /// for a dry run, in a read): the caller's attach point, the routing policy against it, and a
 /// last-mile site's VLAN and addresses.
+/// The quotas an account uses up by becoming a side of `c`.
+pub(crate) fn side_quotas(db: &Db<'_>, account: &AccountId, c: &Connection) -> Result<()> {
+    use super::quotas::check_quota;
+    use xc_types::api::quotas::QuotaName;
+    check_quota(
+        db,
+        account,
+        QuotaName::ConnectionsPerEnvironment,
+        1,
+        c.environment.as_str(),
+    )?;
+    let mbps = c
+        .pending_bandwidth
+        .map_or(c.bandwidth.mbps(), |p| p.mbps().max(c.bandwidth.mbps()));
+    check_quota(db, account, QuotaName::BandwidthMbps, mbps, "")
+}
+
 fn complete_new(
     db: &Db<'_>,
     account: &AccountId,
@@ -179,6 +196,7 @@ fn complete_new(
         .filter(|ap| &ap.account_id == account)
         .ok_or_else(|| ServiceError::not_found("attach point", ap_id))?;
     c.owner_routing = validate_routing(routing, &ap)?;
+    side_quotas(db, account, &c)?;
     if let Some(lm) = &mut c.last_mile {
         super::last_mile::allocate(db, lm, &ap, &c.environment)?;
     }
@@ -646,6 +664,7 @@ impl Service {
                                 c.id, c.state
                             )));
                         }
+                        side_quotas(db, &account, &c)?;
                         if c.id.product_type() == ProductType::LastMile {
                             // The provider accepts (its partner-portal step): its edges carry
                             // the connection; no attach point of its own.
@@ -800,6 +819,18 @@ impl Service {
                             "bandwidth",
                             format!("{bw} is not available in {}; available: {}", env.id, list.join(", ")),
                         ));
+                    }
+                    // A greater bandwidth uses more of the owner's quota from the ask on.
+                    let held = c.pending_bandwidth.map_or(c.bandwidth.mbps(), |p| p.mbps().max(c.bandwidth.mbps()));
+                    let wanted = bw.mbps().max(c.bandwidth.mbps());
+                    if wanted > held {
+                        super::quotas::check_quota(
+                            db,
+                            &who.account,
+                            xc_types::api::quotas::QuotaName::BandwidthMbps,
+                            wanted - held,
+                            "",
+                        )?;
                     }
                     c.pending_bandwidth = Some(bw);
                     c.state = ConnectionState::Updating;

@@ -9,6 +9,7 @@ pub(crate) mod gateways;
 pub(crate) mod last_mile;
 pub(crate) mod metrics;
 mod proposals;
+pub(crate) mod quotas;
 mod views;
 
 #[cfg(test)]
@@ -348,6 +349,13 @@ impl Service {
                 if db.get_account(&acct)?.is_none() {
                     return Err(ServiceError::not_found("account", &acct));
                 }
+                quotas::check_quota(
+                    db,
+                    &acct,
+                    xc_types::api::quotas::QuotaName::AccessKeys,
+                    1,
+                    "",
+                )?;
                 k.insert(db, &acct, role, now)
             })
             .await?;

@@ -284,6 +284,9 @@ impl Service {
                     updated_at: now,
                     last_mile: None,
                 };
+                // Both sides become sides of it now.
+                super::connections::side_quotas(db, &account, &c)?;
+                super::connections::side_quotas(db, &p.owner, &c)?;
                 c.seq = db.insert_connection(&c)?;
                 if defaults {
                     super::alarms::insert_default_alarms(db, &account, &c.id, now)?;

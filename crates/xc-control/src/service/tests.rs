@@ -563,3 +563,131 @@ async fn metrics_roll_up_and_older_periods_read_the_rollups() {
     assert_eq!(hourly.len(), 2);
     assert!((hourly[0] - after[..12].iter().sum::<f64>() / 12.0).abs() < 1e-6 * hourly[0]);
 }
+
+/// Quotas hold under concurrent creates (the check and the insert are one transaction): with
+/// room for two more connections, eight at once leave exactly two created; a bandwidth increase
+/// past `bandwidth-mbps` and an accept past the acceptor's quota are refused; only the operator
+/// sets quotas.
+#[tokio::test]
+async fn quotas_hold_under_concurrent_creates() {
+    use xc_types::api::quotas::{QuotaName, SetQuotaRequest};
+    use xc_types::api::{
+        AcceptConnectionRequest, CreateConnectionRequest, UpdateConnectionRequest,
+    };
+
+    let f = fixture().await;
+    let s = &f.service;
+    let set = |who: &crate::Caller, quota: QuotaName, value: u64| {
+        let (s, who) = (s.clone(), who.clone());
+        let account = who.account.to_string();
+        move |by: crate::Caller| async move {
+            s.set_quota(
+                &by,
+                SetQuotaRequest {
+                    account_id: account,
+                    quota,
+                    value: Some(value),
+                },
+            )
+            .await
+        }
+    };
+    let tenant_try =
+        set(&f.owner, QuotaName::ConnectionsPerEnvironment, 100)(f.owner.clone()).await;
+    assert!(
+        matches!(tenant_try, Err(ServiceError::AccessDenied(_))),
+        "{tenant_try:?}"
+    );
+    // The fixture's connection is one; room for two more.
+    set(&f.owner, QuotaName::ConnectionsPerEnvironment, 3)(f.operator.clone())
+        .await
+        .expect("set");
+    let (aps, _) = s
+        .list_own_attach_points(&f.owner, None, None, "")
+        .await
+        .expect("attach points");
+    let request = || CreateConnectionRequest {
+        default_alarms: Some(false),
+        environment_id: "gcp-us-west1".into(),
+        bandwidth: "1Gbps".into(),
+        attach_point: aps[0].id.to_string(),
+        remote_account: Some(f.remote.account.to_string()),
+        description: None,
+        tags: None,
+        routing_policy: None,
+        client_token: None,
+        last_mile: None,
+    };
+    let tries: Vec<_> = (0..8)
+        .map(|_| {
+            let (s, who, req) = (s.clone(), f.owner.clone(), request());
+            tokio::spawn(async move { s.create_connection(&who, req).await })
+        })
+        .collect();
+    let mut created = Vec::new();
+    let mut refused = 0;
+    for t in tries {
+        match t.await.expect("task") {
+            Ok(c) => created.push(c),
+            Err(ServiceError::QuotaExceeded(m)) => {
+                assert!(m.contains("connections-per-environment is 3"), "{m}");
+                refused += 1;
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!((created.len(), refused), (2, 6));
+
+    // Bandwidth: three 1 Gbps connections use 3,000 of 3,500 Mbps; 2 Gbps for one would pass.
+    set(&f.owner, QuotaName::BandwidthMbps, 3_500)(f.operator.clone())
+        .await
+        .expect("set");
+    let wider = s
+        .update_connection(
+            &f.owner,
+            f.connection.as_str(),
+            UpdateConnectionRequest {
+                bandwidth: Some("2Gbps".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(
+        matches!(&wider, Err(ServiceError::QuotaExceeded(m)) if m.contains("bandwidth-mbps is 3500")),
+        "{wider:?}"
+    );
+    // The remote side is a side of one connection in gcp-us-west1: with a quota of one, it
+    // cannot accept a second.
+    set(&f.remote, QuotaName::ConnectionsPerEnvironment, 1)(f.operator.clone())
+        .await
+        .expect("set");
+    let (theirs, _) = s
+        .list_own_attach_points(&f.remote, None, None, "")
+        .await
+        .expect("attach points");
+    let accepted = s
+        .accept(
+            &f.remote,
+            AcceptConnectionRequest {
+                default_alarms: Some(false),
+                activation_key: created[0].activation_key.clone().expect("key"),
+                attach_point: theirs[0].id.to_string(),
+                routing_policy: None,
+                description: None,
+                tags: None,
+                client_token: None,
+            },
+        )
+        .await;
+    assert!(
+        matches!(&accepted, Err(ServiceError::QuotaExceeded(m)) if m.contains("1 is in use in gcp-us-west1")),
+        "{accepted:?}"
+    );
+    let list = s.list_quotas(&f.remote, None).await.expect("quotas");
+    let per_env = list
+        .quotas
+        .iter()
+        .find(|q| q.name == QuotaName::ConnectionsPerEnvironment)
+        .expect("quota");
+    assert_eq!((per_env.value, per_env.used), (1, 1));
+}

@@ -141,10 +141,6 @@ impl MissingData {
     }
 }
 
-/// Most alarms an account may have.
-pub const MAX_ALARMS_PER_ACCOUNT: usize = 10_000;
-/// Most webhooks an account may have.
-pub const MAX_WEBHOOKS_PER_ACCOUNT: usize = 50;
 /// Most webhooks one alarm notifies.
 pub const MAX_WEBHOOKS_PER_ALARM: usize = 10;
 /// The greatest link id an alarm names (the greatest integer a JSON number holds exactly).

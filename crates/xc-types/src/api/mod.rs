@@ -13,6 +13,7 @@ pub mod alarms;
 pub mod events;
 pub mod metrics;
 mod openapi;
+pub mod quotas;
 pub mod routes;
 pub mod schema;
 

@@ -187,6 +187,11 @@ endpoints! {
     /// Enables or disables an access key.
     UpdateAccessKey: Patch "/v1/access-keys/{id}", path: AccessKeyId, body: UpdateAccessKeyRequest
         => 200 AccessKeyUpdated, Sigv4;
+    /// An account's quotas with their use (the operator names the account; a tenant sees its
+    /// own).
+    ListQuotas: Get "/v1/quotas", query: AccountQuery => 200 quotas::QuotaList, Sigv4;
+    /// Sets an account's quota, or puts it back to its default (operator).
+    SetQuota: Post "/v1/quotas", body: quotas::SetQuotaRequest => 200 quotas::QuotaList, Sigv4;
     /// Deletes an access key.
     DeleteAccessKey: Delete "/v1/access-keys/{id}", path: AccessKeyId => 200 AccessKeyDeleted, Sigv4;
     /// The catalog: every environment (provider and location) with its bandwidths and state.

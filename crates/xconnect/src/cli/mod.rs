@@ -12,6 +12,7 @@ mod events;
 pub mod gateway;
 mod metrics;
 mod proposal;
+mod quota;
 
 pub(crate) use connection::wait_for_state;
 
@@ -91,6 +92,13 @@ pub enum CliCommand {
         #[command(subcommand)]
         verb: alarm::WebhookVerb,
     },
+    /// Quotas: how much of each resource an account may hold.
+    Quota {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        verb: quota::QuotaVerb,
+    },
     /// The catalog: providers and locations you can connect through.
     Environment {
         #[command(flatten)]
@@ -122,6 +130,9 @@ pub async fn run(cmd: CliCommand) -> anyhow::Result<()> {
         }
         CliCommand::Webhook { common, verb } => {
             alarm::run_webhook(&client(&common)?, common.output, verb).await
+        }
+        CliCommand::Quota { common, verb } => {
+            quota::run(&client(&common)?, common.output, verb).await
         }
         CliCommand::Environment { common, verb } => {
             environment::run(&client(&common)?, common.output, verb).await

@@ -1,0 +1,119 @@
+//! Quotas (migration 0013): the operator's values per account, and the use each quota limits,
+//! counted in the caller's transaction so that a check and the create it guards are one.
+
+use crate::{Db, StoreError};
+use rusqlite::params;
+use std::collections::BTreeMap;
+use xc_types::AccountId;
+use xc_types::api::quotas::QuotaName;
+
+/// The connections an account is a side of and that count: not being deleted, deleted or failed.
+const LIVE_SIDE: &str =
+    "(owner = ?1 OR remote_account = ?1) AND state NOT IN ('deleting', 'deleted', 'failed')";
+
+impl Db<'_> {
+    /// The values the operator set for an account (the others have their defaults).
+    pub fn quota_values(
+        &self,
+        account: &AccountId,
+    ) -> Result<BTreeMap<QuotaName, u64>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT name, value FROM account_quotas WHERE account_id = ?1")?;
+        let rows = st
+            .query_map(params![account.as_str()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        // A name this version does not know (written by a newer one) is left alone.
+        Ok(rows
+            .into_iter()
+            .filter_map(|(n, v)| QuotaName::parse(&n).map(|q| (q, v.max(0) as u64)))
+            .collect())
+    }
+
+    /// Sets an account's quota (`None`: back to its default).
+    pub fn set_quota_value(
+        &self,
+        account: &AccountId,
+        quota: QuotaName,
+        value: Option<u64>,
+    ) -> Result<(), StoreError> {
+        match value {
+            Some(v) => self.conn.execute(
+                "INSERT INTO account_quotas (account_id, name, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (account_id, name) DO UPDATE SET value = excluded.value",
+                params![
+                    account.as_str(),
+                    quota.as_str(),
+                    i64::try_from(v).unwrap_or(i64::MAX)
+                ],
+            )?,
+            None => self.conn.execute(
+                "DELETE FROM account_quotas WHERE account_id = ?1 AND name = ?2",
+                params![account.as_str(), quota.as_str()],
+            )?,
+        };
+        Ok(())
+    }
+
+    /// The connections an account is a side of, by environment.
+    pub fn connections_by_environment(
+        &self,
+        account: &AccountId,
+    ) -> Result<BTreeMap<String, u64>, StoreError> {
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT environment, count(*) FROM connections WHERE {LIVE_SIDE} GROUP BY environment"
+        ))?;
+        let rows = st
+            .query_map(params![account.as_str()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// The bandwidth of the connections an account is a side of, in Mbps (a change asked for
+    /// counts at the greater of the two).
+    pub fn bandwidth_used_mbps(&self, account: &AccountId) -> Result<u64, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!(
+                "SELECT coalesce(sum(max(bandwidth_mbps, coalesce(pending_bandwidth_mbps, 0))), 0)
+                 FROM connections WHERE {LIVE_SIDE}"
+            ),
+                params![account.as_str()],
+                |r| r.get::<_, i64>(0),
+            )?
+            .max(0) as u64)
+    }
+
+    /// How many of a table's rows are an account's (`attach_points`, `access_keys`, `alarms`,
+    /// `webhooks`).
+    pub fn count_of_account(&self, table: Counted, account: &AccountId) -> Result<u64, StoreError> {
+        let table = match table {
+            Counted::AttachPoints => "attach_points",
+            Counted::AccessKeys => "access_keys",
+            Counted::Alarms => "alarms",
+            Counted::Webhooks => "webhooks",
+        };
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT count(*) FROM {table} WHERE account_id = ?1"),
+                params![account.as_str()],
+                |r| r.get::<_, i64>(0),
+            )?
+            .max(0) as u64)
+    }
+}
+
+/// What [`Db::count_of_account`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counted {
+    AttachPoints,
+    AccessKeys,
+    Alarms,
+    Webhooks,
+}
