@@ -44,6 +44,12 @@ impl FromRequest<AppState> for Authed {
         let (parts, body) = req.into_parts();
         let body = crate::extract::read_body(body, MAX_BODY, state.body_timeout).await?;
         let caller = authenticate(state, &parts, &body).await?;
+        let kind = if matches!(parts.method, http::Method::GET | http::Method::HEAD) {
+            xc_control::rate::Kind::Read
+        } else {
+            xc_control::rate::Kind::Write
+        };
+        state.service.admit(&caller, kind)?;
         Ok(Self { caller, body })
     }
 }

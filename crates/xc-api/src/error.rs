@@ -105,7 +105,10 @@ impl ApiError {
     /// Seconds a client should wait before trying again (`Retry-After`), when it must.
     pub fn retry_after(&self) -> Option<i64> {
         match self {
-            Self::Service(ServiceError::Throttled { retry_after_secs }) => Some(*retry_after_secs),
+            Self::Service(
+                ServiceError::Throttled { retry_after_secs }
+                | ServiceError::RateExceeded { retry_after_secs },
+            ) => Some(*retry_after_secs),
             _ => None,
         }
     }
@@ -153,7 +156,9 @@ impl ApiError {
                     ("InterconnectClientException", 400, e.to_string(), None)
                 }
                 ServiceError::QuotaExceeded(m) => ("ServiceQuotaExceededException", 402, m.clone(), None),
-                ServiceError::Throttled { .. } => ("ThrottlingException", 429, e.to_string(), None),
+                ServiceError::Throttled { .. } | ServiceError::RateExceeded { .. } => {
+                    ("ThrottlingException", 429, e.to_string(), None)
+                }
                 ServiceError::Unavailable { message, .. } => (
                     "ServiceUnavailableException",
                     503,

@@ -225,6 +225,17 @@ async fn run_operation(
     input: Result<serde_json::Value, ApiError>,
 ) -> Result<serde_json::Value, ApiError> {
     let caller = auth::authenticate(state, parts, body).await?;
+    let read = ["Get", "List", "Describe"]
+        .iter()
+        .any(|p| op.starts_with(p));
+    state.service.admit(
+        &caller,
+        if read {
+            xc_control::rate::Kind::Read
+        } else {
+            xc_control::rate::Kind::Write
+        },
+    )?;
     let input = input?;
     let r = aws::dispatch(&state.service, &caller, op, input).await;
     match &r {

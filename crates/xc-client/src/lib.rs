@@ -7,6 +7,11 @@ use xc_types::api::routes::{self as r, Endpoint};
 use xc_types::api::*;
 use xc_types::{AttachPoint, Environment};
 
+/// Attempts of a request that is throttled (429), each after the server's `Retry-After`.
+pub const THROTTLED_ATTEMPTS: u32 = 6;
+/// The longest wait before a throttled request's next attempt.
+pub const MAX_THROTTLED_WAIT_SECS: u64 = 20;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The server answered with an error.
@@ -202,12 +207,31 @@ impl Client {
             Some(b) => serde_json::to_vec(b).map_err(|e| ClientError::Decode(e.to_string()))?,
             None => Vec::new(),
         };
-        let req = self.signed(&self.http, method, path, &body)?;
-        let resp = req.send().await.map_err(|e| ClientError::Transport {
-            endpoint: self.endpoint.clone(),
-            detail: e.without_url().to_string(),
-        })?;
-        decode_response(&self.endpoint, resp).await
+        let mut attempt = 1;
+        loop {
+            let req = self.signed(&self.http, method, path, &body)?;
+            let resp = req.send().await.map_err(|e| ClientError::Transport {
+                endpoint: self.endpoint.clone(),
+                detail: e.without_url().to_string(),
+            })?;
+            // Throttled (nothing was done): wait as long as the server says, then again, as the
+            // AWS SDKs do.
+            if resp.status() == reqwest::StatusCode::TOO_MANY_REQUESTS
+                && attempt < THROTTLED_ATTEMPTS
+            {
+                let wait = resp
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .unwrap_or(1)
+                    .clamp(1, MAX_THROTTLED_WAIT_SECS);
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+                continue;
+            }
+            return decode_response(&self.endpoint, resp).await;
+        }
     }
 
     /// A request signed with the client's key: `path` may carry a query string.

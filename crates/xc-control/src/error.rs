@@ -29,6 +29,11 @@ pub enum ServiceError {
     /// Too many attempts: the next one is looked at after `retry_after_secs`.
     #[error("too many failed attempts: retry in {retry_after_secs} s")]
     Throttled { retry_after_secs: i64 },
+    /// The access key sent more requests than its rate allows (see [`crate::rate`]).
+    #[error(
+        "this access key is over its request rate: retry in {retry_after_secs} s (the operator sets the rates)"
+    )]
+    RateExceeded { retry_after_secs: i64 },
     /// The request was valid but could not be carried out now, and nothing of it was done; a
     /// retry succeeds once the cause is gone (the server's disk is full).
     #[error("{message}")]

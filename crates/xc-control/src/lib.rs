@@ -16,6 +16,7 @@ mod error;
 mod intent;
 mod metrics;
 pub mod planner;
+pub mod rate;
 mod reconciler;
 pub mod secrets;
 mod service;

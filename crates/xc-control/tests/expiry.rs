@@ -25,6 +25,7 @@ async fn fixture() -> Fixture {
         endpoint: "http://test".into(),
         key_lifetime_secs: 3600,
         webhook_allow: vec!["127.0.0.0/8".parse().expect("network")],
+        rate_limits: Default::default(),
     };
     let service = Service::new(
         store,

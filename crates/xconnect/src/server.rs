@@ -65,6 +65,19 @@ pub struct ServerArgs {
     /// private, link-local or other special addresses).
     #[arg(long = "webhook-allow-network", value_name = "CIDR")]
     webhook_allow: Vec<ipnet::IpNet>,
+    /// Read requests (Get, List, Describe) a second per access key; not throttled without it.
+    #[arg(long, value_name = "PER_SECOND")]
+    read_rate: Option<f64>,
+    /// Reads an access key may send at once after a quiet spell (default: twice --read-rate).
+    #[arg(long, value_name = "REQUESTS", requires = "read_rate")]
+    read_burst: Option<f64>,
+    /// Other requests (creates, changes, deletes) a second per access key; not throttled
+    /// without it.
+    #[arg(long, value_name = "PER_SECOND")]
+    write_rate: Option<f64>,
+    /// Writes an access key may send at once after a quiet spell (default: twice --write-rate).
+    #[arg(long, value_name = "REQUESTS", requires = "write_rate")]
+    write_burst: Option<f64>,
 }
 
 /// Raises the soft open-file limit to the hard one; returns the limit in force.
@@ -84,6 +97,23 @@ fn raise_open_files() -> u64 {
 }
 
 impl ServerArgs {
+    fn rate_limits(&self) -> anyhow::Result<xc_control::rate::RateLimits> {
+        let limit = |flag: &str, rate: Option<f64>, burst: Option<f64>| {
+            let Some(rate) = rate else {
+                return Ok(None);
+            };
+            let burst = burst.unwrap_or(2.0 * rate);
+            if !(rate.is_finite() && rate > 0.0 && burst.is_finite() && burst >= 1.0) {
+                bail!("--{flag}-rate is more than 0 and its burst at least 1");
+            }
+            Ok(Some(xc_control::rate::Limit { rate, burst }))
+        };
+        Ok(xc_control::rate::RateLimits {
+            read: limit("read", self.read_rate, self.read_burst)?,
+            write: limit("write", self.write_rate, self.write_burst)?,
+        })
+    }
+
     fn limits(&self, open_files: u64) -> anyhow::Result<xc_api::serve::Limits> {
         let mut l = xc_api::serve::Limits::for_open_files(open_files);
         if let Some(n) = self.max_connections {
@@ -208,6 +238,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         endpoint: public_url.clone(),
         key_lifetime_secs: xc_control::DEFAULT_KEY_LIFETIME_SECS,
         webhook_allow: args.webhook_allow.clone(),
+        rate_limits: args.rate_limits()?,
     };
     let service = Service::new(
         store.clone(),

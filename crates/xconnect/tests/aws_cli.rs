@@ -894,3 +894,74 @@ async fn aws_cli_creates_up_to_the_quota_and_no_further() {
     );
     create("gcp-us-east4").expect_ok("under the default");
 }
+
+/// Throttling through the AWS CLI: with writes limited to one a second per key (a burst of
+/// two), creates sent at once beyond the bucket get `ThrottlingException`; with the CLI's
+/// standard retries the same burst completes. Reads and other keys are not held back.
+#[tokio::test(flavor = "multi_thread")]
+async fn aws_cli_is_throttled_past_the_rate_and_its_retries_get_through() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start_with(dir.path(), &["--write-rate", "1", "--write-burst", "2"]);
+    let ep = server.endpoint.clone();
+    let op = server.client(&server.operator());
+    let a = tenant(&server, &op, "alpha").await;
+    let b = tenant(&server, &op, "beta").await;
+    let ap = attach_point(&a, "vpc", &["10.1.0.0/16"]).await;
+    let dcg = format!("directConnectGateway={ap}");
+    let remote = format!("identifier={}", b.creds.account_id);
+    let create = |attempts: u32| {
+        aws_attempts(
+            &ep,
+            &a.creds,
+            None,
+            attempts,
+            &[
+                "create-connection",
+                "--environment-id",
+                "gcp-us-east4",
+                "--bandwidth",
+                "1Gbps",
+                "--attach-point",
+                &dcg,
+                "--remote-account",
+                &remote,
+            ],
+        )
+    };
+    let burst = |n: usize, attempts: u32| {
+        std::thread::scope(|s| {
+            let runs: Vec<_> = (0..n).map(|_| s.spawn(|| create(attempts))).collect();
+            runs.into_iter()
+                .map(|r| r.join().expect("aws"))
+                .collect::<Vec<_>>()
+        })
+    };
+    // One attempt each: eight at once against a bucket of at most two (however the CLI's
+    // start-ups spread them, a few seconds give a few more tokens at most).
+    let once = burst(8, 1);
+    let throttled: Vec<&AwsOutput> = once.iter().filter(|r| !r.ok).collect();
+    assert!(!throttled.is_empty(), "some of eight at once are throttled");
+    for r in &throttled {
+        assert!(
+            r.stderr.contains("ThrottlingException") && r.stderr.contains("request rate"),
+            "{}",
+            r.stderr
+        );
+    }
+    // Reads have no limit here, and another key has its own bucket.
+    aws(&ep, &a.creds, None, &["list-connections"]).expect_ok("a read meanwhile");
+    attach_point(&b, "theirs", &["10.2.0.0/16"]).await;
+    // With the CLI's retries, the same burst completes.
+    for r in burst(4, 10) {
+        let created = r.expect_ok("create with retries");
+        assert_eq!(created["connection"]["state"], "requested");
+    }
+    // xconnect's own client waits out the server's Retry-After too.
+    let peer = b.creds.account_id.to_string();
+    for _ in 0..4 {
+        a.client
+            .create_connection(&connection_request("gcp-us-east4", &ap, &peer))
+            .await
+            .expect("the client waits and tries again");
+    }
+}

@@ -50,6 +50,8 @@ pub struct ServiceConfig {
     pub key_lifetime_secs: i64,
     /// Networks webhooks may go to although they are not public (see [`crate::destinations`]).
     pub webhook_allow: Vec<ipnet::IpNet>,
+    /// Request rates per access key (see [`crate::rate`]); none set: not throttled.
+    pub rate_limits: crate::rate::RateLimits,
 }
 
 /// The authenticated principal of a request.
@@ -98,6 +100,10 @@ pub struct Service {
     pub(crate) config_epoch: tokio::sync::watch::Sender<u64>,
     /// Connectivity tests waiting for their gateway, and the callers waiting for results.
     pub(crate) tests: std::sync::Mutex<gateways::PendingTests>,
+    /// Each access key's request buckets.
+    rates: std::sync::Mutex<crate::rate::Buckets>,
+    /// What the buckets' clock counts from.
+    started: std::time::Instant,
     /// Failed console sign-ins, by key and by address.
     pub(crate) sign_ins: std::sync::Mutex<crate::throttle::SignInThrottle>,
     /// How long things took: requests, reconciler passes (the server's `/metrics`).
@@ -171,6 +177,7 @@ impl Service {
                 Ok::<_, ServiceError>(id)
             })
             .await?;
+        let config_rates = config.rate_limits;
         Ok(Arc::new(Self {
             store,
             catalog,
@@ -181,6 +188,8 @@ impl Service {
             work: tokio::sync::Notify::new(),
             config_epoch: tokio::sync::watch::Sender::new(0),
             tests: std::sync::Mutex::default(),
+            rates: std::sync::Mutex::new(crate::rate::Buckets::new(config_rates)),
+            started: std::time::Instant::now(),
             sign_ins: std::sync::Mutex::default(),
             telemetry: metrics::Telemetry::default(),
         }))
@@ -188,6 +197,21 @@ impl Service {
 
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
+    }
+
+    /// Lets a request of `kind` through for the caller's access key, or says when to come back
+    /// (`Throttled`, which the APIs answer as `ThrottlingException` with `Retry-After`).
+    pub fn admit(&self, caller: &Caller, kind: crate::rate::Kind) -> Result<()> {
+        let now = self.started.elapsed().as_secs_f64();
+        let Ok(mut rates) = self.rates.lock() else {
+            return Ok(());
+        };
+        rates.take(caller.key.as_str(), kind, now).map_err(|wait| {
+            tracing::debug!(key = %caller.key, ?kind, wait, "throttled");
+            ServiceError::RateExceeded {
+                retry_after_secs: wait.ceil().clamp(1.0, 3600.0) as i64,
+            }
+        })
     }
 
     pub fn region(&self) -> &str {

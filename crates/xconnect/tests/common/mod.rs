@@ -203,6 +203,17 @@ pub fn aws(
     secret_override: Option<&str>,
     args: &[&str],
 ) -> AwsOutput {
+    aws_attempts(endpoint, c, secret_override, 1, args)
+}
+
+/// The AWS CLI with its standard retries, `attempts` in all (`aws` makes one).
+pub fn aws_attempts(
+    endpoint: &str,
+    c: &Credentials,
+    secret_override: Option<&str>,
+    attempts: u32,
+    args: &[&str],
+) -> AwsOutput {
     let out = Command::new(aws_cli())
         .arg("--endpoint-url")
         .arg(endpoint)
@@ -220,7 +231,8 @@ pub fn aws(
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("AWS_MAX_ATTEMPTS", attempts.to_string())
+        .env("AWS_RETRY_MODE", "standard")
         .env("AWS_PAGER", "")
         .output()
         .expect("run the AWS CLI");
