@@ -139,6 +139,7 @@ def _fit_environment(case, ctx):
         if env["productType"] == "multicloud":
             body.pop("lastMile", None)
         _drop_well_formed_peerings(body.get("lastMile"), ctx)
+        _fit_on_premises(body.get("lastMile"))
     elif case.path == "/v1/connections/{id}" and FIXTURE_ENVIRONMENT:
         # A new bandwidth for the fixture connection (the one the path names, see below).
         env = _environment(FIXTURE_ENVIRONMENT)
@@ -149,6 +150,27 @@ def _fit_environment(case, ctx):
     if isinstance(bandwidth, str) and pattern.fullmatch(bandwidth):
         if bandwidth not in env["availableBandwidths"]:
             body["bandwidth"] = env["availableBandwidths"][0]
+
+
+def _fit_on_premises(site):
+    """A site's on-premises prefixes may not overlap the attach point's (the fixture's,
+    `XC_ANNOUNCE`): well-formed ones that do are left out, and a list left empty gets one that
+    does not; malformed ones stay, for the invalid requests."""
+    if not ANNOUNCE or not isinstance(site, dict) or not isinstance(site.get("onPremisesPrefixes"), list):
+        return
+    ours = ipaddress.ip_network(ANNOUNCE)
+    kept = []
+    for p in site["onPremisesPrefixes"]:
+        try:
+            n = ipaddress.ip_network(p, strict=False)
+        except (TypeError, ValueError):
+            kept.append(p)
+            continue
+        if n.version != ours.version or not n.overlaps(ours):
+            kept.append(p)
+    if site["onPremisesPrefixes"] and not kept:
+        kept = ["192.168.77.0/24"]
+    site["onPremisesPrefixes"] = kept
 
 
 def _drop_well_formed_peerings(site, ctx):
@@ -239,6 +261,8 @@ def before_call(ctx, case, kwargs):
                 case.query.pop("cause", None)
     if case.path == "/v1/alarms" and isinstance(case.body, dict):
         _fit_alarm(case.body)
+    if case.path == "/v1/webhooks" and isinstance(case.body, dict):
+        _fit_webhook(case.body)
     if case.path == "/v1/alarms/{id}" and case.method.upper() == "PATCH" and isinstance(case.body, dict):
         _fit_alarm_update(case.body)
     _use_fixtures(case, ctx)
@@ -271,3 +295,18 @@ def _fit_alarm_update(body):
         body["datapointsToAlarm"] = n
     elif isinstance(m, int) and m > (n or 1):
         body["datapointsToAlarm"] = n or 1
+
+
+def _fit_webhook(body):
+    """A webhook goes to a public address, which the schema cannot say: a host that a URL parser
+    reads as an IPv4 address (its last label a number: `0`, `10.1.2.3`, `0x7f`) may be a
+    refused one, so it is made a name that never resolves (RFC 2606's `.invalid`)."""
+    url = body.get("url")
+    if not isinstance(url, str):
+        return
+    m = re.fullmatch(r"(https?://)([A-Za-z0-9.-]+)(.*)", url, re.DOTALL)
+    if not m:
+        return
+    last = m.group(2).rstrip(".").split(".")[-1]
+    if re.fullmatch(r"[0-9]+|0[xX][0-9A-Fa-f]*", last):
+        body["url"] = m.group(1) + "hooks.invalid" + m.group(3)
