@@ -219,6 +219,11 @@ impl Db<'_> {
                 ],
             )
             .map_err(|e| map_duplicate(e, "name"))?;
+        self.add_alarm_webhooks(a)
+    }
+
+    /// Notes which webhooks an alarm notifies.
+    fn add_alarm_webhooks(&self, a: &AlarmRecord) -> Result<(), StoreError> {
         for w in &a.webhooks {
             self.conn.execute(
                 "INSERT OR IGNORE INTO alarm_webhooks (alarm_id, webhook_id) VALUES (?1, ?2)",
@@ -255,12 +260,7 @@ impl Db<'_> {
             "DELETE FROM alarm_webhooks WHERE alarm_id = ?1",
             params![a.id.as_str()],
         )?;
-        for w in &a.webhooks {
-            self.conn.execute(
-                "INSERT OR IGNORE INTO alarm_webhooks (alarm_id, webhook_id) VALUES (?1, ?2)",
-                params![a.id.as_str(), w.as_str()],
-            )?;
-        }
+        self.add_alarm_webhooks(a)?;
         Ok(true)
     }
 

@@ -846,16 +846,11 @@ impl Service {
     }
 
     /// Runs the alarm evaluator until `stop` turns true.
-    pub(crate) async fn run_alarms(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
-        loop {
-            if let Err(e) = self.evaluate_alarms().await {
-                tracing::warn!(error = %e, "alarm evaluation failed; retrying");
-            }
-            tokio::select! {
-                _ = stop.wait_for(|s| *s) => break,
-                _ = tokio::time::sleep(EVALUATE_EVERY) => {}
-            }
-        }
+    pub(crate) async fn run_alarms(self: Arc<Self>, stop: tokio::sync::watch::Receiver<bool>) {
+        Service::every("alarm evaluation", EVALUATE_EVERY, stop, || async {
+            self.evaluate_alarms().await.map(|_| ())
+        })
+        .await;
     }
 }
 /// Records a transition of `a` to `outcome` in its history and queues a notification for each

@@ -494,16 +494,14 @@ impl Service {
     }
 
     /// Rolls up once a minute until told to stop.
-    pub(crate) async fn run_rollups(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
-        loop {
-            if let Err(e) = self.roll_up().await {
-                tracing::warn!(error = %e, "metric rollup failed; retrying");
-            }
-            tokio::select! {
-                _ = stop.wait_for(|s| *s) => break,
-                _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
-            }
-        }
+    pub(crate) async fn run_rollups(self: Arc<Self>, stop: tokio::sync::watch::Receiver<bool>) {
+        Service::every(
+            "metric rollup",
+            std::time::Duration::from_secs(60),
+            stop,
+            || self.roll_up(),
+        )
+        .await;
     }
 
     /// Gateways that reported within the last 30 s.

@@ -523,6 +523,28 @@ impl Service {
         Ok(p.after)
     }
 
+    /// Runs `pass` now and every `every` after, until `stop` turns true; a pass that fails is
+    /// logged (as `what`) and the next one tries again.
+    pub(crate) async fn every<F, Fut>(
+        what: &'static str,
+        every: std::time::Duration,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+        mut pass: F,
+    ) where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<()>>,
+    {
+        loop {
+            if let Err(e) = pass().await {
+                tracing::warn!(error = %e, "{what} failed; retrying");
+            }
+            tokio::select! {
+                _ = stop.wait_for(|s| *s) => break,
+                _ = tokio::time::sleep(every) => {}
+            }
+        }
+    }
+
     /// Runs the reconciler, the alarm evaluator and the metric rollups until `shutdown` resolves. See
     /// [`crate::reconciler`] and [`alarms`]; webhooks are delivered by the API's task
     /// (`xc_api::webhooks`), which has the HTTP client.

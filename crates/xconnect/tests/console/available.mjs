@@ -2,34 +2,21 @@
 // network namespace, where the server is): the connection page shows it `available`, with its
 // links up and their MKA and BGP state; a screenshot goes to XC_SHOTS.
 
-import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { collect, env, launch, signIn } from './browser.mjs';
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set`);
-  return v;
-};
 const endpoint = env('XC_ENDPOINT');
 const id = env('XC_CONNECTION');
 const shots = env('XC_SHOTS');
 fs.mkdirSync(shots, { recursive: true });
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
-});
+const browser = await launch();
 const errors = [];
 const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-page.on('pageerror', (e) => errors.push(e.message));
-await page.goto(`${endpoint}/console/`);
-await page.getByLabel('Access key ID').fill(env('XC_KEY'));
-await page.getByLabel('Secret access key').fill(env('XC_SECRET'));
-await page.getByRole('button', { name: 'Sign in' }).click();
+collect(page, errors);
+await signIn(page, endpoint, env('XC_KEY'), env('XC_SECRET'));
 await page.getByRole('link', { name: id }).click();
 await page.getByRole('heading', { name: id }).waitFor();
 await page.locator('.badge', { hasText: 'available' }).first().waitFor();

@@ -3,16 +3,10 @@
 // environment). Each step is asserted; a screenshot of each is saved in XC_SHOTS. Any console
 // error or uncaught exception on a page fails the run.
 
-import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import fs from 'node:fs';
-
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set`);
-  return v;
-};
+import { env, expectRefusals as refusals, launch } from './browser.mjs';
 const endpoint = env('XC_ENDPOINT');
 const shots = env('XC_SHOTS');
 fs.rmSync(shots, { recursive: true, force: true });
@@ -23,24 +17,12 @@ const RO = { key: env('XC_RO_KEY'), secret: env('XC_RO_SECRET') };
 const lumen = env('XC_LUMEN_ACCOUNT');
 const OP = { key: env('XC_OP_KEY'), secret: env('XC_OP_SECRET') };
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
-});
+const browser = await launch();
 const errors = [];
 let shot = 0;
 
-// Runs `f`, which provokes refused requests on purpose: the browser logs each as "Failed to load
-// resource", which is expected there and only there.
-async function expectRefusals(f) {
-  const before = errors.length;
-  await f();
-  const added = errors.splice(before);
-  for (const e of added) {
-    if (!/Failed to load resource: the server responded with a status of 4\d\d/.test(e)) errors.push(e);
-  }
-}
+// Runs `f`, which provokes refused requests on purpose (see browser.mjs).
+const expectRefusals = (f) => refusals(errors, f);
 
 async function newPage(width = 1280) {
   const context = await browser.newContext({ viewport: { width, height: 900 } });
