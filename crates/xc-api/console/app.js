@@ -999,6 +999,10 @@ function drawChart(el, title, unit, labels, data, flat = null) {
   const u = new uPlot(opts, data, el);
   charts.push(u);
   el.dataset.points = String(data.slice(1, 1 + labels.length).reduce((n, s) => n + s.filter((v) => v != null).length, 0));
+  // The time axis's ends and the latest time the first series has a value, in unix seconds, for
+  // whoever wants to point at it (the browser test does).
+  const latest = xs.filter((t, i) => data[1][i] != null).pop();
+  Object.assign(el.dataset, { from: String(xs[0]), to: String(xs[xs.length - 1]), latest: String(latest ?? '') });
   return u;
 }
 
