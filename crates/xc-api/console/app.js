@@ -9,6 +9,9 @@ let timer = null;
 // The charts on the page (destroyed when it changes) and their refresh.
 let charts = [];
 let chartTimer = null;
+// The pages drawn so far: an answer that arrives after the next page began is dropped, so a
+// slow page left behind cannot draw over the one that replaced it.
+let generation = 0;
 
 // ---------------------------------------------------------------------------------------------
 // Plumbing
@@ -27,6 +30,7 @@ class ApiError extends Error {
 }
 
 async function api(method, path, body) {
+  const drawn = generation;
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (session && method !== 'GET') headers['X-CSRF-Token'] = session.csrfToken;
@@ -37,6 +41,8 @@ async function api(method, path, body) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = r.status === 204 ? '' : await r.text();
+  // Another page since: this answer's page is gone (its caller waits for ever, and is let go).
+  if (drawn !== generation) return new Promise(() => {});
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = null; }
   if (!r.ok) {
@@ -61,6 +67,13 @@ const when = (secs) => (secs ? new Date(secs * 1000).toLocaleString() : '-');
 const canWrite = () => session && session.role !== 'read-only';
 const providerName = (p) => (p && typeof p === 'object' ? Object.values(p)[0] : p) || '-';
 const lines = (text) => text.split(/[\s,]+/).map((s) => s.trim()).filter(Boolean);
+const money = (currency, v) => {
+  try {
+    return new Intl.NumberFormat('en-US', { style: 'currency', currency }).format(v);
+  } catch {
+    return `${Number(v).toFixed(2)} ${currency}`;
+  }
+};
 
 function setTitle(t) {
   document.title = `${t} · xconnect console`;
@@ -89,10 +102,14 @@ const routes = [
   [/^#\/accounts$/, accountsPage],
   [/^#\/keys(?:\/(\d{12}))?$/, keysPage],
   [/^#\/alarms$/, alarmsPage],
+  [/^#\/usage(?:\/(\d{12}))?$/, usagePage],
+  [/^#\/quotas(?:\/(\d{12}))?$/, quotasPage],
   [/^#\/alarms\/(alarm-[0-9a-f]{16})$/, alarmPage],
 ];
 
 async function render() {
+  generation += 1;
+  const mine = generation;
   clearInterval(timer);
   timer = null;
   clearInterval(chartTimer);
@@ -132,7 +149,8 @@ async function render() {
   try {
     await view(...hash.match(re).slice(1));
   } catch (e) {
-    show(`<h1>Something went wrong</h1><p class="error" role="alert">${esc(e.message)}</p>`);
+    // (A page left behind says nothing over the one that replaced it.)
+    if (mine === generation) show(`<h1>Something went wrong</h1><p class="error" role="alert">${esc(e.message)}</p>`);
   }
 }
 
@@ -466,7 +484,7 @@ async function createWizard() {
     step: 0, capability: 'multicloud', description: '', environmentId: '', bandwidth: '', attachPoint: '',
     remoteAccount: '', routing: 'automatic', announce: '', accept: '',
     circuitId: '', redundancy: '2', customerAsn: '', onPremisesPrefixes: '', layer: '3', maxPrefixes: '',
-    error: null, created: null,
+    gbPerMonth: '1000', error: null, created: null,
   };
   const environments = envs.environments;
   const attachPoints = aps.attachPoints || aps.attach_points || [];
@@ -616,7 +634,10 @@ async function createWizard() {
     : `<dt>Site</dt><dd>circuit ${esc(w.circuitId)} · AS ${esc(w.customerAsn)} · ${esc(lines(w.onPremisesPrefixes).join(', '))} · ${w.redundancy} edge(s) · layer ${esc(w.layer)}</dd>`}
         <dt>Encryption</dt><dd>MACsec GCM-AES-XPN-256</dd>
         <dt>Estimated price</dt><dd id="price">${price != null ? `${esc(price.toFixed(2))} ${esc(e.currency)} per hour` : 'not on the price list'}</dd>
-      </dl></div>`;
+      </dl>
+      <div id="compare-box"><label for="w-gb">GB sent a month</label>
+        <input type="text" id="w-gb" inputmode="decimal" value="${esc(w.gbPerMonth)}" aria-describedby="compare">
+        <p id="compare" aria-live="polite"></p></div></div>`;
     }
     const last = w.step === 3;
     return `${head}<form id="wizard" novalidate>${body}
@@ -628,7 +649,31 @@ async function createWizard() {
       </div></form>`;
   };
 
+  // The review step's comparison: this connection a month against a VPN and public transfer.
+  const compare = debounce(async () => {
+    const out = document.getElementById('compare');
+    if (!out) return;
+    const gb = Number(w.gbPerMonth);
+    if (!(gb >= 0)) { out.textContent = 'Give the GB a month as a number.'; return; }
+    try {
+      const c = await api('GET', `/v1/cost/compare?${new URLSearchParams({ environmentId: w.environmentId, bandwidth: w.bandwidth, gbPerMonth: String(gb) })}`);
+      const m = (v) => money(c.currency, v);
+      const parts = [`A month (${c.hours} hours) with ${gb} GB: ${m(c.interconnect.total)} here`];
+      if (c.vpn) parts.push(`${m(c.vpn.total)} over ${c.vpn.name}`);
+      if (c.public) parts.push(`${m(c.public.total)} over ${c.public.name}`);
+      const even = c.breakEvenGbVsVpn != null ? ` Cheaper than the VPN above ${c.breakEvenGbVsVpn} GB a month.` : '';
+      out.textContent = `${parts.join('; ')}.${even}`;
+    } catch (e) {
+      out.textContent = `No comparison: ${e.message}`;
+    }
+  }, 250);
+
   const bind = () => {
+    const gbField = document.getElementById('w-gb');
+    if (gbField) {
+      gbField.addEventListener('input', () => { w.gbPerMonth = gbField.value; compare(); });
+      compare();
+    }
     const on = (id, key, ev = 'input') => {
       const el = document.getElementById(id);
       if (el) el.addEventListener(ev, () => { w[key] = el.value; if (key === 'environmentId') { w.bandwidth = ''; draw(); } check(); });
@@ -1212,3 +1257,128 @@ async function alarmPage(id) {
 }
 
 render();
+
+// ---------------------------------------------------------------------------------------------
+// Usage and quotas
+
+// `YYYY-MM` of a date, UTC.
+const monthOf = (d) => `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
+let usageMonth = monthOf(new Date());
+
+const KIND_TEXT = { 'connection-hours': 'Connection hours', 'data-transfer-out': 'Data sent', 'data-transfer-in': 'Data received' };
+
+// A month's statement (the operator, without an account: every account's total). The month is
+// chosen above it; a bar per day below the heading.
+async function usagePage(account) {
+  setTitle('Usage');
+  const q = new URLSearchParams({ month: usageMonth });
+  const all = session.operator && !account;
+  if (account) q.set('accountId', account);
+  const head = `<h1>Usage</h1><form id="usage-month" class="inline" novalidate>
+      <label for="month">Month</label><input type="month" id="month" value="${esc(usageMonth)}">
+      <button type="submit">Show</button></form>`;
+  if (all) {
+    const s = await api('GET', `/v1/usage/accounts?${q}`);
+    show(`${head}<p class="hint">Every account's charges for ${esc(s.month)}${s.monthToDate ? ', to date' : ''}.</p>
+      <div class="table-wrap"><table id="usage-accounts"><thead><tr><th>Account</th><th class="num">Charges</th><th class="num">Credits</th><th class="num">Total</th></tr></thead><tbody>
+      ${s.accounts.map((a) => `<tr><td><a href="#/usage/${esc(a.account)}">${esc(a.account)}</a></td><td class="num">${money(s.currency, a.subtotal)}</td>
+        <td class="num">${a.credits ? `−${money(s.currency, a.credits)}` : '-'}</td><td class="num">${money(s.currency, a.total)}</td></tr>`).join('')
+        || '<tr><td colspan="4" class="muted">Nothing metered this month.</td></tr>'}</tbody>
+      <tfoot><tr><th>All accounts</th><td></td><td></td><td class="num" id="usage-total">${money(s.currency, s.total)}</td></tr></tfoot></table></div>`);
+  } else {
+    const s = await api('GET', `/v1/usage?${q}`);
+    const m = (v) => money(s.currency, v);
+    show(`${head}<h2>${esc(s.month)} · account <code>${esc(s.account)}</code></h2>
+      <p class="hint">${s.monthToDate ? `To date: every hour before ${esc(new Date(s.meteredThrough).toLocaleString())} is metered.` : 'The whole month.'} Hours are billed while a connection is available, down or updating; the owner pays.</p>
+      <figure class="chart" id="usage-days" aria-label="Charges per day"></figure>
+      <div class="table-wrap"><table id="usage-lines"><thead><tr><th>Connection</th><th>What</th><th class="num">Quantity</th><th class="num">Unit price</th><th class="num">Amount</th></tr></thead><tbody>
+      ${s.lines.map((l) => `<tr><td><a href="#/connections/${esc(l.connectionId)}">${esc(l.connectionId)}</a></td>
+        <td>${esc(KIND_TEXT[l.kind] || l.kind)}${l.bandwidth ? ` at ${esc(l.bandwidth)}` : ''}</td>
+        <td class="num">${esc(l.quantity)} ${esc(l.unit)}</td><td class="num">${m(l.unitPrice)}</td><td class="num">${m(l.amount)}</td></tr>`).join('')
+        || '<tr><td colspan="5" class="muted">Nothing metered in this month.</td></tr>'}</tbody>
+      <tfoot><tr><th colspan="4">Charges</th><td class="num">${m(s.subtotal)}</td></tr>
+      ${s.credits.map((c) => `<tr class="credit"><th colspan="4">SLA credit for <a href="#/connections/${esc(c.connectionId)}">${esc(c.connectionId)}</a>:
+          available ${esc(c.availabilityPercent)}% of the month against ${esc(c.slaPercent)}%, so ${esc(c.creditPercent)}% of its hours back
+          <ul class="outages">${c.outages.map((o) => `<li>down ${esc(new Date(o.start).toLocaleString())} to ${esc(new Date(o.end).toLocaleString())} (${esc(o.minutes)} min)</li>`).join('')}</ul></th>
+        <td class="num">−${m(c.amount)}</td></tr>`).join('')}
+      <tr><th colspan="4">Total</th><td class="num" id="usage-total">${m(s.total)}</td></tr></tfoot></table></div>
+      ${s.rightSizing.length ? `<h2>Right-sizing</h2><ul id="usage-sizing">${s.rightSizing.map((r) => `<li><a href="#/connections/${esc(r.connectionId)}">${esc(r.connectionId)}</a>: ${esc(r.message)}</li>`).join('')}</ul>` : ''}
+      ${s.overVpn ? `<p id="usage-vpn">This month over a VPN: <strong>${m(s.overVpn.amount)}</strong> (${esc(s.overVpn.name)})${s.overPublic ? `; over public transfer: ${m(s.overPublic.amount)} (${esc(s.overPublic.name)})` : ''}.</p>` : ''}`);
+    drawDays(s);
+  }
+  document.getElementById('usage-month').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const v = document.getElementById('month').value;
+    if (/^\d{4}-\d{2}$/.test(v)) usageMonth = v;
+    usagePage(account).catch((e) => show(`<h1>Usage</h1><p class="error" role="alert">${esc(e.message)}</p>`));
+  });
+}
+
+// The statement's charges per day as bars, every day of the month on the axis.
+function drawDays(s) {
+  const el = document.getElementById('usage-days');
+  const [y, mo] = s.month.split('-').map(Number);
+  const days = new Date(Date.UTC(y, mo, 0)).getUTCDate();
+  const byDate = new Map(s.days.map((d) => [d.date, d.amount]));
+  const xs = [];
+  const vs = [];
+  for (let d = 1; d <= days; d += 1) {
+    const t = Date.UTC(y, mo - 1, d) / 1000;
+    xs.push(t);
+    vs.push(byDate.get(new Date(t * 1000).toISOString().slice(0, 10)) ?? null);
+  }
+  const u = new uPlot({
+    title: 'Charges per day',
+    width: Math.max(280, el.clientWidth || 600),
+    height: 180,
+    series: [{ value: (u2, v) => (v == null ? '-' : new Date(v * 1000).toISOString().slice(0, 10)) },
+      { label: 'Charges', stroke: COLORS[0], fill: `${COLORS[0]}66`, paths: uPlot.paths.bars({ size: [0.7, 40] }), points: { show: false }, value: (u2, v) => (v == null ? '-' : money(s.currency, v)) }],
+    scales: { x: { time: true, range: () => [xs[0] - 43200, xs[xs.length - 1] + 43200] }, y: { range: (u2, min, max) => [0, max > 0 ? max * 1.15 : 1] } },
+    axes: [{}, { size: 70, values: (u2, vals) => vals.map((v) => money(s.currency, v)) }],
+  }, [xs, vs], el);
+  charts.push(u);
+  el.dataset.points = String(vs.filter((v) => v != null).length);
+}
+
+// An account's quotas: each with its value, default and use (a bar); the operator picks the
+// account and sets values.
+async function quotasPage(account) {
+  setTitle('Quotas');
+  const q = account ? `?${new URLSearchParams({ accountId: account })}` : '';
+  const list = await api('GET', `/v1/quotas${q}`);
+  const accounts = session.operator ? (await api('GET', '/v1/accounts')).accounts || [] : [];
+  const who = list.accountId || account || session.accountId;
+  const pct = (x) => (x.value ? Math.min(100, Math.round((100 * x.used) / x.value)) : 100);
+  show(`<h1>Quotas</h1>
+    ${session.operator ? `<form id="quota-account" class="inline" novalidate><label for="qa">Account</label>
+      <select id="qa">${accounts.map((a) => `<option value="${esc(a.accountId)}"${a.accountId === who ? ' selected' : ''}>${esc(a.name)} (${esc(a.accountId)})</option>`).join('')}</select></form>` : ''}
+    <p class="hint">How much of each resource the account may hold. A create past a quota is refused, naming it; the operator sets the values.</p>
+    <div class="table-wrap"><table id="quotas"><thead><tr><th>Quota</th><th class="num">Used</th><th class="num">Value</th><th class="num">Default</th><th>Use</th><th>What it counts</th></tr></thead><tbody>
+    ${list.quotas.map((x) => `<tr data-quota="${esc(x.name)}"><td><code>${esc(x.name)}</code></td><td class="num">${esc(x.used)}</td><td class="num">${esc(x.value)}</td><td class="num">${esc(x.defaultValue)}</td>
+      <td><meter min="0" max="100" low="70" high="90" optimum="0" value="${pct(x)}" aria-label="${esc(x.name)}: ${pct(x)}% used">${pct(x)}%</meter></td><td class="hint">${esc(x.description || '')}</td></tr>`).join('')}
+    </tbody></table></div>
+    ${session.operator && canWrite() ? `<h2>Set a quota</h2><form id="set-quota" class="panel" novalidate>
+      <label for="sq-name">Quota</label><select id="sq-name">${list.quotas.map((x) => `<option>${esc(x.name)}</option>`).join('')}</select>
+      <label for="sq-value">Value</label><input type="text" id="sq-value" inputmode="numeric" aria-describedby="sq-hint">
+      <p class="hint" id="sq-hint">Empty puts the quota back to its default.</p>
+      <p class="error" id="sq-error" role="alert"></p>
+      <div class="actions"><button class="primary" type="submit">Set</button></div></form>` : ''}`);
+  const pick = document.getElementById('qa');
+  if (pick) pick.addEventListener('change', () => { location.hash = `#/quotas/${pick.value}`; });
+  const form = document.getElementById('set-quota');
+  if (form) {
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const err = document.getElementById('sq-error');
+      err.textContent = '';
+      const text = document.getElementById('sq-value').value.trim();
+      if (text !== '' && !/^\d+$/.test(text)) { err.textContent = 'A value is a whole number (or empty for the default).'; return; }
+      try {
+        await api('POST', '/v1/quotas', { accountId: who, quota: document.getElementById('sq-name').value, value: text === '' ? null : Number(text) });
+        await quotasPage(account || who);
+      } catch (e) {
+        err.textContent = e.message;
+      }
+    });
+  }
+}

@@ -9,6 +9,7 @@ use crate::error::{ApiError, AuthFailure};
 use axum::extract::{FromRequest, Request};
 use bytes::Bytes;
 use xc_control::Caller;
+use xc_types::api::audit::PrincipalKind;
 
 /// An authenticated request: who sent it, and its body (already read for the signature).
 #[derive(Debug)]
@@ -95,6 +96,10 @@ pub async fn authenticate(
                 return Err(ApiError::Auth(AuthFailure::Csrf));
             }
         }
+        crate::audit::Slot::set(
+            &parts.extensions,
+            crate::audit::Who::caller(&caller, PrincipalKind::ConsoleSession),
+        );
         return Ok(caller);
     }
     let header = parts
@@ -150,5 +155,9 @@ pub async fn authenticate(
         tracing::info!(key = %auth.access_key_id, source = ?source, error = %e, "signature refused");
         ApiError::Auth(AuthFailure::Signature(e))
     })?;
+    crate::audit::Slot::set(
+        &parts.extensions,
+        crate::audit::Who::caller(&caller, PrincipalKind::AccessKey),
+    );
     Ok(caller)
 }

@@ -6,10 +6,12 @@
 //! The console calls the native API (`/v1/...`) like any client, authenticated by its session
 //! cookie instead of a signature (see [`crate::auth`]).
 
+use crate::audit::{Slot, Who};
 use crate::auth::{SESSION_COOKIE, cookie};
 use crate::error::ApiError;
 use crate::extract::{Body, Id, Q, Source};
 use crate::{AppState, Reply};
+use axum::Extension;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -17,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use sha2::Digest;
 use std::sync::LazyLock;
+use xc_types::api::audit::PrincipalKind;
 
 const INDEX: &str = include_str!("../console/index.html");
 
@@ -191,6 +194,7 @@ fn session_cookie(value: &str, max_age: i64, secure: bool) -> HeaderValue {
 async fn sign_in(
     State(s): State<AppState>,
     Source(source): Source,
+    slot: Option<Extension<Slot>>,
     headers: HeaderMap,
     Body(body): Body<SIGN_IN_MAX_BODY>,
 ) -> Response {
@@ -210,6 +214,9 @@ async fn sign_in(
         .await
     {
         Ok(session) => {
+            if let Some(Extension(slot)) = slot {
+                slot.note(Who::caller(&session.caller, PrincipalKind::ConsoleSession));
+            }
             let mut r =
                 Reply::json(200, &view(&session.caller, session.csrf.clone())).into_response();
             r.headers_mut().insert(
@@ -224,11 +231,19 @@ async fn sign_in(
 
 /// Ends the session on the server (its cookie and CSRF token stop working everywhere) and
 /// clears the cookie.
-async fn sign_out(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(token) = cookie(&headers, SESSION_COOKIE)
-        && let Err(e) = s.service.sign_out(token).await
-    {
-        return secure(ApiError::from(e).into_response(), "no-store");
+async fn sign_out(
+    State(s): State<AppState>,
+    slot: Option<Extension<Slot>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+        // Whose session ends, for the audit trail (an unknown one ends nothing).
+        if let (Ok(Some(caller)), Some(Extension(slot))) = (s.service.session(token).await, &slot) {
+            slot.note(Who::caller(&caller, PrincipalKind::ConsoleSession));
+        }
+        if let Err(e) = s.service.sign_out(token).await {
+            return secure(ApiError::from(e).into_response(), "no-store");
+        }
     }
     let mut r = StatusCode::NO_CONTENT.into_response();
     r.headers_mut()
@@ -238,7 +253,11 @@ async fn sign_out(State(s): State<AppState>, headers: HeaderMap) -> Response {
 
 /// Who is signed in: `{"signedIn": false}` when nobody is (not an error: the console asks this
 /// first, on every load).
-async fn session(State(s): State<AppState>, headers: HeaderMap) -> Response {
+async fn session(
+    State(s): State<AppState>,
+    slot: Option<Extension<Slot>>,
+    headers: HeaderMap,
+) -> Response {
     let nobody = || {
         secure(
             Reply::json(200, &serde_json::json!({ "signedIn": false })).into_response(),
@@ -250,6 +269,9 @@ async fn session(State(s): State<AppState>, headers: HeaderMap) -> Response {
     };
     match s.service.session(token).await {
         Ok(Some(caller)) => {
+            if let Some(Extension(slot)) = slot {
+                slot.note(Who::caller(&caller, PrincipalKind::ConsoleSession));
+            }
             let csrf = s.service.csrf_token(token);
             secure(
                 Reply::json(200, &view(&caller, csrf)).into_response(),

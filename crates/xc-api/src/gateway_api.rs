@@ -47,9 +47,22 @@ async fn gateway(s: &AppState, headers: &http::HeaderMap) -> Result<String, ApiE
     Ok(s.service.authenticate_gateway(cred).await?.id)
 }
 
-async fn register(State(s): State<AppState>, Body(b): Body<GATEWAY_MAX_BODY>) -> R {
+async fn register(
+    State(s): State<AppState>,
+    slot: Option<axum::Extension<crate::audit::Slot>>,
+    Body(b): Body<GATEWAY_MAX_BODY>,
+) -> R {
     let req = body::<r::RegisterGateway>(&b)?;
-    reply::<r::RegisterGateway>(&s.service.register_gateway(req).await?)
+    let registered = s.service.register_gateway(req).await?;
+    if let Some(axum::Extension(slot)) = slot {
+        slot.note(crate::audit::Who {
+            account: registered.account,
+            key: None,
+            principal: xc_types::api::audit::PrincipalKind::Gateway,
+        });
+    }
+    let id = Some(registered.response.gateway_id.clone());
+    Ok(reply::<r::RegisterGateway>(&registered.response)?.naming(id))
 }
 
 async fn config(

@@ -10,6 +10,7 @@
 //! Errors are mapped to the wire once, in [`error::ApiError::parts`].
 //! Architecture invariant: no business rule lives here; no SQL, no state but the `Service`.
 
+pub mod audit;
 pub mod auth;
 pub mod aws;
 pub mod cbor;
@@ -104,7 +105,21 @@ impl Reply {
                 HeaderValue::from_static("AWS4-HMAC-SHA256"),
             );
         }
+        r.extensions_mut().insert(audit::Noted::error(code));
         Self(close_if(&e, r))
+    }
+
+    /// Names `resource` (what the request named) in the answer's audit record, unless the
+    /// answer named one itself.
+    pub(crate) fn naming(mut self, resource: Option<String>) -> Self {
+        let noted = self
+            .0
+            .extensions_mut()
+            .get_or_insert_default::<audit::Noted>();
+        if noted.resource.is_none() {
+            noted.resource = resource;
+        }
+        self
     }
 
     pub fn json<T: serde::Serialize>(status: u16, v: &T) -> Self {
@@ -117,11 +132,12 @@ impl Reply {
 
     fn aws_json(result: Result<serde_json::Value, ApiError>) -> Self {
         match result {
-            Ok(v) => Self(Self::with(
-                200,
-                JSON_1_0,
-                serde_json::to_vec(&v).unwrap_or_default(),
-            )),
+            Ok(v) => {
+                let mut r = Self::with(200, JSON_1_0, serde_json::to_vec(&v).unwrap_or_default());
+                r.extensions_mut()
+                    .insert(audit::Noted::resource(audit::resource_of(&v)));
+                Self(r)
+            }
             Err(e) => {
                 let (code, status, message) = e.aws_parts();
                 let body = serde_json::json!({ "__type": format!("{}#{code}", error::NAMESPACE), "message": message });
@@ -132,6 +148,7 @@ impl Reply {
                 );
                 r.headers_mut()
                     .insert("x-amzn-errortype", HeaderValue::from_static(code));
+                r.extensions_mut().insert(audit::Noted::error(code));
                 Self(close_if(&e, r))
             }
         }
@@ -148,6 +165,10 @@ impl Reply {
             }
         };
         let mut r = Self::with(status, CBOR, cbor::encode(&value));
+        r.extensions_mut().insert(match code {
+            Some(code) => audit::Noted::error(code),
+            None => audit::Noted::resource(audit::resource_of(&value)),
+        });
         if close {
             r.headers_mut()
                 .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
@@ -192,10 +213,15 @@ pub fn router(service: Arc<Service>, limits: &serve::Limits) -> Router {
         .merge(console::routes())
         .merge(native::routes())
         .merge(gateway_api::routes())
-        // Every routed request timed by its operation (the server's `/metrics`).
+        // Every routed request timed by its operation (the server's `/metrics`), and recorded
+        // in the audit trail once its caller is known.
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             prometheus::timed,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit::record,
         ))
         // Routing failures answer in the native error shape too (axum adds the Allow header).
         .fallback(no_route)
@@ -263,7 +289,8 @@ async fn aws_json_handler(State(state): State<AppState>, req: axum::extract::Req
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::Serialization(format!("request body is not valid JSON: {e}")))
     };
-    Reply::aws_json(run_operation(&state, &parts, &body, op, input).await)
+    let named = input.as_ref().ok().and_then(audit::named_in);
+    Reply::aws_json(run_operation(&state, &parts, &body, op, input).await).naming(named)
 }
 
 async fn aws_cbor_handler(
@@ -277,7 +304,8 @@ async fn aws_cbor_handler(
         Err(e) => return Reply::aws_cbor(Err(e)),
     };
     let input = cbor::decode(&body).map_err(ApiError::Serialization);
-    Reply::aws_cbor(run_operation(&state, &parts, &body, &op, input).await)
+    let named = input.as_ref().ok().and_then(audit::named_in);
+    Reply::aws_cbor(run_operation(&state, &parts, &body, &op, input).await).naming(named)
 }
 
 fn header(h: &HeaderMap, name: &str) -> Option<String> {

@@ -34,9 +34,17 @@ where
     router.route(E::PATH, m)
 }
 
-/// Route `E`'s success: its response type, with its status.
+/// Route `E`'s success: its response type, with its status. A create's answer names what it
+/// made for the audit trail (the routes with an `{id}` name theirs in the path).
 pub(crate) fn reply<E: Endpoint>(v: &E::Response) -> R {
-    Ok(Reply::json(E::STATUS, v))
+    let r = Reply::json(E::STATUS, v);
+    if E::METHOD == Method::Post && !E::PATH.contains('{') {
+        let named = serde_json::to_value(v)
+            .ok()
+            .and_then(|v| crate::audit::resource_of(&v));
+        return Ok(r.naming(named));
+    }
+    Ok(r)
 }
 
 pub fn routes() -> Router<AppState> {
@@ -49,6 +57,14 @@ pub fn routes() -> Router<AppState> {
     rt = on::<r::ListAccessKeys, _, _>(rt, list_keys);
     rt = on::<r::ListQuotas, _, _>(rt, list_quotas);
     rt = on::<r::SetQuota, _, _>(rt, set_quota);
+    rt = on::<r::ListAuditRecords, _, _>(rt, list_audit);
+    rt = on::<r::GetUsage, _, _>(rt, get_usage);
+    rt = on::<r::CreateMaintenanceWindow, _, _>(rt, create_maintenance);
+    rt = on::<r::ListMaintenanceWindows, _, _>(rt, list_maintenance);
+    rt = on::<r::DeleteMaintenanceWindow, _, _>(rt, delete_maintenance);
+    rt = on::<r::ListAccountUsage, _, _>(rt, account_usage);
+    rt = on::<r::CompareCost, _, _>(rt, compare_cost);
+    rt = on::<r::VerifyAuditTrail, _, _>(rt, verify_audit);
     rt = on::<r::UpdateAccessKey, _, _>(rt, update_key);
     rt = on::<r::DeleteAccessKey, _, _>(rt, delete_key);
     rt = on::<r::ListEnvironments, _, _>(rt, list_environments);
@@ -147,6 +163,43 @@ async fn list_quotas(State(s): State<AppState>, Q(q): Q<AccountQuery>, a: Authed
             .list_quotas(&a.caller, q.account_id.as_deref())
             .await?,
     )
+}
+
+async fn list_audit(State(s): State<AppState>, Q(q): Q<audit::AuditQuery>, a: Authed) -> R {
+    reply::<r::ListAuditRecords>(&s.service.list_audit(&a.caller, q).await?)
+}
+
+async fn create_maintenance(State(s): State<AppState>, a: Authed) -> R {
+    let req = a.body::<r::CreateMaintenanceWindow>()?;
+    reply::<r::CreateMaintenanceWindow>(&s.service.create_maintenance(&a.caller, req).await?)
+}
+
+async fn list_maintenance(State(s): State<AppState>, a: Authed) -> R {
+    reply::<r::ListMaintenanceWindows>(&s.service.list_maintenance(&a.caller).await?)
+}
+
+async fn delete_maintenance(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
+    reply::<r::DeleteMaintenanceWindow>(&s.service.delete_maintenance(&a.caller, &id).await?)
+}
+
+async fn get_usage(State(s): State<AppState>, Q(q): Q<usage::UsageQuery>, a: Authed) -> R {
+    reply::<r::GetUsage>(&s.service.usage(&a.caller, q).await?)
+}
+
+async fn account_usage(State(s): State<AppState>, Q(q): Q<usage::UsageQuery>, a: Authed) -> R {
+    reply::<r::ListAccountUsage>(&s.service.account_usage(&a.caller, q).await?)
+}
+
+async fn compare_cost(
+    State(s): State<AppState>,
+    Q(q): Q<usage::CostCompareQuery>,
+    _a: Authed,
+) -> R {
+    reply::<r::CompareCost>(&s.service.compare_cost(&q)?)
+}
+
+async fn verify_audit(State(s): State<AppState>, a: Authed) -> R {
+    reply::<r::VerifyAuditTrail>(&s.service.verify_audit(&a.caller).await?)
 }
 
 async fn set_quota(State(s): State<AppState>, a: Authed) -> R {

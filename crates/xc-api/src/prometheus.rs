@@ -12,7 +12,7 @@
 use crate::error::AuthFailure;
 use crate::extract::Source;
 use crate::{ApiError, AppState};
-use axum::extract::{MatchedPath, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -171,6 +171,13 @@ async fn health(s: &AppState, out: &mut String) {
     );
     let _ = writeln!(out, "# TYPE {name} histogram");
     s.service.telemetry.reconciler.write(out, name, "");
+    let name = "xconnect_audit_write_failures_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Requests answered whose audit record could not be stored (a full disk)."
+    );
+    let _ = writeln!(out, "# TYPE {name} counter");
+    let _ = writeln!(out, "{name} {}", s.service.telemetry.audit_write_failures());
     if let Ok(n) = s.service.gateways_connected().await {
         let name = "xconnect_gateways_connected";
         let _ = writeln!(out, "# HELP {name} Gateways that reported within 30 s.");
@@ -197,31 +204,9 @@ pub(crate) async fn timed(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let path = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_default();
-    let aws_op = |v: &str| {
-        let ok = !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric());
-        format!("aws:{}", if ok { v } else { "?" })
-    };
-    let operation = if path == "/" && req.method() == axum::http::Method::POST {
-        let target = req
-            .headers()
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|t| t.strip_prefix("Interconnect."))
-            .unwrap_or_default();
-        aws_op(target)
-    } else if let Some(op) = req
-        .uri()
-        .path()
-        .strip_prefix("/service/Interconnect/operation/")
-    {
-        aws_op(op)
-    } else {
-        format!("{} {path}", req.method())
+    let operation = match crate::audit::Operation::of(&req) {
+        crate::audit::Operation::Aws(op) => format!("aws:{op}"),
+        crate::audit::Operation::Route(method, path) => format!("{method} {path}"),
     };
     let began = std::time::Instant::now();
     let r = next.run(req).await;

@@ -372,6 +372,55 @@ impl Client {
         };
         self.send::<r::ListQuotas>(&[], Some(&q), None).await
     }
+    pub async fn list_audit(
+        &self,
+        q: &xc_types::api::audit::AuditQuery,
+    ) -> Result<xc_types::api::audit::AuditList, ClientError> {
+        self.send::<r::ListAuditRecords>(&[], Some(q), None).await
+    }
+    pub async fn create_maintenance(
+        &self,
+        req: &xc_types::api::maintenance::CreateMaintenanceRequest,
+    ) -> Result<xc_types::api::maintenance::MaintenanceWindow, ClientError> {
+        self.send::<r::CreateMaintenanceWindow>(&[], None, Some(req))
+            .await
+    }
+    pub async fn list_maintenance(
+        &self,
+    ) -> Result<xc_types::api::maintenance::MaintenanceList, ClientError> {
+        self.send::<r::ListMaintenanceWindows>(&[], None, None)
+            .await
+    }
+    pub async fn delete_maintenance(
+        &self,
+        id: &str,
+    ) -> Result<xc_types::api::Deleted, ClientError> {
+        self.send::<r::DeleteMaintenanceWindow>(&[id], None, None)
+            .await
+    }
+    pub async fn usage(
+        &self,
+        q: &xc_types::api::usage::UsageQuery,
+    ) -> Result<xc_types::api::usage::Statement, ClientError> {
+        self.send::<r::GetUsage>(&[], Some(q), None).await
+    }
+    pub async fn account_usage(
+        &self,
+        q: &xc_types::api::usage::UsageQuery,
+    ) -> Result<xc_types::api::usage::UsageSummary, ClientError> {
+        self.send::<r::ListAccountUsage>(&[], Some(q), None).await
+    }
+    pub async fn compare_cost(
+        &self,
+        q: &xc_types::api::usage::CostCompareQuery,
+    ) -> Result<xc_types::api::usage::CostComparison, ClientError> {
+        self.send::<r::CompareCost>(&[], Some(q), None).await
+    }
+    pub async fn verify_audit(
+        &self,
+    ) -> Result<xc_types::api::audit::AuditVerification, ClientError> {
+        self.send::<r::VerifyAuditTrail>(&[], None, None).await
+    }
     pub async fn set_quota(
         &self,
         req: &xc_types::api::quotas::SetQuotaRequest,

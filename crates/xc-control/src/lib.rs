@@ -10,6 +10,8 @@
 //! - Secrets (access-key secrets, activation keys) never reach logs or `Debug` output.
 
 mod alarms;
+pub mod audit;
+pub mod billing;
 pub mod catalog;
 pub mod destinations;
 mod error;

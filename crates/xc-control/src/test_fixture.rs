@@ -55,27 +55,38 @@ pub(crate) async fn register(
         })
         .await
         .expect("register")
+        .response
         .gateway_id
 }
 
 /// Two tenants, an attach point and a gateway each, and an accepted connection between them.
 pub(crate) async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Arc::new(xc_store::Store::open(&dir.path().join("db")).expect("store"));
-    let clock = Arc::new(ManualClock::default());
-    clock.0.store(1_800_000_000, Ordering::SeqCst);
-    let config = ServiceConfig {
+    fixture_at(1_800_000_000, Catalog::default_catalog()).await
+}
+
+/// The configuration of a fixture's service.
+pub(crate) fn config() -> ServiceConfig {
+    ServiceConfig {
         region: "us-east-1".into(),
         endpoint: "http://test".into(),
         key_lifetime_secs: 3600,
         webhook_allow: vec!["127.0.0.0/8".parse().expect("network")],
         rate_limits: Default::default(),
-    };
+        audit_retention_secs: crate::DEFAULT_AUDIT_RETENTION_SECS,
+    }
+}
+
+/// [`fixture`] with its clock at `now` and `catalog`.
+pub(crate) async fn fixture_at(now: i64, catalog: Catalog) -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(xc_store::Store::open(&dir.path().join("db")).expect("store"));
+    let clock = Arc::new(ManualClock::default());
+    clock.0.store(now, Ordering::SeqCst);
     let service = Service::new(
         store,
-        Catalog::default_catalog(),
+        catalog,
         Secrets::from_master(&[9; 32]),
-        config,
+        config(),
         clock.clone(),
     )
     .await

@@ -26,6 +26,7 @@ async fn fixture() -> Fixture {
         key_lifetime_secs: 3600,
         webhook_allow: vec!["127.0.0.0/8".parse().expect("network")],
         rate_limits: Default::default(),
+        audit_retention_secs: xc_control::DEFAULT_AUDIT_RETENTION_SECS,
     };
     let service = Service::new(
         store,

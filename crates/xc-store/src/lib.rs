@@ -16,19 +16,25 @@
 //! ```
 
 mod alarms;
+mod audit;
 mod db;
 mod events;
 mod histogram;
+mod maintenance;
 mod metrics;
 mod migrate;
 mod quotas;
+mod usage;
 
 pub use alarms::{AlarmHistoryRecord, AlarmRecord, AttemptRecord, DeliveryRecord, WebhookRecord};
+pub use audit::{AuditFilter, AuditRow};
 pub use db::{ConnectionFilter, Db, IdempotencyRecord, NewLink, Page};
 pub use events::EventRecord;
 pub use histogram::Histogram;
+pub use maintenance::MaintenanceRow;
 pub use metrics::{LinkMinute, ROLLUP_SPANS};
 pub use quotas::Counted;
+pub use usage::{Meterable, MeteredRow};
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

@@ -17,6 +17,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0011_link_rollups.sql"),
     include_str!("migrations/0012_link_states.sql"),
     include_str!("migrations/0013_quotas.sql"),
+    include_str!("migrations/0014_audit.sql"),
+    include_str!("migrations/0015_usage.sql"),
+    include_str!("migrations/0016_maintenance.sql"),
 ];
 
 pub(crate) fn run(conn: &mut rusqlite::Connection) -> Result<(), StoreError> {

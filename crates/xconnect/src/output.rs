@@ -7,6 +7,9 @@ use serde::Serialize;
 pub enum Format {
     Table,
     Json,
+    /// Comma-separated values: a list's columns with a heading row (RFC 4180 quoting); a
+    /// resource as `field,value` rows.
+    Csv,
 }
 
 /// Prints a resource: as JSON, or as `key: value` lines of its top-level fields.
@@ -24,8 +27,34 @@ pub fn print_object<T: Serialize>(format: Format, v: &T) -> anyhow::Result<()> {
                 println!("{k:<width$}  {}", cell(v));
             }
         }
+        Format::Csv => {
+            println!("field,value");
+            if let Some(map) = value.as_object() {
+                for (k, v) in map {
+                    println!("{},{}", csv_cell(k), csv_cell(&cell(v)));
+                }
+            }
+        }
     }
     Ok(())
+}
+
+/// A CSV cell, quoted when it holds a comma, a quote or a line break (RFC 4180).
+pub fn csv_cell(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+/// One CSV row.
+pub fn csv_row<S: AsRef<str>>(cells: &[S]) -> String {
+    cells
+        .iter()
+        .map(|c| csv_cell(c.as_ref()))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// A column of a table: its heading and what it shows of an item. Each table's columns are
@@ -84,11 +113,19 @@ pub fn print_list<W: Serialize, T>(
                 println!("(none)");
             }
         }
+        Format::Csv => {
+            let names: Vec<&str> = columns.iter().map(|c| c.name).collect();
+            println!("{}", csv_row(&names));
+            for it in items {
+                let cells: Vec<String> = columns.iter().map(|c| cell(&(c.value)(it))).collect();
+                println!("{}", csv_row(&cells));
+            }
+        }
     }
     Ok(())
 }
 
-fn cell(v: &serde_json::Value) -> String {
+pub fn cell(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::Null => "-".into(),
         serde_json::Value::String(s) => s.clone(),

@@ -78,6 +78,9 @@ pub struct ServerArgs {
     /// Writes an access key may send at once after a quiet spell (default: twice --write-rate).
     #[arg(long, value_name = "REQUESTS", requires = "write_rate")]
     write_burst: Option<f64>,
+    /// How long audit records are kept (the oldest are removed once an hour).
+    #[arg(long, default_value = "90d", value_parser = crate::cli::parse_duration)]
+    audit_retention: std::time::Duration,
 }
 
 /// Raises the soft open-file limit to the hard one; returns the limit in force.
@@ -239,6 +242,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         key_lifetime_secs: xc_control::DEFAULT_KEY_LIFETIME_SECS,
         webhook_allow: args.webhook_allow.clone(),
         rate_limits: args.rate_limits()?,
+        audit_retention_secs: i64::try_from(args.audit_retention.as_secs()).unwrap_or(i64::MAX),
     };
     let service = Service::new(
         store.clone(),

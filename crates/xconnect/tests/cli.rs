@@ -8,28 +8,6 @@ use serde_json::Value;
 use std::process::Command;
 use xc_types::api::Credentials;
 
-struct Run {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-fn xconnect(server: &Server, c: &Credentials, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_xconnect"))
-        .args(args)
-        .env("XCONNECT_ENDPOINT", &server.endpoint)
-        .env("AWS_ACCESS_KEY_ID", c.access_key_id.as_str())
-        .env("AWS_SECRET_ACCESS_KEY", &c.secret_access_key)
-        .env_remove("AWS_REGION")
-        .output()
-        .expect("run xconnect");
-    Run {
-        ok: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 fn json(r: Run) -> Value {
     assert!(r.ok, "command failed: {}", r.stderr);
     serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.stdout))

@@ -5,8 +5,6 @@
 use super::connections::fmt_time;
 use super::{Caller, Service, page_limit};
 use crate::{Result, ServiceError};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use xc_store::EventRecord;
 use xc_types::ConnectionId;
 use xc_types::api::events::{Event, EventList, EventType, EventsQuery};
@@ -36,14 +34,7 @@ impl Service {
     /// `after`, oldest first, a page at a time.
     pub async fn list_events(&self, caller: &Caller, q: EventsQuery) -> Result<EventList> {
         let since = match &q.since {
-            Some(s) => OffsetDateTime::parse(s, &Rfc3339)
-                .map(|t| t.unix_timestamp())
-                .map_err(|e| {
-                    ServiceError::validation(
-                        "since",
-                        format!("`{s}` is not an RFC 3339 time ({e})"),
-                    )
-                })?,
+            Some(s) => super::parse_time("since", s)?,
             None => self.now() - DEFAULT_SPAN_SECS,
         };
         let after = i64::try_from(q.after.unwrap_or(0))

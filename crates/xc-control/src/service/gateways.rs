@@ -64,6 +64,13 @@ fn router_id(g: &GatewayRecord) -> String {
     }
 }
 
+/// A gateway registered: the answer it gets, and the account it belongs to.
+#[derive(Debug)]
+pub struct Registered {
+    pub response: RegisterResponse,
+    pub account: AccountId,
+}
+
 impl Service {
     /// Wakes the blocking queries of gateways: their configuration may have changed.
     pub(crate) fn config_changed(&self) {
@@ -140,7 +147,7 @@ impl Service {
     }
 
     /// Redeems a registration token: the gateway gets its id and secret (shown once).
-    pub async fn register_gateway(&self, req: RegisterRequest) -> Result<RegisterResponse> {
+    pub async fn register_gateway(&self, req: RegisterRequest) -> Result<Registered> {
         let name = req.name.clone();
         if !xc_types::api::schema::is_name(&name, 64) {
             return Err(ServiceError::validation(
@@ -179,7 +186,8 @@ impl Service {
         let now = self.now();
         let version = req.version.chars().take(64).collect::<String>();
         let gid = id.clone();
-        self.store
+        let account = self
+            .store
             .write(move |db| {
                 let t = db.get_gateway_token(&hash)?.ok_or_else(|| {
                     ServiceError::AccessDenied("unknown registration token".into())
@@ -207,7 +215,7 @@ impl Service {
                 }
                 db.insert_gateway(&GatewayRecord {
                     id: gid.clone(),
-                    account_id: t.account_id,
+                    account_id: t.account_id.clone(),
                     attach_point: t.attach_point,
                     facility: t.facility,
                     name,
@@ -219,15 +227,18 @@ impl Service {
                     created_at: now,
                     access_interface,
                 })?;
-                Ok(())
+                Ok(t.account_id)
             })
             .await?;
         tracing::info!(gateway = %id, "gateway registered");
         self.work.notify_one();
         self.config_changed();
-        Ok(RegisterResponse {
-            gateway_id: id,
-            secret,
+        Ok(Registered {
+            response: RegisterResponse {
+                gateway_id: id,
+                secret,
+            },
+            account,
         })
     }
 

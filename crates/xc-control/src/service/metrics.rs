@@ -26,6 +26,8 @@ pub struct Telemetry {
     requests: std::sync::Mutex<BTreeMap<(String, u16), Arc<Histogram>>>,
     /// Reconciler passes (lifecycle and planning).
     pub reconciler: Histogram,
+    /// Audit records that could not be stored.
+    audit_failures: std::sync::atomic::AtomicU64,
 }
 
 impl Telemetry {
@@ -41,6 +43,18 @@ impl Telemetry {
             ("other".to_owned(), code)
         };
         r.entry(key).or_default().observe(took);
+    }
+
+    /// Notes an audit record that could not be stored.
+    pub fn audit_write_failed(&self) {
+        self.audit_failures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Audit records that could not be stored since the server started.
+    pub fn audit_write_failures(&self) -> u64 {
+        self.audit_failures
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Each (operation, status) with its histogram.
@@ -137,7 +151,7 @@ fn read_resolution(kept: i64, period: i64, stat: Statistic) -> i64 {
 
 /// A connection side's rows from `start` to `end` at `resolution`: hourly rows as far as they are
 /// rolled up, then 5-minute rows as far as those are, then minutes.
-fn rows_at(
+pub(crate) fn rows_at(
     db: &xc_store::Db<'_>,
     id: &xc_types::ConnectionId,
     is_b: bool,

@@ -2,28 +2,34 @@
 
 pub(crate) mod alarms;
 mod attach_points;
+mod audit;
 mod connections;
 mod console;
 pub(crate) mod events;
 pub(crate) mod gateways;
 pub(crate) mod last_mile;
+mod maintenance;
 pub(crate) mod metrics;
 mod proposals;
 pub(crate) mod quotas;
+mod usage;
 mod views;
 
 #[cfg(test)]
 mod tests;
 
 pub use alarms::{Answer, EVALUATION_DELAY_SECS, Outgoing};
+pub use audit::{AuditEntry, DEFAULT_AUDIT_RETENTION_SECS};
 pub use connections::AbsentKeys;
 pub use connections::ConnectionDetail;
 pub use connections::ListConnectionsInput;
 pub use connections::fmt_time;
 pub(crate) use connections::provisioning_reason;
 pub use console::{ConsoleSession, SESSION_SECS};
+pub use gateways::Registered;
 pub use metrics::{LATEST_WITHIN_SECS, LatestValue, Telemetry};
 pub use proposals::ProposalSummary;
+pub use usage::METER_DELAY_SECS;
 
 use crate::tokens::{self, PagePayload};
 use crate::{Catalog, Clock, Result, Secrets, ServiceError};
@@ -52,6 +58,8 @@ pub struct ServiceConfig {
     pub webhook_allow: Vec<ipnet::IpNet>,
     /// Request rates per access key (see [`crate::rate`]); none set: not throttled.
     pub rate_limits: crate::rate::RateLimits,
+    /// How long audit records are kept ([`DEFAULT_AUDIT_RETENTION_SECS`] by default).
+    pub audit_retention_secs: i64,
 }
 
 /// The authenticated principal of a request.
@@ -545,17 +553,22 @@ impl Service {
         }
     }
 
-    /// Runs the reconciler, the alarm evaluator and the metric rollups until `shutdown` resolves. See
+    /// Runs the reconciler, the alarm evaluator, the metric rollups, the audit retention and the
+    /// metering until `shutdown` resolves. See
     /// [`crate::reconciler`] and [`alarms`]; webhooks are delivered by the API's task
     /// (`xc_api::webhooks`), which has the HTTP client.
     pub async fn run_lifecycle(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let alarms = tokio::spawn(self.clone().run_alarms(stopped.clone()));
-        let rollups = tokio::spawn(self.clone().run_rollups(stopped));
+        let rollups = tokio::spawn(self.clone().run_rollups(stopped.clone()));
+        let retention = tokio::spawn(self.clone().run_audit_retention(stopped.clone()));
+        let metering = tokio::spawn(self.clone().run_metering(stopped));
         crate::reconciler::run(self, shutdown).await;
         let _ = stop.send(true);
         let _ = alarms.await;
         let _ = rollups.await;
+        let _ = retention.await;
+        let _ = metering.await;
     }
 
     /// One pass of the time-driven transitions (tests call it directly).
@@ -568,6 +581,15 @@ impl Service {
     pub async fn reconcile_pass(&self) -> Result<bool> {
         crate::reconciler::reconcile(self).await
     }
+}
+
+/// Request member `field`, an RFC 3339 time, as Unix seconds.
+pub(crate) fn parse_time(field: &str, s: &str) -> Result<i64> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .map_err(|e| {
+            ServiceError::validation(field, format!("`{s}` is not an RFC 3339 time ({e})"))
+        })
 }
 
 pub(crate) fn page_limit(max_results: Option<usize>) -> Result<usize> {

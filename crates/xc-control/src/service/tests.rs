@@ -691,3 +691,440 @@ async fn quotas_hold_under_concurrent_creates() {
         .expect("quota");
     assert_eq!((per_env.value, per_env.used), (1, 1));
 }
+
+/// Retention removes the records past it, oldest first, and keeps the last one's hash: the
+/// check starts there and still finds the trail intact; records appended after it chain on.
+#[tokio::test]
+async fn audit_retention_keeps_the_chain_checkable() {
+    use crate::AuditEntry;
+    use std::sync::atomic::Ordering;
+    use xc_types::api::audit::{AuditOutcome, AuditQuery, PrincipalKind};
+    let f = fixture().await;
+    let entry = |operation: &str| AuditEntry {
+        account: f.owner.account.clone(),
+        access_key: Some(f.owner.key.clone()),
+        principal: PrincipalKind::AccessKey,
+        source: None,
+        user_agent: Some("x".repeat(2000)),
+        operation: operation.into(),
+        resource: None,
+        outcome: AuditOutcome::Success,
+        error_code: None,
+        request_id: "r".into(),
+    };
+    let start = crate::Clock::now(f.clock.as_ref());
+    for _ in 0..3 {
+        f.service
+            .record(entry("GetConnection"))
+            .await
+            .expect("record");
+    }
+    // 91 days on, two more; then the retention (90 days) removes the first three.
+    f.clock.0.store(start + 91 * 86_400, Ordering::SeqCst);
+    for _ in 0..2 {
+        f.service
+            .record(entry("ListConnections"))
+            .await
+            .expect("record");
+    }
+    assert_eq!(f.service.prune_audit().await.expect("prune"), 3);
+    assert_eq!(f.service.prune_audit().await.expect("prune again"), 0);
+    let v = f.service.verify_audit(&f.operator).await.expect("verify");
+    assert!(v.intact, "{v:?}");
+    assert_eq!(
+        (v.checked, v.first_seq, v.last_seq, v.pruned_through),
+        (2, Some(4), Some(5), 3)
+    );
+    // The next record chains on from the last; the owner reads its records, its long user
+    // agent cut to 512 bytes.
+    f.service
+        .record(entry("GetConnection"))
+        .await
+        .expect("record");
+    let v = f.service.verify_audit(&f.operator).await.expect("verify");
+    assert!(v.intact && v.last_seq == Some(6), "{v:?}");
+    let list = f
+        .service
+        .list_audit(&f.owner, AuditQuery::default())
+        .await
+        .expect("list");
+    assert_eq!(
+        list.records.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        [4, 5, 6]
+    );
+    assert!(list.records.iter().all(|r| {
+        r.user_agent
+            .as_ref()
+            .is_some_and(|u| u.len() <= 512 && u.ends_with('…'))
+    }));
+    // Everything removed: the anchor alone carries the chain on.
+    f.clock.0.store(start + 200 * 86_400, Ordering::SeqCst);
+    assert_eq!(f.service.prune_audit().await.expect("prune"), 3);
+    f.service
+        .record(entry("GetConnection"))
+        .await
+        .expect("record");
+    let v = f.service.verify_audit(&f.operator).await.expect("verify");
+    assert!(
+        v.intact && v.first_seq == Some(7) && v.pruned_through == 6,
+        "{v:?}"
+    );
+}
+
+/// A month metered and billed (issue 18's worked example, every line computed by hand below):
+/// November 2026 on a connection of the `gcp` price list, available from the 1st at 1 Gbps,
+/// changed to 2 Gbps at 12:30 on the 10th (mid-hour), down from 10:00 to 10:40 on the 20th, with
+/// a price change on the 15th (2 Gbps from $0.45 to $0.50 an hour, data from $0 to $0.01 a GB)
+/// and 15 GB each way before it and 15 GB each way after. The same statement after a restart
+/// (a new service over the same database).
+#[tokio::test]
+async fn a_month_is_metered_and_billed_as_computed_by_hand() {
+    use crate::catalog::DEFAULT_CATALOG;
+    use std::sync::atomic::Ordering;
+    use xc_types::ConnectionState;
+    use xc_types::api::usage::{LineKind, UsageQuery};
+    use xc_types::gateway::{LinkSample, MetricSample};
+
+    const NOV: i64 = 1_793_491_200; // 2026-11-01T00:00:00Z
+    const DAY: i64 = 86_400;
+    let catalog_text = format!(
+        "{DEFAULT_CATALOG}\n[[price_change]]\nprice_list = \"gcp\"\neffective = \"2026-11-15\"\n\
+         prices = {{ \"2Gbps\" = 0.50 }}\ndata_transfer_per_gb = 0.01\n"
+    );
+    let catalog = || crate::Catalog::parse(&catalog_text).expect("catalog");
+    // Created and accepted an hour before the month (pending: not billed).
+    let f = crate::test_fixture::fixture_at(NOV - 3600, catalog()).await;
+    let s = &f.service;
+    assert!(s.reconcile_pass().await.expect("plan"));
+    let id = f.connection.clone();
+    let set = |at, state, mbps| history(s, &id, at, state, mbps);
+    set(NOV, ConnectionState::Available, 1000).await;
+    set(
+        NOV + 9 * DAY + 12 * 3600 + 1800,
+        ConnectionState::Available,
+        2000,
+    )
+    .await;
+    set(NOV + 19 * DAY + 10 * 3600, ConnectionState::Down, 2000).await;
+    set(
+        NOV + 19 * DAY + 10 * 3600 + 2400,
+        ConnectionState::Available,
+        2000,
+    )
+    .await;
+    // 15 GB each way on the 5th and on the 25th, as the owner's gateway counted them.
+    let key = id.clone();
+    let link = s
+        .store
+        .read(move |db| Ok::<_, ServiceError>(db.links_of_connection(&key)?))
+        .await
+        .expect("links")[0]
+        .id;
+    let sample = |seq: u64, minute: i64| MetricSample {
+        seq,
+        minute,
+        links: vec![LinkSample {
+            id: link,
+            secs: 60,
+            tx_bytes: 15_000_000_000,
+            rx_bytes: 15_000_000_000,
+            ..LinkSample::default()
+        }],
+    };
+    let samples = vec![sample(1, NOV + 4 * DAY), sample(2, NOV + 24 * DAY)];
+    let gw = f.gateways.0.clone();
+    s.store
+        .write(move |db| Ok::<_, ServiceError>(db.record_samples(&gw, 1, &samples)?))
+        .await
+        .expect("samples");
+
+    // Metered as the month goes: nothing of an hour until 15 minutes after it ends.
+    f.clock.0.store(NOV + 3600 + 899, Ordering::SeqCst);
+    assert_eq!(
+        s.meter().await.expect("meter"),
+        1,
+        "the hour before the month"
+    );
+    f.clock.0.store(NOV + 3600 + 900, Ordering::SeqCst);
+    assert_eq!(s.meter().await.expect("meter"), 1, "the month's first hour");
+    f.clock.0.store(NOV + 30 * DAY + 900, Ordering::SeqCst);
+    assert_eq!(s.meter().await.expect("meter"), 719);
+    assert_eq!(s.meter().await.expect("meter again"), 0);
+
+    let q = UsageQuery {
+        month: Some("2026-11".into()),
+        account_id: None,
+    };
+    let st = s.usage(&f.owner, q.clone()).await.expect("statement");
+    let lines: Vec<(LineKind, Option<&str>, f64, f64, f64)> = st
+        .lines
+        .iter()
+        .map(|l| {
+            assert_eq!(l.connection_id, id.as_str());
+            (
+                l.kind,
+                l.bandwidth.as_deref(),
+                l.quantity,
+                l.unit_price,
+                l.amount,
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            // 1st 00:00 to 10th 12:30: 9 days 12.5 hours.
+            (LineKind::ConnectionHours, Some("1Gbps"), 228.5, 0.25, 57.13),
+            // 10th 12:30 to 15th 00:00: 4 days 11.5 hours, at the old price.
+            (LineKind::ConnectionHours, Some("2Gbps"), 107.5, 0.45, 48.38),
+            // 15th to the month's end: 16 days (the 40 minutes down included), at the new one.
+            (LineKind::ConnectionHours, Some("2Gbps"), 384.0, 0.5, 192.0),
+            (LineKind::DataTransferOut, None, 15.0, 0.0, 0.0),
+            (LineKind::DataTransferOut, None, 15.0, 0.01, 0.15),
+            (LineKind::DataTransferIn, None, 15.0, 0.0, 0.0),
+            (LineKind::DataTransferIn, None, 15.0, 0.01, 0.15),
+        ]
+    );
+    assert_eq!(
+        (st.month.as_str(), st.currency.as_str(), st.month_to_date),
+        ("2026-11", "USD", false)
+    );
+    assert_eq!(st.subtotal, 297.81);
+    // 40 minutes down of 43,200: 99.9074% available, under 99.99%: 10% of the hours' 297.51.
+    assert_eq!(st.credits.len(), 1);
+    let c = &st.credits[0];
+    assert_eq!(
+        (c.availability_percent, c.credit_percent, c.amount),
+        (99.907407, 10.0, 29.75)
+    );
+    assert_eq!(c.outages.len(), 1);
+    assert_eq!(
+        (
+            c.outages[0].start.as_str(),
+            c.outages[0].end.as_str(),
+            c.outages[0].minutes
+        ),
+        ("2026-11-20T10:00:00Z", "2026-11-20T10:40:00Z", 40.0)
+    );
+    assert_eq!(st.total, 268.06);
+    // Over a VPN: two connections for 2 Gbps (1.25 Gbit/s a tunnel's worth) for 720 hours at
+    // $0.05, and the 30 GB sent at $0.09; public transfer: the 30 GB.
+    assert_eq!(st.over_vpn.as_ref().map(|v| v.amount), Some(74.7));
+    assert_eq!(st.over_public.as_ref().map(|v| v.amount), Some(2.7));
+    assert_eq!(st.days.len(), 30);
+    assert_eq!(st.days.iter().map(|d| d.amount).sum::<f64>().round(), 298.0);
+    // Right-sizing: two 5-minute periods with traffic, 15 GB each way in one minute of each
+    // (400 Mbit/s over the period): p95 is 20% of 2 Gbps, and 500 Mbps carries it within 80%,
+    // for (0.50 - 0.14) x 730 less a month at today's prices.
+    assert_eq!(st.right_sizing.len(), 1);
+    let r = &st.right_sizing[0];
+    assert_eq!(
+        (r.bandwidth.as_str(), r.p95_bps, r.p95_percent, r.periods),
+        ("2Gbps", 400e6, 20.0, 2)
+    );
+    assert_eq!(
+        (r.advice, r.suggested_bandwidth.as_deref(), r.monthly_change),
+        (
+            xc_types::api::usage::SizingAdvice::Smaller,
+            Some("500Mbps"),
+            Some(-262.8)
+        )
+    );
+    assert_eq!(
+        r.message,
+        "p95 is 20% of 2Gbps: 500Mbps would carry it and save 262.80 USD a month"
+    );
+    // The remote side pays nothing; the operator sees the owner's total and theirs together.
+    let theirs = s.usage(&f.remote, q.clone()).await.expect("remote");
+    assert!(theirs.lines.is_empty() && theirs.total == 0.0);
+    let summary = s
+        .account_usage(&f.operator, q.clone())
+        .await
+        .expect("summary");
+    assert_eq!(summary.total, 268.06);
+    assert!(s.account_usage(&f.owner, q.clone()).await.is_err());
+    assert!(matches!(
+        s.usage(
+            &f.owner,
+            UsageQuery {
+                account_id: Some(f.remote.account.to_string()),
+                ..q.clone()
+            }
+        )
+        .await,
+        Err(ServiceError::AccessDenied(_))
+    ));
+
+    // A restart: a new service over the same database gives the same statement.
+    let store =
+        std::sync::Arc::new(xc_store::Store::open(&f._dir.path().join("db")).expect("store again"));
+    let again = crate::Service::new(
+        store,
+        catalog(),
+        crate::Secrets::from_master(&[9; 32]),
+        crate::test_fixture::config(),
+        f.clock.clone(),
+    )
+    .await
+    .expect("service again");
+    assert_eq!(again.usage(&f.owner, q).await.expect("statement again"), st);
+
+    // The what-if, at today's prices: 1 Gbps with 1,000 GB a month against one VPN connection.
+    let cmp = s
+        .compare_cost(&xc_types::api::usage::CostCompareQuery {
+            environment_id: "gcp-us-west1".into(),
+            bandwidth: "1Gbps".into(),
+            gb_per_month: 1000.0,
+        })
+        .expect("compare");
+    assert_eq!(
+        (
+            cmp.interconnect.fixed,
+            cmp.interconnect.per_gb,
+            cmp.interconnect.total
+        ),
+        (182.5, 10.0, 192.5)
+    );
+    let vpn = cmp.vpn.expect("vpn");
+    assert_eq!((vpn.fixed, vpn.per_gb, vpn.total), (36.5, 90.0, 126.5));
+    assert_eq!(cmp.vpn_connections, Some(1));
+    assert_eq!(cmp.break_even_gb_vs_vpn, Some(1825.0));
+}
+
+/// Writes a point of a connection's history as the service would: from `at` on, `state` at
+/// `mbps` (the store's triggers record the change at `at`).
+async fn history(
+    s: &crate::Service,
+    id: &xc_types::ConnectionId,
+    at: i64,
+    state: xc_types::ConnectionState,
+    mbps: u64,
+) {
+    let id = id.clone();
+    s.store
+        .write(move |db| {
+            let mut c = db.get_connection(&id)?.expect("connection");
+            c.state = state;
+            c.bandwidth = xc_types::Bandwidth::from_mbps(mbps);
+            c.updated_at = at;
+            db.update_connection(&c)?;
+            Ok::<_, ServiceError>(())
+        })
+        .await
+        .expect("history");
+}
+
+/// Maintenance windows: only the operator announces them, in the future, at most 7 days long;
+/// one that has begun cannot be withdrawn; a window announced a day or more ahead is left out of
+/// the SLA (its down minutes and its billable minutes), one announced an hour ahead is not.
+#[tokio::test]
+async fn maintenance_announced_ahead_is_left_out_of_the_sla() {
+    use std::sync::atomic::Ordering;
+    use xc_types::ConnectionState::{Available, Down};
+    use xc_types::api::maintenance::CreateMaintenanceRequest;
+    use xc_types::api::usage::UsageQuery;
+
+    const NOV: i64 = 1_793_491_200; // 2026-11-01T00:00:00Z
+    const DAY: i64 = 86_400;
+    let f = crate::test_fixture::fixture_at(NOV - 3 * DAY, crate::Catalog::default_catalog()).await;
+    let s = &f.service;
+    let id = f.connection.clone();
+    let window = |start: &str, end: &str, environment: Option<&str>| CreateMaintenanceRequest {
+        start: start.into(),
+        end: end.into(),
+        description: "line card swap in iad-eq-dc2".into(),
+        environment_id: environment.map(str::to_owned),
+    };
+    let ahead = window(
+        "2026-11-10T02:00:00Z",
+        "2026-11-10T03:00:00Z",
+        Some("gcp-us-west1"),
+    );
+    assert!(matches!(
+        s.create_maintenance(&f.owner, ahead.clone()).await,
+        Err(ServiceError::AccessDenied(_))
+    ));
+    let a = s
+        .create_maintenance(&f.operator, ahead)
+        .await
+        .expect("announce");
+    assert!(a.excluded_from_sla && a.id.starts_with("mw-"), "{a:?}");
+    for (bad, field) in [
+        (
+            window("2026-10-01T00:00:00Z", "2026-10-01T01:00:00Z", None),
+            "start",
+        ),
+        (
+            window("2026-11-10T02:00:00Z", "2026-11-10T01:00:00Z", None),
+            "end",
+        ),
+        (
+            window("2026-11-10T02:00:00Z", "2026-11-18T02:00:00Z", None),
+            "end",
+        ),
+        (window("10 Nov", "2026-11-10T03:00:00Z", None), "start"),
+    ] {
+        match s.create_maintenance(&f.operator, bad).await {
+            Err(ServiceError::Validation { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    assert!(matches!(
+        s.create_maintenance(
+            &f.operator,
+            window(
+                "2026-11-10T02:00:00Z",
+                "2026-11-10T03:00:00Z",
+                Some("nowhere")
+            )
+        )
+        .await,
+        Err(ServiceError::NotFound { .. })
+    ));
+
+    history(s, &id, NOV, Available, 1000).await;
+    // Down 30 minutes inside the window, and 10 minutes on the 20th.
+    history(s, &id, NOV + 9 * DAY + 2 * 3600, Down, 1000).await;
+    history(s, &id, NOV + 9 * DAY + 2 * 3600 + 1800, Available, 1000).await;
+    history(s, &id, NOV + 19 * DAY + 5 * 3600, Down, 1000).await;
+    history(s, &id, NOV + 19 * DAY + 5 * 3600 + 600, Available, 1000).await;
+    // The 20th at 03:00: a window from 04:00 announced an hour ahead (not left out); the
+    // first one has begun and ended, and stays.
+    f.clock.0.store(NOV + 19 * DAY + 3 * 3600, Ordering::SeqCst);
+    let late = s
+        .create_maintenance(
+            &f.operator,
+            window("2026-11-20T04:00:00Z", "2026-11-20T06:00:00Z", None),
+        )
+        .await
+        .expect("late");
+    assert!(!late.excluded_from_sla);
+    assert!(matches!(
+        s.delete_maintenance(&f.operator, &a.id).await,
+        Err(ServiceError::Conflict(_))
+    ));
+    let listed = s.list_maintenance(&f.owner).await.expect("list");
+    assert_eq!(listed.windows, vec![late.clone()]);
+
+    f.clock.0.store(NOV + 30 * DAY + 900, Ordering::SeqCst);
+    s.meter().await.expect("meter");
+    let st = s
+        .usage(
+            &f.owner,
+            UsageQuery {
+                month: Some("2026-11".into()),
+                account_id: None,
+            },
+        )
+        .await
+        .expect("statement");
+    // 43,200 billable minutes less the window's 60; 10 down outside it: 99.976820%.
+    assert_eq!(st.credits.len(), 1);
+    let c = &st.credits[0];
+    assert_eq!(
+        (c.excluded_minutes, c.availability_percent, c.credit_percent),
+        (60.0, 99.97682, 10.0)
+    );
+    // Both outages are listed; only the one outside the window counted.
+    assert_eq!(c.outages.len(), 2);
+}

@@ -10,12 +10,15 @@ use crate::{
 use serde::{Deserialize, Serialize};
 
 pub mod alarms;
+pub mod audit;
 pub mod events;
+pub mod maintenance;
 pub mod metrics;
 mod openapi;
 pub mod quotas;
 pub mod routes;
 pub mod schema;
+pub mod usage;
 
 pub use openapi::openapi;
 

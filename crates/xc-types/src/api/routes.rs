@@ -192,6 +192,28 @@ endpoints! {
     ListQuotas: Get "/v1/quotas", query: AccountQuery => 200 quotas::QuotaList, Sigv4;
     /// Sets an account's quota, or puts it back to its default (operator).
     SetQuota: Post "/v1/quotas", body: quotas::SetQuotaRequest => 200 quotas::QuotaList, Sigv4;
+    /// The audit trail: one record per authenticated request, oldest first (an admin key reads
+    /// its account's, the operator everyone's).
+    ListAuditRecords: Get "/v1/audit", query: audit::AuditQuery => 200 audit::AuditList, Sigv4;
+    /// Checks the audit trail's hash chain from its start: every record as written and in its
+    /// place (operator).
+    VerifyAuditTrail: Get "/v1/audit/verify" => 200 audit::AuditVerification, Sigv4;
+    /// An account's statement for a month (default: this month, to date): its metered hours
+    /// and data priced line by line, the SLA's credits, and the cost over a VPN.
+    GetUsage: Get "/v1/usage", query: usage::UsageQuery => 200 usage::Statement, Sigv4;
+    /// Every account's total for a month, and theirs together (operator).
+    ListAccountUsage: Get "/v1/usage/accounts", query: usage::UsageQuery => 200 usage::UsageSummary, Sigv4;
+    /// What a connection would cost a month, against a site-to-site VPN and public transfer,
+    /// and the monthly GB above which it pays off.
+    CompareCost: Get "/v1/cost/compare", query: usage::CostCompareQuery => 200 usage::CostComparison, Sigv4;
+    /// Announces a maintenance window (operator): when all connections, or one environment's,
+    /// may be interrupted. Announced far enough ahead, it is left out of the SLA.
+    CreateMaintenanceWindow: Post "/v1/maintenance", body: maintenance::CreateMaintenanceRequest
+        => 201 maintenance::MaintenanceWindow, Sigv4;
+    /// The maintenance windows that have not ended, soonest first.
+    ListMaintenanceWindows: Get "/v1/maintenance" => 200 maintenance::MaintenanceList, Sigv4;
+    /// Withdraws a maintenance window that has not begun (operator).
+    DeleteMaintenanceWindow: Delete "/v1/maintenance/{id}" => 200 Deleted, Sigv4;
     /// Deletes an access key.
     DeleteAccessKey: Delete "/v1/access-keys/{id}", path: AccessKeyId => 200 AccessKeyDeleted, Sigv4;
     /// The catalog: every environment (provider and location) with its bandwidths and state.

@@ -292,11 +292,21 @@ pub fn optional_link_id(_: &mut SchemaGenerator) -> Schema {
     nullable(string("^[1-9][0-9]{0,15}$".into()))
 }
 
+/// An RFC 3339 time.
+pub fn timestamp(_: &mut SchemaGenerator) -> Schema {
+    string(TIMESTAMP.into())
+}
+
+const TIMESTAMP: &str = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$";
+
 /// An RFC 3339 time, or null.
 pub fn optional_timestamp(_: &mut SchemaGenerator) -> Schema {
-    nullable(string(
-        r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$".into(),
-    ))
+    nullable(string(TIMESTAMP.into()))
+}
+
+/// A calendar month, `YYYY-MM`, or null.
+pub fn optional_month(_: &mut SchemaGenerator) -> Schema {
+    nullable(string(r"^[0-9]{4}-(0[1-9]|1[0-2])$".into()))
 }
 
 /// A period of the metrics API, seconds, or null.

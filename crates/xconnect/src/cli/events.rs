@@ -18,7 +18,7 @@ pub struct EventsArgs {
 }
 
 /// `--since` as the API takes it: an RFC 3339 time.
-fn since_time(s: &str) -> anyhow::Result<String> {
+pub(crate) fn since_time(s: &str) -> anyhow::Result<String> {
     match crate::cli::parse_duration(s) {
         Ok(d) => {
             let t = time::OffsetDateTime::now_utc() - d;
@@ -71,7 +71,7 @@ fn summary(e: &Event) -> String {
 fn print_one(out: Format, e: &Event) -> anyhow::Result<()> {
     match out {
         Format::Json => println!("{}", serde_json::to_string(e)?),
-        Format::Table => println!(
+        Format::Table | Format::Csv => println!(
             "{}  {:<27} {:<13} {}",
             e.time,
             e.kind.as_str(),

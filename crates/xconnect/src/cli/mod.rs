@@ -6,6 +6,7 @@
 mod account;
 mod alarm;
 mod attach_point;
+mod audit;
 mod connection;
 mod environment;
 mod events;
@@ -13,6 +14,7 @@ pub mod gateway;
 mod metrics;
 mod proposal;
 mod quota;
+mod usage;
 
 pub(crate) use connection::wait_for_state;
 
@@ -34,7 +36,7 @@ pub struct Common {
     /// Region the requests are signed for.
     #[arg(long, global = true, env = "AWS_REGION", default_value = "us-east-1")]
     pub region: String,
-    /// `table` for people, `json` for scripts.
+    /// `table` for people, `json` for scripts, `csv` for spreadsheets.
     #[arg(long, global = true, value_enum, default_value = "table")]
     pub output: Format,
 }
@@ -99,6 +101,34 @@ pub enum CliCommand {
         #[command(subcommand)]
         verb: quota::QuotaVerb,
     },
+    /// What your connections cost: each month's statement, line by line.
+    Usage {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        verb: usage::UsageVerb,
+    },
+    /// What a connection would cost, against a site-to-site VPN and public transfer.
+    Cost {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        verb: usage::CostVerb,
+    },
+    /// Maintenance windows: when connections may be interrupted, announced ahead.
+    Maintenance {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        verb: usage::MaintenanceVerb,
+    },
+    /// The audit trail: who did what, when, from where, and how it went.
+    Audit {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        verb: audit::AuditVerb,
+    },
     /// The catalog: providers and locations you can connect through.
     Environment {
         #[command(flatten)]
@@ -133,6 +163,18 @@ pub async fn run(cmd: CliCommand) -> anyhow::Result<()> {
         }
         CliCommand::Quota { common, verb } => {
             quota::run(&client(&common)?, common.output, verb).await
+        }
+        CliCommand::Usage { common, verb } => {
+            usage::run_usage(&client(&common)?, common.output, verb).await
+        }
+        CliCommand::Cost { common, verb } => {
+            usage::run_cost(&client(&common)?, common.output, verb).await
+        }
+        CliCommand::Maintenance { common, verb } => {
+            usage::run_maintenance(&client(&common)?, common.output, verb).await
+        }
+        CliCommand::Audit { common, verb } => {
+            audit::run(&client(&common)?, common.output, verb).await
         }
         CliCommand::Environment { common, verb } => {
             environment::run(&client(&common)?, common.output, verb).await

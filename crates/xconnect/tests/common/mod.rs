@@ -148,6 +148,31 @@ impl Drop for Server {
     }
 }
 
+/// What an `xconnect` command did.
+pub struct Run {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the `xconnect` CLI against `server` with `c`'s access key (as a script would: the
+/// endpoint and the key in the environment).
+pub fn xconnect(server: &Server, c: &Credentials, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_xconnect"))
+        .args(args)
+        .env("XCONNECT_ENDPOINT", &server.endpoint)
+        .env("AWS_ACCESS_KEY_ID", c.access_key_id.as_str())
+        .env("AWS_SECRET_ACCESS_KEY", &c.secret_access_key)
+        .env_remove("AWS_REGION")
+        .output()
+        .expect("run xconnect");
+    Run {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 /// Polls `check` until it returns `Some`, for at most `deadline`.
 pub async fn eventually<T, F, Fut>(deadline: Duration, what: &str, mut check: F) -> T
 where

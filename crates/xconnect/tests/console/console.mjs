@@ -153,6 +153,10 @@ const errorOf = (page, id) => page.locator(`#${id}-error`);
   await page.getByRole('button', { name: 'Next' }).click();
   await page.locator('#review').waitFor();
   assert.match(await page.locator('#price').textContent(), /per hour/);
+  // The cost a month against a VPN and public transfer, for the GB given.
+  await page.locator('#compare', { hasText: /with 1000 GB: \$[\d,.]+ here; \$[\d,.]+ over AWS Site-to-Site VPN/ }).waitFor();
+  await page.getByLabel('GB sent a month').fill('5000');
+  await page.locator('#compare', { hasText: 'with 5000 GB' }).waitFor();
   await snap(page, 'wizard-4-review');
   await page.getByRole('button', { name: 'Back' }).click();
   await page.getByLabel(/Remote account/).waitFor();

@@ -259,6 +259,8 @@ def before_call(ctx, case, kwargs):
             case.query.pop("end", None)
             if case.query.get("metric") not in (None, "ConnectionDroppedPackets"):
                 case.query.pop("cause", None)
+    if case.path == "/v1/cost/compare" and isinstance(case.query, dict):
+        _fit_cost_compare(case.query, ctx)
     if case.path == "/v1/alarms" and isinstance(case.body, dict):
         _fit_alarm(case.body)
     if case.path == "/v1/webhooks" and isinstance(case.body, dict):
@@ -266,6 +268,16 @@ def before_call(ctx, case, kwargs):
     if case.path == "/v1/alarms/{id}" and case.method.upper() == "PATCH" and isinstance(case.body, dict):
         _fit_alarm_update(case.body)
     _use_fixtures(case, ctx)
+
+
+def _fit_cost_compare(query, ctx):
+    """A well-formed bandwidth is one the environment offers (as for a create)."""
+    env_id, bandwidth = query.get("environmentId"), query.get("bandwidth")
+    env = _environment(env_id) if isinstance(env_id, str) else None
+    pattern = re.compile(ctx.operation.schema.raw_schema["components"]["schemas"]["Bandwidth"]["pattern"])
+    if env is not None and isinstance(bandwidth, str) and pattern.fullmatch(bandwidth):
+        if bandwidth not in env["supportedBandwidths"]:
+            query["bandwidth"] = env["supportedBandwidths"][0]
 
 
 def _fit_alarm(body):
