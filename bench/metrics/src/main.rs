@@ -115,6 +115,7 @@ impl Gateway {
             links: Vec::new(),
             bgp: None,
             access: Vec::new(),
+            filters: None,
         }
     }
 

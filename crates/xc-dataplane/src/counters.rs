@@ -56,6 +56,11 @@ counters! {
     rx_dropped_icv,
     /// Datagrams that were not VXLAN for this link's VNI.
     rx_dropped_vxlan,
+    /// Frames from the attach point's network that its filters (network ACL, security groups)
+    /// refused before encryption.
+    tx_dropped_filter,
+    /// Frames from the peer that the filters refused after decryption.
+    rx_dropped_filter,
     /// MKPDUs sent and received on the link.
     mkpdus_tx,
     mkpdus_rx,

@@ -16,9 +16,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tun_rs::{DeviceBuilder, Layer, SyncDevice};
+use xc_filter::Verdict;
 use xc_macsec::{
     CipherSuite, Counters, RxSaConfig, Sci, SecY, SecYConfig, TxSaConfig, ValidateError,
 };
+use xc_types::filter::Direction;
 
 /// How a link is built.
 #[derive(Debug, Clone)]
@@ -39,6 +41,9 @@ pub struct LinkConfig {
     /// Where the link notes that it carried frames, when the gateway polls while idle
     /// ([`crate::idle_poll`]).
     pub idle_poll: Option<crate::idle_poll::Activity>,
+    /// The attach point's filters (network ACL, security groups), shared by the gateway's links:
+    /// frames from the TAP are judged before encryption, frames from the peer after decryption.
+    pub filter: Option<Arc<xc_filter::Filter>>,
 }
 
 impl LinkConfig {
@@ -216,7 +221,7 @@ impl Link {
         // One thread carries both directions: a frame written to the TAP whose answer the kernel
         // queues at once (a ping's reply, a TCP ACK) is read and sent without a thread wake-up.
         let thread = {
-            let (shared, bw) = (shared.clone(), cfg.bandwidth_bps);
+            let (shared, bw, filter) = (shared.clone(), cfg.bandwidth_bps, cfg.filter.clone());
             std::thread::Builder::new()
                 .name(format!("xc-link-{}", cfg.name))
                 .spawn(move || {
@@ -229,6 +234,7 @@ impl Link {
                         policer: bw.map(Policer::new),
                         n_since: 0,
                         held: None,
+                        filter: filter.as_ref().map(xc_filter::Filter::view),
                     };
                     let rx = Rx {
                         shared: &shared,
@@ -239,6 +245,7 @@ impl Link {
                         policer: bw.map(Policer::new),
                         control: control_tx,
                         validated: 0,
+                        filter: filter.as_ref().map(xc_filter::Filter::view),
                     };
                     io_loop(&shared, &tap, &socket, tx, rx, tx_rx, rx_rx);
                 })?
@@ -355,6 +362,7 @@ struct Tx<'a> {
     n_since: u32,
     /// A frame (its length in `buf`) the shaper holds until then.
     held: Option<(usize, Instant)>,
+    filter: Option<xc_filter::View>,
 }
 
 impl Tx<'_> {
@@ -439,6 +447,12 @@ impl Tx<'_> {
     fn send_frame(&mut self, n: usize) {
         let c = &self.shared.counters;
         let frame = VNET_HDR_LEN..n;
+        if let Some(f) = &mut self.filter
+            && f.check(Direction::Outbound, &self.buf[frame.clone()], now_ms()) != Verdict::Pass
+        {
+            add(&c.tx_dropped_filter, 1);
+            return;
+        }
         if let Some(p) = &mut self.policer
             && !p.allow(Instant::now(), frame.len())
         {
@@ -502,6 +516,7 @@ struct Rx<'a> {
     policer: Option<Policer>,
     control: SyncSender<Vec<u8>>,
     validated: u32,
+    filter: Option<xc_filter::View>,
 }
 
 impl Rx<'_> {
@@ -528,6 +543,12 @@ impl Rx<'_> {
         self.validated += 1;
         match self.secy.validate(frame, &mut self.out) {
             Ok(()) => {
+                if let Some(f) = &mut self.filter
+                    && f.check(Direction::Inbound, &self.out, now_ms()) != Verdict::Pass
+                {
+                    add(&c.rx_dropped_filter, 1);
+                    return;
+                }
                 add(&c.rx_packets, 1);
                 add(&c.rx_bytes, self.out.len() as u64);
                 let tap = self.tap;
@@ -586,6 +607,12 @@ const POLL_TIMEOUT: Duration = Duration::from_millis(100);
 /// The link's one thread: datagrams from the peer to the TAP, frames from the TAP to the peer,
 /// in bounded bursts so that neither direction starves the other; it sleeps in `poll` only
 /// when neither has anything.
+/// Milliseconds on the link threads' monotonic clock (the filters' time).
+pub fn now_ms() -> u64 {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
 fn io_loop(
     shared: &Shared,
     tap: &SyncDevice,
@@ -641,6 +668,9 @@ fn io_loop(
             }
             if let Ok(mut s) = shared.secy_rx.lock() {
                 *s = *rx.secy.counters();
+            }
+            if let Some(f) = &rx.filter {
+                f.filter().tick(now_ms());
             }
         }
         // From the peer first: what it brings to the TAP may be answered at once, and the

@@ -58,6 +58,10 @@ fn counter_help(name: &str) -> &'static str {
         "rx_dropped_replay" => "Received frames dropped as replays.",
         "rx_dropped_icv" => "Received frames whose ICV did not verify.",
         "rx_dropped_vxlan" => "Datagrams that were not VXLAN for this link's VNI.",
+        "tx_dropped_filter" => {
+            "Frames from the attach point's network refused by its filters (network ACL, security groups)."
+        }
+        "rx_dropped_filter" => "Frames from the peer refused by the attach point's filters.",
         "mkpdus_tx" => "MKPDUs sent on the link.",
         "mkpdus_rx" => "MKPDUs received on the link.",
         "io_errors" => "Errors writing to the TAP or the socket.",
@@ -102,7 +106,62 @@ pub fn render_metrics(st: &GatewayStatus) -> String {
     if let Some(bgp) = &st.bgp {
         render_bgp(&mut out, &st.name, bgp);
     }
+    if let Some(f) = &st.filters {
+        render_filters(&mut out, &st.name, f);
+    }
     out
+}
+
+/// The filters: drops by cause, hits per rule, the connection table's occupancy.
+fn render_filters(out: &mut String, gateway: &str, f: &crate::status::FilterStatus) {
+    let _ = writeln!(
+        out,
+        "# HELP xconnect_filter_drops_total Packets the attach point's filters dropped, by cause."
+    );
+    let _ = writeln!(out, "# TYPE xconnect_filter_drops_total counter");
+    let d = &f.drops;
+    for (cause, n) in [
+        ("acl_deny", d.acl_deny),
+        ("no_rule", d.no_rule),
+        ("table_full", d.table_full),
+        ("fragment", d.fragment),
+        ("malformed", d.malformed),
+    ] {
+        let _ = writeln!(
+            out,
+            "xconnect_filter_drops_total{{gateway=\"{gateway}\",cause=\"{cause}\"}} {n}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP xconnect_filter_rule_hits_total Packets a rule decided (a security group rule: the flows it admitted)."
+    );
+    let _ = writeln!(out, "# TYPE xconnect_filter_rule_hits_total counter");
+    for r in &f.rules {
+        let _ = writeln!(
+            out,
+            "xconnect_filter_rule_hits_total{{gateway=\"{gateway}\",rule=\"{}\",action=\"{}\"}} {}",
+            r.rule,
+            r.action.as_str(),
+            r.hits
+        );
+    }
+    for (name, help, v) in [
+        (
+            "xconnect_filter_flows",
+            "Flows in the connection table.",
+            f.flows,
+        ),
+        (
+            "xconnect_filter_flow_capacity",
+            "The connection table's size limit.",
+            f.flow_capacity,
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        let _ = writeln!(out, "{name}{{gateway=\"{gateway}\"}} {v}");
+    }
 }
 
 /// BGP and BFD per neighbour, and the routes in the kernel.
@@ -244,6 +303,21 @@ mod tests {
                 ..Default::default()
             }),
             access: vec![],
+            filters: Some(xc_types::gateway::FilterStatus {
+                security_groups: 1,
+                network_acl: Some("acl-00000000000000b1".into()),
+                flows: 5,
+                flow_capacity: 100,
+                drops: xc_types::gateway::FilterDrops {
+                    no_rule: 9,
+                    ..Default::default()
+                },
+                rules: vec![xc_types::gateway::RuleHits {
+                    rule: "sgr-00000000000000b1".into(),
+                    action: xc_types::filter::RuleAction::Allow,
+                    hits: 4,
+                }],
+            }),
         };
         let text = render_metrics(&st);
         assert!(
@@ -267,6 +341,9 @@ mod tests {
             "xconnect_bgp_prefixes_accepted{gateway=\"gw\",neighbor=\"169.254.0.1\"} 7\n",
             "xconnect_bfd_session_up{gateway=\"gw\",neighbor=\"169.254.0.1\"} 1\n",
             "xconnect_routes_installed{gateway=\"gw\"} 7\n",
+            "xconnect_filter_drops_total{gateway=\"gw\",cause=\"no_rule\"} 9\n",
+            "xconnect_filter_rule_hits_total{gateway=\"gw\",rule=\"sgr-00000000000000b1\",action=\"allow\"} 4\n",
+            "xconnect_filter_flows{gateway=\"gw\"} 5\n",
         ] {
             assert!(text.contains(line), "{line} in {text}");
         }

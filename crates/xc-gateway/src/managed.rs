@@ -255,6 +255,7 @@ pub async fn run(
         links: Vec::new(),
         bgp: None,
         access: Vec::new(),
+        filters: xc_types::filter::FilterPolicy::default(),
     };
     let gw = tokio::task::spawn_blocking(move || Gateway::start(&empty))
         .await

@@ -67,6 +67,9 @@ pub struct Gateway {
     /// Bridges this gateway created (for layer 2 links and sub-interfaces), removed when no
     /// longer named.
     bridges: BTreeSet<String>,
+    /// The attach point's filters, shared by every link (a flow's reply may come back on
+    /// another link than the one it left by).
+    filter: Arc<xc_filter::Filter>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -114,6 +117,7 @@ impl Gateway {
             routing: None,
             accesses: Arc::default(),
             bridges: BTreeSet::new(),
+            filter: Arc::new(xc_filter::Filter::new(xc_filter::Limits::default())),
         };
         let errors = gw.apply_interfaces(cfg);
         if !errors.is_empty() {
@@ -124,8 +128,15 @@ impl Gateway {
 
     fn add_link(&mut self, s: &LinkSettings) -> io::Result<()> {
         let activity = self.idle_poll.as_ref().map(IdlePoll::activity);
-        let l = start_link(&self.netlink, &self.name, s, self.keylog.clone(), activity)
-            .map_err(|e| io::Error::new(e.kind(), format!("link {}: {e}", s.name)))?;
+        let l = start_link(
+            &self.netlink,
+            &self.name,
+            s,
+            self.keylog.clone(),
+            activity,
+            self.filter.clone(),
+        )
+        .map_err(|e| io::Error::new(e.kind(), format!("link {}: {e}", s.name)))?;
         self.links.push(l);
         self.publish_links();
         Ok(())
@@ -161,6 +172,26 @@ impl Gateway {
     /// the bridges that links and sub-interfaces name (created when missing), the links, then
     /// the VLAN sub-interfaces. Returns what could not be started (the rest is applied
     /// regardless). Blocking.
+    /// Puts the configuration's filters in force when they changed; the flows they no longer
+    /// admit are cut (and counted in the log).
+    fn apply_filters(&mut self, cfg: &GatewayConfig, errors: &mut Vec<String>) {
+        if self.filter.policy().as_ref() == &cfg.filters {
+            return;
+        }
+        match self
+            .filter
+            .apply(&cfg.filters, xc_dataplane::link::now_ms())
+        {
+            Ok(applied) => tracing::info!(
+                groups = cfg.filters.security_groups.len(),
+                acl = cfg.filters.network_acl.is_some(),
+                flows_cut = applied.cut.len(),
+                "filters applied"
+            ),
+            Err(e) => errors.push(format!("filters: {e}")),
+        }
+    }
+
     pub fn apply_interfaces(&mut self, cfg: &GatewayConfig) -> Vec<String> {
         let wanted: BTreeSet<String> = cfg
             .links
@@ -169,6 +200,7 @@ impl Gateway {
             .chain(cfg.access.iter().filter_map(|a| a.bridge.clone()))
             .collect();
         let mut errors = Vec::new();
+        self.apply_filters(cfg, &mut errors);
         for b in &wanted {
             if !self.netlink.exists(b).unwrap_or(false) {
                 match self.netlink.add_bridge(b) {
@@ -306,6 +338,7 @@ impl Gateway {
         let links = self.link_statuses.clone();
         let routing = self.routing_status.clone();
         let accesses = self.accesses.clone();
+        let filter = self.filter.clone();
         Arc::new(move || GatewayStatus {
             name: name.clone(),
             keylog_enabled,
@@ -323,8 +356,60 @@ impl Gateway {
                 .lock()
                 .map(|v| v.iter().map(access_status).collect())
                 .unwrap_or_default(),
+            filters: filter_status(&filter),
         })
     }
+}
+
+/// What the filters did, when a policy is in force.
+fn filter_status(filter: &xc_filter::Filter) -> Option<crate::status::FilterStatus> {
+    use xc_filter::{DropCause, RuleRef};
+    let policy = filter.policy();
+    if policy.is_empty() {
+        return None;
+    }
+    let s = filter.snapshot();
+    let drops = |cause: DropCause| {
+        s.drops
+            .iter()
+            .find(|(c, _)| *c == cause)
+            .map_or(0, |(_, n)| *n)
+    };
+    Some(crate::status::FilterStatus {
+        security_groups: policy.security_groups.len() as u32,
+        network_acl: policy.network_acl.as_ref().map(|a| a.acl_id.to_string()),
+        flows: s.flows as u64,
+        flow_capacity: s.flow_capacity as u64,
+        drops: crate::status::FilterDrops {
+            acl_deny: drops(DropCause::AclDeny),
+            no_rule: drops(DropCause::NoRule),
+            table_full: drops(DropCause::TableFull),
+            fragment: drops(DropCause::Fragment),
+            malformed: drops(DropCause::Malformed),
+        },
+        rules: s
+            .rules
+            .into_iter()
+            .map(|r| {
+                let (rule, action) = match r.rule {
+                    RuleRef::Sg { rule, .. } => {
+                        (rule.to_string(), xc_types::filter::RuleAction::Allow)
+                    }
+                    RuleRef::Acl {
+                        acl,
+                        direction,
+                        number,
+                        action,
+                    } => (format!("{acl}/{}/{number}", direction.as_str()), action),
+                };
+                crate::status::RuleHits {
+                    rule,
+                    action,
+                    hits: r.hits,
+                }
+            })
+            .collect(),
+    })
 }
 
 impl Drop for Gateway {
@@ -390,6 +475,7 @@ fn start_link(
     s: &LinkSettings,
     keylog: Option<Arc<KeyLog>>,
     idle_poll: Option<xc_dataplane::idle_poll::Activity>,
+    filter: Arc<xc_filter::Filter>,
 ) -> io::Result<RunningLink> {
     let stop = Arc::new(AtomicBool::new(false));
     let tap_name = format!("xc-{}", s.name);
@@ -411,6 +497,7 @@ fn start_link(
         bandwidth_bps: s.bandwidth.map(|b| b.mbps() * 1_000_000),
         replay_window: s.replay_window,
         idle_poll,
+        filter: Some(filter),
     };
     let sci = cfg.sci();
     let (link, control) = Link::start(cfg)?;
@@ -640,6 +727,8 @@ fn link_counters(c: xc_dataplane::CounterSnapshot) -> LinkCounters {
         rx_dropped_replay,
         rx_dropped_icv,
         rx_dropped_vxlan,
+        tx_dropped_filter,
+        rx_dropped_filter,
         mkpdus_tx,
         mkpdus_rx,
         io_errors,
@@ -657,6 +746,8 @@ fn link_counters(c: xc_dataplane::CounterSnapshot) -> LinkCounters {
         rx_dropped_replay,
         rx_dropped_icv,
         rx_dropped_vxlan,
+        tx_dropped_filter,
+        rx_dropped_filter,
         mkpdus_tx,
         mkpdus_rx,
         io_errors,

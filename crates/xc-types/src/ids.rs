@@ -354,6 +354,22 @@ hex_id!(
     /// A webhook: `wh-` and 16 hex digits.
     WebhookId, "wh", "^wh-[0-9a-f]{16}$"
 );
+hex_id!(
+    /// A security group: `sg-` and 16 hex digits.
+    SecurityGroupId, "sg", "^sg-[0-9a-f]{16}$"
+);
+hex_id!(
+    /// One rule of a security group: `sgr-` and 16 hex digits.
+    SecurityGroupRuleId, "sgr", "^sgr-[0-9a-f]{16}$"
+);
+hex_id!(
+    /// A network ACL: `acl-` and 16 hex digits.
+    NetworkAclId, "acl", "^acl-[0-9a-f]{16}$"
+);
+hex_id!(
+    /// A prefix list: `pl-` and 16 hex digits.
+    PrefixListId, "pl", "^pl-[0-9a-f]{16}$"
+);
 
 #[cfg(test)]
 mod tests {

@@ -9,6 +9,7 @@
 //! question; whether `"3Gbps"` is a bandwidth at all is this crate's).
 
 pub mod api;
+pub mod filter;
 pub mod gateway;
 mod ids;
 mod model;

@@ -1,5 +1,5 @@
 //! End to end in network namespaces: two gateways joined by a veth underlay, each running
-//! `xconnect gateway run` with one link. Needs root and iproute2, ping, iperf3 and tcpdump
+//! `xconnect gateway run` with one link. Needs root and iproute2, ping, iperf3, tcpdump and python3
 //! (`.ci/run` installs them). Namespaces are created per test and removed by exact name, even
 //! when the test fails.
 
@@ -36,6 +36,10 @@ struct Topo {
     dir: tempfile::TempDir,
     /// Lines added to both gateways' [gateway] section.
     gateway_extra: String,
+    /// Tables added at the end of side b's file (its `[filters]`).
+    filters_b: String,
+    /// Servers started in the namespaces, killed on drop.
+    servers: Vec<Child>,
 }
 
 impl Topo {
@@ -53,6 +57,8 @@ impl Topo {
             gateways: Vec::new(),
             dir: tempfile::tempdir().expect("tempdir"),
             gateway_extra: String::new(),
+            filters_b: String::new(),
+            servers: Vec::new(),
         };
         ok(&["ip", "netns", "add", &ns[0]]);
         ok(&["ip", "netns", "add", &ns[1]]);
@@ -79,8 +85,13 @@ impl Topo {
             ("10.200.0.2", "10.200.0.1", "169.254.0.1/31")
         };
         let text = format!(
-            "[gateway]\nname = \"gw-{side}\"\nadmin_listen = \"127.0.0.1:7801\"\n{}\n{extra_gw}\n[[link]]\nname = \"l1\"\nunderlay_local = \"{local}:4789\"\nunderlay_remote = \"{remote}:4789\"\nvni = 101\nckn = \"00112233445566778899aabbccddeeff\"\ncak = \"{cak}\"\naddress = \"{addr}\"\n{extra}\n",
+            "[gateway]\nname = \"gw-{side}\"\nadmin_listen = \"127.0.0.1:7801\"\n{}\n{extra_gw}\n[[link]]\nname = \"l1\"\nunderlay_local = \"{local}:4789\"\nunderlay_remote = \"{remote}:4789\"\nvni = 101\nckn = \"00112233445566778899aabbccddeeff\"\ncak = \"{cak}\"\naddress = \"{addr}\"\n{extra}\n{filters}\n",
             self.gateway_extra,
+            filters = if side == 1 {
+                self.filters_b.as_str()
+            } else {
+                ""
+            },
             extra_gw = if side == 0 {
                 format!(
                     "keylog_file = \"{}\"",
@@ -179,6 +190,10 @@ impl Topo {
 
 impl Drop for Topo {
     fn drop(&mut self) {
+        for c in &mut self.servers {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
         for c in &mut self.gateways {
             let _ = Command::new("kill")
                 .args(["-TERM", &c.id().to_string()])
@@ -540,4 +555,198 @@ fn idle_polling_spins_at_idle_priority_only_while_traffic_flows() {
     t.wait_for("the pollers to sleep", Duration::from_secs(20), || {
         idle_pollers(pid).iter().all(|(_, s)| *s == 'S')
     });
+}
+
+/// Side b's filters: ssh (tcp/22) and tcp/5202 in from side a's address, everything out; its
+/// network ACL denies tcp/5202 (rule 100) before allowing everything (rule 200).
+const FILTERS_B: &str = r#"
+[[filters.securityGroups]]
+groupId = "sg-00000000000000b1"
+
+[[filters.securityGroups.rules]]
+ruleId = "sgr-00000000000000b1"
+direction = "inbound"
+ipProtocol = "tcp"
+fromPort = 22
+cidrIp = "169.254.0.0/32"
+
+[[filters.securityGroups.rules]]
+ruleId = "sgr-00000000000000b2"
+direction = "inbound"
+ipProtocol = "tcp"
+fromPort = 5202
+cidrIp = "169.254.0.0/31"
+
+[[filters.securityGroups.rules]]
+ruleId = "sgr-00000000000000b3"
+direction = "outbound"
+ipProtocol = "all"
+cidrIp = "0.0.0.0/0"
+
+[filters.networkAcl]
+aclId = "acl-00000000000000b1"
+
+[[filters.networkAcl.rules]]
+ruleNumber = 100
+ruleAction = "deny"
+direction = "inbound"
+ipProtocol = "tcp"
+fromPort = 5202
+cidrIp = "0.0.0.0/0"
+
+[[filters.networkAcl.rules]]
+ruleNumber = 200
+ruleAction = "allow"
+direction = "inbound"
+ipProtocol = "all"
+cidrIp = "0.0.0.0/0"
+
+[[filters.networkAcl.rules]]
+ruleNumber = 100
+ruleAction = "allow"
+direction = "outbound"
+ipProtocol = "all"
+cidrIp = "0.0.0.0/0"
+"#;
+
+impl Topo {
+    /// An iperf3 server for one test on `port` in side `side`'s namespace.
+    fn iperf_server(&mut self, side: usize, port: &str) {
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.ns[side],
+                "iperf3",
+                "-s",
+                "-1",
+                "-p",
+                port,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("iperf3 server");
+        self.servers.push(child);
+        let addr = format!(":{port}");
+        self.wait_for(
+            "the iperf3 server to listen",
+            Duration::from_secs(10),
+            || String::from_utf8_lossy(&self.exec(side, &["ss", "-ltn"]).stdout).contains(&addr),
+        );
+    }
+
+    /// Whether a one-second iperf3 test from side `side` to `target`:`port` succeeds.
+    fn iperf_to(&self, side: usize, target: &str, port: &str) -> bool {
+        self.exec(
+            side,
+            &[
+                "iperf3",
+                "-c",
+                target,
+                "-p",
+                port,
+                "-t",
+                "1",
+                "--connect-timeout",
+                "2000",
+            ],
+        )
+        .status
+        .success()
+    }
+}
+
+#[test]
+fn filters_let_ssh_in_refuse_the_rest_and_pass_the_replies_of_outbound_flows() {
+    let mut t = Topo::new("e2e6");
+    t.filters_b = FILTERS_B.to_owned();
+    t.start(CAK, CAK, "");
+    t.wait_secured();
+    // No rule lets ICMP in at b: a's ping is dropped after decryption (ARP passes: not IP).
+    assert!(!t.ping("2", None), "ping into b passed without a rule");
+    t.iperf_server(1, "22");
+    assert!(
+        t.iperf_to(0, "169.254.0.1", "22"),
+        "tcp/22 into b is allowed; logs:\n{}",
+        t.logs()
+    );
+    t.iperf_server(1, "23");
+    assert!(
+        !t.iperf_to(0, "169.254.0.1", "23"),
+        "tcp/23 into b has no rule"
+    );
+    t.iperf_server(1, "5202");
+    assert!(
+        !t.iperf_to(0, "169.254.0.1", "5202"),
+        "the ACL denies tcp/5202 before the group allows it"
+    );
+    // b's own flow out: its replies come back in without an inbound rule.
+    t.iperf_server(0, "5201");
+    assert!(
+        t.iperf_to(1, "169.254.0.0", "5201"),
+        "the replies of b's outbound flow came back"
+    );
+
+    let st = t.status(1);
+    let f = &st["filters"];
+    assert_eq!(f["securityGroups"], 1, "{st}");
+    assert_eq!(f["networkAcl"], "acl-00000000000000b1", "{st}");
+    assert!(
+        f["drops"]["noRule"].as_u64().unwrap_or(0) > 0,
+        "ping and tcp/23 counted: {f}"
+    );
+    assert!(
+        f["drops"]["aclDeny"].as_u64().unwrap_or(0) > 0,
+        "tcp/5202 counted: {f}"
+    );
+    let hits = |rule: &str| {
+        f["rules"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["rule"] == rule)
+            .and_then(|r| r["hits"].as_u64())
+            .unwrap_or(0)
+    };
+    assert!(
+        hits("sgr-00000000000000b1") >= 1,
+        "the ssh rule admitted the flow: {f}"
+    );
+    assert!(
+        hits("sgr-00000000000000b3") >= 1,
+        "the outbound rule admitted b's flow: {f}"
+    );
+    assert!(
+        hits("acl-00000000000000b1/inbound/100") >= 1,
+        "the deny rule decided: {f}"
+    );
+    assert!(
+        st["links"][0]["counters"]["rxDroppedFilter"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "the link counts what its filters dropped: {st}"
+    );
+    assert_eq!(
+        t.status(0)["filters"],
+        serde_json::Value::Null,
+        "a has no filters and reports none"
+    );
+    let metrics = String::from_utf8_lossy(
+        &t.exec(
+            1,
+            &[
+                "python3",
+                "-c",
+                "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:7801/metrics').read().decode())",
+            ],
+        )
+        .stdout,
+    )
+    .into_owned();
+    assert!(
+        metrics.contains("xconnect_filter_drops_total{gateway=\"gw-1\",cause=\"no_rule\"}"),
+        "{metrics}"
+    );
 }

@@ -146,6 +146,21 @@ fn the_gateway_exposition_passes_promtool() {
             routes_installed: 3,
             ..Default::default()
         }),
+        filters: Some(xc_types::gateway::FilterStatus {
+            security_groups: 1,
+            network_acl: Some("acl-00000000000000b1".into()),
+            flows: 5,
+            flow_capacity: 100,
+            drops: xc_types::gateway::FilterDrops {
+                no_rule: 9,
+                ..Default::default()
+            },
+            rules: vec![xc_types::gateway::RuleHits {
+                rule: "sgr-00000000000000b1".into(),
+                action: xc_types::filter::RuleAction::Allow,
+                hits: 4,
+            }],
+        }),
         ..GatewayStatus::default()
     };
     promtool_check("a gateway's", &xc_gateway::admin::render_metrics(&st));

@@ -121,6 +121,8 @@ pub struct GatewayConfig {
     pub links: Vec<LinkSettings>,
     pub bgp: Option<BgpSettings>,
     pub access: Vec<AccessSettings>,
+    /// The attach point's filters; an empty policy passes everything.
+    pub filters: xc_types::filter::FilterPolicy,
 }
 
 /// An 802.1Q VLAN sub-interface on a customer-facing interface.
@@ -330,6 +332,10 @@ impl GatewayConfig {
             None => None,
             Some(b) => Some(parse_bgp(&root.table("bgp"), b)?),
         };
+        let filters = doc.filters.clone().unwrap_or_default();
+        if let Err(e) = filters.validate() {
+            return root.table("filters").err(e.field, e.message);
+        }
         let mut access: Vec<AccessSettings> = Vec::new();
         for (i, a) in doc.access.iter().enumerate() {
             let at = root.entry("access", i, format!("{}.{}", a.interface, a.vlan));
@@ -344,6 +350,7 @@ impl GatewayConfig {
             links,
             bgp,
             access,
+            filters,
         })
     }
 }

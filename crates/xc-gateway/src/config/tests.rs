@@ -214,6 +214,7 @@ mod bgp {
                 addresses: vec!["100.100.0.1/30".into()],
                 ..AccessDoc::default()
             }],
+            filters: None,
         };
         let c = GatewayConfig::from_doc(&doc, None).expect("valid");
         assert_eq!(c.links[0].vni, 7);
@@ -340,5 +341,37 @@ import = "any"
         assert!(e.field.ends_with(".hold_time"), "{e}");
         let e = err(&GOOD.replace("router_id = \"10.0.0.1\"", "router_id = \"::1\""));
         assert_eq!(e.field, "bgp.router_id", "{e}");
+    }
+}
+
+#[cfg(test)]
+mod filters {
+    use super::*;
+
+    const RULE: &str = "\n[[filters.securityGroups]]\ngroupId = \"sg-0000000000000001\"\n[[filters.securityGroups.rules]]\nruleId = \"sgr-0000000000000001\"\ndirection = \"inbound\"\n";
+
+    #[test]
+    fn a_file_carries_the_attach_points_filters() {
+        let text =
+            format!("{GOOD}{RULE}ipProtocol = \"tcp\"\nfromPort = 22\ncidrIp = \"10.1.0.0/16\"\n");
+        let c = GatewayConfig::parse("gw.toml", &text, None).expect("valid");
+        assert_eq!(c.filters.security_groups.len(), 1);
+        assert_eq!(c.filters.security_groups[0].rules.len(), 1);
+        let none = GatewayConfig::parse("gw.toml", GOOD, None).expect("valid");
+        assert!(none.filters.is_empty(), "no filters: everything passes");
+    }
+
+    #[test]
+    fn a_bad_rule_is_refused_at_its_line_naming_its_field() {
+        let text =
+            format!("{GOOD}{RULE}ipProtocol = \"icmp\"\nfromPort = 22\ncidrIp = \"10.1.0.0/16\"\n");
+        let e = err(&text);
+        assert!(e.message.contains("fromPort"), "{e}");
+        assert!(e.line > GOOD.lines().count(), "{e}");
+        let text =
+            format!("{GOOD}{RULE}ipProtocol = \"all\"\nprefixListId = \"pl-0000000000000009\"\n");
+        let e = err(&text);
+        assert!(e.field.starts_with("filters"), "{e}");
+        assert!(e.message.contains("pl-0000000000000009"), "{e}");
     }
 }

@@ -38,6 +38,11 @@ pub struct ConfigDoc {
     pub bgp: Option<BgpDoc>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub access: Vec<AccessDoc>,
+    /// `[filters]`: the attach point's security groups, network ACL and prefix lists, in the
+    /// API's JSON vocabulary (`securityGroups`, `ipProtocol`, `fromPort`, ...); see
+    /// [`crate::filter`]. None: everything passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filters: Option<crate::filter::FilterPolicy>,
 }
 
 impl Default for ConfigDoc {
@@ -48,6 +53,7 @@ impl Default for ConfigDoc {
             link: Vec::new(),
             bgp: None,
             access: Vec::new(),
+            filters: None,
         }
     }
 }

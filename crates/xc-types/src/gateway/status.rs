@@ -21,6 +21,55 @@ pub struct GatewayStatus {
     /// VLAN sub-interfaces on customer-facing interfaces.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub access: Vec<AccessStatus>,
+    /// The attach point's filters, when any is in force.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filters: Option<FilterStatus>,
+}
+
+/// The filters in force on a gateway, and what they did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FilterStatus {
+    /// Security groups attached (0: the groups' stage passes everything).
+    pub security_groups: u32,
+    /// The network ACL attached, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_acl: Option<String>,
+    /// Flows in the connection table, and its size limit.
+    pub flows: u64,
+    pub flow_capacity: u64,
+    /// Packets dropped, by cause.
+    pub drops: FilterDrops,
+    /// Every rule in force and the packets it decided (a security group rule: the flows it
+    /// admitted; a network ACL rule: every packet it allowed or denied).
+    pub rules: Vec<RuleHits>,
+}
+
+/// Packets the filters dropped, by cause.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FilterDrops {
+    /// Denied by a network ACL rule, or by its final implicit deny.
+    pub acl_deny: u64,
+    /// A new flow no security group rule allows.
+    pub no_rule: u64,
+    /// A new flow refused because the connection table is full.
+    pub table_full: u64,
+    /// A later fragment whose first fragment did not pass.
+    pub fragment: u64,
+    /// An IP packet too short or inconsistent to judge.
+    pub malformed: u64,
+}
+
+/// One rule's count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleHits {
+    /// `sgr-...` for a security group rule; `acl-.../inbound/100` for a network ACL rule.
+    pub rule: String,
+    /// `allow` or `deny`.
+    pub action: crate::filter::RuleAction,
+    pub hits: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -348,6 +397,12 @@ pub struct LinkCounters {
     pub rx_dropped_icv: u64,
     /// Datagrams that were not VXLAN for this link's VNI.
     pub rx_dropped_vxlan: u64,
+    /// Frames from the attach point's network that its filters refused before encryption.
+    #[serde(default)]
+    pub tx_dropped_filter: u64,
+    /// Frames from the peer that the filters refused after decryption.
+    #[serde(default)]
+    pub rx_dropped_filter: u64,
     /// MKPDUs sent and received on the link.
     pub mkpdus_tx: u64,
     pub mkpdus_rx: u64,
@@ -376,7 +431,7 @@ pub struct SecyCounters {
 impl LinkCounters {
     /// (name, value) pairs, named in snake_case for metrics exposition
     /// (`xconnect_link_<name>_total`).
-    pub fn fields(&self) -> [(&'static str, u64); 15] {
+    pub fn fields(&self) -> [(&'static str, u64); 17] {
         let Self {
             tx_packets,
             tx_bytes,
@@ -390,6 +445,8 @@ impl LinkCounters {
             rx_dropped_replay,
             rx_dropped_icv,
             rx_dropped_vxlan,
+            tx_dropped_filter,
+            rx_dropped_filter,
             mkpdus_tx,
             mkpdus_rx,
             io_errors,
@@ -407,6 +464,8 @@ impl LinkCounters {
             ("rx_dropped_replay", rx_dropped_replay),
             ("rx_dropped_icv", rx_dropped_icv),
             ("rx_dropped_vxlan", rx_dropped_vxlan),
+            ("tx_dropped_filter", tx_dropped_filter),
+            ("rx_dropped_filter", rx_dropped_filter),
             ("mkpdus_tx", mkpdus_tx),
             ("mkpdus_rx", mkpdus_rx),
             ("io_errors", io_errors),

@@ -1,0 +1,705 @@
+//! The filter one gateway applies to every link of one attach point: the compiled policy, the
+//! connection table, the fragments in flight, and the counters.
+//!
+//! A packet meets the network ACL first (stateless: every packet, each way, by its own rules),
+//! then the security groups (stateful: a packet of a tracked flow passes, either way; a new
+//! flow needs an allow rule in its direction and is then tracked). An ICMP error passes the
+//! groups when the packet it quotes belongs to a tracked flow (so path MTU discovery works).
+//!
+//! Fragments: a first fragment is judged like a whole packet (it carries the ports); a later
+//! fragment follows the first fragment's verdict when the first passed within the last 30 s, and
+//! is dropped (cause `fragment`) otherwise: out of order or alone, it cannot be judged.
+//!
+//! A policy change compiles the new rules, swaps them in at once (link threads pick them up at
+//! their next packet), and cuts the tracked flows that the new security groups would not admit;
+//! flows that stay allowed keep going untouched.
+
+use crate::classify::{AclVerdict, Compiled, Detail, Probe, RuleRef, SgVerdict};
+use crate::conntrack::{Conntrack, Flow, FlowKey, Full, Timeouts};
+use crate::parse::{self, Fragment, Frame, Headers, Transport};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use xc_types::filter::{Direction, FilterPolicy, RuleAction, RuleError};
+
+/// Why the filter dropped a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropCause {
+    /// A network ACL rule denied it, or no ACL rule matched (the implicit deny).
+    AclDeny,
+    /// No security group rule allows a new flow.
+    NoRule,
+    /// The connection table is full: a new flow is refused.
+    TableFull,
+    /// A later fragment whose first fragment did not pass (or was not seen).
+    Fragment,
+    /// An IP packet too short or inconsistent to judge.
+    Malformed,
+}
+
+impl DropCause {
+    pub const ALL: [DropCause; 5] = [
+        DropCause::AclDeny,
+        DropCause::NoRule,
+        DropCause::TableFull,
+        DropCause::Fragment,
+        DropCause::Malformed,
+    ];
+    /// The label of the `/metrics` counter and the links view.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::AclDeny => "acl_deny",
+            Self::NoRule => "no_rule",
+            Self::TableFull => "table_full",
+            Self::Fragment => "fragment",
+            Self::Malformed => "malformed",
+        }
+    }
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What becomes of a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    Drop(DropCause),
+}
+
+/// Sizes and timeouts of the filter's tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most flows tracked at once.
+    pub flows: usize,
+    /// Most fragmented datagrams in flight at once.
+    pub fragments: usize,
+    pub timeouts: Timeouts,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            flows: 262_144,
+            fragments: 4_096,
+            timeouts: Timeouts::default(),
+        }
+    }
+}
+
+/// How long a first fragment's pass holds for the later fragments of its datagram.
+const FRAGMENT_TIMEOUT_MS: u64 = 30_000;
+
+/// Packets a rule decided: for a security group rule, the first packets of the flows it
+/// admitted; for a network ACL rule, every packet it allowed or denied.
+#[derive(Debug, Default)]
+pub struct RuleCounter {
+    pub hits: AtomicU64,
+}
+
+/// A rule and its count, for `/metrics` and the links view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleHits {
+    pub rule: RuleRef,
+    pub hits: u64,
+}
+
+/// The filter's counters at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterSnapshot {
+    /// Dropped packets per cause, in [`DropCause::ALL`]'s order.
+    pub drops: Vec<(DropCause, u64)>,
+    pub rules: Vec<RuleHits>,
+    pub flows: usize,
+    pub flow_capacity: usize,
+}
+
+#[derive(Debug)]
+struct Current {
+    policy: Arc<FilterPolicy>,
+    compiled: Arc<Compiled>,
+    counters: Arc<[Arc<RuleCounter>]>,
+}
+
+type FragmentKey = (IpAddr, IpAddr, u8, u32);
+
+/// The filter of one attach point on one gateway, shared by its links.
+#[derive(Debug)]
+pub struct Filter {
+    current: RwLock<Arc<Current>>,
+    generation: AtomicU64,
+    table: Conntrack,
+    /// First fragments that passed, until their time is up.
+    fragments: Mutex<HashMap<FragmentKey, u64>>,
+    fragment_limit: usize,
+    drops: [AtomicU64; 5],
+    /// Every rule's counter by identity, kept across policy changes.
+    rule_counters: Mutex<HashMap<RuleRef, Arc<RuleCounter>>>,
+}
+
+/// The flows a policy change cut, or would cut.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub cut: Vec<Flow>,
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The flow key of a packet, as it goes.
+fn flow_key(h: &Headers) -> FlowKey {
+    let (src_port, dst_port) = h.transport.flow_ports();
+    FlowKey {
+        protocol: h.protocol,
+        src: h.src,
+        dst: h.dst,
+        src_port,
+        dst_port,
+    }
+}
+
+/// What the rules see of a packet going `direction`.
+pub fn probe(direction: Direction, h: &Headers) -> Probe {
+    let peer = match direction {
+        Direction::Inbound => h.src,
+        Direction::Outbound => h.dst,
+    };
+    let detail = match h.transport {
+        Transport::Ports { dst, .. } => Detail::Port(dst),
+        Transport::Icmp {
+            icmp_type, code, ..
+        } => Detail::Icmp(icmp_type, code),
+        Transport::Opaque => Detail::None,
+    };
+    Probe {
+        peer,
+        protocol: h.protocol,
+        detail,
+    }
+}
+
+/// Whether a packet that a rule allowed starts a tracked flow. ICMP messages other than echo
+/// requests (an echo reply, an unreachable) are judged one by one.
+fn starts_flow(h: &Headers) -> bool {
+    match h.transport {
+        Transport::Icmp { echo, .. } => echo.is_some_and(|e| e.request),
+        _ => true,
+    }
+}
+
+impl Filter {
+    /// A filter that passes everything until a policy is applied.
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            current: RwLock::new(Arc::new(Current {
+                policy: Arc::default(),
+                compiled: Arc::new(Compiled::open()),
+                counters: Arc::new([]),
+            })),
+            generation: AtomicU64::new(0),
+            table: Conntrack::new(limits.flows, limits.timeouts),
+            fragments: Mutex::new(HashMap::new()),
+            fragment_limit: limits.fragments,
+            drops: Default::default(),
+            rule_counters: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The policy in force, compiled.
+    pub fn compiled(&self) -> Arc<Compiled> {
+        read(&self.current).compiled.clone()
+    }
+
+    /// The policy in force, as applied.
+    pub fn policy(&self) -> Arc<FilterPolicy> {
+        read(&self.current).policy.clone()
+    }
+
+    /// Makes `policy` the one in force, and cuts the tracked flows it would not admit.
+    pub fn apply(&self, policy: &FilterPolicy, now: u64) -> Result<Applied, RuleError> {
+        let compiled = Arc::new(Compiled::new(policy)?);
+        let counters: Arc<[Arc<RuleCounter>]> = {
+            let mut known = locked(&self.rule_counters);
+            let counters: Vec<Arc<RuleCounter>> = compiled
+                .rules
+                .iter()
+                .map(|r| known.entry(r.clone()).or_default().clone())
+                .collect();
+            known.retain(|r, _| compiled.rules.contains(r));
+            counters.into()
+        };
+        *self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(Current {
+            policy: Arc::new(policy.clone()),
+            compiled: compiled.clone(),
+            counters,
+        });
+        self.generation.fetch_add(1, Ordering::Release);
+        let cut = self.table.retain(|f| still_admitted(&compiled, f, now));
+        Ok(Applied { cut })
+    }
+
+    /// The tracked flows that `policy` would cut, without applying it.
+    pub fn would_cut(&self, policy: &FilterPolicy, now: u64) -> Result<Applied, RuleError> {
+        let compiled = Compiled::new(policy)?;
+        let mut cut: Vec<Flow> = self
+            .table
+            .flows(now)
+            .into_iter()
+            .filter(|f| !still_admitted(&compiled, f, now))
+            .collect();
+        cut.sort_by_key(|f| f.key);
+        Ok(Applied { cut })
+    }
+
+    /// Judges one Ethernet frame going `direction`, at `now` (milliseconds).
+    pub fn check(&self, direction: Direction, frame: &[u8], now: u64) -> Verdict {
+        let current = read(&self.current).clone();
+        self.judge(&current, direction, frame, now)
+    }
+
+    /// A handle for one link thread: it re-reads the policy only when it changed.
+    pub fn view(self: &Arc<Self>) -> View {
+        View {
+            current: read(&self.current).clone(),
+            generation: self.generation.load(Ordering::Acquire),
+            filter: self.clone(),
+        }
+    }
+
+    fn judge(&self, current: &Current, direction: Direction, frame: &[u8], now: u64) -> Verdict {
+        if current.compiled.is_open() {
+            return Verdict::Pass;
+        }
+        let h = match parse::parse_frame(frame) {
+            Ok(Frame::Ip(h)) => h,
+            Ok(Frame::NotIp) => return Verdict::Pass,
+            Err(_) => return self.dropped(DropCause::Malformed),
+        };
+        let verdict = match h.fragment {
+            Fragment::Later { id } => {
+                let key = (h.src, h.dst, h.protocol, id);
+                match locked(&self.fragments).get(&key) {
+                    Some(&until) if until > now => Verdict::Pass,
+                    _ => Verdict::Drop(DropCause::Fragment),
+                }
+            }
+            Fragment::Whole | Fragment::First { .. } => {
+                self.judge_packet(current, direction, &h, now)
+            }
+        };
+        match verdict {
+            Verdict::Drop(cause) => self.dropped(cause),
+            Verdict::Pass => {
+                if let Fragment::First { id } = h.fragment {
+                    self.remember_fragment((h.src, h.dst, h.protocol, id), now)
+                } else {
+                    Verdict::Pass
+                }
+            }
+        }
+    }
+
+    fn judge_packet(
+        &self,
+        current: &Current,
+        direction: Direction,
+        h: &Headers,
+        now: u64,
+    ) -> Verdict {
+        let compiled = &current.compiled;
+        let probe = probe(direction, h);
+        match compiled.network_acl(direction, &probe) {
+            AclVerdict::NoAcl => {}
+            AclVerdict::Rule(i, action) => {
+                current.counters[i as usize]
+                    .hits
+                    .fetch_add(1, Ordering::Relaxed);
+                if action == RuleAction::Deny {
+                    return Verdict::Drop(DropCause::AclDeny);
+                }
+            }
+            AclVerdict::ImplicitDeny => return Verdict::Drop(DropCause::AclDeny),
+        }
+        if !compiled.has_groups() {
+            return Verdict::Pass;
+        }
+        let tcp_flags = match h.transport {
+            Transport::Ports { tcp_flags, .. } => tcp_flags,
+            _ => 0,
+        };
+        let key = flow_key(h);
+        if self.table.touch(&key, tcp_flags, h.len, now).is_some() {
+            return Verdict::Pass;
+        }
+        if let Some(q) = h.quoted {
+            let quoted = FlowKey {
+                protocol: q.protocol,
+                src: q.src,
+                dst: q.dst,
+                src_port: q.src_port,
+                dst_port: q.dst_port,
+            };
+            if self.table.contains(&quoted, now) {
+                return Verdict::Pass;
+            }
+        }
+        match compiled.security_groups(direction, &probe) {
+            SgVerdict::NoGroups => Verdict::Pass,
+            SgVerdict::NoRule => Verdict::Drop(DropCause::NoRule),
+            SgVerdict::Allowed(rule) => {
+                if starts_flow(h) {
+                    match self
+                        .table
+                        .insert(key, direction, rule, tcp_flags, h.len, now)
+                    {
+                        Ok(()) => {}
+                        Err(Full) => return Verdict::Drop(DropCause::TableFull),
+                    }
+                }
+                current.counters[rule as usize]
+                    .hits
+                    .fetch_add(1, Ordering::Relaxed);
+                Verdict::Pass
+            }
+        }
+    }
+
+    fn remember_fragment(&self, key: FragmentKey, now: u64) -> Verdict {
+        let mut fragments = locked(&self.fragments);
+        if fragments.len() >= self.fragment_limit && !fragments.contains_key(&key) {
+            fragments.retain(|_, until| *until > now);
+            if fragments.len() >= self.fragment_limit {
+                return self.dropped(DropCause::Fragment);
+            }
+        }
+        fragments.insert(key, now + FRAGMENT_TIMEOUT_MS);
+        Verdict::Pass
+    }
+
+    fn dropped(&self, cause: DropCause) -> Verdict {
+        self.drops[cause.index()].fetch_add(1, Ordering::Relaxed);
+        Verdict::Drop(cause)
+    }
+
+    /// Housekeeping, to call about every 100 ms from each link: removes the timed-out flows of a
+    /// few shards of the table (every flow is looked at within seconds) and, when the fragment
+    /// table is half full, the expired fragments.
+    pub fn tick(&self, now: u64) {
+        self.table.sweep_some(4, now);
+        if let Ok(mut f) = self.fragments.try_lock()
+            && f.len() > self.fragment_limit / 2
+        {
+            f.retain(|_, until| *until > now);
+        }
+    }
+
+    /// The tracked flows, for flow logs and dry runs.
+    pub fn flows(&self, now: u64) -> Vec<Flow> {
+        self.table.flows(now)
+    }
+
+    pub fn snapshot(&self) -> FilterSnapshot {
+        let current = read(&self.current).clone();
+        FilterSnapshot {
+            drops: DropCause::ALL
+                .iter()
+                .map(|c| (*c, self.drops[c.index()].load(Ordering::Relaxed)))
+                .collect(),
+            rules: current
+                .compiled
+                .rules
+                .iter()
+                .zip(current.counters.iter())
+                .map(|(rule, c)| RuleHits {
+                    rule: rule.clone(),
+                    hits: c.hits.load(Ordering::Relaxed),
+                })
+                .collect(),
+            flows: self.table.len(),
+            flow_capacity: self.table.capacity(),
+        }
+    }
+}
+
+/// Whether the security groups of `compiled` would admit a tracked flow's first packet.
+fn still_admitted(compiled: &Compiled, flow: &Flow, _now: u64) -> bool {
+    let k = &flow.key;
+    let peer = match flow.origin {
+        Direction::Inbound => k.src,
+        Direction::Outbound => k.dst,
+    };
+    let detail = match k.protocol {
+        6 | 17 => Detail::Port(k.dst_port),
+        1 => Detail::Icmp(8, 0),
+        58 => Detail::Icmp(128, 0),
+        _ => Detail::None,
+    };
+    let probe = Probe {
+        peer,
+        protocol: k.protocol,
+        detail,
+    };
+    !matches!(
+        compiled.security_groups(flow.origin, &probe),
+        SgVerdict::NoRule
+    )
+}
+
+/// A link thread's handle on the filter.
+#[derive(Debug)]
+pub struct View {
+    filter: Arc<Filter>,
+    current: Arc<Current>,
+    generation: u64,
+}
+
+impl View {
+    /// Judges one Ethernet frame going `direction`, with the policy in force.
+    pub fn check(&mut self, direction: Direction, frame: &[u8], now: u64) -> Verdict {
+        let generation = self.filter.generation.load(Ordering::Acquire);
+        if generation != self.generation {
+            self.current = read(&self.filter.current).clone();
+            self.generation = generation;
+        }
+        self.filter.judge(&self.current, direction, frame, now)
+    }
+
+    /// Whether the policy in force filters nothing (the link can skip the call).
+    pub fn is_open(&self) -> bool {
+        self.generation == self.filter.generation.load(Ordering::Acquire)
+            && self.current.compiled.is_open()
+    }
+
+    pub fn filter(&self) -> &Arc<Filter> {
+        &self.filter
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::build::{frame, icmp, ip, tcp, udp};
+    use crate::parse::tcp::{ACK, SYN};
+    use xc_types::filter::{AclRules, GroupRules, RuleSpec, SgRule};
+    use xc_types::{NetworkAclId, SecurityGroupId, SecurityGroupRuleId};
+
+    fn addr(s: &str) -> IpAddr {
+        s.parse().expect("address")
+    }
+
+    fn sg_rule(json: serde_json::Value, n: u8) -> SgRule {
+        let spec: RuleSpec = serde_json::from_value(json).expect("spec");
+        SgRule::new(&spec, SecurityGroupRuleId::from_random([n; 8])).expect("rule")
+    }
+
+    /// This side (10.0.0.0/16) lets ssh in from the other side (10.1.0.0/16); outbound is open.
+    fn ssh_policy() -> FilterPolicy {
+        FilterPolicy {
+            security_groups: vec![GroupRules {
+                group_id: SecurityGroupId::from_random([1; 8]),
+                rules: vec![
+                    sg_rule(
+                        serde_json::json!({"direction": "inbound", "ipProtocol": "tcp", "fromPort": 22, "cidrIp": "10.1.0.0/16"}),
+                        1,
+                    ),
+                    sg_rule(
+                        serde_json::json!({"direction": "outbound", "ipProtocol": "all", "cidrIp": "0.0.0.0/0"}),
+                        2,
+                    ),
+                ],
+            }],
+            ..FilterPolicy::default()
+        }
+    }
+
+    fn tcp_frame(src: &str, dst: &str, sport: u16, dport: u16, flags: u8) -> Vec<u8> {
+        frame(&ip(addr(src), addr(dst), 6, &tcp(sport, dport, flags)))
+    }
+
+    #[test]
+    fn no_policy_passes_everything() {
+        let f = Filter::new(Limits::default());
+        let p = tcp_frame("10.1.0.5", "10.0.0.5", 40000, 23, SYN);
+        assert_eq!(f.check(Direction::Inbound, &p, 0), Verdict::Pass);
+        assert_eq!(f.check(Direction::Inbound, &[1, 2, 3], 0), Verdict::Pass);
+    }
+
+    #[test]
+    fn ssh_in_is_allowed_telnet_is_not_and_replies_need_no_rule() {
+        let f = Filter::new(Limits::default());
+        f.apply(&ssh_policy(), 0).expect("applies");
+        let ssh = tcp_frame("10.1.0.5", "10.0.0.5", 40000, 22, SYN);
+        let telnet = tcp_frame("10.1.0.5", "10.0.0.5", 40001, 23, SYN);
+        assert_eq!(f.check(Direction::Inbound, &ssh, 1), Verdict::Pass);
+        assert_eq!(
+            f.check(Direction::Inbound, &telnet, 1),
+            Verdict::Drop(DropCause::NoRule)
+        );
+        let answer = tcp_frame("10.0.0.5", "10.1.0.5", 22, 40000, SYN | ACK);
+        assert_eq!(f.check(Direction::Outbound, &answer, 2), Verdict::Pass);
+        // An outbound flow's reply comes back in with no inbound rule for it.
+        let out = tcp_frame("10.0.0.5", "10.1.0.9", 50000, 443, SYN);
+        let back = tcp_frame("10.1.0.9", "10.0.0.5", 443, 50000, SYN | ACK);
+        assert_eq!(f.check(Direction::Outbound, &out, 3), Verdict::Pass);
+        assert_eq!(f.check(Direction::Inbound, &back, 4), Verdict::Pass);
+        // ... but the same packet unasked for is dropped.
+        let stray = tcp_frame("10.1.0.9", "10.0.0.5", 443, 50001, SYN | ACK);
+        assert_eq!(
+            f.check(Direction::Inbound, &stray, 4),
+            Verdict::Drop(DropCause::NoRule)
+        );
+        let s = f.snapshot();
+        assert_eq!(s.flows, 2);
+        assert_eq!(s.rules[0].hits, 1, "the ssh rule admitted one flow");
+        assert_eq!(s.drops[DropCause::NoRule.index()], (DropCause::NoRule, 2));
+    }
+
+    #[test]
+    fn an_acl_deny_with_a_lower_number_beats_an_allow() {
+        let mut policy = ssh_policy();
+        let acl_rule = |json: serde_json::Value| -> xc_types::filter::AclRule {
+            serde_json::from_value(json).expect("acl rule")
+        };
+        policy.network_acl = Some(AclRules {
+            acl_id: NetworkAclId::from_random([7; 8]),
+            rules: vec![
+                acl_rule(
+                    serde_json::json!({"ruleNumber": 100, "ruleAction": "deny", "direction": "inbound", "ipProtocol": "tcp", "fromPort": 22, "cidrIp": "10.1.0.66/32"}),
+                ),
+                acl_rule(
+                    serde_json::json!({"ruleNumber": 200, "ruleAction": "allow", "direction": "inbound", "ipProtocol": "all", "cidrIp": "0.0.0.0/0"}),
+                ),
+                acl_rule(
+                    serde_json::json!({"ruleNumber": 100, "ruleAction": "allow", "direction": "outbound", "ipProtocol": "all", "cidrIp": "0.0.0.0/0"}),
+                ),
+            ],
+        });
+        let f = Filter::new(Limits::default());
+        f.apply(&policy, 0).expect("applies");
+        let from_66 = tcp_frame("10.1.0.66", "10.0.0.5", 40000, 22, SYN);
+        let from_65 = tcp_frame("10.1.0.65", "10.0.0.5", 40000, 22, SYN);
+        assert_eq!(
+            f.check(Direction::Inbound, &from_66, 1),
+            Verdict::Drop(DropCause::AclDeny)
+        );
+        assert_eq!(f.check(Direction::Inbound, &from_65, 1), Verdict::Pass);
+    }
+
+    #[test]
+    fn a_full_table_refuses_new_flows_and_keeps_the_old_ones() {
+        let f = Filter::new(Limits {
+            flows: 2,
+            ..Limits::default()
+        });
+        f.apply(&ssh_policy(), 0).expect("applies");
+        for port in [40000, 40001] {
+            let p = tcp_frame("10.1.0.5", "10.0.0.5", port, 22, SYN);
+            assert_eq!(f.check(Direction::Inbound, &p, 1), Verdict::Pass);
+        }
+        let third = tcp_frame("10.1.0.5", "10.0.0.5", 40002, 22, SYN);
+        assert_eq!(
+            f.check(Direction::Inbound, &third, 2),
+            Verdict::Drop(DropCause::TableFull)
+        );
+        let old = tcp_frame("10.1.0.5", "10.0.0.5", 40000, 22, ACK);
+        assert_eq!(f.check(Direction::Inbound, &old, 3), Verdict::Pass);
+    }
+
+    #[test]
+    fn a_rule_change_cuts_only_the_flows_it_no_longer_admits() {
+        let f = Filter::new(Limits::default());
+        let mut policy = ssh_policy();
+        policy.security_groups[0].rules.push(sg_rule(
+            serde_json::json!({"direction": "inbound", "ipProtocol": "udp", "fromPort": 53, "cidrIp": "10.1.0.0/16"}),
+            3,
+        ));
+        f.apply(&policy, 0).expect("applies");
+        let ssh = tcp_frame("10.1.0.5", "10.0.0.5", 40000, 22, SYN);
+        let dns = frame(&ip(
+            addr("10.1.0.5"),
+            addr("10.0.0.5"),
+            17,
+            &udp(5000, 53, b"q"),
+        ));
+        assert_eq!(f.check(Direction::Inbound, &ssh, 1), Verdict::Pass);
+        assert_eq!(f.check(Direction::Inbound, &dns, 1), Verdict::Pass);
+        let dry = f.would_cut(&ssh_policy(), 2).expect("dry run");
+        assert_eq!(dry.cut.len(), 1);
+        assert_eq!(dry.cut[0].key.dst_port, 53);
+        assert_eq!(f.flows(2).len(), 2, "a dry run cuts nothing");
+        let applied = f.apply(&ssh_policy(), 2).expect("applies");
+        assert_eq!(applied.cut.len(), 1);
+        let ssh_more = tcp_frame("10.1.0.5", "10.0.0.5", 40000, 22, ACK);
+        assert_eq!(f.check(Direction::Inbound, &ssh_more, 3), Verdict::Pass);
+        assert_eq!(
+            f.check(Direction::Inbound, &dns, 3),
+            Verdict::Drop(DropCause::NoRule)
+        );
+        assert_eq!(f.snapshot().rules[0].hits, 1, "the ssh rule kept its count");
+    }
+
+    #[test]
+    fn later_fragments_follow_the_first() {
+        let f = Filter::new(Limits::default());
+        f.apply(&ssh_policy(), 0).expect("applies");
+        let mut first = ip(addr("10.1.0.5"), addr("10.0.0.5"), 6, &tcp(40000, 22, SYN));
+        first[6] = 0x20; // more fragments, offset 0
+        let mut later = ip(addr("10.1.0.5"), addr("10.0.0.5"), 6, &[0; 16]);
+        later[7] = 0x03; // offset 24 octets
+        let mut stray = later.clone();
+        stray[5] = 2; // another datagram id
+        assert_eq!(
+            f.check(Direction::Inbound, &frame(&later), 1),
+            Verdict::Drop(DropCause::Fragment)
+        );
+        assert_eq!(
+            f.check(Direction::Inbound, &frame(&first), 1),
+            Verdict::Pass
+        );
+        assert_eq!(
+            f.check(Direction::Inbound, &frame(&later), 2),
+            Verdict::Pass
+        );
+        assert_eq!(
+            f.check(Direction::Inbound, &frame(&stray), 2),
+            Verdict::Drop(DropCause::Fragment)
+        );
+        assert_eq!(
+            f.check(Direction::Inbound, &frame(&later), 2 + FRAGMENT_TIMEOUT_MS),
+            Verdict::Drop(DropCause::Fragment)
+        );
+    }
+
+    #[test]
+    fn an_icmp_error_about_a_tracked_flow_comes_back_in() {
+        let f = Filter::new(Limits::default());
+        f.apply(&ssh_policy(), 0).expect("applies");
+        let out = ip(
+            addr("10.0.0.5"),
+            addr("10.1.0.9"),
+            17,
+            &udp(5000, 53, b"query"),
+        );
+        assert_eq!(f.check(Direction::Outbound, &frame(&out), 1), Verdict::Pass);
+        let mut body = vec![0, 0, 0x05, 0xdc];
+        body.extend_from_slice(&out[..28]);
+        let too_big = ip(addr("10.1.0.1"), addr("10.0.0.5"), 1, &icmp(3, 4, &body));
+        assert_eq!(
+            f.check(Direction::Inbound, &frame(&too_big), 2),
+            Verdict::Pass
+        );
+        let unasked = ip(addr("10.1.0.1"), addr("10.0.0.5"), 1, &icmp(3, 4, &[0; 4]));
+        assert_eq!(
+            f.check(Direction::Inbound, &frame(&unasked), 2),
+            Verdict::Drop(DropCause::NoRule)
+        );
+    }
+}
