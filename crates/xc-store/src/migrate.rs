@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0014_audit.sql"),
     include_str!("migrations/0015_usage.sql"),
     include_str!("migrations/0016_maintenance.sql"),
+    include_str!("migrations/0017_account_use.sql"),
 ];
 
 pub(crate) fn run(conn: &mut rusqlite::Connection) -> Result<(), StoreError> {

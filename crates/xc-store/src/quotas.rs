@@ -57,14 +57,16 @@ impl Db<'_> {
         Ok(())
     }
 
-    /// The connections an account is a side of, by environment.
+    /// The connections an account is a side of, by environment (kept by the triggers of
+    /// migration 0017 as the connections change).
     pub fn connections_by_environment(
         &self,
         account: &AccountId,
     ) -> Result<BTreeMap<String, u64>, StoreError> {
-        let mut st = self.conn.prepare_cached(&format!(
-            "SELECT environment, count(*) FROM connections WHERE {LIVE_SIDE} GROUP BY environment"
-        ))?;
+        let mut st = self.conn.prepare_cached(
+            "SELECT environment, connections FROM account_use
+             WHERE account_id = ?1 AND connections > 0",
+        )?;
         let rows = st
             .query_map(params![account.as_str()], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
@@ -79,14 +81,35 @@ impl Db<'_> {
         Ok(self
             .conn
             .query_row(
-                &format!(
-                "SELECT coalesce(sum(max(bandwidth_mbps, coalesce(pending_bandwidth_mbps, 0))), 0)
-                 FROM connections WHERE {LIVE_SIDE}"
-            ),
+                "SELECT coalesce(sum(bandwidth_mbps), 0) FROM account_use WHERE account_id = ?1",
                 params![account.as_str()],
                 |r| r.get::<_, i64>(0),
             )?
             .max(0) as u64)
+    }
+
+    /// What the two above would be, counted from the connections themselves (the triggers'
+    /// reference, for tests).
+    pub fn counted_use(
+        &self,
+        account: &AccountId,
+    ) -> Result<(BTreeMap<String, u64>, u64), StoreError> {
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT environment, count(*), sum(max(bandwidth_mbps, coalesce(pending_bandwidth_mbps, 0)))
+             FROM connections WHERE {LIVE_SIDE} GROUP BY environment"
+        ))?;
+        let rows: Vec<(String, i64, i64)> = st
+            .query_map(params![account.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        let bandwidth = rows.iter().map(|r| r.2.max(0) as u64).sum();
+        Ok((
+            rows.into_iter()
+                .map(|(e, n, _)| (e, n.max(0) as u64))
+                .collect(),
+            bandwidth,
+        ))
     }
 
     /// How many of a table's rows are an account's (`attach_points`, `access_keys`, `alarms`,

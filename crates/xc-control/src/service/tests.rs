@@ -690,6 +690,38 @@ async fn quotas_hold_under_concurrent_creates() {
         .find(|q| q.name == QuotaName::ConnectionsPerEnvironment)
         .expect("quota");
     assert_eq!((per_env.value, per_env.used), (1, 1));
+
+    // The use the quotas read is kept by triggers as connections change: after a change asked
+    // for and a delete it still equals the count of the connections themselves.
+    s.update_connection(
+        &f.owner,
+        created[0].connection.id.as_str(),
+        UpdateConnectionRequest {
+            bandwidth: Some("500Mbps".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("a narrower bandwidth");
+    s.delete_connection(&f.owner, created[1].connection.id.as_str(), None)
+        .await
+        .expect("delete");
+    for account in [f.owner.account.clone(), f.remote.account.clone()] {
+        let (kept, counted) = s
+            .store
+            .read(move |db| {
+                Ok::<_, ServiceError>((
+                    (
+                        db.connections_by_environment(&account)?,
+                        db.bandwidth_used_mbps(&account)?,
+                    ),
+                    db.counted_use(&account)?,
+                ))
+            })
+            .await
+            .expect("use");
+        assert_eq!(kept, counted);
+    }
 }
 
 /// Retention removes the records past it, oldest first, and keeps the last one's hash: the
