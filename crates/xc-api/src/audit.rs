@@ -2,8 +2,9 @@
 //! an id (answered as `x-amzn-RequestId`, as AWS does) and a [`Slot`] that authentication fills
 //! in with who the caller is ([`Slot::set`]); the response carries a [`Noted`] with its error code
 //! and resource where the code that built it knew them. A request whose caller was established
-//! (signed, through a console session, or a gateway's registration) is then recorded, and
-//! answered only once its record is stored. Requests that never authenticated are not recorded
+//! (signed, through a console session, or a gateway's registration) is then recorded: the
+//! answer goes out while its record is appended (`Service::record_soon`), so a request does not
+//! wait for the disk twice. Requests that never authenticated are not recorded
 //! (they are logged and counted instead), nor are a gateway's reports and configuration polls
 //! (their effects are in the connection's history).
 
@@ -229,11 +230,6 @@ pub(crate) async fn record(
         error_code: noted.error.map(str::to_owned),
         request_id,
     };
-    if let Err(e) = s.service.record(entry).await {
-        // The request was done; its record could not be written (a full disk): said loudly and
-        // counted, and the answer still goes out.
-        tracing::error!(error = %e, "an audit record could not be stored");
-        s.service.telemetry.audit_write_failed();
-    }
+    s.service.record_soon(entry).await;
     response
 }

@@ -191,33 +191,31 @@ impl Db<'_> {
     /// Stores a new alarm, its webhooks and the first entry of its history.
     pub fn insert_alarm(&self, a: &AlarmRecord) -> Result<(), StoreError> {
         self.conn
-            .execute(
-                &format!(
-                    "INSERT INTO alarms ({ALARM_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
-                     ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
-                ),
-                params![
-                    a.id.as_str(),
-                    a.account_id.as_str(),
-                    a.name,
-                    a.connection_id.as_str(),
-                    a.metric.as_str(),
-                    a.link_id.map(|l| l as i64),
-                    a.stat,
-                    a.period,
-                    a.comparison.as_str(),
-                    a.threshold,
-                    a.evaluation_periods,
-                    a.datapoints_to_alarm,
-                    a.missing_data.as_str(),
-                    a.is_default,
-                    a.state.as_str(),
-                    a.state_reason,
-                    a.state_updated_at,
-                    a.evaluated_through,
-                    a.created_at,
-                ],
-            )
+            .prepare_cached(&format!(
+                "INSERT INTO alarms ({ALARM_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
+                 ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+            ))?
+            .execute(params![
+                a.id.as_str(),
+                a.account_id.as_str(),
+                a.name,
+                a.connection_id.as_str(),
+                a.metric.as_str(),
+                a.link_id.map(|l| l as i64),
+                a.stat,
+                a.period,
+                a.comparison.as_str(),
+                a.threshold,
+                a.evaluation_periods,
+                a.datapoints_to_alarm,
+                a.missing_data.as_str(),
+                a.is_default,
+                a.state.as_str(),
+                a.state_reason,
+                a.state_updated_at,
+                a.evaluated_through,
+                a.created_at,
+            ])
             .map_err(|e| map_duplicate(e, "name"))?;
         self.add_alarm_webhooks(a)
     }
@@ -403,18 +401,19 @@ impl Db<'_> {
         id: &AlarmId,
         h: &AlarmHistoryRecord,
     ) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO alarm_history (alarm_id, at, kind, old_state, new_state, summary)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
+        self.conn
+            .prepare_cached(
+                "INSERT INTO alarm_history (alarm_id, at, kind, old_state, new_state, summary)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
                 id.as_str(),
                 h.at,
                 enum_str(&h.kind),
                 h.old_state.map(|s| s.as_str()),
                 h.new_state.map(|s| s.as_str()),
                 h.summary
-            ],
-        )?;
+            ])?;
         Ok(())
     }
 

@@ -472,12 +472,11 @@ impl<'a> Db<'a> {
     /// Inserts a new connection; returns its `seq`.
     pub fn insert_connection(&self, c: &Connection) -> Result<i64, StoreError> {
         self.conn
-            .execute(
-                &format!(
-                    "INSERT INTO connections ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
-                    &CONNECTION_COLUMNS["seq, ".len()..]
-                ),
-                params![
+            .prepare_cached(&format!(
+                "INSERT INTO connections ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
+                &CONNECTION_COLUMNS["seq, ".len()..]
+            ))?
+            .execute(params![
                     c.id.as_str(),
                     c.shared_id.to_string(),
                     c.owner.as_str(),

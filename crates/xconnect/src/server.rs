@@ -313,6 +313,13 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         args.region
     );
     let served = xc_api::serve::serve(listener, router, tls, limits, shutdown).await;
+    // The last requests' audit records, before the store closes.
+    if tokio::time::timeout(std::time::Duration::from_secs(10), service.flush_audit())
+        .await
+        .is_err()
+    {
+        tracing::error!("audit records were still being written at shutdown");
+    }
     let _ = lifecycle.await;
     let _ = webhooks.await;
     drop(service);

@@ -25,11 +25,18 @@ async fn records(t: &Tenant, operation: &str) -> Vec<AuditRecord> {
         .records
 }
 
-/// The one record of `operation` (there must be exactly one).
+/// The one record of `operation` (there must be exactly one), once it is written: a record is
+/// appended while its request is answered, so it may come a moment after the answer.
 async fn one(t: &Tenant, operation: &str) -> AuditRecord {
-    let mut r = records(t, operation).await;
-    assert_eq!(r.len(), 1, "one {operation} record: {r:#?}");
-    r.remove(0)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let mut r = records(t, operation).await;
+        if !r.is_empty() || std::time::Instant::now() > deadline {
+            assert_eq!(r.len(), 1, "one {operation} record: {r:#?}");
+            return r.remove(0);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -75,7 +75,37 @@ fn record_of(r: AuditRow) -> AuditRecord {
     }
 }
 
+/// Most audit records appended behind their requests at once; past it, a request waits for room
+/// (backpressure: a record is never dropped to keep up).
+pub(crate) const MAX_AUDIT_IN_FLIGHT: u32 = 4096;
+
 impl Service {
+    /// Appends a request's record without making the request wait for the disk: the append runs
+    /// on its own task, committed with the others queued at the time (the store's group commit),
+    /// and a failure is logged and counted (`xconnect_audit_write_failures_total`). At most
+    /// [`MAX_AUDIT_IN_FLIGHT`] wait at once; then this waits for room. CloudTrail, too, delivers
+    /// a request's event after its answer. [`Service::flush_audit`] waits for them all.
+    pub async fn record_soon(self: &std::sync::Arc<Self>, e: AuditEntry) {
+        let Ok(permit) = self.audit_in_flight.clone().acquire_owned().await else {
+            return;
+        };
+        let service = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = service.record(e).await {
+                // The request was done; its record could not be written (a full disk): said
+                // loudly and counted.
+                tracing::error!(error = %e, "an audit record could not be stored");
+                service.telemetry.audit_write_failed();
+            }
+            drop(permit);
+        });
+    }
+
+    /// Waits until every record [`Service::record_soon`] took is stored (or failed): at shutdown.
+    pub async fn flush_audit(&self) {
+        let _ = self.audit_in_flight.acquire_many(MAX_AUDIT_IN_FLIGHT).await;
+    }
+
     /// Appends a request's record; answers once it is durable.
     pub async fn record(&self, e: AuditEntry) -> Result<()> {
         let at_ms = self.now().saturating_mul(1000);

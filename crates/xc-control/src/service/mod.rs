@@ -116,6 +116,9 @@ pub struct Service {
     pub(crate) sign_ins: std::sync::Mutex<crate::throttle::SignInThrottle>,
     /// How long things took: requests, reconciler passes (the server's `/metrics`).
     pub telemetry: metrics::Telemetry,
+    /// Room for the audit records being appended behind their requests
+    /// ([`Service::record_soon`]).
+    pub(crate) audit_in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 /// A fresh access key: its id, its secret (shown once) and the secret sealed for storage.
@@ -200,6 +203,9 @@ impl Service {
             started: std::time::Instant::now(),
             sign_ins: std::sync::Mutex::default(),
             telemetry: metrics::Telemetry::default(),
+            audit_in_flight: Arc::new(tokio::sync::Semaphore::new(
+                audit::MAX_AUDIT_IN_FLIGHT as usize,
+            )),
         }))
     }
 

@@ -707,6 +707,7 @@ async fn quotas_hold_under_concurrent_creates() {
         .await
         .expect("delete");
     for account in [f.owner.account.clone(), f.remote.account.clone()] {
+        let counted_account = account.clone();
         let (kept, counted) = s
             .store
             .read(move |db| {
@@ -721,6 +722,28 @@ async fn quotas_hold_under_concurrent_creates() {
             .await
             .expect("use");
         assert_eq!(kept, counted);
+        let account = counted_account;
+        let counts = s
+            .store
+            .read(move |db| {
+                use xc_store::Counted::*;
+                [AttachPoints, AccessKeys, Alarms, Webhooks]
+                    .into_iter()
+                    .map(|c| {
+                        Ok::<_, ServiceError>((
+                            db.count_of_account(c, &account)?,
+                            db.counted_of_account(c, &account)?,
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await
+            .expect("counts");
+        assert!(
+            counts.iter().all(|(kept, counted)| kept == counted),
+            "{counts:?}"
+        );
+        assert!(counts.iter().any(|(kept, _)| *kept > 0), "{counts:?}");
     }
 }
 

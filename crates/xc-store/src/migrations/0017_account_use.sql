@@ -1,4 +1,4 @@
--- What each account uses of the quotas that count connections, kept by triggers in the same
+-- What each account uses of its quotas, kept by triggers in the same
 -- transaction as every change to a connection, so that a quota check reads one row per
 -- environment instead of counting the account's connections (issue 18; bench/api).
 -- A connection counts for each account that is a side of it (once when both sides are one
@@ -64,4 +64,60 @@ BEGIN
         bandwidth_mbps = bandwidth_mbps - max(OLD.bandwidth_mbps, coalesce(OLD.pending_bandwidth_mbps, 0))
     WHERE environment = OLD.environment
       AND account_id IN (SELECT OLD.owner UNION SELECT OLD.remote_account WHERE OLD.remote_account IS NOT NULL);
+END;
+
+-- How many alarms, webhooks, attach points and access keys each account has.
+CREATE TABLE account_counts (
+    account_id TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    n          INTEGER NOT NULL,
+    PRIMARY KEY (account_id, kind)
+) WITHOUT ROWID;
+
+INSERT INTO account_counts (account_id, kind, n)
+SELECT account_id, 'alarms', count(*) FROM alarms GROUP BY account_id;
+CREATE TRIGGER alarms_count_insert AFTER INSERT ON alarms
+BEGIN
+    INSERT INTO account_counts (account_id, kind, n) VALUES (NEW.account_id, 'alarms', 1)
+    ON CONFLICT (account_id, kind) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER alarms_count_delete AFTER DELETE ON alarms
+BEGIN
+    UPDATE account_counts SET n = n - 1 WHERE account_id = OLD.account_id AND kind = 'alarms';
+END;
+
+INSERT INTO account_counts (account_id, kind, n)
+SELECT account_id, 'webhooks', count(*) FROM webhooks GROUP BY account_id;
+CREATE TRIGGER webhooks_count_insert AFTER INSERT ON webhooks
+BEGIN
+    INSERT INTO account_counts (account_id, kind, n) VALUES (NEW.account_id, 'webhooks', 1)
+    ON CONFLICT (account_id, kind) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER webhooks_count_delete AFTER DELETE ON webhooks
+BEGIN
+    UPDATE account_counts SET n = n - 1 WHERE account_id = OLD.account_id AND kind = 'webhooks';
+END;
+
+INSERT INTO account_counts (account_id, kind, n)
+SELECT account_id, 'attach_points', count(*) FROM attach_points GROUP BY account_id;
+CREATE TRIGGER attach_points_count_insert AFTER INSERT ON attach_points
+BEGIN
+    INSERT INTO account_counts (account_id, kind, n) VALUES (NEW.account_id, 'attach_points', 1)
+    ON CONFLICT (account_id, kind) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER attach_points_count_delete AFTER DELETE ON attach_points
+BEGIN
+    UPDATE account_counts SET n = n - 1 WHERE account_id = OLD.account_id AND kind = 'attach_points';
+END;
+
+INSERT INTO account_counts (account_id, kind, n)
+SELECT account_id, 'access_keys', count(*) FROM access_keys GROUP BY account_id;
+CREATE TRIGGER access_keys_count_insert AFTER INSERT ON access_keys
+BEGIN
+    INSERT INTO account_counts (account_id, kind, n) VALUES (NEW.account_id, 'access_keys', 1)
+    ON CONFLICT (account_id, kind) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER access_keys_count_delete AFTER DELETE ON access_keys
+BEGIN
+    UPDATE account_counts SET n = n - 1 WHERE account_id = OLD.account_id AND kind = 'access_keys';
 END;
