@@ -524,6 +524,19 @@ mod tests {
         frame(&ip(addr(src), addr(dst), 6, &tcp(sport, dport, flags)))
     }
 
+    /// The `filter_packet` fuzz target's seed policy is one the filter takes (else every run of
+    /// the target stops at its first input).
+    #[test]
+    fn the_fuzz_targets_seed_policy_applies() {
+        let policy: FilterPolicy = serde_json::from_str(include_str!(
+            "../../../fuzz/fuzz_targets/filter_policy.json"
+        ))
+        .expect("parses");
+        Filter::new(Limits::default())
+            .apply(&policy, 0)
+            .expect("applies");
+    }
+
     #[test]
     fn no_policy_passes_everything() {
         let f = Filter::new(Limits::default());
