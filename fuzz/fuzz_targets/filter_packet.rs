@@ -16,7 +16,7 @@ fn filter() -> &'static Filter {
             fragments: 16,
             ..Limits::default()
         });
-        f.apply(&policy, 0).expect("the seed policy applies");
+        f.apply(&policy).expect("the seed policy applies");
         f
     })
 }

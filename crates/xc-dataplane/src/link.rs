@@ -608,7 +608,7 @@ const POLL_TIMEOUT: Duration = Duration::from_millis(100);
 /// in bounded bursts so that neither direction starves the other; it sleeps in `poll` only
 /// when neither has anything.
 /// Milliseconds on the link threads' monotonic clock (the filters' time).
-pub fn now_ms() -> u64 {
+fn now_ms() -> u64 {
     static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
     EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
 }

@@ -221,7 +221,7 @@ impl Filter {
     }
 
     /// Makes `policy` the one in force, and cuts the tracked flows it would not admit.
-    pub fn apply(&self, policy: &FilterPolicy, now: u64) -> Result<Applied, RuleError> {
+    pub fn apply(&self, policy: &FilterPolicy) -> Result<Applied, RuleError> {
         let compiled = Arc::new(Compiled::new(policy)?);
         let counters: Arc<[Arc<RuleCounter>]> = {
             let mut known = locked(&self.rule_counters);
@@ -242,7 +242,7 @@ impl Filter {
             counters,
         });
         self.generation.fetch_add(1, Ordering::Release);
-        let cut = self.table.retain(|f| still_admitted(&compiled, f, now));
+        let cut = self.table.retain(|f| still_admitted(&compiled, f));
         Ok(Applied { cut })
     }
 
@@ -253,7 +253,7 @@ impl Filter {
             .table
             .flows(now)
             .into_iter()
-            .filter(|f| !still_admitted(&compiled, f, now))
+            .filter(|f| !still_admitted(&compiled, f))
             .collect();
         cut.sort_by_key(|f| f.key);
         Ok(Applied { cut })
@@ -430,7 +430,7 @@ impl Filter {
 }
 
 /// Whether the security groups of `compiled` would admit a tracked flow's first packet.
-fn still_admitted(compiled: &Compiled, flow: &Flow, _now: u64) -> bool {
+fn still_admitted(compiled: &Compiled, flow: &Flow) -> bool {
     let k = &flow.key;
     let peer = match flow.origin {
         Direction::Inbound => k.src,
@@ -470,12 +470,6 @@ impl View {
             self.generation = generation;
         }
         self.filter.judge(&self.current, direction, frame, now)
-    }
-
-    /// Whether the policy in force filters nothing (the link can skip the call).
-    pub fn is_open(&self) -> bool {
-        self.generation == self.filter.generation.load(Ordering::Acquire)
-            && self.current.compiled.is_open()
     }
 
     pub fn filter(&self) -> &Arc<Filter> {
@@ -533,7 +527,7 @@ mod tests {
         ))
         .expect("parses");
         Filter::new(Limits::default())
-            .apply(&policy, 0)
+            .apply(&policy)
             .expect("applies");
     }
 
@@ -548,7 +542,7 @@ mod tests {
     #[test]
     fn ssh_in_is_allowed_telnet_is_not_and_replies_need_no_rule() {
         let f = Filter::new(Limits::default());
-        f.apply(&ssh_policy(), 0).expect("applies");
+        f.apply(&ssh_policy()).expect("applies");
         let ssh = tcp_frame("10.1.0.5", "10.0.0.5", 40000, 22, SYN);
         let telnet = tcp_frame("10.1.0.5", "10.0.0.5", 40001, 23, SYN);
         assert_eq!(f.check(Direction::Inbound, &ssh, 1), Verdict::Pass);
@@ -596,7 +590,7 @@ mod tests {
             ],
         });
         let f = Filter::new(Limits::default());
-        f.apply(&policy, 0).expect("applies");
+        f.apply(&policy).expect("applies");
         let from_66 = tcp_frame("10.1.0.66", "10.0.0.5", 40000, 22, SYN);
         let from_65 = tcp_frame("10.1.0.65", "10.0.0.5", 40000, 22, SYN);
         assert_eq!(
@@ -612,7 +606,7 @@ mod tests {
             flows: 2,
             ..Limits::default()
         });
-        f.apply(&ssh_policy(), 0).expect("applies");
+        f.apply(&ssh_policy()).expect("applies");
         for port in [40000, 40001] {
             let p = tcp_frame("10.1.0.5", "10.0.0.5", port, 22, SYN);
             assert_eq!(f.check(Direction::Inbound, &p, 1), Verdict::Pass);
@@ -634,7 +628,7 @@ mod tests {
             serde_json::json!({"direction": "inbound", "ipProtocol": "udp", "fromPort": 53, "cidrIp": "10.1.0.0/16"}),
             3,
         ));
-        f.apply(&policy, 0).expect("applies");
+        f.apply(&policy).expect("applies");
         let ssh = tcp_frame("10.1.0.5", "10.0.0.5", 40000, 22, SYN);
         let dns = frame(&ip(
             addr("10.1.0.5"),
@@ -648,7 +642,7 @@ mod tests {
         assert_eq!(dry.cut.len(), 1);
         assert_eq!(dry.cut[0].key.dst_port, 53);
         assert_eq!(f.flows(2).len(), 2, "a dry run cuts nothing");
-        let applied = f.apply(&ssh_policy(), 2).expect("applies");
+        let applied = f.apply(&ssh_policy()).expect("applies");
         assert_eq!(applied.cut.len(), 1);
         let ssh_more = tcp_frame("10.1.0.5", "10.0.0.5", 40000, 22, ACK);
         assert_eq!(f.check(Direction::Inbound, &ssh_more, 3), Verdict::Pass);
@@ -662,7 +656,7 @@ mod tests {
     #[test]
     fn later_fragments_follow_the_first() {
         let f = Filter::new(Limits::default());
-        f.apply(&ssh_policy(), 0).expect("applies");
+        f.apply(&ssh_policy()).expect("applies");
         let mut first = ip(addr("10.1.0.5"), addr("10.0.0.5"), 6, &tcp(40000, 22, SYN));
         first[6] = 0x20; // more fragments, offset 0
         let mut later = ip(addr("10.1.0.5"), addr("10.0.0.5"), 6, &[0; 16]);
@@ -694,7 +688,7 @@ mod tests {
     #[test]
     fn an_icmp_error_about_a_tracked_flow_comes_back_in() {
         let f = Filter::new(Limits::default());
-        f.apply(&ssh_policy(), 0).expect("applies");
+        f.apply(&ssh_policy()).expect("applies");
         let out = ip(
             addr("10.0.0.5"),
             addr("10.1.0.9"),

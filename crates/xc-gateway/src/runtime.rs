@@ -178,10 +178,7 @@ impl Gateway {
         if self.filter.policy().as_ref() == &cfg.filters {
             return;
         }
-        match self
-            .filter
-            .apply(&cfg.filters, xc_dataplane::link::now_ms())
-        {
+        match self.filter.apply(&cfg.filters) {
             Ok(applied) => tracing::info!(
                 groups = cfg.filters.security_groups.len(),
                 acl = cfg.filters.network_acl.is_some(),
