@@ -79,12 +79,12 @@ impl Db<'_> {
     /// Appends a record (its `seq` and `hash` already computed from [`Self::audit_tail`] in the
     /// same transaction).
     pub fn append_audit(&self, a: &AuditRow) -> Result<(), StoreError> {
-        self.conn.execute(
-            &format!(
+        self.conn
+            .prepare_cached(&format!(
                 "INSERT INTO audit_records ({COLUMNS}) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-            ),
-            params![
+            ))?
+            .execute(params![
                 a.seq,
                 a.at_ms,
                 a.account_id,
@@ -98,8 +98,7 @@ impl Db<'_> {
                 a.error_code,
                 a.request_id,
                 a.hash
-            ],
-        )?;
+            ])?;
         Ok(())
     }
 

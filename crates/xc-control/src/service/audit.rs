@@ -78,27 +78,39 @@ fn record_of(r: AuditRow) -> AuditRecord {
 /// Most audit records appended behind their requests at once; past it, a request waits for room
 /// (backpressure: a record is never dropped to keep up).
 pub(crate) const MAX_AUDIT_IN_FLIGHT: u32 = 4096;
+/// Most records the appender writes in one transaction.
+const AUDIT_BATCH: usize = 512;
+
+/// A record waiting for the appender, with the room it holds.
+pub(crate) type QueuedAudit = (AuditRow, tokio::sync::OwnedSemaphorePermit);
 
 impl Service {
-    /// Appends a request's record without making the request wait for the disk: the append runs
-    /// on its own task, committed with the others queued at the time (the store's group commit),
-    /// and a failure is logged and counted (`xconnect_audit_write_failures_total`). At most
-    /// [`MAX_AUDIT_IN_FLIGHT`] wait at once; then this waits for room. CloudTrail, too, delivers
-    /// a request's event after its answer. [`Service::flush_audit`] waits for them all.
+    /// Appends a request's record without making the request wait for the disk: the record goes
+    /// to one appender task, which writes every record queued at the time in one transaction
+    /// (one read of the chain's tail, one insert per record); a failure is logged and counted
+    /// (`xconnect_audit_write_failures_total`). At most [`MAX_AUDIT_IN_FLIGHT`] wait at once;
+    /// then this waits for room. CloudTrail, too, delivers a request's event after its answer.
+    /// [`Service::flush_audit`] waits for them all.
     pub async fn record_soon(self: &std::sync::Arc<Self>, e: AuditEntry) {
         let Ok(permit) = self.audit_in_flight.clone().acquire_owned().await else {
             return;
         };
-        let service = self.clone();
-        tokio::spawn(async move {
-            if let Err(e) = service.record(e).await {
-                // The request was done; its record could not be written (a full disk): said
-                // loudly and counted.
-                tracing::error!(error = %e, "an audit record could not be stored");
-                service.telemetry.audit_write_failed();
-            }
-            drop(permit);
+        let queue = self.audit_queue.get_or_init(|| {
+            let (tx, rx) = tokio::sync::mpsc::channel(MAX_AUDIT_IN_FLIGHT as usize);
+            tokio::spawn(append_behind(
+                self.store.clone(),
+                std::sync::Arc::downgrade(self),
+                rx,
+            ));
+            tx
         });
+        // The queue holds as many as there are permits, so this never waits; it fails only when
+        // the appender is gone (the runtime is shutting down), and then the record is lost with
+        // the process, as any record in flight at a kill.
+        if queue.send((self.audit_row(e), permit)).await.is_err() {
+            tracing::error!("the audit appender is gone; a record is lost");
+            self.telemetry.audit_write_failed();
+        }
     }
 
     /// Waits until every record [`Service::record_soon`] took is stored (or failed): at shutdown.
@@ -108,10 +120,17 @@ impl Service {
 
     /// Appends a request's record; answers once it is durable.
     pub async fn record(&self, e: AuditEntry) -> Result<()> {
-        let at_ms = self.now().saturating_mul(1000);
-        let mut row = AuditRow {
+        let row = self.audit_row(e);
+        self.store
+            .write(move |db| append_chained(db, vec![row]))
+            .await
+    }
+
+    /// The row of a record, stamped now; its number and hash are set when it is appended.
+    fn audit_row(&self, e: AuditEntry) -> AuditRow {
+        AuditRow {
             seq: 0,
-            at_ms,
+            at_ms: self.now().saturating_mul(1000),
             account_id: e.account.as_str().to_owned(),
             access_key: e.access_key.map(|k| k.as_str().to_owned()),
             principal: e.principal.as_str().to_owned(),
@@ -123,18 +142,7 @@ impl Service {
             error_code: e.error_code.map(bounded),
             request_id: bounded(e.request_id),
             hash: Vec::new(),
-        };
-        self.store
-            .write(move |db| {
-                let (seq, prev) = db
-                    .audit_tail()?
-                    .unwrap_or((0, crate::audit::GENESIS.to_vec()));
-                row.seq = seq + 1;
-                row.hash = crate::audit::chain_hash(&prev, &row);
-                db.append_audit(&row)?;
-                Ok::<_, ServiceError>(())
-            })
-            .await
+        }
     }
 
     /// Records from `since` (default: the last hour), oldest first, a page at a time: the
@@ -277,5 +285,46 @@ impl Service {
             || async { self.prune_audit().await.map(|_| ()) },
         )
         .await;
+    }
+}
+
+/// Appends `rows` in order after the chain's tail, each chained to the one before: in the
+/// caller's transaction, so the store's single writer orders them with every other append.
+fn append_chained(db: &xc_store::Db<'_>, rows: Vec<AuditRow>) -> Result<()> {
+    let (mut seq, mut prev) = db
+        .audit_tail()?
+        .unwrap_or((0, crate::audit::GENESIS.to_vec()));
+    for mut row in rows {
+        seq += 1;
+        row.seq = seq;
+        row.hash = crate::audit::chain_hash(&prev, &row);
+        db.append_audit(&row)?;
+        prev = row.hash;
+    }
+    Ok(())
+}
+
+/// The appender: writes what [`Service::record_soon`] queued, up to [`AUDIT_BATCH`] records a
+/// transaction, until the service is dropped. A failed batch is logged and counted per record.
+async fn append_behind(
+    store: std::sync::Arc<xc_store::Store>,
+    service: std::sync::Weak<Service>,
+    mut rx: tokio::sync::mpsc::Receiver<QueuedAudit>,
+) {
+    let mut batch = Vec::with_capacity(AUDIT_BATCH);
+    while rx.recv_many(&mut batch, AUDIT_BATCH).await > 0 {
+        let (rows, permits): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
+        let n = rows.len();
+        if let Err(e) = store.write(move |db| append_chained(db, rows)).await {
+            // The requests were done; their records could not be written (a full disk): said
+            // loudly and counted.
+            tracing::error!(error = %e, records = n, "audit records could not be stored");
+            if let Some(s) = service.upgrade() {
+                for _ in 0..n {
+                    s.telemetry.audit_write_failed();
+                }
+            }
+        }
+        drop(permits);
     }
 }

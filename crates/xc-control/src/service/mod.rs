@@ -119,6 +119,8 @@ pub struct Service {
     /// Room for the audit records being appended behind their requests
     /// ([`Service::record_soon`]).
     pub(crate) audit_in_flight: Arc<tokio::sync::Semaphore>,
+    /// The audit appender's queue, started with the first record.
+    pub(crate) audit_queue: std::sync::OnceLock<tokio::sync::mpsc::Sender<audit::QueuedAudit>>,
 }
 
 /// A fresh access key: its id, its secret (shown once) and the secret sealed for storage.
@@ -206,6 +208,7 @@ impl Service {
             audit_in_flight: Arc::new(tokio::sync::Semaphore::new(
                 audit::MAX_AUDIT_IN_FLIGHT as usize,
             )),
+            audit_queue: std::sync::OnceLock::new(),
         }))
     }
 

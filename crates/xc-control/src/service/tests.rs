@@ -826,6 +826,47 @@ async fn audit_retention_keeps_the_chain_checkable() {
     );
 }
 
+/// Records appended behind their requests, from many tasks at once, land as one unbroken chain,
+/// every one of them, once flushed; a record written directly chains on after them.
+#[tokio::test]
+async fn audit_records_queued_from_many_tasks_form_one_chain() {
+    use crate::AuditEntry;
+    use xc_types::api::audit::{AuditOutcome, PrincipalKind};
+    let f = fixture().await;
+    let entry = |i: usize| AuditEntry {
+        account: f.owner.account.clone(),
+        access_key: Some(f.owner.key.clone()),
+        principal: PrincipalKind::AccessKey,
+        source: None,
+        user_agent: None,
+        operation: "GetConnection".into(),
+        resource: None,
+        outcome: AuditOutcome::Success,
+        error_code: None,
+        request_id: format!("r{i}"),
+    };
+    // More than the queue holds, so some wait for room.
+    let total = super::audit::MAX_AUDIT_IN_FLIGHT as usize + 500;
+    let tasks: Vec<_> = (0..total)
+        .map(|i| {
+            let (s, e) = (f.service.clone(), entry(i));
+            tokio::spawn(async move { s.record_soon(e).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("task");
+    }
+    f.service.flush_audit().await;
+    f.service.record(entry(total)).await.expect("record");
+    let v = f.service.verify_audit(&f.operator).await.expect("verify");
+    assert!(v.intact, "{v:?}");
+    assert_eq!(
+        (v.checked, v.first_seq, v.last_seq),
+        (total as u64 + 1, Some(1), Some(total as u64 + 1))
+    );
+    assert_eq!(f.service.telemetry.audit_write_failures(), 0);
+}
+
 /// A month metered and billed (issue 18's worked example, every line computed by hand below):
 /// November 2026 on a connection of the `gcp` price list, available from the 1st at 1 Gbps,
 /// changed to 2 Gbps at 12:30 on the 10th (mid-hour), down from 10:00 to 10:40 on the 20th, with
