@@ -75,6 +75,26 @@ pub fn routes() -> Router<AppState> {
     rt = on::<r::GetAttachPoint, _, _>(rt, get_attach_point);
     rt = on::<r::UpdateAttachPoint, _, _>(rt, update_attach_point);
     rt = on::<r::DeleteAttachPoint, _, _>(rt, delete_attach_point);
+    rt = on::<r::CheckAttachPoint, _, _>(rt, check_attach_point);
+    rt = on::<r::CreateSecurityGroup, _, _>(rt, create_security_group);
+    rt = on::<r::ListSecurityGroups, _, _>(rt, list_security_groups);
+    rt = on::<r::GetSecurityGroup, _, _>(rt, get_security_group);
+    rt = on::<r::DeleteSecurityGroup, _, _>(rt, delete_security_group);
+    rt = on::<r::AuthorizeSecurityGroupRules, _, _>(rt, authorize_security_group);
+    rt = on::<r::RevokeSecurityGroupRules, _, _>(rt, revoke_security_group);
+    rt = on::<r::AttachSecurityGroup, _, _>(rt, attach_security_group);
+    rt = on::<r::DetachSecurityGroup, _, _>(rt, detach_security_group);
+    rt = on::<r::CreateNetworkAcl, _, _>(rt, create_network_acl);
+    rt = on::<r::ListNetworkAcls, _, _>(rt, list_network_acls);
+    rt = on::<r::GetNetworkAcl, _, _>(rt, get_network_acl);
+    rt = on::<r::DeleteNetworkAcl, _, _>(rt, delete_network_acl);
+    rt = on::<r::AddNetworkAclRule, _, _>(rt, add_network_acl_rule);
+    rt = on::<r::RemoveNetworkAclRule, _, _>(rt, remove_network_acl_rule);
+    rt = on::<r::CreatePrefixList, _, _>(rt, create_prefix_list);
+    rt = on::<r::ListPrefixLists, _, _>(rt, list_prefix_lists);
+    rt = on::<r::GetPrefixList, _, _>(rt, get_prefix_list);
+    rt = on::<r::UpdatePrefixList, _, _>(rt, update_prefix_list);
+    rt = on::<r::DeletePrefixList, _, _>(rt, delete_prefix_list);
     rt = on::<r::CreateConnection, _, _>(rt, create_connection);
     rt = on::<r::ListConnections, _, _>(rt, list_connections);
     rt = on::<r::AcceptConnection, _, _>(rt, accept_connection);
@@ -585,4 +605,108 @@ async fn test_connection(State(s): State<AppState>, Id(id): Id, a: Authed) -> R 
             .test_connection(&a.caller, &id, &req.target, req.count)
             .await?,
     )
+}
+
+async fn check_attach_point(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
+    let req = a.body::<r::CheckAttachPoint>()?;
+    reply::<r::CheckAttachPoint>(&s.service.check_attach_point(&a.caller, &id, req).await?)
+}
+
+async fn create_security_group(State(s): State<AppState>, a: Authed) -> R {
+    let req = a.body::<r::CreateSecurityGroup>()?;
+    reply::<r::CreateSecurityGroup>(&s.service.create_security_group(&a.caller, req).await?)
+}
+
+async fn list_security_groups(State(s): State<AppState>, a: Authed) -> R {
+    reply::<r::ListSecurityGroups>(&s.service.list_security_groups(&a.caller).await?)
+}
+
+async fn get_security_group(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
+    reply::<r::GetSecurityGroup>(&s.service.get_security_group(&a.caller, &id).await?)
+}
+
+async fn delete_security_group(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
+    let id = s.service.delete_security_group(&a.caller, &id).await?;
+    reply::<r::DeleteSecurityGroup>(&Deleted { id, deleted: true })
+}
+
+async fn authorize_security_group(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
+    let req = a.body::<r::AuthorizeSecurityGroupRules>()?;
+    reply::<r::AuthorizeSecurityGroupRules>(
+        &s.service
+            .authorize_security_group(&a.caller, &id, req)
+            .await?,
+    )
+}
+
+async fn revoke_security_group(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
+    let req = a.body::<r::RevokeSecurityGroupRules>()?;
+    reply::<r::RevokeSecurityGroupRules>(
+        &s.service.revoke_security_group(&a.caller, &id, req).await?,
+    )
+}
+
+async fn attach_security_group(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
+    let req = a.body::<r::AttachSecurityGroup>()?;
+    reply::<r::AttachSecurityGroup>(&s.service.attach_security_group(&a.caller, &id, req).await?)
+}
+
+async fn detach_security_group(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
+    let req = a.body::<r::DetachSecurityGroup>()?;
+    reply::<r::DetachSecurityGroup>(&s.service.detach_security_group(&a.caller, &id, req).await?)
+}
+
+async fn create_network_acl(State(s): State<AppState>, a: Authed) -> R {
+    let req = a.body::<r::CreateNetworkAcl>()?;
+    reply::<r::CreateNetworkAcl>(&s.service.create_network_acl(&a.caller, req).await?)
+}
+
+async fn list_network_acls(State(s): State<AppState>, a: Authed) -> R {
+    reply::<r::ListNetworkAcls>(&s.service.list_network_acls(&a.caller).await?)
+}
+
+async fn get_network_acl(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
+    reply::<r::GetNetworkAcl>(&s.service.get_network_acl(&a.caller, &id).await?)
+}
+
+async fn delete_network_acl(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
+    let id = s.service.delete_network_acl(&a.caller, &id).await?;
+    reply::<r::DeleteNetworkAcl>(&Deleted { id, deleted: true })
+}
+
+async fn add_network_acl_rule(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
+    let req = a.body::<r::AddNetworkAclRule>()?;
+    reply::<r::AddNetworkAclRule>(&s.service.add_network_acl_rule(&a.caller, &id, req).await?)
+}
+
+async fn remove_network_acl_rule(
+    State(s): State<AppState>,
+    Id(id): Id,
+    Q(q): Q<filters::RemoveAclRuleQuery>,
+    a: Authed,
+) -> R {
+    reply::<r::RemoveNetworkAclRule>(&s.service.remove_network_acl_rule(&a.caller, &id, q).await?)
+}
+
+async fn create_prefix_list(State(s): State<AppState>, a: Authed) -> R {
+    let req = a.body::<r::CreatePrefixList>()?;
+    reply::<r::CreatePrefixList>(&s.service.create_prefix_list(&a.caller, req).await?)
+}
+
+async fn list_prefix_lists(State(s): State<AppState>, a: Authed) -> R {
+    reply::<r::ListPrefixLists>(&s.service.list_prefix_lists(&a.caller).await?)
+}
+
+async fn get_prefix_list(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
+    reply::<r::GetPrefixList>(&s.service.get_prefix_list(&a.caller, &id).await?)
+}
+
+async fn update_prefix_list(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
+    let req = a.body::<r::UpdatePrefixList>()?;
+    reply::<r::UpdatePrefixList>(&s.service.update_prefix_list(&a.caller, &id, req).await?)
+}
+
+async fn delete_prefix_list(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
+    let id = s.service.delete_prefix_list(&a.caller, &id).await?;
+    reply::<r::DeletePrefixList>(&Deleted { id, deleted: true })
 }

@@ -306,6 +306,11 @@ impl Compiled {
         self.sg.is_some()
     }
 
+    /// The rule at `index`, as a verdict names it.
+    pub fn rule(&self, index: u32) -> Option<&RuleRef> {
+        self.rules.get(index as usize)
+    }
+
     pub fn acl_id(&self) -> Option<&NetworkAclId> {
         self.acl_id.as_ref()
     }

@@ -37,15 +37,18 @@ pub struct IdempotencyRecord {
     pub response: String,
 }
 
-fn json<T: serde::Serialize>(v: &T) -> String {
+pub(crate) fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T, StoreError> {
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
+    s: &str,
+    what: &str,
+) -> Result<T, StoreError> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
-fn parse<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> Result<T, StoreError> {
+pub(crate) fn parse<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> Result<T, StoreError> {
     r.map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 

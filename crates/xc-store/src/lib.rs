@@ -19,6 +19,7 @@ mod alarms;
 mod audit;
 mod db;
 mod events;
+mod filters;
 mod histogram;
 mod maintenance;
 mod metrics;
@@ -30,6 +31,7 @@ pub use alarms::{AlarmHistoryRecord, AlarmRecord, AttemptRecord, DeliveryRecord,
 pub use audit::{AuditFilter, AuditRow};
 pub use db::{ConnectionFilter, Db, IdempotencyRecord, NewLink, Page};
 pub use events::EventRecord;
+pub use filters::{NetworkAclRow, PrefixListRow, SecurityGroupRow};
 pub use histogram::Histogram;
 pub use maintenance::MaintenanceRow;
 pub use metrics::{LinkMinute, ROLLUP_SPANS};

@@ -674,6 +674,10 @@ fn build_config(db: &Db<'_>, g: &GatewayRecord, secrets: &Secrets) -> Result<Con
             neighbors.push(link_neighbor6(other_ap.asn.get(), &of_family(&acc, true)));
         }
     }
+    // An attach point's gateways enforce its filters (a provider edge has none of its own).
+    if let Some(ap) = &g.attach_point {
+        doc.filters = super::filters::policy_of(db, ap)?;
+    }
     if let Some(asn) = asn {
         doc.bgp = Some(BgpDoc {
             asn,

@@ -6,6 +6,7 @@ mod audit;
 mod connections;
 mod console;
 pub(crate) mod events;
+pub(crate) mod filters;
 pub(crate) mod gateways;
 pub(crate) mod last_mile;
 mod maintenance;

@@ -27,6 +27,10 @@ pub enum EventType {
     /// An alarm changed state.
     #[serde(rename = "alarm.stateChange")]
     AlarmStateChange,
+    /// A security group, network ACL or prefix list was created, changed or deleted, or a group
+    /// attached or detached (the detail names it, the change, and the attach points it reaches).
+    #[serde(rename = "filter.change")]
+    FilterChange,
 }
 
 impl EventType {
@@ -38,6 +42,7 @@ impl EventType {
         Self::LinkRemoved,
         Self::LinkStateChange,
         Self::AlarmStateChange,
+        Self::FilterChange,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +54,7 @@ impl EventType {
             Self::LinkRemoved => "link.removed",
             Self::LinkStateChange => "link.stateChange",
             Self::AlarmStateChange => "alarm.stateChange",
+            Self::FilterChange => "filter.change",
         }
     }
 

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 pub mod alarms;
 pub mod audit;
 pub mod events;
+pub mod filters;
 pub mod maintenance;
 pub mod metrics;
 mod openapi;

@@ -34,10 +34,51 @@ pub enum AttachPointVerb {
     },
     /// Delete an attach point that no connection uses.
     Delete { id: String },
+    /// Would a packet pass? Evaluates it against the security groups and network ACL of this
+    /// attach point and of the other side of each connection it would cross, and names the rule
+    /// that decided on each side. The address inside this attach point's prefixes says the
+    /// direction.
+    Check {
+        id: String,
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        /// tcp, udp, icmp, icmpv6 or a protocol number.
+        #[arg(long)]
+        protocol: String,
+        /// The destination port (tcp, udp).
+        #[arg(long)]
+        port: Option<u16>,
+        /// ICMP type (default: echo request).
+        #[arg(long)]
+        icmp_type: Option<u8>,
+        #[arg(long, requires = "icmp_type")]
+        icmp_code: Option<u8>,
+    },
 }
 
 pub async fn run(c: &Client, out: Format, verb: AttachPointVerb) -> anyhow::Result<()> {
     match verb {
+        AttachPointVerb::Check {
+            id,
+            from,
+            to,
+            protocol,
+            port,
+            icmp_type,
+            icmp_code,
+        } => {
+            let req = xc_types::api::filters::CheckRequest {
+                from,
+                to,
+                protocol,
+                port,
+                icmp_type,
+                icmp_code,
+            };
+            super::filter::check(c, out, &id, req).await
+        }
         AttachPointVerb::Create {
             name,
             prefixes,

@@ -65,6 +65,17 @@ fn summary(e: &Event) -> String {
         EventType::AlarmStateChange => {
             format!("{}: {} -> {}", s("alarmName"), s("oldState"), s("newState"))
         }
+        EventType::FilterChange => {
+            let aps: Vec<&str> = d["attachPointIds"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+                .unwrap_or_default();
+            if aps.is_empty() {
+                format!("{} {}", s("resource"), s("action"))
+            } else {
+                format!("{} {} ({})", s("resource"), s("action"), aps.join(", "))
+            }
+        }
     }
 }
 

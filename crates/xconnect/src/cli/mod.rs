@@ -10,6 +10,7 @@ mod audit;
 mod connection;
 mod environment;
 mod events;
+mod filter;
 pub mod gateway;
 mod metrics;
 mod proposal;
@@ -57,6 +58,30 @@ pub enum CliCommand {
         common: Common,
         #[command(subcommand)]
         verb: attach_point::AttachPointVerb,
+    },
+    /// Security groups: stateful allow rules at an attach point's edge.
+    #[command(name = "security-group")]
+    SecurityGroup {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        verb: filter::SecurityGroupVerb,
+    },
+    /// Network ACLs: stateless numbered allow and deny rules at an attach point's edge.
+    #[command(name = "network-acl")]
+    NetworkAcl {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        verb: filter::NetworkAclVerb,
+    },
+    /// Prefix lists: named sets of prefixes that security group rules name.
+    #[command(name = "prefix-list")]
+    PrefixList {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        verb: filter::PrefixListVerb,
     },
     /// Private connections between two attach points.
     Connection {
@@ -145,6 +170,15 @@ pub async fn run(cmd: CliCommand) -> anyhow::Result<()> {
         }
         CliCommand::AttachPoint { common, verb } => {
             attach_point::run(&client(&common)?, common.output, verb).await
+        }
+        CliCommand::SecurityGroup { common, verb } => {
+            filter::run_security_group(&client(&common)?, common.output, verb).await
+        }
+        CliCommand::NetworkAcl { common, verb } => {
+            filter::run_network_acl(&client(&common)?, common.output, verb).await
+        }
+        CliCommand::PrefixList { common, verb } => {
+            filter::run_prefix_list(&client(&common)?, common.output, verb).await
         }
         CliCommand::Connection { common, verb } => {
             connection::run(&client(&common)?, common.output, verb).await
