@@ -44,6 +44,9 @@ pub struct LinkConfig {
     /// The attach point's filters (network ACL, security groups), shared by the gateway's links:
     /// frames from the TAP are judged before encryption, frames from the peer after decryption.
     pub filter: Option<Arc<xc_filter::Filter>>,
+    /// The link's own subnets: the traffic between its two ends (BGP, BFD, probes) is never
+    /// judged by `filter`.
+    pub filter_exempt: Vec<xc_types::Prefix>,
 }
 
 impl LinkConfig {
@@ -222,6 +225,7 @@ impl Link {
         // queues at once (a ping's reply, a TCP ACK) is read and sent without a thread wake-up.
         let thread = {
             let (shared, bw, filter) = (shared.clone(), cfg.bandwidth_bps, cfg.filter.clone());
+            let exempt = cfg.filter_exempt.clone();
             std::thread::Builder::new()
                 .name(format!("xc-link-{}", cfg.name))
                 .spawn(move || {
@@ -234,7 +238,7 @@ impl Link {
                         policer: bw.map(Policer::new),
                         n_since: 0,
                         held: None,
-                        filter: filter.as_ref().map(xc_filter::Filter::view),
+                        filter: filter.as_ref().map(|f| f.view().exempting(exempt.clone())),
                     };
                     let rx = Rx {
                         shared: &shared,
@@ -245,7 +249,7 @@ impl Link {
                         policer: bw.map(Policer::new),
                         control: control_tx,
                         validated: 0,
-                        filter: filter.as_ref().map(xc_filter::Filter::view),
+                        filter: filter.as_ref().map(|f| f.view().exempting(exempt.clone())),
                     };
                     io_loop(&shared, &tap, &socket, tx, rx, tx_rx, rx_rx);
                 })?

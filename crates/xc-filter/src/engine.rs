@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use xc_types::Prefix;
 use xc_types::filter::{Direction, FilterPolicy, RuleAction, RuleError};
 
 /// Why the filter dropped a packet.
@@ -262,7 +263,7 @@ impl Filter {
     /// Judges one Ethernet frame going `direction`, at `now` (milliseconds).
     pub fn check(&self, direction: Direction, frame: &[u8], now: u64) -> Verdict {
         let current = read(&self.current).clone();
-        self.judge(&current, direction, frame, now)
+        self.judge(&current, &[], direction, frame, now)
     }
 
     /// A handle for one link thread: it re-reads the policy only when it changed.
@@ -271,10 +272,18 @@ impl Filter {
             current: read(&self.current).clone(),
             generation: self.generation.load(Ordering::Acquire),
             filter: self.clone(),
+            exempt: Vec::new(),
         }
     }
 
-    fn judge(&self, current: &Current, direction: Direction, frame: &[u8], now: u64) -> Verdict {
+    fn judge(
+        &self,
+        current: &Current,
+        exempt: &[Prefix],
+        direction: Direction,
+        frame: &[u8],
+        now: u64,
+    ) -> Verdict {
         if current.compiled.is_open() {
             return Verdict::Pass;
         }
@@ -283,6 +292,9 @@ impl Filter {
             Ok(Frame::NotIp) => return Verdict::Pass,
             Err(_) => return self.dropped(DropCause::Malformed),
         };
+        if infrastructure(h.src, exempt) || infrastructure(h.dst, exempt) {
+            return Verdict::Pass;
+        }
         let verdict = match h.fragment {
             Fragment::Later { id } => {
                 let key = (h.src, h.dst, h.protocol, id);
@@ -453,12 +465,27 @@ fn still_admitted(compiled: &Compiled, flow: &Flow) -> bool {
     )
 }
 
+/// Whether a packet from or to `a` is the link's own business, never the tenant's, and so never
+/// judged: IPv6 link-local and multicast (neighbour discovery, router advertisements), and the
+/// link's own subnets (`exempt`: the BGP, BFD and probe traffic between the link's two ends).
+/// Security groups and ACLs are about the networks behind the attach points, as in a VPC, where
+/// neither filters the VPC router's own traffic.
+fn infrastructure(a: IpAddr, exempt: &[Prefix]) -> bool {
+    let link_scope = match a {
+        IpAddr::V6(v6) => v6.is_multicast() || v6.is_unicast_link_local(),
+        IpAddr::V4(_) => false,
+    };
+    link_scope || exempt.iter().any(|p| p.net().contains(&a))
+}
+
 /// A link thread's handle on the filter.
 #[derive(Debug)]
 pub struct View {
     filter: Arc<Filter>,
     current: Arc<Current>,
     generation: u64,
+    /// The link's own subnets: see [`infrastructure`].
+    exempt: Vec<Prefix>,
 }
 
 impl View {
@@ -469,7 +496,15 @@ impl View {
             self.current = read(&self.filter.current).clone();
             self.generation = generation;
         }
-        self.filter.judge(&self.current, direction, frame, now)
+        self.filter
+            .judge(&self.current, &self.exempt, direction, frame, now)
+    }
+
+    /// This view with the link's own subnets, whose traffic (BGP, BFD and probes between the
+    /// link's ends) is never judged.
+    pub fn exempting(mut self, subnets: Vec<Prefix>) -> Self {
+        self.exempt = subnets;
+        self
     }
 
     pub fn filter(&self) -> &Arc<Filter> {
@@ -529,6 +564,45 @@ mod tests {
         Filter::new(Limits::default())
             .apply(&policy)
             .expect("applies");
+    }
+
+    /// The link's own traffic (BGP and BFD between its ends, IPv6 neighbour discovery) is never
+    /// judged: a group that lets nothing in must not take the link's routing down.
+    #[test]
+    fn the_links_own_traffic_is_never_judged() {
+        let f = Arc::new(Filter::new(Limits::default()));
+        f.apply(&ssh_policy()).expect("applies");
+        let subnets = vec![
+            Prefix::parse("169.254.0.0/31").expect("prefix"),
+            Prefix::parse("fd00:0:0:1::/127").expect("prefix"),
+        ];
+        let mut v = f.view().exempting(subnets);
+        let bgp = tcp_frame("169.254.0.1", "169.254.0.0", 40000, 179, SYN);
+        assert_eq!(v.check(Direction::Inbound, &bgp, 1), Verdict::Pass);
+        let bgp6 = frame(&ip(
+            addr("fd00:0:0:1::1"),
+            addr("fd00:0:0:1::"),
+            6,
+            &tcp(40000, 179, SYN),
+        ));
+        assert_eq!(v.check(Direction::Inbound, &bgp6, 1), Verdict::Pass);
+        let ns = frame(&ip(
+            addr("fe80::1"),
+            addr("ff02::1:ff00:1"),
+            58,
+            &icmp(135, 0, &[0; 20]),
+        ));
+        assert_eq!(v.check(Direction::Inbound, &ns, 1), Verdict::Pass);
+        // A tenant's packet on the same link is judged; without the link's subnets, so is BGP.
+        let telnet = tcp_frame("10.1.0.5", "10.0.0.5", 40001, 23, SYN);
+        assert_eq!(
+            v.check(Direction::Inbound, &telnet, 1),
+            Verdict::Drop(DropCause::NoRule)
+        );
+        assert_eq!(
+            f.check(Direction::Inbound, &bgp, 1),
+            Verdict::Drop(DropCause::NoRule)
+        );
     }
 
     #[test]

@@ -495,6 +495,13 @@ fn start_link(
         replay_window: s.replay_window,
         idle_poll,
         filter: Some(filter),
+        // The subnets of the link's own addresses: what its two ends say to each other.
+        filter_exempt: s
+            .address
+            .iter()
+            .chain(&s.address6)
+            .filter_map(|a| xc_types::Prefix::parse(&a.trunc().to_string()).ok())
+            .collect(),
     };
     let sci = cfg.sci();
     let (link, control) = Link::start(cfg)?;

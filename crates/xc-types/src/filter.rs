@@ -90,12 +90,21 @@ impl IpProtocol {
 
     /// `tcp`, `udp`, `icmp`, `icmpv6`, `all` or `-1`, or a number from 0 to 255.
     pub fn parse(s: &str) -> Result<Self, crate::InvalidValue> {
-        match s.to_ascii_lowercase().as_str() {
+        match s {
             "tcp" => Ok(Self::Tcp),
             "udp" => Ok(Self::Udp),
             "icmp" => Ok(Self::Icmp),
             "icmpv6" => Ok(Self::Icmpv6),
             "all" | "-1" => Ok(Self::All),
+            // Digits only, without leading zeros (`06` and `+6` are not numbers here).
+            n if n.is_empty()
+                || !n.bytes().all(|b| b.is_ascii_digit())
+                || (n.len() > 1 && n.starts_with('0')) =>
+            {
+                Err(crate::InvalidValue::new(format!(
+                    "`{s}` is not tcp, udp, icmp, icmpv6, all or a protocol number from 0 to 255"
+                )))
+            }
             n => n.parse::<u8>().map(Self::from_number).map_err(|_| {
                 crate::InvalidValue::new(format!(
                     "`{s}` is not tcp, udp, icmp, icmpv6, all or a protocol number from 0 to 255"
@@ -210,40 +219,53 @@ impl RuleError {
 pub struct RuleSpec {
     /// A security group rule's id (`sgr-...`); given by the server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::schema::optional_rule_id")]
     pub rule_id: Option<String>,
     /// A network ACL rule's number, 1 to 32766; lowest is evaluated first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::schema::optional_rule_number")]
     pub rule_number: Option<i64>,
     /// A network ACL rule's action: `allow` or `deny`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::schema::optional_rule_action")]
     pub rule_action: Option<String>,
     /// `inbound` or `outbound`.
+    #[schemars(schema_with = "crate::api::schema::direction")]
     pub direction: String,
     /// `tcp`, `udp`, `icmp`, `icmpv6`, `all` (or `-1`), or a protocol number.
+    #[schemars(schema_with = "crate::api::schema::ip_protocol")]
     pub ip_protocol: String,
     /// First destination port (TCP and UDP only); with no ports, every port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::schema::optional_port")]
     pub from_port: Option<i64>,
     /// Last destination port; defaults to `fromPort`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::schema::optional_port")]
     pub to_port: Option<i64>,
     /// ICMP or ICMPv6 type (icmp and icmpv6 only); with none, every message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::schema::optional_icmp")]
     pub icmp_type: Option<i64>,
     /// ICMP code within `icmpType`; with none, every code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::schema::optional_icmp")]
     pub icmp_code: Option<i64>,
     /// An IPv4 prefix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::schema::optional_cidr_ip")]
     pub cidr_ip: Option<String>,
     /// An IPv6 prefix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::schema::optional_cidr_ipv6")]
     pub cidr_ipv6: Option<String>,
     /// A prefix list (security group rules only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::schema::optional_prefix_list_id")]
     pub prefix_list_id: Option<String>,
     /// Free text, up to 255 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::schema::optional_rule_description")]
     pub description: Option<String>,
 }
 

@@ -557,8 +557,10 @@ fn idle_polling_spins_at_idle_priority_only_while_traffic_flows() {
     });
 }
 
-/// Side b's filters: ssh (tcp/22) and tcp/5202 in from side a's address, everything out; its
-/// network ACL denies tcp/5202 (rule 100) before allowing everything (rule 200).
+/// Side b's filters: ssh (tcp/22) and tcp/5202 in from side a's network, everything out; its
+/// network ACL denies tcp/5202 (rule 100) before allowing everything (rule 200). The networks
+/// are behind the link ([`Topo::networks`]): traffic between the link's own addresses is never
+/// filtered.
 const FILTERS_B: &str = r#"
 [[filters.securityGroups]]
 groupId = "sg-00000000000000b1"
@@ -568,14 +570,14 @@ ruleId = "sgr-00000000000000b1"
 direction = "inbound"
 ipProtocol = "tcp"
 fromPort = 22
-cidrIp = "169.254.0.0/32"
+cidrIp = "10.0.0.1/32"
 
 [[filters.securityGroups.rules]]
 ruleId = "sgr-00000000000000b2"
 direction = "inbound"
 ipProtocol = "tcp"
 fromPort = 5202
-cidrIp = "169.254.0.0/31"
+cidrIp = "10.0.0.0/24"
 
 [[filters.securityGroups.rules]]
 ruleId = "sgr-00000000000000b3"
@@ -610,6 +612,35 @@ cidrIp = "0.0.0.0/0"
 "#;
 
 impl Topo {
+    /// A network behind each end of the link: 10.0.0.1 in a, 10.1.0.1 in b, routed over the
+    /// link with those as the sources.
+    fn networks(&self) {
+        for (side, own, other, via) in [
+            (0, "10.0.0.1", "10.1.0.1/32", "169.254.0.1"),
+            (1, "10.1.0.1", "10.0.0.1/32", "169.254.0.0"),
+        ] {
+            let add = self.exec(
+                side,
+                &["ip", "addr", "add", &format!("{own}/32"), "dev", "lo"],
+            );
+            assert!(add.status.success(), "{add:?}");
+            let route = self.exec(side, &["ip", "route", "add", other, "via", via, "src", own]);
+            assert!(route.status.success(), "{route:?}");
+        }
+    }
+
+    /// Whether a ping from a's network to b's gets an answer.
+    fn ping_network(&self) -> bool {
+        self.exec(
+            0,
+            &[
+                "ping", "-c", "2", "-i", "0.2", "-W", "1", "-I", "10.0.0.1", "10.1.0.1",
+            ],
+        )
+        .status
+        .success()
+    }
+
     /// An iperf3 server for one test on `port` in side `side`'s namespace.
     fn iperf_server(&mut self, side: usize, port: &str) {
         let child = Command::new("ip")
@@ -663,28 +694,34 @@ fn filters_let_ssh_in_refuse_the_rest_and_pass_the_replies_of_outbound_flows() {
     t.filters_b = FILTERS_B.to_owned();
     t.start(CAK, CAK, "");
     t.wait_secured();
+    t.networks();
     // No rule lets ICMP in at b: a's ping is dropped after decryption (ARP passes: not IP).
-    assert!(!t.ping("2", None), "ping into b passed without a rule");
+    assert!(!t.ping_network(), "ping into b passed without a rule");
+    // The link's own addresses are the link's business (BGP, BFD, probes): never filtered.
+    assert!(
+        t.ping("2", None),
+        "a ping between the link's ends was filtered"
+    );
     t.iperf_server(1, "22");
     assert!(
-        t.iperf_to(0, "169.254.0.1", "22"),
+        t.iperf_to(0, "10.1.0.1", "22"),
         "tcp/22 into b is allowed; logs:\n{}",
         t.logs()
     );
     t.iperf_server(1, "23");
     assert!(
-        !t.iperf_to(0, "169.254.0.1", "23"),
+        !t.iperf_to(0, "10.1.0.1", "23"),
         "tcp/23 into b has no rule"
     );
     t.iperf_server(1, "5202");
     assert!(
-        !t.iperf_to(0, "169.254.0.1", "5202"),
+        !t.iperf_to(0, "10.1.0.1", "5202"),
         "the ACL denies tcp/5202 before the group allows it"
     );
     // b's own flow out: its replies come back in without an inbound rule.
     t.iperf_server(0, "5201");
     assert!(
-        t.iperf_to(1, "169.254.0.0", "5201"),
+        t.iperf_to(1, "10.0.0.1", "5201"),
         "the replies of b's outbound flow came back"
     );
 

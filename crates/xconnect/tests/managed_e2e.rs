@@ -947,3 +947,114 @@ fn ipv6_prefixes_cross_a_connection_and_change_live() {
     );
     assert!(lab.ping(), "IPv4 still crosses");
 }
+
+/// Filters made with the CLI reach the managed gateway of their attach point and act on the
+/// link at once: gcp attaches a security group (all outbound, nothing inbound), so aws's ping
+/// is refused (counted on the link) while gcp's own ping to aws still works (its reply returns
+/// on the flow gcp opened); authorizing ICMP from aws's prefix lets aws's ping in again, and
+/// `attach-point check` names that rule. The link itself is never disturbed (same TAPs, no new
+/// BGP Established transition, MKA secured): the filters judge the networks' traffic, never the
+/// BGP, BFD and probes between the link's ends.
+#[test]
+fn filters_from_the_cli_act_on_the_managed_link_without_disturbing_it() {
+    let mut lab = Lab::new("mgdf");
+    lab.start_server();
+    let t = lab.tenants();
+    lab.start_gateways(&t);
+    let id = lab.connect_and_ping(&t);
+    let before = lab.steady(&t.aws, &id);
+
+    let g = lab.ok(
+        &t.gcp,
+        &[
+            "security-group",
+            "create",
+            "--name",
+            "gcp-edge",
+            "--attach-point",
+            &t.ap_gcp,
+        ],
+    );
+    let group = g["securityGroupId"].as_str().expect("id").to_owned();
+    wait_for(
+        "aws's ping to be refused at gcp's edge",
+        UP,
+        || !lab.ping(),
+        || lab.context(),
+    );
+    assert!(
+        lab.pair.ping(GCP, "10.1.0.1", "10.0.0.1"),
+        "gcp's own ping (outbound, its reply tracked) is refused\n{}",
+        lab.context()
+    );
+    // The refusals, counted on gcp's end of the link (as its next report brings them).
+    wait_for(
+        "gcp's end to count the refused pings",
+        UP,
+        || {
+            let links = lab.ok(&t.gcp, &["connection", "links", &id]);
+            let refused: u64 = links["links"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|l| l["ends"].as_array().cloned().unwrap_or_default())
+                .filter_map(|e| e["counters"]["rxDroppedFilter"].as_u64())
+                .sum();
+            refused > 0
+        },
+        || lab.context(),
+    );
+
+    let g = lab.ok(
+        &t.gcp,
+        &[
+            "security-group",
+            "authorize",
+            &group,
+            "--direction",
+            "inbound",
+            "--protocol",
+            "icmp",
+            "--cidr",
+            "10.0.0.0/16",
+        ],
+    );
+    let rule = g["rules"][2]["ruleId"]
+        .as_str()
+        .expect("rule id")
+        .to_owned();
+    wait_for(
+        "aws's ping to be let in again",
+        UP,
+        || lab.ping(),
+        || lab.context(),
+    );
+    let check = lab.ok(
+        &t.aws,
+        &[
+            "attach-point",
+            "check",
+            &t.ap_aws,
+            "--from",
+            "10.0.0.1",
+            "--to",
+            "10.1.0.1",
+            "--protocol",
+            "icmp",
+        ],
+    );
+    assert_eq!(check["allowed"], true, "{check}");
+    assert_eq!(
+        check["sides"][1]["attachPointId"],
+        json!(t.ap_gcp),
+        "{check}"
+    );
+    assert_eq!(check["sides"][1]["ruleId"], json!(rule), "{check}");
+    assert_eq!(
+        lab.steady(&t.aws, &id),
+        before,
+        "the filters disturbed the link"
+    );
+    let c = lab.ok(&t.aws, &["connection", "get", &id]);
+    assert_eq!(c["state"], "available", "{c}");
+}

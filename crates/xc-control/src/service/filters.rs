@@ -35,16 +35,15 @@ fn parse_id<T>(
     parse(s).map_err(|e| ServiceError::validation(field, e))
 }
 
-/// A name: 1 to 64 characters, none of them control characters.
+/// A name: 1 to 64 characters, no control characters, no whitespace first or last.
 fn validate_name(name: &str) -> Result<String> {
-    let n = name.trim();
-    if n.is_empty() || n.chars().count() > 64 || n.chars().any(char::is_control) {
+    if !xc_types::api::schema::is_name(name, 64) {
         return Err(ServiceError::validation(
             "name",
-            "is 1 to 64 characters without control characters",
+            "is 1 to 64 characters without control characters, not beginning or ending with whitespace",
         ));
     }
-    Ok(n.to_owned())
+    Ok(name.to_owned())
 }
 
 fn rule_error(prefix: &str, e: RuleError) -> ServiceError {
@@ -240,10 +239,10 @@ impl Service {
         let description = req
             .description
             .map(|d| {
-                if d.chars().count() > 255 {
+                if d.chars().count() > 255 || d.chars().any(char::is_control) {
                     Err(ServiceError::validation(
                         "description",
-                        "is at most 255 characters",
+                        "is at most 255 characters, none of them control characters",
                     ))
                 } else {
                     Ok(d)
@@ -350,20 +349,19 @@ impl Service {
         self.change_group(caller, id, "rulesAuthorized", move |db, g| {
             for (i, r) in new.iter().enumerate() {
                 if let Some(old) = g.rules.iter().find(|o| o.same_match(r)) {
-                    return Err(ServiceError::validation(
-                        &format!("rules[{i}]"),
-                        format!("the group has this rule already ({})", old.id),
-                    ));
+                    return Err(ServiceError::Conflict(format!(
+                        "rules[{i}]: the group has this rule already ({})",
+                        old.id
+                    )));
                 }
                 if let Peer::PrefixList(pl) = &r.peer
                     && db
                         .prefix_list(pl)?
                         .is_none_or(|l| l.account_id != g.account_id)
                 {
-                    return Err(ServiceError::validation(
-                        &format!("rules[{i}].prefixListId"),
-                        format!("{pl} is not a prefix list of this account"),
-                    ));
+                    return Err(ServiceError::Conflict(format!(
+                        "rules[{i}].prefixListId: {pl} is not a prefix list of this account"
+                    )));
                 }
             }
             g.rules.extend(new);
@@ -399,9 +397,9 @@ impl Service {
                     }
                 };
                 let Some(at) = at else {
-                    return Err(ServiceError::validation(
-                        &format!("rules[{i}]"),
-                        "the group has no such rule",
+                    return Err(ServiceError::not_found(
+                        "security group rule",
+                        format!("rules[{i}] (the group has no such rule)"),
                     ));
                 };
                 g.rules.remove(at);
@@ -623,14 +621,11 @@ impl Service {
                 .iter()
                 .any(|r| (r.direction, r.number) == (rule.direction, rule.number))
             {
-                return Err(ServiceError::validation(
-                    "ruleNumber",
-                    format!(
-                        "{} is used by another {} rule; each number once per direction",
-                        rule.number,
-                        rule.direction.as_str()
-                    ),
-                ));
+                return Err(ServiceError::Conflict(format!(
+                    "ruleNumber: {} is used by another {} rule; each number once per direction",
+                    rule.number,
+                    rule.direction.as_str()
+                )));
             }
             a.rules.push(rule);
             check_acl_numbers(&a.rules).map_err(|e| rule_error("", e))
@@ -654,9 +649,9 @@ impl Service {
             a.rules
                 .retain(|r| (r.direction, r.number) != (direction, number));
             if a.rules.len() == before {
-                return Err(ServiceError::validation(
-                    "ruleNumber",
-                    format!("the ACL has no {} rule {number}", direction.as_str()),
+                return Err(ServiceError::not_found(
+                    "network ACL rule",
+                    format!("{} {number}", direction.as_str()),
                 ));
             }
             Ok(())
@@ -766,12 +761,6 @@ impl Service {
     ) -> Result<PrefixList> {
         caller.require_write()?;
         let id = parse_id(PrefixListId::parse, "id", id)?;
-        if req.name.is_none() && req.prefixes.is_none() {
-            return Err(ServiceError::validation(
-                "prefixes",
-                "give a new name, new prefixes or both",
-            ));
-        }
         let name = req.name.as_deref().map(validate_name).transpose()?;
         let prefixes = req.prefixes.as_deref().map(parse_prefixes).transpose()?;
         let caller = caller.clone();
@@ -840,7 +829,6 @@ impl Service {
         req: CheckRequest,
     ) -> Result<CheckResult> {
         let id = parse_id(AttachPointId::parse, "id", id)?;
-        let packet = Packet::parse(&req)?;
         let caller = caller.clone();
         self.store
             .read(move |db| {
@@ -848,6 +836,7 @@ impl Service {
                     .get_attach_point(&id)?
                     .filter(|ap| may_see(&caller, &ap.account_id))
                     .ok_or_else(|| ServiceError::not_found("attach point", id))?;
+                let packet = Packet::parse(&req)?;
                 let inside =
                     |a: IpAddr, ap: &AttachPoint| ap.prefixes.iter().any(|p| p.net().contains(&a));
                 let direction = match (inside(packet.from, &ap), inside(packet.to, &ap)) {
@@ -920,13 +909,10 @@ fn parse_new_rules(specs: &[RuleSpec]) -> Result<Vec<SgRule>> {
     for (i, spec) in specs.iter().enumerate() {
         let r = SgRule::new(spec, SecurityGroupRuleId::from_random(rand::random()))
             .map_err(|e| rule_error(&format!("rules[{i}]."), e))?;
-        if out.iter().any(|o| o.same_match(&r)) {
-            return Err(ServiceError::validation(
-                &format!("rules[{i}]"),
-                "the same rule is given twice",
-            ));
+        // The same rule twice in one request is one rule.
+        if !out.iter().any(|o| o.same_match(&r)) {
+            out.push(r);
         }
-        out.push(r);
     }
     Ok(out)
 }
@@ -1250,8 +1236,8 @@ mod service_tests {
                 "rules[1].direction",
             ),
             (
-                serde_json::json!({"direction": "inbound", "ipProtocol": "tcp", "fromPort": 22, "cidrIp": "10.1.0.0/16"}),
-                "rules[1]",
+                serde_json::json!({"direction": "inbound", "ipProtocol": "TCP", "fromPort": 22, "cidrIp": "10.1.0.0/16"}),
+                "rules[1].ipProtocol",
             ),
         ] {
             let req = SecurityGroupRulesRequest {
@@ -1292,6 +1278,24 @@ mod service_tests {
             .await
             .expect("authorize");
         let ssh_rule = ssh.rules[2].id.clone();
+        // The same rule again: refused as a conflict with the group's state, naming it.
+        let again = s
+            .authorize_security_group(
+                &f.owner,
+                &gid,
+                SecurityGroupRulesRequest {
+                    rules: vec![spec(serde_json::json!({
+                        "direction": "inbound", "ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
+                        "cidrIp": "10.1.0.0/16"
+                    }))],
+                },
+            )
+            .await
+            .expect_err("a duplicate");
+        assert!(
+            matches!(&again, ServiceError::Conflict(m) if m.contains(ssh_rule.as_str())),
+            "{again:?}"
+        );
         let v = s
             .check_attach_point(
                 &f.owner,
@@ -1355,7 +1359,10 @@ mod service_tests {
             )
             .await
             .expect_err("number reused");
-        assert_eq!(field_of(e), "ruleNumber");
+        assert!(
+            matches!(&e, ServiceError::Conflict(m) if m.starts_with("ruleNumber:")),
+            "{e:?}"
+        );
         let v = s
             .check_attach_point(
                 &f.owner,

@@ -14,11 +14,13 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateSecurityGroupRequest {
     /// 1 to 64 characters, unique in the account.
-    #[schemars(length(min = 1, max = 64))]
+    #[schemars(schema_with = "super::schema::filter_name")]
     pub name: String,
+    #[schemars(schema_with = "super::schema::uuid")]
     pub attach_point_id: String,
+    /// Up to 255 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 255))]
+    #[schemars(schema_with = "super::schema::optional_rule_description")]
     pub description: Option<String>,
 }
 
@@ -58,6 +60,7 @@ pub struct SecurityGroupRulesRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AttachmentRequest {
+    #[schemars(schema_with = "super::schema::uuid")]
     pub attach_point_id: String,
 }
 
@@ -68,8 +71,9 @@ pub struct AttachmentRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateNetworkAclRequest {
     /// 1 to 64 characters, unique in the account.
-    #[schemars(length(min = 1, max = 64))]
+    #[schemars(schema_with = "super::schema::filter_name")]
     pub name: String,
+    #[schemars(schema_with = "super::schema::uuid")]
     pub attach_point_id: String,
 }
 
@@ -98,7 +102,9 @@ pub struct NetworkAclList {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RemoveAclRuleQuery {
     /// `inbound` or `outbound`.
+    #[schemars(schema_with = "super::schema::direction")]
     pub direction: String,
+    #[schemars(schema_with = "super::schema::rule_number")]
     pub rule_number: u16,
 }
 
@@ -107,9 +113,10 @@ pub struct RemoveAclRuleQuery {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreatePrefixListRequest {
     /// 1 to 64 characters, unique in the account.
-    #[schemars(length(min = 1, max = 64))]
+    #[schemars(schema_with = "super::schema::filter_name")]
     pub name: String,
-    /// IPv4 and IPv6 prefixes (host bits clear), at most 5,000.
+    /// IPv4 and IPv6 prefixes (host bits clear), at most 5,000; a prefix given twice is kept once.
+    #[schemars(schema_with = "super::schema::filter_prefixes")]
     pub prefixes: Vec<String>,
 }
 
@@ -119,9 +126,10 @@ pub struct CreatePrefixListRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdatePrefixListRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 64))]
+    #[schemars(schema_with = "super::schema::optional_filter_name")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::optional_filter_prefixes")]
     pub prefixes: Option<Vec<String>>,
 }
 
@@ -150,9 +158,12 @@ pub struct PrefixListCollection {
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CheckRequest {
+    #[schemars(schema_with = "super::schema::ip_address")]
     pub from: String,
+    #[schemars(schema_with = "super::schema::ip_address")]
     pub to: String,
-    /// `tcp`, `udp`, `icmp`, `icmpv6`, `all` or a protocol number.
+    /// `tcp`, `udp`, `icmp`, `icmpv6` or a protocol number.
+    #[schemars(schema_with = "super::schema::packet_protocol")]
     pub protocol: String,
     /// The destination port (tcp and udp).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -377,6 +377,92 @@ pub fn optional_webhook_secret(_: &mut SchemaGenerator) -> Schema {
     nullable(json_schema!({ "type": "string", "minLength": 16, "maxLength": 256 }))
 }
 
+// The filters' request members (`crate::filter::RuleSpec`, `super::filters`).
+
+/// A protocol as `IpProtocol::parse` takes it: a name, `-1`, or a number from 0 to 255 written
+/// without leading zeros.
+const PROTOCOL_NUMBER: &str = "25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]";
+
+pub fn ip_protocol(_: &mut SchemaGenerator) -> Schema {
+    string(format!("^(tcp|udp|icmp|icmpv6|all|-1|{PROTOCOL_NUMBER})$"))
+}
+
+/// A packet's protocol: one of them (not `all`).
+pub fn packet_protocol(_: &mut SchemaGenerator) -> Schema {
+    string(format!("^(tcp|udp|icmp|icmpv6|{PROTOCOL_NUMBER})$"))
+}
+
+pub fn direction(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "enum": ["inbound", "outbound"] })
+}
+
+pub fn optional_rule_action(_: &mut SchemaGenerator) -> Schema {
+    nullable(json_schema!({ "type": "string", "enum": ["allow", "deny"] }))
+}
+
+fn range(min: u32, max: u32) -> Schema {
+    json_schema!({ "type": "integer", "minimum": min, "maximum": max })
+}
+
+pub fn optional_port(_: &mut SchemaGenerator) -> Schema {
+    nullable(range(0, 65535))
+}
+
+pub fn optional_icmp(_: &mut SchemaGenerator) -> Schema {
+    nullable(range(0, 255))
+}
+
+pub fn rule_number(_: &mut SchemaGenerator) -> Schema {
+    range(1, 32766)
+}
+
+pub fn optional_rule_number(_: &mut SchemaGenerator) -> Schema {
+    nullable(range(1, 32766))
+}
+
+pub fn optional_cidr_ip(_: &mut SchemaGenerator) -> Schema {
+    nullable(string(format!("^{V4}/(3[0-2]|[12]?[0-9])$")))
+}
+
+pub fn optional_cidr_ipv6(_: &mut SchemaGenerator) -> Schema {
+    nullable(string(format!("^{V6}/(12[0-8]|1[01][0-9]|[1-9]?[0-9])$")))
+}
+
+pub fn optional_prefix_list_id(_: &mut SchemaGenerator) -> Schema {
+    nullable(string("^pl-[0-9a-f]{16}$".into()))
+}
+
+pub fn optional_rule_id(_: &mut SchemaGenerator) -> Schema {
+    nullable(string("^sgr-[0-9a-f]{16}$".into()))
+}
+
+/// A rule's description: up to 255 characters, none of them control characters.
+pub fn optional_rule_description(_: &mut SchemaGenerator) -> Schema {
+    nullable(string(format!("^{PRINTABLE}{{0,255}}$")))
+}
+
+/// A security group's, ACL's or prefix list's name (as `schema::is_name` with 64).
+pub fn filter_name(_: &mut SchemaGenerator) -> Schema {
+    string(name_pattern(64))
+}
+
+pub fn optional_filter_name(_: &mut SchemaGenerator) -> Schema {
+    nullable(string(name_pattern(64)))
+}
+
+/// A prefix list's prefixes: up to 5,000 (none is allowed: a list may start empty).
+pub fn filter_prefixes(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "array",
+        "items": { "type": "string", "pattern": prefix_pattern() },
+        "maxItems": crate::filter::MAX_PREFIX_LIST_ENTRIES,
+    })
+}
+
+pub fn optional_filter_prefixes(g: &mut SchemaGenerator) -> Schema {
+    nullable(filter_prefixes(g))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,6 +471,47 @@ mod tests {
         regex::Regex::new(pattern)
             .expect("pattern compiles")
             .is_match(s)
+    }
+
+    /// A rule's protocol as the schema and `IpProtocol::parse` take it: every number from 0 to
+    /// 255 as written without leading zeros, the names, nothing else.
+    #[test]
+    fn the_protocol_pattern_is_the_rule_parser() {
+        let g = &mut SchemaGenerator::default();
+        let pattern = ip_protocol(g);
+        let pattern = pattern
+            .get("pattern")
+            .and_then(|p| p.as_str())
+            .expect("pattern");
+        let mut inputs: Vec<String> = (0..=300).map(|n| n.to_string()).collect();
+        inputs.extend(
+            [
+                "tcp", "udp", "icmp", "icmpv6", "all", "-1", "TCP", "06", "+6", "", " 6", "-2",
+            ]
+            .map(str::to_owned),
+        );
+        for s in &inputs {
+            assert_eq!(
+                matches(pattern, s),
+                crate::filter::IpProtocol::parse(s).is_ok(),
+                "{s:?}"
+            );
+        }
+        let packet = packet_protocol(g);
+        let packet = packet
+            .get("pattern")
+            .and_then(|p| p.as_str())
+            .expect("pattern");
+        assert!(matches(packet, "tcp") && matches(packet, "58"));
+        assert!(!matches(packet, "all") && !matches(packet, "-1"));
+        let name = filter_name(g);
+        let name = name
+            .get("pattern")
+            .and_then(|p| p.as_str())
+            .expect("pattern");
+        for s in ["web", " web", "web\n", &"w".repeat(64), &"w".repeat(65)] {
+            assert_eq!(matches(name, s), is_name(s, 64), "{s:?}");
+        }
     }
 
     #[test]
