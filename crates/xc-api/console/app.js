@@ -101,6 +101,7 @@ const routes = [
   [/^#\/gateways$/, gatewaysPage],
   [/^#\/accounts$/, accountsPage],
   [/^#\/keys(?:\/(\d{12}))?$/, keysPage],
+  [/^#\/filters$/, filtersPage],
   [/^#\/alarms$/, alarmsPage],
   [/^#\/usage(?:\/(\d{12}))?$/, usagePage],
   [/^#\/quotas(?:\/(\d{12}))?$/, quotasPage],
@@ -1121,6 +1122,188 @@ window.addEventListener('resize', debounce(() => {
 const COMPARISONS = [['GreaterThanThreshold', '>'], ['GreaterThanOrEqualToThreshold', '≥'], ['LessThanThreshold', '<'], ['LessThanOrEqualToThreshold', '≤']];
 const symbolOf = (c) => (COMPARISONS.find(([k]) => k === c) || [c, c])[1];
 const condition = (a) => `${a.stat} ${symbolOf(a.comparison)} ${a.threshold} per ${a.period} s, ${a.datapointsToAlarm} of ${a.evaluationPeriods}`;
+
+// ---------------------------------------------------------------------------------------------
+// Filters: security groups, network ACLs, prefix lists, and "would this pass?"
+
+/** `22` or `1000-2000` into a rule's fromPort and toPort; empty: every port. */
+function portsOf(text) {
+  const t = text.trim();
+  if (!t) return {};
+  const [a, b] = t.split('-').map((x) => x.trim());
+  const num = (x) => (/^\d+$/.test(x) ? Number(x) : x);
+  return { fromPort: num(a), toPort: num(b ?? a) };
+}
+
+/** A prefix into the member of its family. */
+function peerOf(text) {
+  const t = text.trim();
+  return t.includes(':') ? { cidrIpv6: t } : { cidrIp: t };
+}
+
+function ruleText(r) {
+  const ports = r.fromPort != null ? (r.fromPort === r.toPort ? `${r.fromPort}` : `${r.fromPort}-${r.toPort}`)
+    : r.icmpType != null ? `type ${r.icmpType}${r.icmpCode != null ? ` code ${r.icmpCode}` : ''}` : 'all';
+  return { ports, peer: r.cidrIp || r.cidrIpv6 || r.prefixListId || '' };
+}
+
+async function filtersPage() {
+  setTitle('Filters');
+  const [groups, acls, lists, aps] = await Promise.all([
+    api('GET', '/v1/security-groups'),
+    api('GET', '/v1/network-acls'),
+    api('GET', '/v1/prefix-lists'),
+    api('GET', '/v1/attach-points'),
+  ]);
+  const apList = aps.attachPoints || [];
+  const apName = (id) => (apList.find((a) => a.id === id) || {}).name || id;
+  const apOptions = apList.map((a) => `<option value="${esc(a.id)}">${esc(a.name)} (${esc(a.prefixes.join(', '))})</option>`).join('');
+  const protocols = ['tcp', 'udp', 'icmp', 'icmpv6', 'all'].map((p) => `<option>${p}</option>`).join('');
+  const w = canWrite();
+  const groupHtml = (g) => `<section class="panel" data-group="${esc(g.securityGroupId)}">
+    <h3>${esc(g.name)} <code>${esc(g.securityGroupId)}</code></h3>
+    <p class="hint">Attached to ${g.attachPointIds.length ? g.attachPointIds.map((a) => esc(apName(a))).join(', ') : 'no attach point'}</p>
+    <div class="table-wrap"><table class="rules"><thead><tr><th>Direction</th><th>Protocol</th><th>Ports</th><th>Peer</th><th>Rule</th>${w ? '<th></th>' : ''}</tr></thead><tbody>
+    ${g.rules.map((r) => { const t = ruleText(r); return `<tr><td>${esc(r.direction)}</td><td>${esc(r.ipProtocol)}</td><td>${esc(t.ports)}</td><td><code>${esc(t.peer)}</code></td><td><code>${esc(r.ruleId)}</code></td>
+      ${w ? `<td><button type="button" data-revoke="${esc(r.ruleId)}" data-of="${esc(g.securityGroupId)}">Revoke</button></td>` : ''}</tr>`; }).join('')}
+    </tbody></table></div>
+    ${w ? `<form class="allow row" data-allow="${esc(g.securityGroupId)}" novalidate>
+      <div><label for="d-${esc(g.securityGroupId)}">Direction</label><select id="d-${esc(g.securityGroupId)}"><option>inbound</option><option>outbound</option></select></div>
+      <div><label for="p-${esc(g.securityGroupId)}">Protocol</label><select id="p-${esc(g.securityGroupId)}">${protocols}</select></div>
+      <div><label for="o-${esc(g.securityGroupId)}">Ports <span class="hint">22 or 1000-2000; empty: all</span></label><input type="text" id="o-${esc(g.securityGroupId)}"></div>
+      <div><label for="c-${esc(g.securityGroupId)}">Peer prefix</label><input type="text" id="c-${esc(g.securityGroupId)}" placeholder="10.1.0.0/16"></div>
+      <div class="actions"><button type="submit">Allow</button></div>
+      <p class="error" id="e-${esc(g.securityGroupId)}" role="alert"></p></form>` : ''}</section>`;
+  const aclRules = (a) => a.rules.map((r) => { const t = ruleText(r); return `<tr><td>${esc(r.direction)}</td><td>${esc(r.ruleNumber)}</td><td>${badge(r.ruleAction)}</td><td>${esc(r.ipProtocol)}</td><td>${esc(t.ports)}</td><td><code>${esc(t.peer)}</code></td>
+      ${w ? `<td><button type="button" data-remove="${esc(a.networkAclId)}" data-direction="${esc(r.direction)}" data-number="${esc(r.ruleNumber)}">Remove</button></td>` : ''}</tr>`; }).join('');
+  show(`<h1>Filters</h1>
+    <p class="hint">What may cross each attach point's edge: security groups (stateful allow rules), a network ACL (numbered allow and deny rules, then an implicit deny) and prefix lists. Only you see and change your attach points' filters; their gateways apply a change within a second.</p>
+    <h2>Would this pass?</h2>
+    <form id="check" class="panel" novalidate>
+      <label for="ck-ap">Attach point</label><select id="ck-ap">${apOptions}</select>
+      <div class="row">
+        <div><label for="ck-from">From</label><input type="text" id="ck-from" placeholder="10.1.2.3"></div>
+        <div><label for="ck-to">To</label><input type="text" id="ck-to" placeholder="10.0.0.5"></div>
+        <div><label for="ck-proto">Protocol</label><select id="ck-proto">${['tcp', 'udp', 'icmp', 'icmpv6'].map((p) => `<option>${p}</option>`).join('')}</select></div>
+        <div><label for="ck-port">Port</label><input type="text" id="ck-port" inputmode="numeric" placeholder="443"></div>
+      </div>
+      <p class="error" id="ck-error" role="alert"></p>
+      <div class="actions"><button type="submit" class="primary">Check</button></div>
+      <div id="check-result" aria-live="polite"></div>
+    </form>
+    <h2>Security groups</h2>
+    ${(groups.securityGroups || []).map(groupHtml).join('') || '<p class="muted" id="no-groups">No security group: every attach point passes everything.</p>'}
+    ${w ? `<form id="new-group" class="panel row" novalidate>
+      <div><label for="sg-name">Name</label><input type="text" id="sg-name"></div>
+      <div><label for="sg-ap">For attach point</label><select id="sg-ap">${apOptions}</select></div>
+      <div class="actions"><button type="submit">Create the security group</button></div>
+      <p class="hint">It starts as AWS's do: all outbound allowed, nothing inbound.</p>
+      <p class="error" id="sg-error" role="alert"></p></form>` : ''}
+    <h2>Network ACLs</h2>
+    ${(acls.networkAcls || []).map((a) => `<section class="panel" data-acl="${esc(a.networkAclId)}"><h3>${esc(a.name)} <code>${esc(a.networkAclId)}</code></h3>
+      <p class="hint">Of ${esc(apName(a.attachPointId))}</p>
+      <div class="table-wrap"><table class="rules"><thead><tr><th>Direction</th><th>Number</th><th>Action</th><th>Protocol</th><th>Ports</th><th>Prefix</th>${w ? '<th></th>' : ''}</tr></thead><tbody>
+      ${aclRules(a)}<tr class="muted"><td colspan="2">* every other packet</td><td>${badge('deny')}</td><td colspan="${w ? 4 : 3}"></td></tr></tbody></table></div>
+      ${w ? `<form class="acl-rule row" data-acl-form="${esc(a.networkAclId)}" novalidate>
+        <div><label for="an-${esc(a.networkAclId)}">Number</label><input type="text" id="an-${esc(a.networkAclId)}" inputmode="numeric"></div>
+        <div><label for="ad-${esc(a.networkAclId)}">Direction</label><select id="ad-${esc(a.networkAclId)}"><option>inbound</option><option>outbound</option></select></div>
+        <div><label for="aa-${esc(a.networkAclId)}">Action</label><select id="aa-${esc(a.networkAclId)}"><option>allow</option><option>deny</option></select></div>
+        <div><label for="ap-${esc(a.networkAclId)}">Protocol</label><select id="ap-${esc(a.networkAclId)}">${protocols}</select></div>
+        <div><label for="ao-${esc(a.networkAclId)}">Ports</label><input type="text" id="ao-${esc(a.networkAclId)}"></div>
+        <div><label for="ac-${esc(a.networkAclId)}">Prefix</label><input type="text" id="ac-${esc(a.networkAclId)}" placeholder="0.0.0.0/0"></div>
+        <div class="actions"><button type="submit">Add the rule</button></div>
+        <p class="error" id="ae-${esc(a.networkAclId)}" role="alert"></p></form>` : ''}</section>`).join('') || '<p class="muted">No network ACL: every attach point has the default, which allows everything.</p>'}
+    ${w ? `<form id="new-acl" class="panel row" novalidate>
+      <div><label for="acl-name">Name</label><input type="text" id="acl-name"></div>
+      <div><label for="acl-ap">For attach point</label><select id="acl-ap">${apOptions}</select></div>
+      <div class="actions"><button type="submit">Create the network ACL</button></div>
+      <p class="hint">One per attach point. It starts empty, and its implicit deny refuses everything until you add rules.</p>
+      <p class="error" id="acl-error" role="alert"></p></form>` : ''}
+    <h2>Prefix lists</h2>
+    <div class="table-wrap"><table id="prefix-lists"><thead><tr><th>Name</th><th>Id</th><th>Prefixes</th></tr></thead><tbody>
+    ${(lists.prefixLists || []).map((l) => `<tr><td>${esc(l.name)}</td><td><code>${esc(l.prefixListId)}</code></td><td>${esc(l.prefixes.join(', '))}</td></tr>`).join('') || '<tr><td colspan="3" class="muted">None yet.</td></tr>'}
+    </tbody></table></div>
+    ${w ? `<form id="new-list" class="panel row" novalidate>
+      <div><label for="pl-name">Name</label><input type="text" id="pl-name"></div>
+      <div><label for="pl-prefixes">Prefixes <span class="hint">comma-separated</span></label><input type="text" id="pl-prefixes"></div>
+      <div class="actions"><button type="submit">Create the prefix list</button></div>
+      <p class="error" id="pl-error" role="alert"></p></form>` : ''}`);
+
+  const v = (id) => document.getElementById(id).value;
+  const submit = (form, errId, call, done) => form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const err = document.getElementById(errId);
+    err.textContent = '';
+    try {
+      const r = await call();
+      if (done) done(r); else render();
+    } catch (e) {
+      err.textContent = e.message;
+    }
+  });
+  submit(document.getElementById('check'), 'ck-error', () => {
+    const port = v('ck-port').trim();
+    return api('POST', `/v1/attach-points/${encodeURIComponent(v('ck-ap'))}/check`, {
+      from: v('ck-from').trim(), to: v('ck-to').trim(), protocol: v('ck-proto'),
+      port: port ? (/^\d+$/.test(port) ? Number(port) : port) : null,
+    });
+  }, (r) => {
+    document.getElementById('check-result').innerHTML = `<p id="check-verdict">${badge(r.allowed ? 'allow' : 'deny')} ${r.allowed ? 'Every side lets it through.' : 'Refused.'}</p>
+      <div class="table-wrap"><table id="check-sides"><thead><tr><th>Attach point</th><th>Connection</th><th>Direction</th><th>Verdict</th><th>Decided by</th></tr></thead><tbody>
+      ${r.sides.map((s) => `<tr><td>${esc(apName(s.attachPointId))}</td><td>${esc(s.connectionId || '-')}</td><td>${esc(s.direction)}</td><td>${badge(s.allowed ? 'allow' : 'deny')}</td><td>${esc(s.explanation)}</td></tr>`).join('')}
+      </tbody></table></div>`;
+  });
+  for (const f of main.querySelectorAll('form[data-allow]')) {
+    const g = f.dataset.allow;
+    submit(f, `e-${g}`, () => api('POST', `/v1/security-groups/${encodeURIComponent(g)}/authorize`, {
+      rules: [{ direction: v(`d-${g}`), ipProtocol: v(`p-${g}`), ...portsOf(v(`o-${g}`)), ...peerOf(v(`c-${g}`)) }],
+    }), () => { toast('Rule added'); render(); });
+  }
+  for (const b of main.querySelectorAll('[data-revoke]')) {
+    b.addEventListener('click', async () => {
+      try {
+        await api('POST', `/v1/security-groups/${encodeURIComponent(b.dataset.of)}/revoke`, { rules: [{ ruleId: b.dataset.revoke, direction: 'inbound', ipProtocol: 'all' }] });
+        toast('Rule revoked');
+        render();
+      } catch (e) {
+        toast(e.message);
+      }
+    });
+  }
+  for (const f of main.querySelectorAll('form[data-acl-form]')) {
+    const a = f.dataset.aclForm;
+    submit(f, `ae-${a}`, () => api('POST', `/v1/network-acls/${encodeURIComponent(a)}/rules`, {
+      ruleNumber: /^\d+$/.test(v(`an-${a}`).trim()) ? Number(v(`an-${a}`).trim()) : v(`an-${a}`), ruleAction: v(`aa-${a}`),
+      direction: v(`ad-${a}`), ipProtocol: v(`ap-${a}`), ...portsOf(v(`ao-${a}`)), ...peerOf(v(`ac-${a}`)),
+    }), () => { toast('Rule added'); render(); });
+  }
+  for (const b of main.querySelectorAll('[data-remove]')) {
+    b.addEventListener('click', async () => {
+      try {
+        await api('DELETE', `/v1/network-acls/${encodeURIComponent(b.dataset.remove)}/rules?direction=${encodeURIComponent(b.dataset.direction)}&ruleNumber=${encodeURIComponent(b.dataset.number)}`);
+        toast('Rule removed');
+        render();
+      } catch (e) {
+        toast(e.message);
+      }
+    });
+  }
+  const group = document.getElementById('new-group');
+  if (group) {
+    submit(group, 'sg-error', () => api('POST', '/v1/security-groups', { name: v('sg-name').trim(), attachPointId: v('sg-ap') }),
+      () => { toast('Security group created'); render(); });
+  }
+  const aclForm = document.getElementById('new-acl');
+  if (aclForm) {
+    submit(aclForm, 'acl-error', () => api('POST', '/v1/network-acls', { name: v('acl-name').trim(), attachPointId: v('acl-ap') }),
+      () => { toast('Network ACL created'); render(); });
+  }
+  const list = document.getElementById('new-list');
+  if (list) {
+    submit(list, 'pl-error', () => api('POST', '/v1/prefix-lists', { name: v('pl-name').trim(), prefixes: lines(v('pl-prefixes')) }),
+      () => { toast('Prefix list created'); render(); });
+  }
+}
 
 async function alarmsPage() {
   setTitle('Alarms');

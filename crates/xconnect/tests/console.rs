@@ -3,7 +3,8 @@
 //! server: sign-in, the multicloud wizard to an activation key, the other tenant accepting it,
 //! the connection page and its timeline, a used and a foreign key refused, a last-mile creation,
 //! validation as you type, attach-point prefixes edited, a phone-sized window, access keys, a
-//! read-only key, CSRF and cookie flags, and a keyboard-only walk through the wizard. Screenshots of each step land in
+//! read-only key, CSRF and cookie flags, a keyboard-only walk through the wizard, and (in their own
+//! tests) the usage and quotas pages and the filters page. Screenshots of each step land in
 //! `target/console-screenshots/`. Needs node, npm's `playwright-core` and `/usr/bin/chromium`
 //! (`.ci/run` installs them); fails, rather than skips, without them.
 
@@ -147,6 +148,39 @@ async fn usage_and_quotas_in_chromium() {
             ("XC_OP_SECRET", op_creds.secret_access_key.clone()),
         ],
         "usage test passed",
+    )
+    .await;
+}
+
+/// The filters page (`tests/console/filters.mjs`): a tenant whose attach point has an accepted
+/// connection makes its filters from the page and asks what would pass.
+#[tokio::test(flavor = "multi_thread")]
+async fn filters_in_chromium() {
+    scripts();
+    let server = Server::start();
+    let op = server.client(&server.operator());
+    let a = common::tenant(&server, &op, "filters-a").await;
+    let b = common::tenant(&server, &op, "filters-b").await;
+    let ap_a = common::attach_point(&a, "vpc-a", &["10.0.0.0/16"]).await;
+    let ap_b = common::attach_point(&b, "vpc-b", &["10.1.0.0/16"]).await;
+    let c = a
+        .client
+        .create_connection(&common::connection_request(
+            "gcp-us-east4",
+            &ap_a,
+            b.creds.account_id.as_str(),
+        ))
+        .await
+        .expect("connection");
+    common::accept(&b, c.activation_key.as_deref().expect("key"), &ap_b).await;
+    run_node(
+        "filters.mjs",
+        vec![
+            ("XC_ENDPOINT", server.endpoint.clone()),
+            ("XC_KEY", a.creds.access_key_id.to_string()),
+            ("XC_SECRET", a.creds.secret_access_key.clone()),
+        ],
+        "filters test passed",
     )
     .await;
 }

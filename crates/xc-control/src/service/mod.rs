@@ -120,8 +120,43 @@ pub struct Service {
     /// Room for the audit records being appended behind their requests
     /// ([`Service::record_soon`]).
     pub(crate) audit_in_flight: Arc<tokio::sync::Semaphore>,
+    /// Access keys used lately ([`Service::credentials_for`]): a signed request's key is looked
+    /// up without a read of the store for [`KEY_CACHE_SECS`].
+    key_cache: std::sync::Mutex<KeyCache>,
     /// The audit appender's queue, started with the first record.
     pub(crate) audit_queue: std::sync::OnceLock<tokio::sync::mpsc::Sender<audit::QueuedAudit>>,
+}
+
+/// How long a looked-up access key is used without reading the store again. A key disabled or
+/// deleted through this server is forgotten at once; through another replica sharing the
+/// database, within this time.
+pub const KEY_CACHE_SECS: u64 = 5;
+/// Most keys remembered; past it the cache starts over.
+const KEY_CACHE_MAX: usize = 10_000;
+
+/// The keys looked up lately, and how many key changes this server has made (a lookup that read
+/// the store before a change does not keep what it read).
+#[derive(Default)]
+struct KeyCache {
+    keys: std::collections::HashMap<String, CachedKey>,
+    changes: u64,
+}
+
+impl std::fmt::Debug for KeyCache {
+    /// How many, not which: the entries hold (sealed) secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyCache")
+            .field("keys", &self.keys.len())
+            .field("changes", &self.changes)
+            .finish()
+    }
+}
+
+/// An active access key as the store had it: who signs with it, and its sealed secret.
+struct CachedKey {
+    at: std::time::Instant,
+    caller: Caller,
+    sealed: Vec<u8>,
 }
 
 /// A fresh access key: its id, its secret (shown once) and the secret sealed for storage.
@@ -210,6 +245,7 @@ impl Service {
                 audit::MAX_AUDIT_IN_FLIGHT as usize,
             )),
             audit_queue: std::sync::OnceLock::new(),
+            key_cache: std::sync::Mutex::default(),
         }))
     }
 
@@ -278,6 +314,23 @@ impl Service {
         if AccessKeyId::parse(access_key_id).is_err() {
             return Ok(None);
         }
+        let unseal = |sealed: &[u8]| {
+            self.secrets.unseal(sealed).ok_or_else(|| {
+                ServiceError::Internal("an access key cannot be unsealed: wrong master key?".into())
+            })
+        };
+        let fresh = std::time::Duration::from_secs(KEY_CACHE_SECS);
+        let changes = match self.key_cache.lock() {
+            Ok(cache) => {
+                if let Some(k) = cache.keys.get(access_key_id)
+                    && k.at.elapsed() < fresh
+                {
+                    return Ok(Some((k.caller.clone(), unseal(&k.sealed)?)));
+                }
+                cache.changes
+            }
+            Err(_) => u64::MAX,
+        };
         let id = access_key_id.to_owned();
         let found = self
             .store
@@ -295,18 +348,38 @@ impl Service {
         if key.status != KeyStatus::Active {
             return Ok(None);
         }
-        let secret = self.secrets.unseal(&sealed).ok_or_else(|| {
-            ServiceError::Internal("an access key cannot be unsealed: wrong master key?".into())
-        })?;
-        Ok(Some((
-            Caller {
-                account: key.account_id,
-                account_name: account.name,
-                key: key.access_key_id,
-                role: key.role,
-            },
-            secret,
-        )))
+        let secret = unseal(&sealed)?;
+        let caller = Caller {
+            account: key.account_id,
+            account_name: account.name,
+            key: key.access_key_id,
+            role: key.role,
+        };
+        if let Ok(mut cache) = self.key_cache.lock()
+            && cache.changes == changes
+        {
+            if cache.keys.len() >= KEY_CACHE_MAX {
+                cache.keys.clear();
+            }
+            cache.keys.insert(
+                access_key_id.to_owned(),
+                CachedKey {
+                    at: std::time::Instant::now(),
+                    caller: caller.clone(),
+                    sealed,
+                },
+            );
+        }
+        Ok(Some((caller, secret)))
+    }
+
+    /// Forgets a key looked up lately (it was disabled or deleted), and any lookup of it under
+    /// way.
+    fn forget_key(&self, key: &AccessKeyId) {
+        if let Ok(mut cache) = self.key_cache.lock() {
+            cache.keys.remove(key.as_str());
+            cache.changes += 1;
+        }
     }
 
     pub async fn create_account(&self, caller: &Caller, name: &str) -> Result<Credentials> {
@@ -437,21 +510,26 @@ impl Service {
             ));
         }
         let caller = caller.clone();
-        self.store
+        let id = key.clone();
+        let changed = self
+            .store
             .write(move |db| {
                 let visible = db
-                    .get_access_key(key.as_str())?
+                    .get_access_key(id.as_str())?
                     .is_some_and(|(k, _)| k.account_id == caller.account || caller.is_operator());
                 if !visible {
-                    return Err(ServiceError::not_found("access key", &key));
+                    return Err(ServiceError::not_found("access key", &id));
                 }
                 match status {
-                    Some(s) => db.set_access_key_status(&key, s)?,
-                    None => db.delete_access_key(&key)?,
+                    Some(s) => db.set_access_key_status(&id, s)?,
+                    None => db.delete_access_key(&id)?,
                 };
                 Ok(())
             })
-            .await
+            .await;
+        // After the write: a lookup that read the key before it does not keep what it read.
+        self.forget_key(&key);
+        changed
     }
 
     // ---- catalog ----

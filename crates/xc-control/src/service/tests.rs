@@ -867,6 +867,41 @@ async fn audit_records_queued_from_many_tasks_form_one_chain() {
     assert_eq!(f.service.telemetry.audit_write_failures(), 0);
 }
 
+/// A key looked up for a signature is remembered a few seconds, but disabling or deleting it
+/// takes effect on the next request, and enabling it again too.
+#[tokio::test]
+async fn a_remembered_key_is_refused_as_soon_as_it_is_disabled() {
+    use xc_types::{KeyRole, KeyStatus};
+    let f = fixture().await;
+    let s = &f.service;
+    let second = s
+        .create_access_key(&f.owner, None, KeyRole::Admin)
+        .await
+        .expect("key");
+    let id = second.access_key_id.as_str();
+    for _ in 0..2 {
+        let (caller, secret) = s
+            .credentials_for(id)
+            .await
+            .expect("lookup")
+            .expect("active");
+        assert_eq!(caller.account, f.owner.account);
+        assert_eq!(&secret[..], second.secret_access_key.as_bytes());
+    }
+    s.change_access_key(&f.owner, id, Some(KeyStatus::Inactive))
+        .await
+        .expect("disable");
+    assert!(s.credentials_for(id).await.expect("lookup").is_none());
+    s.change_access_key(&f.owner, id, Some(KeyStatus::Active))
+        .await
+        .expect("enable");
+    assert!(s.credentials_for(id).await.expect("lookup").is_some());
+    s.change_access_key(&f.owner, id, None)
+        .await
+        .expect("delete");
+    assert!(s.credentials_for(id).await.expect("lookup").is_none());
+}
+
 /// A month metered and billed (issue 18's worked example, every line computed by hand below):
 /// November 2026 on a connection of the `gcp` price list, available from the 1st at 1 Gbps,
 /// changed to 2 Gbps at 12:30 on the 10th (mid-hour), down from 10:00 to 10:40 on the 20th, with
