@@ -541,6 +541,55 @@ mod tests {
         }
     }
 
+    /// The first packet of a flow as a frame: `peer` is its source inbound, its destination
+    /// outbound; this side is an address of the same family.
+    fn first_frame(direction: Direction, p: &Probe) -> Vec<u8> {
+        use crate::parse::build::{frame, icmp, ip, tcp, udp};
+        let local: IpAddr = match p.peer {
+            IpAddr::V4(_) => "192.168.7.1".parse().expect("address"),
+            IpAddr::V6(_) => "2001:db8:ff::1".parse().expect("address"),
+        };
+        let (src, dst) = match direction {
+            Direction::Inbound => (p.peer, local),
+            Direction::Outbound => (local, p.peer),
+        };
+        let transport = match p.detail {
+            Detail::Port(port) if p.protocol == 6 => tcp(40000, port, crate::parse::tcp::SYN),
+            Detail::Port(port) => udp(40000, port, b"probe"),
+            Detail::Icmp(t, c) => icmp(t, c, &[0; 4]),
+            Detail::None => vec![0; 8],
+        };
+        frame(&ip(src, dst, p.protocol, &transport))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// "Would this pass?" (`evaluate`, what the API's check runs) answers for a flow's first
+        /// packet what the data plane (`Filter::check`, on the packet as a frame) does with it.
+        #[test]
+        fn would_this_pass_answers_what_the_data_plane_does(
+            sg in prop::collection::vec(sg_rule(), 0..12),
+            acl in prop::collection::vec(acl_rule(), 0..12),
+            with_acl in any::<bool>(),
+            probes in prop::collection::vec(probe(), 1..20),
+        ) {
+            let policy = policy(sg, acl, with_acl);
+            let compiled = Compiled::new(&policy).expect("compiles");
+            for p in &probes {
+                for d in Direction::ALL {
+                    let filter = crate::Filter::new(crate::Limits::default());
+                    filter.apply(&policy).expect("applies");
+                    let verdict = filter.check(d, &first_frame(d, p), 1);
+                    prop_assert_eq!(
+                        verdict == crate::Verdict::Pass,
+                        crate::evaluate(&compiled, d, p).allowed(),
+                        "{:?} {:?}: the data plane said {:?}", d, p, verdict
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn prefix_lists_expand_and_a_lower_acl_number_wins() {
         let pl = PrefixListId::from_random([9; 8]);

@@ -252,6 +252,7 @@ pub async fn run(
         admin_listen: opts.admin_listen,
         keylog_file: None,
         idle_poll_ms: opts.idle_poll_ms,
+        flow_table_size: xc_filter::Limits::default().flows,
         links: Vec::new(),
         bgp: None,
         access: Vec::new(),

@@ -117,7 +117,10 @@ impl Gateway {
             routing: None,
             accesses: Arc::default(),
             bridges: BTreeSet::new(),
-            filter: Arc::new(xc_filter::Filter::new(xc_filter::Limits::default())),
+            filter: Arc::new(xc_filter::Filter::new(xc_filter::Limits {
+                flows: cfg.flow_table_size,
+                ..xc_filter::Limits::default()
+            })),
         };
         let errors = gw.apply_interfaces(cfg);
         if !errors.is_empty() {

@@ -787,3 +787,51 @@ fn filters_let_ssh_in_refuse_the_rest_and_pass_the_replies_of_outbound_flows() {
         "{metrics}"
     );
 }
+
+/// A full connection table (two flows here, `flow_table_size = 2`) refuses new flows, counted
+/// as `tableFull`, and keeps carrying the flows it holds.
+#[test]
+fn a_full_connection_table_refuses_new_flows_and_keeps_the_old_ones() {
+    let mut t = Topo::new("e2e7");
+    t.filters_b = FILTERS_B.to_owned();
+    t.gateway_extra = "flow_table_size = 2".to_owned();
+    t.start(CAK, CAK, "");
+    t.wait_secured();
+    t.networks();
+    t.iperf_server(1, "22");
+    t.iperf_server(0, "5201");
+    let long = std::thread::scope(|s| {
+        // One iperf3 test from a fills b's table: its control and its data connection ...
+        let long = s.spawn(|| {
+            t.exec(
+                0,
+                &[
+                    "iperf3", "-c", "10.1.0.1", "-p", "22", "-t", "5", "-b", "20M",
+                ],
+            )
+        });
+        t.wait_for(
+            "b's table to hold the test's two flows",
+            Duration::from_secs(20),
+            || t.status(1)["filters"]["flows"] == 2,
+        );
+        // ... so a new flow, one the rules allow (b's own, outbound), is refused while it runs.
+        assert!(
+            !t.iperf_to(1, "10.0.0.1", "5201"),
+            "a new flow got through a full table"
+        );
+        long.join().expect("the long test")
+    });
+    assert!(
+        long.status.success(),
+        "the flows the table held were cut: {}\n{}",
+        String::from_utf8_lossy(&long.stdout),
+        t.logs()
+    );
+    let f = t.status(1)["filters"].clone();
+    assert!(
+        f["drops"]["tableFull"].as_u64().unwrap_or(0) > 0,
+        "the refusals counted: {f}"
+    );
+    assert_eq!(f["flowCapacity"], 2, "{f}");
+}

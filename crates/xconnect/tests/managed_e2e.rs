@@ -815,9 +815,10 @@ fn a_new_token_replaces_a_refused_credential_and_state_dirs_are_not_shared() {
 /// IPv6 across a managed connection: attach points with an IPv6 prefix beside their IPv4 one
 /// get a second BGP session per link, between the link's IPv6 addresses (its /127 from the
 /// gateway's pool), which carries the IPv6 prefixes. Hosts' IPv6 addresses ping each other and
-/// carry a TCP exchange; an IPv6 prefix added to one attach point reaches the other side live.
+/// carry a TCP exchange; an IPv6 prefix added to one attach point reaches the other side live;
+/// a security group filters IPv6 as it does IPv4, and never the link's own IPv6 traffic.
 #[test]
-fn ipv6_prefixes_cross_a_connection_and_change_live() {
+fn ipv6_prefixes_cross_a_connection_and_change_live_and_are_filtered() {
     let mut lab = Lab::new("mgd5");
     lab.start_server();
     let t = lab.tenants();
@@ -946,15 +947,99 @@ fn ipv6_prefixes_cross_a_connection_and_change_live() {
         context6,
     );
     assert!(lab.ping(), "IPv4 still crosses");
+
+    // Filters over IPv6: a group at gcp refuses aws's ping and lets gcp's own out (its replies
+    // return on its flow); an icmpv6 rule from aws's IPv6 prefix lets aws's in. Neighbour
+    // discovery and the IPv6 session between the link's ends are never filtered: the sessions
+    // stay Established, with no new transition.
+    let sessions6 = || {
+        let links = lab.ok(&t.aws, &["connection", "links", &id]);
+        let ends = links["links"][0]["ends"].clone();
+        [0, 1].map(|i| {
+            (
+                ends[i]["bgp6"]["state"].clone(),
+                ends[i]["bgp6"]["establishedTransitions"].clone(),
+            )
+        })
+    };
+    let before = sessions6();
+    let g = lab.ok(
+        &t.gcp,
+        &[
+            "security-group",
+            "create",
+            "--name",
+            "v6",
+            "--attach-point",
+            &t.ap_gcp,
+        ],
+    );
+    let group = g["securityGroupId"].as_str().expect("id").to_owned();
+    wait_for(
+        "aws's IPv6 ping to be refused at gcp's edge",
+        UP,
+        || !lab.pair.ping(AWS, "fd00:a::1", "fd00:b::1"),
+        context6,
+    );
+    assert!(
+        lab.pair.ping(GCP, "fd00:b::1", "fd00:a::1"),
+        "gcp's own IPv6 ping was refused\n{}",
+        context6()
+    );
+    lab.ok(
+        &t.gcp,
+        &[
+            "security-group",
+            "authorize",
+            &group,
+            "--direction",
+            "inbound",
+            "--protocol",
+            "icmpv6",
+            "--cidr",
+            "fd00:a::/48",
+        ],
+    );
+    wait_for(
+        "aws's IPv6 ping to be let in",
+        UP,
+        || lab.pair.ping(AWS, "fd00:a::1", "fd00:b::1"),
+        context6,
+    );
+    let check = lab.ok(
+        &t.aws,
+        &[
+            "attach-point",
+            "check",
+            &t.ap_aws,
+            "--from",
+            "fd00:a::1",
+            "--to",
+            "fd00:b::1",
+            "--protocol",
+            "icmpv6",
+        ],
+    );
+    assert_eq!(check["allowed"], true, "{check}");
+    assert_eq!(
+        check["sides"][1]["decidedBy"], "securityGroupRule",
+        "{check}"
+    );
+    assert_eq!(
+        sessions6(),
+        before,
+        "the filters disturbed the IPv6 sessions"
+    );
 }
 
 /// Filters made with the CLI reach the managed gateway of their attach point and act on the
 /// link at once: gcp attaches a security group (all outbound, nothing inbound), so aws's ping
 /// is refused (counted on the link) while gcp's own ping to aws still works (its reply returns
 /// on the flow gcp opened); authorizing ICMP from aws's prefix lets aws's ping in again, and
-/// `attach-point check` names that rule. The link itself is never disturbed (same TAPs, no new
-/// BGP Established transition, MKA secured): the filters judge the networks' traffic, never the
-/// BGP, BFD and probes between the link's ends.
+/// `attach-point check` names that rule. Rules changed live while an allowed iperf3 flow runs do
+/// not reset it. The link itself is never disturbed (same TAPs, no new BGP Established
+/// transition, MKA secured): the filters judge the networks' traffic, never the BGP, BFD and
+/// probes between the link's ends.
 #[test]
 fn filters_from_the_cli_act_on_the_managed_link_without_disturbing_it() {
     let mut lab = Lab::new("mgdf");
@@ -1050,6 +1135,104 @@ fn filters_from_the_cli_act_on_the_managed_link_without_disturbing_it() {
         "{check}"
     );
     assert_eq!(check["sides"][1]["ruleId"], json!(rule), "{check}");
+
+    // Live changes while an allowed TCP flow runs: the flow is not reset.
+    lab.ok(
+        &t.gcp,
+        &[
+            "security-group",
+            "authorize",
+            &group,
+            "--direction",
+            "inbound",
+            "--protocol",
+            "tcp",
+            "--port",
+            "5201",
+            "--cidr",
+            "10.0.0.0/16",
+        ],
+    );
+    let _server = lab.pair.spawn(
+        GCP,
+        "iperf3-server",
+        &["iperf3", "-s", "-1", "-p", "5201", "-B", "10.1.0.1"],
+    );
+    wait_for(
+        "the iperf3 server to listen",
+        UP,
+        || {
+            String::from_utf8_lossy(&lab.pair.exec(GCP, &["ss", "-ltn"]).stdout)
+                .contains("10.1.0.1:5201")
+        },
+        || lab.context(),
+    );
+    let run = std::thread::scope(|scope| {
+        let client = scope.spawn(|| {
+            lab.pair.exec(
+                AWS,
+                &[
+                    "iperf3", "-c", "10.1.0.1", "-B", "10.0.0.1", "-p", "5201", "-t", "6", "-b",
+                    "50M", "-J",
+                ],
+            )
+        });
+        // Once it runs (its control and data connections established at gcp), a rule added
+        // and another revoked on the group that admits it.
+        wait_for(
+            "the iperf3 flow to be under way",
+            UP,
+            || {
+                let out = lab.pair.exec(GCP, &["ss", "-Htn", "state", "established"]);
+                String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .filter(|l| l.contains("10.1.0.1:5201"))
+                    .count()
+                    >= 2
+            },
+            || lab.context(),
+        );
+        lab.ok(
+            &t.gcp,
+            &[
+                "security-group",
+                "authorize",
+                &group,
+                "--direction",
+                "inbound",
+                "--protocol",
+                "udp",
+                "--port",
+                "53",
+                "--cidr",
+                "10.0.0.0/16",
+            ],
+        );
+        lab.ok(
+            &t.gcp,
+            &["security-group", "revoke", &group, "--rule-id", &rule],
+        );
+        client.join().expect("iperf3 client")
+    });
+    let report: Value = serde_json::from_slice(&run.stdout).unwrap_or(Value::Null);
+    assert!(
+        run.status.success() && report["error"].is_null(),
+        "the allowed flow was cut by a live change: {report}\n{}",
+        lab.context()
+    );
+    let received = report["end"]["sum_received"]["bytes"].as_u64().unwrap_or(0);
+    assert!(
+        received > 10_000_000,
+        "{received} bytes in 6 s at 50 Mbit/s"
+    );
+    // The revoked ICMP rule is gone from the gateway: aws's ping is refused again.
+    wait_for(
+        "aws's ping to be refused after the revoke",
+        UP,
+        || !lab.ping(),
+        || lab.context(),
+    );
+
     assert_eq!(
         lab.steady(&t.aws, &id),
         before,

@@ -107,6 +107,8 @@ impl At {
 /// The longest idle-polling window: a minute of spinning after the last frame is already more
 /// than any latency-sensitive traffic needs.
 pub const MAX_IDLE_POLL_MS: u64 = 60_000;
+/// The largest connection table a gateway may be given (about 400 MB of flows).
+pub const MAX_FLOW_TABLE_SIZE: u64 = 4_194_304;
 
 /// A validated gateway configuration.
 #[derive(Debug, Clone)]
@@ -118,6 +120,8 @@ pub struct GatewayConfig {
     /// Keep the cores polling for this long after the links last carried a frame (0: off); see
     /// `xc_dataplane::idle_poll`.
     pub idle_poll_ms: u64,
+    /// Most flows the filters' connection table holds.
+    pub flow_table_size: usize,
     pub links: Vec<LinkSettings>,
     pub bgp: Option<BgpSettings>,
     pub access: Vec<AccessSettings>,
@@ -323,6 +327,16 @@ impl GatewayConfig {
             }
             Some(v) => v,
         };
+        let flow_table_size = match doc.gateway.flow_table_size {
+            None => xc_filter::Limits::default().flows,
+            Some(v) if !(1..=MAX_FLOW_TABLE_SIZE).contains(&v) => {
+                return g.err(
+                    "flow_table_size",
+                    format!("is 1 to {MAX_FLOW_TABLE_SIZE} flows"),
+                );
+            }
+            Some(v) => v as usize,
+        };
         let mut links: Vec<LinkSettings> = Vec::new();
         for (i, l) in doc.link.iter().enumerate() {
             let link = parse_link(&root.entry("link", i, &l.name), l, &links, base)?;
@@ -347,6 +361,7 @@ impl GatewayConfig {
             admin_listen,
             keylog_file: doc.gateway.keylog_file.as_ref().map(PathBuf::from),
             idle_poll_ms,
+            flow_table_size,
             links,
             bgp,
             access,

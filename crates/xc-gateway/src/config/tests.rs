@@ -142,6 +142,29 @@ fn idle_polling_is_off_unless_set_and_bounded() {
     assert_eq!(e.line, 5, "{e}");
 }
 
+#[test]
+fn the_flow_table_has_a_default_size_and_a_bounded_one() {
+    let c = GatewayConfig::parse("gw.toml", GOOD, None).expect("valid");
+    assert_eq!(c.flow_table_size, 262_144);
+    let with = |v: &str| {
+        GOOD.replace(
+            "admin_listen = \"127.0.0.1:7801\"",
+            &format!("admin_listen = \"127.0.0.1:7801\"\nflow_table_size = {v}"),
+        )
+    };
+    let c = GatewayConfig::parse("gw.toml", &with("2"), None).expect("valid");
+    assert_eq!(c.flow_table_size, 2);
+    for v in ["0", "4194305"] {
+        let e = err(&with(v));
+        assert_eq!(
+            (e.line, e.field.as_str()),
+            (5, "gateway.flow_table_size"),
+            "{e}"
+        );
+        assert!(e.message.contains("1 to 4194304"), "{e}");
+    }
+}
+
 #[cfg(test)]
 mod example {
     /// The documented example file parses.

@@ -70,6 +70,10 @@ pub struct GatewaySection {
     pub keylog_file: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_poll_ms: Option<u64>,
+    /// Most flows the filters' connection table holds (default 262,144); past it, new flows are
+    /// refused (`table_full`) and none is evicted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_table_size: Option<u64>,
 }
 
 /// `[[link]]`: one MACsec link. Holds the CAK: it only ever travels to the gateway that uses it,
