@@ -124,6 +124,15 @@ type Completion = Box<dyn FnOnce(Commit) + Send>;
 /// answer its caller once the batch's commit is known.
 type Job = Box<dyn FnOnce(Result<&rusqlite::Connection, &StoreError>) -> Completion + Send>;
 
+/// Runs `statements` in order through the connection's statement cache (each write's savepoint
+/// is opened and closed without parsing its SQL again).
+fn run_cached(conn: &rusqlite::Connection, statements: &[&str]) -> Result<(), rusqlite::Error> {
+    for sql in statements {
+        conn.prepare_cached(sql)?.execute([])?;
+    }
+    Ok(())
+}
+
 /// Most requests committed in one transaction.
 const MAX_BATCH: usize = 512;
 /// Read connections kept open; also the most reads that run at once (more would only queue on
@@ -218,7 +227,7 @@ impl Store {
                     });
                 }
             };
-            if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+            if let Err(e) = run_cached(conn, &["SAVEPOINT job"]) {
                 let e = E::from(e.into());
                 return Box::new(move |_| {
                     let _ = reply.send(Err(e));
@@ -226,9 +235,9 @@ impl Store {
             }
             let result = f(&Db::new(conn));
             let end = if result.is_ok() {
-                conn.execute_batch("RELEASE job")
+                run_cached(conn, &["RELEASE job"])
             } else {
-                conn.execute_batch("ROLLBACK TO job; RELEASE job")
+                run_cached(conn, &["ROLLBACK TO job", "RELEASE job"])
             };
             let result = match end {
                 Ok(()) => result,

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Measures what the filters cost a link, in one run on the same veth between two network
+# namespaces: TCP throughput (iperf3, 1 and 4 streams) and ping RTT between the networks behind
+# the link's ends (10.0.0.1 in a, 10.1.0.1 in b), first with no filters, then with b enforcing
+# 1,000 rules (a mix of security group and network ACL rules, generated below) and a connection
+# table of 100,000 flows (b's own UDP flows to a, opened again just before each measurement: they
+# live 30 s unanswered). Prints a markdown table, and appends it to
+# bench/RESULTS.md with --record. Needs root. Everything it creates is removed on exit.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+record=0; [ "${1:-}" = "--record" ] && record=1
+secs=${SECONDS_PER_RUN:-8}
+A=xcf-a; B=xcf-b
+work=$(mktemp -d)
+
+cleanup() {
+  for p in $(jobs -p); do kill "$p" 2>/dev/null || true; done
+  pkill -f "$work/" 2>/dev/null || true
+  ip netns del $A 2>/dev/null || true
+  ip netns del $B 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+[ "$(id -u)" -eq 0 ] || { echo "bench/link/filters.sh needs root" >&2; exit 1; }
+command -v iperf3 >/dev/null || { apt-get update -q >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends iperf3 >/dev/null; }
+cargo build --quiet --release -p xconnect
+X="$root/target/release/xconnect"
+
+ip netns del $A 2>/dev/null || true; ip netns del $B 2>/dev/null || true
+ip netns add $A; ip netns add $B
+ip link add xcf-va netns $A type veth peer name xcf-vb netns $B
+ip -n $A addr add 10.200.0.1/24 dev xcf-va; ip -n $B addr add 10.200.0.2/24 dev xcf-vb
+for n in $A $B; do ip -n $n link set lo up; done
+ip -n $A link set xcf-va up; ip -n $B link set xcf-vb up
+ip -n $A addr add 10.0.0.1/32 dev lo; ip -n $B addr add 10.1.0.1/32 dev lo
+
+# b's filters: 1,000 rules. Security groups: 597 inbound allow rules (tcp and udp ports and ranges,
+# icmp types) from /24s of 172.16.0.0/12 that the bench's traffic never comes from, the two that
+# admit it (tcp and icmp from a's network), and all outbound. Network ACL: 199 numbered deny and
+# allow rules each way for /24s of 192.168.0.0/16, then an allow-all rule each way.
+python3 - "$work/filters.toml" <<'PY'
+import sys
+out = []
+out.append('[[filters.securityGroups]]\ngroupId = "sg-00000000000000f1"\n')
+n = 0
+def rule_id():
+    global n
+    n += 1
+    return f"sgr-{n:016x}"
+for i in range(597):
+    cidr = f"172.{16 + i % 16}.{(i * 7) % 256}.0/24"
+    kind = i % 4
+    if kind == 0:
+        body = f'ipProtocol = "tcp"\nfromPort = {1000 + i}'
+    elif kind == 1:
+        body = f'ipProtocol = "udp"\nfromPort = {2000 + i}\ntoPort = {2010 + i}'
+    elif kind == 2:
+        body = f'ipProtocol = "tcp"\nfromPort = {3000 + i}\ntoPort = {3100 + i}'
+    else:
+        body = f'ipProtocol = "icmp"\nicmpType = {i % 16}'
+    out.append(f'[[filters.securityGroups.rules]]\nruleId = "{rule_id()}"\ndirection = "inbound"\n{body}\ncidrIp = "{cidr}"\n')
+for proto in ("tcp", "icmp"):
+    out.append(f'[[filters.securityGroups.rules]]\nruleId = "{rule_id()}"\ndirection = "inbound"\nipProtocol = "{proto}"\ncidrIp = "10.0.0.0/16"\n')
+out.append(f'[[filters.securityGroups.rules]]\nruleId = "{rule_id()}"\ndirection = "outbound"\nipProtocol = "all"\ncidrIp = "0.0.0.0/0"\n')
+out.append('[filters.networkAcl]\naclId = "acl-00000000000000f1"\n')
+acl = 0
+for d in ("inbound", "outbound"):
+    for i in range(199):
+        acl += 1
+        action = "deny" if i % 3 == 0 else "allow"
+        cidr = f"192.168.{i}.0/24"
+        out.append(f'[[filters.networkAcl.rules]]\nruleNumber = {100 + i}\nruleAction = "{action}"\ndirection = "{d}"\nipProtocol = "tcp"\nfromPort = {4000 + i}\ncidrIp = "{cidr}"\n')
+    out.append(f'[[filters.networkAcl.rules]]\nruleNumber = 32000\nruleAction = "allow"\ndirection = "{d}"\nipProtocol = "all"\ncidrIp = "0.0.0.0/0"\n')
+    acl += 1
+assert n + acl == 1000, (n, acl)
+open(sys.argv[1], "w").write("\n".join(out))
+PY
+
+# iperf3 throughput in Gbit/s between the networks: measure STREAMS
+tput() {
+  ip netns exec $B iperf3 -s -1 -B 10.1.0.1 >/dev/null 2>&1 &
+  local srv=$! out="" failed=""
+  for _ in $(seq 100); do
+    out=$(ip netns exec $A iperf3 -c 10.1.0.1 -B 10.0.0.1 -t "$secs" -P "$1" -J 2>/dev/null) && break
+    failed=$out; out=""
+    sleep 0.1
+  done
+  if [ -z "$out" ]; then
+    kill $srv 2>/dev/null || true
+    echo "iperf3 could not measure in 100 tries; the last said:" >&2
+    echo "$failed" | grep '"error"' >&2 || true
+    exit 1
+  fi
+  wait $srv 2>/dev/null || true
+  python3 -c "import json,sys; print('%.2f' % (json.loads(sys.argv[1])['end']['sum_received']['bits_per_second']/1e9))" "$out"
+}
+rtt() {
+  ip netns exec $A ping -q -c 100 -i 0.005 -I 10.0.0.1 10.1.0.1 >/dev/null 2>&1 || true
+  ip netns exec $A ping -c 200 -i 0.005 -I 10.0.0.1 10.1.0.1 | python3 -c "
+import sys,re,statistics
+v=[float(m.group(1)) for m in re.finditer(r'time=([0-9.]+)', sys.stdin.read())]
+print('%.0f' % (statistics.median(v)*1000))"
+}
+flows() {
+  ip netns exec $B "$X" gateway status --output json | python3 -c "import json,sys; f=json.load(sys.stdin).get('filters') or {}; print(f.get('flows', 0))"
+}
+
+declare -A T1 T4 R F0 F1
+# link NAME FILTERS(0|1)
+link() {
+  for s in a b; do
+    if [ $s = a ]; then L=10.200.0.1; Rm=10.200.0.2; AD=169.254.0.0/31; NS=$A; else L=10.200.0.2; Rm=10.200.0.1; AD=169.254.0.1/31; NS=$B; fi
+    cat > "$work/gw-$s.toml" <<CFG
+[gateway]
+name = "bench-$s"
+admin_listen = "127.0.0.1:7801"
+[[link]]
+name = "l1"
+underlay_local = "$L:4789"
+underlay_remote = "$Rm:4789"
+vni = 101
+ckn = "00112233445566778899aabbccddeeff"
+cak = "000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f"
+address = "$AD"
+CFG
+    if [ $s = b ] && [ "$2" = 1 ]; then cat "$work/filters.toml" >> "$work/gw-$s.toml"; fi
+    XCONNECT_LOG=warn ip netns exec $NS "$X" gateway run --config "$work/gw-$s.toml" >"$work/gw-$s.log" 2>&1 &
+  done
+  for _ in $(seq 100); do
+    ip netns exec $A "$X" gateway status --output json 2>/dev/null | grep -q '"state": "secured"' && break; sleep 0.1
+  done
+  for _ in $(seq 100); do ip -n $A link show xc-l1 >/dev/null 2>&1 && ip -n $B link show xc-l1 >/dev/null 2>&1 && break; sleep 0.1; done
+  ip -n $A route replace 10.1.0.1/32 via 169.254.0.1 src 10.0.0.1
+  ip -n $B route replace 10.0.0.1/32 via 169.254.0.0 src 10.1.0.1
+  # 100,000 flows of b's own (UDP from two source ports to 50,000 ports of a), opened again before
+  # each measurement: unanswered, they live 30 s.
+  fill() {
+    [ "$2" = 1 ] || return 0
+    ip netns exec $B python3 - <<'PY'
+import socket, time
+for sport in (40001, 40002):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("10.1.0.1", sport))
+    for port in range(1024, 51024):
+        s.sendto(b"x", ("10.0.0.1", port))
+        if port % 500 == 0:
+            time.sleep(0.002)  # paced: the TAP's queue is not overrun
+PY
+    for _ in $(seq 100); do [ "$(flows)" -ge 100000 ] && break; sleep 0.1; done
+  }
+  fill "$1" "$2"; F0[$1]=$(flows)
+  T1[$1]=$(tput 1)
+  fill "$1" "$2"; T4[$1]=$(tput 4)
+  fill "$1" "$2"; R[$1]=$(rtt)
+  F1[$1]=$(flows)
+  echo "$1: ${T1[$1]} / ${T4[$1]} Gbit/s, ${R[$1]} us, flows ${F0[$1]} -> ${F1[$1]}" >&2
+  pkill -TERM -f "$work/gw-" || true
+  for _ in $(seq 100); do pgrep -f "$work/gw-" >/dev/null || break; sleep 0.1; done
+}
+link plain 0
+link filtered 1
+
+table=$(python3 <<PY
+t1={"plain":${T1[plain]},"filtered":${T1[filtered]}}
+t4={"plain":${T4[plain]},"filtered":${T4[filtered]}}
+r={"plain":${R[plain]},"filtered":${R[filtered]}}
+f={"plain":"${F0[plain]}","filtered":"${F0[filtered]} -> ${F1[filtered]}"}
+print("| link | flows in b's table (before -> after) | TCP 1 stream Gbit/s | TCP 4 streams Gbit/s | median RTT us | 1 stream vs no filters | 4 streams vs no filters |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for name,k in (("no filters","plain"),("1,000 rules, 100,000 flows","filtered")):
+    print(f"| {name} | {f[k]} | {t1[k]:.2f} | {t4[k]:.2f} | {r[k]:.0f} | {t1[k]/t1['plain']:.0%} | {t4[k]/t4['plain']:.0%} |")
+PY
+)
+echo "$table"
+if [ $record -eq 1 ]; then
+  {
+    echo
+    echo "### bench/link/filters.sh, $(date -u +%Y-%m-%d), $(nproc) vCPU $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r)"
+    echo
+    echo "$table"
+  } >> bench/RESULTS.md
+fi
