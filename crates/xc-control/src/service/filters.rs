@@ -1046,15 +1046,10 @@ fn judge(
             DecidedBy::AclImplicitDeny,
             format!("denied: no rule of {acl_name} matches (the final implicit deny)"),
         ),
-        (AclVerdict::Rule(_, action), _) if !e.acl.allows() => (
+        (AclVerdict::Rule(_, xc_types::filter::RuleAction::Deny), _) => (
             DecidedBy::AclRule,
             format!(
-                "{}: rule {} of {acl_name}",
-                if action == xc_types::filter::RuleAction::Deny {
-                    "denied"
-                } else {
-                    "allowed"
-                },
+                "denied: rule {} of {acl_name}",
                 acl_rule.unwrap_or_default()
             ),
         ),
