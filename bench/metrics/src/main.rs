@@ -134,6 +134,7 @@ impl Gateway {
                 status: self.status(),
                 boot: self.boot,
                 samples,
+                flow_logs: Vec::new(),
             };
             // As a gateway does, a report that did not get through is sent again.
             let ack = match self.client.report(&req).await {

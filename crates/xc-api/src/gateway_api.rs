@@ -107,7 +107,14 @@ async fn report(
     let req = body::<r::ReportGatewayStatus>(&b)?;
     let ack = s
         .service
-        .gateway_report(&id, req.version, req.status, req.boot, req.samples)
+        .gateway_report(
+            &id,
+            req.version,
+            req.status,
+            req.boot,
+            req.samples,
+            req.flow_logs,
+        )
         .await?;
     reply::<r::ReportGatewayStatus>(&ack)
 }

@@ -106,6 +106,9 @@ pub fn routes() -> Router<AppState> {
     rt = on::<r::ConnectionLinks, _, _>(rt, connection_links);
     rt = on::<r::ConnectionHistory, _, _>(rt, connection_events);
     rt = on::<r::ConnectionMetrics, _, _>(rt, connection_metrics);
+    rt = on::<r::SetFlowLog, _, _>(rt, set_flow_log);
+    rt = on::<r::GetFlowLog, _, _>(rt, get_flow_log);
+    rt = on::<r::QueryFlowLogs, _, _>(rt, query_flow_logs);
     rt = on::<r::TestConnection, _, _>(rt, test_connection);
     rt = on::<r::ListEvents, _, _>(rt, list_events);
     // A stream, not a JSON answer: outside the route table and the OpenAPI document.
@@ -425,6 +428,24 @@ async fn describe_proposal(State(s): State<AppState>, a: Authed) -> R {
 
 async fn connection_links(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
     reply::<r::ConnectionLinks>(&s.service.connection_links(&a.caller, &id).await?)
+}
+
+async fn set_flow_log(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
+    let req = a.body::<r::SetFlowLog>()?;
+    reply::<r::SetFlowLog>(&s.service.set_flow_log(&a.caller, &id, req).await?)
+}
+
+async fn get_flow_log(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
+    reply::<r::GetFlowLog>(&s.service.get_flow_log(&a.caller, &id).await?)
+}
+
+async fn query_flow_logs(
+    State(s): State<AppState>,
+    Id(id): Id,
+    Q(q): Q<flowlogs::FlowLogQuery>,
+    a: Authed,
+) -> R {
+    reply::<r::QueryFlowLogs>(&s.service.query_flow_logs(&a.caller, &id, q).await?)
 }
 
 async fn connection_metrics(

@@ -226,6 +226,7 @@ impl Link {
         let thread = {
             let (shared, bw, filter) = (shared.clone(), cfg.bandwidth_bps, cfg.filter.clone());
             let exempt = cfg.filter_exempt.clone();
+            let name = cfg.name.clone();
             std::thread::Builder::new()
                 .name(format!("xc-link-{}", cfg.name))
                 .spawn(move || {
@@ -238,7 +239,9 @@ impl Link {
                         policer: bw.map(Policer::new),
                         n_since: 0,
                         held: None,
-                        filter: filter.as_ref().map(|f| f.view().exempting(exempt.clone())),
+                        filter: filter
+                            .as_ref()
+                            .map(|f| f.view().exempting(exempt.clone()).for_link(&name)),
                     };
                     let rx = Rx {
                         shared: &shared,
@@ -249,7 +252,9 @@ impl Link {
                         policer: bw.map(Policer::new),
                         control: control_tx,
                         validated: 0,
-                        filter: filter.as_ref().map(|f| f.view().exempting(exempt.clone())),
+                        filter: filter
+                            .as_ref()
+                            .map(|f| f.view().exempting(exempt.clone()).for_link(&name)),
                     };
                     io_loop(&shared, &tap, &socket, tx, rx, tx_rx, rx_rx);
                 })?
@@ -617,6 +622,13 @@ fn now_ms() -> u64 {
     EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
 }
 
+/// The Unix time in milliseconds, for the flow logs' records.
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 fn io_loop(
     shared: &Shared,
     tap: &SyncDevice,
@@ -673,8 +685,13 @@ fn io_loop(
             if let Ok(mut s) = shared.secy_rx.lock() {
                 *s = *rx.secy.counters();
             }
-            if let Some(f) = &rx.filter {
-                f.filter().tick(now_ms());
+            let (now, unix) = (now_ms(), unix_ms());
+            if let Some(f) = &mut rx.filter {
+                f.filter().tick(now);
+                f.tick(now, unix);
+            }
+            if let Some(f) = &mut tx.filter {
+                f.tick(now, unix);
             }
         }
         // From the peer first: what it brings to the TAP may be answered at once, and the

@@ -503,6 +503,7 @@ mod tests {
                 rules: acl,
             }),
             prefix_lists: vec![],
+            flow_logs: Default::default(),
         }
     }
 
@@ -633,6 +634,7 @@ mod tests {
                 prefix_list_id: pl,
                 prefixes: vec![p("10.1.0.0/16"), p("192.0.2.0/24")],
             }],
+            flow_logs: Default::default(),
         };
         let c = Compiled::new(&policy).expect("compiles");
         let probe = |peer: &str, port| Probe {

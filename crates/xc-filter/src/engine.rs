@@ -16,6 +16,7 @@
 
 use crate::classify::{AclVerdict, Compiled, Detail, Probe, RuleRef, SgVerdict};
 use crate::conntrack::{Conntrack, Flow, FlowKey, Full, Timeouts};
+use crate::flowlog;
 use crate::parse::{self, Fragment, Frame, Headers, Transport};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -23,6 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use xc_types::Prefix;
 use xc_types::filter::{Direction, FilterPolicy, RuleAction, RuleError};
+use xc_types::flowlog::{FlowAction, FlowLogRecord};
 
 /// Why the filter dropped a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -137,6 +139,8 @@ pub struct Filter {
     drops: [AtomicU64; 5],
     /// Every rule's counter by identity, kept across policy changes.
     rule_counters: Mutex<HashMap<RuleRef, Arc<RuleCounter>>>,
+    /// The flow-log records of closed windows, for the gateway to take.
+    flow_logs: Mutex<flowlog::Queue>,
 }
 
 /// The flows a policy change cut, or would cut.
@@ -208,7 +212,19 @@ impl Filter {
             fragment_limit: limits.fragments,
             drops: Default::default(),
             rule_counters: Mutex::new(HashMap::new()),
+            flow_logs: Mutex::default(),
         }
+    }
+
+    /// At most `max` flow-log records of closed windows, oldest first (a `SKIPDATA` record
+    /// first for each interface whose records did not fit the queue).
+    pub fn take_flow_logs(&self, max: usize) -> Vec<FlowLogRecord> {
+        locked(&self.flow_logs).take(max)
+    }
+
+    /// Flow-log records waiting to be taken.
+    pub fn flow_logs_waiting(&self) -> usize {
+        locked(&self.flow_logs).len()
     }
 
     /// The policy in force, compiled.
@@ -263,7 +279,7 @@ impl Filter {
     /// Judges one Ethernet frame going `direction`, at `now` (milliseconds).
     pub fn check(&self, direction: Direction, frame: &[u8], now: u64) -> Verdict {
         let current = read(&self.current).clone();
-        self.judge(&current, &[], direction, frame, now)
+        self.judge(&current, &[], direction, frame, now, None)
     }
 
     /// A handle for one link thread: it re-reads the policy only when it changed.
@@ -273,6 +289,9 @@ impl Filter {
             generation: self.generation.load(Ordering::Acquire),
             filter: self.clone(),
             exempt: Vec::new(),
+            link: None,
+            log: None,
+            to_unix: 0,
         }
     }
 
@@ -283,19 +302,23 @@ impl Filter {
         direction: Direction,
         frame: &[u8],
         now: u64,
+        log: Option<&mut flowlog::Window>,
     ) -> Verdict {
-        if current.compiled.is_open() {
+        let open = current.compiled.is_open();
+        if open && log.is_none() {
             return Verdict::Pass;
         }
         let h = match parse::parse_frame(frame) {
             Ok(Frame::Ip(h)) => h,
             Ok(Frame::NotIp) => return Verdict::Pass,
+            Err(_) if open => return Verdict::Pass,
             Err(_) => return self.dropped(DropCause::Malformed),
         };
         if infrastructure(h.src, exempt) || infrastructure(h.dst, exempt) {
             return Verdict::Pass;
         }
         let verdict = match h.fragment {
+            _ if open => Verdict::Pass,
             Fragment::Later { id } => {
                 let key = (h.src, h.dst, h.protocol, id);
                 match locked(&self.fragments).get(&key) {
@@ -307,6 +330,13 @@ impl Filter {
                 self.judge_packet(current, direction, &h, now)
             }
         };
+        if let Some(window) = log {
+            let action = match verdict {
+                Verdict::Pass => FlowAction::Accept,
+                Verdict::Drop(_) => FlowAction::Reject,
+            };
+            window.record(&h, action, now);
+        }
         match verdict {
             Verdict::Drop(cause) => self.dropped(cause),
             Verdict::Pass => {
@@ -486,18 +516,71 @@ pub struct View {
     generation: u64,
     /// The link's own subnets: see [`infrastructure`].
     exempt: Vec<Prefix>,
+    /// The link's name, which keys its flow log in the policy.
+    link: Option<String>,
+    /// The flow log's window, while the policy has one for the link.
+    log: Option<flowlog::Window>,
+    /// What makes a time on the link threads' clock a Unix time (milliseconds), as last
+    /// told by [`View::tick`].
+    to_unix: i64,
 }
 
 impl View {
     /// Judges one Ethernet frame going `direction`, with the policy in force.
     pub fn check(&mut self, direction: Direction, frame: &[u8], now: u64) -> Verdict {
+        self.refresh();
+        self.filter.judge(
+            &self.current,
+            &self.exempt,
+            direction,
+            frame,
+            now,
+            self.log.as_mut(),
+        )
+    }
+
+    /// This view as link `name`'s, whose flow log the policy may turn on.
+    /// Its flow log starts at the first [`View::tick`].
+    pub fn for_link(mut self, name: &str) -> Self {
+        self.link = Some(name.to_owned());
+        self
+    }
+
+    /// Housekeeping, to call about every 100 ms with the time on the link threads' clock and
+    /// the Unix time (milliseconds) of the same moment: follows a flow log turned on, changed
+    /// or off, and closes the window when its time is up.
+    pub fn tick(&mut self, now: u64, unix_ms: i64) {
+        self.to_unix = unix_ms.saturating_sub(now as i64);
+        self.refresh();
+        let spec = self
+            .link
+            .as_ref()
+            .and_then(|l| self.current.policy.flow_logs.get(l))
+            .cloned();
+        if self.log.as_ref().map(|w| w.spec.as_ref()) != spec.as_ref() {
+            self.close_window();
+            self.log = spec.map(|s| flowlog::Window::new(Arc::new(s)));
+        } else if self.log.as_ref().is_some_and(|w| w.due(now)) {
+            self.close_window();
+        }
+    }
+
+    /// Takes up the policy in force when it changed.
+    fn refresh(&mut self) {
         let generation = self.filter.generation.load(Ordering::Acquire);
         if generation != self.generation {
             self.current = read(&self.filter.current).clone();
             self.generation = generation;
         }
-        self.filter
-            .judge(&self.current, &self.exempt, direction, frame, now)
+    }
+
+    fn close_window(&mut self) {
+        if let Some(w) = &mut self.log {
+            let records = w.close(self.to_unix);
+            if !records.is_empty() {
+                locked(&self.filter.flow_logs).push(records);
+            }
+        }
     }
 
     /// This view with the link's own subnets, whose traffic (BGP, BFD and probes between the
@@ -509,6 +592,13 @@ impl View {
 
     pub fn filter(&self) -> &Arc<Filter> {
         &self.filter
+    }
+}
+
+impl Drop for View {
+    /// A link that stops hands over its window's records.
+    fn drop(&mut self) {
+        self.close_window();
     }
 }
 
@@ -603,6 +693,76 @@ mod tests {
             f.check(Direction::Inbound, &bgp, 1),
             Verdict::Drop(DropCause::NoRule)
         );
+    }
+
+    fn logging(mut policy: FilterPolicy, link: &str) -> FilterPolicy {
+        policy.flow_logs.insert(
+            link.into(),
+            xc_types::flowlog::FlowLogSpec {
+                account_id: "111122223333".into(),
+                interface_id: "7".into(),
+                sampling: 1,
+                aggregation_secs: 10,
+            },
+        );
+        policy
+    }
+
+    /// A link's flow log writes what its view judged, per flow and verdict, when the window
+    /// closes; another link's view, and the link's own traffic, write nothing.
+    #[test]
+    fn a_links_flow_log_has_its_accepts_and_rejects() {
+        let f = Arc::new(Filter::new(Limits::default()));
+        f.apply(&logging(ssh_policy(), "l7")).expect("applies");
+        let mut v = f
+            .view()
+            .exempting(vec![Prefix::parse("169.254.0.0/31").expect("prefix")])
+            .for_link("l7");
+        let mut other = f.view().for_link("l8");
+        let unix = 1_733_251_200_000;
+        v.tick(0, unix);
+        other.tick(0, unix);
+        let ssh = tcp_frame("10.1.0.5", "10.0.0.5", 40000, 22, SYN);
+        let telnet = tcp_frame("10.1.0.5", "10.0.0.5", 40001, 23, SYN);
+        let bgp = tcp_frame("169.254.0.1", "169.254.0.0", 40000, 179, SYN);
+        assert_eq!(v.check(Direction::Inbound, &ssh, 1_000), Verdict::Pass);
+        assert_eq!(v.check(Direction::Inbound, &ssh, 2_000), Verdict::Pass);
+        assert_ne!(v.check(Direction::Inbound, &telnet, 3_000), Verdict::Pass);
+        assert_eq!(v.check(Direction::Inbound, &bgp, 3_000), Verdict::Pass);
+        assert_eq!(other.check(Direction::Inbound, &ssh, 3_000), Verdict::Pass);
+        v.tick(5_000, unix + 5_000);
+        assert!(f.take_flow_logs(100).is_empty(), "the window is still open");
+        v.tick(11_000, unix + 11_000);
+        other.tick(11_000, unix + 11_000);
+        let lines: Vec<String> = f.take_flow_logs(100).iter().map(|r| r.line()).collect();
+        assert_eq!(
+            lines,
+            [
+                "2 111122223333 7 10.1.0.5 10.0.0.5 40000 22 6 2 80 1733251201 1733251202 ACCEPT OK",
+                "2 111122223333 7 10.1.0.5 10.0.0.5 40001 23 6 1 40 1733251203 1733251203 REJECT OK",
+            ]
+        );
+    }
+
+    /// With no group or ACL, a flow log still writes what crosses (all of it accepted); turned
+    /// off, it hands over what it had.
+    #[test]
+    fn an_open_policy_logs_accepts_and_a_log_turned_off_hands_over_its_window() {
+        let f = Arc::new(Filter::new(Limits::default()));
+        f.apply(&logging(FilterPolicy::default(), "l7"))
+            .expect("applies");
+        let mut v = f.view().for_link("l7");
+        v.tick(0, 0);
+        let telnet = tcp_frame("10.1.0.5", "10.0.0.5", 40001, 23, SYN);
+        assert_eq!(v.check(Direction::Outbound, &telnet, 1_000), Verdict::Pass);
+        f.apply(&FilterPolicy::default()).expect("applies");
+        v.tick(2_000, 2_000);
+        let records = f.take_flow_logs(100);
+        assert_eq!(records.len(), 1, "{records:?}");
+        assert_eq!(records[0].action, Some(FlowAction::Accept));
+        assert_eq!(v.check(Direction::Outbound, &telnet, 3_000), Verdict::Pass);
+        drop(v);
+        assert!(f.take_flow_logs(100).is_empty(), "nothing logged once off");
     }
 
     #[test]

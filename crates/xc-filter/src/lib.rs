@@ -11,6 +11,9 @@
 //! ([`conntrack::Conntrack`]) is bounded and shared by every link of the attach point on one
 //! gateway. [`evaluate`] answers "would this pass?" with the same lookups the data plane makes.
 //!
+//! Flow logs ([`flowlog`]): a link's view sums the packets it judged per flow and verdict over
+//! a window, and hands the window's records to the filter's bounded queue for the gateway.
+//!
 //! What this crate does not do: read packets from anywhere, keep time, or know about links,
 //! connections or the API; the gateway's link threads call [`Filter::check`] (through a
 //! [`View`]) after decryption and before encryption.
@@ -18,6 +21,7 @@
 pub mod classify;
 pub mod conntrack;
 pub mod engine;
+pub mod flowlog;
 pub mod parse;
 
 pub use classify::{AclVerdict, Compiled, Detail, Probe, RuleRef, SgVerdict};

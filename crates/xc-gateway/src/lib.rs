@@ -21,6 +21,7 @@
 pub mod admin;
 pub mod config;
 pub mod files;
+pub mod flowlog;
 pub mod keylog;
 pub mod linkprobe;
 pub mod managed;

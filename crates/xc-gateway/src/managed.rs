@@ -12,11 +12,13 @@
 //!  watch loop:  GET /v1/gateway/config?index=I&wait=30 ──► apply (links, then BGP) ──► save
 //!  report loop: POST /v1/gateway/status every 2 s, with the closed minutes (`samples`) the
 //!               controller has not acknowledged yet, and a last one at shutdown
+//!               and the flow logs' records (also appended to --flow-log-file)
 //!  link probes: a STAMP probe a second per link (`linkprobe`)
 //! ```
 
 use crate::config::GatewayConfig;
 use crate::files::write_private;
+use crate::flowlog::{FlowLogFile, Pending};
 use crate::linkprobe::Probes;
 use crate::runtime::{Gateway, apply};
 use crate::samples::Sampler;
@@ -47,6 +49,8 @@ pub struct ManagedOptions {
     pub access_interface: Option<String>,
     /// Keep the cores polling this long after the links last carried a frame (0: off).
     pub idle_poll_ms: u64,
+    /// Where the flow logs' records are appended as text (none: only sent to the controller).
+    pub flow_log_file: Option<PathBuf>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -253,6 +257,7 @@ pub async fn run(
         keylog_file: None,
         idle_poll_ms: opts.idle_poll_ms,
         flow_table_size: xc_filter::Limits::default().flows,
+        flow_log_file: None,
         links: Vec::new(),
         bgp: None,
         access: Vec::new(),
@@ -288,8 +293,8 @@ pub async fn run(
     }
     // The minute samples and the link probes they read; the boot number tells the controller
     // that sequence numbers start again.
-    let (source, targets) = match gw.lock() {
-        Ok(g) => (g.status_source(), g.probe_targets()),
+    let (source, targets, filter) = match gw.lock() {
+        Ok(g) => (g.status_source(), g.probe_targets(), g.filter()),
         Err(_) => return Err(io::Error::other("the gateway's state is poisoned")),
     };
     let probes = match Probes::start(targets.clone()).await {
@@ -320,18 +325,37 @@ pub async fn run(
             (status, s.pending())
         }
     };
+    // The flow logs' records: to the file as they come, and to the controller with the reports.
+    let flow_logs = Arc::new(Mutex::new((
+        opts.flow_log_file.as_deref().map(FlowLogFile::new),
+        Pending::default(),
+    )));
     let report = {
         let (current, sampler) = (current.clone(), sampler.clone());
         move |status: crate::status::GatewayStatus, samples: Vec<MetricSample>| {
             let (current, sampler) = (current.clone(), sampler.clone());
+            let (filter, flow_logs) = (filter.clone(), flow_logs.clone());
             async move {
+                let records = {
+                    let mut f = flow_logs.lock().unwrap_or_else(|e| e.into_inner());
+                    let (file, pending) = &mut *f;
+                    pending.add(crate::flowlog::drain(&filter, file.as_mut()));
+                    pending.next()
+                };
+                let sent = records.len();
                 let req = ReportRequest {
                     version: env!("CARGO_PKG_VERSION").to_owned(),
                     status,
                     boot,
                     samples,
+                    flow_logs: records,
                 };
                 let ack = current().report(&req).await?;
+                flow_logs
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .1
+                    .sent(sent);
                 if let Some(through) = ack.samples_through {
                     sampler
                         .lock()

@@ -328,6 +328,11 @@ impl Gateway {
     }
 
     /// A closure the admin server can call from any thread for a fresh status.
+    /// The attach point's filter, whose flow-log records the gateway takes.
+    pub fn filter(&self) -> Arc<xc_filter::Filter> {
+        self.filter.clone()
+    }
+
     pub fn status_source(&self) -> Arc<dyn Fn() -> GatewayStatus + Send + Sync> {
         let name = self.name.clone();
         let keylog_enabled = self.keylog.is_some();

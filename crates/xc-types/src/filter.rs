@@ -639,6 +639,9 @@ pub struct FilterPolicy {
     pub network_acl: Option<AclRules>,
     #[serde(default)]
     pub prefix_lists: Vec<PrefixListEntries>,
+    /// The flow logs of the links that have one on, by link name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub flow_logs: BTreeMap<String, crate::flowlog::FlowLogSpec>,
 }
 
 /// Most rules a network ACL may hold, each direction.
@@ -667,6 +670,10 @@ impl FilterPolicy {
     pub fn validate(&self) -> Result<(), RuleError> {
         if let Some(acl) = &self.network_acl {
             check_acl_numbers(&acl.rules)?;
+        }
+        for (link, spec) in &self.flow_logs {
+            spec.validate()
+                .map_err(|e| RuleError::new("flowLogs", format!("link {link}: {e}")))?;
         }
         let sg_rules: usize = self.security_groups.iter().map(|g| g.rules.len()).sum();
         if sg_rules > MAX_SG_RULES {

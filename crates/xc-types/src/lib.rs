@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod filter;
+pub mod flowlog;
 pub mod gateway;
 mod ids;
 mod model;

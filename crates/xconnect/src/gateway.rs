@@ -46,6 +46,11 @@ pub enum GatewayCommand {
         /// the file: `idle_poll_ms` in [gateway].
         #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=xc_gateway::config::MAX_IDLE_POLL_MS))]
         idle_poll_ms: u64,
+        /// Where the flow logs' records are appended, as VPC Flow Logs version 2 text lines for
+        /// local collectors (rotated to PATH.1 at 64 MiB; default: flow-log.txt in the state
+        /// directory). In the file: `flow_log_file` in [gateway].
+        #[arg(long)]
+        flow_log_file: Option<PathBuf>,
         /// Log filter (as RUST_LOG).
         #[arg(long, env = "XCONNECT_LOG", default_value = "info")]
         log: String,
@@ -143,12 +148,36 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
                 cfg.access.len(),
                 cfg.bgp.as_ref().map_or(0, |b| b.neighbors.len())
             );
-            let source = gateway
-                .lock()
-                .map_err(|_| anyhow::anyhow!("gateway state poisoned"))?
-                .status_source();
+            let (source, filter) = {
+                let g = gateway
+                    .lock()
+                    .map_err(|_| anyhow::anyhow!("gateway state poisoned"))?;
+                (g.status_source(), g.filter())
+            };
+            // The flow logs' records go to the file (or nowhere: a file gateway has no
+            // controller to send them to).
+            let mut file = cfg
+                .flow_log_file
+                .as_deref()
+                .map(xc_gateway::flowlog::FlowLogFile::new);
+            let drain = {
+                let filter = filter.clone();
+                tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                        xc_gateway::flowlog::drain(&filter, file.as_mut());
+                    }
+                })
+            };
             xc_gateway::admin::serve(listener, source, crate::server::shutdown_signal()).await?;
+            drain.abort();
             tokio::task::spawn_blocking(move || drop(gateway)).await?;
+            // What the links' windows held when they stopped.
+            let mut file = cfg
+                .flow_log_file
+                .as_deref()
+                .map(xc_gateway::flowlog::FlowLogFile::new);
+            xc_gateway::flowlog::drain(&filter, file.as_mut());
             println!("xconnect gateway stopped");
             Ok(())
         }
@@ -162,6 +191,7 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
             admin_listen,
             access_interface,
             idle_poll_ms,
+            flow_log_file,
             log,
         } => {
             init_logs(&log)?;
@@ -186,10 +216,13 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
                 token,
                 underlay_address: underlay,
                 name,
-                state_dir,
+                state_dir: state_dir.clone(),
                 admin_listen: admin,
                 access_interface,
                 idle_poll_ms,
+                flow_log_file: Some(
+                    flow_log_file.unwrap_or_else(|| state_dir.join("flow-log.txt")),
+                ),
             };
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
             let mut admin_task = None;

@@ -10,6 +10,16 @@ pub enum Format {
     /// Comma-separated values: a list's columns with a heading row (RFC 4180 quoting); a
     /// resource as `field,value` rows.
     Csv,
+    /// A command's plain-text export where it has one (`flow-log query`: VPC Flow Logs lines);
+    /// elsewhere the same as `table`.
+    Text,
+}
+
+impl Format {
+    /// Whether the output is for people: a table (or text where a command has no export).
+    pub fn for_people(self) -> bool {
+        matches!(self, Self::Table | Self::Text)
+    }
 }
 
 /// Prints a resource: as JSON, or as `key: value` lines of its top-level fields.
@@ -17,7 +27,7 @@ pub fn print_object<T: Serialize>(format: Format, v: &T) -> anyhow::Result<()> {
     let value = serde_json::to_value(v)?;
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&value)?),
-        Format::Table => {
+        Format::Table | Format::Text => {
             let Some(map) = value.as_object() else {
                 println!("{value}");
                 return Ok(());
@@ -81,7 +91,7 @@ pub fn print_list<W: Serialize, T>(
 ) -> anyhow::Result<()> {
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(whole)?),
-        Format::Table => {
+        Format::Table | Format::Text => {
             let rows: Vec<Vec<String>> = items
                 .iter()
                 .map(|it| columns.iter().map(|c| cell(&(c.value)(it))).collect())

@@ -1048,6 +1048,12 @@ fn filters_from_the_cli_act_on_the_managed_link_without_disturbing_it() {
     lab.start_gateways(&t);
     let id = lab.connect_and_ping(&t);
     let before = lab.steady(&t.aws, &id);
+    // gcp logs the flows at its edge, in 10-second windows.
+    let on = lab.ok(
+        &t.gcp,
+        &["flow-log", "enable", &id, "--aggregation-interval", "10"],
+    );
+    assert_eq!(on["sides"][0]["enabled"], true, "{on}");
 
     let g = lab.ok(
         &t.gcp,
@@ -1108,6 +1114,92 @@ fn filters_from_the_cli_act_on_the_managed_link_without_disturbing_it() {
         .as_str()
         .expect("rule id")
         .to_owned();
+
+    // ssh is let in, telnet is not: the refused connection attempt is in gcp's flow log as a
+    // REJECT with its 5-tuple, in the controller and in the gateway's file.
+    lab.ok(
+        &t.gcp,
+        &[
+            "security-group",
+            "authorize",
+            &group,
+            "--direction",
+            "inbound",
+            "--protocol",
+            "tcp",
+            "--port",
+            "22",
+            "--cidr",
+            "10.0.0.0/16",
+        ],
+    );
+    let connect = |port: u16| {
+        lab.pair.exec(
+            AWS,
+            &[
+                "python3",
+                "-c",
+                &format!(
+                    "import socket\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('10.0.0.1', 40{port:03}))\ns.settimeout(2)\ns.connect(('10.1.0.1', {port}))"
+                ),
+            ],
+        )
+    };
+    let _sshd = lab.pair.spawn(
+        GCP,
+        "ssh-like-server",
+        &["python3", "-c", "import socket,time\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('10.1.0.1', 22))\ns.listen()\ntime.sleep(600)"],
+    );
+    wait_for(
+        "an ssh-like connection to get through",
+        UP,
+        || connect(22).status.success(),
+        || lab.context(),
+    );
+    assert!(
+        !connect(23).status.success(),
+        "telnet got through\n{}",
+        lab.context()
+    );
+    let rejected = |v: &Value| {
+        v["records"].as_array().into_iter().flatten().any(|r| {
+            r["srcaddr"] == "10.0.0.1"
+                && r["dstaddr"] == "10.1.0.1"
+                && r["srcport"] == 40023
+                && r["dstport"] == 23
+                && r["protocol"] == 6
+                && r["action"] == "REJECT"
+                && r["logStatus"] == "OK"
+                && r["packets"].as_u64().is_some_and(|p| p >= 1)
+        })
+    };
+    wait_for(
+        "the refused telnet attempt in gcp's flow log",
+        UP,
+        || {
+            lab.cli(
+                &t.gcp,
+                &[
+                    "flow-log", "query", &id, "--since", "10m", "--action", "REJECT",
+                ],
+            )
+            .is_ok_and(|v| rejected(&v))
+        },
+        || lab.context(),
+    );
+    // aws sees nothing of gcp's log.
+    let theirs = lab.ok(&t.aws, &["flow-log", "query", &id, "--since", "10m"]);
+    assert_eq!(theirs["records"], json!([]), "{theirs}");
+    let file = lab.pair.path("gcp-gw1-state").join("flow-log.txt");
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    assert!(
+        text.starts_with(xc_types::flowlog::HEADER)
+            && text
+                .lines()
+                .any(|l| l.contains(" 10.0.0.1 10.1.0.1 40023 23 6 ") && l.ends_with(" REJECT OK")),
+        "{}:\n{text}",
+        file.display()
+    );
     wait_for(
         "aws's ping to be let in again",
         UP,
@@ -1224,6 +1316,38 @@ fn filters_from_the_cli_act_on_the_managed_link_without_disturbing_it() {
     assert!(
         received > 10_000_000,
         "{received} bytes in 6 s at 50 Mbit/s"
+    );
+    // The data stream's records in gcp's flow log (inbound, accepted) add up to what iperf3
+    // carried, plus the TCP/IP headers (at most 8% more with this link's MTU).
+    let port = report["start"]["connected"][0]["local_port"]
+        .as_u64()
+        .expect("the data stream's port");
+    let logged = || -> u64 {
+        let v = lab.ok(
+            &t.gcp,
+            &[
+                "flow-log", "query", &id, "--since", "10m", "--src", "10.0.0.1", "--port", "5201",
+                "--action", "ACCEPT",
+            ],
+        );
+        v["records"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["srcport"] == port && r["dstport"] == 5201)
+            .filter_map(|r| r["bytes"].as_u64())
+            .sum()
+    };
+    wait_for(
+        "the iperf3 stream's bytes in gcp's flow log",
+        UP,
+        || logged() >= received,
+        || lab.context(),
+    );
+    let logged = logged();
+    assert!(
+        logged <= received + received / 12,
+        "the flow log has {logged} bytes of a stream that carried {received}"
     );
     // The revoked ICMP rule is gone from the gateway: aws's ping is refused again.
     wait_for(

@@ -60,6 +60,7 @@ fn report(boot: u64, samples: Vec<MetricSample>) -> ReportRequest {
         },
         boot,
         samples,
+        flow_logs: Vec::new(),
     }
 }
 

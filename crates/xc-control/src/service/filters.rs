@@ -135,6 +135,7 @@ pub(crate) fn policy_of(db: &Db<'_>, ap: &AttachPointId) -> Result<Option<Filter
             rules: a.rules,
         }),
         prefix_lists: lists,
+        flow_logs: Default::default(),
     }))
 }
 

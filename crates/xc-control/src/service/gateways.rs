@@ -14,6 +14,8 @@ use base64::Engine as _;
 use sha2::Digest;
 use std::net::{IpAddr, SocketAddr};
 use xc_store::Db;
+use xc_types::filter::FilterPolicy;
+use xc_types::flowlog::FlowLogRecord;
 use xc_types::gateway::{
     AccessDoc, BgpDoc, ConfigDoc, CustomerSessionView, GatewayRecord, GatewaySection,
     GatewayStatus, GatewayView, LinkDoc, LinkEnd, LinkRecord, LinkState, LinkView, LinksResponse,
@@ -285,9 +287,8 @@ impl Service {
         Ok((index, doc))
     }
 
-    /// Records what a gateway reported.
-    /// A gateway's status report, and its minute samples (stored once each, by sequence
-    /// number within `boot`); answers the samples held.
+    /// A gateway's status report, its minute samples (stored once each, by sequence number
+    /// within `boot`) and its flow-log records; answers the samples held.
     pub async fn gateway_report(
         &self,
         gateway_id: &str,
@@ -295,14 +296,17 @@ impl Service {
         status: GatewayStatus,
         boot: u64,
         samples: Vec<MetricSample>,
+        flow_logs: Vec<FlowLogRecord>,
     ) -> Result<ReportAck> {
         let id = gateway_id.to_owned();
         let now = self.now();
         let samples = super::metrics::admissible(samples, now)?;
+        super::flowlogs::admissible(&flow_logs)?;
         let through = self
             .store
             .write(move |db| {
                 db.gateway_report(&id, &version, now, &status)?;
+                super::flowlogs::take_records(db, &id, &flow_logs, now)?;
                 Ok::<_, ServiceError>(db.record_samples(&id, boot, &samples)?)
             })
             .await?;
@@ -513,6 +517,8 @@ fn build_config(db: &Db<'_>, g: &GatewayRecord, secrets: &Secrets) -> Result<Con
     let mut announce: Vec<String> = Vec::new();
     let mut neighbors = Vec::new();
     let mut asn = None;
+    // The links, by name, with their ids and connections: for the flow logs.
+    let mut logged = Vec::new();
     for l in db.links_of_gateway(&g.id)? {
         let Some(c) = db.get_connection(&l.connection_id)? else {
             continue;
@@ -526,6 +532,7 @@ fn build_config(db: &Db<'_>, g: &GatewayRecord, secrets: &Secrets) -> Result<Con
             continue;
         };
         let aps = attach_points_of(db, &c)?;
+        logged.push((l.name(), l.id, c.id.clone()));
         let port = l.port();
         let (ckn, cak) = secrets.link_keys(l.id, c.id.as_str());
         let mut link = LinkDoc {
@@ -674,9 +681,14 @@ fn build_config(db: &Db<'_>, g: &GatewayRecord, secrets: &Secrets) -> Result<Con
             neighbors.push(link_neighbor6(other_ap.asn.get(), &of_family(&acc, true)));
         }
     }
-    // An attach point's gateways enforce its filters (a provider edge has none of its own).
+    // An attach point's gateways enforce its filters and write its flow logs (a provider
+    // edge has neither of its own).
     if let Some(ap) = &g.attach_point {
-        doc.filters = super::filters::policy_of(db, ap)?;
+        let mut policy = super::filters::policy_of(db, ap)?.unwrap_or_default();
+        policy
+            .flow_logs
+            .extend(super::flowlogs::specs_of(db, ap, &logged)?);
+        doc.filters = (policy != FilterPolicy::default()).then_some(policy);
     }
     if let Some(asn) = asn {
         doc.bgp = Some(BgpDoc {

@@ -7,6 +7,7 @@ mod connections;
 mod console;
 pub(crate) mod events;
 pub(crate) mod filters;
+pub(crate) mod flowlogs;
 pub(crate) mod gateways;
 pub(crate) mod last_mile;
 mod maintenance;
@@ -641,8 +642,8 @@ impl Service {
         }
     }
 
-    /// Runs the reconciler, the alarm evaluator, the metric rollups, the audit retention and the
-    /// metering until `shutdown` resolves. See
+    /// Runs the reconciler, the alarm evaluator, the metric rollups, the audit and flow-log
+    /// retentions and the metering until `shutdown` resolves. See
     /// [`crate::reconciler`] and [`alarms`]; webhooks are delivered by the API's task
     /// (`xc_api::webhooks`), which has the HTTP client.
     pub async fn run_lifecycle(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
@@ -650,12 +651,14 @@ impl Service {
         let alarms = tokio::spawn(self.clone().run_alarms(stopped.clone()));
         let rollups = tokio::spawn(self.clone().run_rollups(stopped.clone()));
         let retention = tokio::spawn(self.clone().run_audit_retention(stopped.clone()));
+        let flow_logs = tokio::spawn(self.clone().run_flow_log_retention(stopped.clone()));
         let metering = tokio::spawn(self.clone().run_metering(stopped));
         crate::reconciler::run(self, shutdown).await;
         let _ = stop.send(true);
         let _ = alarms.await;
         let _ = rollups.await;
         let _ = retention.await;
+        let _ = flow_logs.await;
         let _ = metering.await;
     }
 

@@ -122,6 +122,8 @@ pub struct GatewayConfig {
     pub idle_poll_ms: u64,
     /// Most flows the filters' connection table holds.
     pub flow_table_size: usize,
+    /// Where the flow logs' records are appended.
+    pub flow_log_file: Option<PathBuf>,
     pub links: Vec<LinkSettings>,
     pub bgp: Option<BgpSettings>,
     pub access: Vec<AccessSettings>,
@@ -362,6 +364,7 @@ impl GatewayConfig {
             keylog_file: doc.gateway.keylog_file.as_ref().map(PathBuf::from),
             idle_poll_ms,
             flow_table_size,
+            flow_log_file: doc.gateway.flow_log_file.as_ref().map(PathBuf::from),
             links,
             bgp,
             access,

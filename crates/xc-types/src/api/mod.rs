@@ -13,6 +13,7 @@ pub mod alarms;
 pub mod audit;
 pub mod events;
 pub mod filters;
+pub mod flowlogs;
 pub mod maintenance;
 pub mod metrics;
 mod openapi;

@@ -314,6 +314,15 @@ endpoints! {
     /// statistic per period.
     ConnectionMetrics: Get "/v1/connections/{id}/metrics", path: crate::ConnectionId, query: metrics::MetricsQuery
         => 200 metrics::MetricsResponse, Sigv4;
+    /// Turns the flow log of the caller's side(s) of a connection on (with a sampling rate and
+    /// a window) or off; it reaches the side's gateways at once.
+    SetFlowLog: Post "/v1/connections/{id}/flow-log", path: crate::ConnectionId, body: flowlogs::FlowLogUpdate
+        => 200 flowlogs::FlowLogSettings, Sigv4;
+    /// The flow log of the caller's side(s) of a connection.
+    GetFlowLog: Get "/v1/connections/{id}/flow-log", path: crate::ConnectionId => 200 flowlogs::FlowLogSettings, Sigv4;
+    /// The flow-log records of the caller's side(s) of a connection, by time and fields.
+    QueryFlowLogs: Get "/v1/connections/{id}/flow-log/records", path: crate::ConnectionId, query: flowlogs::FlowLogQuery
+        => 200 flowlogs::FlowLogPage, Sigv4;
     /// Creates an alarm on a connection's metric (evaluated as its data arrives).
     CreateAlarm: Post "/v1/alarms", body: alarms::CreateAlarmRequest => 201 alarms::AlarmView, Sigv4;
     /// The caller's alarms, with their states.

@@ -408,6 +408,28 @@ pub fn optional_port(_: &mut SchemaGenerator) -> Schema {
     nullable(range(0, 65535))
 }
 
+// Flow logs (`super::flowlogs`).
+
+pub fn optional_sampling(_: &mut SchemaGenerator) -> Schema {
+    nullable(range(1, crate::flowlog::MAX_SAMPLING))
+}
+
+pub fn optional_aggregation(_: &mut SchemaGenerator) -> Schema {
+    nullable(json_schema!({ "type": "integer", "enum": crate::flowlog::AGGREGATION_SECS }))
+}
+
+pub fn optional_flow_action(_: &mut SchemaGenerator) -> Schema {
+    nullable(json_schema!({ "type": "string", "enum": ["ACCEPT", "REJECT"] }))
+}
+
+pub fn optional_ip_address(g: &mut SchemaGenerator) -> Schema {
+    nullable(ip_address(g))
+}
+
+pub fn optional_packet_protocol(g: &mut SchemaGenerator) -> Schema {
+    nullable(packet_protocol(g))
+}
+
 pub fn optional_icmp(_: &mut SchemaGenerator) -> Schema {
     nullable(range(0, 255))
 }

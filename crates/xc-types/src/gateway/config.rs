@@ -74,6 +74,10 @@ pub struct GatewaySection {
     /// refused (`table_full`) and none is evicted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow_table_size: Option<u64>,
+    /// Where the flow logs' records are appended (VPC Flow Logs version 2 text); none: not
+    /// written locally.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_log_file: Option<String>,
 }
 
 /// `[[link]]`: one MACsec link. Holds the CAK: it only ever travels to the gateway that uses it,

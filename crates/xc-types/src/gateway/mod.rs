@@ -250,6 +250,10 @@ pub struct ReportRequest {
     /// [`MAX_SAMPLES_PER_REPORT`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub samples: Vec<MetricSample>,
+    /// Flow-log records of closed windows, oldest first (at most
+    /// [`crate::flowlog::MAX_RECORDS_PER_REPORT`]); a report the controller answers has them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flow_logs: Vec<crate::flowlog::FlowLogRecord>,
 }
 
 /// `GET /v1/gateways` (native API).

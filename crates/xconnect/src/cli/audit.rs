@@ -106,15 +106,17 @@ pub async fn run(c: &Client, out: Format, verb: AuditVerb) -> anyhow::Result<()>
             let v = c.verify_audit().await?;
             match out {
                 Format::Json => print_object(out, &v)?,
-                Format::Table | Format::Csv => match (&v.first_break, v.first_seq, v.last_seq) {
-                    (None, Some(first), Some(last)) => println!(
-                        "intact: {} records checked ({first} to {last}), each as written and in its place\nlast hash: {}",
-                        v.checked,
-                        v.last_hash.as_deref().unwrap_or_default()
-                    ),
-                    (None, _, _) => println!("intact: the trail has no records"),
-                    (Some(_), _, _) => {}
-                },
+                Format::Table | Format::Text | Format::Csv => {
+                    match (&v.first_break, v.first_seq, v.last_seq) {
+                        (None, Some(first), Some(last)) => println!(
+                            "intact: {} records checked ({first} to {last}), each as written and in its place\nlast hash: {}",
+                            v.checked,
+                            v.last_hash.as_deref().unwrap_or_default()
+                        ),
+                        (None, _, _) => println!("intact: the trail has no records"),
+                        (Some(_), _, _) => {}
+                    }
+                }
             }
             if let Some(b) = v.first_break {
                 anyhow::bail!(

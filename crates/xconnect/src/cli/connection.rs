@@ -386,7 +386,7 @@ pub async fn run(c: &Client, out: Format, verb: ConnectionVerb) -> anyhow::Resul
                 .iter()
                 .filter(|l| l.customer.is_some())
                 .collect();
-            if matches!(out, Format::Table) && !sessions.is_empty() {
+            if out.for_people() && !sessions.is_empty() {
                 println!("\nCustomer sessions (last mile)");
                 let cols = columns![&LinkView;
                     "link" => |l| json!(l.name),

@@ -82,7 +82,7 @@ fn summary(e: &Event) -> String {
 fn print_one(out: Format, e: &Event) -> anyhow::Result<()> {
     match out {
         Format::Json => println!("{}", serde_json::to_string(e)?),
-        Format::Table | Format::Csv => println!(
+        Format::Table | Format::Text | Format::Csv => println!(
             "{}  {:<27} {:<13} {}",
             e.time,
             e.kind.as_str(),

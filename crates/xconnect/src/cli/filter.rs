@@ -152,7 +152,7 @@ pub enum SecurityGroupVerb {
 
 /// A group as people read it: its fields, then one line per rule.
 fn print_group(out: Format, g: &SecurityGroup) -> anyhow::Result<()> {
-    if out != Format::Table {
+    if !out.for_people() {
         return print_object(out, g);
     }
     println!("securityGroupId  {}", g.security_group_id);
@@ -361,7 +361,7 @@ pub enum NetworkAclVerb {
 }
 
 fn print_acl(out: Format, a: &NetworkAcl) -> anyhow::Result<()> {
-    if out != Format::Table {
+    if !out.for_people() {
         return print_object(out, a);
     }
     println!("networkAclId   {}", a.network_acl_id);
@@ -517,7 +517,7 @@ pub async fn check(c: &Client, out: Format, ap: &str, req: CheckRequest) -> anyh
     let res = c
         .send::<r::CheckAttachPoint>(&[ap], None, Some(&req))
         .await?;
-    if out != Format::Table {
+    if !out.for_people() {
         return print_object(out, &res);
     }
     for s in &res.sides {

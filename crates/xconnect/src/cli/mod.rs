@@ -11,6 +11,7 @@ mod connection;
 mod environment;
 mod events;
 mod filter;
+mod flowlog;
 pub mod gateway;
 mod metrics;
 mod proposal;
@@ -37,7 +38,8 @@ pub struct Common {
     /// Region the requests are signed for.
     #[arg(long, global = true, env = "AWS_REGION", default_value = "us-east-1")]
     pub region: String,
-    /// `table` for people, `json` for scripts, `csv` for spreadsheets.
+    /// `table` for people, `json` for scripts, `csv` for spreadsheets, `text` for a command's
+    /// plain-text export (flow-log query).
     #[arg(long, global = true, value_enum, default_value = "table")]
     pub output: Format,
 }
@@ -74,6 +76,14 @@ pub enum CliCommand {
         common: Common,
         #[command(subcommand)]
         verb: filter::NetworkAclVerb,
+    },
+    /// Flow logs: what crossed your side of a connection, and what its filters refused.
+    #[command(name = "flow-log")]
+    FlowLog {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        verb: flowlog::FlowLogVerb,
     },
     /// Prefix lists: named sets of prefixes that security group rules name.
     #[command(name = "prefix-list")]
@@ -176,6 +186,9 @@ pub async fn run(cmd: CliCommand) -> anyhow::Result<()> {
         }
         CliCommand::NetworkAcl { common, verb } => {
             filter::run_network_acl(&client(&common)?, common.output, verb).await
+        }
+        CliCommand::FlowLog { common, verb } => {
+            flowlog::run(&client(&common)?, common.output, verb).await
         }
         CliCommand::PrefixList { common, verb } => {
             filter::run_prefix_list(&client(&common)?, common.output, verb).await

@@ -142,7 +142,7 @@ fn print_statement(out: Format, s: &Statement) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Format::Table => {
+        Format::Table | Format::Text => {
             println!(
                 "Statement of account {} for {} ({}{})",
                 s.account,
@@ -217,7 +217,7 @@ pub async fn run_usage(c: &Client, out: Format, verb: UsageVerb) -> anyhow::Resu
             "total" => |a| json!(a.total),
         ];
         print_list(out, &summary, &summary.accounts, cols)?;
-        if out == Format::Table {
+        if out.for_people() {
             println!(
                 "\n{} accounts, {}: {}{}",
                 summary.accounts.len(),
@@ -237,7 +237,7 @@ pub async fn run_usage(c: &Client, out: Format, verb: UsageVerb) -> anyhow::Resu
 }
 
 fn print_comparison(out: Format, c: &CostComparison) -> anyhow::Result<()> {
-    if out != Format::Table {
+    if !out.for_people() {
         return print_object(out, c);
     }
     let m = |v: f64| money(&c.currency, v);
