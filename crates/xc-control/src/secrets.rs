@@ -78,6 +78,15 @@ impl Secrets {
         hmac_sha256(&self.session_mac[..], data)
     }
 
+    /// The key an attach point's gateways authenticate their shared connection table's
+    /// messages with (`xc_filter::sync`), derived, never stored.
+    pub(crate) fn flow_sync_key(&self, attach_point: &str) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(hmac_sha256(
+            &self.link_keys[..],
+            format!("flow sync {attach_point}").as_bytes(),
+        ))
+    }
+
     /// A link's CKN (16 bytes) and CAK (32 bytes), derived from a server secret and the link,
     /// never stored.
     pub(crate) fn link_keys(&self, link: u64, connection: &str) -> ([u8; 16], Zeroizing<[u8; 32]>) {

@@ -616,8 +616,9 @@ const POLL_TIMEOUT: Duration = Duration::from_millis(100);
 /// The link's one thread: datagrams from the peer to the TAP, frames from the TAP to the peer,
 /// in bounded bursts so that neither direction starves the other; it sleeps in `poll` only
 /// when neither has anything.
-/// Milliseconds on the link threads' monotonic clock (the filters' time).
-fn now_ms() -> u64 {
+/// Milliseconds on the link threads' monotonic clock (the filters' time): what anything else
+/// that hands the filters a time (the shared connection table) must use too.
+pub fn now_ms() -> u64 {
     static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
     EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
 }

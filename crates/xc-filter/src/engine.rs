@@ -18,6 +18,7 @@ use crate::classify::{AclVerdict, Compiled, Detail, Probe, RuleRef, SgVerdict};
 use crate::conntrack::{Conntrack, Flow, FlowKey, Full, Timeouts};
 use crate::flowlog;
 use crate::parse::{self, Fragment, Frame, Headers, Transport};
+use crate::sync::SyncedFlow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -116,6 +117,9 @@ pub struct FilterSnapshot {
     pub rules: Vec<RuleHits>,
     pub flows: usize,
     pub flow_capacity: usize,
+    /// Flows sent to the attach point's other gateways, not sent (queue full), adopted from
+    /// them, and refused from them (not admitted here).
+    pub shared: [u64; 4],
 }
 
 #[derive(Debug)]
@@ -141,6 +145,22 @@ pub struct Filter {
     rule_counters: Mutex<HashMap<RuleRef, Arc<RuleCounter>>>,
     /// The flow-log records of closed windows, for the gateway to take.
     flow_logs: Mutex<flowlog::Queue>,
+    /// Where the flows this gateway starts tracking go, for the attach point's other gateways.
+    sync_out: std::sync::OnceLock<std::sync::mpsc::SyncSender<SyncedFlow>>,
+    sync: SyncCounters,
+}
+
+/// The shared connection table's counters.
+#[derive(Debug, Default)]
+struct SyncCounters {
+    /// New flows handed over for the other gateways.
+    sent: AtomicU64,
+    /// New flows not handed over: the queue to the other gateways was full.
+    dropped: AtomicU64,
+    /// Flows the other gateways told of, tracked here.
+    adopted: AtomicU64,
+    /// Flows the other gateways told of that this policy would not admit.
+    refused: AtomicU64,
 }
 
 /// The flows a policy change cut, or would cut.
@@ -213,7 +233,46 @@ impl Filter {
             drops: Default::default(),
             rule_counters: Mutex::new(HashMap::new()),
             flow_logs: Mutex::default(),
+            sync_out: std::sync::OnceLock::new(),
+            sync: SyncCounters::default(),
         }
+    }
+
+    /// Hands every flow this filter starts tracking to `out` (bounded: a full queue drops, and
+    /// counts, rather than wait). Set once.
+    pub fn share_flows(&self, out: std::sync::mpsc::SyncSender<SyncedFlow>) {
+        let _ = self.sync_out.set(out);
+    }
+
+    /// Tracks flows another gateway of the attach point started, at `now`, each only if this
+    /// filter's own policy would have admitted its first packet; answers how many it took.
+    pub fn adopt(&self, flows: &[SyncedFlow], now: u64) -> usize {
+        let current = read(&self.current).clone();
+        if !current.compiled.has_groups() {
+            return 0;
+        }
+        let mut taken = 0;
+        for f in flows {
+            let Some(rule) = admitting_rule(&current.compiled, &f.key, f.origin) else {
+                self.sync.refused.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
+            // TCP is taken as a SYN seen: the flow is half-open until this gateway sees more.
+            let flags = if f.key.protocol == 6 {
+                parse::tcp::SYN
+            } else {
+                0
+            };
+            if self
+                .table
+                .insert(f.key, f.origin, rule, flags, 0, now)
+                .is_ok()
+            {
+                taken += 1;
+            }
+        }
+        self.sync.adopted.fetch_add(taken as u64, Ordering::Relaxed);
+        taken
     }
 
     /// At most `max` flow-log records of closed windows, oldest first (a `SKIPDATA` record
@@ -402,7 +461,7 @@ impl Filter {
                         .table
                         .insert(key, direction, rule, tcp_flags, h.len, now)
                     {
-                        Ok(()) => {}
+                        Ok(()) => self.share(key, direction),
                         Err(Full) => return Verdict::Drop(DropCause::TableFull),
                     }
                 }
@@ -411,6 +470,17 @@ impl Filter {
                     .fetch_add(1, Ordering::Relaxed);
                 Verdict::Pass
             }
+        }
+    }
+
+    /// Tells the attach point's other gateways of a flow this one started tracking.
+    fn share(&self, key: FlowKey, origin: Direction) {
+        if let Some(out) = self.sync_out.get() {
+            let counter = match out.try_send(SyncedFlow { key, origin }) {
+                Ok(()) => &self.sync.sent,
+                Err(_) => &self.sync.dropped,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -467,14 +537,36 @@ impl Filter {
                 .collect(),
             flows: self.table.len(),
             flow_capacity: self.table.capacity(),
+            shared: [
+                &self.sync.sent,
+                &self.sync.dropped,
+                &self.sync.adopted,
+                &self.sync.refused,
+            ]
+            .map(|c| c.load(Ordering::Relaxed)),
         }
     }
 }
 
 /// Whether the security groups of `compiled` would admit a tracked flow's first packet.
 fn still_admitted(compiled: &Compiled, flow: &Flow) -> bool {
-    let k = &flow.key;
-    let peer = match flow.origin {
+    !matches!(
+        compiled.security_groups(flow.origin, &first_packet(&flow.key, flow.origin)),
+        SgVerdict::NoRule
+    )
+}
+
+/// The rule of `compiled` that would admit a flow's first packet, going `origin`.
+fn admitting_rule(compiled: &Compiled, key: &FlowKey, origin: Direction) -> Option<u32> {
+    match compiled.security_groups(origin, &first_packet(key, origin)) {
+        SgVerdict::Allowed(rule) => Some(rule),
+        SgVerdict::NoRule | SgVerdict::NoGroups => None,
+    }
+}
+
+/// What the rules see of a flow's first packet (an ICMP flow's: an echo request).
+fn first_packet(k: &FlowKey, origin: Direction) -> Probe {
+    let peer = match origin {
         Direction::Inbound => k.src,
         Direction::Outbound => k.dst,
     };
@@ -484,15 +576,11 @@ fn still_admitted(compiled: &Compiled, flow: &Flow) -> bool {
         58 => Detail::Icmp(128, 0),
         _ => Detail::None,
     };
-    let probe = Probe {
+    Probe {
         peer,
         protocol: k.protocol,
         detail,
-    };
-    !matches!(
-        compiled.security_groups(flow.origin, &probe),
-        SgVerdict::NoRule
-    )
+    }
 }
 
 /// Whether a packet from or to `a` is the link's own business, never the tenant's, and so never
@@ -693,6 +781,46 @@ mod tests {
             f.check(Direction::Inbound, &bgp, 1),
             Verdict::Drop(DropCause::NoRule)
         );
+    }
+
+    /// A flow one gateway starts is handed over; another gateway of the attach point adopts it
+    /// (its reply then passes there), but only what its own policy admits.
+    #[test]
+    fn a_flow_started_on_one_gateway_lets_its_reply_through_another() {
+        let (tx, rx) = std::sync::mpsc::sync_channel(16);
+        let gw1 = Filter::new(Limits::default());
+        gw1.share_flows(tx);
+        let gw2 = Filter::new(Limits::default());
+        for f in [&gw1, &gw2] {
+            f.apply(&ssh_policy()).expect("applies");
+        }
+        let syn = tcp_frame("10.0.0.5", "10.1.0.5", 40000, 80, SYN);
+        let syn_ack = tcp_frame("10.1.0.5", "10.0.0.5", 80, 40000, SYN | ACK);
+        assert_eq!(gw1.check(Direction::Outbound, &syn, 1), Verdict::Pass);
+        assert_eq!(
+            gw2.check(Direction::Inbound, &syn_ack, 2),
+            Verdict::Drop(DropCause::NoRule),
+            "unknown at gw2 before it is told"
+        );
+        let shared: Vec<SyncedFlow> = rx.try_iter().collect();
+        assert_eq!(shared.len(), 1);
+        assert_eq!(shared[0].origin, Direction::Outbound);
+        assert_eq!(gw2.adopt(&shared, 3), 1);
+        assert_eq!(gw2.check(Direction::Inbound, &syn_ack, 4), Verdict::Pass);
+        // A flow this policy would not admit (telnet in) is not taken, whoever tells of it.
+        let telnet = SyncedFlow {
+            key: FlowKey {
+                protocol: 6,
+                src: addr("10.1.0.5"),
+                dst: addr("10.0.0.5"),
+                src_port: 40001,
+                dst_port: 23,
+            },
+            origin: Direction::Inbound,
+        };
+        assert_eq!(gw2.adopt(&[telnet], 5), 0);
+        assert_eq!(gw2.snapshot().shared, [0, 0, 1, 1]);
+        assert_eq!(gw1.snapshot().shared, [1, 0, 0, 0]);
     }
 
     fn logging(mut policy: FilterPolicy, link: &str) -> FilterPolicy {

@@ -23,6 +23,7 @@ pub mod conntrack;
 pub mod engine;
 pub mod flowlog;
 pub mod parse;
+pub mod sync;
 
 pub use classify::{AclVerdict, Compiled, Detail, Probe, RuleRef, SgVerdict};
 pub use engine::{Applied, DropCause, Filter, FilterSnapshot, Limits, RuleHits, Verdict, View};

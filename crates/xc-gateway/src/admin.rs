@@ -162,6 +162,21 @@ fn render_filters(out: &mut String, gateway: &str, f: &crate::status::FilterStat
         let _ = writeln!(out, "# TYPE {name} gauge");
         let _ = writeln!(out, "{name}{{gateway=\"{gateway}\"}} {v}");
     }
+    let name = "xconnect_filter_flows_shared_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Flows shared with the attach point's other gateways, by event: sent, dropped (queue full), adopted, refused (not admitted here)."
+    );
+    let _ = writeln!(out, "# TYPE {name} counter");
+    let s = &f.shared;
+    for (event, v) in [
+        ("sent", s.sent),
+        ("dropped", s.dropped),
+        ("adopted", s.adopted),
+        ("refused", s.refused),
+    ] {
+        let _ = writeln!(out, "{name}{{gateway=\"{gateway}\",event=\"{event}\"}} {v}");
+    }
 }
 
 /// BGP and BFD per neighbour, and the routes in the kernel.
@@ -317,6 +332,10 @@ mod tests {
                     action: xc_types::filter::RuleAction::Allow,
                     hits: 4,
                 }],
+                shared: xc_types::gateway::FlowSharing {
+                    adopted: 2,
+                    ..Default::default()
+                },
             }),
         };
         let text = render_metrics(&st);
@@ -344,6 +363,7 @@ mod tests {
             "xconnect_filter_drops_total{gateway=\"gw\",cause=\"no_rule\"} 9\n",
             "xconnect_filter_rule_hits_total{gateway=\"gw\",rule=\"sgr-00000000000000b1\",action=\"allow\"} 4\n",
             "xconnect_filter_flows{gateway=\"gw\"} 5\n",
+            "xconnect_filter_flows_shared_total{gateway=\"gw\",event=\"adopted\"} 2\n",
         ] {
             assert!(text.contains(line), "{line} in {text}");
         }

@@ -22,6 +22,7 @@ pub mod admin;
 pub mod config;
 pub mod files;
 pub mod flowlog;
+pub mod flowsync;
 pub mod keylog;
 pub mod linkprobe;
 pub mod managed;

@@ -262,6 +262,7 @@ pub async fn run(
         bgp: None,
         access: Vec::new(),
         filters: xc_types::filter::FilterPolicy::default(),
+        flow_sync: None,
     };
     let gw = tokio::task::spawn_blocking(move || Gateway::start(&empty))
         .await

@@ -70,6 +70,8 @@ pub struct Gateway {
     /// The attach point's filters, shared by every link (a flow's reply may come back on
     /// another link than the one it left by).
     filter: Arc<xc_filter::Filter>,
+    /// ...and with the attach point's other gateways (a reply may come back through another).
+    sharing: crate::flowsync::FlowSharing,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -105,6 +107,10 @@ impl Gateway {
             0 => None,
             ms => Some(IdlePoll::start(Duration::from_millis(ms))?),
         };
+        let filter = Arc::new(xc_filter::Filter::new(xc_filter::Limits {
+            flows: cfg.flow_table_size,
+            ..xc_filter::Limits::default()
+        }));
         let mut gw = Self {
             name: cfg.name.clone(),
             netlink: Netlink::start()?,
@@ -117,10 +123,8 @@ impl Gateway {
             routing: None,
             accesses: Arc::default(),
             bridges: BTreeSet::new(),
-            filter: Arc::new(xc_filter::Filter::new(xc_filter::Limits {
-                flows: cfg.flow_table_size,
-                ..xc_filter::Limits::default()
-            })),
+            filter: filter.clone(),
+            sharing: crate::flowsync::FlowSharing::start(filter)?,
         };
         let errors = gw.apply_interfaces(cfg);
         if !errors.is_empty() {
@@ -201,6 +205,9 @@ impl Gateway {
             .collect();
         let mut errors = Vec::new();
         self.apply_filters(cfg, &mut errors);
+        if let Err(e) = self.sharing.configure(cfg.flow_sync.as_ref()) {
+            errors.push(format!("flow_sync: {e}"));
+        }
         for b in &wanted {
             if !self.netlink.exists(b).unwrap_or(false) {
                 match self.netlink.add_bridge(b) {
@@ -414,6 +421,12 @@ fn filter_status(filter: &xc_filter::Filter) -> Option<crate::status::FilterStat
                 }
             })
             .collect(),
+        shared: crate::status::FlowSharing {
+            sent: s.shared[0],
+            dropped: s.shared[1],
+            adopted: s.shared[2],
+            refused: s.shared[3],
+        },
     })
 }
 

@@ -1019,3 +1019,124 @@ mod receiver {
 }
 
 use receiver::Receiver;
+
+/// Filters over the demo's four links with paths that are not symmetric: aws's host sends
+/// through aws-gw1 only, gcp's host answers through gcp-gw2 only, and gcp-gw2 spreads the
+/// answers over its links to both aws gateways. With a security group on aws's side (all out,
+/// nothing in) every connection must still complete: the replies that come back through aws-gw2
+/// find their flows there, told by aws-gw1. aws's flow log shows that some did.
+#[test]
+fn filters_hold_when_replies_come_back_through_the_other_gateway() {
+    let d = Demo::start();
+    let id = d.connection_id();
+    d.wait("four links up", UP, || {
+        let l = d.links(&id);
+        l.len() == 4 && l.iter().all(|x| x["state"] == "up")
+    });
+    let ok = |args: &[&str]| {
+        d.cli("aws", args)
+            .unwrap_or_else(|e| panic!("xconnect {args:?}: {e}\n{}", d.context()))
+    };
+    let aps = ok(&["attach-point", "list"]);
+    let ap = aps["attachPoints"][0]["id"]
+        .as_str()
+        .expect("aws's attach point")
+        .to_owned();
+    ok(&["flow-log", "enable", &id, "--aggregation-interval", "10"]);
+    ok(&[
+        "security-group",
+        "create",
+        "--name",
+        "edge",
+        "--attach-point",
+        &ap,
+    ]);
+    // The group reaches both aws gateways: a ping from gcp's host is refused.
+    d.wait("gcp's ping into aws to be refused", UP, || {
+        !in_ns(
+            "xcdemo-gcp-host",
+            &["ping", "-c", "1", "-W", "1", "10.0.1.10"],
+        )
+        .status
+        .success()
+    });
+    // The paths: out through aws-gw1, back through gcp-gw2, which hashes on ports.
+    for (ns, args) in [
+        (
+            "xcdemo-aws-host",
+            vec!["ip", "route", "replace", "10.1.0.0/16", "via", "10.0.1.1"],
+        ),
+        (
+            "xcdemo-gcp-host",
+            vec!["ip", "route", "replace", "10.0.0.0/16", "via", "10.1.1.2"],
+        ),
+        (
+            "xcdemo-gcp-gw2",
+            vec!["sysctl", "-qw", "net.ipv4.fib_multipath_hash_policy=1"],
+        ),
+    ] {
+        let o = in_ns(ns, &args);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let mut server = Command::new("ip")
+        .args(["netns", "exec", "xcdemo-gcp-host", "python3", "-c"])
+        .arg(
+            "import socket\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('10.1.1.10', 8022))\ns.listen(64)\nwhile True:\n    c, _ = s.accept()\n    c.sendall(b'hello')\n    c.close()",
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("a server on gcp's host");
+    d.wait("the server on gcp's host to listen", UP, || {
+        out(&in_ns("xcdemo-gcp-host", &["ss", "-ltn"])).contains("10.1.1.10:8022")
+    });
+    // Thirty connections from distinct ports, each of which must get its greeting.
+    let client = "import socket\nfor i in range(30):\n    s = socket.socket()\n    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n    s.bind(('10.0.1.10', 41000 + i))\n    s.settimeout(5)\n    try:\n        s.connect(('10.1.1.10', 8022))\n        print(41000 + i, s.recv(5) == b'hello')\n    except OSError as e:\n        print(41000 + i, e)\n    s.close()";
+    let o = in_ns("xcdemo-aws-host", &["python3", "-c", client]);
+    let _ = server.kill();
+    let _ = server.wait();
+    let report = out(&o);
+    assert_eq!(
+        report.lines().filter(|l| l.ends_with(" True")).count(),
+        30,
+        "every connection gets its greeting:\n{report}{}\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        d.context()
+    );
+
+    // Replies came back through both aws gateways (the flow log's inbound records, by link).
+    let links = d.links(&id);
+    let gateway_of_link = |link: &str| {
+        links
+            .iter()
+            .find(|l| l["id"].as_u64().map(|i| i.to_string()).as_deref() == Some(link))
+            .map(|l| gateway_of(&l["ends"][0]))
+            .unwrap_or_default()
+    };
+    d.wait("replies through aws-gw2 in aws's flow log", UP, || {
+        let v = d
+            .cli(
+                "aws",
+                &[
+                    "flow-log",
+                    "query",
+                    &id,
+                    "--since",
+                    "10m",
+                    "--src",
+                    "10.1.1.10",
+                    "--port",
+                    "8022",
+                ],
+            )
+            .unwrap_or_default();
+        v["records"].as_array().into_iter().flatten().any(|r| {
+            r["action"] == "ACCEPT"
+                && gateway_of_link(r["interfaceId"].as_str().unwrap_or_default()) == "aws-gw2"
+        })
+    });
+}

@@ -161,6 +161,10 @@ fn the_gateway_exposition_passes_promtool() {
                 action: xc_types::filter::RuleAction::Allow,
                 hits: 4,
             }],
+            shared: xc_types::gateway::FlowSharing {
+                adopted: 2,
+                ..Default::default()
+            },
         }),
         ..GatewayStatus::default()
     };

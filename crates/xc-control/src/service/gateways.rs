@@ -17,7 +17,7 @@ use xc_store::Db;
 use xc_types::filter::FilterPolicy;
 use xc_types::flowlog::FlowLogRecord;
 use xc_types::gateway::{
-    AccessDoc, BgpDoc, ConfigDoc, CustomerSessionView, GatewayRecord, GatewaySection,
+    AccessDoc, BgpDoc, ConfigDoc, CustomerSessionView, FlowSyncDoc, GatewayRecord, GatewaySection,
     GatewayStatus, GatewayView, LinkDoc, LinkEnd, LinkRecord, LinkState, LinkView, LinksResponse,
     MetricSample, NeighborDoc, PrefixListDoc, RegisterRequest, RegisterResponse, ReportAck, Side,
     TestRequest, TestResult, TokenRecord, TokenRequest, TokenResponse,
@@ -689,6 +689,7 @@ fn build_config(db: &Db<'_>, g: &GatewayRecord, secrets: &Secrets) -> Result<Con
             .flow_logs
             .extend(super::flowlogs::specs_of(db, ap, &logged)?);
         doc.filters = (policy != FilterPolicy::default()).then_some(policy);
+        doc.flow_sync = flow_sync(db, g, ap, secrets)?;
     }
     if let Some(asn) = asn {
         doc.bgp = Some(BgpDoc {
@@ -700,6 +701,31 @@ fn build_config(db: &Db<'_>, g: &GatewayRecord, secrets: &Secrets) -> Result<Con
         });
     }
     Ok(doc)
+}
+
+/// The connection table shared between an attach point's gateways: each listens on its underlay
+/// address and sends to the others', under a key of the attach point's. None with one gateway.
+fn flow_sync(
+    db: &Db<'_>,
+    g: &GatewayRecord,
+    ap: &AttachPointId,
+    secrets: &Secrets,
+) -> Result<Option<FlowSyncDoc>> {
+    let port = xc_filter::sync::PORT;
+    let peers: Vec<String> = db
+        .gateways_of_attach_point(ap)?
+        .iter()
+        .filter(|o| o.id != g.id)
+        .map(|o| SocketAddr::new(o.underlay_address, port).to_string())
+        .collect();
+    if peers.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(FlowSyncDoc {
+        listen: SocketAddr::new(g.underlay_address, port).to_string(),
+        peers,
+        key: hex::encode(&secrets.flow_sync_key(&ap.to_string())[..]),
+    }))
 }
 
 /// The prefixes of one address family (IPv6 when `v6`).

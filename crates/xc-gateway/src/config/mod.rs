@@ -129,6 +129,47 @@ pub struct GatewayConfig {
     pub access: Vec<AccessSettings>,
     /// The attach point's filters; an empty policy passes everything.
     pub filters: xc_types::filter::FilterPolicy,
+    /// The connection table shared with the attach point's other gateways.
+    pub flow_sync: Option<FlowSync>,
+}
+
+/// Where the filters' new flows go to and come from (`xc_filter::sync`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct FlowSync {
+    pub listen: SocketAddr,
+    pub peers: Vec<SocketAddr>,
+    pub key: Zeroizing<[u8; 32]>,
+}
+
+impl std::fmt::Debug for FlowSync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlowSync")
+            .field("listen", &self.listen)
+            .field("peers", &self.peers)
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+fn parse_flow_sync(at: &At, d: &xc_types::gateway::FlowSyncDoc) -> Checked<FlowSync> {
+    let addr = |key: &'static str, s: &str| {
+        s.parse::<SocketAddr>()
+            .or_else(|_| at.err(key, format!("`{s}` is not an ip:port")))
+    };
+    let listen = addr("listen", &d.listen)?;
+    let mut peers = Vec::new();
+    for p in &d.peers {
+        peers.push(addr("peers", p)?);
+    }
+    let bytes = Zeroizing::new(hex_bytes(at, "key", &d.key)?);
+    let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice()) else {
+        return at.err("key", "is 32 bytes of hex");
+    };
+    Ok(FlowSync {
+        listen,
+        peers,
+        key: Zeroizing::new(key),
+    })
 }
 
 /// An 802.1Q VLAN sub-interface on a customer-facing interface.
@@ -352,6 +393,10 @@ impl GatewayConfig {
         if let Err(e) = filters.validate() {
             return root.table("filters").err(e.field, e.message);
         }
+        let flow_sync = match &doc.flow_sync {
+            None => None,
+            Some(d) => Some(parse_flow_sync(&root.table("flow_sync"), d)?),
+        };
         let mut access: Vec<AccessSettings> = Vec::new();
         for (i, a) in doc.access.iter().enumerate() {
             let at = root.entry("access", i, format!("{}.{}", a.interface, a.vlan));
@@ -369,6 +414,7 @@ impl GatewayConfig {
             bgp,
             access,
             filters,
+            flow_sync,
         })
     }
 }

@@ -238,8 +238,26 @@ mod bgp {
                 ..AccessDoc::default()
             }],
             filters: None,
+            flow_sync: Some(xc_types::gateway::FlowSyncDoc {
+                listen: "10.200.0.1:7802".into(),
+                peers: vec!["10.200.0.3:7802".into()],
+                key: "ab".repeat(32),
+            }),
         };
         let c = GatewayConfig::from_doc(&doc, None).expect("valid");
+        let sync = c.flow_sync.as_ref().expect("flow sync");
+        assert_eq!(sync.peers[0].port(), 7802);
+        assert_eq!(*sync.key, [0xab; 32]);
+        assert!(
+            !format!("{doc:?} {c:?}").contains("abab"),
+            "the sync key is redacted"
+        );
+        let mut short = doc.clone();
+        if let Some(s) = &mut short.flow_sync {
+            s.key = "ab".repeat(16);
+        }
+        let e = GatewayConfig::from_doc(&short, None).expect_err("a short key");
+        assert!(e.to_string().contains("flow_sync.key"), "{e}");
         assert_eq!(c.links[0].vni, 7);
         assert_eq!(c.admin_listen.port(), 7809);
         assert_eq!(c.access[0].tap_name(), "eth1.100");

@@ -43,6 +43,31 @@ pub struct ConfigDoc {
     /// [`crate::filter`]. None: everything passes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filters: Option<crate::filter::FilterPolicy>,
+    /// `[flow_sync]`: the filters' connection table shared with the attach point's other
+    /// gateways. Holds a key: it only ever travels to the attach point's gateways.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_sync: Option<FlowSyncDoc>,
+}
+
+/// `[flow_sync]`: where this gateway takes the other gateways' new flows (`listen`, an
+/// `ip:port` of its own), where it sends its own (`peers`), and the key that authenticates them
+/// (hex, 32 bytes, the same on every gateway of the attach point).
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct FlowSyncDoc {
+    pub listen: String,
+    #[serde(default)]
+    pub peers: Vec<String>,
+    pub key: String,
+}
+
+impl std::fmt::Debug for FlowSyncDoc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlowSyncDoc")
+            .field("listen", &self.listen)
+            .field("peers", &self.peers)
+            .field("key", &"<redacted>")
+            .finish()
+    }
 }
 
 impl Default for ConfigDoc {
@@ -54,6 +79,7 @@ impl Default for ConfigDoc {
             bgp: None,
             access: Vec::new(),
             filters: None,
+            flow_sync: None,
         }
     }
 }

@@ -43,6 +43,23 @@ pub struct FilterStatus {
     /// Every rule in force and the packets it decided (a security group rule: the flows it
     /// admitted; a network ACL rule: every packet it allowed or denied).
     pub rules: Vec<RuleHits>,
+    /// The connection table shared with the attach point's other gateways.
+    #[serde(default)]
+    pub shared: FlowSharing,
+}
+
+/// Flows told to and by the attach point's other gateways (`xc_filter::sync`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FlowSharing {
+    /// New flows sent to the other gateways.
+    pub sent: u64,
+    /// New flows not sent: the queue to the other gateways was full.
+    pub dropped: u64,
+    /// Flows the other gateways told of, tracked here.
+    pub adopted: u64,
+    /// Flows the other gateways told of that this gateway's policy would not admit.
+    pub refused: u64,
 }
 
 /// Packets the filters dropped, by cause.
