@@ -691,7 +691,12 @@ impl Topo {
 #[test]
 fn filters_let_ssh_in_refuse_the_rest_and_pass_the_replies_of_outbound_flows() {
     let mut t = Topo::new("e2e6");
-    t.filters_b = FILTERS_B.to_owned();
+    // b logs its link's flows (10-second windows) to a file.
+    let flow_log = t.dir.path().join("flow-log.txt");
+    t.gateway_extra = format!("flow_log_file = \"{}\"", flow_log.display());
+    t.filters_b = format!(
+        "{FILTERS_B}\n[filters.flowLogs.l1]\naccountId = \"111122223333\"\ninterfaceId = \"l1\"\naggregationSecs = 10\n"
+    );
     t.start(CAK, CAK, "");
     t.wait_secured();
     t.networks();
@@ -785,6 +790,39 @@ fn filters_let_ssh_in_refuse_the_rest_and_pass_the_replies_of_outbound_flows() {
     assert!(
         metrics.contains("xconnect_filter_drops_total{gateway=\"gw-1\",cause=\"no_rule\"}"),
         "{metrics}"
+    );
+    // `gateway status` for people: the filters, their drops and every rule's hits.
+    let text = String::from_utf8_lossy(
+        &t.exec(1, &[env!("CARGO_BIN_EXE_xconnect"), "gateway", "status"])
+            .stdout,
+    )
+    .into_owned();
+    assert!(
+        text.contains("Filters: 1 security group(s), network ACL acl-00000000000000b1;")
+            && text.contains("sgr-00000000000000b1"),
+        "{text}"
+    );
+    // b's flow log: the refused tcp/23 attempt (REJECT) and the ssh flow (ACCEPT), a's
+    // addresses to b's, on the link.
+    let fields = |l: &str| l.split(' ').map(str::to_owned).collect::<Vec<_>>();
+    let logged = |port: &str, action: &str| {
+        std::fs::read_to_string(&flow_log)
+            .unwrap_or_default()
+            .lines()
+            .map(fields)
+            .any(|f| {
+                f.len() == 14
+                    && f[..5] == ["2", "111122223333", "l1", "10.0.0.1", "10.1.0.1"]
+                    && f[6] == port
+                    && f[7] == "6"
+                    && f[12] == action
+                    && f[13] == "OK"
+            })
+    };
+    t.wait_for(
+        "b's flow log to have the refused telnet and the ssh flow",
+        Duration::from_secs(60),
+        || logged("23", "REJECT") && logged("22", "ACCEPT"),
     );
 }
 

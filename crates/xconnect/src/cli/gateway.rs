@@ -7,7 +7,8 @@ use anyhow::{Context, bail};
 use serde_json::json;
 use xc_client::Client;
 use xc_types::gateway::{
-    AccessStatus, GatewayStatus, GatewayView, LinkStatus, NeighborStatus, RouteStatus, TokenRequest,
+    AccessStatus, GatewayStatus, GatewayView, LinkStatus, NeighborStatus, RouteStatus, RuleHits,
+    TokenRequest,
 };
 
 pub async fn token(
@@ -126,6 +127,37 @@ pub async fn status(admin: &str, out: Format) -> anyhow::Result<()> {
             "nextHops" => |r| json!(r.next_hops),
         ];
         print_list(out, &st, &bgp.routes, cols)?;
+    }
+    if let Some(f) = &st.filters {
+        let d = &f.drops;
+        println!(
+            "\nFilters: {} security group(s){}; {} of {} flows tracked; dropped: {} by the ACL, {} without a rule, {} with the table full, {} fragments, {} malformed",
+            f.security_groups,
+            f.network_acl
+                .as_ref()
+                .map(|a| format!(", network ACL {a}"))
+                .unwrap_or_default(),
+            f.flows,
+            f.flow_capacity,
+            d.acl_deny,
+            d.no_rule,
+            d.table_full,
+            d.fragment,
+            d.malformed
+        );
+        let s = &f.shared;
+        if s.sent + s.adopted + s.dropped + s.refused > 0 {
+            println!(
+                "Flows shared with the attach point's other gateways: {} sent, {} not sent (queue full), {} adopted, {} refused",
+                s.sent, s.dropped, s.adopted, s.refused
+            );
+        }
+        let cols = columns![RuleHits;
+            "rule" => |r| json!(r.rule),
+            "action" => |r| json!(r.action),
+            "hits" => |r| json!(r.hits),
+        ];
+        print_list(out, &st, &f.rules, cols)?;
     }
     if st.idle_poll_ms > 0 {
         println!(
