@@ -1365,3 +1365,293 @@ fn filters_from_the_cli_act_on_the_managed_link_without_disturbing_it() {
     let c = lab.ok(&t.aws, &["connection", "get", &id]);
     assert_eq!(c["state"], "available", "{c}");
 }
+
+/// A random rule for `security-group authorize` or `network-acl add-rule` (`acl`: with a number
+/// and an action), matching a peer among `peers` and destination ports around 1000..1100.
+fn random_rule(
+    rng: &mut impl rand::Rng,
+    direction: &str,
+    peers: &[&str],
+    acl: Option<u16>,
+) -> Vec<String> {
+    let mut args = vec!["--direction".to_owned(), direction.to_owned()];
+    if let Some(number) = acl {
+        let action = if rng.gen_bool(0.6) { "allow" } else { "deny" };
+        args.extend([
+            "--number".into(),
+            number.to_string(),
+            "--action".into(),
+            action.into(),
+        ]);
+    }
+    let protocol = ["tcp", "udp", "udp", "icmp", "all"][rng.gen_range(0..5)];
+    args.extend(["--protocol".into(), protocol.into()]);
+    if matches!(protocol, "tcp" | "udp") {
+        let from = rng.gen_range(1000..1100u16);
+        let to = (from + rng.gen_range(0..40)).min(1099);
+        args.extend(["--port-range".into(), format!("{from}-{to}")]);
+    }
+    args.extend(["--cidr".into(), peers[rng.gen_range(0..peers.len())].into()]);
+    args
+}
+
+/// "Would this pass?" against real packets: random rule sets on both sides (aws's outbound, gcp's
+/// inbound; groups and ACLs), and for each a sample of random packets from aws's network to
+/// gcp's, each asked of `attach-point check` and sent for real; both sides' flow logs say what
+/// each side's gateway did with it, which must be what the check said, side by side.
+#[test]
+fn would_this_pass_agrees_with_real_packets_at_both_edges() {
+    use rand::{Rng, SeedableRng};
+    let mut lab = Lab::new("mgdc");
+    lab.start_server();
+    let t = lab.tenants();
+    lab.start_gateways(&t);
+    let id = lab.connect_and_ping(&t);
+    for who in [&t.aws, &t.gcp] {
+        lab.ok(
+            who,
+            &["flow-log", "enable", &id, "--aggregation-interval", "10"],
+        );
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(20261203);
+    // (Which side refused, and which passed, over all rounds: both must have happened.)
+    let mut outcomes = std::collections::BTreeSet::new();
+    for round in 0..2u16 {
+        // The rules: a group and an ACL on each side, replacing the last round's.
+        let mut made = Vec::new();
+        for (who, ap, direction, peers) in [
+            (
+                &t.aws,
+                &t.ap_aws,
+                "outbound",
+                [
+                    "10.1.0.0/16",
+                    "10.1.0.0/24",
+                    "10.1.128.0/17",
+                    "10.0.0.0/8",
+                    "192.0.2.0/24",
+                ],
+            ),
+            (
+                &t.gcp,
+                &t.ap_gcp,
+                "inbound",
+                [
+                    "10.0.0.0/16",
+                    "10.0.0.0/24",
+                    "10.0.128.0/17",
+                    "10.0.0.0/8",
+                    "192.0.2.0/24",
+                ],
+            ),
+        ] {
+            let name = format!("r{round}");
+            let g = lab.ok(
+                who,
+                &[
+                    "security-group",
+                    "create",
+                    "--name",
+                    &name,
+                    "--attach-point",
+                    ap,
+                ],
+            );
+            let group = g["securityGroupId"].as_str().expect("group").to_owned();
+            if direction == "outbound" {
+                // Not AWS's all-outbound default: the random rules decide.
+                for r in g["rules"].as_array().expect("rules") {
+                    let rid = r["ruleId"].as_str().expect("rule id");
+                    lab.ok(who, &["security-group", "revoke", &group, "--rule-id", rid]);
+                }
+            }
+            for _ in 0..rng.gen_range(2..5) {
+                let rule = random_rule(&mut rng, direction, &peers, None);
+                let mut args = vec!["security-group", "authorize", group.as_str()];
+                args.extend(rule.iter().map(String::as_str));
+                // A duplicate of an earlier rule is refused: skip it.
+                let _ = lab.cli(who, &args);
+            }
+            // What the gateway will say it has: every rule of the group and of the ACL.
+            let mut rules: Vec<String> = lab.ok(who, &["security-group", "get", &group])["rules"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r["ruleId"].as_str().map(str::to_owned))
+                .collect();
+            let a = lab.ok(
+                who,
+                &[
+                    "network-acl",
+                    "create",
+                    "--name",
+                    &name,
+                    "--attach-point",
+                    ap,
+                ],
+            );
+            let acl = a["networkAclId"].as_str().expect("acl").to_owned();
+            let mut numbers: Vec<u16> = (1..200).collect();
+            for _ in 0..rng.gen_range(2..5) {
+                let n = numbers.swap_remove(rng.gen_range(0..numbers.len()));
+                let rule = random_rule(&mut rng, direction, &peers, Some(n));
+                let mut args = vec!["network-acl", "add-rule", acl.as_str()];
+                args.extend(rule.iter().map(String::as_str));
+                lab.ok(who, &args);
+                rules.push(format!("{acl}/{direction}/{n}"));
+            }
+            made.push((who, group, acl, rules));
+        }
+        // The packets: what the check says of each, then the packet itself.
+        let mut packets = Vec::new();
+        for i in 0..24u16 {
+            let sport = 30_000 + round * 100 + i;
+            let (protocol, dport) = match (i, rng.gen_range(0..3)) {
+                (0, _) => ("icmp", 0),
+                (_, 0) => ("tcp", rng.gen_range(1000..1100u16)),
+                _ => ("udp", rng.gen_range(1000..1100u16)),
+            };
+            let mut args = vec![
+                "attach-point".to_owned(),
+                "check".into(),
+                t.ap_aws.clone(),
+                "--from".into(),
+                "10.0.0.1".into(),
+                "--to".into(),
+                "10.1.0.1".into(),
+                "--protocol".into(),
+                protocol.into(),
+            ];
+            if protocol != "icmp" {
+                args.extend(["--port".into(), dport.to_string()]);
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let check = lab.ok(&t.aws, &args);
+            let said = (
+                check["sides"][0]["allowed"]
+                    .as_bool()
+                    .expect("aws's verdict"),
+                check["sides"][1]["allowed"]
+                    .as_bool()
+                    .expect("gcp's verdict"),
+            );
+            packets.push((protocol, sport, dport, said));
+        }
+        // Sent once each gateway reports every rule of the round in force.
+        for (who, _, _, rules) in &made {
+            wait_for(
+                "the round's rules on the gateway",
+                UP,
+                || {
+                    lab.cli(who, &["gateway", "list"]).is_ok_and(|v| {
+                        v["gateways"].as_array().into_iter().flatten().any(|g| {
+                            let have: Vec<&str> = g["status"]["filters"]["rules"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .filter_map(|r| r["rule"].as_str())
+                                .collect();
+                            rules.iter().all(|r| have.contains(&r.as_str()))
+                        })
+                    })
+                },
+                || lab.context(),
+            );
+        }
+        // (This round's records only: an ICMP record has no ports to tell rounds apart.)
+        let sent_at = (time::OffsetDateTime::now_utc() - time::Duration::seconds(1))
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("a time");
+        let script: String = packets
+            .iter()
+            .map(|(protocol, sport, dport, _)| match *protocol {
+                "udp" => format!("u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nu.bind(('10.0.0.1', {sport}))\nu.sendto(b'x', ('10.1.0.1', {dport}))\nu.close()\n"),
+                "tcp" => format!("s = socket.socket()\ns.bind(('10.0.0.1', {sport}))\ns.setblocking(False)\ntry:\n    s.connect(('10.1.0.1', {dport}))\nexcept OSError:\n    pass\nheld.append(s)\n"),
+                _ => String::new(),
+            })
+            .collect();
+        let o = lab.pair.exec(
+            AWS,
+            &[
+                "python3",
+                "-c",
+                &format!("import socket, time\nheld = []\n{script}time.sleep(0.5)\n"),
+            ],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        lab.pair.ping(AWS, "10.0.0.1", "10.1.0.1");
+        // What each side did, from its flow log.
+        let verdicts = |who: &Creds| -> Vec<Value> {
+            lab.cli(
+                who,
+                &[
+                    "flow-log", "query", &id, "--since", &sent_at, "--src", "10.0.0.1",
+                ],
+            )
+            .ok()
+            .and_then(|v| v["records"].as_array().cloned())
+            .unwrap_or_default()
+        };
+        let action = |records: &[Value], protocol: &str, sport: u16, dport: u16| {
+            let number = match protocol {
+                "tcp" => 6,
+                "udp" => 17,
+                _ => 1,
+            };
+            records
+                .iter()
+                .filter(|r| {
+                    r["protocol"] == number
+                        && (number == 1 || (r["srcport"] == sport && r["dstport"] == dport))
+                })
+                .map(|r| r["action"] == "ACCEPT")
+                .reduce(|a, b| a || b)
+        };
+        let seen = std::cell::RefCell::new(Vec::new());
+        wait_for(
+            "every packet in the flow logs of the sides that saw it",
+            UP,
+            || {
+                let (aws, gcp) = (verdicts(&t.aws), verdicts(&t.gcp));
+                *seen.borrow_mut() = packets
+                    .iter()
+                    .map(|&(p, s, d, said)| {
+                        (p, s, d, said, action(&aws, p, s, d), action(&gcp, p, s, d))
+                    })
+                    .collect();
+                seen.borrow().iter().all(|(_, _, _, _, a, g)| match a {
+                    Some(true) => g.is_some(),
+                    Some(false) => true,
+                    None => false,
+                })
+            },
+            || format!("{:?}\n{}", seen.borrow(), lab.context()),
+        );
+        let seen = seen.into_inner();
+        for (protocol, sport, dport, (aws_said, gcp_said), aws, gcp) in &seen {
+            assert_eq!(
+                *aws,
+                Some(*aws_said),
+                "{protocol} {sport}->{dport} at aws: the check said {aws_said}\n{seen:?}"
+            );
+            if *aws_said {
+                assert_eq!(
+                    *gcp,
+                    Some(*gcp_said),
+                    "{protocol} {sport}->{dport} at gcp: the check said {gcp_said}\n{seen:?}"
+                );
+                outcomes.insert(("gcp", *gcp_said));
+            }
+            outcomes.insert(("aws", *aws_said));
+        }
+        for (who, group, acl, _) in made {
+            lab.ok(who, &["security-group", "delete", &group]);
+            lab.ok(who, &["network-acl", "delete", &acl]);
+        }
+    }
+    assert_eq!(
+        outcomes.len(),
+        4,
+        "packets passed and were refused at both sides: {outcomes:?}"
+    );
+}
