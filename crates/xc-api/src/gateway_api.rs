@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
     rt = on::<r::GetGatewayConfig, _, _>(rt, config);
     rt = on::<r::ReportGatewayStatus, _, _>(rt, report);
     rt = on::<r::ReportTestResult, _, _>(rt, test_result);
+    rt = on::<r::ReportDryRun, _, _>(rt, dry_run_answer);
     rt
 }
 
@@ -80,14 +81,17 @@ async fn config(
     loop {
         let (index, config) = s.service.gateway_config(&id).await?;
         let tests = s.service.take_tests(&id);
+        let dry_runs = s.service.take_dry_runs(&id);
         if q.index.as_deref() != Some(index.as_str())
             || !tests.is_empty()
+            || !dry_runs.is_empty()
             || tokio::time::Instant::now() >= deadline
         {
             return reply::<r::GetGatewayConfig>(&ConfigResponse {
                 index,
                 config,
                 tests,
+                dry_runs,
             });
         }
         tokio::select! {
@@ -128,4 +132,15 @@ async fn test_result(
     let result = body::<r::ReportTestResult>(&b)?;
     s.service.test_result(&id, result);
     reply::<r::ReportTestResult>(&Ack {})
+}
+
+async fn dry_run_answer(
+    State(s): State<AppState>,
+    headers: http::HeaderMap,
+    Body(b): Body<GATEWAY_MAX_BODY>,
+) -> R {
+    gateway(&s, &headers).await?;
+    let answer = body::<r::ReportDryRun>(&b)?;
+    s.service.dry_run_answer(answer);
+    reply::<r::ReportDryRun>(&Ack {})
 }

@@ -651,19 +651,33 @@ async fn delete_security_group(State(s): State<AppState>, Id(id): Id, a: Authed)
     reply::<r::DeleteSecurityGroup>(&Deleted { id, deleted: true })
 }
 
-async fn authorize_security_group(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
+async fn authorize_security_group(
+    State(s): State<AppState>,
+    Id(id): Id,
+    Q(q): Q<filters::DryRunQuery>,
+    a: Authed,
+) -> R {
     let req = a.body::<r::AuthorizeSecurityGroupRules>()?;
+    let mode = xc_control::Change::from_query(q.dry_run);
     reply::<r::AuthorizeSecurityGroupRules>(
         &s.service
-            .authorize_security_group(&a.caller, &id, req)
+            .authorize_security_group(&a.caller, &id, req, mode)
             .await?,
     )
 }
 
-async fn revoke_security_group(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
+async fn revoke_security_group(
+    State(s): State<AppState>,
+    Id(id): Id,
+    Q(q): Q<filters::DryRunQuery>,
+    a: Authed,
+) -> R {
     let req = a.body::<r::RevokeSecurityGroupRules>()?;
+    let mode = xc_control::Change::from_query(q.dry_run);
     reply::<r::RevokeSecurityGroupRules>(
-        &s.service.revoke_security_group(&a.caller, &id, req).await?,
+        &s.service
+            .revoke_security_group(&a.caller, &id, req, mode)
+            .await?,
     )
 }
 
@@ -695,9 +709,19 @@ async fn delete_network_acl(State(s): State<AppState>, Id(id): Id, a: Authed) ->
     reply::<r::DeleteNetworkAcl>(&Deleted { id, deleted: true })
 }
 
-async fn add_network_acl_rule(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
+async fn add_network_acl_rule(
+    State(s): State<AppState>,
+    Id(id): Id,
+    Q(q): Q<filters::DryRunQuery>,
+    a: Authed,
+) -> R {
     let req = a.body::<r::AddNetworkAclRule>()?;
-    reply::<r::AddNetworkAclRule>(&s.service.add_network_acl_rule(&a.caller, &id, req).await?)
+    let mode = xc_control::Change::from_query(q.dry_run);
+    reply::<r::AddNetworkAclRule>(
+        &s.service
+            .add_network_acl_rule(&a.caller, &id, req, mode)
+            .await?,
+    )
 }
 
 async fn remove_network_acl_rule(

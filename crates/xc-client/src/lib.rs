@@ -770,12 +770,21 @@ impl GatewayClient {
     }
 
     pub async fn test_result(&self, r: &xc_types::gateway::TestResult) -> Result<(), ClientError> {
+        self.post_answer(r::ReportTestResult::PATH, r).await
+    }
+
+    /// Answers a filter dry run.
+    pub async fn dry_run_answer(
+        &self,
+        a: &xc_types::gateway::DryRunAnswer,
+    ) -> Result<(), ClientError> {
+        self.post_answer(r::ReportDryRun::PATH, a).await
+    }
+
+    async fn post_answer(&self, path: &str, body: &impl Serialize) -> Result<(), ClientError> {
         let resp = self
-            .authed(
-                self.http
-                    .post(format!("{}{}", self.endpoint, r::ReportTestResult::PATH)),
-            )
-            .json(r)
+            .authed(self.http.post(format!("{}{path}", self.endpoint)))
+            .json(body)
             .timeout(std::time::Duration::from_secs(15))
             .send()
             .await

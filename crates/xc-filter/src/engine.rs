@@ -322,14 +322,25 @@ impl Filter {
         Ok(Applied { cut })
     }
 
-    /// The tracked flows that `policy` would cut, without applying it.
+    /// The tracked flows that `policy` would cut, without applying it: those its security
+    /// groups would not admit, and those whose packets its network ACL would deny either way
+    /// (the ACL judges every packet, so a flow it denies is cut as surely).
     pub fn would_cut(&self, policy: &FilterPolicy, now: u64) -> Result<Applied, RuleError> {
         let compiled = Compiled::new(policy)?;
+        let acl_denies = |key: &FlowKey, direction: Direction| {
+            !compiled
+                .network_acl(direction, &first_packet(key, direction))
+                .allows()
+        };
         let mut cut: Vec<Flow> = self
             .table
             .flows(now)
             .into_iter()
-            .filter(|f| !still_admitted(&compiled, f))
+            .filter(|f| {
+                !still_admitted(&compiled, f)
+                    || acl_denies(&f.key, f.origin)
+                    || acl_denies(&f.key.reverse(), f.origin.reverse())
+            })
             .collect();
         cut.sort_by_key(|f| f.key);
         Ok(Applied { cut })
@@ -960,6 +971,16 @@ mod tests {
             Verdict::Drop(DropCause::AclDeny)
         );
         assert_eq!(f.check(Direction::Inbound, &from_65, 1), Verdict::Pass);
+        // A dry run of an ACL that denies the flow's replies (outbound) lists it as cut: the
+        // ACL judges every packet, so the flow could not go on.
+        let mut closed = policy.clone();
+        if let Some(acl) = &mut closed.network_acl {
+            acl.rules.retain(|r| r.direction == Direction::Inbound);
+        }
+        let dry = f.would_cut(&closed, 2).expect("dry run");
+        assert_eq!(dry.cut.len(), 1);
+        assert_eq!(dry.cut[0].key.src, addr("10.1.0.65"));
+        assert!(f.would_cut(&policy, 2).expect("dry run").cut.is_empty());
     }
 
     #[test]

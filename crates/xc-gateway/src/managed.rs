@@ -181,6 +181,35 @@ fn credential_refused(e: &xc_client::ClientError) -> bool {
 }
 
 /// The control plane's document with this machine's settings, checked as a file would be.
+/// Which of the tracked flows a dry run's policy would cut.
+fn dry_run(
+    filter: &xc_filter::Filter,
+    d: &xc_types::gateway::DryRunRequest,
+) -> xc_types::gateway::DryRunAnswer {
+    let now = xc_dataplane::link::now_ms();
+    let cut = filter
+        .would_cut(&d.policy, now)
+        .map(|a| a.cut)
+        .unwrap_or_default();
+    xc_types::gateway::DryRunAnswer {
+        id: d.id.clone(),
+        total: cut.len() as u64,
+        flows: cut
+            .iter()
+            .take(xc_types::gateway::MAX_CUT_FLOWS)
+            .map(|f| xc_types::gateway::CutFlow {
+                protocol: f.key.protocol,
+                srcaddr: f.key.src,
+                dstaddr: f.key.dst,
+                srcport: f.key.src_port,
+                dstport: f.key.dst_port,
+                direction: f.origin,
+                idle_secs: now.saturating_sub(f.last_seen) / 1000,
+            })
+            .collect(),
+    }
+}
+
 fn to_config(resp: &ConfigResponse, admin: SocketAddr) -> Result<GatewayConfig, String> {
     let mut doc = resp.config.clone();
     doc.gateway.admin_listen = Some(admin.to_string());
@@ -403,6 +432,18 @@ pub async fn run(
                             let r = crate::probe::run(&t, &prefixes).await;
                             if let Err(e) = client.test_result(&r).await {
                                 tracing::warn!(error = %e, "cannot return a test result");
+                            }
+                        });
+                    }
+                    for d in &resp.dry_runs {
+                        let answer = match gw.lock() {
+                            Ok(g) => dry_run(&g.filter(), d),
+                            Err(_) => continue,
+                        };
+                        let client = client.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = client.dry_run_answer(&answer).await {
+                                tracing::warn!(error = %e, "cannot return a dry run's answer");
                             }
                         });
                     }

@@ -1284,6 +1284,52 @@ fn filters_from_the_cli_act_on_the_managed_link_without_disturbing_it() {
             },
             || lab.context(),
         );
+        // A dry run of revoking the rule that admits it: gcp's gateway lists the iperf3 flows
+        // it would cut, and nothing changes.
+        let dry = lab.ok(
+            &t.gcp,
+            &[
+                "security-group",
+                "revoke",
+                &group,
+                "--direction",
+                "inbound",
+                "--protocol",
+                "tcp",
+                "--port",
+                "5201",
+                "--cidr",
+                "10.0.0.0/16",
+                "--dry-run",
+            ],
+        );
+        let gateways = dry["dryRun"]["gateways"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            gateways.len() == 1
+                && gateways[0]["answered"] == true
+                && gateways[0]["flows"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|f| {
+                        f["dstport"] == 5201
+                            && f["dstaddr"] == "10.1.0.1"
+                            && f["direction"] == "inbound"
+                    }),
+            "the dry run lists the iperf3 flows: {dry}"
+        );
+        let still = lab.ok(&t.gcp, &["security-group", "get", &group]);
+        assert!(
+            still["rules"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|r| r["fromPort"] == 5201),
+            "a dry run changes nothing: {still}"
+        );
         lab.ok(
             &t.gcp,
             &[

@@ -8,9 +8,11 @@
 //! lists that exist, sizes), so a gateway is never handed a policy it would refuse.
 
 use super::connections::fmt_time;
+use super::dryrun::{self, Change};
 use super::{Caller, Service};
 use crate::{Result, ServiceError};
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use xc_filter::{AclVerdict, Compiled, Detail, Probe, RuleRef, SgVerdict};
 use xc_store::{Db, NetworkAclRow, PrefixListRow, SecurityGroupRow};
 use xc_types::api::events::EventType;
@@ -102,6 +104,10 @@ fn own_list(db: &Db<'_>, caller: &Caller, id: &PrefixListId) -> Result<PrefixLis
         .ok_or_else(|| ServiceError::not_found("prefix list", id))
 }
 
+fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The policy an attach point's gateways enforce: its groups (in the order they were attached),
 /// its ACL, and the prefix lists their rules name. None: it filters nothing.
 pub(crate) fn policy_of(db: &Db<'_>, ap: &AttachPointId) -> Result<Option<FilterPolicy>> {
@@ -185,6 +191,7 @@ fn group_view(g: SecurityGroupRow) -> SecurityGroup {
         rules: g.rules,
         created_at: fmt_time(g.created_at),
         updated_at: fmt_time(g.updated_at),
+        dry_run: None,
     }
 }
 
@@ -199,6 +206,7 @@ fn acl_view(a: NetworkAclRow) -> NetworkAcl {
         rules,
         created_at: fmt_time(a.created_at),
         updated_at: fmt_time(a.updated_at),
+        dry_run: None,
     }
 }
 
@@ -343,11 +351,12 @@ impl Service {
         caller: &Caller,
         id: &str,
         req: SecurityGroupRulesRequest,
+        mode: Change,
     ) -> Result<SecurityGroup> {
         caller.require_write()?;
         let id = parse_id(SecurityGroupId::parse, "id", id)?;
         let new = parse_new_rules(&req.rules)?;
-        self.change_group(caller, id, "rulesAuthorized", move |db, g| {
+        self.change_group(caller, id, "rulesAuthorized", mode, move |db, g| {
             for (i, r) in new.iter().enumerate() {
                 if let Some(old) = g.rules.iter().find(|o| o.same_match(r)) {
                     return Err(ServiceError::Conflict(format!(
@@ -377,12 +386,13 @@ impl Service {
         caller: &Caller,
         id: &str,
         req: SecurityGroupRulesRequest,
+        mode: Change,
     ) -> Result<SecurityGroup> {
         caller.require_write()?;
         let id = parse_id(SecurityGroupId::parse, "id", id)?;
         check_count(&req.rules)?;
         let specs = req.rules;
-        self.change_group(caller, id, "rulesRevoked", move |_, g| {
+        self.change_group(caller, id, "rulesRevoked", mode, move |_, g| {
             for (i, spec) in specs.iter().enumerate() {
                 let at = match &spec.rule_id {
                     Some(rid) => {
@@ -483,6 +493,7 @@ impl Service {
         caller: &Caller,
         id: SecurityGroupId,
         action: &'static str,
+        mode: Change,
         change: F,
     ) -> Result<SecurityGroup>
     where
@@ -490,6 +501,8 @@ impl Service {
     {
         let caller = caller.clone();
         let now = self.now();
+        let tried = Arc::new(Mutex::new(None));
+        let slot = tried.clone();
         let g = self
             .store
             .write(move |db| {
@@ -498,6 +511,11 @@ impl Service {
                 g.updated_at = now;
                 db.update_security_group_rules(&g.id, &g.rules, now)?;
                 check_policies(db, &g.attach_points)?;
+                if mode == Change::DryRun {
+                    let preview = dryrun::preview(db, &g.attach_points)?;
+                    *locked(&slot) = Some((g, preview));
+                    return Err(dryrun::roll_back());
+                }
                 note_change(
                     db,
                     &g.account_id,
@@ -508,7 +526,14 @@ impl Service {
                 )?;
                 Ok::<_, ServiceError>(g)
             })
-            .await?;
+            .await;
+        let tried = locked(&tried).take();
+        if let Some((g, preview)) = tried {
+            let mut view = group_view(g);
+            view.dry_run = Some(self.ask_gateways(preview).await);
+            return Ok(view);
+        }
+        let g = g?;
         self.config_changed();
         Ok(group_view(g))
     }
@@ -613,11 +638,12 @@ impl Service {
         caller: &Caller,
         id: &str,
         spec: RuleSpec,
+        mode: Change,
     ) -> Result<NetworkAcl> {
         caller.require_write()?;
         let id = parse_id(NetworkAclId::parse, "id", id)?;
         let rule = AclRule::try_from(spec).map_err(|e| rule_error("", e))?;
-        self.change_acl(caller, id, "ruleAdded", move |a| {
+        self.change_acl(caller, id, "ruleAdded", mode, move |a| {
             if a.rules
                 .iter()
                 .any(|r| (r.direction, r.number) == (rule.direction, rule.number))
@@ -645,7 +671,8 @@ impl Service {
         let direction =
             Direction::parse(&q.direction).map_err(|e| ServiceError::validation("direction", e))?;
         let number = q.rule_number;
-        self.change_acl(caller, id, "ruleRemoved", move |a| {
+        let mode = Change::from_query(q.dry_run);
+        self.change_acl(caller, id, "ruleRemoved", mode, move |a| {
             let before = a.rules.len();
             a.rules
                 .retain(|r| (r.direction, r.number) != (direction, number));
@@ -665,6 +692,7 @@ impl Service {
         caller: &Caller,
         id: NetworkAclId,
         action: &'static str,
+        mode: Change,
         change: F,
     ) -> Result<NetworkAcl>
     where
@@ -672,6 +700,8 @@ impl Service {
     {
         let caller = caller.clone();
         let now = self.now();
+        let tried = Arc::new(Mutex::new(None));
+        let slot = tried.clone();
         let a = self
             .store
             .write(move |db| {
@@ -680,6 +710,11 @@ impl Service {
                 a.updated_at = now;
                 db.update_network_acl_rules(&a.id, &a.rules, now)?;
                 check_policies(db, [&a.attach_point])?;
+                if mode == Change::DryRun {
+                    let preview = dryrun::preview(db, std::slice::from_ref(&a.attach_point))?;
+                    *locked(&slot) = Some((a, preview));
+                    return Err(dryrun::roll_back());
+                }
                 note_change(
                     db,
                     &a.account_id,
@@ -690,7 +725,14 @@ impl Service {
                 )?;
                 Ok::<_, ServiceError>(a)
             })
-            .await?;
+            .await;
+        let tried = locked(&tried).take();
+        if let Some((a, preview)) = tried {
+            let mut view = acl_view(a);
+            view.dry_run = Some(self.ask_gateways(preview).await);
+            return Ok(view);
+        }
+        let a = a?;
         self.config_changed();
         Ok(acl_view(a))
     }
@@ -1245,7 +1287,7 @@ mod service_tests {
                 ],
             };
             let e = s
-                .authorize_security_group(&f.owner, &gid, req)
+                .authorize_security_group(&f.owner, &gid, req, Change::Apply)
                 .await
                 .expect_err("a bad rule");
             assert_eq!(field_of(e), field);
@@ -1270,6 +1312,7 @@ mod service_tests {
                         "cidrIp": "10.1.0.0/16", "description": "ssh from b"
                     }))],
                 },
+                Change::Apply,
             )
             .await
             .expect("authorize");
@@ -1285,6 +1328,7 @@ mod service_tests {
                         "cidrIp": "10.1.0.0/16"
                     }))],
                 },
+                Change::Apply,
             )
             .await
             .expect_err("a duplicate");
@@ -1343,7 +1387,7 @@ mod service_tests {
             if let Some(p) = port {
                 r["fromPort"] = p.into();
             }
-            s.add_network_acl_rule(&f.owner, &aid, spec(r))
+            s.add_network_acl_rule(&f.owner, &aid, spec(r), Change::Apply)
                 .await
                 .expect("acl rule");
         }
@@ -1351,7 +1395,7 @@ mod service_tests {
             .add_network_acl_rule(
                 &f.owner,
                 &aid,
-                spec(serde_json::json!({"ruleNumber": 100, "ruleAction": "allow", "direction": "inbound", "ipProtocol": "udp", "cidrIp": "10.1.0.0/16"})),
+                spec(serde_json::json!({"ruleNumber": 100, "ruleAction": "allow", "direction": "inbound", "ipProtocol": "udp", "cidrIp": "10.1.0.0/16"})), Change::Apply,
             )
             .await
             .expect_err("number reused");
@@ -1378,6 +1422,7 @@ mod service_tests {
             RemoveAclRuleQuery {
                 direction: "inbound".into(),
                 rule_number: 100,
+                dry_run: None,
             },
         )
         .await
@@ -1422,7 +1467,7 @@ mod service_tests {
                 rules: vec![spec(serde_json::json!({
                     "direction": "inbound", "ipProtocol": "udp", "fromPort": 53, "prefixListId": plid
                 }))],
-            },
+            }, Change::Apply,
         )
         .await
         .expect("authorize with a list");
@@ -1456,7 +1501,7 @@ mod service_tests {
                 rules: vec![spec(serde_json::json!({
                     "direction": "inbound", "ipProtocol": "udp", "fromPort": 53, "prefixListId": plid
                 }))],
-            },
+            }, Change::Apply,
         )
         .await
         .expect("revoke");

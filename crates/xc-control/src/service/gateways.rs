@@ -24,11 +24,17 @@ use xc_types::gateway::{
 };
 use xc_types::*;
 
-/// Connectivity tests in flight: requests per gateway, and where each result goes.
+/// Connectivity tests and filter dry runs in flight: requests per gateway, and where each
+/// answer goes.
 #[derive(Debug, Default)]
 pub struct PendingTests {
     requests: std::collections::HashMap<String, Vec<TestRequest>>,
     waiting: std::collections::HashMap<String, tokio::sync::oneshot::Sender<TestResult>>,
+    pub(crate) dry_runs: std::collections::HashMap<String, Vec<xc_types::gateway::DryRunRequest>>,
+    pub(crate) dry_run_waiting: std::collections::HashMap<
+        String,
+        tokio::sync::oneshot::Sender<xc_types::gateway::DryRunAnswer>,
+    >,
 }
 
 /// How long a registration token can be used.

@@ -38,6 +38,10 @@ pub struct SecurityGroup {
     pub rules: Vec<SgRule>,
     pub created_at: String,
     pub updated_at: String,
+    /// With `?dryRun=true`: nothing was changed; the group above is as it would be, and these
+    /// are the tracked flows its gateways would cut.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<FilterDryRun>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -89,6 +93,41 @@ pub struct NetworkAcl {
     pub rules: Vec<AclRule>,
     pub created_at: String,
     pub updated_at: String,
+    /// With `?dryRun=true`: nothing was changed; the ACL above is as it would be, and these
+    /// are the tracked flows its gateways would cut.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<FilterDryRun>,
+}
+
+/// `?dryRun=true`: check the change and ask the gateways which of their tracked flows it would
+/// cut; change nothing.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DryRunQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
+}
+
+/// What a filter change would cut, gateway by gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FilterDryRun {
+    pub gateways: Vec<GatewayCuts>,
+}
+
+/// One gateway's tracked flows that a change would cut.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayCuts {
+    pub gateway_id: String,
+    pub gateway_name: String,
+    pub attach_point_id: AttachPointId,
+    /// Whether the gateway answered in time (if not, `flows` is empty: unknown, not none).
+    pub answered: bool,
+    /// At most [`crate::gateway::MAX_CUT_FLOWS`], in the order of their addresses and ports.
+    pub flows: Vec<crate::gateway::CutFlow>,
+    /// How many there are in all.
+    pub total: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -106,6 +145,9 @@ pub struct RemoveAclRuleQuery {
     pub direction: String,
     #[schemars(schema_with = "super::schema::rule_number")]
     pub rule_number: u16,
+    /// Check and report what would be cut; change nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
 }
 
 /// `POST /v1/prefix-lists`.

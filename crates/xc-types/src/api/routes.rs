@@ -250,10 +250,10 @@ endpoints! {
     DeleteSecurityGroup: Delete "/v1/security-groups/{id}", path: crate::SecurityGroupId => 200 Deleted, Sigv4;
     /// Adds rules to a security group (live on its attach points' gateways).
     AuthorizeSecurityGroupRules: Post "/v1/security-groups/{id}/authorize", path: crate::SecurityGroupId,
-        body: filters::SecurityGroupRulesRequest => 200 filters::SecurityGroup, Sigv4;
+        query: filters::DryRunQuery, body: filters::SecurityGroupRulesRequest => 200 filters::SecurityGroup, Sigv4;
     /// Removes rules from a security group, by id or by what they match.
     RevokeSecurityGroupRules: Post "/v1/security-groups/{id}/revoke", path: crate::SecurityGroupId,
-        body: filters::SecurityGroupRulesRequest => 200 filters::SecurityGroup, Sigv4;
+        query: filters::DryRunQuery, body: filters::SecurityGroupRulesRequest => 200 filters::SecurityGroup, Sigv4;
     /// Attaches a security group to another attach point of the account.
     AttachSecurityGroup: Post "/v1/security-groups/{id}/attach", path: crate::SecurityGroupId,
         body: filters::AttachmentRequest => 200 filters::SecurityGroup, Sigv4;
@@ -271,7 +271,7 @@ endpoints! {
     DeleteNetworkAcl: Delete "/v1/network-acls/{id}", path: crate::NetworkAclId => 200 Deleted, Sigv4;
     /// Adds a numbered rule to a network ACL.
     AddNetworkAclRule: Post "/v1/network-acls/{id}/rules", path: crate::NetworkAclId,
-        body: crate::filter::RuleSpec => 200 filters::NetworkAcl, Sigv4;
+        query: filters::DryRunQuery, body: crate::filter::RuleSpec => 200 filters::NetworkAcl, Sigv4;
     /// Removes a network ACL's rule, by direction and number.
     RemoveNetworkAclRule: Delete "/v1/network-acls/{id}/rules", path: crate::NetworkAclId,
         query: filters::RemoveAclRuleQuery => 200 filters::NetworkAcl, Sigv4;
@@ -384,6 +384,8 @@ endpoints! {
     ReportGatewayStatus: Post "/v1/gateway/status", body: ReportRequest => 200 ReportAck, Gateway;
     /// Gateway API: the result of a connectivity test the gateway was asked to run.
     ReportTestResult: Post "/v1/gateway/tests", body: TestResult => 200 Ack, Gateway;
+    /// Gateway API: the answer to a filter dry run the gateway was asked.
+    ReportDryRun: Post "/v1/gateway/dry-runs", body: crate::gateway::DryRunAnswer => 200 Ack, Gateway;
 }
 
 #[cfg(test)]

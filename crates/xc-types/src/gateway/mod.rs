@@ -61,6 +61,46 @@ pub struct ConfigResponse {
     /// Connectivity tests to run now (not part of the configuration or its index).
     #[serde(default)]
     pub tests: Vec<TestRequest>,
+    /// Filter dry runs to answer now.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dry_runs: Vec<DryRunRequest>,
+}
+
+/// A filter change the control plane asks an attach point's gateway about: which of its tracked
+/// flows `policy` would cut.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DryRunRequest {
+    pub id: String,
+    pub policy: crate::filter::FilterPolicy,
+}
+
+/// Most cut flows a gateway lists in a dry run's answer.
+pub const MAX_CUT_FLOWS: usize = 1_000;
+
+/// A gateway's answer to a dry run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DryRunAnswer {
+    pub id: String,
+    /// At most [`MAX_CUT_FLOWS`], in the order of their addresses and ports.
+    pub flows: Vec<CutFlow>,
+    pub total: u64,
+}
+
+/// A tracked flow, as its first packet went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CutFlow {
+    pub protocol: u8,
+    pub srcaddr: std::net::IpAddr,
+    pub dstaddr: std::net::IpAddr,
+    pub srcport: u16,
+    pub dstport: u16,
+    /// Which way its first packet crossed the edge.
+    pub direction: crate::filter::Direction,
+    /// Seconds since its last packet.
+    pub idle_secs: u64,
 }
 
 /// `GET /v1/gateway/config` query string.

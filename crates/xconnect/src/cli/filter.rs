@@ -106,10 +106,19 @@ pub enum SecurityGroupVerb {
         peer: PeerArg,
         #[arg(long)]
         description: Option<String>,
+        /// Change nothing: show the group as it would be and the tracked flows its gateways
+        /// would cut.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Remove a rule: the one matching these options, or `--rule-id`.
     Revoke {
         group: String,
+        /// Change nothing: show the group as it would be and the tracked flows its gateways
+        /// would cut.
+        #[arg(long)]
+        dry_run: bool,
+
         /// The rule's id (sgr-...), in place of what it matches.
         #[arg(long, conflicts_with_all = ["direction", "protocol", "cidr", "prefix_list"])]
         rule_id: Option<String>,
@@ -171,7 +180,49 @@ fn print_group(out: Format, g: &SecurityGroup) -> anyhow::Result<()> {
         "peer" => |r| json!(peer_text(&RuleSpec::from(r.clone()))),
     ];
     println!();
-    print_list(out, &g.rules, &g.rules, cols)
+    print_list(out, &g.rules, &g.rules, cols)?;
+    print_dry_run(out, g.dry_run.as_ref())
+}
+
+/// `?dryRun=true` when asked.
+fn dry(dry_run: bool) -> DryRunQuery {
+    DryRunQuery {
+        dry_run: dry_run.then_some(true),
+    }
+}
+
+/// What a dry run found, gateway by gateway.
+fn print_dry_run(out: Format, d: Option<&FilterDryRun>) -> anyhow::Result<()> {
+    let Some(d) = d else { return Ok(()) };
+    println!("\nDRY RUN: nothing was changed. The tracked flows this change would cut:");
+    for g in &d.gateways {
+        if !g.answered {
+            println!(
+                "\n{} ({}): did not answer; its flows are unknown",
+                g.gateway_name, g.gateway_id
+            );
+            continue;
+        }
+        println!(
+            "\n{} ({}): {} flow(s)",
+            g.gateway_name, g.gateway_id, g.total
+        );
+        if g.flows.is_empty() {
+            continue;
+        }
+        let cols = columns![xc_types::gateway::CutFlow;
+            "direction" => |f| json!(f.direction.as_str()),
+            "protocol" => |f| json!(f.protocol),
+            "src" => |f| json!(format!("{}:{}", f.srcaddr, f.srcport)),
+            "dst" => |f| json!(format!("{}:{}", f.dstaddr, f.dstport)),
+            "idle" => |f| json!(format!("{}s", f.idle_secs)),
+        ];
+        print_list(out, &g.flows, &g.flows, cols)?;
+        if g.total > g.flows.len() as u64 {
+            println!("... and {} more", g.total - g.flows.len() as u64);
+        }
+    }
+    Ok(())
 }
 
 fn ports_text(s: &RuleSpec) -> String {
@@ -218,6 +269,7 @@ pub async fn run_security_group(
             rule,
             peer,
             description,
+            dry_run,
         } => {
             let mut spec = rule.spec();
             spec.description = description;
@@ -227,12 +279,13 @@ pub async fn run_security_group(
             spec.prefix_list_id = peer.prefix_list;
             let req = SecurityGroupRulesRequest { rules: vec![spec] };
             let g = c
-                .send::<r::AuthorizeSecurityGroupRules>(&[&group], None, Some(&req))
+                .send::<r::AuthorizeSecurityGroupRules>(&[&group], Some(&dry(dry_run)), Some(&req))
                 .await?;
             print_group(out, &g)
         }
         SecurityGroupVerb::Revoke {
             group,
+            dry_run,
             rule_id,
             direction,
             protocol,
@@ -267,7 +320,7 @@ pub async fn run_security_group(
             };
             let req = SecurityGroupRulesRequest { rules: vec![spec] };
             let g = c
-                .send::<r::RevokeSecurityGroupRules>(&[&group], None, Some(&req))
+                .send::<r::RevokeSecurityGroupRules>(&[&group], Some(&dry(dry_run)), Some(&req))
                 .await?;
             print_group(out, &g)
         }
@@ -342,6 +395,10 @@ pub enum NetworkAclVerb {
         cidr: String,
         #[arg(long)]
         description: Option<String>,
+        /// Change nothing: show the ACL as it would be and the tracked flows its gateways
+        /// would cut.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Remove a rule by direction and number.
     RemoveRule {
@@ -351,6 +408,10 @@ pub enum NetworkAclVerb {
         /// inbound or outbound.
         #[arg(long)]
         direction: String,
+        /// Change nothing: show the ACL as it would be and the tracked flows its gateways
+        /// would cut.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Your network ACLs.
     List,
@@ -379,7 +440,7 @@ fn print_acl(out: Format, a: &NetworkAcl) -> anyhow::Result<()> {
     println!();
     print_list(out, &a.rules, &a.rules, cols)?;
     println!("*  (every other packet)  deny");
-    Ok(())
+    print_dry_run(out, a.dry_run.as_ref())
 }
 
 pub async fn run_network_acl(c: &Client, out: Format, verb: NetworkAclVerb) -> anyhow::Result<()> {
@@ -399,6 +460,7 @@ pub async fn run_network_acl(c: &Client, out: Format, verb: NetworkAclVerb) -> a
             action,
             cidr,
             description,
+            dry_run,
         } => {
             let mut spec = rule.spec();
             spec.rule_number = Some(number);
@@ -406,7 +468,7 @@ pub async fn run_network_acl(c: &Client, out: Format, verb: NetworkAclVerb) -> a
             spec.description = description;
             set_cidr(&mut spec, cidr);
             let a = c
-                .send::<r::AddNetworkAclRule>(&[&acl], None, Some(&spec))
+                .send::<r::AddNetworkAclRule>(&[&acl], Some(&dry(dry_run)), Some(&spec))
                 .await?;
             print_acl(out, &a)
         }
@@ -414,10 +476,12 @@ pub async fn run_network_acl(c: &Client, out: Format, verb: NetworkAclVerb) -> a
             acl,
             number,
             direction,
+            dry_run,
         } => {
             let q = RemoveAclRuleQuery {
                 direction,
                 rule_number: number,
+                dry_run: dry_run.then_some(true),
             };
             let a = c
                 .send::<r::RemoveNetworkAclRule>(&[&acl], Some(&q), None)
