@@ -4,7 +4,8 @@
 # the link's ends (10.0.0.1 in a, 10.1.0.1 in b), first with no filters, then with b enforcing
 # 1,000 rules (a mix of security group and network ACL rules, generated below) and a connection
 # table of 100,000 flows (b's own UDP flows to a, opened again just before each measurement: they
-# live 30 s unanswered). Prints a markdown table, and appends it to
+# live 30 s unanswered), then the same with b's flow log on (every flow, 60 s windows, written to
+# a file). Prints a markdown table, and appends it to
 # bench/RESULTS.md with --record. Needs root. Everything it creates is removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -108,7 +109,7 @@ flows() {
 }
 
 declare -A T1 T4 R F0 F1
-# link NAME FILTERS(0|1)
+# link NAME FILTERS (0: none, 1: the 1,000 rules, 2: the rules and a flow log)
 link() {
   for s in a b; do
     if [ $s = a ]; then L=10.200.0.1; Rm=10.200.0.2; AD=169.254.0.0/31; NS=$A; else L=10.200.0.2; Rm=10.200.0.1; AD=169.254.0.1/31; NS=$B; fi
@@ -116,6 +117,7 @@ link() {
 [gateway]
 name = "bench-$s"
 admin_listen = "127.0.0.1:7801"
+flow_log_file = "$work/flow-log-$s.txt"
 [[link]]
 name = "l1"
 underlay_local = "$L:4789"
@@ -125,7 +127,10 @@ ckn = "00112233445566778899aabbccddeeff"
 cak = "000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f"
 address = "$AD"
 CFG
-    if [ $s = b ] && [ "$2" = 1 ]; then cat "$work/filters.toml" >> "$work/gw-$s.toml"; fi
+    if [ $s = b ] && [ "$2" != 0 ]; then cat "$work/filters.toml" >> "$work/gw-$s.toml"; fi
+    if [ $s = b ] && [ "$2" = 2 ]; then
+      printf '[filters.flowLogs.l1]\naccountId = "111122223333"\ninterfaceId = "l1"\n' >> "$work/gw-$s.toml"
+    fi
     XCONNECT_LOG=warn ip netns exec $NS "$X" gateway run --config "$work/gw-$s.toml" >"$work/gw-$s.log" 2>&1 &
   done
   for _ in $(seq 100); do
@@ -137,7 +142,7 @@ CFG
   # 100,000 flows of b's own (UDP from two source ports to 50,000 ports of a), opened again before
   # each measurement: unanswered, they live 30 s.
   fill() {
-    [ "$2" = 1 ] || return 0
+    [ "$2" != 0 ] || return 0
     ip netns exec $B python3 - <<'PY'
 import socket, time
 for sport in (40001, 40002):
@@ -161,15 +166,16 @@ PY
 }
 link plain 0
 link filtered 1
+link logged 2
 
 table=$(python3 <<PY
-t1={"plain":${T1[plain]},"filtered":${T1[filtered]}}
-t4={"plain":${T4[plain]},"filtered":${T4[filtered]}}
-r={"plain":${R[plain]},"filtered":${R[filtered]}}
-f={"plain":"${F0[plain]}","filtered":"${F0[filtered]} -> ${F1[filtered]}"}
+t1={"plain":${T1[plain]},"filtered":${T1[filtered]},"logged":${T1[logged]}}
+t4={"plain":${T4[plain]},"filtered":${T4[filtered]},"logged":${T4[logged]}}
+r={"plain":${R[plain]},"filtered":${R[filtered]},"logged":${R[logged]}}
+f={"plain":"${F0[plain]}","filtered":"${F0[filtered]} -> ${F1[filtered]}","logged":"${F0[logged]} -> ${F1[logged]}"}
 print("| link | flows in b's table (before -> after) | TCP 1 stream Gbit/s | TCP 4 streams Gbit/s | median RTT us | 1 stream vs no filters | 4 streams vs no filters |")
 print("|---|---:|---:|---:|---:|---:|---:|")
-for name,k in (("no filters","plain"),("1,000 rules, 100,000 flows","filtered")):
+for name,k in (("no filters","plain"),("1,000 rules, 100,000 flows","filtered"),("the same, flow log on","logged")):
     print(f"| {name} | {f[k]} | {t1[k]:.2f} | {t4[k]:.2f} | {r[k]:.0f} | {t1[k]/t1['plain']:.0%} | {t4[k]/t4['plain']:.0%} |")
 PY
 )

@@ -103,6 +103,31 @@ impl Lab {
         )
     }
 
+    /// `security-group authorize GROUP --direction inbound --protocol P [--port N] --cidr C`.
+    fn allow_in(
+        &self,
+        who: &Creds,
+        group: &str,
+        protocol: &str,
+        port: Option<&str>,
+        cidr: &str,
+    ) -> Value {
+        let mut args = vec![
+            "security-group",
+            "authorize",
+            group,
+            "--direction",
+            "inbound",
+            "--protocol",
+            protocol,
+        ];
+        if let Some(p) = port {
+            args.extend(["--port", p]);
+        }
+        args.extend(["--cidr", cidr]);
+        self.ok(who, &args)
+    }
+
     fn ok(&self, who: &Creds, args: &[&str]) -> Value {
         self.cli(who, args)
             .unwrap_or_else(|e| panic!("xconnect {args:?}: {e}\n{}", self.context()))
@@ -1096,20 +1121,7 @@ fn filters_from_the_cli_act_on_the_managed_link_without_disturbing_it() {
         || lab.context(),
     );
 
-    let g = lab.ok(
-        &t.gcp,
-        &[
-            "security-group",
-            "authorize",
-            &group,
-            "--direction",
-            "inbound",
-            "--protocol",
-            "icmp",
-            "--cidr",
-            "10.0.0.0/16",
-        ],
-    );
+    let g = lab.allow_in(&t.gcp, &group, "icmp", None, "10.0.0.0/16");
     let rule = g["rules"][2]["ruleId"]
         .as_str()
         .expect("rule id")
@@ -1117,22 +1129,7 @@ fn filters_from_the_cli_act_on_the_managed_link_without_disturbing_it() {
 
     // ssh is let in, telnet is not: the refused connection attempt is in gcp's flow log as a
     // REJECT with its 5-tuple, in the controller and in the gateway's file.
-    lab.ok(
-        &t.gcp,
-        &[
-            "security-group",
-            "authorize",
-            &group,
-            "--direction",
-            "inbound",
-            "--protocol",
-            "tcp",
-            "--port",
-            "22",
-            "--cidr",
-            "10.0.0.0/16",
-        ],
-    );
+    lab.allow_in(&t.gcp, &group, "tcp", Some("22"), "10.0.0.0/16");
     let connect = |port: u16| {
         lab.pair.exec(
             AWS,
@@ -1229,22 +1226,7 @@ fn filters_from_the_cli_act_on_the_managed_link_without_disturbing_it() {
     assert_eq!(check["sides"][1]["ruleId"], json!(rule), "{check}");
 
     // Live changes while an allowed TCP flow runs: the flow is not reset.
-    lab.ok(
-        &t.gcp,
-        &[
-            "security-group",
-            "authorize",
-            &group,
-            "--direction",
-            "inbound",
-            "--protocol",
-            "tcp",
-            "--port",
-            "5201",
-            "--cidr",
-            "10.0.0.0/16",
-        ],
-    );
+    lab.allow_in(&t.gcp, &group, "tcp", Some("5201"), "10.0.0.0/16");
     let _server = lab.pair.spawn(
         GCP,
         "iperf3-server",
@@ -1330,22 +1312,7 @@ fn filters_from_the_cli_act_on_the_managed_link_without_disturbing_it() {
                 .any(|r| r["fromPort"] == 5201),
             "a dry run changes nothing: {still}"
         );
-        lab.ok(
-            &t.gcp,
-            &[
-                "security-group",
-                "authorize",
-                &group,
-                "--direction",
-                "inbound",
-                "--protocol",
-                "udp",
-                "--port",
-                "53",
-                "--cidr",
-                "10.0.0.0/16",
-            ],
-        );
+        lab.allow_in(&t.gcp, &group, "udp", Some("53"), "10.0.0.0/16");
         lab.ok(
             &t.gcp,
             &["security-group", "revoke", &group, "--rule-id", &rule],

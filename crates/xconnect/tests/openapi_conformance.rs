@@ -82,6 +82,10 @@ async fn the_openapi_document_describes_what_the_server_does() {
         .args([
             "--checks",
             "all",
+            // A deleted connection stays describable with state `deleted`, as AWS's do; the
+            // check wants a 404.
+            "--exclude-checks",
+            "use_after_free",
             "--max-examples",
             "30",
             "--seed",
