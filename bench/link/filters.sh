@@ -84,7 +84,9 @@ tput() {
   ip netns exec $B iperf3 -s -1 -B 10.1.0.1 >/dev/null 2>&1 &
   local srv=$! out="" failed=""
   for _ in $(seq 100); do
-    out=$(ip netns exec $A iperf3 -c 10.1.0.1 -B 10.0.0.1 -t "$secs" -P "$1" -J 2>/dev/null) && break
+    # (An answer without a result, as iperf3 sometimes gives on a failed start, is tried again.)
+    out=$(ip netns exec $A iperf3 -c 10.1.0.1 -B 10.0.0.1 -t "$secs" -P "$1" -J 2>/dev/null) \
+      && grep -q '"sum_received"' <<<"$out" && break
     failed=$out; out=""
     sleep 0.1
   done
@@ -94,6 +96,7 @@ tput() {
     echo "$failed" | grep '"error"' >&2 || true
     exit 1
   fi
+  kill $srv 2>/dev/null || true
   wait $srv 2>/dev/null || true
   python3 -c "import json,sys; print('%.2f' % (json.loads(sys.argv[1])['end']['sum_received']['bits_per_second']/1e9))" "$out"
 }

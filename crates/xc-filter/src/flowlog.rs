@@ -43,6 +43,9 @@ pub(crate) struct Window {
     pub(crate) spec: Arc<FlowLogSpec>,
     opened: Option<u64>,
     flows: HashMap<Key, Tally>,
+    /// The flow of the last packet, counted here until another flow's packet comes: a burst of
+    /// one flow (the usual case) costs no hash lookup per packet.
+    hot: Option<(Key, Tally)>,
     /// Flows not kept for want of room: their first and last packet.
     skipped: Option<(u64, u64)>,
 }
@@ -70,6 +73,7 @@ impl Window {
             spec,
             opened: None,
             flows: HashMap::new(),
+            hot: None,
             skipped: None,
         }
     }
@@ -93,23 +97,42 @@ impl Window {
             action,
         };
         let len = h.len as u64;
-        if let Some(t) = self.flows.get_mut(&key) {
+        if let Some((k, t)) = &mut self.hot
+            && *k == key
+        {
             t.packets += 1;
             t.bytes += len;
             t.last = now;
+            return;
+        }
+        self.cool();
+        self.hot = Some((
+            key,
+            Tally {
+                packets: 1,
+                bytes: len,
+                first: now,
+                last: now,
+            },
+        ));
+    }
+
+    /// Adds the hot flow's count to the window's.
+    fn cool(&mut self) {
+        let Some((key, hot)) = self.hot.take() else {
+            return;
+        };
+        if let Some(t) = self.flows.get_mut(&key) {
+            t.packets += hot.packets;
+            t.bytes += hot.bytes;
+            t.first = t.first.min(hot.first);
+            t.last = t.last.max(hot.last);
         } else if self.flows.len() < MAX_FLOWS_PER_WINDOW {
-            self.flows.insert(
-                key,
-                Tally {
-                    packets: 1,
-                    bytes: len,
-                    first: now,
-                    last: now,
-                },
-            );
+            self.flows.insert(key, hot);
         } else {
-            let s = self.skipped.get_or_insert((now, now));
-            s.1 = now;
+            let s = self.skipped.get_or_insert((hot.first, hot.last));
+            s.0 = s.0.min(hot.first);
+            s.1 = s.1.max(hot.last);
         }
     }
 
@@ -122,6 +145,7 @@ impl Window {
     /// Closes the window: its records, with times on the Unix clock (`to_unix_ms` is what to
     /// add to the link threads' clock).
     pub(crate) fn close(&mut self, to_unix_ms: i64) -> Vec<FlowLogRecord> {
+        self.cool();
         self.opened = None;
         let secs = |ms: u64| (ms as i64).saturating_add(to_unix_ms).div_euclid(1_000);
         let spec = &self.spec;
@@ -259,6 +283,30 @@ mod tests {
         );
         assert!(!w.due(100_000), "an empty window is never due");
         assert!(w.close(0).is_empty());
+    }
+
+    #[test]
+    fn interleaved_flows_add_up() {
+        let mut w = Window::new(spec(1));
+        let a = headers("10.0.0.1", "10.1.0.1", 40000, 22, 0);
+        let b = headers("10.0.0.1", "10.1.0.1", 40001, 22, 0);
+        for (h, t) in [
+            (&a, 1_000),
+            (&b, 2_000),
+            (&a, 3_000),
+            (&a, 4_000),
+            (&b, 5_000),
+        ] {
+            w.record(h, FlowAction::Accept, t);
+        }
+        let r = w.close(0);
+        let count = |port: u16| {
+            r.iter()
+                .find(|x| x.srcport == Some(port))
+                .map(|x| (x.packets, x.start, x.end))
+        };
+        assert_eq!(count(40000), Some((Some(3), 1, 4)));
+        assert_eq!(count(40001), Some((Some(2), 2, 5)));
     }
 
     #[test]
