@@ -18,8 +18,8 @@ use xc_filter::sync::{SyncedFlow, decode, encode};
 const QUEUE: usize = 65_536;
 /// Most flows sent in one go (several messages).
 const BATCH: usize = 1_024;
-/// How often the threads look at their stop flag.
-const POLL: Duration = Duration::from_millis(500);
+/// How often the threads look at their stop flag (a gateway that stops waits this long at most).
+const POLL: Duration = Duration::from_millis(100);
 
 type Settings = Arc<RwLock<Option<FlowSync>>>;
 
