@@ -633,9 +633,21 @@ async fn check_attach_point(State(s): State<AppState>, Id(id): Id, a: Authed) ->
     reply::<r::CheckAttachPoint>(&s.service.check_attach_point(&a.caller, &id, req).await?)
 }
 
-async fn create_security_group(State(s): State<AppState>, a: Authed) -> R {
+async fn create_security_group(
+    State(s): State<AppState>,
+    Q(q): Q<filters::DryRunQuery>,
+    a: Authed,
+) -> R {
     let req = a.body::<r::CreateSecurityGroup>()?;
-    reply::<r::CreateSecurityGroup>(&s.service.create_security_group(&a.caller, req).await?)
+    let mode = xc_control::Change::from_query(q.dry_run);
+    let g = s
+        .service
+        .create_security_group(&a.caller, req, mode)
+        .await?;
+    if g.dry_run.is_some() {
+        return Ok(Reply::json(200, &g));
+    }
+    reply::<r::CreateSecurityGroup>(&g)
 }
 
 async fn list_security_groups(State(s): State<AppState>, a: Authed) -> R {
@@ -646,9 +658,18 @@ async fn get_security_group(State(s): State<AppState>, Id(id): Id, a: Authed) ->
     reply::<r::GetSecurityGroup>(&s.service.get_security_group(&a.caller, &id).await?)
 }
 
-async fn delete_security_group(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
-    let id = s.service.delete_security_group(&a.caller, &id).await?;
-    reply::<r::DeleteSecurityGroup>(&Deleted { id, deleted: true })
+async fn delete_security_group(
+    State(s): State<AppState>,
+    Id(id): Id,
+    Q(q): Q<filters::DryRunQuery>,
+    a: Authed,
+) -> R {
+    let mode = xc_control::Change::from_query(q.dry_run);
+    reply::<r::DeleteSecurityGroup>(
+        &s.service
+            .delete_security_group(&a.caller, &id, mode)
+            .await?,
+    )
 }
 
 async fn authorize_security_group(
@@ -681,19 +702,48 @@ async fn revoke_security_group(
     )
 }
 
-async fn attach_security_group(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
+async fn attach_security_group(
+    State(s): State<AppState>,
+    Id(id): Id,
+    Q(q): Q<filters::DryRunQuery>,
+    a: Authed,
+) -> R {
     let req = a.body::<r::AttachSecurityGroup>()?;
-    reply::<r::AttachSecurityGroup>(&s.service.attach_security_group(&a.caller, &id, req).await?)
+    let mode = xc_control::Change::from_query(q.dry_run);
+    reply::<r::AttachSecurityGroup>(
+        &s.service
+            .attach_security_group(&a.caller, &id, req, mode)
+            .await?,
+    )
 }
 
-async fn detach_security_group(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
+async fn detach_security_group(
+    State(s): State<AppState>,
+    Id(id): Id,
+    Q(q): Q<filters::DryRunQuery>,
+    a: Authed,
+) -> R {
     let req = a.body::<r::DetachSecurityGroup>()?;
-    reply::<r::DetachSecurityGroup>(&s.service.detach_security_group(&a.caller, &id, req).await?)
+    let mode = xc_control::Change::from_query(q.dry_run);
+    reply::<r::DetachSecurityGroup>(
+        &s.service
+            .detach_security_group(&a.caller, &id, req, mode)
+            .await?,
+    )
 }
 
-async fn create_network_acl(State(s): State<AppState>, a: Authed) -> R {
+async fn create_network_acl(
+    State(s): State<AppState>,
+    Q(q): Q<filters::DryRunQuery>,
+    a: Authed,
+) -> R {
     let req = a.body::<r::CreateNetworkAcl>()?;
-    reply::<r::CreateNetworkAcl>(&s.service.create_network_acl(&a.caller, req).await?)
+    let mode = xc_control::Change::from_query(q.dry_run);
+    let acl = s.service.create_network_acl(&a.caller, req, mode).await?;
+    if acl.dry_run.is_some() {
+        return Ok(Reply::json(200, &acl));
+    }
+    reply::<r::CreateNetworkAcl>(&acl)
 }
 
 async fn list_network_acls(State(s): State<AppState>, a: Authed) -> R {
@@ -704,9 +754,14 @@ async fn get_network_acl(State(s): State<AppState>, Id(id): Id, a: Authed) -> R 
     reply::<r::GetNetworkAcl>(&s.service.get_network_acl(&a.caller, &id).await?)
 }
 
-async fn delete_network_acl(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
-    let id = s.service.delete_network_acl(&a.caller, &id).await?;
-    reply::<r::DeleteNetworkAcl>(&Deleted { id, deleted: true })
+async fn delete_network_acl(
+    State(s): State<AppState>,
+    Id(id): Id,
+    Q(q): Q<filters::DryRunQuery>,
+    a: Authed,
+) -> R {
+    let mode = xc_control::Change::from_query(q.dry_run);
+    reply::<r::DeleteNetworkAcl>(&s.service.delete_network_acl(&a.caller, &id, mode).await?)
 }
 
 async fn add_network_acl_rule(
@@ -746,9 +801,19 @@ async fn get_prefix_list(State(s): State<AppState>, Id(id): Id, a: Authed) -> R 
     reply::<r::GetPrefixList>(&s.service.get_prefix_list(&a.caller, &id).await?)
 }
 
-async fn update_prefix_list(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {
+async fn update_prefix_list(
+    State(s): State<AppState>,
+    Id(id): Id,
+    Q(q): Q<filters::DryRunQuery>,
+    a: Authed,
+) -> R {
     let req = a.body::<r::UpdatePrefixList>()?;
-    reply::<r::UpdatePrefixList>(&s.service.update_prefix_list(&a.caller, &id, req).await?)
+    let mode = xc_control::Change::from_query(q.dry_run);
+    reply::<r::UpdatePrefixList>(
+        &s.service
+            .update_prefix_list(&a.caller, &id, req, mode)
+            .await?,
+    )
 }
 
 async fn delete_prefix_list(State(s): State<AppState>, Id(id): Id, a: Authed) -> R {

@@ -132,6 +132,15 @@ impl Flow {
     }
 }
 
+/// What [`Conntrack::insert`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    /// The flow is tracked from now.
+    New,
+    /// It was tracked already (and is left as it was).
+    Tracked,
+}
+
 /// The table is full: a new flow is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Full;
@@ -226,14 +235,14 @@ impl Conntrack {
         tcp_flags: u8,
         len: usize,
         now: u64,
-    ) -> Result<(), Full> {
+    ) -> Result<Inserted, Full> {
         let (canonical, _) = key.canonical();
         let mut shard = lock(self.shard(&canonical));
         if let Some(old) = shard.get(&canonical)
             && old.expires(&self.timeouts) > now
         {
-            // Another link thread tracked it meanwhile.
-            return Ok(());
+            // Another link thread (or the other gateway) tracked it meanwhile.
+            return Ok(Inserted::Tracked);
         }
         if shard.remove(&canonical).is_some() {
             self.count.fetch_sub(1, Ordering::Relaxed);
@@ -265,7 +274,7 @@ impl Conntrack {
             },
         );
         self.count.fetch_add(1, Ordering::Relaxed);
-        Ok(())
+        Ok(Inserted::New)
     }
 
     fn sweep_shard(&self, shard: &mut Shard, now: u64) {

@@ -15,7 +15,7 @@
 //! flows that stay allowed keep going untouched.
 
 use crate::classify::{AclVerdict, Compiled, Detail, Probe, RuleRef, SgVerdict};
-use crate::conntrack::{Conntrack, Flow, FlowKey, Full, Timeouts};
+use crate::conntrack::{Conntrack, Flow, FlowKey, Full, Inserted, Timeouts};
 use crate::flowlog;
 use crate::parse::{self, Fragment, Frame, Headers, Transport};
 use crate::sync::SyncedFlow;
@@ -82,10 +82,13 @@ pub struct Limits {
     pub timeouts: Timeouts,
 }
 
+/// Most flows a connection table holds unless told otherwise.
+pub const DEFAULT_FLOWS: usize = 262_144;
+
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            flows: 262_144,
+            flows: DEFAULT_FLOWS,
             fragments: 4_096,
             timeouts: Timeouts::default(),
         }
@@ -263,11 +266,7 @@ impl Filter {
             } else {
                 0
             };
-            if self
-                .table
-                .insert(f.key, f.origin, rule, flags, 0, now)
-                .is_ok()
-            {
+            if self.table.insert(f.key, f.origin, rule, flags, 0, now) == Ok(Inserted::New) {
                 taken += 1;
             }
         }
@@ -327,19 +326,18 @@ impl Filter {
     /// (the ACL judges every packet, so a flow it denies is cut as surely).
     pub fn would_cut(&self, policy: &FilterPolicy, now: u64) -> Result<Applied, RuleError> {
         let compiled = Compiled::new(policy)?;
-        let acl_denies = |key: &FlowKey, direction: Direction| {
-            !compiled
-                .network_acl(direction, &first_packet(key, direction))
-                .allows()
+        let acl_denies = |direction: Direction, packet: &Probe| {
+            !compiled.network_acl(direction, packet).allows()
         };
         let mut cut: Vec<Flow> = self
             .table
             .flows(now)
             .into_iter()
             .filter(|f| {
+                let back = f.origin.reverse();
                 !still_admitted(&compiled, f)
-                    || acl_denies(&f.key, f.origin)
-                    || acl_denies(&f.key.reverse(), f.origin.reverse())
+                    || acl_denies(f.origin, &first_packet(&f.key, f.origin))
+                    || acl_denies(back, &reply_packet(&f.key.reverse(), back))
             })
             .collect();
         cut.sort_by_key(|f| f.key);
@@ -472,7 +470,8 @@ impl Filter {
                         .table
                         .insert(key, direction, rule, tcp_flags, h.len, now)
                     {
-                        Ok(()) => self.share(key, direction),
+                        Ok(Inserted::New) => self.share(key, direction),
+                        Ok(Inserted::Tracked) => {}
                         Err(Full) => return Verdict::Drop(DropCause::TableFull),
                     }
                 }
@@ -577,14 +576,25 @@ fn admitting_rule(compiled: &Compiled, key: &FlowKey, origin: Direction) -> Opti
 
 /// What the rules see of a flow's first packet (an ICMP flow's: an echo request).
 fn first_packet(k: &FlowKey, origin: Direction) -> Probe {
-    let peer = match origin {
+    flow_packet(k, origin, false)
+}
+
+/// What the rules see of a reply, `k` being the reply's own key (an ICMP flow's: an echo reply).
+fn reply_packet(k: &FlowKey, direction: Direction) -> Probe {
+    flow_packet(k, direction, true)
+}
+
+fn flow_packet(k: &FlowKey, direction: Direction, reply: bool) -> Probe {
+    let peer = match direction {
         Direction::Inbound => k.src,
         Direction::Outbound => k.dst,
     };
-    let detail = match k.protocol {
-        6 | 17 => Detail::Port(k.dst_port),
-        1 => Detail::Icmp(8, 0),
-        58 => Detail::Icmp(128, 0),
+    let detail = match (k.protocol, reply) {
+        (6 | 17, _) => Detail::Port(k.dst_port),
+        (1, false) => Detail::Icmp(8, 0),
+        (1, true) => Detail::Icmp(0, 0),
+        (58, false) => Detail::Icmp(128, 0),
+        (58, true) => Detail::Icmp(129, 0),
         _ => Detail::None,
     };
     Probe {
@@ -654,9 +664,10 @@ impl View {
         let spec = self
             .link
             .as_ref()
-            .and_then(|l| self.current.policy.flow_logs.get(l))
-            .cloned();
-        if self.log.as_ref().map(|w| w.spec.as_ref()) != spec.as_ref() {
+            .and_then(|l| self.current.policy.flow_logs.get(l));
+        if self.log.as_ref().map(|w| w.spec.as_ref()) != spec {
+            // (Cloned only when it changed: most ticks find the same one.)
+            let spec = spec.cloned();
             self.close_window();
             self.log = spec.map(|s| flowlog::Window::new(Arc::new(s)));
         } else if self.log.as_ref().is_some_and(|w| w.due(now)) {
@@ -817,6 +828,11 @@ mod tests {
         assert_eq!(shared.len(), 1);
         assert_eq!(shared[0].origin, Direction::Outbound);
         assert_eq!(gw2.adopt(&shared, 3), 1);
+        assert_eq!(
+            gw2.adopt(&shared, 4),
+            0,
+            "a flow tracked already is not adopted again"
+        );
         assert_eq!(gw2.check(Direction::Inbound, &syn_ack, 4), Verdict::Pass);
         // A flow this policy would not admit (telnet in) is not taken, whoever tells of it.
         let telnet = SyncedFlow {
@@ -981,6 +997,44 @@ mod tests {
         assert_eq!(dry.cut.len(), 1);
         assert_eq!(dry.cut[0].key.src, addr("10.1.0.65"));
         assert!(f.would_cut(&policy, 2).expect("dry run").cut.is_empty());
+    }
+
+    /// A dry run judges an ICMP flow's replies as what they are (echo replies): an ACL that lets
+    /// only echo replies in does not cut an outbound ping, one that lets only echo requests in
+    /// does.
+    #[test]
+    fn a_dry_run_judges_ping_replies_as_replies() {
+        let f = Filter::new(Limits::default());
+        f.apply(&ssh_policy()).expect("applies");
+        let ping = frame(&ip(
+            addr("10.0.0.5"),
+            addr("10.1.0.5"),
+            1,
+            &icmp(8, 0, &[0, 1, 0, 1]),
+        ));
+        assert_eq!(f.check(Direction::Outbound, &ping, 1), Verdict::Pass);
+        let with_inbound_icmp = |icmp_type: u8| {
+            let mut p = ssh_policy();
+            let rule = |json: serde_json::Value| -> xc_types::filter::AclRule {
+                serde_json::from_value(json).expect("acl rule")
+            };
+            p.network_acl = Some(AclRules {
+                acl_id: NetworkAclId::from_random([7; 8]),
+                rules: vec![
+                    rule(
+                        serde_json::json!({"ruleNumber": 100, "ruleAction": "allow", "direction": "inbound", "ipProtocol": "icmp", "icmpType": icmp_type, "cidrIp": "10.1.0.0/16"}),
+                    ),
+                    rule(
+                        serde_json::json!({"ruleNumber": 100, "ruleAction": "allow", "direction": "outbound", "ipProtocol": "all", "cidrIp": "0.0.0.0/0"}),
+                    ),
+                ],
+            });
+            p
+        };
+        let replies_in = f.would_cut(&with_inbound_icmp(0), 2).expect("dry run");
+        assert!(replies_in.cut.is_empty(), "{:?}", replies_in.cut);
+        let requests_in = f.would_cut(&with_inbound_icmp(8), 2).expect("dry run");
+        assert_eq!(requests_in.cut.len(), 1, "the replies would be denied");
     }
 
     #[test]

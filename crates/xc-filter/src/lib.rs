@@ -26,7 +26,9 @@ pub mod parse;
 pub mod sync;
 
 pub use classify::{AclVerdict, Compiled, Detail, Probe, RuleRef, SgVerdict};
-pub use engine::{Applied, DropCause, Filter, FilterSnapshot, Limits, RuleHits, Verdict, View};
+pub use engine::{
+    Applied, DEFAULT_FLOWS, DropCause, Filter, FilterSnapshot, Limits, RuleHits, Verdict, View,
+};
 
 use xc_types::filter::Direction;
 

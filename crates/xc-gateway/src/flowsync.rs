@@ -47,34 +47,35 @@ pub struct FlowSharing {
 }
 
 impl FlowSharing {
-    /// Starts sending `filter`'s new flows (nowhere until [`FlowSharing::configure`] names
-    /// peers).
-    pub fn start(filter: Arc<Filter>) -> std::io::Result<Self> {
-        let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
-        filter.share_flows(tx);
-        let settings: Settings = Arc::default();
-        let stop = Arc::new(AtomicBool::new(false));
-        let sender = {
-            let (settings, stop) = (settings.clone(), stop.clone());
-            std::thread::Builder::new()
-                .name("xc-flow-sync-tx".into())
-                .spawn(move || send_loop(&rx, &settings, &stop))?
-        };
-        Ok(Self {
+    /// Shares nothing yet: [`FlowSharing::configure`] starts the threads its settings need.
+    pub fn new(filter: Arc<Filter>) -> Self {
+        Self {
             filter,
-            settings,
-            stop,
-            sender: Some(sender),
+            settings: Arc::default(),
+            stop: Arc::new(AtomicBool::new(false)),
+            sender: None,
             receiver: None,
-        })
+        }
     }
 
-    /// Puts `sync` in force: the peers and key at once, the listening address (re)bound.
+    /// Puts `sync` in force: the peers and key at once, the listening address (re)bound. The
+    /// first time it names peers, `filter` starts handing its new flows to a sending thread
+    /// (until then, tracking a flow costs nothing more).
     pub fn configure(&mut self, sync: Option<&FlowSync>) -> std::io::Result<()> {
         *self
             .settings
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = sync.cloned();
+        if self.sender.is_none() && sync.is_some_and(|s| !s.peers.is_empty()) {
+            let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
+            let (settings, stop) = (self.settings.clone(), self.stop.clone());
+            self.sender = Some(
+                std::thread::Builder::new()
+                    .name("xc-flow-sync-tx".into())
+                    .spawn(move || send_loop(&rx, &settings, &stop))?,
+            );
+            self.filter.share_flows(tx);
+        }
         let listen = sync.map(|s| s.listen);
         if self.receiver.as_ref().map(|r| r.0) == listen {
             return Ok(());

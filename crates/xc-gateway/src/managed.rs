@@ -51,6 +51,8 @@ pub struct ManagedOptions {
     pub idle_poll_ms: u64,
     /// Where the flow logs' records are appended as text (none: only sent to the controller).
     pub flow_log_file: Option<PathBuf>,
+    /// Most flows the filters' connection table holds.
+    pub flow_table_size: usize,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -285,7 +287,7 @@ pub async fn run(
         admin_listen: opts.admin_listen,
         keylog_file: None,
         idle_poll_ms: opts.idle_poll_ms,
-        flow_table_size: xc_filter::Limits::default().flows,
+        flow_table_size: opts.flow_table_size,
         flow_log_file: None,
         links: Vec::new(),
         bgp: None,

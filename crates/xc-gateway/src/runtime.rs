@@ -124,7 +124,7 @@ impl Gateway {
             accesses: Arc::default(),
             bridges: BTreeSet::new(),
             filter: filter.clone(),
-            sharing: crate::flowsync::FlowSharing::start(filter)?,
+            sharing: crate::flowsync::FlowSharing::new(filter),
         };
         let errors = gw.apply_interfaces(cfg);
         if !errors.is_empty() {

@@ -356,6 +356,40 @@ fn peer_loss_and_recovery() {
     assert_eq!((sim.b.received, sim.b.invalid), (sim.a.sent, 0));
 }
 
+/// The key server restarts (a new participant with the same SCI) while its former self is still
+/// live at the peer: the new key it distributes may take the same association number as the
+/// former key, and when the former self's lifetime runs out at the peer, retiring the former key
+/// must not remove the receive SA that the new key now holds. Traffic passes both ways after.
+#[test]
+fn a_key_server_restarted_within_its_lifetime_is_secured_for_good() {
+    let mut sim = Sim::new(
+        config(1, 0x66, CipherSuite::GcmAesXpn256),
+        config(2, 0x66, CipherSuite::GcmAesXpn256),
+    );
+    sim.run(Duration::from_secs(3));
+    assert!(sim.a.mka.status().is_key_server);
+    let now = sim.now;
+    sim.a = Node::new(config(1, 0x66, CipherSuite::GcmAesXpn256), 9, now);
+    sim.ab.clear();
+    sim.ba.clear();
+    // Past the former self's lifetime at B (6 s), with traffic flowing all along.
+    sim.traffic = true;
+    sim.run(Duration::from_secs(10));
+    sim.settle();
+    let (a_sent, b_sent) = (sim.a.sent, sim.b.sent);
+    let (a_received, b_received) = (sim.a.received, sim.b.received);
+    sim.traffic = true;
+    sim.run(Duration::from_secs(1));
+    sim.settle();
+    assert_eq!(
+        (sim.b.received - b_received, sim.a.received - a_received),
+        (sim.a.sent - a_sent, sim.b.sent - b_sent),
+        "after the former key server's lifetime, every frame passes both ways (B invalid {}, A invalid {})",
+        sim.b.invalid,
+        sim.a.invalid
+    );
+}
+
 #[test]
 fn a_cut_link_is_secured_again_when_it_heals() {
     let mut sim = Sim::new(

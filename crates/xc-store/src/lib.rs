@@ -135,6 +135,15 @@ fn run_cached(conn: &rusqlite::Connection, statements: &[&str]) -> Result<(), ru
     Ok(())
 }
 
+/// Whether a write's changes are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// When it succeeds ([`Store::write`]).
+    IfOk,
+    /// Never ([`Store::try_write`]).
+    Never,
+}
+
 /// Most requests committed in one transaction.
 const MAX_BATCH: usize = 512;
 /// Read connections kept open; also the most reads that run at once (more would only queue on
@@ -218,6 +227,27 @@ impl Store {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&Db<'_>) -> Result<R, E> + Send + 'static,
     {
+        self.run_write(f, Keep::IfOk).await
+    }
+
+    /// Runs `f` in a write transaction and rolls its changes back whatever it returns: a change
+    /// tried, not made. `f` sees the database as its own changes leave it (every check and
+    /// trigger runs), and what it returns is all that remains of them.
+    pub async fn try_write<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Db<'_>) -> Result<R, E> + Send + 'static,
+    {
+        self.run_write(f, Keep::Never).await
+    }
+
+    async fn run_write<R, E, F>(&self, f: F, keep: Keep) -> Result<R, E>
+    where
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Db<'_>) -> Result<R, E> + Send + 'static,
+    {
         let (reply, rx) = tokio::sync::oneshot::channel::<Result<R, E>>();
         let job: Job = Box::new(move |conn| {
             let conn = match conn {
@@ -236,7 +266,7 @@ impl Store {
                 });
             }
             let result = f(&Db::new(conn));
-            let end = if result.is_ok() {
+            let end = if result.is_ok() && keep == Keep::IfOk {
                 run_cached(conn, &["RELEASE job"])
             } else {
                 run_cached(conn, &["ROLLBACK TO job", "RELEASE job"])

@@ -37,6 +37,43 @@ async fn write_is_durable_and_failed_writes_leave_nothing() {
     assert_eq!(accounts, vec![account(1)]);
 }
 
+/// A tried write sees its own changes and keeps none of them, whether it succeeds or fails.
+#[tokio::test]
+async fn a_tried_write_sees_its_changes_and_keeps_none() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("db.sqlite")).expect("open");
+    store
+        .write(|db| db.insert_account(&account(1)))
+        .await
+        .expect("insert");
+    let seen = store
+        .try_write(|db| {
+            db.insert_account(&account(2))?;
+            db.list_accounts()
+        })
+        .await
+        .expect("tried");
+    assert_eq!(
+        seen,
+        vec![account(1), account(2)],
+        "the try sees its insert"
+    );
+    let failed: Result<(), StoreError> = store
+        .try_write(|db| {
+            db.insert_account(&account(3))?;
+            Err(StoreError::Corrupt("failed on purpose".into()))
+        })
+        .await;
+    assert!(failed.is_err());
+    // Writes queued with the tries are kept: only the tries are rolled back.
+    store
+        .write(|db| db.insert_account(&account(4)))
+        .await
+        .expect("insert");
+    let accounts = store.read(|db| db.list_accounts()).await.expect("list");
+    assert_eq!(accounts, vec![account(1), account(4)]);
+}
+
 #[tokio::test]
 async fn concurrent_writes_are_group_committed_without_loss() {
     let dir = tempfile::tempdir().expect("tempdir");

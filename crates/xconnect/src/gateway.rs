@@ -51,6 +51,11 @@ pub enum GatewayCommand {
         /// directory). In the file: `flow_log_file` in [gateway].
         #[arg(long)]
         flow_log_file: Option<PathBuf>,
+        /// Most flows the filters' connection table holds (default 262,144): past it, new flows
+        /// are refused (counted as `tableFull`) and none is evicted. In the file:
+        /// `flow_table_size` in [gateway].
+        #[arg(long, conflicts_with = "config", value_parser = clap::value_parser!(u64).range(1..=xc_gateway::config::MAX_FLOW_TABLE_SIZE))]
+        flow_table_size: Option<u64>,
         /// Log filter (as RUST_LOG).
         #[arg(long, env = "XCONNECT_LOG", default_value = "info")]
         log: String,
@@ -192,6 +197,7 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
             access_interface,
             idle_poll_ms,
             flow_log_file,
+            flow_table_size,
             log,
         } => {
             init_logs(&log)?;
@@ -223,6 +229,8 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
                 flow_log_file: Some(
                     flow_log_file.unwrap_or_else(|| state_dir.join("flow-log.txt")),
                 ),
+                flow_table_size: flow_table_size
+                    .map_or(xc_gateway::config::DEFAULT_FLOW_TABLE_SIZE, |n| n as usize),
             };
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
             let mut admin_task = None;

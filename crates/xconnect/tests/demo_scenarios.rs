@@ -4,7 +4,9 @@
 //! `available` again); bandwidth changed live (iperf3 measures the policer); the server stopped
 //! (traffic continues, state catches up); a gateway killed and restarted (its links come back);
 //! delete from the remote side (links and routes gone on all gateways); the metrics the gateways
-//! measure (traffic, loss), and an alarm with a webhook as every link is cut and restored.
+//! measure (traffic, loss), and an alarm with a webhook as every link is cut and restored;
+//! security groups, a network ACL, flow logs and dry runs over the four links in IPv4 and IPv6
+//! with paths that are not symmetric, and a full connection table.
 //!
 //! Runs `xconnect demo` (not `--check`) and drives it from outside. Needs root, iproute2, ping,
 //! traceroute, iperf3 and nftables (`.ci/run` installs them). Shares the demo's namespace names
@@ -204,8 +206,8 @@ impl Demo {
     }
 
     /// Kills aws-gw1 (SIGKILL), waits for its links to be reported down, restarts it from its
-    /// state directory and waits for all four links to be up again.
-    fn restart_aws_gw1(&mut self, id: &str) {
+    /// state directory (with `extra` arguments) and waits for all four links to be up again.
+    fn restart_aws_gw1(&mut self, id: &str, extra: &[&str]) {
         // By its state directory, which is this demo's alone (other tests run gateways named
         // aws-gw1 meanwhile).
         let state_dir = self.run_dir().join("aws-gw1-state");
@@ -234,6 +236,7 @@ impl Demo {
                 "--state-dir",
             ])
             .arg(&state_dir)
+            .args(extra)
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()
@@ -630,7 +633,7 @@ fn failures_and_changes_on_the_demo_topology() {
     });
 
     // A gateway is killed and restarted from its state directory: its links come back.
-    d.restart_aws_gw1(&id);
+    d.restart_aws_gw1(&id, &[]);
 
     // Deleted from the remote side: links and routes gone on every gateway.
     d.cli("gcp", &["connection", "delete", &id])
@@ -716,7 +719,7 @@ fn metrics_count_the_traffic_and_survive_restarts() {
 
     // A gateway restarted (its counters from zero again) makes no spike: the minutes after it,
     // without traffic, stay near the background (BGP, BFD, probes).
-    d.restart_aws_gw1(&id);
+    d.restart_aws_gw1(&id, &[]);
     let restarted = minute_of(now());
     d.wait_for_minute(&id, restarted + 60);
     let quiet = d.metric(&id, "ConnectionBpsEgress", None, restarted);
@@ -1020,47 +1023,135 @@ mod receiver {
 
 use receiver::Receiver;
 
-/// Filters over the demo's four links with paths that are not symmetric: aws's host sends
-/// through aws-gw1 only, gcp's host answers through gcp-gw2 only, and gcp-gw2 spreads the
-/// answers over its links to both aws gateways. With a security group on aws's side (all out,
-/// nothing in) every connection must still complete: the replies that come back through aws-gw2
-/// find their flows there, told by aws-gw1. aws's flow log shows that some did.
+/// One address family of the four-link filter test: the hosts, their networks, and the bytes of
+/// a TCP data segment's headers (IP, then TCP with timestamps).
+struct Family {
+    name: &'static str,
+    aws_host: &'static str,
+    gcp_host: &'static str,
+    gcp_net: &'static str,
+    headers: u64,
+    /// The iperf3 port, one per family.
+    iperf: u16,
+}
+
+const V4: Family = Family {
+    name: "IPv4",
+    aws_host: "10.0.1.10",
+    gcp_host: "10.1.1.10",
+    gcp_net: "10.1.0.0/16",
+    headers: 20 + 32,
+    iperf: 5201,
+};
+
+const V6: Family = Family {
+    name: "IPv6",
+    aws_host: "fd00:a:0:1::10",
+    gcp_host: "fd00:b:0:1::10",
+    gcp_net: "fd00:b::/48",
+    headers: 40 + 32,
+    iperf: 5202,
+};
+
+/// `xconnect gateway status --output json` of the gateway in namespace `ns` (null if it does not
+/// answer).
+fn gateway_status(ns: &str) -> Value {
+    let o = in_ns(
+        ns,
+        &[
+            env!("CARGO_BIN_EXE_xconnect"),
+            "gateway",
+            "status",
+            "--output",
+            "json",
+        ],
+    );
+    serde_json::from_slice(&o.stdout).unwrap_or(Value::Null)
+}
+
+/// An address and port as `ss` shows them (`10.1.1.10:22`, `[fd00::1]:22`).
+fn socket(addr: &str, port: u16) -> String {
+    if addr.contains(':') {
+        format!("[{addr}]:{port}")
+    } else {
+        format!("{addr}:{port}")
+    }
+}
+
+/// Python: a server on `addr` that greets every connection on each of `ports` and closes it.
+fn greeter(addr: &str, ports: &[u16]) -> String {
+    format!(
+        "import socket, selectors\nsel = selectors.DefaultSelector()\nfor p in {ports:?}:\n    s = socket.socket(socket.AF_INET6 if ':' in '{addr}' else socket.AF_INET)\n    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n    s.bind(('{addr}', p))\n    s.listen(64)\n    sel.register(s, selectors.EVENT_READ)\nwhile True:\n    for key, _ in sel.select():\n        c, _ = key.fileobj.accept()\n        c.sendall(b'hello')\n        c.close()"
+    )
+}
+
+/// Python: connections from `src` (ports `first`..`first + n`) to `dst`:`port`, one line each:
+/// the source port, then `True` if it was greeted or the error.
+fn callers(src: &str, first: u16, n: u16, dst: &str, port: u16) -> String {
+    format!(
+        "import socket\nfor i in range({n}):\n    s = socket.socket(socket.AF_INET6 if ':' in '{src}' else socket.AF_INET)\n    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n    s.bind(('{src}', {first} + i))\n    s.settimeout(3)\n    try:\n        s.connect(('{dst}', {port}))\n        print({first} + i, s.recv(5) == b'hello')\n    except OSError as e:\n        print({first} + i, e)\n    s.close()"
+    )
+}
+
+/// Filters over the demo's four links, in both address families, with paths that are not
+/// symmetric: aws's host sends through aws-gw1 only, gcp's host through gcp-gw2 only, and gcp-gw2
+/// spreads its traffic over its links to both aws gateways by ports. aws's side has a security
+/// group (all out; in: what is authorized) and a network ACL, and logs its flows. In each family:
+/// with no group, traffic flows; with the group, gcp's ping is refused while every connection
+/// aws opens completes (the replies that come back through aws-gw2 find their flows there, told
+/// by aws-gw1, as aws's flow log shows); ssh is let in and telnet refused, counted on the rule
+/// and logged as a REJECT with its 5-tuple; an ACL deny with a lower number beats an allow with a
+/// higher one; a dry run of revoking the rule an iperf3 flow runs on lists it, both gateways
+/// answering, and live changes do not reset it; its flow-log records add up to iperf3's bytes.
+/// Then a full connection table (aws-gw1 restarted with `--flow-table-size 30`) refuses new
+/// flows and keeps carrying the ones it holds.
 #[test]
-fn filters_hold_when_replies_come_back_through_the_other_gateway() {
+fn filters_on_four_links_in_both_families_with_asymmetric_paths() {
     let d = Demo::start();
     let id = d.connection_id();
     d.wait("four links up", UP, || {
         let l = d.links(&id);
         l.len() == 4 && l.iter().all(|x| x["state"] == "up")
     });
-    let ok = |args: &[&str]| {
-        d.cli("aws", args)
+    let ok = |who: &str, args: &[&str]| {
+        d.cli(who, args)
             .unwrap_or_else(|e| panic!("xconnect {args:?}: {e}\n{}", d.context()))
     };
-    let aps = ok(&["attach-point", "list"]);
-    let ap = aps["attachPoints"][0]["id"]
-        .as_str()
-        .expect("aws's attach point")
-        .to_owned();
-    ok(&["flow-log", "enable", &id, "--aggregation-interval", "10"]);
-    ok(&[
-        "security-group",
-        "create",
-        "--name",
-        "edge",
-        "--attach-point",
-        &ap,
-    ]);
-    // The group reaches both aws gateways: a ping from gcp's host is refused.
-    d.wait("gcp's ping into aws to be refused", UP, || {
-        !in_ns(
-            "xcdemo-gcp-host",
-            &["ping", "-c", "1", "-W", "1", "10.0.1.10"],
-        )
-        .status
-        .success()
-    });
-    // The paths: out through aws-gw1, back through gcp-gw2, which hashes on ports.
+    let ap_of = |who: &str| {
+        ok(who, &["attach-point", "list"])["attachPoints"][0]["id"]
+            .as_str()
+            .expect("an attach point")
+            .to_owned()
+    };
+    let (ap, ap_gcp) = (ap_of("aws"), ap_of("gcp"));
+    let must = |ns: &str, args: &[&str]| {
+        let o = in_ns(ns, args);
+        assert!(
+            o.status.success(),
+            "{ns}: {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+
+    // IPv6 beside IPv4: the VPCs' subnets, the attach points' prefixes. The paths: out of aws
+    // through aws-gw1, out of gcp through gcp-gw2, which hashes on ports (both families).
+    for (side, n) in [("aws", "a"), ("gcp", "b")] {
+        for i in 1..=2 {
+            let gw = format!("xcdemo-{side}-gw{i}");
+            let addr = format!("fd00:{n}:0:1::{i}/64");
+            must(
+                &gw,
+                &["ip", "-6", "addr", "add", &addr, "dev", "vpc", "nodad"],
+            );
+            must(&gw, &["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
+        }
+        let host = format!("xcdemo-{side}-host");
+        let addr = format!("fd00:{n}:0:1::10/64");
+        must(
+            &host,
+            &["ip", "-6", "addr", "add", &addr, "dev", "eth0", "nodad"],
+        );
+    }
     for (ns, args) in [
         (
             "xcdemo-aws-host",
@@ -1071,44 +1162,152 @@ fn filters_hold_when_replies_come_back_through_the_other_gateway() {
             vec!["ip", "route", "replace", "10.0.0.0/16", "via", "10.1.1.2"],
         ),
         (
+            "xcdemo-aws-host",
+            vec![
+                "ip",
+                "-6",
+                "route",
+                "replace",
+                "fd00:b::/48",
+                "via",
+                "fd00:a:0:1::1",
+            ],
+        ),
+        (
+            "xcdemo-gcp-host",
+            vec![
+                "ip",
+                "-6",
+                "route",
+                "replace",
+                "fd00:a::/48",
+                "via",
+                "fd00:b:0:1::2",
+            ],
+        ),
+        (
             "xcdemo-gcp-gw2",
             vec!["sysctl", "-qw", "net.ipv4.fib_multipath_hash_policy=1"],
         ),
+        (
+            "xcdemo-gcp-gw2",
+            vec!["sysctl", "-qw", "net.ipv6.fib_multipath_hash_policy=1"],
+        ),
     ] {
-        let o = in_ns(ns, &args);
-        assert!(
-            o.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
+        must(ns, &args);
+    }
+    ok(
+        "aws",
+        &[
+            "attach-point",
+            "update",
+            &ap,
+            "--prefixes",
+            "10.0.0.0/16,fd00:a::/48",
+        ],
+    );
+    ok(
+        "gcp",
+        &[
+            "attach-point",
+            "update",
+            &ap_gcp,
+            "--prefixes",
+            "10.1.0.0/16,fd00:b::/48",
+        ],
+    );
+    let ping = |ns: &str, to: &str| {
+        in_ns(ns, &["ping", "-c", "1", "-W", "1", to])
+            .status
+            .success()
+    };
+    // With no group, traffic flows both ways in both families.
+    for f in [&V4, &V6] {
+        d.wait(&format!("{} pings both ways", f.name), UP, || {
+            ping("xcdemo-aws-host", f.gcp_host) && ping("xcdemo-gcp-host", f.aws_host)
+        });
+    }
+
+    ok(
+        "aws",
+        &["flow-log", "enable", &id, "--aggregation-interval", "10"],
+    );
+    let g = ok(
+        "aws",
+        &[
+            "security-group",
+            "create",
+            "--name",
+            "edge",
+            "--attach-point",
+            &ap,
+        ],
+    );
+    let group = g["securityGroupId"].as_str().expect("group id").to_owned();
+    // The ACL: everything out and in (rules 200 and up), the denies below come and go.
+    let acl = ok(
+        "aws",
+        &[
+            "network-acl",
+            "create",
+            "--name",
+            "edge",
+            "--attach-point",
+            &ap,
+        ],
+    );
+    let acl = acl["networkAclId"].as_str().expect("ACL id").to_owned();
+    for (direction, number, cidr) in [
+        ("outbound", "200", "0.0.0.0/0"),
+        ("outbound", "201", "::/0"),
+        ("inbound", "200", "0.0.0.0/0"),
+        ("inbound", "201", "::/0"),
+    ] {
+        ok(
+            "aws",
+            &[
+                "network-acl",
+                "add-rule",
+                &acl,
+                "--number",
+                number,
+                "--direction",
+                direction,
+                "--action",
+                "allow",
+                "--protocol",
+                "all",
+                "--cidr",
+                cidr,
+            ],
         );
     }
-    let mut server = Command::new("ip")
-        .args(["netns", "exec", "xcdemo-gcp-host", "python3", "-c"])
-        .arg(
-            "import socket\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('10.1.1.10', 8022))\ns.listen(64)\nwhile True:\n    c, _ = s.accept()\n    c.sendall(b'hello')\n    c.close()",
+    let allow_in = |protocol: &str, port: &str, cidr: &str| {
+        ok(
+            "aws",
+            &[
+                "security-group",
+                "authorize",
+                &group,
+                "--direction",
+                "inbound",
+                "--protocol",
+                protocol,
+                "--port",
+                port,
+                "--cidr",
+                cidr,
+            ],
         )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("a server on gcp's host");
-    d.wait("the server on gcp's host to listen", UP, || {
-        out(&in_ns("xcdemo-gcp-host", &["ss", "-ltn"])).contains("10.1.1.10:8022")
-    });
-    // Thirty connections from distinct ports, each of which must get its greeting.
-    let client = "import socket\nfor i in range(30):\n    s = socket.socket()\n    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n    s.bind(('10.0.1.10', 41000 + i))\n    s.settimeout(5)\n    try:\n        s.connect(('10.1.1.10', 8022))\n        print(41000 + i, s.recv(5) == b'hello')\n    except OSError as e:\n        print(41000 + i, e)\n    s.close()";
-    let o = in_ns("xcdemo-aws-host", &["python3", "-c", client]);
-    let _ = server.kill();
-    let _ = server.wait();
-    let report = out(&o);
-    assert_eq!(
-        report.lines().filter(|l| l.ends_with(" True")).count(),
-        30,
-        "every connection gets its greeting:\n{report}{}\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        d.context()
-    );
-
-    // Replies came back through both aws gateways (the flow log's inbound records, by link).
+    };
+    let flow_log = |args: &[&str]| {
+        let mut all = vec!["flow-log", "query", &id, "--since", "10m"];
+        all.extend(args);
+        d.cli("aws", &all).unwrap_or_default()["records"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
     let links = d.links(&id);
     let gateway_of_link = |link: &str| {
         links
@@ -1117,26 +1316,366 @@ fn filters_hold_when_replies_come_back_through_the_other_gateway() {
             .map(|l| gateway_of(&l["ends"][0]))
             .unwrap_or_default()
     };
-    d.wait("replies through aws-gw2 in aws's flow log", UP, || {
-        let v = d
-            .cli(
+    let mut servers: Vec<Child> = Vec::new();
+    let mut spawn = |ns: &str, args: &[&str]| {
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        servers.push(child);
+    };
+
+    for f in [&V4, &V6] {
+        let fam = f.name;
+        // The group reaches both aws gateways: a ping from gcp's host is refused.
+        d.wait(
+            &format!("{fam}: gcp's ping into aws to be refused"),
+            UP,
+            || !ping("xcdemo-gcp-host", f.aws_host),
+        );
+
+        // Thirty connections that aws's host opens, each of which must get its greeting.
+        spawn(
+            "xcdemo-gcp-host",
+            &["python3", "-c", &greeter(f.gcp_host, &[8022])],
+        );
+        spawn(
+            "xcdemo-aws-host",
+            &["python3", "-c", &greeter(f.aws_host, &[22, 23])],
+        );
+        d.wait(&format!("{fam}: the servers to listen"), UP, || {
+            out(&in_ns("xcdemo-gcp-host", &["ss", "-ltn"])).contains(&socket(f.gcp_host, 8022))
+                && out(&in_ns("xcdemo-aws-host", &["ss", "-ltn"])).contains(&socket(f.aws_host, 23))
+        });
+        let o = in_ns(
+            "xcdemo-aws-host",
+            &[
+                "python3",
+                "-c",
+                &callers(f.aws_host, 41000, 30, f.gcp_host, 8022),
+            ],
+        );
+        let report = out(&o);
+        assert_eq!(
+            report.lines().filter(|l| l.ends_with(" True")).count(),
+            30,
+            "{fam}: every connection gets its greeting:\n{report}{}\n{}",
+            String::from_utf8_lossy(&o.stderr),
+            d.context()
+        );
+        d.wait(
+            &format!("{fam}: replies through aws-gw2 in aws's flow log"),
+            UP,
+            || {
+                flow_log(&["--src", f.gcp_host, "--port", "8022"])
+                    .iter()
+                    .any(|r| {
+                        r["action"] == "ACCEPT"
+                            && gateway_of_link(r["interfaceId"].as_str().unwrap_or_default())
+                                == "aws-gw2"
+                    })
+            },
+        );
+
+        // ssh in from gcp's network, telnet not: both listen on aws's host.
+        let g = allow_in("tcp", "22", f.gcp_net);
+        let ssh_rule = g["rules"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| {
+                r["fromPort"] == 22
+                    && r["cidrIp"].as_str().or(r["cidrIpv6"].as_str()) == Some(f.gcp_net)
+            })
+            .and_then(|r| r["ruleId"].as_str())
+            .expect("the ssh rule")
+            .to_owned();
+        let next_port = std::cell::Cell::new(42000u16);
+        let connect = |port: u16| {
+            let from = next_port.get();
+            next_port.set(from + 1);
+            let o = in_ns(
+                "xcdemo-gcp-host",
+                &[
+                    "python3",
+                    "-c",
+                    &callers(f.gcp_host, from, 1, f.aws_host, port),
+                ],
+            );
+            out(&o).trim_end().ends_with(" True")
+        };
+        d.wait(&format!("{fam}: ssh from gcp to get through"), UP, || {
+            connect(22)
+        });
+        let telnet = in_ns(
+            "xcdemo-gcp-host",
+            &[
+                "python3",
+                "-c",
+                &callers(f.gcp_host, 40023, 1, f.aws_host, 23),
+            ],
+        );
+        assert!(
+            !out(&telnet).trim_end().ends_with(" True"),
+            "{fam}: telnet got through: {}",
+            out(&telnet)
+        );
+        d.wait(
+            &format!("{fam}: the refused telnet attempt in aws's flow log"),
+            UP,
+            || {
+                flow_log(&["--action", "REJECT", "--port", "23"])
+                    .iter()
+                    .any(|r| {
+                        r["srcaddr"] == f.gcp_host
+                            && r["dstaddr"] == f.aws_host
+                            && r["srcport"] == 40023
+                            && r["dstport"] == 23
+                            && r["protocol"] == 6
+                            && r["logStatus"] == "OK"
+                    })
+            },
+        );
+        // Counted on the rule, at whichever aws gateway the connection crossed.
+        let hits = |rule: &str| -> u64 {
+            ["xcdemo-aws-gw1", "xcdemo-aws-gw2"]
+                .iter()
+                .map(|ns| {
+                    gateway_status(ns)["filters"]["rules"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|r| r["rule"] == rule)
+                        .filter_map(|r| r["hits"].as_u64())
+                        .sum::<u64>()
+                })
+                .sum()
+        };
+        assert!(hits(&ssh_rule) >= 1, "{fam}: the ssh rule counted no hit");
+
+        // The ACL: deny tcp/22 at 100 beats allow-all at 200; without it ssh passes again.
+        ok(
+            "aws",
+            &[
+                "network-acl",
+                "add-rule",
+                &acl,
+                "--number",
+                "100",
+                "--direction",
+                "inbound",
+                "--action",
+                "deny",
+                "--protocol",
+                "tcp",
+                "--port-range",
+                "22-22",
+                "--cidr",
+                f.gcp_net,
+            ],
+        );
+        d.wait(&format!("{fam}: the ACL's deny to refuse ssh"), UP, || {
+            !connect(22)
+        });
+        assert!(
+            hits(&format!("{acl}/inbound/100")) >= 1,
+            "{fam}: the ACL's deny counted no hit"
+        );
+        ok(
+            "aws",
+            &[
+                "network-acl",
+                "remove-rule",
+                &acl,
+                "--number",
+                "100",
+                "--direction",
+                "inbound",
+            ],
+        );
+        d.wait(&format!("{fam}: ssh again without the deny"), UP, || {
+            connect(22)
+        });
+
+        // An allowed iperf3 flow from gcp, under live changes, and a dry run on the way.
+        let port = f.iperf.to_string();
+        allow_in("tcp", &port, f.gcp_net);
+        spawn(
+            "xcdemo-aws-host",
+            &["iperf3", "-s", "-1", "-p", &port, "-B", f.aws_host],
+        );
+        d.wait(&format!("{fam}: the iperf3 server to listen"), UP, || {
+            out(&in_ns("xcdemo-aws-host", &["ss", "-ltn"])).contains(&socket(f.aws_host, f.iperf))
+        });
+        let run = std::thread::scope(|scope| {
+            let client = scope.spawn(|| {
+                in_ns(
+                    "xcdemo-gcp-host",
+                    &[
+                        "iperf3", "-c", f.aws_host, "-B", f.gcp_host, "-p", &port, "-t", "6", "-b",
+                        "50M", "-J",
+                    ],
+                )
+            });
+            d.wait(
+                &format!("{fam}: the iperf3 flow to be under way"),
+                UP,
+                || {
+                    out(&in_ns(
+                        "xcdemo-aws-host",
+                        &["ss", "-Htn", "state", "established"],
+                    ))
+                    .lines()
+                    .filter(|l| l.contains(&format!("{} ", socket(f.aws_host, f.iperf))))
+                    .count()
+                        >= 2
+                },
+            );
+            let dry = ok(
                 "aws",
                 &[
-                    "flow-log",
-                    "query",
-                    &id,
-                    "--since",
-                    "10m",
-                    "--src",
-                    "10.1.1.10",
+                    "security-group",
+                    "revoke",
+                    &group,
+                    "--direction",
+                    "inbound",
+                    "--protocol",
+                    "tcp",
                     "--port",
-                    "8022",
+                    &port,
+                    "--cidr",
+                    f.gcp_net,
+                    "--dry-run",
                 ],
-            )
-            .unwrap_or_default();
-        v["records"].as_array().into_iter().flatten().any(|r| {
-            r["action"] == "ACCEPT"
-                && gateway_of_link(r["interfaceId"].as_str().unwrap_or_default()) == "aws-gw2"
-        })
+            );
+            let gateways = dry["dryRun"]["gateways"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            assert!(
+                gateways.len() == 2
+                    && gateways.iter().all(|g| g["answered"] == true)
+                    && gateways.iter().any(|g| {
+                        g["flows"].as_array().into_iter().flatten().any(|c| {
+                            c["dstport"] == f.iperf
+                                && c["dstaddr"] == f.aws_host
+                                && c["direction"] == "inbound"
+                        })
+                    }),
+                "{fam}: both aws gateways answer and one lists the iperf3 flows: {dry}"
+            );
+            allow_in("udp", "53", f.gcp_net);
+            ok(
+                "aws",
+                &["security-group", "revoke", &group, "--rule-id", &ssh_rule],
+            );
+            client.join().expect("iperf3 client")
+        });
+        let report: Value = serde_json::from_slice(&run.stdout).unwrap_or(Value::Null);
+        assert!(
+            run.status.success() && report["error"].is_null(),
+            "{fam}: the allowed flow was cut by a live change: {report}\n{}",
+            d.context()
+        );
+        let received = report["end"]["sum_received"]["bytes"].as_u64().unwrap_or(0);
+        assert!(
+            received > 10_000_000,
+            "{fam}: {received} bytes in 6 s at 50 Mbit/s"
+        );
+        // The data stream's records (inbound at aws, accepted), on whichever links it took:
+        // their bytes less a header per packet are iperf3's bytes (and its 37-byte cookie, and
+        // any retransmission).
+        let data_port = report["start"]["connected"][0]["local_port"]
+            .as_u64()
+            .expect("the data stream's port");
+        let logged = || -> (u64, u64) {
+            flow_log(&["--src", f.gcp_host, "--port", &port, "--action", "ACCEPT"])
+                .iter()
+                .filter(|r| r["srcport"] == data_port && r["dstport"] == f.iperf)
+                .fold((0, 0), |(b, p), r| {
+                    (
+                        b + r["bytes"].as_u64().unwrap_or(0),
+                        p + r["packets"].as_u64().unwrap_or(0),
+                    )
+                })
+        };
+        let payload = |(bytes, packets): (u64, u64)| bytes.saturating_sub(packets * f.headers);
+        d.wait(
+            &format!("{fam}: the iperf3 stream's bytes in aws's flow log"),
+            UP,
+            || payload(logged()) >= received,
+        );
+        let (bytes, packets) = logged();
+        assert!(
+            payload((bytes, packets)) <= received + received / 50 + 4096,
+            "{fam}: the flow log has {bytes} bytes in {packets} packets of a stream that carried {received}"
+        );
+    }
+
+    // A full connection table refuses new flows and keeps the old ones: aws-gw1 (which every
+    // connection aws's host opens goes through) restarted with room for 30 flows. Connections
+    // are opened and held until three in a row are refused (`tableFull` at aws-gw1); every one
+    // held still carries data afterwards. (Right after its restart, aws-gw1's links may go down
+    // once more as the gcp gateways forget its former self; while they are, its traffic takes
+    // aws-gw2 and nothing is refused: the run is then tried again.)
+    let echo = "import socket, threading\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('10.1.1.10', 9000))\ns.listen(128)\ndef serve(c):\n    while True:\n        d = c.recv(64)\n        if not d:\n            return\n        c.sendall(d)\nwhile True:\n    c, _ = s.accept()\n    threading.Thread(target=serve, args=(c,), daemon=True).start()";
+    servers.push(
+        Command::new("ip")
+            .args(["netns", "exec", "xcdemo-gcp-host", "python3", "-c", echo])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("an echo server on gcp's host"),
+    );
+    let mut d = d;
+    d.restart_aws_gw1(&id, &["--flow-table-size", "30"]);
+    d.wait("the echo server to listen", UP, || {
+        out(&in_ns("xcdemo-gcp-host", &["ss", "-ltn"])).contains("10.1.1.10:9000")
     });
+    let holder = |first: u16| {
+        format!(
+            "import socket\nheld, refused, row = [], 0, 0\nfor i in range(100):\n    if row == 3:\n        break\n    s = socket.socket()\n    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n    s.bind(('10.0.1.10', {first} + i))\n    s.settimeout(1.5)\n    try:\n        s.connect(('10.1.1.10', 9000))\n        held.append(s)\n        row = 0\n    except OSError:\n        refused += 1\n        row += 1\n        s.close()\nalive = 0\nfor s in held:\n    try:\n        s.sendall(b'ping')\n        alive += s.recv(4) == b'ping'\n    except OSError:\n        pass\nprint(len(held), refused, alive)"
+        )
+    };
+    let table_full = || {
+        gateway_status("xcdemo-aws-gw1")["filters"]["drops"]["tableFull"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let run = std::cell::Cell::new(0u16);
+    let last = std::cell::RefCell::new(String::new());
+    d.wait("a run of connections to fill aws-gw1's table", UP, || {
+        let first = 43000 + 100 * run.get();
+        run.set(run.get() + 1);
+        let o = in_ns("xcdemo-aws-host", &["python3", "-c", &holder(first)]);
+        *last.borrow_mut() = format!("{}{}", out(&o), String::from_utf8_lossy(&o.stderr));
+        let counts: Vec<u64> = out(&o)
+            .split_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        counts.get(1).is_some_and(|&refused| refused >= 3) && table_full() > 0
+    });
+    let last = last.into_inner();
+    let counts: Vec<u64> = last
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    assert!(
+        matches!(counts[..], [held, _, alive] if (1..=30).contains(&held) && alive == held),
+        "held, refused, alive through a table of 30: {last}\n{}",
+        d.context()
+    );
+
+    for mut c in servers {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    let l = d.links(&id);
+    assert!(
+        l.len() == 4 && l.iter().all(|x| x["state"] == "up"),
+        "the filters disturbed the links: {l:?}"
+    );
 }

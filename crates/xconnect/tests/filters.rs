@@ -283,6 +283,64 @@ async fn groups_acls_and_lists_from_the_cli_and_check_names_the_deciding_rule() 
     );
     assert_eq!(json_of(&r)["securityGroups"], serde_json::json!([]));
 
+    // Dry runs: checked as the change would be, listing what it would cut (no gateway here:
+    // none to ask), changing nothing.
+    let r = cli(&["security-group", "delete", &group, "--dry-run"]);
+    assert!(
+        r.ok && r.stdout.contains(&format!("would delete {group}")) && r.stdout.contains("DRY RUN"),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+    let r = json_of(&cli(&[
+        "network-acl",
+        "delete",
+        &acl,
+        "--dry-run",
+        "--output",
+        "json",
+    ]));
+    assert_eq!(r["deleted"], false, "{r}");
+    assert_eq!(r["dryRun"]["gateways"], serde_json::json!([]), "{r}");
+    let r = cli(&[
+        "network-acl",
+        "create",
+        "--name",
+        "second",
+        "--attach-point",
+        &ap_a,
+        "--dry-run",
+    ]);
+    assert!(
+        !r.ok && r.stderr.contains("one per attach point"),
+        "{}",
+        r.stderr
+    );
+    let r = cli(&[
+        "prefix-list",
+        "update",
+        &pl,
+        "--prefixes",
+        "10.1.8.0/24",
+        "--dry-run",
+    ]);
+    assert!(
+        r.ok && r.stdout.contains("10.1.8.0/24") && r.stdout.contains("DRY RUN"),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+    let r = json_of(&cli(&["prefix-list", "get", &pl, "--output", "json"]));
+    assert_eq!(r["prefixes"], serde_json::json!(["10.1.9.0/24"]), "{r}");
+    assert!(
+        cli(&["network-acl", "get", &acl]).ok,
+        "the ACL is still there"
+    );
+    assert!(
+        cli(&["security-group", "get", &group]).ok,
+        "the group is still there"
+    );
+
     // Detach, list, delete; the changes are events.
     let r = cli(&[
         "security-group",

@@ -8,11 +8,10 @@
 //! lists that exist, sizes), so a gateway is never handed a policy it would refuse.
 
 use super::connections::fmt_time;
-use super::dryrun::{self, Change};
+use super::dryrun::Change;
 use super::{Caller, Service};
 use crate::{Result, ServiceError};
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
 use xc_filter::{AclVerdict, Compiled, Detail, Probe, RuleRef, SgVerdict};
 use xc_store::{Db, NetworkAclRow, PrefixListRow, SecurityGroupRow};
 use xc_types::api::events::EventType;
@@ -102,10 +101,6 @@ fn own_list(db: &Db<'_>, caller: &Caller, id: &PrefixListId) -> Result<PrefixLis
     db.prefix_list(id)?
         .filter(|p| p.account_id == caller.account)
         .ok_or_else(|| ServiceError::not_found("prefix list", id))
-}
-
-fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The policy an attach point's gateways enforce: its groups (in the order they were attached),
@@ -218,6 +213,7 @@ fn list_view(p: PrefixListRow) -> PrefixList {
         prefixes: p.prefixes,
         created_at: fmt_time(p.created_at),
         updated_at: fmt_time(p.updated_at),
+        dry_run: None,
     }
 }
 
@@ -241,6 +237,7 @@ impl Service {
         &self,
         caller: &Caller,
         req: CreateSecurityGroupRequest,
+        mode: Change,
     ) -> Result<SecurityGroup> {
         caller.require_write()?;
         let name = validate_name(&req.name)?;
@@ -260,9 +257,8 @@ impl Service {
             .transpose()?;
         let now = self.now();
         let caller = caller.clone();
-        let g = self
-            .store
-            .write(move |db| {
+        let (g, dry_run) = self
+            .filter_change(mode, move |db| {
                 own_attach_point(db, &caller, &ap)?;
                 if db.security_group_name_taken(&caller.account, &name)? {
                     return Err(ServiceError::Conflict(format!(
@@ -287,12 +283,16 @@ impl Service {
                 db.insert_security_group(&g)?;
                 check_policies(db, [&ap])?;
                 note_change(db, &g.account_id, now, g.id.as_str(), "created", &g.attach_points)?;
-                Ok(g)
+                Ok((g, vec![ap]))
             })
             .await?;
-        tracing::info!(group = %g.id, attach_point = ?g.attach_points, "security group created");
-        self.config_changed();
-        Ok(group_view(g))
+        if dry_run.is_none() {
+            tracing::info!(group = %g.id, attach_point = ?g.attach_points, "security group created");
+        }
+        Ok(SecurityGroup {
+            dry_run,
+            ..group_view(g)
+        })
     }
 
     pub async fn list_security_groups(&self, caller: &Caller) -> Result<SecurityGroupList> {
@@ -320,14 +320,18 @@ impl Service {
     }
 
     /// Deletes a group; the attach points it was attached to stop enforcing it.
-    pub async fn delete_security_group(&self, caller: &Caller, id: &str) -> Result<String> {
+    pub async fn delete_security_group(
+        &self,
+        caller: &Caller,
+        id: &str,
+        mode: Change,
+    ) -> Result<FilterDeleted> {
         caller.require_write()?;
         let id = parse_id(SecurityGroupId::parse, "id", id)?;
         let caller = caller.clone();
         let now = self.now();
-        let id = self
-            .store
-            .write(move |db| {
+        let (id, dry_run) = self
+            .filter_change(mode, move |db| {
                 let g = own_group(db, &caller, &id)?;
                 db.delete_security_group(&g.id)?;
                 note_change(
@@ -338,11 +342,10 @@ impl Service {
                     "deleted",
                     &g.attach_points,
                 )?;
-                Ok::<_, ServiceError>(g.id)
+                Ok((g.id, g.attach_points))
             })
             .await?;
-        self.config_changed();
-        Ok(id.to_string())
+        Ok(FilterDeleted::new(id.to_string(), dry_run))
     }
 
     /// Adds rules (each checked, none a duplicate of a rule the group has); all or none.
@@ -425,8 +428,9 @@ impl Service {
         caller: &Caller,
         id: &str,
         req: AttachmentRequest,
+        mode: Change,
     ) -> Result<SecurityGroup> {
-        self.attachment(caller, id, req, true).await
+        self.attachment(caller, id, req, true, mode).await
     }
 
     pub async fn detach_security_group(
@@ -434,8 +438,9 @@ impl Service {
         caller: &Caller,
         id: &str,
         req: AttachmentRequest,
+        mode: Change,
     ) -> Result<SecurityGroup> {
-        self.attachment(caller, id, req, false).await
+        self.attachment(caller, id, req, false, mode).await
     }
 
     async fn attachment(
@@ -444,15 +449,15 @@ impl Service {
         id: &str,
         req: AttachmentRequest,
         attach: bool,
+        mode: Change,
     ) -> Result<SecurityGroup> {
         caller.require_write()?;
         let id = parse_id(SecurityGroupId::parse, "id", id)?;
         let ap = parse_id(AttachPointId::parse, "attachPointId", &req.attach_point_id)?;
         let caller = caller.clone();
         let now = self.now();
-        let g = self
-            .store
-            .write(move |db| {
+        let (g, dry_run) = self
+            .filter_change(mode, move |db| {
                 let g = own_group(db, &caller, &id)?;
                 own_attach_point(db, &caller, &ap)?;
                 if attach {
@@ -478,12 +483,16 @@ impl Service {
                 }
                 let action = if attach { "attached" } else { "detached" };
                 note_change(db, &g.account_id, now, g.id.as_str(), action, &[ap])?;
-                db.security_group(&g.id)?
-                    .ok_or_else(|| ServiceError::not_found("security group", &g.id))
+                let g = db
+                    .security_group(&g.id)?
+                    .ok_or_else(|| ServiceError::not_found("security group", &g.id))?;
+                Ok((g, vec![ap]))
             })
             .await?;
-        self.config_changed();
-        Ok(group_view(g))
+        Ok(SecurityGroup {
+            dry_run,
+            ..group_view(g)
+        })
     }
 
     /// Changes a group's rules with `change`, checks the policy of every attach point it is
@@ -501,21 +510,13 @@ impl Service {
     {
         let caller = caller.clone();
         let now = self.now();
-        let tried = Arc::new(Mutex::new(None));
-        let slot = tried.clone();
-        let g = self
-            .store
-            .write(move |db| {
+        let (g, dry_run) = self
+            .filter_change(mode, move |db| {
                 let mut g = own_group(db, &caller, &id)?;
                 change(db, &mut g)?;
                 g.updated_at = now;
                 db.update_security_group_rules(&g.id, &g.rules, now)?;
                 check_policies(db, &g.attach_points)?;
-                if mode == Change::DryRun {
-                    let preview = dryrun::preview(db, &g.attach_points)?;
-                    *locked(&slot) = Some((g, preview));
-                    return Err(dryrun::roll_back());
-                }
                 note_change(
                     db,
                     &g.account_id,
@@ -524,33 +525,29 @@ impl Service {
                     action,
                     &g.attach_points,
                 )?;
-                Ok::<_, ServiceError>(g)
+                let aps = g.attach_points.clone();
+                Ok((g, aps))
             })
-            .await;
-        let tried = locked(&tried).take();
-        if let Some((g, preview)) = tried {
-            let mut view = group_view(g);
-            view.dry_run = Some(self.ask_gateways(preview).await);
-            return Ok(view);
-        }
-        let g = g?;
-        self.config_changed();
-        Ok(group_view(g))
+            .await?;
+        Ok(SecurityGroup {
+            dry_run,
+            ..group_view(g)
+        })
     }
 
     pub async fn create_network_acl(
         &self,
         caller: &Caller,
         req: CreateNetworkAclRequest,
+        mode: Change,
     ) -> Result<NetworkAcl> {
         caller.require_write()?;
         let name = validate_name(&req.name)?;
         let ap = parse_id(AttachPointId::parse, "attachPointId", &req.attach_point_id)?;
         let caller = caller.clone();
         let now = self.now();
-        let acl = self
-            .store
-            .write(move |db| {
+        let (acl, dry_run) = self
+            .filter_change(mode, move |db| {
                 own_attach_point(db, &caller, &ap)?;
                 if let Some(a) = db.network_acl_of_attach_point(&ap)? {
                     return Err(ServiceError::Conflict(format!(
@@ -574,12 +571,16 @@ impl Service {
                 };
                 db.insert_network_acl(&acl)?;
                 note_change(db, &acl.account_id, now, acl.id.as_str(), "created", &[ap])?;
-                Ok::<_, ServiceError>(acl)
+                Ok((acl, vec![ap]))
             })
             .await?;
-        tracing::info!(acl = %acl.id, attach_point = %acl.attach_point, "network ACL created");
-        self.config_changed();
-        Ok(acl_view(acl))
+        if dry_run.is_none() {
+            tracing::info!(acl = %acl.id, attach_point = %acl.attach_point, "network ACL created");
+        }
+        Ok(NetworkAcl {
+            dry_run,
+            ..acl_view(acl)
+        })
     }
 
     pub async fn list_network_acls(&self, caller: &Caller) -> Result<NetworkAclList> {
@@ -607,14 +608,18 @@ impl Service {
     }
 
     /// Deletes an ACL: its attach point goes back to the default, which allows everything.
-    pub async fn delete_network_acl(&self, caller: &Caller, id: &str) -> Result<String> {
+    pub async fn delete_network_acl(
+        &self,
+        caller: &Caller,
+        id: &str,
+        mode: Change,
+    ) -> Result<FilterDeleted> {
         caller.require_write()?;
         let id = parse_id(NetworkAclId::parse, "id", id)?;
         let caller = caller.clone();
         let now = self.now();
-        let id = self
-            .store
-            .write(move |db| {
+        let (id, dry_run) = self
+            .filter_change(mode, move |db| {
                 let a = own_acl(db, &caller, &id)?;
                 db.delete_network_acl(&a.id)?;
                 note_change(
@@ -625,11 +630,10 @@ impl Service {
                     "deleted",
                     &[a.attach_point],
                 )?;
-                Ok::<_, ServiceError>(a.id)
+                Ok((a.id, vec![a.attach_point]))
             })
             .await?;
-        self.config_changed();
-        Ok(id.to_string())
+        Ok(FilterDeleted::new(id.to_string(), dry_run))
     }
 
     /// Adds a numbered rule; a number is used once per direction.
@@ -700,21 +704,13 @@ impl Service {
     {
         let caller = caller.clone();
         let now = self.now();
-        let tried = Arc::new(Mutex::new(None));
-        let slot = tried.clone();
-        let a = self
-            .store
-            .write(move |db| {
+        let (a, dry_run) = self
+            .filter_change(mode, move |db| {
                 let mut a = own_acl(db, &caller, &id)?;
                 change(&mut a)?;
                 a.updated_at = now;
                 db.update_network_acl_rules(&a.id, &a.rules, now)?;
                 check_policies(db, [&a.attach_point])?;
-                if mode == Change::DryRun {
-                    let preview = dryrun::preview(db, std::slice::from_ref(&a.attach_point))?;
-                    *locked(&slot) = Some((a, preview));
-                    return Err(dryrun::roll_back());
-                }
                 note_change(
                     db,
                     &a.account_id,
@@ -723,18 +719,14 @@ impl Service {
                     action,
                     std::slice::from_ref(&a.attach_point),
                 )?;
-                Ok::<_, ServiceError>(a)
+                let ap = a.attach_point;
+                Ok((a, vec![ap]))
             })
-            .await;
-        let tried = locked(&tried).take();
-        if let Some((a, preview)) = tried {
-            let mut view = acl_view(a);
-            view.dry_run = Some(self.ask_gateways(preview).await);
-            return Ok(view);
-        }
-        let a = a?;
-        self.config_changed();
-        Ok(acl_view(a))
+            .await?;
+        Ok(NetworkAcl {
+            dry_run,
+            ..acl_view(a)
+        })
     }
 
     pub async fn create_prefix_list(
@@ -801,6 +793,7 @@ impl Service {
         caller: &Caller,
         id: &str,
         req: UpdatePrefixListRequest,
+        mode: Change,
     ) -> Result<PrefixList> {
         caller.require_write()?;
         let id = parse_id(PrefixListId::parse, "id", id)?;
@@ -808,9 +801,8 @@ impl Service {
         let prefixes = req.prefixes.as_deref().map(parse_prefixes).transpose()?;
         let caller = caller.clone();
         let now = self.now();
-        let p = self
-            .store
-            .write(move |db| {
+        let (p, dry_run) = self
+            .filter_change(mode, move |db| {
                 let mut p = own_list(db, &caller, &id)?;
                 if let Some(n) = name {
                     if n != p.name && db.prefix_list_name_taken(&caller.account, &n)? {
@@ -828,11 +820,13 @@ impl Service {
                 let users = attach_points_naming(db, &caller.account, &p.id)?;
                 check_policies(db, &users)?;
                 note_change(db, &p.account_id, now, p.id.as_str(), "updated", &users)?;
-                Ok::<_, ServiceError>(p)
+                Ok((p, users))
             })
             .await?;
-        self.config_changed();
-        Ok(list_view(p))
+        Ok(PrefixList {
+            dry_run,
+            ..list_view(p)
+        })
     }
 
     /// Deletes a list that no rule names.
@@ -1235,7 +1229,7 @@ mod service_tests {
             description: None,
         };
         let refused = s
-            .create_security_group(&f.remote, create("theirs"))
+            .create_security_group(&f.remote, create("theirs"), Change::Apply)
             .await
             .expect_err("not their attach point");
         assert!(
@@ -1243,7 +1237,7 @@ mod service_tests {
             "{refused:?}"
         );
         let g = s
-            .create_security_group(&f.owner, create("web"))
+            .create_security_group(&f.owner, create("web"), Change::Apply)
             .await
             .expect("group");
         assert_eq!(g.rules.len(), 2);
@@ -1373,6 +1367,7 @@ mod service_tests {
                     name: "edge".into(),
                     attach_point_id: ap.clone(),
                 },
+                Change::Apply,
             )
             .await
             .expect("acl");
@@ -1478,6 +1473,7 @@ mod service_tests {
                 name: None,
                 prefixes: Some(vec!["10.1.9.0/24".into()]),
             },
+            Change::Apply,
         )
         .await
         .expect("update");
@@ -1508,7 +1504,7 @@ mod service_tests {
         s.delete_prefix_list(&f.owner, &plid)
             .await
             .expect("delete list");
-        s.delete_security_group(&f.owner, &gid)
+        s.delete_security_group(&f.owner, &gid, Change::Apply)
             .await
             .expect("delete group");
         let policy = config(gw_a.clone()).await.1.filters.expect("filters");

@@ -109,6 +109,8 @@ impl At {
 pub const MAX_IDLE_POLL_MS: u64 = 60_000;
 /// The largest connection table a gateway may be given (about 400 MB of flows).
 pub const MAX_FLOW_TABLE_SIZE: u64 = 4_194_304;
+/// Most flows the filters' connection table holds unless told otherwise.
+pub const DEFAULT_FLOW_TABLE_SIZE: usize = xc_filter::DEFAULT_FLOWS;
 
 /// A validated gateway configuration.
 #[derive(Debug, Clone)]
@@ -371,7 +373,7 @@ impl GatewayConfig {
             Some(v) => v,
         };
         let flow_table_size = match doc.gateway.flow_table_size {
-            None => xc_filter::Limits::default().flows,
+            None => DEFAULT_FLOW_TABLE_SIZE,
             Some(v) if !(1..=MAX_FLOW_TABLE_SIZE).contains(&v) => {
                 return g.err(
                     "flow_table_size",

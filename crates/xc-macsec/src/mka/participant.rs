@@ -460,9 +460,7 @@ impl Participant {
         {
             self.old_retire_at = None;
             if let Some(old) = self.old.take() {
-                for sci in self.live().map(|p| p.sci).collect::<Vec<_>>() {
-                    self.events.push_back(Event::RemoveRx { sci, an: old.an });
-                }
+                self.remove_rx_of(&old);
             }
         }
         if self.send_now || now >= self.next_hello {
@@ -520,12 +518,30 @@ impl Participant {
 
     fn rotate_out_latest(&mut self) {
         if let Some(prev) = self.latest.take() {
-            if let Some(old) = self.old.take() {
-                for sci in self.live().map(|p| p.sci).collect::<Vec<_>>() {
-                    self.events.push_back(Event::RemoveRx { sci, an: old.an });
-                }
+            let older = self.old.replace(prev);
+            if let Some(older) = older {
+                self.remove_rx_of(&older);
             }
-            self.old = Some(prev);
+        }
+    }
+
+    /// Removes the receive SAs of a key retired from use, unless a key still in use holds its
+    /// association number now: a key server that restarted (same SCI, new member identifier)
+    /// starts again from AN 0 and may hand out its new key on the AN of its former self's key,
+    /// whose receive SA the new key's installation replaced.
+    fn remove_rx_of(&mut self, retired: &Key) {
+        let taken = [self.latest.as_ref(), self.old.as_ref()]
+            .into_iter()
+            .flatten()
+            .any(|k| k.an == retired.an && k.id != retired.id);
+        if taken {
+            return;
+        }
+        for sci in self.live().map(|p| p.sci).collect::<Vec<_>>() {
+            self.events.push_back(Event::RemoveRx {
+                sci,
+                an: retired.an,
+            });
         }
     }
 

@@ -185,6 +185,32 @@ pub struct PrefixList {
     pub prefixes: Vec<Prefix>,
     pub created_at: String,
     pub updated_at: String,
+    /// With `?dryRun=true`: nothing was changed; the list above is as it would be, and these
+    /// are the tracked flows the gateways of the attach points whose rules name it would cut.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<FilterDryRun>,
+}
+
+/// A deleted security group or network ACL; with `?dryRun=true`, one that would be (`deleted`
+/// false) and the tracked flows its attach points' gateways would cut without it.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FilterDeleted {
+    pub id: String,
+    pub deleted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<FilterDryRun>,
+}
+
+impl FilterDeleted {
+    /// Deleted, or (with a dry run's findings) only tried.
+    pub fn new(id: String, dry_run: Option<FilterDryRun>) -> Self {
+        Self {
+            id,
+            deleted: dry_run.is_none(),
+            dry_run,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]

@@ -239,36 +239,46 @@ endpoints! {
     CheckAttachPoint: Post "/v1/attach-points/{id}/check", path: crate::AttachPointId, body: filters::CheckRequest
         => 200 filters::CheckResult, Sigv4;
     /// Creates a security group for an attach point, attached to it, allowing all outbound
-    /// traffic (AWS's default) and nothing inbound.
-    CreateSecurityGroup: Post "/v1/security-groups", body: filters::CreateSecurityGroupRequest
-        => 201 filters::SecurityGroup, Sigv4;
+    /// traffic (AWS's default) and nothing inbound; with `dryRun=true`, checks it and lists the
+    /// tracked flows it would cut (200), creating nothing.
+    CreateSecurityGroup: Post "/v1/security-groups", query: filters::DryRunQuery,
+        body: filters::CreateSecurityGroupRequest
+        => 201 filters::SecurityGroup | 200 filters::SecurityGroup, Sigv4;
     /// The caller's security groups.
     ListSecurityGroups: Get "/v1/security-groups" => 200 filters::SecurityGroupList, Sigv4;
     /// One security group with its rules and attach points.
     GetSecurityGroup: Get "/v1/security-groups/{id}", path: crate::SecurityGroupId => 200 filters::SecurityGroup, Sigv4;
-    /// Deletes a security group (detached from every attach point first).
-    DeleteSecurityGroup: Delete "/v1/security-groups/{id}", path: crate::SecurityGroupId => 200 Deleted, Sigv4;
+    /// Deletes a security group (detached from every attach point first); with `dryRun=true`,
+    /// lists the tracked flows its deletion would cut, deleting nothing.
+    DeleteSecurityGroup: Delete "/v1/security-groups/{id}", path: crate::SecurityGroupId,
+        query: filters::DryRunQuery => 200 filters::FilterDeleted, Sigv4;
     /// Adds rules to a security group (live on its attach points' gateways).
     AuthorizeSecurityGroupRules: Post "/v1/security-groups/{id}/authorize", path: crate::SecurityGroupId,
         query: filters::DryRunQuery, body: filters::SecurityGroupRulesRequest => 200 filters::SecurityGroup, Sigv4;
     /// Removes rules from a security group, by id or by what they match.
     RevokeSecurityGroupRules: Post "/v1/security-groups/{id}/revoke", path: crate::SecurityGroupId,
         query: filters::DryRunQuery, body: filters::SecurityGroupRulesRequest => 200 filters::SecurityGroup, Sigv4;
-    /// Attaches a security group to another attach point of the account.
+    /// Attaches a security group to another attach point of the account (`dryRun=true`: the
+    /// flows it would cut, changing nothing).
     AttachSecurityGroup: Post "/v1/security-groups/{id}/attach", path: crate::SecurityGroupId,
-        body: filters::AttachmentRequest => 200 filters::SecurityGroup, Sigv4;
-    /// Detaches a security group from an attach point.
+        query: filters::DryRunQuery, body: filters::AttachmentRequest => 200 filters::SecurityGroup, Sigv4;
+    /// Detaches a security group from an attach point (`dryRun=true`: the flows it would cut,
+    /// changing nothing).
     DetachSecurityGroup: Post "/v1/security-groups/{id}/detach", path: crate::SecurityGroupId,
-        body: filters::AttachmentRequest => 200 filters::SecurityGroup, Sigv4;
-    /// Gives an attach point its network ACL (no rules yet: the implicit deny refuses all).
-    CreateNetworkAcl: Post "/v1/network-acls", body: filters::CreateNetworkAclRequest
-        => 201 filters::NetworkAcl, Sigv4;
+        query: filters::DryRunQuery, body: filters::AttachmentRequest => 200 filters::SecurityGroup, Sigv4;
+    /// Gives an attach point its network ACL (no rules yet: the implicit deny refuses all); with
+    /// `dryRun=true`, lists the tracked flows that would cut (200), creating nothing.
+    CreateNetworkAcl: Post "/v1/network-acls", query: filters::DryRunQuery,
+        body: filters::CreateNetworkAclRequest
+        => 201 filters::NetworkAcl | 200 filters::NetworkAcl, Sigv4;
     /// The caller's network ACLs.
     ListNetworkAcls: Get "/v1/network-acls" => 200 filters::NetworkAclList, Sigv4;
     /// One network ACL with its rules.
     GetNetworkAcl: Get "/v1/network-acls/{id}", path: crate::NetworkAclId => 200 filters::NetworkAcl, Sigv4;
-    /// Deletes a network ACL: its attach point goes back to the default (allow everything).
-    DeleteNetworkAcl: Delete "/v1/network-acls/{id}", path: crate::NetworkAclId => 200 Deleted, Sigv4;
+    /// Deletes a network ACL: its attach point goes back to the default (allow everything);
+    /// with `dryRun=true`, lists the tracked flows its deletion would cut, deleting nothing.
+    DeleteNetworkAcl: Delete "/v1/network-acls/{id}", path: crate::NetworkAclId,
+        query: filters::DryRunQuery => 200 filters::FilterDeleted, Sigv4;
     /// Adds a numbered rule to a network ACL.
     AddNetworkAclRule: Post "/v1/network-acls/{id}/rules", path: crate::NetworkAclId,
         query: filters::DryRunQuery, body: crate::filter::RuleSpec => 200 filters::NetworkAcl, Sigv4;
@@ -282,9 +292,10 @@ endpoints! {
     ListPrefixLists: Get "/v1/prefix-lists" => 200 filters::PrefixListCollection, Sigv4;
     /// One prefix list.
     GetPrefixList: Get "/v1/prefix-lists/{id}", path: crate::PrefixListId => 200 filters::PrefixList, Sigv4;
-    /// Renames a prefix list or replaces its prefixes (live wherever rules name it).
+    /// Renames a prefix list or replaces its prefixes (live wherever rules name it); with
+    /// `dryRun=true`, lists the tracked flows the new prefixes would cut, changing nothing.
     UpdatePrefixList: Patch "/v1/prefix-lists/{id}", path: crate::PrefixListId,
-        body: filters::UpdatePrefixListRequest => 200 filters::PrefixList, Sigv4;
+        query: filters::DryRunQuery, body: filters::UpdatePrefixListRequest => 200 filters::PrefixList, Sigv4;
     /// Deletes a prefix list no rule names.
     DeletePrefixList: Delete "/v1/prefix-lists/{id}", path: crate::PrefixListId => 200 Deleted, Sigv4;
     /// Creates a connection (in `requested`, with its activation key for the remote account);

@@ -96,6 +96,9 @@ pub enum SecurityGroupVerb {
         attach_point: String,
         #[arg(long)]
         description: Option<String>,
+        /// Change nothing: show the tracked flows its gateways would cut.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Allow traffic: a stateful rule (the replies of an allowed flow pass too).
     Authorize {
@@ -144,18 +147,29 @@ pub enum SecurityGroupVerb {
     /// One group with its rules and attach points.
     Get { group: String },
     /// Delete a group (its attach points stop enforcing it).
-    Delete { group: String },
+    Delete {
+        group: String,
+        /// Change nothing: show the tracked flows its gateways would cut.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Attach a group to another of your attach points.
     Attach {
         group: String,
         #[arg(long)]
         attach_point: String,
+        /// Change nothing: show the tracked flows its gateways would cut.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Detach a group from an attach point.
     Detach {
         group: String,
         #[arg(long)]
         attach_point: String,
+        /// Change nothing: show the tracked flows its gateways would cut.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -182,6 +196,19 @@ fn print_group(out: Format, g: &SecurityGroup) -> anyhow::Result<()> {
     println!();
     print_list(out, &g.rules, &g.rules, cols)?;
     print_dry_run(out, g.dry_run.as_ref())
+}
+
+/// A deleted group or ACL; a tried deletion with what it would cut.
+fn print_deleted(out: Format, d: &FilterDeleted) -> anyhow::Result<()> {
+    if !out.for_people() {
+        return print_object(out, d);
+    }
+    if d.deleted {
+        println!("deleted {}", d.id);
+    } else {
+        println!("would delete {}", d.id);
+    }
+    print_dry_run(out, d.dry_run.as_ref())
 }
 
 /// `?dryRun=true` when asked.
@@ -253,6 +280,7 @@ pub async fn run_security_group(
             name,
             attach_point,
             description,
+            dry_run,
         } => {
             let req = CreateSecurityGroupRequest {
                 name,
@@ -260,7 +288,7 @@ pub async fn run_security_group(
                 description,
             };
             let g = c
-                .send::<r::CreateSecurityGroup>(&[], None, Some(&req))
+                .send::<r::CreateSecurityGroup>(&[], Some(&dry(dry_run)), Some(&req))
                 .await?;
             print_group(out, &g)
         }
@@ -338,32 +366,34 @@ pub async fn run_security_group(
             let g = c.send::<r::GetSecurityGroup>(&[&group], None, None).await?;
             print_group(out, &g)
         }
-        SecurityGroupVerb::Delete { group } => print_object(
+        SecurityGroupVerb::Delete { group, dry_run } => print_deleted(
             out,
-            &c.send::<r::DeleteSecurityGroup>(&[&group], None, None)
+            &c.send::<r::DeleteSecurityGroup>(&[&group], Some(&dry(dry_run)), None)
                 .await?,
         ),
         SecurityGroupVerb::Attach {
             group,
             attach_point,
+            dry_run,
         } => {
             let req = AttachmentRequest {
                 attach_point_id: attach_point,
             };
             let g = c
-                .send::<r::AttachSecurityGroup>(&[&group], None, Some(&req))
+                .send::<r::AttachSecurityGroup>(&[&group], Some(&dry(dry_run)), Some(&req))
                 .await?;
             print_group(out, &g)
         }
         SecurityGroupVerb::Detach {
             group,
             attach_point,
+            dry_run,
         } => {
             let req = AttachmentRequest {
                 attach_point_id: attach_point,
             };
             let g = c
-                .send::<r::DetachSecurityGroup>(&[&group], None, Some(&req))
+                .send::<r::DetachSecurityGroup>(&[&group], Some(&dry(dry_run)), Some(&req))
                 .await?;
             print_group(out, &g)
         }
@@ -379,6 +409,9 @@ pub enum NetworkAclVerb {
         name: String,
         #[arg(long)]
         attach_point: String,
+        /// Change nothing: show the tracked flows its gateways would cut.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// A numbered rule: lowest number first, the first that matches decides.
     AddRule {
@@ -418,7 +451,12 @@ pub enum NetworkAclVerb {
     /// One ACL with its rules.
     Get { acl: String },
     /// Delete an ACL: its attach point goes back to the default (allow everything).
-    Delete { acl: String },
+    Delete {
+        acl: String,
+        /// Change nothing: show the tracked flows its gateways would cut.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 fn print_acl(out: Format, a: &NetworkAcl) -> anyhow::Result<()> {
@@ -445,12 +483,18 @@ fn print_acl(out: Format, a: &NetworkAcl) -> anyhow::Result<()> {
 
 pub async fn run_network_acl(c: &Client, out: Format, verb: NetworkAclVerb) -> anyhow::Result<()> {
     match verb {
-        NetworkAclVerb::Create { name, attach_point } => {
+        NetworkAclVerb::Create {
+            name,
+            attach_point,
+            dry_run,
+        } => {
             let req = CreateNetworkAclRequest {
                 name,
                 attach_point_id: attach_point,
             };
-            let a = c.send::<r::CreateNetworkAcl>(&[], None, Some(&req)).await?;
+            let a = c
+                .send::<r::CreateNetworkAcl>(&[], Some(&dry(dry_run)), Some(&req))
+                .await?;
             print_acl(out, &a)
         }
         NetworkAclVerb::AddRule {
@@ -502,9 +546,10 @@ pub async fn run_network_acl(c: &Client, out: Format, verb: NetworkAclVerb) -> a
             let a = c.send::<r::GetNetworkAcl>(&[&acl], None, None).await?;
             print_acl(out, &a)
         }
-        NetworkAclVerb::Delete { acl } => print_object(
+        NetworkAclVerb::Delete { acl, dry_run } => print_deleted(
             out,
-            &c.send::<r::DeleteNetworkAcl>(&[&acl], None, None).await?,
+            &c.send::<r::DeleteNetworkAcl>(&[&acl], Some(&dry(dry_run)), None)
+                .await?,
         ),
     }
 }
@@ -526,6 +571,10 @@ pub enum PrefixListVerb {
         name: Option<String>,
         #[arg(long, value_delimiter = ',', value_parser = crate::cli::list_item)]
         prefixes: Option<Vec<String>>,
+        /// Change nothing: show the tracked flows the gateways of the attach points whose rules
+        /// name it would cut.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Your prefix lists.
     List,
@@ -548,13 +597,18 @@ pub async fn run_prefix_list(c: &Client, out: Format, verb: PrefixListVerb) -> a
             list,
             name,
             prefixes,
+            dry_run,
         } => {
             let req = UpdatePrefixListRequest { name, prefixes };
-            print_object(
-                out,
-                &c.send::<r::UpdatePrefixList>(&[&list], None, Some(&req))
-                    .await?,
-            )
+            let l = c
+                .send::<r::UpdatePrefixList>(&[&list], Some(&dry(dry_run)), Some(&req))
+                .await?;
+            if !out.for_people() {
+                return print_object(out, &l);
+            }
+            let dry_run = l.dry_run.clone();
+            print_object(out, &PrefixList { dry_run: None, ..l })?;
+            print_dry_run(out, dry_run.as_ref())
         }
         PrefixListVerb::List => {
             let l = c.send::<r::ListPrefixLists>(&[], None, None).await?;
