@@ -15,26 +15,15 @@ secs=${SECONDS_PER_RUN:-8}
 A=xcf-a; B=xcf-b
 work=$(mktemp -d)
 
-cleanup() {
-  for p in $(jobs -p); do kill "$p" 2>/dev/null || true; done
-  pkill -f "$work/" 2>/dev/null || true
-  ip netns del $A 2>/dev/null || true
-  ip netns del $B 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. bench/link/lib.sh
+trap bench_cleanup EXIT
 
 [ "$(id -u)" -eq 0 ] || { echo "bench/link/filters.sh needs root" >&2; exit 1; }
 command -v iperf3 >/dev/null || { apt-get update -q >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends iperf3 >/dev/null; }
 cargo build --quiet --release -p xconnect
 X="$root/target/release/xconnect"
 
-ip netns del $A 2>/dev/null || true; ip netns del $B 2>/dev/null || true
-ip netns add $A; ip netns add $B
-ip link add xcf-va netns $A type veth peer name xcf-vb netns $B
-ip -n $A addr add 10.200.0.1/24 dev xcf-va; ip -n $B addr add 10.200.0.2/24 dev xcf-vb
-for n in $A $B; do ip -n $n link set lo up; done
-ip -n $A link set xcf-va up; ip -n $B link set xcf-vb up
+bench_netns xcf-va xcf-vb
 ip -n $A addr add 10.0.0.1/32 dev lo; ip -n $B addr add 10.1.0.1/32 dev lo
 
 # b's filters: 1,000 rules. Security groups: 597 inbound allow rules (tcp and udp ports and ranges,
@@ -79,34 +68,6 @@ assert n + acl == 1000, (n, acl)
 open(sys.argv[1], "w").write("\n".join(out))
 PY
 
-# iperf3 throughput in Gbit/s between the networks: measure STREAMS
-tput() {
-  ip netns exec $B iperf3 -s -1 -B 10.1.0.1 >/dev/null 2>&1 &
-  local srv=$! out="" failed=""
-  for _ in $(seq 100); do
-    # (An answer without a result, as iperf3 sometimes gives on a failed start, is tried again.)
-    out=$(ip netns exec $A iperf3 -c 10.1.0.1 -B 10.0.0.1 -t "$secs" -P "$1" -J 2>/dev/null) \
-      && grep -q '"sum_received"' <<<"$out" && break
-    failed=$out; out=""
-    sleep 0.1
-  done
-  if [ -z "$out" ]; then
-    kill $srv 2>/dev/null || true
-    echo "iperf3 could not measure in 100 tries; the last said:" >&2
-    echo "$failed" | grep '"error"' >&2 || true
-    exit 1
-  fi
-  kill $srv 2>/dev/null || true
-  wait $srv 2>/dev/null || true
-  python3 -c "import json,sys; print('%.2f' % (json.loads(sys.argv[1])['end']['sum_received']['bits_per_second']/1e9))" "$out"
-}
-rtt() {
-  ip netns exec $A ping -q -c 100 -i 0.005 -I 10.0.0.1 10.1.0.1 >/dev/null 2>&1 || true
-  ip netns exec $A ping -c 200 -i 0.005 -I 10.0.0.1 10.1.0.1 | python3 -c "
-import sys,re,statistics
-v=[float(m.group(1)) for m in re.finditer(r'time=([0-9.]+)', sys.stdin.read())]
-print('%.0f' % (statistics.median(v)*1000))"
-}
 flows() {
   ip netns exec $B "$X" gateway status --output json | python3 -c "import json,sys; f=json.load(sys.stdin).get('filters') or {}; print(f.get('flows', 0))"
 }
@@ -114,32 +75,13 @@ flows() {
 declare -A T1 T4 R F0 F1
 # link NAME FILTERS (0: none, 1: the 1,000 rules, 2: the rules and a flow log)
 link() {
-  for s in a b; do
-    if [ $s = a ]; then L=10.200.0.1; Rm=10.200.0.2; AD=169.254.0.0/31; NS=$A; else L=10.200.0.2; Rm=10.200.0.1; AD=169.254.0.1/31; NS=$B; fi
-    cat > "$work/gw-$s.toml" <<CFG
-[gateway]
-name = "bench-$s"
-admin_listen = "127.0.0.1:7801"
-flow_log_file = "$work/flow-log-$s.txt"
-[[link]]
-name = "l1"
-underlay_local = "$L:4789"
-underlay_remote = "$Rm:4789"
-vni = 101
-ckn = "00112233445566778899aabbccddeeff"
-cak = "000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f"
-address = "$AD"
-CFG
-    if [ $s = b ] && [ "$2" != 0 ]; then cat "$work/filters.toml" >> "$work/gw-$s.toml"; fi
-    if [ $s = b ] && [ "$2" = 2 ]; then
-      printf '[filters.flowLogs.l1]\naccountId = "111122223333"\ninterfaceId = "l1"\n' >> "$work/gw-$s.toml"
-    fi
-    XCONNECT_LOG=warn ip netns exec $NS "$X" gateway run --config "$work/gw-$s.toml" >"$work/gw-$s.log" 2>&1 &
-  done
-  for _ in $(seq 100); do
-    ip netns exec $A "$X" gateway status --output json 2>/dev/null | grep -q '"state": "secured"' && break; sleep 0.1
-  done
-  for _ in $(seq 100); do ip -n $A link show xc-l1 >/dev/null 2>&1 && ip -n $B link show xc-l1 >/dev/null 2>&1 && break; sleep 0.1; done
+  for s in a b; do echo "flow_log_file = \"$work/flow-log-$s.txt\"" > "$work/gateway-$s"; done
+  rm -f "$work/extra-b"
+  if [ "$2" != 0 ]; then cp "$work/filters.toml" "$work/extra-b"; fi
+  if [ "$2" = 2 ]; then
+    printf '[filters.flowLogs.l1]\naccountId = "111122223333"\ninterfaceId = "l1"\n' >> "$work/extra-b"
+  fi
+  link_up
   ip -n $A route replace 10.1.0.1/32 via 169.254.0.1 src 10.0.0.1
   ip -n $B route replace 10.0.0.1/32 via 169.254.0.0 src 10.1.0.1
   # 100,000 flows of b's own (UDP from two source ports to 50,000 ports of a), opened again before
@@ -159,13 +101,12 @@ PY
     for _ in $(seq 100); do [ "$(flows)" -ge 100000 ] && break; sleep 0.1; done
   }
   fill "$1" "$2"; F0[$1]=$(flows)
-  T1[$1]=$(tput 1)
-  fill "$1" "$2"; T4[$1]=$(tput 4)
-  fill "$1" "$2"; R[$1]=$(rtt)
+  T1[$1]=$(tput 10.1.0.1 1 10.0.0.1)
+  fill "$1" "$2"; T4[$1]=$(tput 10.1.0.1 4 10.0.0.1)
+  fill "$1" "$2"; R[$1]=$(rtt 10.1.0.1 10.0.0.1)
   F1[$1]=$(flows)
   echo "$1: ${T1[$1]} / ${T4[$1]} Gbit/s, ${R[$1]} us, flows ${F0[$1]} -> ${F1[$1]}" >&2
-  pkill -TERM -f "$work/gw-" || true
-  for _ in $(seq 100); do pgrep -f "$work/gw-" >/dev/null || break; sleep 0.1; done
+  link_down
 }
 link plain 0
 link filtered 1
@@ -182,12 +123,4 @@ for name,k in (("no filters","plain"),("1,000 rules, 100,000 flows","filtered"),
     print(f"| {name} | {f[k]} | {t1[k]:.2f} | {t4[k]:.2f} | {r[k]:.0f} | {t1[k]/t1['plain']:.0%} | {t4[k]/t4['plain']:.0%} |")
 PY
 )
-echo "$table"
-if [ $record -eq 1 ]; then
-  {
-    echo
-    echo "### bench/link/filters.sh, $(date -u +%Y-%m-%d), $(nproc) vCPU $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r)"
-    echo
-    echo "$table"
-  } >> bench/RESULTS.md
-fi
+report bench/link/filters.sh "$table"

@@ -2,8 +2,9 @@
 # Measures, in one run on the same veth between two network namespaces: TCP throughput (iperf3,
 # 1 and 4 streams, 10 s) and ping RTT for the raw veth, an xconnect link (release build; by
 # default, and with idle polling on), wireguard-go (Debian package) and boringtun (built here
-# with cargo install). Prints a markdown table with the ratios, and appends it to
-# bench/RESULTS.md when called with --record.
+# with cargo install), and for each but the veth the CPU seconds per gigabyte carried that its own
+# processes (both ends) used, from their accounting in /proc. Prints a markdown table with the
+# ratios, and appends it to bench/RESULTS.md when called with --record.
 # Needs root. Everything it creates is removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,14 +15,8 @@ A=xcb-a; B=xcb-b
 work=$(mktemp -d)
 tools="$root/bench/link/.tools"
 
-cleanup() {
-  for p in $(jobs -p); do kill "$p" 2>/dev/null || true; done
-  pkill -f "$work/" 2>/dev/null || true
-  ip netns del $A 2>/dev/null || true
-  ip netns del $B 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. bench/link/lib.sh
+trap bench_cleanup EXIT
 
 [ "$(id -u)" -eq 0 ] || { echo "bench/link needs root" >&2; exit 1; }
 export DEBIAN_FRONTEND=noninteractive
@@ -37,72 +32,30 @@ fi
 cargo build --quiet --release -p xconnect
 X="$root/target/release/xconnect"
 
-ip netns del $A 2>/dev/null || true; ip netns del $B 2>/dev/null || true
-ip netns add $A; ip netns add $B
-ip link add xcb-va netns $A type veth peer name xcb-vb netns $B
-ip -n $A addr add 10.200.0.1/24 dev xcb-va; ip -n $B addr add 10.200.0.2/24 dev xcb-vb
-for n in $A $B; do ip -n $n link set lo up; done
-ip -n $A link set xcb-va up; ip -n $B link set xcb-vb up
+bench_netns xcb-va xcb-vb
 
-# iperf3 throughput in Gbit/s: measure TARGET STREAMS
-tput() {
-  ip netns exec $B iperf3 -s -1 -B "$1" >/dev/null 2>&1 &
-  local srv=$!
-  local out=""
-  for _ in $(seq 100); do
-    out=$(ip netns exec $A iperf3 -c "$1" -t "$secs" -P "$2" -J 2>/dev/null) && break
-    failed=$out; out=""
-    sleep 0.1
-  done
-  if [ -z "$out" ]; then
-    kill $srv 2>/dev/null || true
-    echo "iperf3 could not measure $1 in 100 tries; the last said:" >&2
-    echo "$failed" | grep '"error"' >&2 || true
-    exit 1
-  fi
-  wait $srv 2>/dev/null || true
-  python3 -c "import json,sys; print('%.2f' % (json.loads(sys.argv[1])['end']['sum_received']['bits_per_second']/1e9))" "$out"
+declare -A T1 T4 R C
+# measure NAME TARGET [PATTERN]: throughput, RTT, and the CPU seconds per gigabyte carried that
+# the processes matching PATTERN (the path's own, at both ends) used over both throughput runs
+measure() {
+  local before after
+  before=$( [ -n "${3:-}" ] && cpu_secs "$3" || echo 0)
+  T1[$1]=$(tput "$2" 1); T4[$1]=$(tput "$2" 4)
+  after=$( [ -n "${3:-}" ] && cpu_secs "$3" || echo 0)
+  R[$1]=$(rtt "$2")
+  # Gigabytes carried: each run's rate over its seconds.
+  C[$1]=$(python3 -c "import sys; gb=(float(sys.argv[1])+float(sys.argv[2]))*$secs/8; print('%.2f' % ((float(sys.argv[4])-float(sys.argv[3]))/gb) if sys.argv[5] else 'nan')" "${T1[$1]}" "${T4[$1]}" "$before" "$after" "${3:-}")
+  echo "$1: ${T1[$1]} / ${T4[$1]} Gbit/s, ${R[$1]} us, ${C[$1]} CPU s/GB" >&2
 }
-# median ping RTT in microseconds
-rtt() {
-  ip netns exec $A ping -q -c 200 -i 0.005 "$1" >/dev/null 2>&1 || true
-  ip netns exec $A ping -c 200 -i 0.005 "$1" | python3 -c "
-import sys,re,statistics
-v=[float(m.group(1)) for m in re.finditer(r'time=([0-9.]+)', sys.stdin.read())]
-print('%.0f' % (statistics.median(v)*1000))"
-}
-
-declare -A T1 T4 R
-measure() { T1[$1]=$(tput "$2" 1); T4[$1]=$(tput "$2" 4); R[$1]=$(rtt "$2"); echo "$1: ${T1[$1]} / ${T4[$1]} Gbit/s, ${R[$1]} us" >&2; }
 
 measure veth 10.200.0.2
 
 # xconnect link: KEY IDLE_POLL_MS (0 is the default: no idle polling)
 xconnect_link() {
-  for s in a b; do
-    if [ $s = a ]; then L=10.200.0.1; Rm=10.200.0.2; AD=169.254.0.0/31; NS=$A; else L=10.200.0.2; Rm=10.200.0.1; AD=169.254.0.1/31; NS=$B; fi
-    cat > "$work/gw-$s.toml" <<CFG
-[gateway]
-name = "bench-$s"
-admin_listen = "127.0.0.1:7801"
-idle_poll_ms = $2
-[[link]]
-name = "l1"
-underlay_local = "$L:4789"
-underlay_remote = "$Rm:4789"
-vni = 101
-ckn = "00112233445566778899aabbccddeeff"
-cak = "000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f"
-address = "$AD"
-CFG
-    XCONNECT_LOG=warn ip netns exec $NS "$X" gateway run --config "$work/gw-$s.toml" >"$work/gw-$s.log" 2>&1 &
-  done
-  for _ in $(seq 100); do
-    ip netns exec $A "$X" gateway status --output json 2>/dev/null | grep -q '"state": "secured"' && break; sleep 0.1
-  done
-  measure "$1" 169.254.0.1
-  pkill -TERM -f "$work/gw-" || true
-  for _ in $(seq 100); do pgrep -f "$work/gw-" >/dev/null || break; sleep 0.1; done
+  for s in a b; do echo "idle_poll_ms = $2" > "$work/gateway-$s"; done
+  link_up
+  measure "$1" 169.254.0.1 "$work/gw-"
+  link_down
 }
 xconnect_link xconnect 0
 xconnect_link xconnect-poll 1000
@@ -131,8 +84,8 @@ wg_down() {
   pkill -f "wireguard-go -f $1|wireguard-go -f $2|drop-privileges $1|drop-privileges $2" || true
   sleep 1
 }
-wg_up go wgA wgB; measure wireguard-go 10.99.0.2; wg_down wgA wgB
-wg_up bt btA btB; measure boringtun 10.99.0.2; wg_down btA btB
+wg_up go wgA wgB; measure wireguard-go 10.99.0.2 "wireguard-go -f wg[AB]"; wg_down wgA wgB
+wg_up bt btA btB; measure boringtun 10.99.0.2 "drop-privileges bt[AB]"; wg_down btA btB
 
 best_wg=$(python3 -c "print(max(${T1[wireguard-go]}, ${T1[boringtun]}))")
 table=$(python3 - "$best_wg" <<PY
@@ -142,18 +95,12 @@ rows=[("raw veth","veth"),("xconnect link (GCM-AES-XPN-256)","xconnect"),("xconn
 t1={"veth":${T1[veth]},"xconnect":${T1[xconnect]},"xconnect-poll":${T1[xconnect-poll]},"wireguard-go":${T1[wireguard-go]},"boringtun":${T1[boringtun]}}
 t4={"veth":${T4[veth]},"xconnect":${T4[xconnect]},"xconnect-poll":${T4[xconnect-poll]},"wireguard-go":${T4[wireguard-go]},"boringtun":${T4[boringtun]}}
 r={"veth":${R[veth]},"xconnect":${R[xconnect]},"xconnect-poll":${R[xconnect-poll]},"wireguard-go":${R[wireguard-go]},"boringtun":${R[boringtun]}}
-print("| path | TCP 1 stream Gbit/s | TCP 4 streams Gbit/s | median RTT us | 1 stream vs best WireGuard | added RTT over veth us |")
-print("|---|---:|---:|---:|---:|---:|")
+c={"veth":"${C[veth]}","xconnect":"${C[xconnect]}","xconnect-poll":"${C[xconnect-poll]}","wireguard-go":"${C[wireguard-go]}","boringtun":"${C[boringtun]}"}
+print("| path | TCP 1 stream Gbit/s | TCP 4 streams Gbit/s | median RTT us | 1 stream vs best WireGuard | added RTT over veth us | CPU s/GB |")
+print("|---|---:|---:|---:|---:|---:|---:|")
 for name,k in rows:
-    print(f"| {name} | {t1[k]:.2f} | {t4[k]:.2f} | {r[k]:.0f} | {t1[k]/best:.1f}x | {r[k]-r['veth']:.0f} |")
+    cpu = "-" if c[k] == "nan" else c[k]
+    print(f"| {name} | {t1[k]:.2f} | {t4[k]:.2f} | {r[k]:.0f} | {t1[k]/best:.1f}x | {r[k]-r['veth']:.0f} | {cpu} |")
 PY
 )
-echo "$table"
-if [ $record -eq 1 ]; then
-  {
-    echo
-    echo "### bench/link, $(date -u +%Y-%m-%d), $(nproc) vCPU $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r)"
-    echo
-    echo "$table"
-  } >> bench/RESULTS.md
-fi
+report bench/link "$table"

@@ -1147,6 +1147,27 @@ function ruleText(r) {
   return { ports, peer: r.cidrIp || r.cidrIpv6 || r.prefixListId || '' };
 }
 
+// Whether the filters page tries its changes (`?dryRun=true`) instead of making them; kept across
+// the page's renders.
+let filterPreview = false;
+
+// `url` with `dryRun=true` when the filters page previews its changes.
+function dryUrl(url) {
+  return filterPreview ? `${url}${url.includes('?') ? '&' : '?'}dryRun=true` : url;
+}
+
+// What a tried filter change would cut, gateway by gateway.
+function dryRunHtml(d) {
+  const gateways = d.gateways || [];
+  return `<section class="panel" id="dry-run-result"><h2>Dry run</h2>
+    <p>Nothing was changed. ${gateways.length ? 'The tracked flows this change would cut:' : 'No gateway enforces it yet: no flow would be cut.'}</p>
+    ${gateways.map((g) => `<h3>${esc(g.gatewayName)} <code>${esc(g.gatewayId)}</code></h3>
+      ${!g.answered ? '<p class="muted">Did not answer in time: its flows are unknown.</p>'
+    : `<p class="gateway-cuts">${esc(g.total)} flow(s)</p>${g.flows.length ? `<div class="table-wrap"><table class="cut-flows"><thead><tr><th>Direction</th><th>Protocol</th><th>Source</th><th>Destination</th><th>Idle</th></tr></thead><tbody>
+      ${g.flows.map((f) => `<tr><td>${esc(f.direction)}</td><td>${esc(f.protocol)}</td><td>${esc(f.srcaddr)}:${esc(f.srcport)}</td><td>${esc(f.dstaddr)}:${esc(f.dstport)}</td><td>${esc(f.idleSecs)} s</td></tr>`).join('')}
+      </tbody></table></div>` : ''}`}`).join('')}</section>`;
+}
+
 async function filtersPage() {
   setTitle('Filters');
   const [groups, acls, lists, aps] = await Promise.all([
@@ -1173,11 +1194,19 @@ async function filtersPage() {
       <div><label for="o-${esc(g.securityGroupId)}">Ports <span class="hint">22 or 1000-2000; empty: all</span></label><input type="text" id="o-${esc(g.securityGroupId)}"></div>
       <div><label for="c-${esc(g.securityGroupId)}">Peer prefix</label><input type="text" id="c-${esc(g.securityGroupId)}" placeholder="10.1.0.0/16"></div>
       <div class="actions"><button type="submit">Allow</button></div>
-      <p class="error" id="e-${esc(g.securityGroupId)}" role="alert"></p></form>` : ''}</section>`;
+      <p class="error" id="e-${esc(g.securityGroupId)}" role="alert"></p></form>
+    <form class="attachment row" data-attachment="${esc(g.securityGroupId)}" novalidate>
+      <div><label for="at-${esc(g.securityGroupId)}">Attach point</label><select id="at-${esc(g.securityGroupId)}">${apOptions}</select></div>
+      <div class="actions"><button type="submit" data-attach="${esc(g.securityGroupId)}">Attach</button>
+        <button type="button" data-detach="${esc(g.securityGroupId)}">Detach</button>
+        <button type="button" class="danger" data-delete-group="${esc(g.securityGroupId)}">Delete the group</button></div>
+      <p class="error" id="ge-${esc(g.securityGroupId)}" role="alert"></p></form>` : ''}</section>`;
   const aclRules = (a) => a.rules.map((r) => { const t = ruleText(r); return `<tr><td>${esc(r.direction)}</td><td>${esc(r.ruleNumber)}</td><td>${badge(r.ruleAction)}</td><td>${esc(r.ipProtocol)}</td><td>${esc(t.ports)}</td><td><code>${esc(t.peer)}</code></td>
       ${w ? `<td><button type="button" data-remove="${esc(a.networkAclId)}" data-direction="${esc(r.direction)}" data-number="${esc(r.ruleNumber)}">Remove</button></td>` : ''}</tr>`; }).join('');
   show(`<h1>Filters</h1>
     <p class="hint">What may cross each attach point's edge: security groups (stateful allow rules), a network ACL (numbered allow and deny rules, then an implicit deny) and prefix lists. Only you see and change your attach points' filters; their gateways apply a change within a second.</p>
+    ${w ? `<p><label class="inline"><input type="checkbox" id="preview"${filterPreview ? ' checked' : ''}> Preview changes (dry run): nothing is changed; each change shows the tracked flows it would cut</label></p>
+    <div id="dry-run" aria-live="polite"></div>` : ''}
     <h2>Would this pass?</h2>
     <form id="check" class="panel" novalidate>
       <label for="ck-ap">Attach point</label><select id="ck-ap">${apOptions}</select>
@@ -1211,7 +1240,8 @@ async function filtersPage() {
         <div><label for="ap-${esc(a.networkAclId)}">Protocol</label><select id="ap-${esc(a.networkAclId)}">${protocols}</select></div>
         <div><label for="ao-${esc(a.networkAclId)}">Ports</label><input type="text" id="ao-${esc(a.networkAclId)}"></div>
         <div><label for="ac-${esc(a.networkAclId)}">Prefix</label><input type="text" id="ac-${esc(a.networkAclId)}" placeholder="0.0.0.0/0"></div>
-        <div class="actions"><button type="submit">Add the rule</button></div>
+        <div class="actions"><button type="submit">Add the rule</button>
+          <button type="button" class="danger" data-delete-acl="${esc(a.networkAclId)}">Delete the ACL</button></div>
         <p class="error" id="ae-${esc(a.networkAclId)}" role="alert"></p></form>` : ''}</section>`).join('') || '<p class="muted">No network ACL: every attach point has the default, which allows everything.</p>'}
     ${w ? `<form id="new-acl" class="panel row" novalidate>
       <div><label for="acl-name">Name</label><input type="text" id="acl-name"></div>
@@ -1220,9 +1250,15 @@ async function filtersPage() {
       <p class="hint">One per attach point. It starts empty, and its implicit deny refuses everything until you add rules.</p>
       <p class="error" id="acl-error" role="alert"></p></form>` : ''}
     <h2>Prefix lists</h2>
-    <div class="table-wrap"><table id="prefix-lists"><thead><tr><th>Name</th><th>Id</th><th>Prefixes</th></tr></thead><tbody>
-    ${(lists.prefixLists || []).map((l) => `<tr><td>${esc(l.name)}</td><td><code>${esc(l.prefixListId)}</code></td><td>${esc(l.prefixes.join(', '))}</td></tr>`).join('') || '<tr><td colspan="3" class="muted">None yet.</td></tr>'}
+    <div class="table-wrap"><table id="prefix-lists"><thead><tr><th>Name</th><th>Id</th><th>Prefixes</th>${w ? '<th></th>' : ''}</tr></thead><tbody>
+    ${(lists.prefixLists || []).map((l) => `<tr><td>${esc(l.name)}</td><td><code>${esc(l.prefixListId)}</code></td><td>${esc(l.prefixes.join(', '))}</td>
+      ${w ? `<td><button type="button" class="danger" data-delete-list="${esc(l.prefixListId)}">Delete</button></td>` : ''}</tr>`).join('') || `<tr><td colspan="${w ? 4 : 3}" class="muted">None yet.</td></tr>`}
     </tbody></table></div>
+    ${w && (lists.prefixLists || []).length ? `<form id="update-list" class="panel row" novalidate>
+      <div><label for="ul-list">Prefix list</label><select id="ul-list">${lists.prefixLists.map((l) => `<option value="${esc(l.prefixListId)}">${esc(l.name)}</option>`).join('')}</select></div>
+      <div><label for="ul-prefixes">New prefixes <span class="hint">comma-separated; they replace the list's</span></label><input type="text" id="ul-prefixes"></div>
+      <div class="actions"><button type="submit">Update the prefix list</button></div>
+      <p class="error" id="ul-error" role="alert"></p></form>` : ''}
     ${w ? `<form id="new-list" class="panel row" novalidate>
       <div><label for="pl-name">Name</label><input type="text" id="pl-name"></div>
       <div><label for="pl-prefixes">Prefixes <span class="hint">comma-separated</span></label><input type="text" id="pl-prefixes"></div>
@@ -1253,50 +1289,79 @@ async function filtersPage() {
       ${r.sides.map((s) => `<tr><td>${esc(apName(s.attachPointId))}</td><td>${esc(s.connectionId || '-')}</td><td>${esc(s.direction)}</td><td>${badge(s.allowed ? 'allow' : 'deny')}</td><td>${esc(s.explanation)}</td></tr>`).join('')}
       </tbody></table></div>`;
   });
+  // A change made shows itself (the page again); a change tried shows what it would cut.
+  const changed = (what) => (r) => {
+    if (r && r.dryRun) {
+      document.getElementById('dry-run').innerHTML = dryRunHtml(r.dryRun);
+      return;
+    }
+    toast(what);
+    render();
+  };
+  const onClick = (selector, confirmText, call, what) => {
+    for (const b of main.querySelectorAll(selector)) {
+      b.addEventListener('click', async () => {
+        const question = confirmText(b);
+        if (question && !filterPreview && !window.confirm(question)) return;
+        try {
+          changed(what)(await call(b));
+        } catch (e) {
+          toast(e.message);
+        }
+      });
+    }
+  };
+  const preview = document.getElementById('preview');
+  if (preview) {
+    preview.addEventListener('change', () => {
+      filterPreview = preview.checked;
+      document.getElementById('dry-run').innerHTML = '';
+    });
+  }
   for (const f of main.querySelectorAll('form[data-allow]')) {
     const g = f.dataset.allow;
-    submit(f, `e-${g}`, () => api('POST', `/v1/security-groups/${encodeURIComponent(g)}/authorize`, {
+    submit(f, `e-${g}`, () => api('POST', dryUrl(`/v1/security-groups/${encodeURIComponent(g)}/authorize`), {
       rules: [{ direction: v(`d-${g}`), ipProtocol: v(`p-${g}`), ...portsOf(v(`o-${g}`)), ...peerOf(v(`c-${g}`)) }],
-    }), () => { toast('Rule added'); render(); });
+    }), changed('Rule added'));
   }
-  for (const b of main.querySelectorAll('[data-revoke]')) {
-    b.addEventListener('click', async () => {
-      try {
-        await api('POST', `/v1/security-groups/${encodeURIComponent(b.dataset.of)}/revoke`, { rules: [{ ruleId: b.dataset.revoke, direction: 'inbound', ipProtocol: 'all' }] });
-        toast('Rule revoked');
-        render();
-      } catch (e) {
-        toast(e.message);
-      }
-    });
+  onClick('[data-revoke]', () => null, (b) => api('POST', dryUrl(`/v1/security-groups/${encodeURIComponent(b.dataset.of)}/revoke`),
+    { rules: [{ ruleId: b.dataset.revoke, direction: 'inbound', ipProtocol: 'all' }] }), 'Rule revoked');
+  for (const f of main.querySelectorAll('form[data-attachment]')) {
+    const g = f.dataset.attachment;
+    submit(f, `ge-${g}`, () => api('POST', dryUrl(`/v1/security-groups/${encodeURIComponent(g)}/attach`), { attachPointId: v(`at-${g}`) }),
+      changed('Security group attached'));
   }
+  onClick('[data-detach]', () => null, (b) => api('POST', dryUrl(`/v1/security-groups/${encodeURIComponent(b.dataset.detach)}/detach`),
+    { attachPointId: v(`at-${b.dataset.detach}`) }), 'Security group detached');
+  onClick('[data-delete-group]', (b) => `Delete the security group ${b.dataset.deleteGroup}? Its attach points stop enforcing it.`,
+    (b) => api('DELETE', dryUrl(`/v1/security-groups/${encodeURIComponent(b.dataset.deleteGroup)}`)), 'Security group deleted');
   for (const f of main.querySelectorAll('form[data-acl-form]')) {
     const a = f.dataset.aclForm;
-    submit(f, `ae-${a}`, () => api('POST', `/v1/network-acls/${encodeURIComponent(a)}/rules`, {
+    submit(f, `ae-${a}`, () => api('POST', dryUrl(`/v1/network-acls/${encodeURIComponent(a)}/rules`), {
       ruleNumber: /^\d+$/.test(v(`an-${a}`).trim()) ? Number(v(`an-${a}`).trim()) : v(`an-${a}`), ruleAction: v(`aa-${a}`),
       direction: v(`ad-${a}`), ipProtocol: v(`ap-${a}`), ...portsOf(v(`ao-${a}`)), ...peerOf(v(`ac-${a}`)),
-    }), () => { toast('Rule added'); render(); });
+    }), changed('Rule added'));
   }
-  for (const b of main.querySelectorAll('[data-remove]')) {
-    b.addEventListener('click', async () => {
-      try {
-        await api('DELETE', `/v1/network-acls/${encodeURIComponent(b.dataset.remove)}/rules?direction=${encodeURIComponent(b.dataset.direction)}&ruleNumber=${encodeURIComponent(b.dataset.number)}`);
-        toast('Rule removed');
-        render();
-      } catch (e) {
-        toast(e.message);
-      }
-    });
-  }
+  onClick('[data-remove]', () => null, (b) => api('DELETE', dryUrl(`/v1/network-acls/${encodeURIComponent(b.dataset.remove)}/rules?direction=${encodeURIComponent(b.dataset.direction)}&ruleNumber=${encodeURIComponent(b.dataset.number)}`)),
+    'Rule removed');
+  onClick('[data-delete-acl]', (b) => `Delete the network ACL ${b.dataset.deleteAcl}? Its attach point goes back to the default, which allows everything.`,
+    (b) => api('DELETE', dryUrl(`/v1/network-acls/${encodeURIComponent(b.dataset.deleteAcl)}`)), 'Network ACL deleted');
+  onClick('[data-delete-list]', (b) => `Delete the prefix list ${b.dataset.deleteList}?`,
+    (b) => api('DELETE', `/v1/prefix-lists/${encodeURIComponent(b.dataset.deleteList)}`), 'Prefix list deleted');
   const group = document.getElementById('new-group');
   if (group) {
-    submit(group, 'sg-error', () => api('POST', '/v1/security-groups', { name: v('sg-name').trim(), attachPointId: v('sg-ap') }),
-      () => { toast('Security group created'); render(); });
+    submit(group, 'sg-error', () => api('POST', dryUrl('/v1/security-groups'), { name: v('sg-name').trim(), attachPointId: v('sg-ap') }),
+      changed('Security group created'));
   }
   const aclForm = document.getElementById('new-acl');
   if (aclForm) {
-    submit(aclForm, 'acl-error', () => api('POST', '/v1/network-acls', { name: v('acl-name').trim(), attachPointId: v('acl-ap') }),
-      () => { toast('Network ACL created'); render(); });
+    submit(aclForm, 'acl-error', () => api('POST', dryUrl('/v1/network-acls'), { name: v('acl-name').trim(), attachPointId: v('acl-ap') }),
+      changed('Network ACL created'));
+  }
+  const update = document.getElementById('update-list');
+  if (update) {
+    submit(update, 'ul-error', () => api('PATCH', dryUrl(`/v1/prefix-lists/${encodeURIComponent(v('ul-list'))}`), { prefixes: lines(v('ul-prefixes')) }),
+      changed('Prefix list updated'));
   }
   const list = document.getElementById('new-list');
   if (list) {

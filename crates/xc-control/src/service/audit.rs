@@ -253,17 +253,9 @@ impl Service {
     /// Removes the records older than the retention, a step at a time. Answers how many went.
     pub async fn prune_audit(&self) -> Result<usize> {
         let before_ms = (self.now() - self.config.audit_retention_secs).saturating_mul(1000);
-        let mut total = 0;
-        loop {
-            let n = self
-                .store
-                .write(move |db| Ok::<_, ServiceError>(db.prune_audit(before_ms, PRUNE_STEP)?))
-                .await?;
-            total += n;
-            if n < PRUNE_STEP {
-                break;
-            }
-        }
+        let total = self
+            .prune_in_steps(PRUNE_STEP, move |db, step| db.prune_audit(before_ms, step))
+            .await?;
         if total > 0 {
             tracing::info!(
                 records = total,

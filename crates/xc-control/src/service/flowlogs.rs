@@ -294,18 +294,8 @@ impl Service {
     /// Removes the records past their retention, a step at a time.
     pub async fn prune_flow_logs(&self) -> Result<usize> {
         let before = self.now() - RETENTION_SECS;
-        let mut total = 0;
-        loop {
-            let n = self
-                .store
-                .write(move |db| Ok::<_, ServiceError>(db.prune_flow_logs(before, PRUNE_STEP)?))
-                .await?;
-            total += n;
-            if n < PRUNE_STEP {
-                break;
-            }
-        }
-        Ok(total)
+        self.prune_in_steps(PRUNE_STEP, move |db, step| db.prune_flow_logs(before, step))
+            .await
     }
 
     /// Applies the retention once an hour until told to stop.

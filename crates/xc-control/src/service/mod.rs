@@ -622,6 +622,29 @@ impl Service {
         Ok(p.after)
     }
 
+    /// Removes rows with `prune` (one write transaction removing at most `step` rows) until a
+    /// pass removes fewer, so that the writer is never held long; answers how many went.
+    pub(crate) async fn prune_in_steps<F>(&self, step: usize, prune: F) -> Result<usize>
+    where
+        F: Fn(&xc_store::Db<'_>, usize) -> std::result::Result<usize, xc_store::StoreError>
+            + Clone
+            + Send
+            + 'static,
+    {
+        let mut total = 0;
+        loop {
+            let once = prune.clone();
+            let n = self
+                .store
+                .write(move |db| Ok::<_, ServiceError>(once(db, step)?))
+                .await?;
+            total += n;
+            if n < step {
+                return Ok(total);
+            }
+        }
+    }
+
     /// Runs `pass` now and every `every` after, until `stop` turns true; a pass that fails is
     /// logged (as `what`) and the next one tries again.
     pub(crate) async fn every<F, Fut>(

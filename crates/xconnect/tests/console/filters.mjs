@@ -2,7 +2,9 @@
 // tenant's attach point 10.0.0.0/16 has an accepted connection to another tenant's 10.1.0.0/16):
 // a security group created from the page, a bad rule refused naming its field, ssh allowed, the
 // "would this pass?" form answering for both sides with the rule that decided, a network ACL
-// created, its deny rule winning and then removed, a prefix list created. Screenshots go to XC_SHOTS.
+// created, its deny rule winning and then removed, a prefix list created and updated; deletions
+// previewed (dry runs that change nothing), then a group detached and attached again, and the
+// ACL, the group and the list deleted. Screenshots go to XC_SHOTS.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -99,6 +101,40 @@ await page.locator('#prefix-lists tbody tr', { hasText: 'partners' }).waitFor();
 const listRow = await page.locator('#prefix-lists tbody tr', { hasText: 'partners' }).textContent();
 assert.ok(/10\.1\.0\.0\/24, 10\.1\.1\.0\/24/.test(listRow), listRow);
 await page.screenshot({ path: path.join(shots, 'filters.png'), fullPage: true });
+
+// Its prefixes replaced in place.
+await page.locator('#ul-list').selectOption({ label: 'partners' });
+await page.locator('#ul-prefixes').fill('10.1.9.0/24');
+await page.getByRole('button', { name: 'Update the prefix list' }).click();
+await page.locator('#prefix-lists tbody tr', { hasText: '10.1.9.0/24' }).waitFor();
+
+// Previewed changes are tried, not made: deleting the group and the ACL says what it would cut
+// (no gateway enforces them here) and leaves both in place.
+await page.locator('#preview').check();
+await group.getByRole('button', { name: 'Delete the group' }).click();
+await page.locator('#dry-run-result').waitFor();
+let dry = await page.locator('#dry-run-result').textContent();
+assert.ok(/Nothing was changed/.test(dry) && /No gateway enforces it yet/.test(dry), dry);
+await page.screenshot({ path: path.join(shots, 'filters-dry-run.png'), fullPage: true });
+await page.locator('#dry-run').evaluate((e) => { e.innerHTML = ''; });
+await aclPanel.getByRole('button', { name: 'Delete the ACL' }).click();
+await page.locator('#dry-run-result').waitFor();
+assert.equal(await page.locator('section[data-group]').count(), 1);
+assert.equal(await page.locator('section[data-acl]').count(), 1);
+await page.locator('#preview').uncheck();
+
+// Made: detached and attached again, then the ACL, the group and the list deleted (confirmed).
+page.on('dialog', (d) => d.accept());
+await group.getByRole('button', { name: 'Detach' }).click();
+await page.locator('section[data-group] p.hint', { hasText: 'no attach point' }).waitFor();
+await page.locator('section[data-group]').getByRole('button', { name: 'Attach', exact: true }).click();
+await page.locator('section[data-group] p.hint', { hasText: 'Attached to vpc-a' }).waitFor();
+await page.locator('section[data-acl]').getByRole('button', { name: 'Delete the ACL' }).click();
+await page.locator('section[data-acl]').waitFor({ state: 'detached' });
+await page.locator('section[data-group]').getByRole('button', { name: 'Delete the group' }).click();
+await page.locator('#no-groups').waitFor();
+await page.locator('#prefix-lists tbody tr', { hasText: 'partners' }).getByRole('button', { name: 'Delete' }).click();
+await page.locator('#prefix-lists tbody tr', { hasText: 'partners' }).waitFor({ state: 'detached' });
 
 assert.deepEqual(errors, []);
 await browser.close();
