@@ -28,8 +28,8 @@ fn ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Two namespaces `<tag>-a` and `<tag>-b` with a veth between them (10.200.0.1/2), and the
-/// gateways started in them. Everything is removed on drop.
+/// Two namespaces `<tag>-a` and `<tag>-b` with a veth between them (10.200.0.1/2 and
+/// fd00:200::1/2), and the gateways started in them. Everything is removed on drop.
 struct Topo {
     ns: [String; 2],
     gateways: Vec<Child>,
@@ -40,6 +40,8 @@ struct Topo {
     filters_b: String,
     /// Servers started in the namespaces, killed on drop.
     servers: Vec<Child>,
+    /// The link's underlay over IPv6 (VXLAN over UDP/IPv6) instead of IPv4.
+    underlay6: bool,
 }
 
 impl Topo {
@@ -59,6 +61,7 @@ impl Topo {
             gateway_extra: String::new(),
             filters_b: String::new(),
             servers: Vec::new(),
+            underlay6: false,
         };
         ok(&["ip", "netns", "add", &ns[0]]);
         ok(&["ip", "netns", "add", &ns[1]]);
@@ -72,6 +75,12 @@ impl Topo {
             (&ns[1], &vb, "10.200.0.2/24"),
         ] {
             ok(&["ip", "-n", n, "addr", "add", addr, "dev", dev]);
+            let addr6 = if n == &ns[0] {
+                "fd00:200::1/64"
+            } else {
+                "fd00:200::2/64"
+            };
+            ok(&["ip", "-n", n, "addr", "add", addr6, "dev", dev, "nodad"]);
             ok(&["ip", "-n", n, "link", "set", dev, "up"]);
             ok(&["ip", "-n", n, "link", "set", "lo", "up"]);
         }
@@ -79,10 +88,11 @@ impl Topo {
     }
 
     fn config(&self, side: usize, cak: &str, extra: &str) -> PathBuf {
-        let (local, remote, addr) = if side == 0 {
-            ("10.200.0.1", "10.200.0.2", "169.254.0.0/31")
-        } else {
-            ("10.200.0.2", "10.200.0.1", "169.254.0.1/31")
+        let (local, remote, addr) = match (side, self.underlay6) {
+            (0, false) => ("10.200.0.1", "10.200.0.2", "169.254.0.0/31"),
+            (_, false) => ("10.200.0.2", "10.200.0.1", "169.254.0.1/31"),
+            (0, true) => ("[fd00:200::1]", "[fd00:200::2]", "169.254.0.0/31"),
+            (_, true) => ("[fd00:200::2]", "[fd00:200::1]", "169.254.0.1/31"),
         };
         let text = format!(
             "[gateway]\nname = \"gw-{side}\"\nadmin_listen = \"127.0.0.1:7801\"\n{}\n{extra_gw}\n[[link]]\nname = \"l1\"\nunderlay_local = \"{local}:4789\"\nunderlay_remote = \"{remote}:4789\"\nvni = 101\nckn = \"00112233445566778899aabbccddeeff\"\ncak = \"{cak}\"\naddress = \"{addr}\"\n{extra}\n{filters}\n",
@@ -380,6 +390,55 @@ fn ping_iperf_and_a_capture_that_shows_only_macsec() {
             .iter()
             .all(|l| l.split(' ').count() == 9 && l.contains(" gcm-aes-xpn-256 ")),
         "{keys}"
+    );
+}
+
+/// A link over an IPv6 underlay (VXLAN over UDP/IPv6): MKA secures it, its MTU is 20 bytes below
+/// an IPv4 underlay's (1500 less 40 for IPv6, 8 UDP, 8 VXLAN, 14 Ethernet, 32 MACsec), a ping of
+/// exactly that size crosses with Don't Fragment set, one a byte larger does not, and TCP flows.
+#[test]
+fn an_ipv6_underlay_carries_a_link() {
+    let mut t = Topo::new("u6");
+    t.underlay6 = true;
+    t.start(CAK, CAK, "");
+    t.wait_secured();
+    let st = t.status(0);
+    assert_eq!(st["links"][0]["mtu"], 1398, "{st}");
+    let sockets = String::from_utf8_lossy(&t.exec(0, &["ss", "-uan"]).stdout).into_owned();
+    assert!(sockets.contains("[fd00:200::1]:4789"), "{sockets}");
+    let ping = |size: &str| {
+        t.exec(
+            0,
+            &[
+                "ping",
+                "-c",
+                "3",
+                "-i",
+                "0.2",
+                "-W",
+                "1",
+                "-M",
+                "do",
+                "-s",
+                size,
+                "169.254.0.1",
+            ],
+        )
+        .status
+        .success()
+    };
+    t.wait_for("a ping across", Duration::from_secs(30), || ping("56"));
+    assert!(
+        ping("1370"),
+        "a 1398-byte packet did not cross\n{}",
+        t.logs()
+    );
+    assert!(!ping("1371"), "a 1399-byte packet crossed a 1398-byte link");
+    let report = iperf(&t, "2");
+    let bytes = report["end"]["sum_received"]["bytes"].as_u64().unwrap_or(0);
+    assert!(
+        report["error"].is_null() && bytes > 1_000_000,
+        "iperf3 over the IPv6 underlay: {report}"
     );
 }
 
