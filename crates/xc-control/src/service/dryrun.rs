@@ -1,6 +1,6 @@
 //! Filter changes tried, not made (`?dryRun=true`): the change runs in a write transaction,
-//! every check included, that is always rolled back ([`xc_store::Store::try_write`]); the policy it would leave on each attach point it
-//! touches goes to that attach point's gateways, which answer with the tracked flows it would cut
+//! every check included, that is always rolled back ([`xc_store::Store::try_write`]); the policy
+//! it would leave on each attach point it touches goes to that attach point's gateways, which answer with the tracked flows it would cut
 //! (`xc_filter::Filter::would_cut`). A gateway that does not answer within [`ANSWER_WITHIN`] is
 //! listed as not answered (its flows unknown, not none).
 
@@ -204,12 +204,18 @@ mod tests {
         let f = fixture().await;
         let s = f.service.clone();
         let (seen, gateway) = answering_gateway(s.clone(), f.gateways.0.clone());
+        // The policy the gateway was shown by the latest try (a try that reached no gateway
+        // fails here rather than finding the one before's).
+        let shown = std::cell::Cell::new(0);
         let last = || {
-            seen.lock()
-                .expect("seen")
-                .last()
-                .cloned()
-                .expect("a policy")
+            let seen = seen.lock().expect("seen");
+            assert_eq!(
+                seen.len(),
+                shown.get() + 1,
+                "the try reached the gateway once"
+            );
+            shown.set(seen.len());
+            seen.last().cloned().expect("a policy")
         };
         let events = || async {
             s.list_events(
@@ -292,6 +298,7 @@ mod tests {
         );
         let still = s.get_security_group(&f.owner, &gid).await.expect("get");
         assert_eq!(still.attach_point_ids.len(), 1, "still attached");
+        assert_eq!(events().await, before, "the tries recorded nothing");
 
         // An ACL tried: the gateway would hold an empty ACL (the implicit deny refuses all).
         let acl_req = || CreateNetworkAclRequest {
@@ -319,6 +326,7 @@ mod tests {
         assert!(last().network_acl.is_none());
         let acls = s.list_network_acls(&f.owner).await.expect("list");
         assert_eq!(acls.network_acls.len(), 1, "deleted nothing");
+        assert_eq!(events().await, before_acl, "the try recorded nothing");
 
         // A prefix list a rule names, its prefixes replaced in a try.
         let pl = s
