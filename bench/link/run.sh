@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Measures, in one run on the same veth between two network namespaces: TCP throughput (iperf3,
 # 1 and 4 streams, 10 s) and ping RTT for the raw veth, an xconnect link (release build; by
-# default, and with idle polling on), wireguard-go (Debian package) and boringtun (built here
-# with cargo install), and for each but the veth the CPU seconds per gigabyte carried that its own
-# processes (both ends) used, from their accounting in /proc. Prints a markdown table with the
-# ratios, and appends it to bench/RESULTS.md when called with --record.
+# default, with idle polling on, and with the kernel segmenting instead of the link),
+# wireguard-go (Debian package) and boringtun (built here with cargo install), and for each but
+# the veth the CPU seconds per gigabyte carried that its own processes (both ends) used, from
+# their accounting in /proc. Prints a markdown table with the ratios, and appends it to
+# bench/RESULTS.md when called with --record.
 # Needs root. Everything it creates is removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -50,15 +51,16 @@ measure() {
 
 measure veth 10.200.0.2
 
-# xconnect link: KEY IDLE_POLL_MS (0 is the default: no idle polling)
+# xconnect link: KEY [GATEWAY_LINE] (a line for both gateways' [gateway] section; none: defaults)
 xconnect_link() {
-  for s in a b; do echo "idle_poll_ms = $2" > "$work/gateway-$s"; done
+  for s in a b; do echo "${2:-}" > "$work/gateway-$s"; done
   link_up
   measure "$1" 169.254.0.1 "$work/gw-"
   link_down
 }
-xconnect_link xconnect 0
-xconnect_link xconnect-poll 1000
+xconnect_link xconnect
+xconnect_link xconnect-poll "idle_poll_ms = 1000"
+xconnect_link xconnect-kseg "transmit_offload = false"
 
 # WireGuard: wireguard-go and boringtun
 umask 077
@@ -91,11 +93,11 @@ best_wg=$(python3 -c "print(max(${T1[wireguard-go]}, ${T1[boringtun]}))")
 table=$(python3 - "$best_wg" <<PY
 import sys
 best=float(sys.argv[1])
-rows=[("raw veth","veth"),("xconnect link (GCM-AES-XPN-256)","xconnect"),("xconnect link, idle_poll_ms = 1000","xconnect-poll"),("wireguard-go","wireguard-go"),("boringtun","boringtun")]
-t1={"veth":${T1[veth]},"xconnect":${T1[xconnect]},"xconnect-poll":${T1[xconnect-poll]},"wireguard-go":${T1[wireguard-go]},"boringtun":${T1[boringtun]}}
-t4={"veth":${T4[veth]},"xconnect":${T4[xconnect]},"xconnect-poll":${T4[xconnect-poll]},"wireguard-go":${T4[wireguard-go]},"boringtun":${T4[boringtun]}}
-r={"veth":${R[veth]},"xconnect":${R[xconnect]},"xconnect-poll":${R[xconnect-poll]},"wireguard-go":${R[wireguard-go]},"boringtun":${R[boringtun]}}
-c={"veth":"${C[veth]}","xconnect":"${C[xconnect]}","xconnect-poll":"${C[xconnect-poll]}","wireguard-go":"${C[wireguard-go]}","boringtun":"${C[boringtun]}"}
+rows=[("raw veth","veth"),("xconnect link (GCM-AES-XPN-256)","xconnect"),("xconnect link, idle_poll_ms = 1000","xconnect-poll"),("xconnect link, transmit_offload = false","xconnect-kseg"),("wireguard-go","wireguard-go"),("boringtun","boringtun")]
+t1={"veth":${T1[veth]},"xconnect":${T1[xconnect]},"xconnect-poll":${T1[xconnect-poll]},"xconnect-kseg":${T1[xconnect-kseg]},"wireguard-go":${T1[wireguard-go]},"boringtun":${T1[boringtun]}}
+t4={"veth":${T4[veth]},"xconnect":${T4[xconnect]},"xconnect-poll":${T4[xconnect-poll]},"xconnect-kseg":${T4[xconnect-kseg]},"wireguard-go":${T4[wireguard-go]},"boringtun":${T4[boringtun]}}
+r={"veth":${R[veth]},"xconnect":${R[xconnect]},"xconnect-poll":${R[xconnect-poll]},"xconnect-kseg":${R[xconnect-kseg]},"wireguard-go":${R[wireguard-go]},"boringtun":${R[boringtun]}}
+c={"veth":"${C[veth]}","xconnect":"${C[xconnect]}","xconnect-poll":"${C[xconnect-poll]}","xconnect-kseg":"${C[xconnect-kseg]}","wireguard-go":"${C[wireguard-go]}","boringtun":"${C[boringtun]}"}
 print("| path | TCP 1 stream Gbit/s | TCP 4 streams Gbit/s | median RTT us | 1 stream vs best WireGuard | added RTT over veth us | CPU s/GB |")
 print("|---|---:|---:|---:|---:|---:|---:|")
 for name,k in rows:

@@ -32,7 +32,8 @@ macro_rules! counters {
 }
 
 counters! {
-    /// Frames read from the TAP and sent protected.
+    /// Frames sent protected to the peer (a TAP read of a segmentation-offload frame counts once
+    /// per segment sent).
     tx_packets,
     /// Bytes of those frames (inner Ethernet frames, before protection).
     tx_bytes,
@@ -61,6 +62,11 @@ counters! {
     tx_dropped_filter,
     /// Frames from the peer that the filters refused after decryption.
     rx_dropped_filter,
+    /// TAP reads whose offload request (segmentation, checksum) could not be carried out: a
+    /// header that does not say what the frame is.
+    tx_dropped_offload,
+    /// TAP reads of a segmentation-offload frame (TSO, USO) that the link cut into segments.
+    tx_segmented,
     /// MKPDUs sent and received on the link.
     mkpdus_tx,
     mkpdus_rx,

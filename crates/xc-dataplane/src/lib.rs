@@ -18,6 +18,7 @@
 //! the SAs through [`link::LinkHandle`]), routing, or anything about configuration files.
 
 pub mod access;
+pub mod checksum;
 pub mod counters;
 pub mod dot1q;
 pub mod icmp;
@@ -27,6 +28,7 @@ pub mod mtu;
 pub mod offload;
 pub mod packet;
 pub mod policer;
+pub mod segment;
 pub mod stamp;
 pub mod vxlan;
 

@@ -3,6 +3,7 @@
 use crate::counters::{LinkCounters, add};
 use crate::offload::{Coalescer, VNET_HDR_LEN};
 use crate::policer::Policer;
+use crate::segment::{self, Segmenter};
 use crate::vxlan;
 use nix::sys::socket::{
     ControlMessage, ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, sendmsg,
@@ -41,6 +42,9 @@ pub struct LinkConfig {
     /// Where the link notes that it carried frames, when the gateway polls while idle
     /// ([`crate::idle_poll`]).
     pub idle_poll: Option<crate::idle_poll::Activity>,
+    /// The TAP hands over up to 64 KiB of one flow per read (TSO, USO), segmented by the link;
+    /// off, the kernel segments and each read is one frame.
+    pub transmit_offload: bool,
     /// The attach point's filters (network ACL, security groups), shared by the gateway's links:
     /// frames from the TAP are judged before encryption, frames from the peer after decryption.
     pub filter: Option<Arc<xc_filter::Filter>>,
@@ -193,10 +197,15 @@ impl Link {
         if let Some(ipnet::IpNet::V6(a)) = cfg.address {
             builder = builder.ipv6(a.addr(), a.prefix_len());
         }
-        // With virtio-net headers, so that segments from the peer can be written as one frame
-        // (receive offload); the TAP's own offloads stay off, so what we read is plain frames.
+        // With virtio-net headers: segments from the peer are written as one frame (receive
+        // offload), and the kernel hands over up to 64 KiB of a flow in one read, which the link
+        // segments itself (transmit offload).
         let tap = Arc::new(builder.offload(true).build_sync()?);
-        crate::offload::disable_tap_offloads(tap.as_fd())?;
+        if cfg.transmit_offload {
+            enable_transmit_offload(&tap, &cfg.name)?;
+        } else {
+            crate::offload::set_tap_offloads(tap.as_fd(), 0)?;
+        }
         let socket = UdpSocket::bind(cfg.underlay_local)?;
         socket.connect(cfg.underlay_remote)?;
         set_buffers(&socket, SOCKET_BUFFER);
@@ -231,17 +240,20 @@ impl Link {
                 .name(format!("xc-link-{}", cfg.name))
                 .spawn(move || {
                     let tx = Tx {
-                        shared: &shared,
-                        sock: &socket,
-                        secy: SecY::new(secy_cfg.clone()),
-                        buf: vec![0u8; 65536],
-                        batch: GsoBatch::new(),
-                        policer: bw.map(Policer::new),
-                        n_since: 0,
+                        read: vec![0u8; TAP_READ_MAX],
+                        segmenter: Segmenter::new(),
                         held: None,
-                        filter: filter
-                            .as_ref()
-                            .map(|f| f.view().exempting(exempt.clone()).for_link(&name)),
+                        out: TxOut {
+                            shared: &shared,
+                            sock: &socket,
+                            secy: SecY::new(secy_cfg.clone()),
+                            batch: GsoBatch::new(),
+                            policer: bw.map(Policer::new),
+                            n_since: 0,
+                            filter: filter
+                                .as_ref()
+                                .map(|f| f.view().exempting(exempt.clone()).for_link(&name)),
+                        },
                     };
                     let rx = Rx {
                         shared: &shared,
@@ -292,7 +304,23 @@ impl Drop for Link {
     }
 }
 
-/// Most frames read from the TAP before the batch is sent.
+/// The TAP's transmit offloads: checksums, TCP segmentation in both families (with ECN's CWR
+/// left to the segmenter), and UDP segmentation where the kernel has it (6.2 and later).
+fn enable_transmit_offload(tap: &SyncDevice, link: &str) -> io::Result<()> {
+    let tcp = libc::TUN_F_CSUM | libc::TUN_F_TSO4 | libc::TUN_F_TSO6 | libc::TUN_F_TSO_ECN;
+    let udp = libc::TUN_F_USO4 | libc::TUN_F_USO6;
+    if crate::offload::set_tap_offloads(tap.as_fd(), tcp | udp).is_err() {
+        tracing::info!(link, "UDP segmentation offload unavailable; TCP only");
+        crate::offload::set_tap_offloads(tap.as_fd(), tcp)?;
+    }
+    Ok(())
+}
+
+/// The largest TAP read: a virtio-net header and a frame of up to 64 KiB of IP packet, with
+/// room to spare for link-layer tags.
+const TAP_READ_MAX: usize = VNET_HDR_LEN + 14 + 65_535 + 64;
+
+/// Most reads from the TAP before the batch is sent.
 const TX_BATCH: usize = 48;
 /// The longest the transmit shaper waits for one frame.
 const MAX_SHAPING_WAIT: Duration = Duration::from_millis(50);
@@ -360,104 +388,138 @@ impl GsoBatch {
     }
 }
 
-/// What the transmit path keeps between frames: TAP frames protected and sent to the peer.
+/// What the transmit path keeps between TAP reads: each read cut into frames (segmentation
+/// offload), each frame protected and sent to the peer.
 struct Tx<'a> {
+    /// The TAP read (virtio-net header, then up to 64 KiB of one flow).
+    read: Vec<u8>,
+    segmenter: Segmenter,
+    /// A read (its length in `read`) the shaper holds until then.
+    held: Option<(usize, Instant)>,
+    out: TxOut<'a>,
+}
+
+/// The transmit path past the segmenter: one frame at a time.
+struct TxOut<'a> {
     shared: &'a Shared,
     sock: &'a UdpSocket,
     secy: SecY,
-    buf: Vec<u8>,
     batch: GsoBatch,
     policer: Option<Policer>,
     n_since: u32,
-    /// A frame (its length in `buf`) the shaper holds until then.
-    held: Option<(usize, Instant)>,
     filter: Option<xc_filter::View>,
 }
 
 impl Tx<'_> {
     fn command(&mut self, cmd: TxCmd) {
+        let out = &mut self.out;
         match cmd {
             TxCmd::Sa(sa) => {
-                if let Err(e) = self.secy.install_tx_sa(&sa) {
-                    tracing::error!(link = %self.shared.name, error = %e, "cannot install transmit SA");
+                if let Err(e) = out.secy.install_tx_sa(&sa) {
+                    tracing::error!(link = %out.shared.name, error = %e, "cannot install transmit SA");
                 }
-                if let Some((_, pn)) = self.secy.tx_state() {
-                    self.shared.tx_next_pn.store(pn, Ordering::Relaxed);
+                if let Some((_, pn)) = out.secy.tx_state() {
+                    out.shared.tx_next_pn.store(pn, Ordering::Relaxed);
                 }
             }
             TxCmd::Rate(r) => {
-                self.policer = r.map(Policer::new);
+                out.policer = r.map(Policer::new);
                 if let Some((n, _)) = self.held.take() {
-                    self.send_frame(n);
-                    self.batch.flush(self.sock, &self.shared.counters);
+                    self.send_read(n);
+                    self.out
+                        .batch
+                        .flush(self.out.sock, &self.out.shared.counters);
                 }
             }
         }
     }
 
-    /// Sends the held frame once its time has come, then what the TAP has queued (up to a
+    /// Sends the held read once its time has come, then what the TAP has queued (up to a
     /// batch); returns whether it sent or dropped anything.
     fn burst(&mut self, tap: &SyncDevice) -> bool {
-        let c = &self.shared.counters;
+        let c = &self.out.shared.counters;
         let mut any = false;
         if let Some((n, at)) = self.held {
             if Instant::now() < at {
                 return false;
             }
             self.held = None;
-            self.send_frame(n);
+            self.send_read(n);
             any = true;
         }
         for _ in 0..TX_BATCH {
-            let n = match tap.recv(&mut self.buf) {
+            let n = match tap.recv(&mut self.read) {
                 Ok(n) => n,
                 Err(e) if crate::nothing_yet(&e) => {
                     break;
                 }
                 Err(e) => {
-                    tracing::warn!(link = %self.shared.name, error = %e, "TAP read failed");
+                    tracing::warn!(link = %self.out.shared.name, error = %e, "TAP read failed");
                     add(&c.io_errors, 1);
                     std::thread::sleep(Duration::from_millis(10));
                     break;
                 }
             };
             any = true;
-            // Each frame comes behind an (empty) virtio-net header.
+            // Each frame comes behind a virtio-net header.
             if n < VNET_HDR_LEN + 14 {
                 continue;
             }
-            if let Some(p) = &mut self.policer {
-                // Shape: send what is batched and hold this frame until the tokens are there;
-                // the TAP's queue holds the backlog meanwhile.
-                let wait = p.wait_time(Instant::now(), n - VNET_HDR_LEN);
+            if let Some(p) = &mut self.out.policer {
+                // Shape: send what is batched and hold this read until the tokens for all its
+                // frames are there; the TAP's queue holds the backlog meanwhile.
+                let wait = p.wait_time(Instant::now(), segment::wire_len(&self.read[..n]));
                 if !wait.is_zero() {
                     add(&c.tx_shaped, 1);
                     self.held = Some((n, Instant::now() + wait.min(MAX_SHAPING_WAIT)));
                     break;
                 }
             }
-            self.send_frame(n);
+            self.send_read(n);
         }
-        self.batch.flush(self.sock, c);
-        if self.n_since >= PUBLISH_EVERY {
-            self.n_since = 0;
-            if let Some((_, pn)) = self.secy.tx_state() {
-                self.shared.tx_next_pn.store(pn, Ordering::Relaxed);
+        let out = &mut self.out;
+        out.batch.flush(out.sock, c);
+        if out.n_since >= PUBLISH_EVERY {
+            out.n_since = 0;
+            if let Some((_, pn)) = out.secy.tx_state() {
+                out.shared.tx_next_pn.store(pn, Ordering::Relaxed);
             }
-            if let Ok(mut s) = self.shared.secy_tx.lock() {
-                *s = *self.secy.counters();
+            if let Ok(mut s) = out.shared.secy_tx.lock() {
+                *s = *out.secy.counters();
             }
         }
         any
     }
 
-    /// Protects the frame read into `buf[..n]` (behind its virtio-net header) and adds it to the
-    /// batch. Only a frame that still does not fit the rate after its wait is dropped.
-    fn send_frame(&mut self, n: usize) {
+    /// Cuts the read in `read[..n]` into frames and sends each.
+    fn send_read(&mut self, n: usize) {
+        let Self {
+            read,
+            segmenter,
+            out,
+            ..
+        } = self;
+        let shared = out.shared;
+        let c = &shared.counters;
+        let gso = segment::VnetHeader::parse(read).is_some_and(|h| h.gso_type != segment::GSO_NONE);
+        match segmenter.segment(&mut read[..n], &mut |f| out.send_frame(f)) {
+            Ok(_) if gso => add(&c.tx_segmented, 1),
+            Ok(_) => {}
+            Err(e) => {
+                add(&c.tx_dropped_offload, 1);
+                tracing::debug!(link = %shared.name, error = %e, "TAP read not sent");
+            }
+        }
+    }
+}
+
+impl TxOut<'_> {
+    /// Protects one frame and adds it to the batch. Only a frame that still does not fit the
+    /// rate after its wait is dropped.
+    fn send_frame(&mut self, frame: &[u8]) {
         let c = &self.shared.counters;
-        let frame = VNET_HDR_LEN..n;
         if let Some(f) = &mut self.filter
-            && f.check(Direction::Outbound, &self.buf[frame.clone()], now_ms()) != Verdict::Pass
+            && f.check(Direction::Outbound, frame, now_ms()) != Verdict::Pass
         {
             add(&c.tx_dropped_filter, 1);
             return;
@@ -474,7 +536,7 @@ impl Tx<'_> {
             .extend_from_slice(&vxlan::header(self.shared.vni));
         if self
             .secy
-            .protect_append(&self.buf[frame.clone()], &mut self.batch.buf)
+            .protect_append(frame, &mut self.batch.buf)
             .is_err()
         {
             self.batch.buf.truncate(start);
@@ -691,7 +753,7 @@ fn io_loop(
                 f.filter().tick(now);
                 f.tick(now, unix);
             }
-            if let Some(f) = &mut tx.filter {
+            if let Some(f) = &mut tx.out.filter {
                 f.tick(now, unix);
             }
         }

@@ -4,19 +4,20 @@
 //! segment, as GRO does on a network card.
 //!
 //! The TAP is opened with `IFF_VNET_HDR`: every frame read or written starts with a 10-byte
-//! virtio-net header. Its transmit offloads are switched off ([`disable_tap_offloads`]), so a
-//! frame read from it is an ordinary frame with a complete checksum behind an empty header.
+//! virtio-net header. Its transmit offloads ([`set_tap_offloads`]) decide what a read brings:
+//! with them on (as a link runs), up to 64 KiB of one flow that [`crate::segment`] cuts into
+//! frames; with them off, ordinary frames with complete checksums behind an empty header.
 //!
 //! [`Coalescer`] is sans-IO: frames in, bytes to write out.
 #![allow(unsafe_code)]
 
+use crate::checksum;
+use crate::segment::{F_NEEDS_CSUM, GSO_TCPV4, GSO_TCPV6};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 /// Bytes of the virtio-net header in front of every TAP frame (`struct virtio_net_hdr`).
 pub const VNET_HDR_LEN: usize = 10;
-const F_NEEDS_CSUM: u8 = 1;
-const GSO_TCPV4: u8 = 1;
 const ETH_LEN: usize = 14;
 /// Most bytes in one coalesced frame after the virtio-net header (an IPv4 packet is at most 64 KiB).
 const MAX_FRAME: usize = ETH_LEN + 65_535;
@@ -30,12 +31,19 @@ const TCP_PSH: u8 = 0x08;
 const TCP_ACK: u8 = 0x10;
 const TCP_URG: u8 = 0x20;
 
-/// Switches off the TAP's transmit offloads (`TUNSETOFFLOAD` with no flags): what the kernel
-/// hands us is then never a GSO frame and always carries its checksum.
-pub fn disable_tap_offloads(fd: BorrowedFd<'_>) -> io::Result<()> {
+/// Sets the TAP's transmit offloads (`TUNSETOFFLOAD` with `TUN_F_*` flags): what the kernel may
+/// hand the reader unsegmented (TSO, USO) or with its checksum left to complete (`TUN_F_CSUM`).
+/// With none, every frame read is an ordinary frame with its checksums complete.
+pub fn set_tap_offloads(fd: BorrowedFd<'_>, flags: libc::c_uint) -> io::Result<()> {
     // SAFETY: `fd` is a live descriptor for the duration of the call; TUNSETOFFLOAD takes its
     // argument by value (an unsigned int of TUN_F_* flags) and reads no memory of ours.
-    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETOFFLOAD, 0 as libc::c_ulong) };
+    let rc = unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            libc::TUNSETOFFLOAD,
+            libc::c_ulong::from(flags),
+        )
+    };
     if rc < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -43,9 +51,11 @@ pub fn disable_tap_offloads(fd: BorrowedFd<'_>) -> io::Result<()> {
     }
 }
 
-/// Where the headers of an IPv4/TCP frame are, when it can join a coalesced frame.
+/// Where the headers of a TCP frame are, when it can join a coalesced frame.
 #[derive(Debug, Clone, Copy)]
 struct Segment {
+    /// IPv6 (else IPv4).
+    v6: bool,
     /// Offset of the TCP header.
     tcp: usize,
     /// Offset of the payload.
@@ -54,23 +64,38 @@ struct Segment {
     flags: u8,
 }
 
-/// An IPv4 TCP segment with data and only ACK (and maybe PSH) set, unfragmented, without
-/// padding: the only kind that is coalesced.
+/// A TCP segment with data and only ACK (and maybe PSH) set, without padding: IPv4
+/// unfragmented, or IPv6 without extension headers. The only kind that is coalesced.
 fn segment(f: &[u8]) -> Option<Segment> {
-    if f.len() < ETH_LEN + 20 || f[12..14] != [0x08, 0x00] {
+    if f.len() < ETH_LEN + 20 {
         return None;
     }
     let ip = &f[ETH_LEN..];
-    let ihl = usize::from(ip[0] & 0x0f) * 4;
-    if ip[0] >> 4 != 4 || ihl < 20 || ip[9] != 6 {
-        return None;
-    }
-    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-    // More fragments, or a fragment offset: not coalesced.
-    if total != ip.len() || u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0 {
-        return None;
-    }
-    let tcp = ETH_LEN + ihl;
+    let (v6, tcp) = match f[12..14] {
+        [0x08, 0x00] => {
+            let ihl = usize::from(ip[0] & 0x0f) * 4;
+            if ip[0] >> 4 != 4 || ihl < 20 || ip[9] != 6 {
+                return None;
+            }
+            let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+            // More fragments, or a fragment offset: not coalesced.
+            if total != ip.len() || u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0 {
+                return None;
+            }
+            (false, ETH_LEN + ihl)
+        }
+        [0x86, 0xdd] => {
+            if ip.len() < 40 || ip[0] >> 4 != 6 || ip[6] != 6 {
+                return None;
+            }
+            let payload = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
+            if payload + 40 != ip.len() {
+                return None;
+            }
+            (true, ETH_LEN + 40)
+        }
+        _ => return None,
+    };
     if f.len() < tcp + 20 {
         return None;
     }
@@ -86,6 +111,7 @@ fn segment(f: &[u8]) -> Option<Segment> {
         return None;
     }
     Some(Segment {
+        v6,
         tcp,
         payload,
         seq: u32::from_be_bytes([f[tcp + 4], f[tcp + 5], f[tcp + 6], f[tcp + 7]]),
@@ -172,6 +198,7 @@ impl Coalescer {
             // Not TCP data: written as it is, alone.
             None => Open {
                 seg: Segment {
+                    v6: false,
                     tcp: 0,
                     payload: 0,
                     seq: 0,
@@ -197,25 +224,31 @@ impl Coalescer {
         write(&self.buf)
     }
 
-    /// Makes the frame in `buf` one GSO frame: IPv4 total length and header checksum, the TCP
-    /// checksum field holding the pseudo-header sum (the kernel completes it), and the
-    /// virtio-net header describing the segments.
+    /// Makes the frame in `buf` one GSO frame: the IPv4 total length and header checksum or
+    /// the IPv6 payload length, the TCP checksum field holding the pseudo-header sum (the kernel
+    /// completes it), and the virtio-net header describing the segments.
     fn finish(&mut self, open: &Open) {
         let f = &mut self.buf[VNET_HDR_LEN..];
         let ip_len = f.len() - ETH_LEN;
         let ihl = open.seg.tcp - ETH_LEN;
-        f[ETH_LEN + 2..ETH_LEN + 4].copy_from_slice(&(ip_len as u16).to_be_bytes());
-        f[ETH_LEN + 10..ETH_LEN + 12].copy_from_slice(&[0, 0]);
-        let ip_sum = !fold(sum(&f[ETH_LEN..ETH_LEN + ihl], 0));
-        f[ETH_LEN + 10..ETH_LEN + 12].copy_from_slice(&ip_sum.to_be_bytes());
         let tcp_len = (ip_len - ihl) as u32;
-        let pseudo = sum(&f[ETH_LEN + 12..ETH_LEN + 20], 6 + tcp_len);
+        let addresses = if open.seg.v6 {
+            f[ETH_LEN + 4..ETH_LEN + 6].copy_from_slice(&(tcp_len as u16).to_be_bytes());
+            ETH_LEN + 8..ETH_LEN + 40
+        } else {
+            f[ETH_LEN + 2..ETH_LEN + 4].copy_from_slice(&(ip_len as u16).to_be_bytes());
+            f[ETH_LEN + 10..ETH_LEN + 12].copy_from_slice(&[0, 0]);
+            let ip_sum = !checksum::sum(&f[ETH_LEN..ETH_LEN + ihl], 0);
+            f[ETH_LEN + 10..ETH_LEN + 12].copy_from_slice(&ip_sum.to_be_bytes());
+            ETH_LEN + 12..ETH_LEN + 20
+        };
+        let pseudo = checksum::pseudo_header(&f[addresses], 6, tcp_len);
         let t = open.seg.tcp;
-        f[t + 16..t + 18].copy_from_slice(&fold(pseudo).to_be_bytes());
+        f[t + 16..t + 18].copy_from_slice(&pseudo.to_be_bytes());
         let hdr_len = open.seg.payload as u16;
         let h = &mut self.buf[..VNET_HDR_LEN];
         h[0] = F_NEEDS_CSUM;
-        h[1] = GSO_TCPV4;
+        h[1] = if open.seg.v6 { GSO_TCPV6 } else { GSO_TCPV4 };
         h[2..4].copy_from_slice(&hdr_len.to_ne_bytes());
         h[4..6].copy_from_slice(&(open.mss as u16).to_ne_bytes());
         h[6..8].copy_from_slice(&(t as u16).to_ne_bytes());
@@ -224,45 +257,28 @@ impl Coalescer {
 }
 
 /// Whether `b` belongs to the same flow and carries the same headers as `a` (all but the
-/// fields that differ between consecutive segments: IP length, id and checksum, TCP sequence
-/// number, PSH and checksum).
+/// fields that differ between consecutive segments: IP length, IPv4 id and checksum, TCP
+/// sequence number, PSH and checksum).
 fn same_flow(a: &[u8], sa: &Segment, b: &[u8], sb: &Segment) -> bool {
-    if sa.tcp != sb.tcp || sa.payload != sb.payload {
+    if sa.v6 != sb.v6 || sa.tcp != sb.tcp || sa.payload != sb.payload {
         return false;
     }
     let ip = ETH_LEN;
     let t = sa.tcp;
-    a[..ip + 2] == b[..ip + 2]
-        && a[ip + 6..ip + 10] == b[ip + 6..ip + 10]
-        && a[ip + 12..t] == b[ip + 12..t]
+    let same_ip = if sa.v6 {
+        // Version, traffic class, flow label; next header, hop limit, addresses.
+        a[..ip + 4] == b[..ip + 4] && a[ip + 6..t] == b[ip + 6..t]
+    } else {
+        a[..ip + 2] == b[..ip + 2]
+            && a[ip + 6..ip + 10] == b[ip + 6..ip + 10]
+            && a[ip + 12..t] == b[ip + 12..t]
+    };
+    same_ip
         && a[t..t + 4] == b[t..t + 4]
         && a[t + 8..t + 13] == b[t + 8..t + 13]
         && a[t + 13] & !TCP_PSH == b[t + 13] & !TCP_PSH
         && a[t + 14..t + 16] == b[t + 14..t + 16]
         && a[t + 18..sa.payload] == b[t + 18..sb.payload]
-}
-
-/// One's-complement sum of 16-bit words (RFC 1071), added to `init`.
-fn sum(data: &[u8], init: u32) -> u32 {
-    let mut s = u64::from(init);
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        s += u64::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    if let [last] = chunks.remainder() {
-        s += u64::from(*last) << 8;
-    }
-    while s > 0xffff_ffff {
-        s = (s & 0xffff_ffff) + (s >> 32);
-    }
-    s as u32
-}
-
-fn fold(mut s: u32) -> u16 {
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    s as u16
 }
 
 #[cfg(test)]
@@ -277,17 +293,41 @@ mod tests {
         ip.extend_from_slice(&total.to_be_bytes());
         ip.extend_from_slice(&ip_id.to_be_bytes());
         ip.extend_from_slice(&[0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
-        let c = !fold(sum(&ip, 0));
+        let c = !checksum::sum(&ip, 0);
         ip[10..12].copy_from_slice(&c.to_be_bytes());
         let mut tcp = vec![0x13, 0x89, 0xc3, 0x50];
         tcp.extend_from_slice(&seq.to_be_bytes());
         tcp.extend_from_slice(&7u32.to_be_bytes());
         tcp.extend_from_slice(&[0x50, flags, 0x01, 0xf5, 0, 0, 0, 0]);
         tcp.extend_from_slice(payload);
-        let pseudo = sum(&ip[12..20], 6 + tcp.len() as u32);
-        let c = !fold(sum(&tcp, pseudo));
+        let pseudo = checksum::pseudo_header(&ip[12..20], 6, tcp.len() as u32);
+        let c = !checksum::sum(&tcp, pseudo);
         tcp[16..18].copy_from_slice(&c.to_be_bytes());
         f.extend_from_slice(&ip);
+        f.extend_from_slice(&tcp);
+        f
+    }
+
+    /// The same over IPv6 (fd00::1 to fd00::2).
+    fn frame6(seq: u32, payload: &[u8], flags: u8) -> Vec<u8> {
+        let v4 = frame(seq, payload, flags, 0);
+        let tcp = &v4[34..];
+        let mut f = vec![
+            2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x86, 0xdd, 0x60, 0, 0, 0,
+        ];
+        f.extend_from_slice(&(tcp.len() as u16).to_be_bytes());
+        f.extend_from_slice(&[6, 64]);
+        let mut addrs = [0u8; 32];
+        addrs[..2].copy_from_slice(&[0xfd, 0]);
+        addrs[15] = 1;
+        addrs[16..18].copy_from_slice(&[0xfd, 0]);
+        addrs[31] = 2;
+        f.extend_from_slice(&addrs);
+        let mut tcp = tcp.to_vec();
+        tcp[16..18].copy_from_slice(&[0, 0]);
+        let pseudo = checksum::pseudo_header(&addrs, 6, tcp.len() as u32);
+        let c = !checksum::sum(&tcp, pseudo);
+        tcp[16..18].copy_from_slice(&c.to_be_bytes());
         f.extend_from_slice(&tcp);
         f
     }
@@ -328,14 +368,48 @@ mod tests {
         assert_eq!(&f[26..47], &a[26..47]);
         assert_eq!(&f[48..50], &a[48..50]);
         // The IPv4 header checksum is right for the new length.
-        assert_eq!(fold(sum(&f[14..34], 0)), 0xffff);
+        assert_eq!(checksum::sum(&f[14..34], 0), 0xffff);
         // PSH of the last segment is on the whole; the payloads follow each other.
         assert_eq!(f[47] & TCP_PSH, TCP_PSH);
         assert_eq!(&f[54..154], &[1; 100][..]);
         assert_eq!(&f[254..294], &[3; 40][..]);
         // The TCP checksum field holds the pseudo-header sum, not complemented.
-        let pseudo = fold(sum(&f[26..34], 6 + 20 + 240));
+        let pseudo = checksum::pseudo_header(&f[26..34], 6, 20 + 240);
         assert_eq!(u16::from_be_bytes([f[50], f[51]]), pseudo);
+    }
+
+    #[test]
+    fn consecutive_ipv6_segments_become_one_gso_frame_and_families_never_mix() {
+        let a = frame6(1000, &[1; 100], TCP_ACK);
+        let b = frame6(1100, &[2; 100], TCP_ACK);
+        let c = frame6(1200, &[3; 40], TCP_ACK | TCP_PSH);
+        let out = run(&[a.clone(), b, c]);
+        assert_eq!(out.len(), 1);
+        let (h, f) = out[0].split_at(VNET_HDR_LEN);
+        assert_eq!((h[0], h[1]), (F_NEEDS_CSUM, GSO_TCPV6));
+        assert_eq!(u16::from_ne_bytes([h[2], h[3]]), 74); // headers
+        assert_eq!(u16::from_ne_bytes([h[4], h[5]]), 100); // segment size
+        assert_eq!(u16::from_ne_bytes([h[6], h[7]]), 54); // checksum start
+        assert_eq!(f.len(), 74 + 240);
+        assert_eq!(
+            u16::from_be_bytes([f[18], f[19]]),
+            20 + 240,
+            "payload length"
+        );
+        assert_eq!(&f[..18], &a[..18]);
+        assert_eq!(&f[20..67], &a[20..67]);
+        assert_eq!(&f[68..70], &a[68..70]);
+        assert_eq!(f[67] & TCP_PSH, TCP_PSH);
+        assert_eq!(&f[74..174], &[1; 100][..]);
+        let pseudo = checksum::pseudo_header(&f[22..54], 6, 20 + 240);
+        assert_eq!(u16::from_be_bytes([f[70], f[71]]), pseudo);
+        // An IPv4 segment that follows in sequence starts a frame of its own, and an IPv6 one
+        // with another flow label too.
+        let v6 = frame6(1000, &[1; 100], TCP_ACK);
+        let v4 = frame(1100, &[2; 100], TCP_ACK, 1);
+        let mut labelled = frame6(1200, &[3; 100], TCP_ACK);
+        labelled[17] = 7;
+        assert_eq!(run(&[v6, v4, labelled]).len(), 3);
     }
 
     #[test]

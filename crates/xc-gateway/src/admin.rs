@@ -46,7 +46,7 @@ fn family(
 /// What a link counter counts (`LinkCounters`).
 fn counter_help(name: &str) -> &'static str {
     match name {
-        "tx_packets" => "Frames read from the link's TAP and sent protected.",
+        "tx_packets" => "Frames sent protected to the peer (each segment of an offloaded frame).",
         "tx_bytes" => "Bytes of the frames sent (inner Ethernet frames, before protection).",
         "rx_packets" => "Frames from the peer validated and written to the TAP.",
         "rx_bytes" => "Bytes of the frames received (inner Ethernet frames).",
@@ -62,6 +62,10 @@ fn counter_help(name: &str) -> &'static str {
             "Frames from the attach point's network refused by its filters (network ACL, security groups)."
         }
         "rx_dropped_filter" => "Frames from the peer refused by the attach point's filters.",
+        "tx_dropped_offload" => {
+            "TAP reads whose offload request (segmentation, checksum) could not be carried out."
+        }
+        "tx_segmented" => "TAP reads of a TSO or USO frame that the link cut into segments.",
         "mkpdus_tx" => "MKPDUs sent on the link.",
         "mkpdus_rx" => "MKPDUs received on the link.",
         "io_errors" => "Errors writing to the TAP or the socket.",

@@ -53,6 +53,8 @@ pub struct ManagedOptions {
     pub flow_log_file: Option<PathBuf>,
     /// Most flows the filters' connection table holds.
     pub flow_table_size: usize,
+    /// The links take segmentation-offload frames from their TAPs.
+    pub transmit_offload: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -287,6 +289,7 @@ pub async fn run(
         admin_listen: opts.admin_listen,
         keylog_file: None,
         idle_poll_ms: opts.idle_poll_ms,
+        transmit_offload: opts.transmit_offload,
         flow_table_size: opts.flow_table_size,
         flow_log_file: None,
         links: Vec::new(),

@@ -56,6 +56,8 @@ pub struct Gateway {
     keylog: Option<Arc<KeyLog>>,
     /// Keeps the cores awake while the links carry traffic, when configured (set at start).
     idle_poll: Option<IdlePoll>,
+    /// Whether new links take segmentation-offload frames from their TAPs (set at start).
+    transmit_offload: bool,
     links: Vec<RunningLink>,
     /// What the status reads: the links' snapshots and the speaker's, both replaced by `apply`.
     link_statuses: Arc<Mutex<Vec<Arc<Mutex<LinkStatus>>>>>,
@@ -116,6 +118,7 @@ impl Gateway {
             netlink: Netlink::start()?,
             keylog,
             idle_poll,
+            transmit_offload: cfg.transmit_offload,
             links: Vec::new(),
             link_statuses: Arc::default(),
             probe_targets: Arc::default(),
@@ -141,6 +144,7 @@ impl Gateway {
             s,
             self.keylog.clone(),
             activity,
+            self.transmit_offload,
             self.filter.clone(),
         )
         .map_err(|e| io::Error::new(e.kind(), format!("link {}: {e}", s.name)))?;
@@ -493,6 +497,7 @@ fn start_link(
     s: &LinkSettings,
     keylog: Option<Arc<KeyLog>>,
     idle_poll: Option<xc_dataplane::idle_poll::Activity>,
+    transmit_offload: bool,
     filter: Arc<xc_filter::Filter>,
 ) -> io::Result<RunningLink> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -515,6 +520,7 @@ fn start_link(
         bandwidth_bps: s.bandwidth.map(|b| b.mbps() * 1_000_000),
         replay_window: s.replay_window,
         idle_poll,
+        transmit_offload,
         filter: Some(filter),
         // The subnets of the link's own addresses: what its two ends say to each other.
         filter_exempt: s
@@ -754,6 +760,8 @@ fn link_counters(c: xc_dataplane::CounterSnapshot) -> LinkCounters {
         rx_dropped_vxlan,
         tx_dropped_filter,
         rx_dropped_filter,
+        tx_dropped_offload,
+        tx_segmented,
         mkpdus_tx,
         mkpdus_rx,
         io_errors,
@@ -773,6 +781,8 @@ fn link_counters(c: xc_dataplane::CounterSnapshot) -> LinkCounters {
         rx_dropped_vxlan,
         tx_dropped_filter,
         rx_dropped_filter,
+        tx_dropped_offload,
+        tx_segmented,
         mkpdus_tx,
         mkpdus_rx,
         io_errors,

@@ -66,6 +66,8 @@ fn delta(now: &LinkCounters, then: &LinkCounters) -> LinkCounters {
         rx_dropped_vxlan: d(now.rx_dropped_vxlan, then.rx_dropped_vxlan),
         tx_dropped_filter: d(now.tx_dropped_filter, then.tx_dropped_filter),
         rx_dropped_filter: d(now.rx_dropped_filter, then.rx_dropped_filter),
+        tx_dropped_offload: d(now.tx_dropped_offload, then.tx_dropped_offload),
+        tx_segmented: d(now.tx_segmented, then.tx_segmented),
         mkpdus_tx: d(now.mkpdus_tx, then.mkpdus_tx),
         mkpdus_rx: d(now.mkpdus_rx, then.mkpdus_rx),
         io_errors: d(now.io_errors, then.io_errors),

@@ -56,6 +56,11 @@ pub enum GatewayCommand {
         /// `flow_table_size` in [gateway].
         #[arg(long, conflicts_with = "config", value_parser = clap::value_parser!(u64).range(1..=xc_gateway::config::MAX_FLOW_TABLE_SIZE))]
         flow_table_size: Option<u64>,
+        /// Let the kernel segment what the links send, one frame per TAP read, instead of handing
+        /// the link up to 64 KiB of a flow to segment itself (TSO/USO, the default). In the file:
+        /// `transmit_offload = false` in [gateway].
+        #[arg(long, conflicts_with = "config")]
+        no_transmit_offload: bool,
         /// Log filter (as RUST_LOG).
         #[arg(long, env = "XCONNECT_LOG", default_value = "info")]
         log: String,
@@ -198,6 +203,7 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
             idle_poll_ms,
             flow_log_file,
             flow_table_size,
+            no_transmit_offload,
             log,
         } => {
             init_logs(&log)?;
@@ -231,6 +237,7 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
                 ),
                 flow_table_size: flow_table_size
                     .map_or(xc_gateway::config::DEFAULT_FLOW_TABLE_SIZE, |n| n as usize),
+                transmit_offload: !no_transmit_offload,
             };
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
             let mut admin_task = None;

@@ -932,3 +932,204 @@ fn a_full_connection_table_refuses_new_flows_and_keeps_the_old_ones() {
     );
     assert_eq!(f["flowCapacity"], 2, "{f}");
 }
+
+/// Runs `tests/scripts/offload_sizes.py MODE ARGS` on one side.
+fn offload_script(t: &Topo, side: usize, args: &[&str]) -> Command {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/scripts/offload_sizes.py"
+    );
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", &t.ns[side], "python3", script])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+/// Starts a receiver of the script and waits for its "ready" line.
+fn offload_receiver(t: &Topo, args: &[&str]) -> Child {
+    use std::io::BufRead;
+    let mut child = offload_script(t, 1, args).spawn().expect("receiver");
+    let mut line = String::new();
+    let stdout = child.stdout.as_mut().expect("stdout");
+    let mut reader = std::io::BufReader::new(stdout);
+    reader.read_line(&mut line).expect("receiver output");
+    assert_eq!(line.trim(), "ready", "receiver did not start");
+    child
+}
+
+fn last_json_line(out: &std::process::Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().last().unwrap_or_default();
+    serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("{e}: {text}\n{}", String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn segmentation_offload_carries_every_size_class_intact_and_in_order() {
+    let mut t = Topo::new("tso");
+    t.start(CAK, CAK, "");
+    t.wait_secured();
+    t.wait_for("a ping across", Duration::from_secs(30), || {
+        t.ping("1", None)
+    });
+    let counters = |side: usize| t.status(side)["links"][0]["counters"].clone();
+    let before = counters(0);
+    let mtu = t.status(0)["links"][0]["mtu"]
+        .as_u64()
+        .expect("the link's MTU");
+    let (mtu, full) = (mtu.to_string(), (mtu - 28).to_string());
+
+    // UDP GSO bursts (one send of up to 64 datagrams each): every datagram arrives, in order,
+    // byte for byte.
+    let rx = offload_receiver(&t, &["udp-recv", "169.254.0.1", "9100", "3", &mtu]);
+    let sent = offload_script(&t, 0, &["udp-send", "169.254.0.1", "9100", &mtu])
+        .output()
+        .expect("udp sender");
+    assert!(sent.status.success(), "{sent:?}");
+    let report = last_json_line(&rx.wait_with_output().expect("receiver"));
+    for burst in report.as_array().expect("bursts") {
+        assert_eq!(burst["received"], burst["sent"], "{report}");
+        assert_eq!(burst["in_order"], true, "{report}");
+        assert_eq!(burst["intact"], true, "{report}");
+    }
+    let after_udp = counters(0);
+    let segmented = |c: &serde_json::Value| c["txSegmented"].as_u64().unwrap_or(0);
+    assert!(
+        segmented(&after_udp) > segmented(&before),
+        "no UDP burst reached the link as one read: {after_udp}"
+    );
+
+    // 64 MiB over TCP in 256 KiB writes: the kernel hands the link 64 KiB frames; the far end
+    // reads exactly what was sent.
+    let rx = offload_receiver(&t, &["tcp-recv", "169.254.0.1", "9101"]);
+    let sent = offload_script(&t, 0, &["tcp-send", "169.254.0.1", "9101", "67108864"])
+        .output()
+        .expect("tcp sender");
+    let sent = last_json_line(&sent);
+    let got = last_json_line(&rx.wait_with_output().expect("receiver"));
+    assert_eq!(got, sent, "what arrived is not what was sent");
+    let after = counters(0);
+    let reads = segmented(&after) - segmented(&after_udp);
+    let frames =
+        after["txPackets"].as_u64().unwrap_or(0) - after_udp["txPackets"].as_u64().unwrap_or(0);
+    assert!(
+        reads > 0 && frames > 2 * reads,
+        "TCP did not go through the link as segmentation-offload reads: {reads} reads, {frames} frames"
+    );
+    assert_eq!(after["txDroppedOffload"], 0, "{after}");
+
+    // The same over IPv6, between the link's link-local addresses (TCPv6 segmented on one side,
+    // coalesced on the other).
+    let mut ll = String::new();
+    t.wait_for(
+        "side b's link-local address",
+        Duration::from_secs(10),
+        || {
+            let out = t.exec(
+                1,
+                &[
+                    "ip", "-6", "-o", "addr", "show", "dev", "xc-l1", "scope", "link",
+                ],
+            );
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            ll = text
+                .split_whitespace()
+                .skip_while(|w| *w != "inet6")
+                .nth(1)
+                .and_then(|a| a.split('/').next())
+                .unwrap_or_default()
+                .to_owned();
+            !ll.is_empty() && !text.contains("tentative")
+        },
+    );
+    let target = format!("{ll}%xc-l1");
+    let rx = offload_receiver(&t, &["tcp-recv", &target, "9103"]);
+    let sent = offload_script(&t, 0, &["tcp-send", &target, "9103", "67108864"])
+        .output()
+        .expect("tcp sender");
+    assert_eq!(
+        last_json_line(&rx.wait_with_output().expect("receiver")),
+        last_json_line(&sent),
+        "what arrived over IPv6 is not what was sent"
+    );
+    let after6 = counters(0);
+    assert!(
+        segmented(&after6) > segmented(&after),
+        "TCPv6 did not go through the link as segmentation-offload reads: {after6}"
+    );
+    // Big pings (not offloaded, checksummed by the kernel) still cross at the link's MTU.
+    let ping = t.exec(
+        0,
+        &[
+            "ping",
+            "-c",
+            "3",
+            "-i",
+            "0.2",
+            "-W",
+            "1",
+            "-M",
+            "do",
+            "-s",
+            &full,
+            "169.254.0.1",
+        ],
+    );
+    assert!(ping.status.success(), "a full-MTU ping did not cross");
+}
+
+#[test]
+fn a_jumbo_underlay_gives_the_link_a_jumbo_mtu() {
+    let mut t = Topo::new("jmb");
+    for (side, dev) in [(0, "jmb-va"), (1, "jmb-vb")] {
+        ok(&["ip", "-n", &t.ns[side], "link", "set", dev, "mtu", "9000"]);
+    }
+    t.start(CAK, CAK, "");
+    t.wait_secured();
+    let st = t.status(0);
+    assert_eq!(st["links"][0]["mtu"], 9000 - 82, "{st}");
+    let ping = |size: &str| {
+        t.exec(
+            0,
+            &[
+                "ping",
+                "-c",
+                "3",
+                "-i",
+                "0.2",
+                "-W",
+                "1",
+                "-M",
+                "do",
+                "-s",
+                size,
+                "169.254.0.1",
+            ],
+        )
+        .status
+        .success()
+    };
+    t.wait_for("a ping across", Duration::from_secs(30), || ping("56"));
+    // 8918 bytes of IP packet: 8890 of ICMP payload behind 28 bytes of headers.
+    assert!(
+        ping("8890"),
+        "an 8918-byte packet did not cross\n{}",
+        t.logs()
+    );
+    assert!(
+        !ping("8891"),
+        "an 8919-byte packet crossed an 8918-byte link"
+    );
+    // TCP with segments of the jumbo MSS, handed to the link 64 KiB at a time.
+    let rx = offload_receiver(&t, &["tcp-recv", "169.254.0.1", "9102"]);
+    let sent = offload_script(&t, 0, &["tcp-send", "169.254.0.1", "9102", "33554432"])
+        .output()
+        .expect("tcp sender");
+    assert_eq!(
+        last_json_line(&rx.wait_with_output().expect("receiver")),
+        last_json_line(&sent),
+        "what arrived is not what was sent"
+    );
+}

@@ -122,6 +122,8 @@ pub struct GatewayConfig {
     /// Keep the cores polling for this long after the links last carried a frame (0: off); see
     /// `xc_dataplane::idle_poll`.
     pub idle_poll_ms: u64,
+    /// The links' TAPs hand over segmentation-offload frames that the link segments.
+    pub transmit_offload: bool,
     /// Most flows the filters' connection table holds.
     pub flow_table_size: usize,
     /// Where the flow logs' records are appended.
@@ -410,6 +412,7 @@ impl GatewayConfig {
             admin_listen,
             keylog_file: doc.gateway.keylog_file.as_ref().map(PathBuf::from),
             idle_poll_ms,
+            transmit_offload: doc.gateway.transmit_offload.unwrap_or(true),
             flow_table_size,
             flow_log_file: doc.gateway.flow_log_file.as_ref().map(PathBuf::from),
             links,

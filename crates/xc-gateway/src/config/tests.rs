@@ -120,6 +120,22 @@ fn mistakes_name_the_file_line_and_field() {
 }
 
 #[test]
+fn transmit_offload_is_on_unless_switched_off() {
+    let c = GatewayConfig::parse("gw.toml", GOOD, None).expect("valid");
+    assert!(c.transmit_offload, "on by default");
+    let with = |v: &str| {
+        GOOD.replace(
+            "admin_listen = \"127.0.0.1:7801\"",
+            &format!("admin_listen = \"127.0.0.1:7801\"\ntransmit_offload = {v}"),
+        )
+    };
+    let c = GatewayConfig::parse("gw.toml", &with("false"), None).expect("valid");
+    assert!(!c.transmit_offload);
+    let e = err(&with("\"no\""));
+    assert_eq!(e.line, 5, "{e}");
+}
+
+#[test]
 fn idle_polling_is_off_unless_set_and_bounded() {
     let c = GatewayConfig::parse("gw.toml", GOOD, None).expect("valid");
     assert_eq!(c.idle_poll_ms, 0, "off by default");

@@ -96,6 +96,10 @@ pub struct GatewaySection {
     pub keylog_file: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_poll_ms: Option<u64>,
+    /// Whether the links' TAPs hand over up to 64 KiB of a flow per read for the link to segment
+    /// (TSO and USO; default true). Off: the kernel segments, one frame per read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transmit_offload: Option<bool>,
     /// Most flows the filters' connection table holds (default 262,144); past it, new flows are
     /// refused (`table_full`) and none is evicted.
     #[serde(default, skip_serializing_if = "Option::is_none")]

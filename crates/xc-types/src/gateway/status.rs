@@ -391,7 +391,7 @@ pub struct MkaStatus {
 )]
 #[serde(rename_all = "camelCase")]
 pub struct LinkCounters {
-    /// Frames read from the TAP and sent protected.
+    /// Frames sent protected to the peer (each segment of an offloaded TAP read).
     pub tx_packets: u64,
     /// Bytes of those frames (inner Ethernet frames, before protection).
     pub tx_bytes: u64,
@@ -420,6 +420,12 @@ pub struct LinkCounters {
     /// Frames from the peer that the filters refused after decryption.
     #[serde(default)]
     pub rx_dropped_filter: u64,
+    /// TAP reads whose offload request (segmentation, checksum) could not be carried out.
+    #[serde(default)]
+    pub tx_dropped_offload: u64,
+    /// TAP reads of a segmentation-offload frame (TSO, USO) that the link cut into segments.
+    #[serde(default)]
+    pub tx_segmented: u64,
     /// MKPDUs sent and received on the link.
     pub mkpdus_tx: u64,
     pub mkpdus_rx: u64,
@@ -448,7 +454,7 @@ pub struct SecyCounters {
 impl LinkCounters {
     /// (name, value) pairs, named in snake_case for metrics exposition
     /// (`xconnect_link_<name>_total`).
-    pub fn fields(&self) -> [(&'static str, u64); 17] {
+    pub fn fields(&self) -> [(&'static str, u64); 19] {
         let Self {
             tx_packets,
             tx_bytes,
@@ -464,6 +470,8 @@ impl LinkCounters {
             rx_dropped_vxlan,
             tx_dropped_filter,
             rx_dropped_filter,
+            tx_dropped_offload,
+            tx_segmented,
             mkpdus_tx,
             mkpdus_rx,
             io_errors,
@@ -483,6 +491,8 @@ impl LinkCounters {
             ("rx_dropped_vxlan", rx_dropped_vxlan),
             ("tx_dropped_filter", tx_dropped_filter),
             ("rx_dropped_filter", rx_dropped_filter),
+            ("tx_dropped_offload", tx_dropped_offload),
+            ("tx_segmented", tx_segmented),
             ("mkpdus_tx", mkpdus_tx),
             ("mkpdus_rx", mkpdus_rx),
             ("io_errors", io_errors),
