@@ -440,8 +440,18 @@ impl Tx<'_> {
         let c = &self.out.shared.counters;
         let mut any = false;
         if let Some((n, at)) = self.held {
-            if Instant::now() < at {
+            let now = Instant::now();
+            if now < at {
                 return false;
+            }
+            // A wait is cut at MAX_SHAPING_WAIT (so that commands are seen): a read of 64 KiB
+            // at a few Mbit/s may need several before its tokens are all there.
+            if let Some(p) = &mut self.out.policer {
+                let wait = p.wait_time(now, segment::wire_len(&self.read[..n]));
+                if !wait.is_zero() {
+                    self.held = Some((n, now + wait.min(MAX_SHAPING_WAIT)));
+                    return false;
+                }
             }
             self.held = None;
             self.send_read(n);

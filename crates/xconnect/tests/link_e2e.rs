@@ -187,6 +187,25 @@ impl Topo {
         self.exec(0, &args).status.success()
     }
 
+    /// Whether 3 pings of `size` bytes of ICMP payload, with DF set, cross the link from a.
+    fn ping_df(&self, size: &str) -> bool {
+        let args = [
+            "ping",
+            "-c",
+            "3",
+            "-i",
+            "0.2",
+            "-W",
+            "1",
+            "-M",
+            "do",
+            "-s",
+            size,
+            "169.254.0.1",
+        ];
+        self.exec(0, &args).status.success()
+    }
+
     fn logs(&self) -> String {
         (0..2)
             .map(|s| {
@@ -406,34 +425,16 @@ fn an_ipv6_underlay_carries_a_link() {
     assert_eq!(st["links"][0]["mtu"], 1398, "{st}");
     let sockets = String::from_utf8_lossy(&t.exec(0, &["ss", "-uan"]).stdout).into_owned();
     assert!(sockets.contains("[fd00:200::1]:4789"), "{sockets}");
-    let ping = |size: &str| {
-        t.exec(
-            0,
-            &[
-                "ping",
-                "-c",
-                "3",
-                "-i",
-                "0.2",
-                "-W",
-                "1",
-                "-M",
-                "do",
-                "-s",
-                size,
-                "169.254.0.1",
-            ],
-        )
-        .status
-        .success()
-    };
-    t.wait_for("a ping across", Duration::from_secs(30), || ping("56"));
+    t.wait_for("a ping across", Duration::from_secs(30), || t.ping_df("56"));
     assert!(
-        ping("1370"),
+        t.ping_df("1370"),
         "a 1398-byte packet did not cross\n{}",
         t.logs()
     );
-    assert!(!ping("1371"), "a 1399-byte packet crossed a 1398-byte link");
+    assert!(
+        !t.ping_df("1371"),
+        "a 1399-byte packet crossed a 1398-byte link"
+    );
     let report = iperf(&t, "2");
     let bytes = report["end"]["sum_received"]["bytes"].as_u64().unwrap_or(0);
     assert!(
@@ -966,6 +967,19 @@ fn last_json_line(out: &std::process::Output) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("{e}: {text}\n{}", String::from_utf8_lossy(&out.stderr)))
 }
 
+/// Sends BYTES over TCP from a to TARGET:PORT in b and checks that b read exactly them.
+fn tcp_through(t: &Topo, target: &str, port: &str, bytes: &str) {
+    let rx = offload_receiver(t, &["tcp-recv", target, port]);
+    let sent = offload_script(t, 0, &["tcp-send", target, port, bytes])
+        .output()
+        .expect("tcp sender");
+    assert_eq!(
+        last_json_line(&rx.wait_with_output().expect("receiver")),
+        last_json_line(&sent),
+        "what arrived at {target} is not what was sent"
+    );
+}
+
 #[test]
 fn segmentation_offload_carries_every_size_class_intact_and_in_order() {
     let mut t = Topo::new("tso");
@@ -1003,13 +1017,7 @@ fn segmentation_offload_carries_every_size_class_intact_and_in_order() {
 
     // 64 MiB over TCP in 256 KiB writes: the kernel hands the link 64 KiB frames; the far end
     // reads exactly what was sent.
-    let rx = offload_receiver(&t, &["tcp-recv", "169.254.0.1", "9101"]);
-    let sent = offload_script(&t, 0, &["tcp-send", "169.254.0.1", "9101", "67108864"])
-        .output()
-        .expect("tcp sender");
-    let sent = last_json_line(&sent);
-    let got = last_json_line(&rx.wait_with_output().expect("receiver"));
-    assert_eq!(got, sent, "what arrived is not what was sent");
+    tcp_through(&t, "169.254.0.1", "9101", "67108864");
     let after = counters(0);
     let reads = segmented(&after) - segmented(&after_udp);
     let frames =
@@ -1045,39 +1053,14 @@ fn segmentation_offload_carries_every_size_class_intact_and_in_order() {
         },
     );
     let target = format!("{ll}%xc-l1");
-    let rx = offload_receiver(&t, &["tcp-recv", &target, "9103"]);
-    let sent = offload_script(&t, 0, &["tcp-send", &target, "9103", "67108864"])
-        .output()
-        .expect("tcp sender");
-    assert_eq!(
-        last_json_line(&rx.wait_with_output().expect("receiver")),
-        last_json_line(&sent),
-        "what arrived over IPv6 is not what was sent"
-    );
+    tcp_through(&t, &target, "9103", "67108864");
     let after6 = counters(0);
     assert!(
         segmented(&after6) > segmented(&after),
         "TCPv6 did not go through the link as segmentation-offload reads: {after6}"
     );
     // Big pings (not offloaded, checksummed by the kernel) still cross at the link's MTU.
-    let ping = t.exec(
-        0,
-        &[
-            "ping",
-            "-c",
-            "3",
-            "-i",
-            "0.2",
-            "-W",
-            "1",
-            "-M",
-            "do",
-            "-s",
-            &full,
-            "169.254.0.1",
-        ],
-    );
-    assert!(ping.status.success(), "a full-MTU ping did not cross");
+    assert!(t.ping_df(&full), "a full-MTU ping did not cross");
 }
 
 #[test]
@@ -1090,46 +1073,17 @@ fn a_jumbo_underlay_gives_the_link_a_jumbo_mtu() {
     t.wait_secured();
     let st = t.status(0);
     assert_eq!(st["links"][0]["mtu"], 9000 - 82, "{st}");
-    let ping = |size: &str| {
-        t.exec(
-            0,
-            &[
-                "ping",
-                "-c",
-                "3",
-                "-i",
-                "0.2",
-                "-W",
-                "1",
-                "-M",
-                "do",
-                "-s",
-                size,
-                "169.254.0.1",
-            ],
-        )
-        .status
-        .success()
-    };
-    t.wait_for("a ping across", Duration::from_secs(30), || ping("56"));
+    t.wait_for("a ping across", Duration::from_secs(30), || t.ping_df("56"));
     // 8918 bytes of IP packet: 8890 of ICMP payload behind 28 bytes of headers.
     assert!(
-        ping("8890"),
+        t.ping_df("8890"),
         "an 8918-byte packet did not cross\n{}",
         t.logs()
     );
     assert!(
-        !ping("8891"),
+        !t.ping_df("8891"),
         "an 8919-byte packet crossed an 8918-byte link"
     );
     // TCP with segments of the jumbo MSS, handed to the link 64 KiB at a time.
-    let rx = offload_receiver(&t, &["tcp-recv", "169.254.0.1", "9102"]);
-    let sent = offload_script(&t, 0, &["tcp-send", "169.254.0.1", "9102", "33554432"])
-        .output()
-        .expect("tcp sender");
-    assert_eq!(
-        last_json_line(&rx.wait_with_output().expect("receiver")),
-        last_json_line(&sent),
-        "what arrived is not what was sent"
-    );
+    tcp_through(&t, "169.254.0.1", "9102", "33554432");
 }
