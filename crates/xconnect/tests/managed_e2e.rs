@@ -10,7 +10,7 @@
 mod common;
 mod netns;
 
-use netns::{ADDR4, Daemon, Pair, wait_for};
+use netns::{ADDR4, ADDR6, Daemon, Pair, wait_for};
 use serde_json::{Value, json};
 use std::process::Command;
 use std::time::Duration;
@@ -24,6 +24,9 @@ struct Lab {
     server: Option<Daemon>,
     pair: Pair,
     endpoint: String,
+    /// The gateways' underlay addresses are the pair's IPv6 ones (the control plane stays on
+    /// IPv4).
+    underlay6: bool,
 }
 
 #[derive(Clone)]
@@ -43,6 +46,7 @@ impl Lab {
             server: None,
             pair,
             endpoint,
+            underlay6: false,
         }
     }
 
@@ -147,7 +151,11 @@ impl Lab {
             "--controller",
             &self.endpoint,
             "--underlay-address",
-            ADDR4[side],
+            if self.underlay6 {
+                ADDR6[side]
+            } else {
+                ADDR4[side]
+            },
             "--name",
             name,
             "--state-dir",
@@ -518,6 +526,57 @@ fn accepted_connection_becomes_available_and_carries_traffic() {
 /// Links come and go without using up numbers: fifty times, a connection is created, its link
 /// set up by the two gateways, and deleted; every link took the same VNI and UDP port from the
 /// pools, and after all that a connection still becomes available and carries traffic.
+#[test]
+fn a_connection_over_an_ipv6_underlay() {
+    let mut lab = Lab::new("mgd6u");
+    lab.underlay6 = true;
+    lab.start_server();
+    let t = lab.tenants();
+    lab.start_gateways(&t);
+    let id = lab.connect_and_ping(&t);
+    // Both ends of the link are on the IPv6 underlay, written as [address]:port.
+    let links = lab.ok(&t.aws, &["connection", "links", &id]);
+    let link = &links["links"][0];
+    for (end, addr) in [(0, ADDR6[AWS]), (1, ADDR6[GCP])] {
+        let underlay = link["ends"][end]["underlay"].as_str().unwrap_or_default();
+        assert!(
+            underlay.starts_with(&format!("[{addr}]:")),
+            "end {end}: {underlay}\n{links}"
+        );
+    }
+    let sockets = String::from_utf8_lossy(&lab.pair.exec(AWS, &["ss", "-uan"]).stdout).into_owned();
+    assert!(sockets.contains(&format!("[{}]:", ADDR6[AWS])), "{sockets}");
+    // The link's MTU is the IPv6 underlay's (1500 - 102): a packet of exactly that size crosses
+    // with DF set from host to host, one byte more does not.
+    let taps = lab.taps(AWS);
+    let tap = taps.first().expect("a link TAP");
+    let shown = String::from_utf8_lossy(
+        &lab.pair
+            .exec(AWS, &["ip", "-o", "link", "show", tap])
+            .stdout,
+    )
+    .into_owned();
+    assert!(shown.contains("mtu 1398 "), "{shown}");
+    let ping = |size: &str| {
+        lab.pair
+            .exec(
+                AWS,
+                &[
+                    "ping", "-c", "2", "-W", "1", "-M", "do", "-s", size, "-I", "10.0.0.1",
+                    "10.1.0.1",
+                ],
+            )
+            .status
+            .success()
+    };
+    assert!(
+        ping("1370"),
+        "a 1398-byte packet did not cross\n{}",
+        lab.context()
+    );
+    assert!(!ping("1371"), "a 1399-byte packet crossed a 1398-byte link");
+}
+
 #[test]
 fn fifty_deletes_and_recreations_reuse_a_small_set_of_vnis() {
     let mut lab = Lab::new("mgd2");
