@@ -12,7 +12,7 @@
 #![allow(unsafe_code)]
 
 use crate::checksum;
-use crate::segment::{F_NEEDS_CSUM, GSO_TCPV4, GSO_TCPV6};
+use crate::segment::{F_NEEDS_CSUM, GSO_TCPV4, GSO_TCPV6, VnetHeader};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
@@ -245,14 +245,15 @@ impl Coalescer {
         let pseudo = checksum::pseudo_header(&f[addresses], 6, tcp_len);
         let t = open.seg.tcp;
         f[t + 16..t + 18].copy_from_slice(&pseudo.to_be_bytes());
-        let hdr_len = open.seg.payload as u16;
-        let h = &mut self.buf[..VNET_HDR_LEN];
-        h[0] = F_NEEDS_CSUM;
-        h[1] = if open.seg.v6 { GSO_TCPV6 } else { GSO_TCPV4 };
-        h[2..4].copy_from_slice(&hdr_len.to_ne_bytes());
-        h[4..6].copy_from_slice(&(open.mss as u16).to_ne_bytes());
-        h[6..8].copy_from_slice(&(t as u16).to_ne_bytes());
-        h[8..10].copy_from_slice(&16u16.to_ne_bytes());
+        let hdr = VnetHeader {
+            flags: F_NEEDS_CSUM,
+            gso_type: if open.seg.v6 { GSO_TCPV6 } else { GSO_TCPV4 },
+            hdr_len: open.seg.payload as u16,
+            gso_size: open.mss as u16,
+            csum_start: t as u16,
+            csum_offset: 16,
+        };
+        self.buf[..VNET_HDR_LEN].copy_from_slice(&hdr.encode());
     }
 }
 

@@ -68,7 +68,7 @@ impl VnetHeader {
         })
     }
 
-    /// The header's bytes.
+    /// The header's bytes (what the receive coalescer puts in front of a frame it joined).
     pub fn encode(&self) -> [u8; VNET_HDR_LEN] {
         let mut h = [0u8; VNET_HDR_LEN];
         h[0] = self.flags;
@@ -78,11 +78,6 @@ impl VnetHeader {
         h[6..8].copy_from_slice(&self.csum_start.to_ne_bytes());
         h[8..10].copy_from_slice(&self.csum_offset.to_ne_bytes());
         h
-    }
-
-    /// A frame that is sent as it is: no segmentation, its checksums complete.
-    pub fn is_plain(&self) -> bool {
-        self.flags & F_NEEDS_CSUM == 0 && self.gso_type == GSO_NONE
     }
 }
 

@@ -206,6 +206,28 @@ impl Topo {
         self.exec(0, &args).status.success()
     }
 
+    /// Checks that the link's MTU is `mtu` as status shows it and as packets find it: once a
+    /// small ping crosses, a DF packet of exactly `mtu` bytes crosses and one byte more does not.
+    fn assert_link_mtu(&self, mtu: u64) {
+        let st = self.status(0);
+        assert_eq!(st["links"][0]["mtu"], mtu, "{st}");
+        self.wait_for("a ping across", Duration::from_secs(30), || {
+            self.ping_df("56")
+        });
+        // ICMP payload behind 28 bytes of IPv4 and ICMP headers.
+        let (fits, over) = ((mtu - 28).to_string(), (mtu - 27).to_string());
+        assert!(
+            self.ping_df(&fits),
+            "a {mtu}-byte packet did not cross\n{}",
+            self.logs()
+        );
+        assert!(
+            !self.ping_df(&over),
+            "a packet of {} bytes crossed a {mtu}-byte link",
+            mtu + 1
+        );
+    }
+
     fn logs(&self) -> String {
         (0..2)
             .map(|s| {
@@ -421,20 +443,9 @@ fn an_ipv6_underlay_carries_a_link() {
     t.underlay6 = true;
     t.start(CAK, CAK, "");
     t.wait_secured();
-    let st = t.status(0);
-    assert_eq!(st["links"][0]["mtu"], 1398, "{st}");
     let sockets = String::from_utf8_lossy(&t.exec(0, &["ss", "-uan"]).stdout).into_owned();
     assert!(sockets.contains("[fd00:200::1]:4789"), "{sockets}");
-    t.wait_for("a ping across", Duration::from_secs(30), || t.ping_df("56"));
-    assert!(
-        t.ping_df("1370"),
-        "a 1398-byte packet did not cross\n{}",
-        t.logs()
-    );
-    assert!(
-        !t.ping_df("1371"),
-        "a 1399-byte packet crossed a 1398-byte link"
-    );
+    t.assert_link_mtu(1398);
     let report = iperf(&t, "2");
     let bytes = report["end"]["sum_received"]["bytes"].as_u64().unwrap_or(0);
     assert!(
@@ -993,12 +1004,12 @@ fn segmentation_offload_carries_every_size_class_intact_and_in_order() {
     let mtu = t.status(0)["links"][0]["mtu"]
         .as_u64()
         .expect("the link's MTU");
-    let (mtu, full) = (mtu.to_string(), (mtu - 28).to_string());
+    let mtu_arg = mtu.to_string();
 
     // UDP GSO bursts (one send of up to 64 datagrams each): every datagram arrives, in order,
     // byte for byte.
-    let rx = offload_receiver(&t, &["udp-recv", "169.254.0.1", "9100", "3", &mtu]);
-    let sent = offload_script(&t, 0, &["udp-send", "169.254.0.1", "9100", &mtu])
+    let rx = offload_receiver(&t, &["udp-recv", "169.254.0.1", "9100", "3", &mtu_arg]);
+    let sent = offload_script(&t, 0, &["udp-send", "169.254.0.1", "9100", &mtu_arg])
         .output()
         .expect("udp sender");
     assert!(sent.status.success(), "{sent:?}");
@@ -1060,7 +1071,7 @@ fn segmentation_offload_carries_every_size_class_intact_and_in_order() {
         "TCPv6 did not go through the link as segmentation-offload reads: {after6}"
     );
     // Big pings (not offloaded, checksummed by the kernel) still cross at the link's MTU.
-    assert!(t.ping_df(&full), "a full-MTU ping did not cross");
+    t.assert_link_mtu(mtu);
 }
 
 #[test]
@@ -1071,19 +1082,7 @@ fn a_jumbo_underlay_gives_the_link_a_jumbo_mtu() {
     }
     t.start(CAK, CAK, "");
     t.wait_secured();
-    let st = t.status(0);
-    assert_eq!(st["links"][0]["mtu"], 9000 - 82, "{st}");
-    t.wait_for("a ping across", Duration::from_secs(30), || t.ping_df("56"));
-    // 8918 bytes of IP packet: 8890 of ICMP payload behind 28 bytes of headers.
-    assert!(
-        t.ping_df("8890"),
-        "an 8918-byte packet did not cross\n{}",
-        t.logs()
-    );
-    assert!(
-        !t.ping_df("8891"),
-        "an 8919-byte packet crossed an 8918-byte link"
-    );
+    t.assert_link_mtu(9000 - 82);
     // TCP with segments of the jumbo MSS, handed to the link 64 KiB at a time.
     tcp_through(&t, "169.254.0.1", "9102", "33554432");
 }

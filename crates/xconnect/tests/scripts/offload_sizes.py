@@ -41,7 +41,7 @@ BURSTS = [
 def datagram(burst, index, size):
     head = struct.pack("!II", burst, index)
     body = bytes((burst * 31 + index * 7 + i) % 251 for i in range(max(size - 8, 0)))
-    return (head + body)[:size] if size >= 8 else head[:size]
+    return (head + body)[:size]
 
 
 def udp_send(addr, port, mtu):
