@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use xc_types::gateway::{
     BgpState, GatewayRecord, GatewayStatus, LinkId, LinkRecord, LinkState, LinkStatus, MkaState,
-    NeighborStatus,
+    NeighborStatus, PathMtuState,
 };
 use xc_types::*;
 
@@ -403,7 +403,10 @@ pub fn link_changes(
             w.now,
         );
         let (state, reason) = match health {
-            Ok(()) => (LinkState::Up, None),
+            Ok(()) => (
+                LinkState::Up,
+                link_warning(l, gateway(&l.gateway_a), gateway(&l.gateway_b)),
+            ),
             Err(r) => (LinkState::Down, Some(r)),
         };
         if recorded.get(&l.id) != Some(&(state, reason.as_ref().map(|r| r.code))) {
@@ -415,6 +418,27 @@ pub fn link_changes(
         }
     }
     out
+}
+
+/// What the user of a link that is up should still know: an end whose underlay drops packets
+/// of the link's full size, so that the link carries smaller ones (`PATH_MTU_REDUCED`).
+pub fn link_warning(
+    l: &LinkRecord,
+    a: Option<&GatewayRecord>,
+    b: Option<&GatewayRecord>,
+) -> Option<StateReason> {
+    [a, b].into_iter().flatten().find_map(|g| {
+        let ls = link_report(g.status.as_ref()?, l)?;
+        (ls.path_mtu.state == PathMtuState::Reduced).then(|| {
+            StateReasonCode::PathMtuReduced.with(format!(
+                "link {} on gateway {}: the underlay drops packets of the link's full MTU ({} bytes); the link's MTU is {}",
+                l.name(),
+                g.name,
+                ls.path_mtu.configured,
+                ls.mtu
+            ))
+        })
+    })
 }
 
 /// Whether a link carries its connection (both ends up, and in last mile its customer session

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //!  to the peer:   TAP read ─► shaper ─► SecY protect ─► VXLAN header ─► UDP send
-//!  from the peer: UDP recv ─► VXLAN decode ─┬─ EtherType 888E (MKPDU) ─► control channel (to MKA)
+//!  from the peer: UDP recv ─► VXLAN decode ─┬─ EtherType 888E (MKPDU), 88B5 (path-MTU probe)
+//!                                           │     ─► control channel (to the gateway)
 //!                                           └─ MACsec ─► policer ─► SecY validate
 //!                                                ─► coalescer (TCP segments joined) ─► TAP write
 //! ```
@@ -27,6 +28,7 @@ pub mod link;
 pub mod mtu;
 pub mod offload;
 pub mod packet;
+pub mod pathmtu;
 pub mod policer;
 pub mod segment;
 pub mod stamp;

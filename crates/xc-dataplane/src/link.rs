@@ -129,13 +129,16 @@ fn set_buffers(socket: &UdpSocket, bytes: usize) {
 const PUBLISH_EVERY: u32 = 64;
 
 impl LinkHandle {
-    /// Sends a control frame (an MKPDU) to the peer, unprotected, inside VXLAN.
+    /// Sends a control frame (an MKPDU, or a path-MTU probe) to the peer, unprotected, inside
+    /// VXLAN.
     pub fn send_control(&self, frame: &[u8]) -> io::Result<()> {
         let mut d = Vec::with_capacity(frame.len() + vxlan::HEADER_LEN);
         d.extend_from_slice(&vxlan::header(self.inner.vni));
         d.extend_from_slice(frame);
         self.inner.socket.send(&d)?;
-        add(&self.inner.counters.mkpdus_tx, 1);
+        if !crate::pathmtu::is_probe(frame) {
+            add(&self.inner.counters.mkpdus_tx, 1);
+        }
         Ok(())
     }
 
@@ -612,6 +615,10 @@ impl Rx<'_> {
         };
         if frame[12..14] == [0x88, 0x8e] {
             add(&c.mkpdus_rx, 1);
+            let _ = self.control.try_send(frame.to_vec());
+            return;
+        }
+        if crate::pathmtu::is_probe(frame) {
             let _ = self.control.try_send(frame.to_vec());
             return;
         }

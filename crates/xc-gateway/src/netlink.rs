@@ -57,6 +57,10 @@ enum Op {
     Up {
         interface: String,
     },
+    Mtu {
+        interface: String,
+        mtu: u32,
+    },
     /// Puts `interface` in `bridge`.
     Master {
         interface: String,
@@ -116,6 +120,14 @@ impl Netlink {
     pub fn set_up(&self, interface: &str) -> Result<(), NetlinkError> {
         self.call(Op::Up {
             interface: interface.to_owned(),
+        })
+        .map(drop)
+    }
+
+    pub fn set_mtu(&self, interface: &str, mtu: u32) -> Result<(), NetlinkError> {
+        self.call(Op::Mtu {
+            interface: interface.to_owned(),
+            mtu,
         })
         .map(drop)
     }
@@ -243,6 +255,14 @@ async fn run(h: &Handle, op: Op) -> Result<bool, NetlinkError> {
                 .execute()
                 .await
                 .map_err(|e| refused("setting up", &interface, e))?;
+        }
+        Op::Mtu { interface, mtu } => {
+            let i = existing(h, &interface).await?;
+            h.link()
+                .set(LinkUnspec::new_with_index(i).mtu(mtu).build())
+                .execute()
+                .await
+                .map_err(|e| refused("setting the MTU", &interface, e))?;
         }
         Op::Master { interface, bridge } => {
             let i = existing(h, &interface).await?;

@@ -16,6 +16,7 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use xc_dataplane::pathmtu::{self, PathMtuCheck};
 use xc_dataplane::{Access, AccessConfig, IdlePoll, Link, LinkConfig, LinkHandle, mtu};
 use xc_macsec::mka::{Event, MkaConfig, Participant};
 
@@ -531,6 +532,19 @@ fn start_link(
             .collect(),
     };
     let sci = cfg.sci();
+    let path_mtu = PathMtu {
+        check: PathMtuCheck::new(
+            link_mtu,
+            s.underlay_remote.ip(),
+            cfg.mac,
+            rand::random(),
+            Instant::now(),
+        ),
+        netlink: nl.clone(),
+        tap: tap_name.clone(),
+        applied: link_mtu,
+        refused: None,
+    };
     let (link, control) = Link::start(cfg)?;
     for a in s.address.iter().chain(&s.address6) {
         nl.add_address(&tap_name, *a)?;
@@ -567,6 +581,7 @@ fn start_link(
             .spawn(move || {
                 mka_loop(
                     participant,
+                    path_mtu,
                     &handle,
                     &control,
                     &status,
@@ -589,6 +604,7 @@ fn start_link(
 #[allow(clippy::too_many_arguments)]
 fn mka_loop(
     mut p: Participant,
+    mut path_mtu: PathMtu,
     link: &LinkHandle,
     control: &std::sync::mpsc::Receiver<Vec<u8>>,
     status: &Mutex<LinkStatus>,
@@ -606,8 +622,14 @@ fn mka_loop(
             .map_or(Duration::from_millis(100), |t| {
                 t.saturating_duration_since(now)
             })
-            .min(Duration::from_millis(100));
+            .min(Duration::from_millis(100))
+            .min(path_mtu.check.poll_timeout().saturating_duration_since(now));
         match control.recv_timeout(wait) {
+            Ok(frame) if pathmtu::is_probe(&frame) => {
+                if let Err(e) = path_mtu.check.handle_frame(&frame, Instant::now()) {
+                    tracing::debug!(link = name, error = %e, "path-MTU probe refused");
+                }
+            }
             Ok(frame) => {
                 if let Err(e) = p.handle_mkpdu(Instant::now(), &frame) {
                     tracing::debug!(link = name, error = %e, "MKPDU refused");
@@ -625,6 +647,7 @@ fn mka_loop(
         if p.poll_timeout().is_some_and(|t| t <= now) {
             p.handle_timeout(now);
         }
+        path_mtu.poll(link, name, now);
         while let Some(f) = p.poll_transmit() {
             if let Err(e) = link.send_control(&f) {
                 tracing::debug!(link = name, error = %e, "cannot send an MKPDU");
@@ -712,6 +735,8 @@ fn mka_loop(
                 mkpdus_bad_icv: m.mkpdus_bad_icv,
                 reason: condition.map(|c| c.describe().to_owned()),
             };
+            st.path_mtu = path_mtu.check.status();
+            st.mtu = path_mtu.applied;
             st.counters = link_counters(link.counters());
             let (tx, rx) = link.secy_counters();
             st.secy = SecyCounters {
@@ -726,6 +751,60 @@ fn mka_loop(
                 in_pkts_no_tag: rx.in_pkts_no_tag,
                 in_pkts_delayed: rx.in_pkts_delayed,
             };
+        }
+    }
+}
+
+/// A link's path-MTU check (`xc_dataplane::pathmtu`), and what applies its outcome: the TAP's
+/// MTU.
+struct PathMtu {
+    check: PathMtuCheck,
+    netlink: Netlink,
+    tap: String,
+    /// The TAP's MTU.
+    applied: u16,
+    /// An MTU the kernel refused (not asked for again until the check wants another).
+    refused: Option<u16>,
+}
+
+impl PathMtu {
+    /// Sends the probes (and answers) that are due, and gives the TAP the MTU the check found.
+    fn poll(&mut self, link: &LinkHandle, name: &str, now: Instant) {
+        if self.check.poll_timeout() <= now {
+            self.check.handle_timeout(now);
+        }
+        while let Some(f) = self.check.poll_transmit() {
+            if let Err(e) = link.send_control(&f) {
+                tracing::debug!(link = name, error = %e, bytes = f.len(), "cannot send a path-MTU probe");
+            }
+        }
+        let mtu = self.check.mtu();
+        if mtu == self.applied || self.refused == Some(mtu) {
+            return;
+        }
+        let st = self.check.status();
+        match self.netlink.set_mtu(&self.tap, mtu.into()) {
+            Ok(()) if mtu < st.configured => {
+                tracing::warn!(
+                    link = name,
+                    configured = st.configured,
+                    mtu,
+                    "the underlay drops packets of the link's full size (a smaller MTU on the way?): link MTU lowered to the largest size that crosses"
+                );
+                self.applied = mtu;
+            }
+            Ok(()) => {
+                tracing::info!(
+                    link = name,
+                    mtu,
+                    "the underlay carries the link's full size again: MTU restored"
+                );
+                self.applied = mtu;
+            }
+            Err(e) => {
+                tracing::warn!(link = name, mtu, error = %e, "cannot change the link's MTU");
+                self.refused = Some(mtu);
+            }
         }
     }
 }

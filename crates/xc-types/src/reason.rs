@@ -62,6 +62,8 @@ reason_codes! {
         "MKA has not installed keys both ways on the link (no MKPDU from the peer yet, or keys being agreed)",
     MacsecKeyMismatch = "MACSEC_KEY_MISMATCH":
         "the two ends of the link hold different CAKs: the peer's MKPDUs fail their ICV check",
+    PathMtuReduced = "PATH_MTU_REDUCED":
+        "the link is up, but the underlay between its gateways drops packets of the size their interfaces allow (a smaller MTU on the way, often a jumbo interface facing a 1500-byte switch); the link's MTU was lowered to the largest size that crosses, so senders are told 'too big' instead of losing their packets",
     BgpNotEstablished = "BGP_NOT_ESTABLISHED":
         "the BGP session over the link is not Established",
     NoRoutesReceived = "NO_ROUTES_RECEIVED":

@@ -42,16 +42,29 @@ struct Topo {
     servers: Vec<Child>,
     /// The link's underlay over IPv6 (VXLAN over UDP/IPv6) instead of IPv4.
     underlay6: bool,
+    /// A namespace between the two, bridging their underlay (a switch), when there is one.
+    middle: Option<String>,
 }
 
 impl Topo {
     fn new(tag: &str) -> Self {
+        Self::build(tag, false)
+    }
+
+    /// Two gateways whose underlay crosses a switch: a bridge in namespace `xct-<tag>-m`, port
+    /// `<tag>-ma` towards a and `<tag>-mb` towards b.
+    fn switched(tag: &str) -> Self {
+        Self::build(tag, true)
+    }
+
+    fn build(tag: &str, switched: bool) -> Self {
         assert!(
             ok(&["id", "-u"]).trim() == "0",
             "this test needs root (it creates network namespaces)"
         );
         let ns = [format!("xct-{tag}-a"), format!("xct-{tag}-b")];
-        for n in &ns {
+        let middle = switched.then(|| format!("xct-{tag}-m"));
+        for n in ns.iter().chain(&middle) {
             let _ = run(&["ip", "netns", "del", n]);
         }
         let t = Topo {
@@ -62,14 +75,32 @@ impl Topo {
             filters_b: String::new(),
             servers: Vec::new(),
             underlay6: false,
+            middle: middle.clone(),
         };
         ok(&["ip", "netns", "add", &ns[0]]);
         ok(&["ip", "netns", "add", &ns[1]]);
         let (va, vb) = (format!("{tag}-va"), format!("{tag}-vb"));
-        ok(&[
-            "ip", "link", "add", &va, "netns", &ns[0], "type", "veth", "peer", "name", &vb,
-            "netns", &ns[1],
-        ]);
+        match &middle {
+            None => {
+                ok(&[
+                    "ip", "link", "add", &va, "netns", &ns[0], "type", "veth", "peer", "name", &vb,
+                    "netns", &ns[1],
+                ]);
+            }
+            Some(m) => {
+                ok(&["ip", "netns", "add", m]);
+                ok(&["ip", "-n", m, "link", "add", "br0", "type", "bridge"]);
+                for (n, v, port) in [(&ns[0], &va, "ma"), (&ns[1], &vb, "mb")] {
+                    let port = format!("{tag}-{port}");
+                    ok(&[
+                        "ip", "link", "add", v, "netns", n, "type", "veth", "peer", "name", &port,
+                        "netns", m,
+                    ]);
+                    ok(&["ip", "-n", m, "link", "set", &port, "master", "br0", "up"]);
+                }
+                ok(&["ip", "-n", m, "link", "set", "br0", "up"]);
+            }
+        }
         for (n, dev, addr) in [
             (&ns[0], &va, "10.200.0.1/24"),
             (&ns[1], &vb, "10.200.0.2/24"),
@@ -178,6 +209,15 @@ impl Topo {
         });
     }
 
+    /// Waits for both ends' path-MTU check to end in `state`.
+    fn wait_path_mtu(&self, state: &str) {
+        self.wait_for(
+            &format!("the path-MTU check to end {state}"),
+            Duration::from_secs(30),
+            || (0..2).all(|s| self.status(s)["links"][0]["pathMtu"]["state"] == state),
+        );
+    }
+
     fn ping(&self, count: &str, pattern: Option<&str>) -> bool {
         let mut args = vec!["ping", "-c", count, "-i", "0.2", "-W", "1"];
         if let Some(p) = pattern {
@@ -259,7 +299,7 @@ impl Drop for Topo {
             let _ = c.kill();
             let _ = c.wait();
         }
-        for n in &self.ns {
+        for n in self.ns.iter().chain(&self.middle) {
             let _ = run(&["ip", "netns", "del", n]);
         }
     }
@@ -1082,7 +1122,70 @@ fn a_jumbo_underlay_gives_the_link_a_jumbo_mtu() {
     }
     t.start(CAK, CAK, "");
     t.wait_secured();
+    // Both ends find that the underlay carries the full size.
+    t.wait_path_mtu("verified");
+    for side in 0..2 {
+        assert_eq!(
+            t.status(side)["links"][0]["pathMtu"],
+            serde_json::json!({"state": "verified", "configured": 8918, "verified": 8918})
+        );
+    }
     t.assert_link_mtu(9000 - 82);
     // TCP with segments of the jumbo MSS, handed to the link 64 KiB at a time.
     tcp_through(&t, "169.254.0.1", "9102", "33554432");
+}
+
+/// Jumbo underlay interfaces at both gateways, but the switch between them forwards 1500-byte
+/// frames only and drops larger ones silently, as switches do: a black hole for every packet
+/// of the MTU the interfaces promise. The link's path-MTU check finds it at start, lowers the
+/// link's MTU to what crosses, and says so; a big TCP transfer then completes instead of
+/// hanging.
+#[test]
+fn an_underlay_that_drops_large_packets_lowers_the_link_mtu_and_says_so() {
+    let mut t = Topo::switched("pmt");
+    let m = t.middle.clone().expect("the switch's namespace");
+    for (ns, dev, mtu) in [
+        (&t.ns[0], "pmt-va", "9000"),
+        (&t.ns[1], "pmt-vb", "9000"),
+        (&m, "pmt-ma", "9000"),
+        (&m, "pmt-mb", "1500"),
+    ] {
+        ok(&["ip", "-n", ns, "link", "set", dev, "mtu", mtu]);
+    }
+    // Each underlay packet leaves as one frame, as from a physical NIC (a veth would hand a
+    // UDP GSO batch through the bridge whole, whatever the port's MTU).
+    for side in 0..2 {
+        let dev = ["pmt-va", "pmt-vb"][side];
+        ok(&[
+            "ip",
+            "-n",
+            &t.ns[side],
+            "link",
+            "set",
+            dev,
+            "gso_max_segs",
+            "1",
+        ]);
+    }
+    t.start(CAK, CAK, "");
+    t.wait_secured();
+    t.wait_path_mtu("reduced");
+    for side in 0..2 {
+        assert_eq!(
+            t.status(side)["links"][0]["pathMtu"],
+            serde_json::json!({"state": "reduced", "configured": 8918, "verified": 1418}),
+            "side {side}"
+        );
+    }
+    t.assert_link_mtu(1418);
+    let table = t.exec(0, &[env!("CARGO_BIN_EXE_xconnect"), "gateway", "status"]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.contains("reduced from 8918"), "{table}");
+    // With the interfaces' MTU, TCP's MSS would be 8878 and no full segment would cross.
+    tcp_through(&t, "169.254.0.1", "9104", "33554432");
+    assert!(
+        t.logs().contains("link MTU lowered"),
+        "the gateway logs the change\n{}",
+        t.logs()
+    );
 }

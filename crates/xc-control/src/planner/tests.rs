@@ -5,7 +5,8 @@
 use super::*;
 use proptest::prelude::*;
 use xc_types::gateway::{
-    GatewayStatus, LinkNumbers, LinkStatus, MkaCondition, MkaStatus, NeighborStatus, RoutingStatus,
+    GatewayStatus, LinkNumbers, LinkStatus, MkaCondition, MkaStatus, NeighborStatus, PathMtuStatus,
+    RoutingStatus,
 };
 
 const NOW: i64 = 1_000_000;
@@ -716,4 +717,48 @@ fn link_changes_are_the_links_whose_state_or_reason_turned() {
             Some(StateReasonCode::BgpNotEstablished)
         );
     }
+}
+
+/// An end whose underlay drops the link's full-size packets (its path-MTU check lowered the
+/// link's MTU): the link stays up, the connection available, and the link's reason says so; once
+/// the underlay carries the full size again the reason goes.
+#[test]
+fn a_link_whose_underlay_drops_large_packets_is_up_with_the_reason() {
+    let mut w = world(&[("a1", "f1")], &[("b1", "f1")]);
+    step(&mut w);
+    all_up(&mut w);
+    step(&mut w);
+    let mut recorded = BTreeMap::new();
+    for c in link_changes(&w, &recorded) {
+        recorded.insert(c.link, (c.state, c.reason.as_ref().map(|r| r.code)));
+    }
+    if let Some(st) = w.gateways[1].status.as_mut() {
+        st.links[0].path_mtu = PathMtuStatus {
+            state: PathMtuState::Reduced,
+            configured: 8918,
+            verified: Some(1418),
+        };
+        st.links[0].mtu = 1418;
+    }
+    let changes = link_changes(&w, &recorded);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].state, LinkState::Up);
+    let reason = changes[0].reason.clone().expect("a reason");
+    assert_eq!(reason.code, StateReasonCode::PathMtuReduced);
+    assert!(
+        reason.message.contains("8918") && reason.message.contains("1418"),
+        "{reason}"
+    );
+    step(&mut w);
+    assert_eq!(state(&w), (ConnectionState::Available, None));
+    recorded.insert(changes[0].link, (LinkState::Up, Some(reason.code)));
+    if let Some(st) = w.gateways[1].status.as_mut() {
+        st.links[0].path_mtu.state = PathMtuState::Verified;
+    }
+    let changes = link_changes(&w, &recorded);
+    assert_eq!(changes.len(), 1);
+    assert_eq!(
+        (changes[0].state, changes[0].reason.clone()),
+        (LinkState::Up, None)
+    );
 }

@@ -806,6 +806,8 @@ fn link_view(
             address: l.address(is_b).to_string(),
             address6: peer6.is_some().then(|| l.address6(is_b).to_string()),
             mka: ls.map(|x| x.mka.clone()),
+            mtu: ls.map(|x| x.mtu),
+            path_mtu: ls.map(|x| x.path_mtu),
             routes: match st.and_then(|s| s.bgp.as_ref()) {
                 Some(b) => b
                     .routes
@@ -828,6 +830,7 @@ fn link_view(
         gws.push(g);
     }
     let problem = planner::link_health(aps, c, l, gws[0].as_ref(), gws[1].as_ref(), now).err();
+    let warning = planner::link_warning(l, gws[0].as_ref(), gws[1].as_ref());
     let customer = match intent::site(c) {
         Some(lm) => lm.sessions.get(usize::from(l.slot)).map(|s| {
             let runs = if lm.layer == 2 { &gws[0] } else { &gws[1] };
@@ -870,7 +873,7 @@ fn link_view(
         } else {
             LinkState::Down
         },
-        reason: problem,
+        reason: problem.or(warning),
         ends,
         customer,
     })

@@ -206,7 +206,8 @@ pub struct LinkView {
     pub name: String,
     pub vni: u32,
     pub state: LinkState,
-    /// Why the link is down.
+    /// Why the link is down; on a link that is up, what its user should still know
+    /// (`PATH_MTU_REDUCED`).
     pub reason: Option<StateReason>,
     pub ends: Vec<LinkEnd>,
     /// Last mile: the customer session this link carries.
@@ -258,6 +259,11 @@ pub struct LinkEnd {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address6: Option<String>,
     pub mka: Option<MkaStatus>,
+    /// The link's MTU at this end, and whether the underlay carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_mtu: Option<PathMtuStatus>,
     pub bgp: Option<NeighborStatus>,
     /// The BGP session over the link's IPv6 addresses, which carries the IPv6 prefixes.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -285,8 +285,56 @@ pub struct LinkStatus {
     pub underlay_remote: String,
     pub bandwidth: Option<String>,
     pub mka: MkaStatus,
+    /// Whether the underlay carries the link's largest packets (`mtu` is what it carries).
+    #[serde(default)]
+    pub path_mtu: PathMtuStatus,
     pub counters: LinkCounters,
     pub secy: SecyCounters,
+}
+
+/// Where a link's path-MTU check stands (`xc_dataplane::pathmtu`).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum PathMtuState {
+    /// The first check has not ended.
+    #[default]
+    Checking,
+    /// A probe as large as the link's largest packet crossed both ways.
+    Verified,
+    /// Large probes are lost while small ones cross: something on the underlay drops large
+    /// packets. The link's MTU was lowered to the largest size that crossed.
+    Reduced,
+    /// The peer answers no probe (a gateway without the check, or an underlay that carries
+    /// nothing yet): the link keeps the MTU its underlay interface allows.
+    Unanswered,
+}
+
+impl std::fmt::Display for PathMtuState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Checking => "checking",
+            Self::Verified => "verified",
+            Self::Reduced => "reduced",
+            Self::Unanswered => "unanswered",
+        })
+    }
+}
+
+/// A link's path-MTU check.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct PathMtuStatus {
+    pub state: PathMtuState,
+    /// The MTU the underlay interface allows (or the configuration's `mtu`): what the link
+    /// started with.
+    pub configured: u16,
+    /// The largest MTU whose probe crossed, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<u16>,
 }
 
 /// Where MKA stands on a link.

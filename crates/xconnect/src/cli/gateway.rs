@@ -7,8 +7,8 @@ use anyhow::{Context, bail};
 use serde_json::json;
 use xc_client::Client;
 use xc_types::gateway::{
-    AccessStatus, GatewayStatus, GatewayView, LinkStatus, NeighborStatus, RouteStatus, RuleHits,
-    TokenRequest,
+    AccessStatus, GatewayStatus, GatewayView, LinkStatus, NeighborStatus, PathMtuState,
+    RouteStatus, RuleHits, TokenRequest,
 };
 
 pub async fn token(
@@ -66,6 +66,10 @@ pub async fn status(admin: &str, out: Format) -> anyhow::Result<()> {
             "link" => |l| json!(l.name),
             "tap" => |l| json!(l.tap),
             "mtu" => |l| json!(l.mtu),
+            "pathMtu" => |l| json!(match l.path_mtu.state {
+                PathMtuState::Reduced => format!("reduced from {}", l.path_mtu.configured),
+                s => s.to_string(),
+            }),
             "cipher" => |l| json!(l.cipher),
             "mka" => |l| json!(l.mka.state),
             "keyServer" => |l| json!(if l.mka.key_server { "self" } else { "peer" }),
