@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures, in one run on the same veth between two network namespaces: TCP throughput (iperf3,
 # 1 and 4 streams, 10 s) and ping RTT for the raw veth, an xconnect link (release build; by
-# default, with idle polling on, and with the kernel segmenting instead of the link),
+# default, without busy polling, with idle polling on, and with the kernel segmenting instead of
+# the link),
 # wireguard-go (Debian package) and boringtun (built here with cargo install), and for each but
 # the veth the CPU seconds per gigabyte carried that its own processes (both ends) used, from
 # their accounting in /proc. Prints a markdown table with the ratios, and appends it to
@@ -59,6 +60,7 @@ xconnect_link() {
   link_down
 }
 xconnect_link xconnect
+xconnect_link xconnect-nobusy "busy_poll_us = 0"
 xconnect_link xconnect-poll "idle_poll_ms = 1000"
 xconnect_link xconnect-kseg "transmit_offload = false"
 
@@ -90,19 +92,20 @@ wg_up go wgA wgB; measure wireguard-go 10.99.0.2 "wireguard-go -f wg[AB]"; wg_do
 wg_up bt btA btB; measure boringtun 10.99.0.2 "drop-privileges bt[AB]"; wg_down btA btB
 
 best_wg=$(python3 -c "print(max(${T1[wireguard-go]}, ${T1[boringtun]}))")
-table=$(python3 - "$best_wg" <<PY
+keys=(veth xconnect xconnect-nobusy xconnect-poll xconnect-kseg wireguard-go boringtun)
+rows=$(for k in "${keys[@]}"; do echo "$k ${T1[$k]} ${T4[$k]} ${R[$k]} ${C[$k]}"; done)
+table=$(python3 - "$best_wg" "$rows" <<'PY'
 import sys
 best=float(sys.argv[1])
-rows=[("raw veth","veth"),("xconnect link (GCM-AES-XPN-256)","xconnect"),("xconnect link, idle_poll_ms = 1000","xconnect-poll"),("xconnect link, transmit_offload = false","xconnect-kseg"),("wireguard-go","wireguard-go"),("boringtun","boringtun")]
-t1={"veth":${T1[veth]},"xconnect":${T1[xconnect]},"xconnect-poll":${T1[xconnect-poll]},"xconnect-kseg":${T1[xconnect-kseg]},"wireguard-go":${T1[wireguard-go]},"boringtun":${T1[boringtun]}}
-t4={"veth":${T4[veth]},"xconnect":${T4[xconnect]},"xconnect-poll":${T4[xconnect-poll]},"xconnect-kseg":${T4[xconnect-kseg]},"wireguard-go":${T4[wireguard-go]},"boringtun":${T4[boringtun]}}
-r={"veth":${R[veth]},"xconnect":${R[xconnect]},"xconnect-poll":${R[xconnect-poll]},"xconnect-kseg":${R[xconnect-kseg]},"wireguard-go":${R[wireguard-go]},"boringtun":${R[boringtun]}}
-c={"veth":"${C[veth]}","xconnect":"${C[xconnect]}","xconnect-poll":"${C[xconnect-poll]}","xconnect-kseg":"${C[xconnect-kseg]}","wireguard-go":"${C[wireguard-go]}","boringtun":"${C[boringtun]}"}
+names={"veth":"raw veth","xconnect":"xconnect link (GCM-AES-XPN-256)","xconnect-nobusy":"xconnect link, busy_poll_us = 0","xconnect-poll":"xconnect link, idle_poll_ms = 1000","xconnect-kseg":"xconnect link, transmit_offload = false","wireguard-go":"wireguard-go","boringtun":"boringtun"}
+rows=[l.split() for l in sys.argv[2].splitlines()]
+veth=float(rows[0][3])
 print("| path | TCP 1 stream Gbit/s | TCP 4 streams Gbit/s | median RTT us | 1 stream vs best WireGuard | added RTT over veth us | CPU s/GB |")
 print("|---|---:|---:|---:|---:|---:|---:|")
-for name,k in rows:
-    cpu = "-" if c[k] == "nan" else c[k]
-    print(f"| {name} | {t1[k]:.2f} | {t4[k]:.2f} | {r[k]:.0f} | {t1[k]/best:.1f}x | {r[k]-r['veth']:.0f} | {cpu} |")
+for k,t1,t4,r,c in rows:
+    t1,t4,r=float(t1),float(t4),float(r)
+    cpu = "-" if c == "nan" else c
+    print(f"| {names[k]} | {t1:.2f} | {t4:.2f} | {r:.0f} | {t1/best:.1f}x | {r-veth:.0f} | {cpu} |")
 PY
 )
 report bench/link "$table"

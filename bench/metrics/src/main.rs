@@ -112,6 +112,7 @@ impl Gateway {
             name: self.name.clone(),
             keylog_enabled: false,
             idle_poll_ms: 0,
+            busy_poll_us: 0,
             links: Vec::new(),
             bgp: None,
             access: Vec::new(),

@@ -19,6 +19,7 @@
 //! the SAs through [`link::LinkHandle`]), routing, or anything about configuration files.
 
 pub mod access;
+pub mod busy_poll;
 pub mod checksum;
 pub mod counters;
 pub mod dot1q;

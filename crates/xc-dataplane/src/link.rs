@@ -42,6 +42,9 @@ pub struct LinkConfig {
     /// Where the link notes that it carried frames, when the gateway polls while idle
     /// ([`crate::idle_poll`]).
     pub idle_poll: Option<crate::idle_poll::Activity>,
+    /// After a burst that carried frames, keep looking at the socket and TAP this long at most
+    /// before sleeping ([`crate::busy_poll`]; zero: off).
+    pub busy_poll: Duration,
     /// The TAP hands over up to 64 KiB of one flow per read (TSO, USO), segmented by the link;
     /// off, the kernel segments and each read is one frame.
     pub transmit_offload: bool,
@@ -85,6 +88,7 @@ struct Shared {
     secy_tx: Mutex<Counters>,
     secy_rx: Mutex<Counters>,
     idle_poll: Option<crate::idle_poll::Activity>,
+    busy_poll: Duration,
 }
 
 /// A handle to a running link, cheap to clone, usable from any thread.
@@ -230,6 +234,7 @@ impl Link {
             secy_tx: Mutex::new(Counters::default()),
             secy_rx: Mutex::new(Counters::default()),
             idle_poll: cfg.idle_poll.clone(),
+            busy_poll: cfg.busy_poll,
         });
         let mut secy_cfg = SecYConfig::new(cfg.cipher, cfg.sci());
         secy_cfg.replay_window = cfg.replay_window;
@@ -732,6 +737,7 @@ fn io_loop(
     let c = &shared.counters;
     let mut current: Option<(Sci, u8)> = None;
     let mut last_publish = Instant::now();
+    let mut busy_poll = crate::busy_poll::BusyPoll::new(shared.busy_poll);
     while !shared.stop.load(Ordering::Relaxed) {
         loop {
             match tx_cmds.try_recv() {
@@ -801,9 +807,18 @@ fn io_loop(
         rx.flush();
         busy |= tx.burst(tap);
         if busy {
+            busy_poll.frame(Instant::now());
             if let Some(a) = &shared.idle_poll {
                 a.note();
             }
+            continue;
+        }
+        // Shortly after a frame, its answer may be on its way: look again instead of sleeping
+        // (not while the shaper holds a frame, whose wait is known).
+        if tx.held.is_none() && busy_poll.spin(Instant::now()) {
+            // Give the core to anything else runnable on it (the peer's thread, the process
+            // that answers) between two looks.
+            std::thread::yield_now();
             continue;
         }
         // Nothing to do: sleep until the peer or the TAP has something (not the TAP while the

@@ -294,6 +294,7 @@ mod tests {
             name: "gw".into(),
             keylog_enabled: false,
             idle_poll_ms: 0,
+            busy_poll_us: 100,
             links: vec![LinkStatus {
                 name: "l1".into(),
                 mka: MkaStatus {

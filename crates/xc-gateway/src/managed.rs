@@ -49,6 +49,8 @@ pub struct ManagedOptions {
     pub access_interface: Option<String>,
     /// Keep the cores polling this long after the links last carried a frame (0: off).
     pub idle_poll_ms: u64,
+    /// A link thread's busy poll after a frame, in microseconds (0: off).
+    pub busy_poll_us: u64,
     /// Where the flow logs' records are appended as text (none: only sent to the controller).
     pub flow_log_file: Option<PathBuf>,
     /// Most flows the filters' connection table holds.
@@ -289,6 +291,7 @@ pub async fn run(
         admin_listen: opts.admin_listen,
         keylog_file: None,
         idle_poll_ms: opts.idle_poll_ms,
+        busy_poll_us: opts.busy_poll_us,
         transmit_offload: opts.transmit_offload,
         flow_table_size: opts.flow_table_size,
         flow_log_file: None,

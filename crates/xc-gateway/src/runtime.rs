@@ -49,6 +49,15 @@ struct RunningAccess {
 
 type RoutingSource = Box<dyn Fn() -> crate::status::RoutingStatus + Send + Sync>;
 
+/// How the gateway's links run their data path.
+#[derive(Debug, Clone, Copy)]
+struct Tuning {
+    /// Links take segmentation-offload frames from their TAPs.
+    transmit_offload: bool,
+    /// A link's busy poll after a frame, at most (`xc_dataplane::busy_poll`).
+    busy_poll: Duration,
+}
+
 /// The running gateway. Dropping it stops BGP, every link, and removes the TAPs.
 pub struct Gateway {
     name: String,
@@ -57,8 +66,8 @@ pub struct Gateway {
     keylog: Option<Arc<KeyLog>>,
     /// Keeps the cores awake while the links carry traffic, when configured (set at start).
     idle_poll: Option<IdlePoll>,
-    /// Whether new links take segmentation-offload frames from their TAPs (set at start).
-    transmit_offload: bool,
+    /// How new links run their data path (set at start).
+    tuning: Tuning,
     links: Vec<RunningLink>,
     /// What the status reads: the links' snapshots and the speaker's, both replaced by `apply`.
     link_statuses: Arc<Mutex<Vec<Arc<Mutex<LinkStatus>>>>>,
@@ -119,7 +128,10 @@ impl Gateway {
             netlink: Netlink::start()?,
             keylog,
             idle_poll,
-            transmit_offload: cfg.transmit_offload,
+            tuning: Tuning {
+                transmit_offload: cfg.transmit_offload,
+                busy_poll: Duration::from_micros(cfg.busy_poll_us),
+            },
             links: Vec::new(),
             link_statuses: Arc::default(),
             probe_targets: Arc::default(),
@@ -145,7 +157,7 @@ impl Gateway {
             s,
             self.keylog.clone(),
             activity,
-            self.transmit_offload,
+            self.tuning,
             self.filter.clone(),
         )
         .map_err(|e| io::Error::new(e.kind(), format!("link {}: {e}", s.name)))?;
@@ -352,6 +364,7 @@ impl Gateway {
             .idle_poll
             .as_ref()
             .map_or(0, |p| p.window().as_millis() as u64);
+        let busy_poll_us = self.tuning.busy_poll.as_micros() as u64;
         let links = self.link_statuses.clone();
         let routing = self.routing_status.clone();
         let accesses = self.accesses.clone();
@@ -360,6 +373,7 @@ impl Gateway {
             name: name.clone(),
             keylog_enabled,
             idle_poll_ms,
+            busy_poll_us,
             links: links
                 .lock()
                 .map(|v| {
@@ -498,7 +512,7 @@ fn start_link(
     s: &LinkSettings,
     keylog: Option<Arc<KeyLog>>,
     idle_poll: Option<xc_dataplane::idle_poll::Activity>,
-    transmit_offload: bool,
+    tuning: Tuning,
     filter: Arc<xc_filter::Filter>,
 ) -> io::Result<RunningLink> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -521,7 +535,8 @@ fn start_link(
         bandwidth_bps: s.bandwidth.map(|b| b.mbps() * 1_000_000),
         replay_window: s.replay_window,
         idle_poll,
-        transmit_offload,
+        busy_poll: tuning.busy_poll,
+        transmit_offload: tuning.transmit_offload,
         filter: Some(filter),
         // The subnets of the link's own addresses: what its two ends say to each other.
         filter_exempt: s

@@ -46,6 +46,11 @@ pub enum GatewayCommand {
         /// the file: `idle_poll_ms` in [gateway].
         #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=xc_gateway::config::MAX_IDLE_POLL_MS))]
         idle_poll_ms: u64,
+        /// After a frame, a link keeps looking for the next (its answer) this many microseconds
+        /// at most before it sleeps, adapting below that to how often one comes; 0 is off. In
+        /// the file: `busy_poll_us` in [gateway].
+        #[arg(long, default_value_t = xc_gateway::config::DEFAULT_BUSY_POLL_US, value_parser = clap::value_parser!(u64).range(0..=xc_gateway::config::MAX_BUSY_POLL_US))]
+        busy_poll_us: u64,
         /// Where the flow logs' records are appended, as VPC Flow Logs version 2 text lines for
         /// local collectors (rotated to PATH.1 at 64 MiB; default: flow-log.txt in the state
         /// directory). In the file: `flow_log_file` in [gateway].
@@ -201,6 +206,7 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
             admin_listen,
             access_interface,
             idle_poll_ms,
+            busy_poll_us,
             flow_log_file,
             flow_table_size,
             no_transmit_offload,
@@ -232,6 +238,7 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
                 admin_listen: admin,
                 access_interface,
                 idle_poll_ms,
+                busy_poll_us,
                 flow_log_file: Some(
                     flow_log_file.unwrap_or_else(|| state_dir.join("flow-log.txt")),
                 ),

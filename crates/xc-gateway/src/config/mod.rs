@@ -107,6 +107,10 @@ impl At {
 /// The longest idle-polling window: a minute of spinning after the last frame is already more
 /// than any latency-sensitive traffic needs.
 pub const MAX_IDLE_POLL_MS: u64 = 60_000;
+/// The longest busy poll after a frame that may be configured, in microseconds.
+pub const MAX_BUSY_POLL_US: u64 = xc_dataplane::busy_poll::MAX_ALLOWED.as_micros() as u64;
+/// The busy poll after a frame unless configured otherwise, in microseconds.
+pub const DEFAULT_BUSY_POLL_US: u64 = xc_dataplane::busy_poll::DEFAULT_MAX.as_micros() as u64;
 /// The largest connection table a gateway may be given (about 400 MB of flows).
 pub const MAX_FLOW_TABLE_SIZE: u64 = 4_194_304;
 /// Most flows the filters' connection table holds unless told otherwise.
@@ -122,6 +126,9 @@ pub struct GatewayConfig {
     /// Keep the cores polling for this long after the links last carried a frame (0: off); see
     /// `xc_dataplane::idle_poll`.
     pub idle_poll_ms: u64,
+    /// A link thread keeps looking at its socket and TAP this many microseconds at most after a
+    /// frame before it sleeps (0: off); see `xc_dataplane::busy_poll`.
+    pub busy_poll_us: u64,
     /// The links' TAPs hand over segmentation-offload frames that the link segments.
     pub transmit_offload: bool,
     /// Most flows the filters' connection table holds.
@@ -374,6 +381,16 @@ impl GatewayConfig {
             }
             Some(v) => v,
         };
+        let busy_poll_us = match doc.gateway.busy_poll_us {
+            None => DEFAULT_BUSY_POLL_US,
+            Some(v) if v > MAX_BUSY_POLL_US => {
+                return g.err(
+                    "busy_poll_us",
+                    format!("is 0 (off) to {MAX_BUSY_POLL_US} microseconds"),
+                );
+            }
+            Some(v) => v,
+        };
         let flow_table_size = match doc.gateway.flow_table_size {
             None => DEFAULT_FLOW_TABLE_SIZE,
             Some(v) if !(1..=MAX_FLOW_TABLE_SIZE).contains(&v) => {
@@ -412,6 +429,7 @@ impl GatewayConfig {
             admin_listen,
             keylog_file: doc.gateway.keylog_file.as_ref().map(PathBuf::from),
             idle_poll_ms,
+            busy_poll_us,
             transmit_offload: doc.gateway.transmit_offload.unwrap_or(true),
             flow_table_size,
             flow_log_file: doc.gateway.flow_log_file.as_ref().map(PathBuf::from),

@@ -136,6 +136,31 @@ fn transmit_offload_is_on_unless_switched_off() {
 }
 
 #[test]
+fn busy_polling_is_100_us_unless_set_and_bounded() {
+    let c = GatewayConfig::parse("gw.toml", GOOD, None).expect("valid");
+    assert_eq!(c.busy_poll_us, 100, "the default");
+    let with = |v: &str| {
+        GOOD.replace(
+            "admin_listen = \"127.0.0.1:7801\"",
+            &format!("admin_listen = \"127.0.0.1:7801\"\nbusy_poll_us = {v}"),
+        )
+    };
+    assert_eq!(
+        GatewayConfig::parse("gw.toml", &with("0"), None)
+            .expect("valid")
+            .busy_poll_us,
+        0
+    );
+    let e = err(&with("1001"));
+    assert_eq!(
+        (e.line, e.field.as_str()),
+        (5, "gateway.busy_poll_us"),
+        "{e}"
+    );
+    assert!(e.message.contains("0 (off) to 1000 microseconds"), "{e}");
+}
+
+#[test]
 fn idle_polling_is_off_unless_set_and_bounded() {
     let c = GatewayConfig::parse("gw.toml", GOOD, None).expect("valid");
     assert_eq!(c.idle_poll_ms, 0, "off by default");

@@ -96,6 +96,10 @@ pub struct GatewaySection {
     pub keylog_file: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_poll_ms: Option<u64>,
+    /// How long a link thread keeps looking at its socket and TAP after a frame before it sleeps
+    /// (microseconds, adaptive below that bound; default 100, 0: off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub busy_poll_us: Option<u64>,
     /// Whether the links' TAPs hand over up to 64 KiB of a flow per read for the link to segment
     /// (TSO and USO; default true). Off: the kernel segments, one frame per read.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -14,6 +14,9 @@ pub struct GatewayStatus {
     /// How long the cores keep polling after the links last carried a frame (0: off).
     #[serde(default)]
     pub idle_poll_ms: u64,
+    /// How long a link keeps looking for frames after one, at most, in microseconds (0: off).
+    #[serde(default)]
+    pub busy_poll_us: u64,
     pub links: Vec<LinkStatus>,
     /// The BGP speaker, when the gateway runs one.
     #[serde(default)]

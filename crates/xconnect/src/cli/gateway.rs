@@ -163,6 +163,9 @@ pub async fn status(admin: &str, out: Format) -> anyhow::Result<()> {
         ];
         print_list(out, &st, &f.rules, cols)?;
     }
+    if st.busy_poll_us == 0 {
+        println!("\nBusy polling: off (each link sleeps as soon as it has nothing to do)");
+    }
     if st.idle_poll_ms > 0 {
         println!(
             "\nIdle polling: the cores poll for {} ms after the links last carried a frame",
