@@ -242,10 +242,10 @@ impl PathMtuCheck {
         }
     }
 
-    /// When [`Self::handle_timeout`] has something to do.
+    /// When [`Self::handle_timeout`] has something to do: while a probe is out, only its
+    /// deadline (nothing else is sent meanwhile).
     pub fn poll_timeout(&self) -> Instant {
-        self.pending
-            .map_or(self.next, |p| p.deadline.min(self.next))
+        self.pending.map_or(self.next, |p| p.deadline)
     }
 
     /// The next frame to send to the peer.

@@ -278,3 +278,23 @@ proptest! {
         prop_assert_eq!(parse(&f), Ok(Probe { kind: Kind::Request, nonce, len }));
     }
 }
+
+/// The caller sleeps until `poll_timeout`: it must always lie ahead once what was due is done,
+/// or the caller spins. Checked through every phase: reaching a silent peer, sizes, idle.
+#[test]
+fn the_next_timeout_is_always_ahead_after_handling_it() {
+    for (carries, cut) in [(usize::MAX, true), (1500 - 28, false), (usize::MAX, false)] {
+        let mut w = Wire::new(8918, 8918, carries);
+        w.cut = cut;
+        for _ in 0..1000 {
+            w.step();
+            for end in [&w.a, &w.b] {
+                assert!(
+                    end.poll_timeout() > w.now,
+                    "a timeout already past after handling it: {:?} ({carries}, cut {cut})",
+                    end.status()
+                );
+            }
+        }
+    }
+}
