@@ -428,9 +428,19 @@ fn ping_iperf_and_a_capture_that_shows_only_macsec() {
         let inner = &p[8..];
         let ethertype = [inner[12], inner[13]];
         assert!(
-            ethertype == [0x88, 0xe5] || ethertype == [0x88, 0x8e],
-            "only MACsec and MKA inside VXLAN, saw {ethertype:02x?}"
+            ethertype == [0x88, 0xe5] || ethertype == [0x88, 0x8e] || ethertype == [0x88, 0xb5],
+            "only MACsec, MKA and path-MTU probes inside VXLAN, saw {ethertype:02x?}"
         );
+        if ethertype == [0x88, 0xb5] {
+            // A path-MTU probe: its header (magic, version, kind, length, nonce), then zeros:
+            // nothing of the traffic.
+            assert!(
+                inner.len() >= 34
+                    && &inner[14..18] == b"XCPM"
+                    && inner[34..].iter().all(|&b| b == 0),
+                "a path-MTU probe carries nothing but its header: {inner:02x?}"
+            );
+        }
         if ethertype == [0x88, 0xe5] {
             macsec += 1;
         }
