@@ -22,6 +22,7 @@ pub mod rate;
 mod reconciler;
 pub mod secrets;
 mod service;
+pub mod share;
 #[cfg(test)]
 mod test_fixture;
 pub mod throttle;

@@ -157,3 +157,21 @@ pub(crate) async fn fixture_at(now: i64, catalog: Catalog) -> Fixture {
         _dir: dir,
     }
 }
+
+impl Fixture {
+    /// Runs a reconciler pass, which must plan something, and returns the connection's links.
+    pub(crate) async fn planned_links(&self) -> Vec<xc_types::gateway::LinkRecord> {
+        assert!(self.service.reconcile_pass().await.expect("plan"));
+        self.links().await
+    }
+
+    /// The connection's links, as stored.
+    pub(crate) async fn links(&self) -> Vec<xc_types::gateway::LinkRecord> {
+        let key = self.connection.clone();
+        self.service
+            .store
+            .read(move |db| Ok::<_, crate::ServiceError>(db.links_of_connection(&key)?))
+            .await
+            .expect("links")
+    }
+}

@@ -164,6 +164,12 @@ impl LinkHandle {
         let _ = self.inner.rx_cmd.send(RxCmd::Rate(bps));
     }
 
+    /// Changes the rate the transmit side shapes to (its part of a bandwidth shared with other
+    /// links), leaving the receive side's policer as it is.
+    pub fn set_egress(&self, bps: Option<u64>) {
+        let _ = self.inner.tx_cmd.send(TxCmd::Rate(bps));
+    }
+
     pub fn counters(&self) -> crate::CounterSnapshot {
         self.inner.counters.snapshot()
     }
@@ -431,7 +437,13 @@ impl Tx<'_> {
                 }
             }
             TxCmd::Rate(r) => {
-                out.policer = r.map(Policer::new);
+                out.policer = match (out.policer.take(), r) {
+                    (Some(mut p), Some(bps)) => {
+                        p.set_rate(bps, Instant::now());
+                        Some(p)
+                    }
+                    (_, r) => r.map(Policer::new),
+                };
                 if let Some((n, _)) = self.held.take() {
                     self.send_read(n);
                     self.out

@@ -29,6 +29,16 @@ impl Policer {
         }
     }
 
+    /// Moves to another rate without a fresh bucket: the tokens saved so far are kept (up to
+    /// the new depth), so a link whose rate is moved often gains no burst from each move.
+    pub fn set_rate(&mut self, bits_per_second: u64, now: Instant) {
+        self.refill(now);
+        let next = Self::new(bits_per_second);
+        self.rate = next.rate;
+        self.burst = next.burst;
+        self.tokens = self.tokens.min(self.burst);
+    }
+
     fn refill(&mut self, now: Instant) {
         if let Some(last) = self.last {
             let dt = now.saturating_duration_since(last).as_secs_f64();
@@ -94,6 +104,22 @@ mod tests {
         assert_eq!(w.as_micros(), 1000, "1000 bytes at 1 MB/s");
         assert!(!p.allow(now, 1000));
         assert!(p.allow(now + w, 1000));
+    }
+
+    #[test]
+    fn a_new_rate_keeps_the_tokens_it_had() {
+        let mut p = Policer::new(8_000_000); // 1 MB/s, 256 KiB bucket
+        let now = Instant::now();
+        assert!(p.allow(now, 262_144), "the whole bucket");
+        p.set_rate(16_000_000, now);
+        assert!(!p.allow(now, 1000), "no new bucket with the new rate");
+        let w = p.wait_time(now, 1000);
+        assert_eq!(w.as_micros(), 500, "1000 bytes at 2 MB/s");
+        // Slower, with a full bucket: the bucket is cut to the new depth, no deeper.
+        let mut q = Policer::new(80_000_000); // 10 MB/s, 1 MB bucket
+        q.set_rate(8_000_000, now);
+        let passed = (0..2000).filter(|_| q.allow(now, 1000)).count();
+        assert_eq!(passed, 262);
     }
 
     #[test]

@@ -92,6 +92,14 @@ pub fn render_metrics(st: &GatewayStatus) -> String {
         "SAK rotations on the link.",
         |l| l.mka.rotations,
     );
+    family(
+        &mut out,
+        st,
+        "xconnect_link_egress_limit_bytes_per_second",
+        "gauge",
+        "The rate the link's transmit side shapes to: its bandwidth, or its part of the bandwidth it shares with its connection's other links (0: not shaped).",
+        |l| l.egress_bps.unwrap_or(0) / 8,
+    );
     let names = crate::status::LinkCounters::default()
         .fields()
         .map(|(n, _)| n);
@@ -306,6 +314,7 @@ mod tests {
                     tx_packets: 42,
                     ..LinkCounters::default()
                 },
+                egress_bps: Some(250_000_000),
                 ..LinkStatus::default()
             }],
             bgp: Some(crate::status::RoutingStatus {
@@ -346,6 +355,12 @@ mod tests {
         let text = render_metrics(&st);
         assert!(
             text.contains("xconnect_link_mka_secured{gateway=\"gw\",link=\"l1\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "xconnect_link_egress_limit_bytes_per_second{gateway=\"gw\",link=\"l1\"} 31250000\n"
+            ),
             "{text}"
         );
         assert!(

@@ -7,7 +7,8 @@
 //! them: the admin endpoint with `/status` and `/metrics` ([`admin`]), connectivity probes
 //! ([`probe`]), files that hold secrets ([`files`]) and the DANGEROUS keylog ([`keylog`]). A
 //! managed gateway also probes every link continuously ([`linkprobe`], STAMP) and reports a
-//! sample of each minute ([`samples`]) with its status.
+//! sample of each minute ([`samples`]) with its status, and the links' demand ([`demand`]), by which
+//! the control plane shares a connection's bandwidth among its links.
 //!
 //! ```text
 //!  per link:  xc-dataplane link thread ──MKPDUs──► MKA thread (xc_macsec::mka::Participant)
@@ -20,6 +21,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod demand;
 pub mod files;
 pub mod flowlog;
 pub mod flowsync;

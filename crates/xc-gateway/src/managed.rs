@@ -17,13 +17,14 @@
 //! ```
 
 use crate::config::GatewayConfig;
+use crate::demand::DemandMeter;
 use crate::files::write_private;
 use crate::flowlog::{FlowLogFile, Pending};
 use crate::linkprobe::Probes;
 use crate::runtime::{Gateway, apply};
 use crate::samples::Sampler;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -35,6 +36,11 @@ use xc_types::gateway::{ConfigResponse, MetricSample, RegisterRequest, ReportReq
 /// How long a blocking query waits before the server answers with the same configuration.
 const WATCH_WAIT: Duration = Duration::from_secs(30);
 const REPORT_EVERY: Duration = Duration::from_secs(2);
+/// How often the links' demand is measured: a link that turns `limited` (or stops being) is
+/// reported at once, not at the next regular report, so its part moves within a second.
+const DEMAND_EVERY: Duration = Duration::from_millis(250);
+/// The shortest gap between two reports.
+const REPORT_GAP: Duration = Duration::from_millis(500);
 const RETRY_EVERY: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone)]
@@ -331,8 +337,13 @@ pub async fn run(
     }
     // The minute samples and the link probes they read; the boot number tells the controller
     // that sequence numbers start again.
-    let (source, targets, filter) = match gw.lock() {
-        Ok(g) => (g.status_source(), g.probe_targets(), g.filter()),
+    let (source, links_source, targets, filter) = match gw.lock() {
+        Ok(g) => (
+            g.status_source(),
+            g.links_source(),
+            g.probe_targets(),
+            g.filter(),
+        ),
         Err(_) => return Err(io::Error::other("the gateway's state is poisoned")),
     };
     let probes = match Probes::start(targets.clone()).await {
@@ -369,9 +380,9 @@ pub async fn run(
         Pending::default(),
     )));
     let report = {
-        let (current, sampler) = (current.clone(), sampler.clone());
+        let (current, sampler, gw) = (current.clone(), sampler.clone(), gw.clone());
         move |status: crate::status::GatewayStatus, samples: Vec<MetricSample>| {
-            let (current, sampler) = (current.clone(), sampler.clone());
+            let (current, sampler, gw) = (current.clone(), sampler.clone(), gw.clone());
             let (filter, flow_logs) = (filter.clone(), flow_logs.clone());
             async move {
                 let records = {
@@ -400,19 +411,41 @@ pub async fn run(
                         .unwrap_or_else(|e| e.into_inner())
                         .acknowledge(through);
                 }
+                if !ack.egress.is_empty()
+                    && let Ok(mut g) = gw.lock()
+                {
+                    g.set_egress(&ack.egress);
+                }
                 Ok::<_, xc_client::ClientError>(())
             }
         }
     };
+    // Every REPORT_EVERY, and sooner when a link's demand turns (see DEMAND_EVERY).
     let reporter = {
         let (sample, report) = (sample.clone(), report.clone());
         tokio::spawn(async move {
+            let mut meter = DemandMeter::new();
+            let mut reported: Option<(tokio::time::Instant, BTreeSet<u64>)> = None;
             loop {
-                let (status, samples) = sample(false);
-                if let Err(e) = report(status, samples).await {
-                    tracing::debug!(error = %e, "status report failed");
+                meter.tick(std::time::Instant::now(), &links_source());
+                let now = tokio::time::Instant::now();
+                let due = match &reported {
+                    None => true,
+                    Some((at, limited)) => {
+                        let since = now.duration_since(*at);
+                        since >= REPORT_EVERY
+                            || (since >= REPORT_GAP && *limited != meter.limited())
+                    }
+                };
+                if due {
+                    let (mut status, samples) = sample(false);
+                    meter.fill(&mut status.links);
+                    reported = Some((now, meter.limited()));
+                    if let Err(e) = report(status, samples).await {
+                        tracing::debug!(error = %e, "status report failed");
+                    }
                 }
-                tokio::time::sleep(REPORT_EVERY).await;
+                tokio::time::sleep(DEMAND_EVERY).await;
             }
         })
     };

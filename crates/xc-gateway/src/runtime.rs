@@ -287,17 +287,26 @@ impl Gateway {
             let cur = &self.links[i].settings;
             match cfg.links.iter().find(|n| n.name == cur.name) {
                 Some(n) if n.same_link(cur) => {
-                    if n.bandwidth != cur.bandwidth {
+                    if n.bandwidth != cur.bandwidth
+                        || n.bandwidth_shared_by != cur.bandwidth_shared_by
+                    {
                         let l = &mut self.links[i];
+                        // The policers at the new bandwidth, and the shaper at an equal part of
+                        // it until the control plane sets the parts again.
+                        let egress = n.initial_egress_bps();
                         if let Some(link) = &l.link {
-                            link.handle()
-                                .set_bandwidth(n.bandwidth.map(|b| b.mbps() * 1_000_000));
+                            link.handle().set_bandwidth(n.bandwidth_bps());
+                            if egress != n.bandwidth_bps() {
+                                link.handle().set_egress(egress);
+                            }
                         }
                         if let Ok(mut st) = l.status.lock() {
                             st.bandwidth = n.bandwidth.map(|b| b.to_string());
+                            st.egress_bps = egress;
                         }
-                        tracing::info!(link = %n.name, bandwidth = ?n.bandwidth.map(|b| b.to_string()), "bandwidth changed");
+                        tracing::info!(link = %n.name, bandwidth = ?n.bandwidth.map(|b| b.to_string()), shared_by = n.bandwidth_shared_by, "bandwidth changed");
                         l.settings.bandwidth = n.bandwidth;
+                        l.settings.bandwidth_shared_by = n.bandwidth_shared_by;
                     }
                     i += 1;
                 }
@@ -318,6 +327,39 @@ impl Gateway {
         }
         self.publish_links();
         errors
+    }
+
+    /// Moves each named link's egress to its part of the bandwidth it shares (the control
+    /// plane's answer to a report). A part is never above the link's bandwidth; a link that
+    /// shares nothing, or is not here, is left alone; an unchanged part is not sent to the link.
+    pub fn set_egress(&mut self, shares: &[xc_types::gateway::EgressShare]) {
+        for share in shares {
+            let Some(l) = self
+                .links
+                .iter()
+                .find(|l| l.settings.id == Some(share.link))
+            else {
+                continue;
+            };
+            let Some(bandwidth) = l.settings.bandwidth_bps() else {
+                continue;
+            };
+            if l.settings.bandwidth_shared_by <= 1 {
+                continue;
+            }
+            let bps = share.bps.clamp(1_000_000.min(bandwidth), bandwidth);
+            let Ok(mut st) = l.status.lock() else {
+                continue;
+            };
+            if st.egress_bps == Some(bps) {
+                continue;
+            }
+            if let Some(link) = &l.link {
+                link.handle().set_egress(Some(bps));
+            }
+            tracing::debug!(link = %l.settings.name, bps, "egress part moved");
+            st.egress_bps = Some(bps);
+        }
     }
 
     /// Hands the gateway its BGP speaker (started once the links are up, since neighbours are
@@ -351,12 +393,28 @@ impl Gateway {
         self.status_source()()
     }
 
-    /// A closure the admin server can call from any thread for a fresh status.
     /// The attach point's filter, whose flow-log records the gateway takes.
     pub fn filter(&self) -> Arc<xc_filter::Filter> {
         self.filter.clone()
     }
 
+    /// A closure that gives the links' status alone (cheaper than the whole status: the
+    /// managed gateway measures the links' demand with it four times a second).
+    pub fn links_source(&self) -> Arc<dyn Fn() -> Vec<LinkStatus> + Send + Sync> {
+        let links = self.link_statuses.clone();
+        Arc::new(move || {
+            links
+                .lock()
+                .map(|v| {
+                    v.iter()
+                        .filter_map(|s| s.lock().ok().map(|s| s.clone()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    }
+
+    /// A closure the admin server can call from any thread for a fresh status.
     pub fn status_source(&self) -> Arc<dyn Fn() -> GatewayStatus + Send + Sync> {
         let name = self.name.clone();
         let keylog_enabled = self.keylog.is_some();
@@ -365,7 +423,7 @@ impl Gateway {
             .as_ref()
             .map_or(0, |p| p.window().as_millis() as u64);
         let busy_poll_us = self.tuning.busy_poll.as_micros() as u64;
-        let links = self.link_statuses.clone();
+        let links = self.links_source();
         let routing = self.routing_status.clone();
         let accesses = self.accesses.clone();
         let filter = self.filter.clone();
@@ -374,14 +432,7 @@ impl Gateway {
             keylog_enabled,
             idle_poll_ms,
             busy_poll_us,
-            links: links
-                .lock()
-                .map(|v| {
-                    v.iter()
-                        .filter_map(|s| s.lock().ok().map(|s| s.clone()))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            links: links(),
             bgp: routing.lock().ok().and_then(|r| r.as_ref().map(|f| f())),
             access: accesses
                 .lock()
@@ -532,7 +583,7 @@ fn start_link(
         cipher: s.cipher,
         mtu: link_mtu,
         address: None,
-        bandwidth_bps: s.bandwidth.map(|b| b.mbps() * 1_000_000),
+        bandwidth_bps: s.bandwidth_bps(),
         replay_window: s.replay_window,
         idle_poll,
         busy_poll: tuning.busy_poll,
@@ -583,9 +634,13 @@ fn start_link(
         underlay_local: s.underlay_local.to_string(),
         underlay_remote: s.underlay_remote.to_string(),
         bandwidth: s.bandwidth.map(|b| b.to_string()),
+        egress_bps: s.initial_egress_bps(),
         ..LinkStatus::default()
     }));
     let handle = link.handle();
+    if s.initial_egress_bps() != s.bandwidth_bps() {
+        handle.set_egress(s.initial_egress_bps());
+    }
     let thread = {
         let stop = stop.clone();
         let status = status.clone();

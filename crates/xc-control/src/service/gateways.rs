@@ -17,10 +17,10 @@ use xc_store::Db;
 use xc_types::filter::FilterPolicy;
 use xc_types::flowlog::FlowLogRecord;
 use xc_types::gateway::{
-    AccessDoc, BgpDoc, ConfigDoc, CustomerSessionView, FlowSyncDoc, GatewayRecord, GatewaySection,
-    GatewayStatus, GatewayView, LinkDoc, LinkEnd, LinkRecord, LinkState, LinkView, LinksResponse,
-    MetricSample, NeighborDoc, PrefixListDoc, RegisterRequest, RegisterResponse, ReportAck, Side,
-    TestRequest, TestResult, TokenRecord, TokenRequest, TokenResponse,
+    AccessDoc, BgpDoc, ConfigDoc, CustomerSessionView, EgressShare, FlowSyncDoc, GatewayRecord,
+    GatewaySection, GatewayStatus, GatewayView, LinkDoc, LinkEnd, LinkRecord, LinkState, LinkView,
+    LinksResponse, MetricSample, NeighborDoc, PrefixListDoc, RegisterRequest, RegisterResponse,
+    ReportAck, Side, TestRequest, TestResult, TokenRecord, TokenRequest, TokenResponse,
 };
 use xc_types::*;
 
@@ -317,8 +317,14 @@ impl Service {
             })
             .await?;
         self.work.notify_one();
+        let id = gateway_id.to_owned();
+        let egress = self
+            .store
+            .read(move |db| egress_shares(db, &id, now))
+            .await?;
         Ok(ReportAck {
             samples_through: through,
+            egress,
         })
     }
 
@@ -507,6 +513,65 @@ impl Service {
     }
 }
 
+/// How old a gateway's report may be for its links' demand to count.
+const DEMAND_FRESH_SECS: i64 = 10;
+
+/// The parts of their connections' bandwidth that a gateway's links send at
+/// ([`crate::share`]): for each connection with several links that the gateway sends on, the
+/// ends on its side, with the demand their gateways last reported.
+fn egress_shares(db: &Db<'_>, gateway_id: &str, now: i64) -> Result<Vec<EgressShare>> {
+    let mut out = Vec::new();
+    let mut done = std::collections::BTreeSet::new();
+    let mut gateways: std::collections::BTreeMap<String, Option<GatewayRecord>> =
+        std::collections::BTreeMap::new();
+    for l in db.links_of_gateway(gateway_id)? {
+        if !done.insert(l.connection_id.clone()) {
+            continue;
+        }
+        let Some(c) = db.get_connection(&l.connection_id)? else {
+            continue;
+        };
+        let links = db.links_of_connection(&c.id)?;
+        if !carries_links(c.state) || links.len() < 2 {
+            continue;
+        }
+        for is_b in [false, true] {
+            let side = |x: &LinkRecord| if is_b { &x.gateway_b } else { &x.gateway_a }.clone();
+            if !links.iter().any(|x| side(x) == gateway_id) {
+                continue;
+            }
+            let mut ends = Vec::new();
+            for x in &links {
+                let gid = side(x);
+                if !gateways.contains_key(&gid) {
+                    gateways.insert(gid.clone(), db.get_gateway(&gid)?);
+                }
+                let g = gateways.get(&gid).and_then(Option::as_ref);
+                let fresh = g
+                    .and_then(|g| g.last_contact)
+                    .is_some_and(|t| now - t <= DEMAND_FRESH_SECS);
+                let ls = g
+                    .and_then(|g| g.status.as_ref())
+                    .and_then(|s| planner::link_report(s, x));
+                ends.push(crate::share::End {
+                    link: x.id,
+                    demand: ls.and_then(|s| s.demand).filter(|_| fresh),
+                    part: ls.and_then(|s| s.egress_bps),
+                });
+            }
+            let parts = crate::share::allocate(c.bandwidth.mbps() * 1_000_000, &ends);
+            out.extend(
+                parts
+                    .into_iter()
+                    .zip(&links)
+                    .filter(|(_, x)| side(x) == gateway_id)
+                    .map(|(p, _)| p),
+            );
+        }
+    }
+    Ok(out)
+}
+
 /// The configuration of one gateway: a link and a BGP neighbour per link of a connection its
 /// attach point takes part in, announcing its side's prefixes and accepting the other side's;
 /// for a provider edge, also the customer-facing VLANs (and their BGP sessions, in layer 3).
@@ -552,6 +617,10 @@ fn build_config(db: &Db<'_>, g: &GatewayRecord, secrets: &Secrets) -> Result<Con
             address: Some(l.address(is_b).to_string()),
             address6: Some(l.address6(is_b).to_string()),
             bandwidth: Some(c.bandwidth.to_string()),
+            bandwidth_shared_by: match db.links_of_connection(&c.id)?.len() {
+                0 | 1 => None,
+                n => Some(n as u32),
+            },
             // The owner's side is the key server.
             key_server_priority: Some(if is_b { 32 } else { 16 }),
             ..LinkDoc::default()
@@ -825,6 +894,8 @@ fn link_view(
             bgp: neighbor(&peer),
             bgp6: neighbor(&peer6),
             counters: ls.map(|x| x.counters),
+            egress_bps: ls.and_then(|x| x.egress_bps),
+            demand: ls.and_then(|x| x.demand),
             last_contact_age_secs: g.as_ref().and_then(|g| g.last_contact).map(|t| now - t),
         });
         gws.push(g);

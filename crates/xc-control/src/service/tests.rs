@@ -98,14 +98,8 @@ async fn alarms_follow_the_minutes_and_queue_their_notifications() {
 
     let f = fixture().await;
     let s = &f.service;
-    assert!(s.reconcile_pass().await.expect("plan"));
+    let links = f.planned_links().await;
     let id = f.connection.clone();
-    let key = id.clone();
-    let links = s
-        .store
-        .read(move |db| Ok::<_, ServiceError>(db.links_of_connection(&key)?))
-        .await
-        .expect("links");
     assert!(!links.is_empty(), "planned links");
 
     let defaults = s
@@ -406,13 +400,7 @@ async fn metrics_roll_up_and_older_periods_read_the_rollups() {
 
     let f = fixture().await;
     let s = &f.service;
-    assert!(s.reconcile_pass().await.expect("plan"));
-    let key = f.connection.clone();
-    let links = s
-        .store
-        .read(move |db| Ok::<_, ServiceError>(db.links_of_connection(&key)?))
-        .await
-        .expect("links");
+    let links = f.planned_links().await;
     let now = f.clock.0.load(Ordering::SeqCst);
     let t0 = now - now.rem_euclid(3600) - 7200;
     // Minute k: 60 kB x (k mod 7 + 1) sent on each link, every 10th minute down.
@@ -944,13 +932,7 @@ async fn a_month_is_metered_and_billed_as_computed_by_hand() {
     )
     .await;
     // 15 GB each way on the 5th and on the 25th, as the owner's gateway counted them.
-    let key = id.clone();
-    let link = s
-        .store
-        .read(move |db| Ok::<_, ServiceError>(db.links_of_connection(&key)?))
-        .await
-        .expect("links")[0]
-        .id;
+    let link = f.links().await[0].id;
     let sample = |seq: u64, minute: i64| MetricSample {
         seq,
         minute,
@@ -1258,4 +1240,103 @@ async fn maintenance_announced_ahead_is_left_out_of_the_sla() {
     );
     // Both outages are listed; only the one outside the window counted.
     assert_eq!(c.outages.len(), 2);
+}
+
+/// The answer to a report gives the gateway's links their parts of the connection's bandwidth:
+/// with two gateways a side (four links), a link that its part holds back gets what the other
+/// links of its side do not send, and the others a floor; each gateway's configuration says
+/// how many links share the bandwidth.
+#[tokio::test]
+async fn a_report_is_answered_with_the_links_parts_of_the_bandwidth() {
+    use crate::test_fixture::register;
+    use xc_types::gateway::{GatewayStatus, LinkDemand, LinkStatus};
+
+    let f = fixture().await;
+    let s = &f.service;
+    let key = f.connection.clone();
+    let c = s
+        .store
+        .read(move |db| Ok::<_, ServiceError>(db.get_connection(&key)?))
+        .await
+        .expect("read")
+        .expect("connection");
+    let ap_a = s
+        .get_attach_point(&f.owner, &c.owner_attach_point.to_string())
+        .await
+        .expect("ap a");
+    let ap_b = s
+        .get_attach_point(
+            &f.remote,
+            &c.remote_attach_point.expect("accepted").to_string(),
+        )
+        .await
+        .expect("ap b");
+    let a2 = register(s, &f.owner, &ap_a, "gw-a2").await;
+    register(s, &f.remote, &ap_b, "gw-b2").await;
+    let links = f.planned_links().await;
+    assert_eq!(links.len(), 4, "two gateways a side");
+    let gw_a = f.gateways.0.clone();
+    let mine: Vec<_> = links.iter().filter(|l| l.gateway_a == gw_a).collect();
+    assert_eq!(mine.len(), 2);
+    let (_, doc) = s.gateway_config(&gw_a).await.expect("config");
+    assert!(
+        doc.link
+            .iter()
+            .all(|l| l.bandwidth.as_deref() == Some("1Gbps") && l.bandwidth_shared_by == Some(4)),
+        "{:?}",
+        doc.link
+    );
+
+    // gw-a: its first link is held back at a quarter, its second sends nothing; gw-a2 has not
+    // reported (its links count as sending nothing, at the floor).
+    let status = GatewayStatus {
+        name: "gw-a".into(),
+        links: mine
+            .iter()
+            .enumerate()
+            .map(|(i, l)| LinkStatus {
+                name: l.name(),
+                id: Some(l.id),
+                egress_bps: Some(250_000_000),
+                demand: Some(LinkDemand {
+                    bps: if i == 0 { 240_000_000 } else { 0 },
+                    limited: i == 0,
+                }),
+                ..LinkStatus::default()
+            })
+            .collect(),
+        ..GatewayStatus::default()
+    };
+    let ack = s
+        .gateway_report(&gw_a, "test".into(), status, 1, Vec::new(), Vec::new())
+        .await
+        .expect("report");
+    let part = |id: u64| ack.egress.iter().find(|p| p.link == id).map(|p| p.bps);
+    assert_eq!(
+        ack.egress.len(),
+        2,
+        "this gateway's links only: {:?}",
+        ack.egress
+    );
+    assert_eq!(part(mine[0].id), Some(1_000_000_000));
+    // (It sends nothing: its part shrinks by a quarter, toward the floor of 62.5.)
+    assert_eq!(part(mine[1].id), Some(187_500_000));
+    // gw-a2 is answered for its own links from gw-a's report: the floor each.
+    let ack = s
+        .gateway_report(
+            &a2,
+            "test".into(),
+            GatewayStatus::default(),
+            1,
+            Vec::new(),
+            Vec::new(),
+        )
+        .await
+        .expect("report");
+    assert_eq!(ack.egress.len(), 2);
+    assert!(
+        ack.egress.iter().all(|p| p.bps == 62_500_000),
+        "{:?}",
+        ack.egress
+    );
 }

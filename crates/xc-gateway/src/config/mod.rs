@@ -282,12 +282,25 @@ pub struct LinkSettings {
     pub bridge: Option<String>,
     pub mtu: Option<u16>,
     pub bandwidth: Option<xc_types::Bandwidth>,
+    /// How many links share `bandwidth` on egress (1: the link alone).
+    pub bandwidth_shared_by: u32,
     pub key_server_priority: u8,
     pub rekey_interval_secs: Option<u64>,
     pub replay_window: u64,
 }
 
 impl LinkSettings {
+    /// The rate both sides police at: the bandwidth, in bits per second.
+    pub fn bandwidth_bps(&self) -> Option<u64> {
+        self.bandwidth.map(|b| b.mbps() * 1_000_000)
+    }
+
+    /// The egress rate the link starts with: an equal part of the bandwidth it shares.
+    pub fn initial_egress_bps(&self) -> Option<u64> {
+        self.bandwidth_bps()
+            .map(|b| b / u64::from(self.bandwidth_shared_by.max(1)))
+    }
+
     /// Whether `other` is the same link, bandwidth aside (a bandwidth change is applied to the
     /// running link).
     pub fn same_link(&self, other: &Self) -> bool {
@@ -547,6 +560,14 @@ fn parse_link(
             Some(xc_types::Bandwidth::parse(b).or_else(|e| at.err("bandwidth", e.to_string()))?)
         }
     };
+    let bandwidth_shared_by = match l.bandwidth_shared_by {
+        None => 1,
+        Some(_) if bandwidth.is_none() => {
+            return at.err("bandwidth_shared_by", "needs a bandwidth to share");
+        }
+        Some(n @ 1..=64) => n,
+        Some(_) => return at.err("bandwidth_shared_by", "is 1 to 64"),
+    };
     Ok(LinkSettings {
         name: lname,
         id: l.id,
@@ -561,6 +582,7 @@ fn parse_link(
         bridge: l.bridge.clone(),
         mtu: l.mtu,
         bandwidth,
+        bandwidth_shared_by,
         key_server_priority: l.key_server_priority.unwrap_or(16),
         rekey_interval_secs: l.rekey_interval_secs,
         replay_window: l.replay_window.unwrap_or(64),

@@ -457,3 +457,29 @@ mod filters {
         assert!(e.message.contains("pl-0000000000000009"), "{e}");
     }
 }
+
+#[test]
+fn a_shared_bandwidth_starts_at_an_equal_part_and_needs_a_bandwidth() {
+    let c = GatewayConfig::parse("gw.toml", GOOD, None).expect("valid");
+    assert_eq!(c.links[0].bandwidth_shared_by, 1, "alone by default");
+    assert_eq!(c.links[0].initial_egress_bps(), Some(1_000_000_000));
+    let shared = GOOD.replace(
+        "bandwidth = \"1Gbps\"",
+        "bandwidth = \"1Gbps\"\nbandwidth_shared_by = 4",
+    );
+    let c = GatewayConfig::parse("gw.toml", &shared, None).expect("valid");
+    assert_eq!(c.links[0].initial_egress_bps(), Some(250_000_000));
+    assert_eq!(
+        c.links[0].bandwidth_bps(),
+        Some(1_000_000_000),
+        "policed whole"
+    );
+    let e = err(&GOOD.replace(
+        "bandwidth = \"1Gbps\"",
+        "bandwidth = \"1Gbps\"\nbandwidth_shared_by = 0",
+    ));
+    assert!(e.to_string().contains("1 to 64"), "{e}");
+    let e = err(&GOOD.replace("bandwidth = \"1Gbps\"", "bandwidth_shared_by = 2"));
+    assert!(e.to_string().contains("needs a bandwidth"), "{e}");
+    assert_eq!(e.line, 14, "{e}");
+}

@@ -147,6 +147,12 @@ pub struct LinkDoc {
     pub mtu: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bandwidth: Option<String>,
+    /// How many links share `bandwidth` (their connection's) on egress: each starts with an
+    /// equal part of it, and the control plane moves the parts by demand in its answers to the
+    /// status reports. Left out, the link sends at `bandwidth` on its own. The receive side
+    /// polices at `bandwidth` either way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth_shared_by: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_server_priority: Option<u8>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -269,6 +269,13 @@ pub struct LinkEnd {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bgp6: Option<NeighborStatus>,
     pub counters: Option<LinkCounters>,
+    /// The rate this end sends at: its part of the connection's bandwidth, which its links
+    /// share by demand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress_bps: Option<u64>,
+    /// What this end sent over the last half second, and whether its part held it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demand: Option<LinkDemand>,
     pub last_contact_age_secs: Option<i64>,
     /// Prefixes this end's gateway has in its kernel through this link: the routes it learned
     /// from the other end, both families.

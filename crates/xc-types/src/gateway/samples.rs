@@ -135,6 +135,20 @@ pub struct ReportAck {
     /// The highest sample sequence number of this boot it holds: the gateway forgets those.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub samples_through: Option<u64>,
+    /// Each of the gateway's links' part of its connection's bandwidth on egress, set by demand
+    /// (`xc_control::share`); a link left out keeps the part it has.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub egress: Vec<EgressShare>,
+}
+
+/// One link's part of its connection's bandwidth on egress: the rate its transmit side shapes
+/// to, until the next report's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EgressShare {
+    /// The control plane's id of the link.
+    pub link: u64,
+    pub bps: u64,
 }
 
 #[cfg(test)]

@@ -287,12 +287,33 @@ pub struct LinkStatus {
     pub underlay_local: String,
     pub underlay_remote: String,
     pub bandwidth: Option<String>,
+    /// The rate the transmit side shapes to: `bandwidth`, or the link's part of it when the
+    /// link shares its connection's bandwidth with others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress_bps: Option<u64>,
+    /// What the link sent lately and whether its part held it back (a managed gateway's
+    /// reports: the control plane shares a connection's bandwidth by it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demand: Option<LinkDemand>,
     pub mka: MkaStatus,
     /// Whether the underlay carries the link's largest packets (`mtu` is what it carries).
     #[serde(default)]
     pub path_mtu: PathMtuStatus,
     pub counters: LinkCounters,
     pub secy: SecyCounters,
+}
+
+/// A link's egress over the last half second.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkDemand {
+    /// Bits per second sent (inner frames).
+    pub bps: u64,
+    /// The shaper held frames back while the link sent at least half its part: it would send
+    /// more with a larger part.
+    pub limited: bool,
 }
 
 /// Where a link's path-MTU check stands (`xc_dataplane::pathmtu`).

@@ -378,6 +378,12 @@ pub async fn run(c: &Client, out: Format, verb: ConnectionVerb) -> anyhow::Resul
                     }
                 })).join(" / ")),
                 "bfd" => |l| json!(both(l, |e| e.bgp.as_ref().and_then(|b| b.bfd.as_ref()).map(|b| b.state.to_string())).join(" / ")),
+                // Each end's part of the connection's bandwidth, "(held)" while it holds the
+                // link back.
+                "egressMbps" => |l| json!(both(l, |e| e.egress_bps.map(|b| {
+                    let held = e.demand.is_some_and(|d| d.limited);
+                    format!("{}{}", b / 1_000_000, if held { " (held)" } else { "" })
+                })).join(" / ")),
                 "reason" => |l| json!(l.reason.as_ref().map(|r| r.to_string())),
             ];
             print_list(out, &links, &links.links, cols)?;
