@@ -1307,8 +1307,9 @@ impl Db<'_> {
             .collect()
     }
 
-    /// Records a link's state (a link removed meanwhile is left alone); a change of state is
-    /// an event for the connection's accounts (the trigger of migration 0012).
+    /// Records a link's state (a link removed meanwhile is left alone); a change of state, or
+    /// of the reason code of an up link (a warning), is an event for the connection's accounts
+    /// (the trigger of migration 0020).
     pub fn set_link_state(
         &self,
         id: gateway::LinkId,

@@ -1340,3 +1340,69 @@ async fn a_report_is_answered_with_the_links_parts_of_the_bandwidth() {
         ack.egress
     );
 }
+
+/// A link's `link.stateChange` events: going down and coming up, and on an up link a warning
+/// coming and going (with the code before it); a down link whose reason changes makes none.
+#[tokio::test]
+async fn an_up_links_warning_coming_and_going_is_an_event() {
+    use xc_types::StateReasonCode;
+    use xc_types::api::events::{EventType, EventsQuery};
+    use xc_types::gateway::LinkState;
+
+    let f = fixture().await;
+    let s = &f.service;
+    let link = f.planned_links().await[0].id;
+    let steps = [
+        (LinkState::Up, None),
+        (LinkState::Up, Some(StateReasonCode::PathMtuReduced)),
+        (LinkState::Up, None),
+        (LinkState::Down, Some(StateReasonCode::GatewayUnreachable)),
+        (LinkState::Down, Some(StateReasonCode::BgpNotEstablished)),
+        (LinkState::Up, None),
+    ];
+    for (i, (state, code)) in steps.into_iter().enumerate() {
+        let reason = code.map(|c| c.with("a test"));
+        s.store
+            .write(move |db| {
+                db.set_link_state(link, state, reason.as_ref(), 1_800_000_100 + i as i64)?;
+                Ok::<_, ServiceError>(())
+            })
+            .await
+            .expect("record");
+    }
+    let events = s
+        .list_events(
+            &f.owner,
+            EventsQuery {
+                since: Some("2020-01-01T00:00:00Z".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("events");
+    let seen: Vec<(String, String, Option<String>, Option<String>)> = events
+        .events
+        .iter()
+        .filter(|e| e.kind == EventType::LinkStateChange && e.detail["linkId"] == link)
+        .map(|e| {
+            let text = |k: &str| e.detail[k].as_str().map(str::to_owned);
+            (
+                text("previousState").unwrap_or_default(),
+                text("state").unwrap_or_default(),
+                text("previousReasonCode"),
+                text("reasonCode"),
+            )
+        })
+        .collect();
+    let s = |x: &str| x.to_owned();
+    let o = |x: &str| Some(x.to_owned());
+    assert_eq!(
+        seen,
+        [
+            (s("up"), s("up"), None, o("PATH_MTU_REDUCED")),
+            (s("up"), s("up"), o("PATH_MTU_REDUCED"), None),
+            (s("up"), s("down"), None, o("GATEWAY_UNREACHABLE")),
+            (s("down"), s("up"), o("BGP_NOT_ESTABLISHED"), None),
+        ]
+    );
+}

@@ -41,6 +41,15 @@ fn summary(e: &Event) -> String {
         EventType::ConnectionStateChange => {
             format!("{} -> {}{reason}", s("previousState"), s("state"))
         }
+        // An up link whose warning came or went, or a link that went down or came up.
+        EventType::LinkStateChange if s("previousState") == s("state") => {
+            match d["previousReasonCode"].as_str() {
+                Some(before) if reason.is_empty() => {
+                    format!("link {} {}, {before} cleared", d["linkId"], s("state"))
+                }
+                _ => format!("link {} {}{reason}", d["linkId"], s("state")),
+            }
+        }
         EventType::LinkStateChange => format!(
             "link {} {} -> {}{reason}",
             d["linkId"],
