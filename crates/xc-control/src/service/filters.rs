@@ -804,6 +804,7 @@ impl Service {
         let (p, dry_run) = self
             .filter_change(mode, move |db| {
                 let mut p = own_list(db, &caller, &id)?;
+                let before = (p.name.clone(), p.prefixes.clone());
                 if let Some(n) = name {
                     if n != p.name && db.prefix_list_name_taken(&caller.account, &n)? {
                         return Err(ServiceError::Conflict(format!(
@@ -814,6 +815,10 @@ impl Service {
                 }
                 if let Some(list) = prefixes {
                     p.prefixes = list;
+                }
+                if (&p.name, &p.prefixes) == (&before.0, &before.1) {
+                    // Nothing changes: nothing is written, no event, no attach point reached.
+                    return Ok((p, Vec::new()));
                 }
                 p.updated_at = now;
                 db.update_prefix_list(&p)?;

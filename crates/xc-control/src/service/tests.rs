@@ -1406,3 +1406,72 @@ async fn an_up_links_warning_coming_and_going_is_an_event() {
         ]
     );
 }
+
+/// A prefix list update that changes nothing (no field, or the same values) writes nothing: its
+/// `updatedAt` stays and no `filter.change` event is recorded; a real change does both.
+#[tokio::test]
+async fn a_prefix_list_update_that_changes_nothing_writes_nothing() {
+    use crate::service::dryrun::Change;
+    use xc_types::api::events::{EventType, EventsQuery};
+    use xc_types::api::filters::{CreatePrefixListRequest, UpdatePrefixListRequest};
+
+    let f = fixture().await;
+    let s = &f.service;
+    let at = |t: i64| f.clock.0.store(t, std::sync::atomic::Ordering::SeqCst);
+    let list = s
+        .create_prefix_list(
+            &f.owner,
+            CreatePrefixListRequest {
+                name: "nets".into(),
+                prefixes: vec!["10.9.0.0/24".into()],
+            },
+        )
+        .await
+        .expect("create");
+    let changes = || async {
+        s.list_events(
+            &f.owner,
+            EventsQuery {
+                since: Some("2020-01-01T00:00:00Z".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("events")
+        .events
+        .iter()
+        .filter(|e| e.kind == EventType::FilterChange)
+        .count()
+    };
+    let before = changes().await;
+    let id = list.prefix_list_id.to_string();
+    at(1_800_000_600);
+    for req in [
+        UpdatePrefixListRequest::default(),
+        UpdatePrefixListRequest {
+            name: Some("nets".into()),
+            prefixes: Some(vec!["10.9.0.0/24".into()]),
+        },
+    ] {
+        let same = s
+            .update_prefix_list(&f.owner, &id, req, Change::Apply)
+            .await
+            .expect("update");
+        assert_eq!(same.updated_at, list.updated_at);
+    }
+    assert_eq!(changes().await, before, "no event for nothing");
+    let changed = s
+        .update_prefix_list(
+            &f.owner,
+            &id,
+            UpdatePrefixListRequest {
+                prefixes: Some(vec!["10.9.1.0/24".into()]),
+                ..Default::default()
+            },
+            Change::Apply,
+        )
+        .await
+        .expect("update");
+    assert_ne!(changed.updated_at, list.updated_at);
+    assert_eq!(changes().await, before + 1);
+}
