@@ -72,6 +72,13 @@ counters! {
     mkpdus_rx,
     /// Errors writing to the TAP or the socket.
     io_errors,
+    /// Keepalives sent (protected, when the link had sent nothing for the liveness interval).
+    keepalives_tx,
+    /// Keepalives from the peer that validated.
+    keepalives_rx,
+    /// Times the link was found dead (nothing validated for the detection time): its carrier
+    /// went off.
+    carrier_downs,
 }
 
 pub(crate) fn add(c: &AtomicU64, n: u64) {

@@ -26,6 +26,7 @@ pub mod dot1q;
 pub mod icmp;
 pub mod idle_poll;
 pub mod link;
+pub mod liveness;
 pub mod mtu;
 pub mod offload;
 pub mod packet;

@@ -54,6 +54,8 @@ pub struct LinkConfig {
     /// The link's own subnets: the traffic between its two ends (BGP, BFD, probes) is never
     /// judged by `filter`.
     pub filter_exempt: Vec<xc_types::Prefix>,
+    /// Keepalives and a dead link's carrier off ([`crate::liveness`]); none: off.
+    pub liveness: Option<crate::liveness::LivenessConfig>,
 }
 
 impl LinkConfig {
@@ -89,6 +91,8 @@ struct Shared {
     secy_rx: Mutex<Counters>,
     idle_poll: Option<crate::idle_poll::Activity>,
     busy_poll: Duration,
+    /// The link's liveness: 0 unknown (or off), 1 alive, 2 dead.
+    liveness: std::sync::atomic::AtomicU8,
 }
 
 /// A handle to a running link, cheap to clone, usable from any thread.
@@ -190,6 +194,16 @@ impl LinkHandle {
         self.inner.tx_next_pn.load(Ordering::Relaxed)
     }
 
+    /// Whether the peer's traffic arrives, with liveness on: `None` until the first frame
+    /// validated (or with liveness off).
+    pub fn alive(&self) -> Option<bool> {
+        match self.inner.liveness.load(Ordering::Relaxed) {
+            1 => Some(true),
+            2 => Some(false),
+            _ => None,
+        }
+    }
+
     pub fn rx_next_pn(&self) -> u64 {
         self.inner.rx_next_pn.load(Ordering::Relaxed)
     }
@@ -241,6 +255,7 @@ impl Link {
             secy_rx: Mutex::new(Counters::default()),
             idle_poll: cfg.idle_poll.clone(),
             busy_poll: cfg.busy_poll,
+            liveness: std::sync::atomic::AtomicU8::new(0),
         });
         let mut secy_cfg = SecYConfig::new(cfg.cipher, cfg.sci());
         secy_cfg.replay_window = cfg.replay_window;
@@ -250,6 +265,7 @@ impl Link {
             let (shared, bw, filter) = (shared.clone(), cfg.bandwidth_bps, cfg.filter.clone());
             let exempt = cfg.filter_exempt.clone();
             let name = cfg.name.clone();
+            let liveness = cfg.liveness;
             std::thread::Builder::new()
                 .name(format!("xc-link-{}", cfg.name))
                 .spawn(move || {
@@ -278,11 +294,14 @@ impl Link {
                         policer: bw.map(Policer::new),
                         control: control_tx,
                         validated: 0,
+                        alive: false,
                         filter: filter
                             .as_ref()
                             .map(|f| f.view().exempting(exempt.clone()).for_link(&name)),
                     };
-                    io_loop(&shared, &tap, &socket, tx, rx, tx_rx, rx_rx);
+                    let liveness =
+                        liveness.map(|c| crate::liveness::Liveness::new(c, Instant::now()));
+                    io_loop(&shared, &tap, &socket, tx, rx, tx_rx, rx_rx, liveness);
                 })?
         };
         tracing::info!(link = %cfg.name, tap = %cfg.tap_name, vni = cfg.vni, mtu = cfg.mtu, "link started");
@@ -544,6 +563,29 @@ impl Tx<'_> {
 }
 
 impl TxOut<'_> {
+    /// Protects a keepalive and sends it at once (nothing else is going out); false without a
+    /// transmit SA.
+    fn send_keepalive(&mut self) -> bool {
+        let c = &self.shared.counters;
+        let frame = crate::liveness::keepalive(self.shared.sci.mac());
+        let start = self.batch.buf.len();
+        self.batch
+            .buf
+            .extend_from_slice(&vxlan::header(self.shared.vni));
+        if self
+            .secy
+            .protect_append(&frame, &mut self.batch.buf)
+            .is_err()
+        {
+            self.batch.buf.truncate(start);
+            return false;
+        }
+        add(&c.keepalives_tx, 1);
+        push_datagram(&mut self.batch, start, self.sock, c);
+        self.batch.flush(self.sock, c);
+        true
+    }
+
     /// Protects one frame and adds it to the batch. Only a frame that still does not fit the
     /// rate after its wait is dropped.
     fn send_frame(&mut self, frame: &[u8]) {
@@ -617,6 +659,8 @@ struct Rx<'a> {
     policer: Option<Policer>,
     control: SyncSender<Vec<u8>>,
     validated: u32,
+    /// A frame validated since the link's liveness last looked.
+    alive: bool,
     filter: Option<xc_filter::View>,
 }
 
@@ -648,6 +692,11 @@ impl Rx<'_> {
         self.validated += 1;
         match self.secy.validate(frame, &mut self.out) {
             Ok(()) => {
+                self.alive = true;
+                if crate::liveness::is_keepalive(&self.out) {
+                    add(&c.keepalives_rx, 1);
+                    return;
+                }
                 if let Some(f) = &mut self.filter
                     && f.check(Direction::Inbound, &self.out, now_ms()) != Verdict::Pass
                 {
@@ -726,6 +775,54 @@ fn unix_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// The link's liveness after a burst: what validated and what was sent, then the detection time
+/// (the carrier off when it passes, on again at the next frame), and a keepalive when due.
+fn look_alive(
+    shared: &Shared,
+    tap: &SyncDevice,
+    out: &mut TxOut<'_>,
+    rx: &mut Rx<'_>,
+    l: &mut crate::liveness::Liveness,
+    tx_seen: &mut u64,
+) {
+    use crate::liveness::{Change, State};
+    let now = Instant::now();
+    let sent = shared.counters.tx_packets.load(Ordering::Relaxed);
+    if sent != *tx_seen {
+        *tx_seen = sent;
+        l.sent(now);
+    }
+    let change = if std::mem::take(&mut rx.alive) {
+        l.received(now)
+    } else {
+        l.check(now)
+    };
+    if let Some(change) = change {
+        let on = change == Change::Revived;
+        if on {
+            tracing::info!(link = %shared.name, "the peer's traffic arrives again: carrier on");
+        } else {
+            add(&shared.counters.carrier_downs, 1);
+            tracing::warn!(link = %shared.name, "nothing from the peer validated within the detection time: carrier off, its routes unused");
+        }
+        if let Err(e) = crate::offload::set_tap_carrier(tap.as_fd(), on) {
+            tracing::warn!(link = %shared.name, error = %e, "cannot set the TAP's carrier");
+        }
+    }
+    let state = match l.state() {
+        State::Unknown => 0,
+        State::Alive => 1,
+        State::Dead => 2,
+    };
+    shared.liveness.store(state, Ordering::Relaxed);
+    if l.keepalive_due(now) {
+        // Without a transmit SA there is nothing to protect it with: again an interval later.
+        out.send_keepalive();
+        l.sent(now);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn io_loop(
     shared: &Shared,
     tap: &SyncDevice,
@@ -734,6 +831,7 @@ fn io_loop(
     mut rx: Rx<'_>,
     tx_cmds: Receiver<TxCmd>,
     rx_cmds: Receiver<RxCmd>,
+    mut liveness: Option<crate::liveness::Liveness>,
 ) {
     use nix::poll::{PollFd, PollFlags, ppoll};
     use nix::sys::time::TimeSpec;
@@ -750,6 +848,7 @@ fn io_loop(
     let mut current: Option<(Sci, u8)> = None;
     let mut last_publish = Instant::now();
     let mut busy_poll = crate::busy_poll::BusyPoll::new(shared.busy_poll);
+    let mut tx_seen = 0;
     while !shared.stop.load(Ordering::Relaxed) {
         loop {
             match tx_cmds.try_recv() {
@@ -818,6 +917,9 @@ fn io_loop(
         }
         rx.flush();
         busy |= tx.burst(tap);
+        if let Some(l) = &mut liveness {
+            look_alive(shared, tap, &mut tx.out, &mut rx, l, &mut tx_seen);
+        }
         if busy {
             busy_poll.frame(Instant::now());
             if let Some(a) = &shared.idle_poll {
@@ -841,6 +943,10 @@ fn io_loop(
                 .saturating_duration_since(Instant::now())
                 .min(POLL_TIMEOUT),
             None => POLL_TIMEOUT,
+        };
+        let timeout = match &liveness {
+            Some(l) => timeout.min(l.deadline().saturating_duration_since(Instant::now())),
+            None => timeout,
         };
         let mut fds = [
             PollFd::new(sock.as_fd(), PollFlags::POLLIN),

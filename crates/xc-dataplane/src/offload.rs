@@ -51,6 +51,26 @@ pub fn set_tap_offloads(fd: BorrowedFd<'_>, flags: libc::c_uint) -> io::Result<(
     }
 }
 
+/// Turns the TAP's carrier on or off (`TUNSETCARRIER`): off, the kernel treats the link as down
+/// (its routes' next hops are `linkdown`), as it would a cable pulled.
+pub fn set_tap_carrier(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
+    let value: libc::c_int = on.into();
+    // SAFETY: `fd` is a live descriptor for the duration of the call; TUNSETCARRIER reads one
+    // int through the pointer, which points at `value`, alive until the call returns.
+    let rc = unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            libc::TUNSETCARRIER,
+            &value as *const libc::c_int,
+        )
+    };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
 /// Where the headers of a TCP frame are, when it can join a coalesced frame.
 #[derive(Debug, Clone, Copy)]
 struct Segment {

@@ -150,6 +150,9 @@ impl Gateway {
     }
 
     fn add_link(&mut self, s: &LinkSettings) -> io::Result<()> {
+        if s.liveness.is_some() {
+            ignore_routes_with_linkdown();
+        }
         let activity = self.idle_poll.as_ref().map(IdlePoll::activity);
         let l = start_link(
             &self.netlink,
@@ -596,6 +599,7 @@ fn start_link(
             .chain(&s.address6)
             .filter_map(|a| xc_types::Prefix::parse(&a.trunc().to_string()).ok())
             .collect(),
+        liveness: s.liveness,
     };
     let sci = cfg.sci();
     let path_mtu = PathMtu {
@@ -808,6 +812,7 @@ fn mka_loop(
             st.path_mtu = path_mtu.check.status();
             st.mtu = path_mtu.applied;
             st.counters = link_counters(link.counters());
+            st.alive = link.alive();
             let (tx, rx) = link.secy_counters();
             st.secy = SecyCounters {
                 out_pkts_encrypted: tx.out_pkts_encrypted,
@@ -914,6 +919,9 @@ fn link_counters(c: xc_dataplane::CounterSnapshot) -> LinkCounters {
         mkpdus_tx,
         mkpdus_rx,
         io_errors,
+        keepalives_tx,
+        keepalives_rx,
+        carrier_downs,
     } = c;
     LinkCounters {
         tx_packets,
@@ -935,6 +943,23 @@ fn link_counters(c: xc_dataplane::CounterSnapshot) -> LinkCounters {
         mkpdus_tx,
         mkpdus_rx,
         io_errors,
+        keepalives_tx,
+        keepalives_rx,
+        carrier_downs,
+    }
+}
+
+/// Makes the kernel (of this network namespace) leave out of its route lookups the next hops
+/// whose interface has no carrier: a link found dead turns its TAP's carrier off, and every
+/// route through it then moves to the other links at once. Without this sysctl a next hop
+/// without carrier is only marked `linkdown` and still used. Logged, not fatal, when it cannot
+/// be written (the links still work; BFD then moves the routes).
+fn ignore_routes_with_linkdown() {
+    for family in ["ipv4", "ipv6"] {
+        let path = format!("/proc/sys/net/{family}/conf/all/ignore_routes_with_linkdown");
+        if let Err(e) = std::fs::write(&path, "1") {
+            tracing::warn!(path, error = %e, "cannot make the kernel skip next hops without carrier: a dead link's routes move only when BFD notices");
+        }
     }
 }
 

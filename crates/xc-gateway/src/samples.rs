@@ -71,6 +71,9 @@ fn delta(now: &LinkCounters, then: &LinkCounters) -> LinkCounters {
         mkpdus_tx: d(now.mkpdus_tx, then.mkpdus_tx),
         mkpdus_rx: d(now.mkpdus_rx, then.mkpdus_rx),
         io_errors: d(now.io_errors, then.io_errors),
+        keepalives_tx: d(now.keepalives_tx, then.keepalives_tx),
+        keepalives_rx: d(now.keepalives_rx, then.keepalives_rx),
+        carrier_downs: d(now.carrier_downs, then.carrier_downs),
     }
 }
 

@@ -1199,3 +1199,69 @@ fn an_underlay_that_drops_large_packets_lowers_the_link_mtu_and_says_so() {
         t.logs()
     );
 }
+
+/// With liveness on (10 ms keepalives, dead after 3), an idle link keeps itself known alive by
+/// keepalives, which go no further than the link; when the underlay drops what a sends, b finds
+/// the link dead and turns its TAP's carrier off (the kernel stops using its routes), while a,
+/// which still hears b, keeps its carrier; the first frame through again turns it back on.
+#[test]
+fn a_dead_link_turns_its_carrier_off_and_back_on_when_it_lives_again() {
+    let mut t = Topo::new("live");
+    t.start(
+        CAK,
+        CAK,
+        "liveness_interval_ms = 10\nliveness_multiplier = 3",
+    );
+    t.wait_secured();
+    let counter = |side: usize, name: &str| {
+        t.status(side)["links"][0]["counters"][name]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    t.wait_for("keepalives both ways", Duration::from_secs(30), || {
+        (0..2).all(|s| counter(s, "keepalivesRx") > 10 && t.status(s)["links"][0]["alive"] == true)
+    });
+    assert!(t.ping("3", None), "traffic crosses\n{}", t.logs());
+    assert_eq!(counter(1, "carrierDowns"), 0, "no flap while idle");
+    let carrier = |side: usize| {
+        let shown =
+            String::from_utf8_lossy(&t.exec(side, &["ip", "-o", "link", "show", "xc-l1"]).stdout)
+                .into_owned();
+        !shown.contains("NO-CARRIER")
+    };
+    assert!(carrier(0) && carrier(1));
+    // b stops receiving from a.
+    let o = t.exec(
+        1,
+        &[
+            "nft",
+            "table inet cut { chain i { type filter hook input priority 0; udp dport 4789 drop; }; }",
+        ],
+    );
+    assert!(
+        o.status.success(),
+        "nft: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    t.wait_for("b to find the link dead", Duration::from_secs(30), || {
+        !carrier(1) && t.status(1)["links"][0]["alive"] == false
+    });
+    assert!(counter(1, "carrierDowns") >= 1);
+    assert!(carrier(0), "a still hears b");
+    assert_eq!(t.status(0)["links"][0]["alive"], true);
+    let o = t.exec(1, &["nft", "delete", "table", "inet", "cut"]);
+    assert!(
+        o.status.success(),
+        "nft: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    t.wait_for("b's carrier back", Duration::from_secs(30), || {
+        carrier(1) && t.status(1)["links"][0]["alive"] == true
+    });
+    assert!(t.ping("3", None), "traffic crosses again\n{}", t.logs());
+    assert!(
+        t.logs().contains("carrier off") && t.logs().contains("carrier on"),
+        "the gateway logs both\n{}",
+        t.logs()
+    );
+}

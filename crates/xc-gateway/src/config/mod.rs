@@ -287,6 +287,7 @@ pub struct LinkSettings {
     pub key_server_priority: u8,
     pub rekey_interval_secs: Option<u64>,
     pub replay_window: u64,
+    pub liveness: Option<xc_dataplane::liveness::LivenessConfig>,
 }
 
 impl LinkSettings {
@@ -319,6 +320,7 @@ impl LinkSettings {
             && self.key_server_priority == other.key_server_priority
             && self.rekey_interval_secs == other.rekey_interval_secs
             && self.replay_window == other.replay_window
+            && self.liveness == other.liveness
     }
 }
 
@@ -560,6 +562,21 @@ fn parse_link(
             Some(xc_types::Bandwidth::parse(b).or_else(|e| at.err("bandwidth", e.to_string()))?)
         }
     };
+    let liveness = match (l.liveness_interval_ms, l.liveness_multiplier) {
+        (None, None) => None,
+        (None, Some(_)) => return at.err("liveness_multiplier", "needs liveness_interval_ms"),
+        (Some(ms @ 1..=10_000), m) => {
+            let multiplier = m.unwrap_or(3);
+            if !(2..=100).contains(&multiplier) {
+                return at.err("liveness_multiplier", "is 2 to 100");
+            }
+            Some(xc_dataplane::liveness::LivenessConfig {
+                interval: std::time::Duration::from_millis(u64::from(ms)),
+                multiplier,
+            })
+        }
+        (Some(_), _) => return at.err("liveness_interval_ms", "is 1 to 10000"),
+    };
     let bandwidth_shared_by = match l.bandwidth_shared_by {
         None => 1,
         Some(_) if bandwidth.is_none() => {
@@ -586,6 +603,7 @@ fn parse_link(
         key_server_priority: l.key_server_priority.unwrap_or(16),
         rekey_interval_secs: l.rekey_interval_secs,
         replay_window: l.replay_window.unwrap_or(64),
+        liveness,
     })
 }
 

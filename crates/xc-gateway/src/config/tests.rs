@@ -483,3 +483,31 @@ fn a_shared_bandwidth_starts_at_an_equal_part_and_needs_a_bandwidth() {
     assert!(e.to_string().contains("needs a bandwidth"), "{e}");
     assert_eq!(e.line, 14, "{e}");
 }
+
+#[test]
+fn liveness_is_off_unless_set_and_bounded() {
+    let c = GatewayConfig::parse("gw.toml", GOOD, None).expect("valid");
+    assert_eq!(c.links[0].liveness, None, "off by default");
+    let with = |v: &str| GOOD.replace("bandwidth = \"1Gbps\"", v);
+    let c =
+        GatewayConfig::parse("gw.toml", &with("liveness_interval_ms = 10"), None).expect("valid");
+    let l = c.links[0].liveness.expect("on");
+    assert_eq!(
+        l.detect_time(),
+        std::time::Duration::from_millis(30),
+        "3 by default"
+    );
+    for (text, words, line) in [
+        ("liveness_interval_ms = 0", "1 to 10000", 14),
+        (
+            "liveness_interval_ms = 10\nliveness_multiplier = 1",
+            "2 to 100",
+            15,
+        ),
+        ("liveness_multiplier = 3", "needs liveness_interval_ms", 14),
+    ] {
+        let e = err(&with(text));
+        assert!(e.to_string().contains(words), "{text}: {e}");
+        assert_eq!(e.line, line, "{e}");
+    }
+}

@@ -295,6 +295,10 @@ pub struct LinkStatus {
     /// reports: the control plane shares a connection's bandwidth by it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub demand: Option<LinkDemand>,
+    /// With liveness on: whether the peer's traffic arrives (false: the link is dead, its
+    /// carrier off); none until the first frame validated, or with liveness off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alive: Option<bool>,
     pub mka: MkaStatus,
     /// Whether the underlay carries the link's largest packets (`mtu` is what it carries).
     #[serde(default)]
@@ -503,6 +507,15 @@ pub struct LinkCounters {
     pub mkpdus_rx: u64,
     /// Errors writing to the TAP or the socket.
     pub io_errors: u64,
+    /// Keepalives sent and received (the link's liveness, when it is on).
+    #[serde(default)]
+    pub keepalives_tx: u64,
+    #[serde(default)]
+    pub keepalives_rx: u64,
+    /// Times the link was found dead: nothing from the peer validated for the detection time,
+    /// and its carrier went off.
+    #[serde(default)]
+    pub carrier_downs: u64,
 }
 
 /// The IEEE 802.1AE SecY counters of a link (802.1AE 10.7, the MIB's names in camelCase).
@@ -526,7 +539,7 @@ pub struct SecyCounters {
 impl LinkCounters {
     /// (name, value) pairs, named in snake_case for metrics exposition
     /// (`xconnect_link_<name>_total`).
-    pub fn fields(&self) -> [(&'static str, u64); 19] {
+    pub fn fields(&self) -> [(&'static str, u64); 22] {
         let Self {
             tx_packets,
             tx_bytes,
@@ -547,6 +560,9 @@ impl LinkCounters {
             mkpdus_tx,
             mkpdus_rx,
             io_errors,
+            keepalives_tx,
+            keepalives_rx,
+            carrier_downs,
         } = *self;
         [
             ("tx_packets", tx_packets),
@@ -568,6 +584,9 @@ impl LinkCounters {
             ("mkpdus_tx", mkpdus_tx),
             ("mkpdus_rx", mkpdus_rx),
             ("io_errors", io_errors),
+            ("keepalives_tx", keepalives_tx),
+            ("keepalives_rx", keepalives_rx),
+            ("carrier_downs", carrier_downs),
         ]
     }
 }

@@ -1,0 +1,200 @@
+//! A link's own liveness, sans-IO: is the peer's traffic arriving? The link thread notes every
+//! frame that validates (data, or a keepalive), and sends a keepalive when it has sent nothing
+//! for an interval; when nothing has validated for `interval x multiplier`, the link is dead,
+//! and the first frame that validates again makes it alive. The link thread turns the TAP's
+//! carrier off and on with it, so the kernel stops using the routes through the link at once
+//! (every route whose next hop is on it, in one event), without waiting for BFD.
+//!
+//! Only validated frames count: a forged or replayed datagram cannot keep a dead link alive.
+//! Until the first frame validates (no SA yet), the link is neither alive nor dead and its
+//! carrier is left alone.
+
+use std::time::{Duration, Instant};
+
+/// How quickly a dead link is noticed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LivenessConfig {
+    /// A keepalive goes out when nothing was sent for this long.
+    pub interval: Duration,
+    /// The link is dead after `interval x multiplier` without a validated frame.
+    pub multiplier: u32,
+}
+
+impl LivenessConfig {
+    pub fn detect_time(&self) -> Duration {
+        self.interval * self.multiplier.max(1)
+    }
+}
+
+/// What the link thread is to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Nothing validated within the detection time: carrier off.
+    Died,
+    /// A frame validated while dead: carrier on.
+    Revived,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// No frame has validated yet.
+    Unknown,
+    Alive,
+    Dead,
+}
+
+#[derive(Debug, Clone)]
+pub struct Liveness {
+    cfg: LivenessConfig,
+    state: State,
+    last_rx: Option<Instant>,
+    last_tx: Instant,
+}
+
+impl Liveness {
+    pub fn new(cfg: LivenessConfig, now: Instant) -> Self {
+        Self {
+            cfg,
+            state: State::Unknown,
+            last_rx: None,
+            last_tx: now,
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// A frame from the peer validated.
+    pub fn received(&mut self, now: Instant) -> Option<Change> {
+        self.last_rx = Some(now);
+        match self.state {
+            State::Dead => {
+                self.state = State::Alive;
+                Some(Change::Revived)
+            }
+            State::Unknown => {
+                self.state = State::Alive;
+                None
+            }
+            State::Alive => None,
+        }
+    }
+
+    /// A protected frame went to the peer.
+    pub fn sent(&mut self, now: Instant) {
+        self.last_tx = now;
+    }
+
+    /// Whether a keepalive is due (the caller sends one only when it can protect it).
+    pub fn keepalive_due(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.last_tx) >= self.cfg.interval
+    }
+
+    /// Checks the detection time: call after the received frames were taken.
+    pub fn check(&mut self, now: Instant) -> Option<Change> {
+        match (self.state, self.last_rx) {
+            (State::Alive, Some(rx))
+                if now.saturating_duration_since(rx) >= self.cfg.detect_time() =>
+            {
+                self.state = State::Dead;
+                Some(Change::Died)
+            }
+            _ => None,
+        }
+    }
+
+    /// When the thread must look again at the latest: the next keepalive, or the moment the
+    /// link would be dead.
+    pub fn deadline(&self) -> Instant {
+        let keepalive = self.last_tx + self.cfg.interval;
+        match (self.state, self.last_rx) {
+            (State::Alive, Some(rx)) => keepalive.min(rx + self.cfg.detect_time()),
+            _ => keepalive,
+        }
+    }
+}
+
+/// The keepalive's inner frame: the IEEE 802 local experimental EtherType (as the path-MTU
+/// probes, which travel unprotected; a keepalive is protected like data) and "XCKA".
+pub const KEEPALIVE_MAGIC: [u8; 4] = *b"XCKA";
+
+/// A keepalive frame from `src`: broadcast, EtherType 88B5, the magic, zero padding to the
+/// Ethernet minimum (60 bytes).
+pub fn keepalive(src: [u8; 6]) -> [u8; 60] {
+    let mut f = [0u8; 60];
+    f[..6].copy_from_slice(&[0xff; 6]);
+    f[6..12].copy_from_slice(&src);
+    f[12..14].copy_from_slice(&crate::pathmtu::ETHERTYPE);
+    f[14..18].copy_from_slice(&KEEPALIVE_MAGIC);
+    f
+}
+
+/// Whether a validated frame is a keepalive (it goes no further than the link).
+pub fn is_keepalive(frame: &[u8]) -> bool {
+    frame.get(12..14) == Some(&crate::pathmtu::ETHERTYPE[..])
+        && frame.get(14..18) == Some(&KEEPALIVE_MAGIC[..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn cfg() -> LivenessConfig {
+        LivenessConfig {
+            interval: 10 * MS,
+            multiplier: 3,
+        }
+    }
+
+    #[test]
+    fn dead_after_the_detection_time_without_a_frame_and_alive_at_the_next() {
+        let t0 = Instant::now();
+        let mut l = Liveness::new(cfg(), t0);
+        // Nothing validated yet: never dead, whatever the wait.
+        assert_eq!(l.check(t0 + 1000 * MS), None);
+        assert_eq!(l.state(), State::Unknown);
+        assert_eq!(
+            l.received(t0 + 1000 * MS),
+            None,
+            "first frame: alive, no change"
+        );
+        assert_eq!(l.state(), State::Alive);
+        assert_eq!(l.check(t0 + 1029 * MS), None);
+        l.sent(t0 + 1000 * MS);
+        assert_eq!(l.deadline(), t0 + 1010 * MS, "the keepalive first");
+        l.sent(t0 + 1025 * MS);
+        assert_eq!(l.deadline(), t0 + 1030 * MS, "then the detection time");
+        assert_eq!(l.check(t0 + 1030 * MS), Some(Change::Died));
+        assert_eq!(l.check(t0 + 1031 * MS), None, "said once");
+        assert_eq!(l.state(), State::Dead);
+        assert_eq!(l.received(t0 + 1500 * MS), Some(Change::Revived));
+        assert_eq!(l.check(t0 + 1520 * MS), None);
+    }
+
+    #[test]
+    fn a_keepalive_is_due_after_an_interval_without_sending() {
+        let t0 = Instant::now();
+        let mut l = Liveness::new(cfg(), t0);
+        assert!(!l.keepalive_due(t0 + 9 * MS));
+        assert!(l.keepalive_due(t0 + 10 * MS));
+        l.sent(t0 + 10 * MS);
+        assert!(!l.keepalive_due(t0 + 15 * MS));
+    }
+
+    #[test]
+    fn a_keepalive_is_recognised_and_nothing_else_is() {
+        let k = keepalive([2, 0, 0, 0, 0, 1]);
+        assert!(is_keepalive(&k));
+        assert_eq!(&k[6..12], &[2, 0, 0, 0, 0, 1]);
+        let mut probe = k;
+        probe[14..18].copy_from_slice(b"XCPM");
+        assert!(!is_keepalive(&probe));
+        assert!(!is_keepalive(&k[..16]));
+        let mut ipv4 = k;
+        ipv4[12..14].copy_from_slice(&[0x08, 0x00]);
+        assert!(!is_keepalive(&ipv4));
+    }
+}
