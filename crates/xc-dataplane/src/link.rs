@@ -568,22 +568,31 @@ impl TxOut<'_> {
     fn send_keepalive(&mut self) -> bool {
         let c = &self.shared.counters;
         let frame = crate::liveness::keepalive(self.shared.sci.mac());
+        let Some(start) = self.protect(&frame) else {
+            return false;
+        };
+        add(&c.keepalives_tx, 1);
+        push_datagram(&mut self.batch, start, self.sock, c);
+        self.batch.flush(self.sock, c);
+        true
+    }
+
+    /// Appends the VXLAN header and the protected frame to the batch's buffer: where the
+    /// datagram starts, or none (nothing appended) without a transmit SA.
+    fn protect(&mut self, frame: &[u8]) -> Option<usize> {
         let start = self.batch.buf.len();
         self.batch
             .buf
             .extend_from_slice(&vxlan::header(self.shared.vni));
         if self
             .secy
-            .protect_append(&frame, &mut self.batch.buf)
+            .protect_append(frame, &mut self.batch.buf)
             .is_err()
         {
             self.batch.buf.truncate(start);
-            return false;
+            return None;
         }
-        add(&c.keepalives_tx, 1);
-        push_datagram(&mut self.batch, start, self.sock, c);
-        self.batch.flush(self.sock, c);
-        true
+        Some(start)
     }
 
     /// Protects one frame and adds it to the batch. Only a frame that still does not fit the
@@ -602,19 +611,10 @@ impl TxOut<'_> {
             add(&c.tx_dropped_policer, 1);
             return;
         }
-        let start = self.batch.buf.len();
-        self.batch
-            .buf
-            .extend_from_slice(&vxlan::header(self.shared.vni));
-        if self
-            .secy
-            .protect_append(frame, &mut self.batch.buf)
-            .is_err()
-        {
-            self.batch.buf.truncate(start);
+        let Some(start) = self.protect(frame) else {
             add(&c.tx_dropped_no_sa, 1);
             return;
-        }
+        };
         add(&c.tx_packets, 1);
         add(&c.tx_bytes, frame.len() as u64);
         push_datagram(&mut self.batch, start, self.sock, c);
