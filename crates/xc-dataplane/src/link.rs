@@ -295,6 +295,7 @@ impl Link {
                         control: control_tx,
                         validated: 0,
                         alive: false,
+                        peer_hears: None,
                         filter: filter
                             .as_ref()
                             .map(|f| f.view().exempting(exempt.clone()).for_link(&name)),
@@ -565,9 +566,9 @@ impl Tx<'_> {
 impl TxOut<'_> {
     /// Protects a keepalive and sends it at once (nothing else is going out); false without a
     /// transmit SA.
-    fn send_keepalive(&mut self) -> bool {
+    fn send_keepalive(&mut self, hears: bool) -> bool {
         let c = &self.shared.counters;
-        let frame = crate::liveness::keepalive(self.shared.sci.mac());
+        let frame = crate::liveness::keepalive(self.shared.sci.mac(), hears);
         let Some(start) = self.protect(&frame) else {
             return false;
         };
@@ -661,6 +662,8 @@ struct Rx<'a> {
     validated: u32,
     /// A frame validated since the link's liveness last looked.
     alive: bool,
+    /// What the last keepalive since then said: whether the peer hears this end.
+    peer_hears: Option<bool>,
     filter: Option<xc_filter::View>,
 }
 
@@ -695,6 +698,9 @@ impl Rx<'_> {
                 self.alive = true;
                 if crate::liveness::is_keepalive(&self.out) {
                     add(&c.keepalives_rx, 1);
+                    if let Some(h) = crate::liveness::keepalive_hears(&self.out) {
+                        self.peer_hears = Some(h);
+                    }
                     return;
                 }
                 if let Some(f) = &mut self.filter
@@ -793,7 +799,7 @@ fn look_alive(
         l.sent(now);
     }
     let change = if std::mem::take(&mut rx.alive) {
-        l.received(now)
+        l.received(now, rx.peer_hears.take())
     } else {
         l.check(now)
     };
@@ -803,7 +809,7 @@ fn look_alive(
             tracing::info!(link = %shared.name, "the peer's traffic arrives again: carrier on");
         } else {
             add(&shared.counters.carrier_downs, 1);
-            tracing::warn!(link = %shared.name, "nothing from the peer validated within the detection time: carrier off, its routes unused");
+            tracing::warn!(link = %shared.name, hears_peer = l.hears(now), "the link is dead (nothing from the peer validated within the detection time, or the peer hears nothing from here): carrier off, its routes unused");
         }
         if let Err(e) = crate::offload::set_tap_carrier(tap.as_fd(), on) {
             tracing::warn!(link = %shared.name, error = %e, "cannot set the TAP's carrier");
@@ -817,7 +823,7 @@ fn look_alive(
     shared.liveness.store(state, Ordering::Relaxed);
     if l.keepalive_due(now) {
         // Without a transmit SA there is nothing to protect it with: again an interval later.
-        out.send_keepalive();
+        out.send_keepalive(l.hears(now));
         l.sent(now);
     }
 }

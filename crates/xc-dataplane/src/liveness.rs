@@ -5,6 +5,9 @@
 //! carrier off and on with it, so the kernel stops using the routes through the link at once
 //! (every route whose next hop is on it, in one event), without waiting for BFD.
 //!
+//! A keepalive also says whether its sender hears this end: a cut in one direction kills the
+//! link at both ends, the end that still hears learning it from the other's keepalives.
+//!
 //! Only validated frames count: a forged or replayed datagram cannot keep a dead link alive.
 //! Until the first frame validates (no SA yet), the link is neither alive nor dead and its
 //! carrier is left alone.
@@ -49,6 +52,8 @@ pub struct Liveness {
     state: State,
     last_rx: Option<Instant>,
     last_tx: Instant,
+    /// What the peer's last keepalive said: whether it hears this end.
+    peer_hears: bool,
 }
 
 impl Liveness {
@@ -58,6 +63,7 @@ impl Liveness {
             state: State::Unknown,
             last_rx: None,
             last_tx: now,
+            peer_hears: true,
         }
     }
 
@@ -65,20 +71,20 @@ impl Liveness {
         self.state
     }
 
-    /// A frame from the peer validated.
-    pub fn received(&mut self, now: Instant) -> Option<Change> {
+    /// Whether the peer's frames arrive: one validated within the detection time (what this
+    /// end's keepalives tell the peer).
+    pub fn hears(&self, now: Instant) -> bool {
+        self.last_rx
+            .is_some_and(|rx| now.saturating_duration_since(rx) < self.cfg.detect_time())
+    }
+
+    /// A frame from the peer validated; a keepalive says whether the peer hears this end.
+    pub fn received(&mut self, now: Instant, peer_hears: Option<bool>) -> Option<Change> {
         self.last_rx = Some(now);
-        match self.state {
-            State::Dead => {
-                self.state = State::Alive;
-                Some(Change::Revived)
-            }
-            State::Unknown => {
-                self.state = State::Alive;
-                None
-            }
-            State::Alive => None,
+        if let Some(h) = peer_hears {
+            self.peer_hears = h;
         }
+        self.settle(now)
     }
 
     /// A protected frame went to the peer.
@@ -93,15 +99,26 @@ impl Liveness {
 
     /// Checks the detection time: call after the received frames were taken.
     pub fn check(&mut self, now: Instant) -> Option<Change> {
-        match (self.state, self.last_rx) {
-            (State::Alive, Some(rx))
-                if now.saturating_duration_since(rx) >= self.cfg.detect_time() =>
-            {
-                self.state = State::Dead;
-                Some(Change::Died)
-            }
-            _ => None,
-        }
+        self.settle(now)
+    }
+
+    /// Alive while this end hears the peer and the peer hears it (a cut in one direction kills
+    /// the link at both ends: the end that still hears learns it from the keepalives).
+    fn settle(&mut self, now: Instant) -> Option<Change> {
+        // Nothing has validated yet: neither alive nor dead.
+        self.last_rx?;
+        let alive = self.hears(now) && self.peer_hears;
+        let (next, change) = match (self.state, alive) {
+            (State::Alive, false) => (State::Dead, Some(Change::Died)),
+            // (At the start, the peer's first keepalives may not hear this end yet: a link is
+            // only found dead once it has been alive.)
+            (State::Unknown, false) => (State::Unknown, None),
+            (State::Dead, true) => (State::Alive, Some(Change::Revived)),
+            (_, true) => (State::Alive, None),
+            (State::Dead, false) => (State::Dead, None),
+        };
+        self.state = next;
+        change
     }
 
     /// When the thread must look again at the latest: the next keepalive, or the moment the
@@ -119,15 +136,29 @@ impl Liveness {
 /// probes, which travel unprotected; a keepalive is protected like data) and "XCKA".
 pub const KEEPALIVE_MAGIC: [u8; 4] = *b"XCKA";
 
-/// A keepalive frame from `src`: broadcast, EtherType 88B5, the magic, zero padding to the
-/// Ethernet minimum (60 bytes).
-pub fn keepalive(src: [u8; 6]) -> [u8; 60] {
+/// The keepalive's version (byte 18); byte 19's low bit says "I hear you".
+const KEEPALIVE_VERSION: u8 = 1;
+
+/// A keepalive frame from `src`: broadcast, EtherType 88B5, the magic, the version, whether
+/// this end hears the peer, zero padding to the Ethernet minimum (60 bytes).
+pub fn keepalive(src: [u8; 6], hears: bool) -> [u8; 60] {
     let mut f = [0u8; 60];
     f[..6].copy_from_slice(&[0xff; 6]);
     f[6..12].copy_from_slice(&src);
     f[12..14].copy_from_slice(&crate::pathmtu::ETHERTYPE);
     f[14..18].copy_from_slice(&KEEPALIVE_MAGIC);
+    f[18] = KEEPALIVE_VERSION;
+    f[19] = u8::from(hears);
     f
+}
+
+/// What a keepalive says of this end: whether the peer hears it (none from a version that
+/// does not say).
+pub fn keepalive_hears(frame: &[u8]) -> Option<bool> {
+    match frame.get(18..20) {
+        Some(&[KEEPALIVE_VERSION, flags]) => Some(flags & 1 == 1),
+        _ => None,
+    }
 }
 
 /// Whether a validated frame is a keepalive (it goes no further than the link).
@@ -156,12 +187,11 @@ mod tests {
         // Nothing validated yet: never dead, whatever the wait.
         assert_eq!(l.check(t0 + 1000 * MS), None);
         assert_eq!(l.state(), State::Unknown);
-        assert_eq!(
-            l.received(t0 + 1000 * MS),
-            None,
-            "first frame: alive, no change"
-        );
+        assert!(!l.hears(t0 + 1000 * MS));
+        let first = l.received(t0 + 1000 * MS, None);
+        assert_eq!(first, None, "first frame: alive, no change");
         assert_eq!(l.state(), State::Alive);
+        assert!(l.hears(t0 + 1029 * MS));
         assert_eq!(l.check(t0 + 1029 * MS), None);
         l.sent(t0 + 1000 * MS);
         assert_eq!(l.deadline(), t0 + 1010 * MS, "the keepalive first");
@@ -170,8 +200,28 @@ mod tests {
         assert_eq!(l.check(t0 + 1030 * MS), Some(Change::Died));
         assert_eq!(l.check(t0 + 1031 * MS), None, "said once");
         assert_eq!(l.state(), State::Dead);
-        assert_eq!(l.received(t0 + 1500 * MS), Some(Change::Revived));
+        assert!(!l.hears(t0 + 1031 * MS));
+        assert_eq!(l.received(t0 + 1500 * MS, None), Some(Change::Revived));
         assert_eq!(l.check(t0 + 1520 * MS), None);
+    }
+
+    #[test]
+    fn a_peer_that_no_longer_hears_this_end_kills_the_link_here_too() {
+        let t0 = Instant::now();
+        let mut l = Liveness::new(cfg(), t0);
+        // At the start the peer does not hear this end yet: not dead, not alive.
+        assert_eq!(l.received(t0, Some(false)), None);
+        assert_eq!(l.state(), State::Unknown);
+        assert_eq!(l.received(t0, Some(true)), None);
+        assert_eq!(l.state(), State::Alive);
+        // The peer's keepalives still arrive, but say it hears nothing from here.
+        assert_eq!(l.received(t0 + 10 * MS, Some(false)), Some(Change::Died));
+        assert_eq!(l.received(t0 + 20 * MS, Some(false)), None);
+        assert!(l.hears(t0 + 20 * MS), "this end still hears the peer");
+        // A data frame says nothing of that; the next keepalive that hears does.
+        assert_eq!(l.received(t0 + 25 * MS, None), None);
+        assert_eq!(l.state(), State::Dead);
+        assert_eq!(l.received(t0 + 30 * MS, Some(true)), Some(Change::Revived));
     }
 
     #[test]
@@ -185,10 +235,16 @@ mod tests {
     }
 
     #[test]
-    fn a_keepalive_is_recognised_and_nothing_else_is() {
-        let k = keepalive([2, 0, 0, 0, 0, 1]);
+    fn a_keepalive_is_recognised_and_says_whether_it_hears() {
+        let k = keepalive([2, 0, 0, 0, 0, 1], true);
         assert!(is_keepalive(&k));
         assert_eq!(&k[6..12], &[2, 0, 0, 0, 0, 1]);
+        assert_eq!(keepalive_hears(&k), Some(true));
+        assert_eq!(keepalive_hears(&keepalive([2; 6], false)), Some(false));
+        let mut unversioned = k;
+        unversioned[18] = 0;
+        assert_eq!(keepalive_hears(&unversioned), None);
+        assert_eq!(keepalive_hears(&k[..18]), None);
         let mut probe = k;
         probe[14..18].copy_from_slice(b"XCPM");
         assert!(!is_keepalive(&probe));
