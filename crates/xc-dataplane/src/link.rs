@@ -781,23 +781,17 @@ fn unix_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// The link's liveness after a burst: what validated and what was sent, then the detection time
-/// (the carrier off when it passes, on again at the next frame), and a keepalive when due.
+/// The link's liveness after a burst: what validated, then the detection time (the carrier off
+/// when it passes, on again at the next frame), and a keepalive when due.
 fn look_alive(
     shared: &Shared,
     tap: &SyncDevice,
     out: &mut TxOut<'_>,
     rx: &mut Rx<'_>,
     l: &mut crate::liveness::Liveness,
-    tx_seen: &mut u64,
 ) {
     use crate::liveness::{Change, State};
     let now = Instant::now();
-    let sent = shared.counters.tx_packets.load(Ordering::Relaxed);
-    if sent != *tx_seen {
-        *tx_seen = sent;
-        l.sent(now);
-    }
     let change = if std::mem::take(&mut rx.alive) {
         l.received(now, rx.peer_hears.take())
     } else {
@@ -854,7 +848,6 @@ fn io_loop(
     let mut current: Option<(Sci, u8)> = None;
     let mut last_publish = Instant::now();
     let mut busy_poll = crate::busy_poll::BusyPoll::new(shared.busy_poll);
-    let mut tx_seen = 0;
     while !shared.stop.load(Ordering::Relaxed) {
         loop {
             match tx_cmds.try_recv() {
@@ -924,7 +917,7 @@ fn io_loop(
         rx.flush();
         busy |= tx.burst(tap);
         if let Some(l) = &mut liveness {
-            look_alive(shared, tap, &mut tx.out, &mut rx, l, &mut tx_seen);
+            look_alive(shared, tap, &mut tx.out, &mut rx, l);
         }
         if busy {
             busy_poll.frame(Instant::now());

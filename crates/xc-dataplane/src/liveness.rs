@@ -1,6 +1,6 @@
 //! A link's own liveness, sans-IO: is the peer's traffic arriving? The link thread notes every
-//! frame that validates (data, or a keepalive), and sends a keepalive when it has sent nothing
-//! for an interval; when nothing has validated for `interval x multiplier`, the link is dead,
+//! frame that validates (data, or a keepalive), and sends a keepalive every interval, whatever
+//! else it sends (so that what a keepalive says, below, is never stale behind data); when nothing has validated for `interval x multiplier`, the link is dead,
 //! and the first frame that validates again makes it alive. The link thread turns the TAP's
 //! carrier off and on with it, so the kernel stops using the routes through the link at once
 //! (every route whose next hop is on it, in one event), without waiting for BFD.
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 /// How quickly a dead link is noticed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LivenessConfig {
-    /// A keepalive goes out when nothing was sent for this long.
+    /// A keepalive goes out this often.
     pub interval: Duration,
     /// The link is dead after `interval x multiplier` without a validated frame.
     pub multiplier: u32,
@@ -87,7 +87,7 @@ impl Liveness {
         self.settle(now)
     }
 
-    /// A protected frame went to the peer.
+    /// A keepalive went to the peer (or could not: no transmit SA yet).
     pub fn sent(&mut self, now: Instant) {
         self.last_tx = now;
     }
@@ -225,7 +225,7 @@ mod tests {
     }
 
     #[test]
-    fn a_keepalive_is_due_after_an_interval_without_sending() {
+    fn a_keepalive_is_due_an_interval_after_the_last() {
         let t0 = Instant::now();
         let mut l = Liveness::new(cfg(), t0);
         assert!(!l.keepalive_due(t0 + 9 * MS));

@@ -69,7 +69,7 @@ fn counter_help(name: &str) -> &'static str {
         "mkpdus_tx" => "MKPDUs sent on the link.",
         "mkpdus_rx" => "MKPDUs received on the link.",
         "io_errors" => "Errors writing to the TAP or the socket.",
-        "keepalives_tx" => "Keepalives sent on the link (liveness on, nothing else sent).",
+        "keepalives_tx" => "Keepalives sent on the link (liveness on: one every interval).",
         "keepalives_rx" => "Keepalives from the peer that validated.",
         "carrier_downs" => {
             "Times the link was found dead (nothing validated for the detection time): its carrier went off."
