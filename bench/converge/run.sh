@@ -6,10 +6,14 @@
 #    manual and back: from the CLI call to the change in the other side's kernels (no session
 #    may re-establish meanwhile: counted);
 #  - failover: a link carrying a ping flow (every 10 ms) is cut (its UDP dropped both ways on
-#    one gateway): the longest gap between replies.
+#    one gateway): the longest gap between replies. The connection's link liveness is the
+#    default (10 ms x 3) unless LIVENESS is set (`off`, or an interval as `20ms`, with
+#    LIVENESS_MULTIPLIER);
+#  - a busy machine: BUSY_SECS (default 60) of twice as many CPU hogs as cores while 8 TCP
+#    streams fill the connection: how many times a link end found its link dead (none may).
 # Median of RUNS (default 10) each. Prints a markdown table; --record appends it to
-# bench/RESULTS.md. Needs root, iproute2, ping, traceroute, nftables. Everything it creates is
-# removed on exit.
+# bench/RESULTS.md. Needs root, iproute2, ping, traceroute, nftables, iperf3. Everything it
+# creates is removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -48,9 +52,10 @@ gone() {
   done
   return 0
 }
-# All four links of the connection up, every BGP session on them Established.
+# All four links of the connection up, every BGP session on them Established, each end with
+# routes in its kernel through its link, and no end finding its link dead.
 settled() {
-  [ "$(aws connection links "$id" | json 'sum(1 for l in d["links"] if l["state"]=="up" and all(e.get("bgp") and e["bgp"]["state"]=="Established" for e in l["ends"]))')" = 4 ]
+  [ "$(aws connection links "$id" | json 'sum(1 for l in d["links"] if l["state"]=="up" and all(e.get("bgp") and e["bgp"]["state"]=="Established" and e.get("routes") and e.get("alive") is not False for e in l["ends"]))')" = 4 ]
 }
 median() { sort -n | awk '{a[NR]=$1} END {m=int((NR+1)/2); print a[m]}'; }
 
@@ -80,6 +85,10 @@ for i in $(seq 1 "$runs"); do
   accept_ms+=("$ms")
 done
 aws connection wait --state available --timeout 60s "$id" > /dev/null 2>&1
+if [ -n "${LIVENESS:-}" ]; then
+  aws connection update "$id" --liveness-interval "$LIVENESS" ${LIVENESS_MULTIPLIER:+--liveness-multiplier "$LIVENESS_MULTIPLIER"} > /dev/null
+fi
+liveness=$(aws connection get "$id" | json '"off" if d["linkLiveness"]["intervalMs"] == 0 else "%d ms x %d" % (d["linkLiveness"]["intervalMs"], d["linkLiveness"]["multiplier"])')
 
 # --- live routing changes: from the CLI call to the change in both gcp gateways' kernels
 # has_route PRESENT: 10.9.0.0/16 is (1) or is not (0) a BGP route on both gcp gateways.
@@ -151,18 +160,52 @@ print(round(max(b-a for a,b in zip(t,t[1:]))*1000) if len(t)>1 else 99999)")
   fail_ms+=("$gap")
 done
 
+# --- a busy machine: every core taken, the connection full; no link may be found dead.
+# Each gateway's own count of carrier downs, over its links to the other side.
+carrier_downs() {
+  local n=0 g c
+  for g in aws-gw1 aws-gw2 gcp-gw1 gcp-gw2; do
+    c=$(ip netns exec "xcdemo-$g" "$X" gateway status --output json | json 'sum(l["counters"]["carrierDowns"] for l in d["links"])')
+    n=$((n + c))
+  done
+  echo "$n"
+}
+# Every end hears the other by its keepalives (with liveness on): a link whose liveness never
+# armed could not be found dead, and its count would prove nothing.
+armed() {
+  [ "$liveness" = off ] || [ "$(aws connection links "$id" | json 'sum(1 for l in d["links"] for e in l["ends"] if e.get("alive") is True)')" = 8 ]
+}
+busy_secs=${BUSY_SECS:-60}
+for _ in $(seq 1 300); do settled && armed && break; sleep 0.2; done
+settled && armed || { echo "busy machine: the four links did not all come up with their liveness armed" >&2; exit 1; }
+downs_before=$(carrier_downs)
+ip netns exec xcdemo-gcp-host iperf3 -s -1 -p 5299 > /dev/null 2>&1 &
+iperf_server=$!
+for _ in $(seq 1 100); do ip netns exec xcdemo-gcp-host ss -ltn | grep -q ':5299 ' && break; sleep 0.1; done
+hogs=()
+for _ in $(seq 1 $(( $(nproc) * 2 ))); do
+  timeout "$busy_secs" sh -c 'while :; do :; done' &
+  hogs+=($!)
+done
+busy_mbps=$(ip netns exec xcdemo-aws-host iperf3 -c 10.1.1.10 -p 5299 -P 8 -t "$busy_secs" -J | json 'round(d["end"]["sum_received"]["bits_per_second"] / 1e6)')
+wait "${hogs[@]}" 2>/dev/null || true
+wait "$iperf_server" 2>/dev/null || true
+busy_downs=$(( $(carrier_downs) - downs_before ))
+echo "busy machine: $busy_secs s, $(( $(nproc) * 2 )) CPU hogs, 8 TCP streams at $busy_mbps Mbit/s: $busy_downs carrier downs" >&2
+
 a=$(printf '%s\n' "${accept_ms[@]}" | median)
 f=$(printf '%s\n' "${fail_ms[@]}" | median)
 m() { printf '%s\n' "$@" | median; }
 table="| measure | median of $runs (ms) | target (ms) |
 |---|---|---|
 | AcceptConnection to first ping reply | $a | 3000 |
-| link cut to traffic flowing again | $f | 500 |
+| link cut to traffic flowing again (link liveness $liveness) | $f | 50 |
 | attach point prefix added, in the other side's kernels | $(m "${add_ms[@]}") | 2000 |
 | routing policy to manual (prefix no longer accepted), in the kernels | $(m "${manual_ms[@]}") | 2000 |
 | routing policy back to automatic, in the kernels | $(m "${auto_ms[@]}") | 2000 |
 | attach point prefix removed, gone from the other side's kernels | $(m "${remove_ms[@]}") | 2000 |
-| BGP sessions re-established during the $((runs * 4)) routing changes | $flaps | 0 |"
+| BGP sessions re-established during the $((runs * 4)) routing changes | $flaps | 0 |
+| links found dead on a busy machine ($busy_secs s, $(( $(nproc) * 2 )) CPU hogs, the connection full at $busy_mbps Mbit/s) | $busy_downs | 0 |"
 echo "$table"
 if [ "$record" = 1 ]; then
   {
@@ -172,6 +215,8 @@ if [ "$record" = 1 ]; then
     echo "Accept: a fresh connection each run, from AcceptConnection (as the CLI sends it) to the first"
     echo "reply of back-to-back pings from the aws host to the gcp host. Failover: the link carrying a 10 ms ping"
     echo "flow has its UDP dropped both ways on its aws gateway; the longest gap between replies."
+    echo "Busy machine: CPU hogs on every core while iperf3 fills the connection; the carrier downs the"
+    echo "gateways counted meanwhile."
     echo "Routing changes: from the CLI call (process start included) to the change in the kernels of"
     echo "both gcp gateways (10.9.0.0/16 added to or removed from aws's attach point; gcp's policy to manual,"
     echo "accepting 10.0.0.0/16 only, and back), polled every 5 ms."

@@ -707,6 +707,11 @@ impl GatewayClient {
         })
     }
 
+    /// The control plane's URL this client talks to.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
     /// Uses `<gatewayId>.<secret>` from now on.
     pub fn with_credential(mut self, gateway_id: &str, secret: &str) -> Self {
         self.credential = Some(format!("{gateway_id}.{secret}"));

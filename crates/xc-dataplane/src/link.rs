@@ -74,10 +74,12 @@ enum RxCmd {
     Sa(RxSaConfig),
     Remove(Sci, u8),
     Rate(Option<u64>),
+    Liveness(Option<crate::liveness::LivenessConfig>),
 }
 
 struct Shared {
     name: String,
+    tap_name: String,
     sci: Sci,
     vni: u32,
     counters: LinkCounters,
@@ -168,6 +170,13 @@ impl LinkHandle {
         let _ = self.inner.rx_cmd.send(RxCmd::Rate(bps));
     }
 
+    /// Turns the link's liveness on, off, or to other timers, without touching the link
+    /// otherwise. Turned off, the link tells the peer in its last keepalives (so the peer stops
+    /// expecting them) and its carrier is on.
+    pub fn set_liveness(&self, cfg: Option<crate::liveness::LivenessConfig>) {
+        let _ = self.inner.rx_cmd.send(RxCmd::Liveness(cfg));
+    }
+
     /// Changes the rate the transmit side shapes to (its part of a bandwidth shared with other
     /// links), leaving the receive side's policer as it is.
     pub fn set_egress(&self, bps: Option<u64>) {
@@ -194,8 +203,8 @@ impl LinkHandle {
         self.inner.tx_next_pn.load(Ordering::Relaxed)
     }
 
-    /// Whether the peer's traffic arrives, with liveness on: `None` until the first frame
-    /// validated (or with liveness off).
+    /// Whether the peer's traffic arrives, with liveness on: `None` until the peer's first
+    /// keepalive (or with liveness off).
     pub fn alive(&self) -> Option<bool> {
         match self.inner.liveness.load(Ordering::Relaxed) {
             1 => Some(true),
@@ -242,6 +251,7 @@ impl Link {
         let (control_tx, control_rx) = mpsc::sync_channel(256);
         let shared = Arc::new(Shared {
             name: cfg.name.clone(),
+            tap_name: cfg.tap_name.clone(),
             sci: cfg.sci(),
             vni: cfg.vni,
             counters: LinkCounters::default(),
@@ -296,6 +306,7 @@ impl Link {
                         validated: 0,
                         alive: false,
                         peer_hears: None,
+                        peer_off: false,
                         filter: filter
                             .as_ref()
                             .map(|f| f.view().exempting(exempt.clone()).for_link(&name)),
@@ -567,9 +578,17 @@ impl TxOut<'_> {
     /// Protects a keepalive and sends it at once (nothing else is going out); false without a
     /// transmit SA.
     fn send_keepalive(&mut self, hears: bool) -> bool {
+        self.send_keepalive_frame(&crate::liveness::keepalive(self.shared.sci.mac(), hears))
+    }
+
+    /// The keepalive that says this end's liveness is off.
+    fn send_keepalive_off(&mut self) -> bool {
+        self.send_keepalive_frame(&crate::liveness::keepalive_off(self.shared.sci.mac()))
+    }
+
+    fn send_keepalive_frame(&mut self, frame: &[u8]) -> bool {
         let c = &self.shared.counters;
-        let frame = crate::liveness::keepalive(self.shared.sci.mac(), hears);
-        let Some(start) = self.protect(&frame) else {
+        let Some(start) = self.protect(frame) else {
             return false;
         };
         add(&c.keepalives_tx, 1);
@@ -664,6 +683,8 @@ struct Rx<'a> {
     alive: bool,
     /// What the last keepalive since then said: whether the peer hears this end.
     peer_hears: Option<bool>,
+    /// A keepalive since then said the peer's liveness is off.
+    peer_off: bool,
     filter: Option<xc_filter::View>,
 }
 
@@ -698,7 +719,10 @@ impl Rx<'_> {
                 self.alive = true;
                 if crate::liveness::is_keepalive(&self.out) {
                     add(&c.keepalives_rx, 1);
-                    if let Some(h) = crate::liveness::keepalive_hears(&self.out) {
+                    if crate::liveness::keepalive_says_off(&self.out) {
+                        self.peer_off = true;
+                        self.peer_hears = None;
+                    } else if let Some(h) = crate::liveness::keepalive_hears(&self.out) {
                         self.peer_hears = Some(h);
                     }
                     return;
@@ -792,7 +816,10 @@ fn look_alive(
 ) {
     use crate::liveness::{Change, State};
     let now = Instant::now();
-    let change = if std::mem::take(&mut rx.alive) {
+    let change = if std::mem::take(&mut rx.peer_off) {
+        tracing::info!(link = %shared.name, "the peer's liveness is off: this end no longer expects its keepalives");
+        l.disarm()
+    } else if std::mem::take(&mut rx.alive) {
         l.received(now, rx.peer_hears.take())
     } else {
         l.check(now)
@@ -805,9 +832,7 @@ fn look_alive(
             add(&shared.counters.carrier_downs, 1);
             tracing::warn!(link = %shared.name, hears_peer = l.hears(now), "the link is dead (nothing from the peer validated within the detection time, or the peer hears nothing from here): carrier off, its routes unused");
         }
-        if let Err(e) = crate::offload::set_tap_carrier(tap.as_fd(), on) {
-            tracing::warn!(link = %shared.name, error = %e, "cannot set the TAP's carrier");
-        }
+        set_carrier(shared, tap, on);
     }
     let state = match l.state() {
         State::Unknown => 0,
@@ -820,6 +845,39 @@ fn look_alive(
         out.send_keepalive(l.hears(now));
         l.sent(now);
     }
+}
+
+/// The TAP's carrier on or off, and the kernel's routes following at once.
+fn set_carrier(shared: &Shared, tap: &SyncDevice, on: bool) {
+    if let Err(e) = crate::offload::set_tap_carrier(tap.as_fd(), on) {
+        tracing::warn!(link = %shared.name, error = %e, "cannot set the TAP's carrier");
+        return;
+    }
+    if let Err(e) = crate::offload::sync_link_state(shared.socket.as_fd(), &shared.tap_name) {
+        tracing::warn!(link = %shared.name, error = %e, "cannot make the kernel apply the carrier change now (it will within a second)");
+    }
+}
+
+/// The link's liveness turned on, off or to other timers: a dead link's carrier goes on again,
+/// and a link whose liveness goes off tells the peer (three times: one may be lost).
+fn change_liveness(
+    shared: &Shared,
+    tap: &SyncDevice,
+    out: &mut TxOut<'_>,
+    liveness: &mut Option<crate::liveness::Liveness>,
+    cfg: Option<crate::liveness::LivenessConfig>,
+) {
+    if liveness.as_ref().map(|l| l.state()) == Some(crate::liveness::State::Dead) {
+        set_carrier(shared, tap, true);
+    }
+    if liveness.is_some() && cfg.is_none() {
+        for _ in 0..3 {
+            out.send_keepalive_off();
+        }
+    }
+    tracing::info!(link = %shared.name, liveness = ?cfg, "liveness changed");
+    *liveness = cfg.map(|c| crate::liveness::Liveness::new(c, Instant::now()));
+    shared.liveness.store(0, Ordering::Relaxed);
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -866,6 +924,9 @@ fn io_loop(
                 }
                 Ok(RxCmd::Remove(sci, an)) => rx.secy.remove_rx_sa(&sci, an),
                 Ok(RxCmd::Rate(r)) => rx.policer = r.map(Policer::new),
+                Ok(RxCmd::Liveness(cfg)) => {
+                    change_liveness(shared, tap, &mut tx.out, &mut liveness, cfg);
+                }
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => return,
             }

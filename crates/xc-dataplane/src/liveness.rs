@@ -8,9 +8,18 @@
 //! A keepalive also says whether its sender hears this end: a cut in one direction kills the
 //! link at both ends, the end that still hears learning it from the other's keepalives.
 //!
+//! Silence counts only while this end was looking: the thread looks at least once an interval,
+//! and time it did not (the thread, or the whole machine, stalled: a VM's vCPUs descheduled by
+//! its host for tens of milliseconds stop every link at once, peers included when they share the
+//! machine) is no evidence that the peer went quiet. A peer that did send meanwhile is heard
+//! anyway: its frames wait in the socket and are read before the link looks.
+//!
 //! Only validated frames count: a forged or replayed datagram cannot keep a dead link alive.
-//! Until the first frame validates (no SA yet), the link is neither alive nor dead and its
-//! carrier is left alone.
+//! Until the peer's first keepalive that hears this end validates, the link is neither alive
+//! nor dead and its carrier is left alone: so an end whose peer runs no liveness (an older
+//! gateway, a static file that leaves it out, a configuration not yet applied over there) never
+//! finds the link dead between two BFD packets. An end whose liveness is turned off says so in
+//! its last keepalives ([`keepalive_off`]), and the peer goes back to that unknown state.
 
 use std::time::{Duration, Instant};
 
@@ -52,6 +61,8 @@ pub struct Liveness {
     state: State,
     last_rx: Option<Instant>,
     last_tx: Instant,
+    /// When the link last looked ([`Liveness::received`] or [`Liveness::check`]).
+    last_look: Instant,
     /// What the peer's last keepalive said: whether it hears this end.
     peer_hears: bool,
 }
@@ -63,7 +74,9 @@ impl Liveness {
             state: State::Unknown,
             last_rx: None,
             last_tx: now,
-            peer_hears: true,
+            last_look: now,
+            // Armed by the peer's first keepalive that hears this end.
+            peer_hears: false,
         }
     }
 
@@ -80,6 +93,7 @@ impl Liveness {
 
     /// A frame from the peer validated; a keepalive says whether the peer hears this end.
     pub fn received(&mut self, now: Instant, peer_hears: Option<bool>) -> Option<Change> {
+        self.look(now);
         self.last_rx = Some(now);
         if let Some(h) = peer_hears {
             self.peer_hears = h;
@@ -97,9 +111,34 @@ impl Liveness {
         now.saturating_duration_since(self.last_tx) >= self.cfg.interval
     }
 
+    /// The peer's liveness was turned off (its last keepalive said so): back to unknown, neither
+    /// alive nor dead, until its keepalives come again. `Revived` when the link was dead (its
+    /// carrier goes on again).
+    pub fn disarm(&mut self) -> Option<Change> {
+        let was = self.state;
+        self.state = State::Unknown;
+        self.peer_hears = false;
+        (was == State::Dead).then_some(Change::Revived)
+    }
+
     /// Checks the detection time: call after the received frames were taken.
     pub fn check(&mut self, now: Instant) -> Option<Change> {
+        self.look(now);
         self.settle(now)
+    }
+
+    /// Time beyond an interval since the last look was not watched: the silence so far is
+    /// moved forward by it (see the module's documentation).
+    fn look(&mut self, now: Instant) {
+        let unwatched = now
+            .saturating_duration_since(self.last_look)
+            .saturating_sub(self.cfg.interval);
+        if let Some(rx) = &mut self.last_rx
+            && !unwatched.is_zero()
+        {
+            *rx = (*rx + unwatched).min(now);
+        }
+        self.last_look = now;
     }
 
     /// Alive while this end hears the peer and the peer hears it (a cut in one direction kills
@@ -136,27 +175,44 @@ impl Liveness {
 /// probes, which travel unprotected; a keepalive is protected like data) and "XCKA".
 pub const KEEPALIVE_MAGIC: [u8; 4] = *b"XCKA";
 
-/// The keepalive's version (byte 18); byte 19's low bit says "I hear you".
+/// The keepalive's version (byte 18); byte 19's bit 0 says "I hear you", bit 1 "my liveness
+/// is off from now on".
 const KEEPALIVE_VERSION: u8 = 1;
+const HEARS: u8 = 1;
+const OFF: u8 = 2;
 
 /// A keepalive frame from `src`: broadcast, EtherType 88B5, the magic, the version, whether
 /// this end hears the peer, zero padding to the Ethernet minimum (60 bytes).
 pub fn keepalive(src: [u8; 6], hears: bool) -> [u8; 60] {
+    keepalive_with(src, if hears { HEARS } else { 0 })
+}
+
+/// The last keepalive of an end whose liveness is turned off: the peer stops expecting them.
+pub fn keepalive_off(src: [u8; 6]) -> [u8; 60] {
+    keepalive_with(src, OFF)
+}
+
+fn keepalive_with(src: [u8; 6], flags: u8) -> [u8; 60] {
     let mut f = [0u8; 60];
     f[..6].copy_from_slice(&[0xff; 6]);
     f[6..12].copy_from_slice(&src);
     f[12..14].copy_from_slice(&crate::pathmtu::ETHERTYPE);
     f[14..18].copy_from_slice(&KEEPALIVE_MAGIC);
     f[18] = KEEPALIVE_VERSION;
-    f[19] = u8::from(hears);
+    f[19] = flags;
     f
+}
+
+/// Whether a keepalive says its sender's liveness is off.
+pub fn keepalive_says_off(frame: &[u8]) -> bool {
+    matches!(frame.get(18..20), Some(&[KEEPALIVE_VERSION, flags]) if flags & OFF != 0)
 }
 
 /// What a keepalive says of this end: whether the peer hears it (none from a version that
 /// does not say).
 pub fn keepalive_hears(frame: &[u8]) -> Option<bool> {
     match frame.get(18..20) {
-        Some(&[KEEPALIVE_VERSION, flags]) => Some(flags & 1 == 1),
+        Some(&[KEEPALIVE_VERSION, flags]) => Some(flags & HEARS != 0),
         _ => None,
     }
 }
@@ -188,9 +244,19 @@ mod tests {
         assert_eq!(l.check(t0 + 1000 * MS), None);
         assert_eq!(l.state(), State::Unknown);
         assert!(!l.hears(t0 + 1000 * MS));
-        let first = l.received(t0 + 1000 * MS, None);
-        assert_eq!(first, None, "first frame: alive, no change");
+        // A data frame does not arm it: the peer may run no liveness.
+        assert_eq!(l.received(t0 + 990 * MS, None), None);
+        assert_eq!(l.check(t0 + 1000 * MS), None);
+        assert_eq!(l.state(), State::Unknown);
+        let first = l.received(t0 + 1000 * MS, Some(true));
+        assert_eq!(
+            first, None,
+            "the peer's keepalive that hears: alive, no change"
+        );
         assert_eq!(l.state(), State::Alive);
+        // It looks every interval (as the link thread does).
+        assert_eq!(l.check(t0 + 1010 * MS), None);
+        assert_eq!(l.check(t0 + 1020 * MS), None);
         assert!(l.hears(t0 + 1029 * MS));
         assert_eq!(l.check(t0 + 1029 * MS), None);
         l.sent(t0 + 1000 * MS);
@@ -225,6 +291,54 @@ mod tests {
     }
 
     #[test]
+    fn a_peer_that_turns_its_liveness_off_leaves_the_link_neither_alive_nor_dead() {
+        let t0 = Instant::now();
+        let mut l = Liveness::new(cfg(), t0);
+        assert_eq!(l.received(t0, Some(true)), None);
+        assert_eq!(l.check(t0 + 10 * MS), None);
+        assert_eq!(l.check(t0 + 20 * MS), None);
+        assert_eq!(l.check(t0 + 30 * MS), Some(Change::Died));
+        // Its last keepalive says it is off: the carrier goes on, and no more deaths.
+        assert_eq!(l.disarm(), Some(Change::Revived));
+        assert_eq!(l.state(), State::Unknown);
+        assert_eq!(l.received(t0 + 100 * MS, None), None);
+        assert_eq!(l.check(t0 + 1000 * MS), None);
+        assert_eq!(l.state(), State::Unknown);
+        assert_eq!(l.disarm(), None, "not dead: nothing to revive");
+        // Its keepalives come again: armed again.
+        assert_eq!(l.received(t0 + 1100 * MS, Some(true)), None);
+        assert_eq!(l.state(), State::Alive);
+    }
+
+    #[test]
+    fn time_this_end_was_not_looking_is_not_silence() {
+        let t0 = Instant::now();
+        let mut l = Liveness::new(cfg(), t0);
+        assert_eq!(l.received(t0, Some(true)), None);
+        // Looking every interval: dead at the detection time.
+        assert_eq!(l.check(t0 + 10 * MS), None);
+        assert_eq!(l.check(t0 + 20 * MS), None);
+        assert_eq!(l.check(t0 + 30 * MS), Some(Change::Died));
+        assert_eq!(l.received(t0 + 31 * MS, Some(true)), Some(Change::Revived));
+        // The thread (or the machine) stalls for 100 ms: it was not watching, so the silence is
+        // what it saw, one interval, and the link lives on.
+        assert_eq!(l.check(t0 + 131 * MS), None);
+        assert!(l.hears(t0 + 131 * MS), "its keepalive says it hears");
+        assert_eq!(l.state(), State::Alive);
+        // Then nothing from the peer while it looks: dead a detection time after the stall's
+        // end, less the interval it counted.
+        assert_eq!(l.check(t0 + 141 * MS), None);
+        assert_eq!(l.check(t0 + 151 * MS), Some(Change::Died));
+        // Looks 15 ms apart, each 5 ms later than meant: those 5 ms are not watched either, and
+        // the link dies at 45 ms rather than 30.
+        let mut l = Liveness::new(cfg(), t0);
+        assert_eq!(l.received(t0, Some(true)), None);
+        assert_eq!(l.check(t0 + 15 * MS), None);
+        assert_eq!(l.check(t0 + 30 * MS), None);
+        assert_eq!(l.check(t0 + 45 * MS), Some(Change::Died));
+    }
+
+    #[test]
     fn a_keepalive_is_due_an_interval_after_the_last() {
         let t0 = Instant::now();
         let mut l = Liveness::new(cfg(), t0);
@@ -241,6 +355,10 @@ mod tests {
         assert_eq!(&k[6..12], &[2, 0, 0, 0, 0, 1]);
         assert_eq!(keepalive_hears(&k), Some(true));
         assert_eq!(keepalive_hears(&keepalive([2; 6], false)), Some(false));
+        assert!(!keepalive_says_off(&k));
+        let off = keepalive_off([2; 6]);
+        assert!(is_keepalive(&off) && keepalive_says_off(&off));
+        assert_eq!(keepalive_hears(&off), Some(false));
         let mut unversioned = k;
         unversioned[18] = 0;
         assert_eq!(keepalive_hears(&unversioned), None);

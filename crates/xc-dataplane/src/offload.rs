@@ -71,6 +71,53 @@ pub fn set_tap_carrier(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
     }
 }
 
+/// Makes the kernel act on a carrier change of the interface `name` now: its routes' next hops
+/// through it are marked (or cleared) `linkdown` at once. The kernel applies a carrier change
+/// through its link watch, which holds a carrier-off event for up to a second after the last
+/// one it handled, anywhere on the machine: a second link found dead right after a first would
+/// keep its routes for that long. Asking for the link state (`ETHTOOL_GLINK`, on any socket of
+/// the interface's network namespace) runs the pending event for that interface first.
+pub fn sync_link_state(sock: BorrowedFd<'_>, name: &str) -> io::Result<()> {
+    #[repr(C)]
+    struct EthtoolValue {
+        cmd: u32,
+        data: u32,
+    }
+    const ETHTOOL_GLINK: u32 = 0x0000_000a;
+    let bytes = name.as_bytes();
+    // SAFETY: `ifreq` is plain old data; all zeroes is a valid value.
+    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+    if bytes.len() >= ifr.ifr_name.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "interface name too long",
+        ));
+    }
+    for (d, s) in ifr.ifr_name.iter_mut().zip(bytes) {
+        *d = *s as libc::c_char;
+    }
+    let mut value = EthtoolValue {
+        cmd: ETHTOOL_GLINK,
+        data: 0,
+    };
+    ifr.ifr_ifru.ifru_data = (&mut value as *mut EthtoolValue).cast();
+    // SAFETY: `sock` is a live descriptor for the duration of the call; SIOCETHTOOL reads the
+    // interface name and the pointer from `ifr`, and writes one `EthtoolValue` through the
+    // pointer, which points at `value`, alive until the call returns.
+    let rc = unsafe {
+        libc::ioctl(
+            sock.as_raw_fd(),
+            libc::SIOCETHTOOL as _,
+            &mut ifr as *mut libc::ifreq,
+        )
+    };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
 /// Where the headers of a TCP frame are, when it can join a coalesced frame.
 #[derive(Debug, Clone, Copy)]
 struct Segment {

@@ -7,6 +7,10 @@
 //! before the control plane answers; while the control plane is unreachable the gateway keeps
 //! forwarding with what it has and retries.
 //!
+//! Several replicas: given several controller URLs (the replicas of one control plane), the
+//! gateway talks to one at a time and moves to the next when it cannot reach it ([`Controllers`]);
+//! its blocking query resumes there from the index it has.
+//!
 //! ```text
 //!  state dir: credential.json (0600)   config.json (last configuration, 0600: it holds CAKs)
 //!  watch loop:  GET /v1/gateway/config?index=I&wait=30 ──► apply (links, then BGP) ──► save
@@ -45,7 +49,8 @@ const RETRY_EVERY: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone)]
 pub struct ManagedOptions {
-    pub controller: String,
+    /// The control plane's URLs: one, or one per replica (tried in turn).
+    pub controllers: Vec<String>,
     pub token: Option<String>,
     pub underlay_address: IpAddr,
     pub name: String,
@@ -121,10 +126,96 @@ fn stored_credential(opts: &ManagedOptions) -> io::Result<Option<Credential>> {
     Ok(Some(c))
 }
 
+/// The control plane's replicas, as given: the gateway talks to one at a time (the watch, the
+/// reports and the answers alike) and moves on to the next when it cannot reach it. Every
+/// replica serves the same store, so the credential and the configuration's index hold on any.
+struct Controllers {
+    bases: Vec<GatewayClient>,
+    at: std::sync::atomic::AtomicUsize,
+    /// `<gatewayId>`, `<secret>`: replaced when the gateway registers again.
+    credential: std::sync::RwLock<Option<(String, String)>>,
+    /// Woken when the gateway moves to another replica: a blocking query held by the replica
+    /// left behind is given up.
+    moved: tokio::sync::Notify,
+}
+
+impl Controllers {
+    fn new(urls: &[String]) -> io::Result<Self> {
+        if urls.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no controller URL given",
+            ));
+        }
+        let bases = urls
+            .iter()
+            .map(|u| GatewayClient::new(u).map_err(io::Error::other))
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(Self {
+            bases,
+            at: std::sync::atomic::AtomicUsize::new(0),
+            credential: std::sync::RwLock::new(None),
+            moved: tokio::sync::Notify::new(),
+        })
+    }
+
+    fn set_credential(&self, c: &Credential) {
+        let mut w = self.credential.write().unwrap_or_else(|e| e.into_inner());
+        *w = Some((c.gateway_id.clone(), c.secret.clone()));
+    }
+
+    /// The replica in use (its position, for [`Controllers::unreachable`]) and a client for it.
+    fn current(&self) -> (usize, GatewayClient) {
+        let at = self.at.load(std::sync::atomic::Ordering::Relaxed);
+        let base = self.bases[at % self.bases.len()].clone();
+        let credential = self.credential.read().unwrap_or_else(|e| e.into_inner());
+        match &*credential {
+            Some((id, secret)) => (at, base.with_credential(id, secret)),
+            None => (at, base),
+        }
+    }
+
+    /// The replica at `at` could not be reached: the next one from now on (unless another task
+    /// moved already). False when there is no other.
+    fn unreachable(&self, at: usize) -> bool {
+        use std::sync::atomic::Ordering;
+        let n = self.bases.len();
+        if n < 2 {
+            return false;
+        }
+        let next = (at + 1) % n;
+        if self
+            .at
+            .compare_exchange(at, next, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            tracing::warn!(
+                from = self.bases[at % n].endpoint(),
+                to = self.bases[next].endpoint(),
+                "cannot reach the controller; moving to the next"
+            );
+            self.moved.notify_waiters();
+        }
+        true
+    }
+
+    fn len(&self) -> usize {
+        self.bases.len()
+    }
+}
+
+/// Whether an error means the replica could not be reached (rather than an answer from it).
+fn unreachable_error(e: &xc_client::ClientError) -> bool {
+    matches!(e, xc_client::ClientError::Transport { .. })
+}
+
 /// Registers with `token` and keeps the credential it buys in the state directory (replacing
 /// any other).
-async fn register(opts: &ManagedOptions, token: &str) -> io::Result<Credential> {
-    let client = GatewayClient::new(&opts.controller).map_err(io::Error::other)?;
+async fn register(
+    opts: &ManagedOptions,
+    controllers: &Controllers,
+    token: &str,
+) -> io::Result<Credential> {
     let req = RegisterRequest {
         token: token.to_owned(),
         name: opts.name.clone(),
@@ -132,9 +223,11 @@ async fn register(opts: &ManagedOptions, token: &str) -> io::Result<Credential> 
         version: env!("CARGO_PKG_VERSION").to_owned(),
         access_interface: opts.access_interface.clone(),
     };
-    let resp = loop {
+    let mut tried = 0usize;
+    let (resp, endpoint) = loop {
+        let (at, client) = controllers.current();
         match client.register(&req).await {
-            Ok(r) => break r,
+            Ok(r) => break (r, client.endpoint().to_owned()),
             Err(e @ xc_client::ClientError::Api { .. }) => {
                 return Err(io::Error::new(
                     io::ErrorKind::PermissionDenied,
@@ -142,13 +235,17 @@ async fn register(opts: &ManagedOptions, token: &str) -> io::Result<Credential> 
                 ));
             }
             Err(e) => {
-                tracing::warn!(error = %e, "cannot reach the controller to register; retrying");
-                tokio::time::sleep(RETRY_EVERY).await;
+                tracing::warn!(error = %e, "cannot reach the controller to register");
+                tried += 1;
+                // Every replica tried: a pause before the next round.
+                if !controllers.unreachable(at) || tried.is_multiple_of(controllers.len()) {
+                    tokio::time::sleep(RETRY_EVERY).await;
+                }
             }
         }
     };
     let c = Credential {
-        controller: opts.controller.clone(),
+        controller: endpoint,
         gateway_id: resp.gateway_id,
         secret: resp.secret,
     };
@@ -163,19 +260,24 @@ async fn register(opts: &ManagedOptions, token: &str) -> io::Result<Credential> 
 
 /// The gateway's identity at start: the stored credential (so that a restart forwards with its
 /// last configuration before the controller answers), unless it was issued by another
-/// controller and a token is given; else a registration with the token.
-async fn credential(opts: &ManagedOptions) -> io::Result<Credential> {
+/// controller (none of those given) and a token is given; else a registration with the token.
+async fn credential(opts: &ManagedOptions, controllers: &Controllers) -> io::Result<Credential> {
     let path = opts.state_dir.join("credential.json");
+    let ours = |url: &str| {
+        opts.controllers
+            .iter()
+            .any(|c| c.trim_end_matches('/') == url.trim_end_matches('/'))
+    };
     match (stored_credential(opts)?, &opts.token) {
-        (Some(c), Some(token)) if c.controller != opts.controller => {
+        (Some(c), Some(token)) if !ours(&c.controller) => {
             tracing::info!(stored = %c.controller, "the stored credential is another controller's; registering with the token");
-            register(opts, token).await
+            register(opts, controllers, token).await
         }
         (Some(c), _) => {
             tracing::info!(gateway = %c.gateway_id, "using the credential in {}", path.display());
             Ok(c)
         }
-        (None, Some(token)) => register(opts, token).await,
+        (None, Some(token)) => register(opts, controllers, token).await,
         (None, None) => Err(io::Error::new(
             io::ErrorKind::NotFound,
             format!(
@@ -275,23 +377,10 @@ pub async fn run(
 ) -> io::Result<()> {
     std::fs::create_dir_all(&opts.state_dir)?;
     let _lock = lock_state_dir(&opts.state_dir)?;
-    let cred = credential(&opts).await?;
+    let controllers = Arc::new(Controllers::new(&opts.controllers)?);
+    let cred = credential(&opts, &controllers).await?;
     let id = cred.gateway_id.clone();
-    let base = GatewayClient::new(&opts.controller).map_err(io::Error::other)?;
-    // The client with the gateway's current credential: replaced when it registers again.
-    let client = Arc::new(std::sync::RwLock::new(
-        base.clone().with_credential(&cred.gateway_id, &cred.secret),
-    ));
-    let client_slot = client.clone();
-    let current = {
-        let client = client.clone();
-        move || {
-            client
-                .read()
-                .map(|c| c.clone())
-                .unwrap_or_else(|e| e.into_inner().clone())
-        }
-    };
+    controllers.set_credential(&cred);
     let empty = GatewayConfig {
         name: opts.name.clone(),
         admin_listen: opts.admin_listen,
@@ -380,9 +469,9 @@ pub async fn run(
         Pending::default(),
     )));
     let report = {
-        let (current, sampler, gw) = (current.clone(), sampler.clone(), gw.clone());
+        let (controllers, sampler, gw) = (controllers.clone(), sampler.clone(), gw.clone());
         move |status: crate::status::GatewayStatus, samples: Vec<MetricSample>| {
-            let (current, sampler, gw) = (current.clone(), sampler.clone(), gw.clone());
+            let (controllers, sampler, gw) = (controllers.clone(), sampler.clone(), gw.clone());
             let (filter, flow_logs) = (filter.clone(), flow_logs.clone());
             async move {
                 let records = {
@@ -399,7 +488,18 @@ pub async fn run(
                     samples,
                     flow_logs: records,
                 };
-                let ack = current().report(&req).await?;
+                let (at, client) = controllers.current();
+                let ack = match client.report(&req).await {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // A replica gone away is noticed by the next report, within seconds,
+                        // even while the watch waits on it.
+                        if unreachable_error(&e) {
+                            controllers.unreachable(at);
+                        }
+                        return Err(e);
+                    }
+                };
                 flow_logs
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -455,10 +555,20 @@ pub async fn run(
         // The token, until it is used: it replaces a credential the controller refuses.
         let mut token = opts.token.clone();
         let mut refused_said: Option<tokio::time::Instant> = None;
+        // Replicas that could not be reached in a row: a pause once every one was tried.
+        let mut unreached = 0usize;
         loop {
-            let client = current();
-            match client.config(index.as_deref(), WATCH_WAIT).await {
+            let moved = controllers.moved.notified();
+            tokio::pin!(moved);
+            let (at, client) = controllers.current();
+            let fetched = tokio::select! {
+                r = client.config(index.as_deref(), WATCH_WAIT) => r,
+                // Another task found this replica gone: ask the next one at once.
+                () = &mut moved => continue,
+            };
+            match fetched {
                 Ok(fetched) => {
+                    unreached = 0;
                     newer.note(&fetched);
                     let resp = fetched.value;
                     if failing {
@@ -516,11 +626,9 @@ pub async fn run(
                 Err(e) if credential_refused(&e) => match token.take() {
                     Some(t) => {
                         tracing::warn!(gateway = %id, "the controller refuses the stored credential; registering again with the token given");
-                        match register(&opts, &t).await {
+                        match register(&opts, &controllers, &t).await {
                             Ok(c) => {
-                                if let Ok(mut w) = client_slot.write() {
-                                    *w = base.clone().with_credential(&c.gateway_id, &c.secret);
-                                }
+                                controllers.set_credential(&c);
                                 index = None;
                             }
                             Err(e) => {
@@ -546,7 +654,11 @@ pub async fn run(
                         tracing::warn!(error = %e, "cannot reach the controller; forwarding with the last configuration, retrying");
                         failing = true;
                     }
-                    tokio::time::sleep(RETRY_EVERY).await;
+                    unreached += 1;
+                    let moved_on = unreachable_error(&e) && controllers.unreachable(at);
+                    if !moved_on || unreached.is_multiple_of(controllers.len()) {
+                        tokio::time::sleep(RETRY_EVERY).await;
+                    }
                 }
             }
         }

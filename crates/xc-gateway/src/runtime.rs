@@ -281,8 +281,8 @@ impl Gateway {
     }
 
     /// The links part of [`Gateway::apply_interfaces`]: a link that is gone is stopped (its TAP
-    /// removed), a new one started, a changed one restarted, and a bandwidth change reaches the
-    /// policers of the running link.
+    /// removed), a new one started, a changed one restarted, and a bandwidth or liveness change
+    /// reaches the running link.
     fn apply_links(&mut self, cfg: &GatewayConfig) -> Vec<String> {
         let mut errors = Vec::new();
         let mut i = 0;
@@ -310,6 +310,16 @@ impl Gateway {
                         tracing::info!(link = %n.name, bandwidth = ?n.bandwidth.map(|b| b.to_string()), shared_by = n.bandwidth_shared_by, "bandwidth changed");
                         l.settings.bandwidth = n.bandwidth;
                         l.settings.bandwidth_shared_by = n.bandwidth_shared_by;
+                    }
+                    if n.liveness != self.links[i].settings.liveness {
+                        if n.liveness.is_some() {
+                            ignore_routes_with_linkdown();
+                        }
+                        let l = &mut self.links[i];
+                        if let Some(link) = &l.link {
+                            link.handle().set_liveness(n.liveness);
+                        }
+                        l.settings.liveness = n.liveness;
                     }
                     i += 1;
                 }

@@ -97,7 +97,7 @@ pub(crate) fn enum_parse<T: serde::de::DeserializeOwned>(
 const CONNECTION_COLUMNS: &str = "seq, id, shared_id, owner, owner_attach_point, owner_routing, \
     remote_allowed, remote_account, remote_attach_point, remote_routing, initiator, environment, \
     bandwidth_mbps, pending_bandwidth_mbps, description, state, reason_code, reason_message, \
-    billing_tier, key_id, key_expires_at, tags, created_at, updated_at, last_mile";
+    billing_tier, key_id, key_expires_at, tags, created_at, updated_at, last_mile, link_liveness";
 
 const PROPOSAL_COLUMNS: &str = "id, shared_id, owner, attach_point, routing, environment, \
     bandwidth_mbps, description, allowed, key_id, expires_at, state, connection_id, created_at";
@@ -476,7 +476,7 @@ impl<'a> Db<'a> {
     pub fn insert_connection(&self, c: &Connection) -> Result<i64, StoreError> {
         self.conn
             .prepare_cached(&format!(
-                "INSERT INTO connections ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
+                "INSERT INTO connections ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
                 &CONNECTION_COLUMNS["seq, ".len()..]
             ))?
             .execute(params![
@@ -504,6 +504,7 @@ impl<'a> Db<'a> {
                     c.created_at,
                     c.updated_at,
                     c.last_mile.as_ref().map(json),
+                    c.link_liveness.as_ref().map(json),
                 ],
             )
             .map_err(|e| map_duplicate(e, "connection id"))?;
@@ -515,7 +516,8 @@ impl<'a> Db<'a> {
         self.conn.execute(
             "UPDATE connections SET remote_account = ?2, remote_attach_point = ?3, remote_routing = ?4, \
              bandwidth_mbps = ?5, pending_bandwidth_mbps = ?6, description = ?7, state = ?8, reason_code = ?9, \
-             reason_message = ?10, tags = ?11, updated_at = ?12, owner_routing = ?13, last_mile = ?14 WHERE id = ?1",
+             reason_message = ?10, tags = ?11, updated_at = ?12, owner_routing = ?13, last_mile = ?14, \
+             link_liveness = ?15 WHERE id = ?1",
             params![
                 c.id.as_str(),
                 c.remote_account.as_ref().map(|a| a.as_str().to_owned()),
@@ -531,6 +533,7 @@ impl<'a> Db<'a> {
                 c.updated_at,
                 json(&c.owner_routing),
                 c.last_mile.as_ref().map(json),
+                c.link_liveness.as_ref().map(json),
             ],
         )?;
         Ok(())
@@ -828,6 +831,7 @@ fn connection_row(r: &Row<'_>) -> rusqlite::Result<Result<Connection, StoreError
         r.get::<_, i64>(22)?,
         r.get::<_, i64>(23)?,
         r.get::<_, Option<String>>(24)?,
+        r.get::<_, Option<String>>(25)?,
     );
     Ok((|| {
         Ok(Connection {
@@ -857,6 +861,10 @@ fn connection_row(r: &Row<'_>) -> rusqlite::Result<Result<Connection, StoreError
             created_at: rest.8,
             updated_at: rest.9,
             last_mile: rest.10.map(|s| from_json(&s, "last mile")).transpose()?,
+            link_liveness: rest
+                .11
+                .map(|s| from_json(&s, "link liveness"))
+                .transpose()?,
         })
     })())
 }

@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0018_filters.sql"),
     include_str!("migrations/0019_flow_logs.sql"),
     include_str!("migrations/0020_link_warnings.sql"),
+    include_str!("migrations/0021_link_liveness.sql"),
 ];
 
 pub(crate) fn run(conn: &mut rusqlite::Connection) -> Result<(), StoreError> {

@@ -217,6 +217,54 @@ pub struct ActivationGrant {
     pub expires_at: i64,
 }
 
+/// How fast a connection's links find a dead link: a protected keepalive every `interval_ms`
+/// on each link, and the link dead after `multiplier` intervals without a frame from the peer
+/// (its carrier then goes off, and the kernel moves every route through it to the other links at
+/// once). `interval_ms` 0: off, and BFD alone finds a dead link (in about 300 ms).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LinkLiveness {
+    /// Milliseconds between keepalives: 1 to 10000, or 0 for off.
+    #[schemars(range(max = 10000))]
+    pub interval_ms: u32,
+    /// Intervals without a frame before the link is dead: 2 to 100.
+    #[schemars(range(min = 2, max = 100))]
+    pub multiplier: u32,
+}
+
+impl LinkLiveness {
+    /// The default: dead within 30 ms (10 ms x 3), the target. See ARCHITECTURE.md
+    /// ("A link's own liveness") for why a busy machine does not flap with it.
+    pub const DEFAULT: Self = Self {
+        interval_ms: 10,
+        multiplier: 3,
+    };
+    pub const OFF: Self = Self {
+        interval_ms: 0,
+        multiplier: 3,
+    };
+
+    pub fn is_on(&self) -> bool {
+        self.interval_ms > 0
+    }
+
+    /// Checks the bounds; the error says which.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.interval_ms > 10_000 {
+            return Err(format!(
+                "intervalMs is 1 to 10000 (or 0 for off), not {}",
+                self.interval_ms
+            ));
+        }
+        if !(2..=100).contains(&self.multiplier) {
+            return Err(format!("multiplier is 2 to 100, not {}", self.multiplier));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connection {
     pub id: ConnectionId,
@@ -245,6 +293,8 @@ pub struct Connection {
     /// Last mile: the on-premises site (absent for multicloud, and for a last-mile connection
     /// created through the AWS API, which has no such fields).
     pub last_mile: Option<LastMile>,
+    /// The links' liveness as the owner set it; none: [`LinkLiveness::DEFAULT`].
+    pub link_liveness: Option<LinkLiveness>,
 }
 
 /// The on-premises side of a last-mile connection: the customer's router (CPE) on the provider's

@@ -18,9 +18,11 @@ pub enum GatewayCommand {
     Run {
         #[arg(long, conflicts_with_all = ["controller", "token"], required_unless_present = "controller")]
         config: Option<PathBuf>,
-        /// The control plane's URL (managed mode).
-        #[arg(long, requires = "underlay_address")]
-        controller: Option<String>,
+        /// The control plane's URL (managed mode). Several replicas: repeat the option or give
+        /// the URLs comma-separated; the gateway uses one at a time and moves to the next when
+        /// it cannot reach it.
+        #[arg(long, requires = "underlay_address", value_delimiter = ',')]
+        controller: Vec<String>,
         /// A registration token from `xconnect gateway token create` (needed once).
         #[arg(long, env = "XCONNECT_GATEWAY_TOKEN")]
         token: Option<String>,
@@ -213,9 +215,12 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
             log,
         } => {
             init_logs(&log)?;
-            let (Some(controller), Some(underlay)) = (controller, underlay_address) else {
+            let (false, Some(underlay)) = (controller.is_empty(), underlay_address) else {
                 bail!("give --config FILE, or --controller URL --underlay-address IP [--token T]");
             };
+            if let Some(bad) = controller.iter().find(|c| c.trim().is_empty()) {
+                bail!("--controller: an empty URL ({bad:?}) in the list");
+            }
             let name = name.unwrap_or_else(|| {
                 std::fs::read_to_string("/proc/sys/kernel/hostname")
                     .map(|h| h.trim().to_owned())
@@ -230,7 +235,7 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
                 None => default_state_dir()?,
             };
             let opts = xc_gateway::managed::ManagedOptions {
-                controller: controller.clone(),
+                controllers: controller.clone(),
                 token,
                 underlay_address: underlay,
                 name,
@@ -252,7 +257,8 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
                 opts,
                 |g, id| {
                     println!(
-                        "xconnect gateway {id} managed by {controller}; status at http://{admin}/status"
+                        "xconnect gateway {id} managed by {}; status at http://{admin}/status",
+                        controller.join(", ")
                     );
                     let source = g.status_source();
                     let mut rx = stop_rx.clone();

@@ -148,7 +148,12 @@ impl Topo {
     }
 
     fn start(&mut self, cak_a: &str, cak_b: &str, extra: &str) {
-        for (side, cak) in [(0, cak_a), (1, cak_b)] {
+        self.start_each([(cak_a, extra), (cak_b, extra)]);
+    }
+
+    /// Both gateways, each with its CAK and the lines added to its link.
+    fn start_each(&mut self, sides: [(&str, &str); 2]) {
+        for (side, (cak, extra)) in sides.into_iter().enumerate() {
             let cfg = self.config(side, cak, extra);
             let log =
                 std::fs::File::create(self.dir.path().join(format!("gw-{side}.log"))).expect("log");
@@ -1268,4 +1273,106 @@ fn a_dead_link_turns_its_carrier_off_and_back_on_when_it_lives_again() {
         "the gateway logs both\n{}",
         t.logs()
     );
+}
+
+/// Liveness on at one end only (the other's configuration leaves it out, as an older gateway's
+/// would): the end that has it never hears a keepalive, so it never arms, never finds the idle
+/// link dead between two frames and leaves the carrier on; traffic crosses.
+#[test]
+fn liveness_at_one_end_only_never_takes_the_link_down() {
+    let mut t = Topo::new("live1");
+    t.start_each([
+        (CAK, "liveness_interval_ms = 5\nliveness_multiplier = 2"),
+        (CAK, ""),
+    ]);
+    t.wait_secured();
+    let counter = |name: &str| {
+        t.status(0)["links"][0]["counters"][name]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    // Its keepalives go out (and validate at b, which drops them: nothing reaches b's TAP).
+    t.wait_for("a's keepalives", Duration::from_secs(30), || {
+        counter("keepalivesTx") > 200
+    });
+    assert!(t.ping("3", None), "traffic crosses\n{}", t.logs());
+    // A second of idle link after: with 10 ms to find it dead, an armed end would have.
+    let idle_from = counter("keepalivesTx");
+    t.wait_for(
+        "another second of keepalives",
+        Duration::from_secs(30),
+        || counter("keepalivesTx") > idle_from + 200,
+    );
+    assert_eq!(counter("keepalivesRx"), 0, "b sends none");
+    assert_eq!(counter("carrierDowns"), 0, "never found dead\n{}", t.logs());
+    assert_eq!(
+        t.status(0)["links"][0]["alive"],
+        serde_json::Value::Null,
+        "neither alive nor dead"
+    );
+    let shown = String::from_utf8_lossy(&t.exec(0, &["ip", "-o", "link", "show", "xc-l1"]).stdout)
+        .into_owned();
+    assert!(!shown.contains("NO-CARRIER"), "{shown}");
+    assert!(t.ping("3", None), "traffic still crosses\n{}", t.logs());
+}
+
+/// A machine that stalls (its vCPUs descheduled by the host, as a busy VM's are) stops every
+/// link thread at once, both ends' when they share it: here both gateways are stopped together
+/// for 200 ms, many times the 30 ms detection time. What the threads did not watch is not
+/// silence: no link is found dead when they run again.
+#[test]
+fn a_stall_of_the_whole_machine_is_not_a_dead_link() {
+    let mut t = Topo::new("stall");
+    t.start(
+        CAK,
+        CAK,
+        "liveness_interval_ms = 10\nliveness_multiplier = 3",
+    );
+    t.wait_secured();
+    t.wait_for("both ends alive", Duration::from_secs(30), || {
+        (0..2).all(|s| t.status(s)["links"][0]["alive"] == true)
+    });
+    let downs = |side: usize| {
+        t.status(side)["links"][0]["counters"]["carrierDowns"]
+            .as_u64()
+            .unwrap_or(u64::MAX)
+    };
+    assert_eq!((downs(0), downs(1)), (0, 0));
+    let pids: Vec<String> = t.gateways.iter().map(|c| c.id().to_string()).collect();
+    let signal = |sig: &str| {
+        let o = Command::new("kill")
+            .arg(sig)
+            .args(&pids)
+            .output()
+            .expect("kill");
+        assert!(
+            o.status.success(),
+            "kill {sig}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    for _ in 0..5 {
+        signal("-STOP");
+        std::thread::sleep(Duration::from_millis(200));
+        signal("-CONT");
+        // Both ends send and hear keepalives again before the next stall.
+        let rx = |side: usize| {
+            t.status(side)["links"][0]["counters"]["keepalivesRx"]
+                .as_u64()
+                .unwrap_or(0)
+        };
+        let (a, b) = (rx(0), rx(1));
+        t.wait_for(
+            "keepalives after the stall",
+            Duration::from_secs(30),
+            || rx(0) > a + 5 && rx(1) > b + 5,
+        );
+    }
+    assert_eq!(
+        (downs(0), downs(1)),
+        (0, 0),
+        "a stall is not a dead link\n{}",
+        t.logs()
+    );
+    assert!(t.ping("3", None), "traffic crosses\n{}", t.logs());
 }

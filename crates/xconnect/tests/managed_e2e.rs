@@ -27,6 +27,8 @@ struct Lab {
     /// The gateways' underlay addresses are the pair's IPv6 ones (the control plane stays on
     /// IPv4).
     underlay6: bool,
+    /// What the gateways are given as `--controller` (default: the endpoint).
+    controllers: Option<String>,
 }
 
 #[derive(Clone)]
@@ -47,10 +49,17 @@ impl Lab {
             pair,
             endpoint,
             underlay6: false,
+            controllers: None,
         }
     }
 
     fn start_server(&mut self) {
+        self.start_server_on(7700);
+    }
+
+    /// The server on `port` (its data directory is always the same); the CLI talks to it.
+    fn start_server_on(&mut self, port: u16) {
+        self.endpoint = format!("http://{}:{port}", ADDR4[AWS]);
         let data = self.pair.path("server");
         let n = self.gateways.len();
         let d = self.pair.spawn(
@@ -60,7 +69,7 @@ impl Lab {
                 env!("CARGO_BIN_EXE_xconnect"),
                 "server",
                 "--listen",
-                &format!("{}:7700", ADDR4[AWS]),
+                &format!("{}:{port}", ADDR4[AWS]),
                 "--data-dir",
                 &data.display().to_string(),
             ],
@@ -76,7 +85,7 @@ impl Lab {
                         &[
                             "bash",
                             "-c",
-                            &format!("exec 3<>/dev/tcp/{}/7700", ADDR4[AWS]),
+                            &format!("exec 3<>/dev/tcp/{}/{port}", ADDR4[AWS]),
                         ],
                     )
                     .status
@@ -144,12 +153,13 @@ impl Lab {
             .path(&format!("{name}-state"))
             .display()
             .to_string();
+        let controllers = self.controllers.clone().unwrap_or(self.endpoint.clone());
         let mut args = vec![
             env!("CARGO_BIN_EXE_xconnect"),
             "gateway",
             "run",
             "--controller",
-            &self.endpoint,
+            &controllers,
             "--underlay-address",
             if self.underlay6 {
                 ADDR6[side]
@@ -523,6 +533,61 @@ fn accepted_connection_becomes_available_and_carries_traffic() {
     assert!(!lab.ping());
 }
 
+/// Several replicas: the gateways are given two controller URLs (comma-separated). The server
+/// stops and comes back at the other URL (same store, as a second replica would serve it): the
+/// gateways move there by themselves, their watch resuming, so a change made through it reaches
+/// the kernels; and back again when it returns to the first.
+#[test]
+fn gateways_move_to_another_controller_url_when_theirs_goes_away() {
+    let mut lab = Lab::new("mgd9");
+    lab.controllers = Some(format!("http://{a}:7700,http://{a}:7701", a = ADDR4[AWS]));
+    lab.start_server();
+    let t = lab.tenants();
+    lab.start_gateways(&t);
+    lab.pair
+        .exec_ok(GCP, &["ip", "addr", "add", "10.2.0.1/16", "dev", "lo"]);
+    let id = lab.connect_and_ping(&t);
+    for (port, prefixes, want) in [
+        (7701, "10.1.0.0/16,10.2.0.0/16", true),
+        (7700, "10.1.0.0/16", false),
+    ] {
+        lab.server.as_mut().expect("server").stop();
+        lab.start_server_on(port);
+        lab.change(
+            &t.gcp,
+            &["attach-point", "update", &t.ap_gcp, "--prefixes", prefixes],
+            AWS,
+            &[("10.1.0.0/16", true), ("10.2.0.0/16", want)],
+        );
+        // Both gateways report to it: each link end's gateway was heard from just now.
+        wait_for(
+            "both gateways to report to the server at the other URL",
+            UP,
+            || {
+                lab.cli(&t.aws, &["connection", "links", &id])
+                    .is_ok_and(|v| {
+                        v["links"][0]["ends"].as_array().is_some_and(|es| {
+                            es.len() == 2
+                                && es.iter().all(|e| {
+                                    e["lastContactAgeSecs"].as_i64().is_some_and(|a| a < 3)
+                                })
+                        })
+                    })
+            },
+            || lab.context(),
+        );
+        assert!(lab.ping(), "traffic at port {port}\n{}", lab.context());
+    }
+    let c = lab.ok(&t.aws, &["connection", "get", &id]);
+    assert_eq!(c["state"], "available", "{c}");
+    let moved = lab
+        .gateways
+        .iter()
+        .filter(|d| d.log_text().contains("moving to the next"))
+        .count();
+    assert_eq!(moved, 2, "each gateway says it moved\n{}", lab.context());
+}
+
 /// Links come and go without using up numbers: fifty times, a connection is created, its link
 /// set up by the two gateways, and deleted; every link took the same VNI and UDP port from the
 /// pools, and after all that a connection still becomes available and carries traffic.
@@ -698,6 +763,7 @@ impl Lab {
 /// switched between automatic and manual on either side, reach the other side's kernel while
 /// the link and its BGP session stay up (same TAPs, no new Established transition, MKA secured).
 /// The time each change took is printed; bench/ measures it, this test does not time it.
+/// Then the links' liveness is turned off and on again, live.
 #[test]
 fn prefixes_and_routing_policy_change_live_without_a_flap() {
     let mut lab = Lab::new("mgd3");
@@ -810,6 +876,82 @@ fn prefixes_and_routing_policy_change_live_without_a_flap() {
         lab.steady(&t.aws, &id),
         before,
         "a routing policy change flapped the link"
+    );
+    // The links' liveness, on by default, goes off and then comes back slower, live: both ends
+    // say so, traffic keeps crossing and nothing flaps.
+    let liveness = |want: serde_json::Value| {
+        let links = lab.ok(&t.aws, &["connection", "links", &id]);
+        links["links"].as_array().is_some_and(|ls| {
+            ls.iter().all(|l| {
+                l["ends"]
+                    .as_array()
+                    .is_some_and(|es| es.len() == 2 && es.iter().all(|e| e["alive"] == want))
+            })
+        })
+    };
+    wait_for(
+        "the links alive by default",
+        UP,
+        || liveness(json!(true)),
+        || lab.context(),
+    );
+    let c = lab.ok(&t.aws, &["connection", "get", &id]);
+    assert_eq!(
+        c["linkLiveness"],
+        json!({"intervalMs": 10, "multiplier": 3}),
+        "{c}"
+    );
+    lab.ok(
+        &t.aws,
+        &["connection", "update", &id, "--liveness-interval", "off"],
+    );
+    wait_for(
+        "the links' liveness off",
+        UP,
+        || liveness(serde_json::Value::Null),
+        || lab.context(),
+    );
+    assert!(lab.ping(), "traffic with liveness off\n{}", lab.context());
+    let c = lab.ok(
+        &t.aws,
+        &[
+            "connection",
+            "update",
+            &id,
+            "--liveness-interval",
+            "20ms",
+            "--liveness-multiplier",
+            "5",
+        ],
+    );
+    assert_eq!(
+        c["linkLiveness"],
+        json!({"intervalMs": 20, "multiplier": 5}),
+        "{c}"
+    );
+    wait_for(
+        "the links alive again",
+        UP,
+        || liveness(json!(true)),
+        || lab.context(),
+    );
+    let refused = lab.cli(
+        &t.gcp,
+        &["connection", "update", &id, "--liveness-multiplier", "4"],
+    );
+    assert!(
+        refused.as_ref().is_err_and(|e| e.contains("link liveness")),
+        "only the owner changes it: {refused:?}"
+    );
+    assert!(
+        lab.ping(),
+        "traffic after the liveness changes\n{}",
+        lab.context()
+    );
+    assert_eq!(
+        lab.steady(&t.aws, &id),
+        before,
+        "a liveness change flapped the link"
     );
     let c = lab.ok(&t.aws, &["connection", "get", &id]);
     assert_eq!(c["state"], "available", "{c}");

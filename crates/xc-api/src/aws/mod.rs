@@ -229,6 +229,7 @@ pub async fn dispatch(
                 description: i.description,
                 bandwidth: i.bandwidth,
                 routing_policy: None,
+                link_liveness: None,
                 client_token: i.client_token,
             };
             let d = svc.update_connection(caller, &id, req).await?;

@@ -79,6 +79,7 @@ fn connection(
         created_at: 0,
         updated_at: NOW - 10,
         last_mile: None,
+        link_liveness: None,
     }
 }
 

@@ -427,6 +427,7 @@ impl Service {
             created_at: now,
             updated_at: now,
             last_mile,
+            link_liveness: None,
         };
         let account = caller.account.clone();
         let token = req.client_token.clone();
@@ -763,7 +764,12 @@ impl Service {
         let catalog = self.catalog.clone();
         let token = req.client_token.clone();
         let routing = req.routing_policy.clone();
-        let routing_changed = routing.is_some();
+        if let Some(l) = &req.link_liveness {
+            l.validate()
+                .map_err(|e| ServiceError::validation("linkLiveness", e))?;
+        }
+        let liveness = req.link_liveness;
+        let live_change = routing.is_some() || liveness.is_some();
         let c = self
             .store
             .write(move |db| {
@@ -772,9 +778,9 @@ impl Service {
                 }
                 let mut c = load_visible(db, &who, &id)?;
                 let owner = c.owner == who.account;
-                if !owner && (description.is_some() || bandwidth.is_some()) {
+                if !owner && (description.is_some() || bandwidth.is_some() || liveness.is_some()) {
                     return Err(ServiceError::AccessDenied(format!(
-                        "only the owner of {} can change its description and bandwidth; the remote side can change its own routing policy, read and delete it",
+                        "only the owner of {} can change its description, bandwidth and link liveness; the remote side can change its own routing policy, read and delete it",
                         c.id
                     )));
                 }
@@ -793,9 +799,9 @@ impl Service {
                         c.remote_routing = Some(policy);
                     }
                 }
-                let changeable = match (&routing, description.is_some() || bandwidth.is_some()) {
-                    // A routing policy alone follows a connection that is down, too.
-                    (Some(_), false) => matches!(c.state, ConnectionState::Requested | ConnectionState::Pending | ConnectionState::Available | ConnectionState::Down),
+                let changeable = match (routing.is_some() || liveness.is_some(), description.is_some() || bandwidth.is_some()) {
+                    // A routing policy or link liveness alone follows a connection that is down, too.
+                    (true, false) => matches!(c.state, ConnectionState::Requested | ConnectionState::Pending | ConnectionState::Available | ConnectionState::Down),
                     _ => matches!(c.state, ConnectionState::Requested | ConnectionState::Pending | ConnectionState::Available),
                 };
                 if !changeable {
@@ -806,6 +812,9 @@ impl Service {
                 }
                 if let Some(d) = description {
                     c.description = d;
+                }
+                if let Some(l) = liveness {
+                    c.link_liveness = Some(l);
                 }
                 if let Some(bw) = bandwidth
                     && bw != c.bandwidth
@@ -846,9 +855,9 @@ impl Service {
             })
             .await?;
         self.work.notify_one();
-        if routing_changed {
-            // The gateways of that side announce and accept by the new policy now, not at their
-            // next poll.
+        if live_change {
+            // The gateways announce and accept by the new policy, and their links take the new
+            // liveness, now, not at their next poll.
             self.config_changed();
         }
         self.detail(caller, c)

@@ -625,6 +625,11 @@ fn build_config(db: &Db<'_>, g: &GatewayRecord, secrets: &Secrets) -> Result<Con
             key_server_priority: Some(if is_b { 32 } else { 16 }),
             ..LinkDoc::default()
         };
+        let liveness = c.link_liveness.unwrap_or(xc_types::LinkLiveness::DEFAULT);
+        if liveness.is_on() {
+            link.liveness_interval_ms = Some(liveness.interval_ms);
+            link.liveness_multiplier = Some(liveness.multiplier);
+        }
         // A BGP neighbour across the link, at `address` (the other end's).
         let across = |address: IpAddr, remote_asn: u32, import: &[Prefix]| NeighborDoc {
             address: address.to_string(),
@@ -896,6 +901,7 @@ fn link_view(
             counters: ls.map(|x| x.counters),
             egress_bps: ls.and_then(|x| x.egress_bps),
             demand: ls.and_then(|x| x.demand),
+            alive: ls.and_then(|x| x.alive),
             last_contact_age_secs: g.as_ref().and_then(|g| g.last_contact).map(|t| now - t),
         });
         gws.push(g);

@@ -283,6 +283,7 @@ impl Service {
                     created_at: now,
                     updated_at: now,
                     last_mile: None,
+                    link_liveness: None,
                 };
                 // Both sides become sides of it now.
                 super::connections::side_quotas(db, &account, &c)?;

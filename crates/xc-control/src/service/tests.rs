@@ -1475,3 +1475,94 @@ async fn a_prefix_list_update_that_changes_nothing_writes_nothing() {
     assert_ne!(changed.updated_at, list.updated_at);
     assert_eq!(changes().await, before + 1);
 }
+
+/// The links' liveness is the default until the owner changes it; a change reaches both sides'
+/// gateways; only the owner may make it, within bounds, and a refused change changes nothing.
+#[tokio::test]
+async fn the_owner_sets_the_links_liveness_and_both_sides_gateways_take_it() {
+    use xc_types::LinkLiveness;
+    use xc_types::api::UpdateConnectionRequest;
+
+    let f = fixture().await;
+    let s = &f.service;
+    let id = f.connection.as_str();
+    assert!(!f.planned_links().await.is_empty());
+    let liveness_of = |gw: String| async move {
+        let (_, doc) = s.gateway_config(&gw).await.expect("config");
+        assert!(!doc.link.is_empty(), "{gw} has links");
+        let all: Vec<_> = doc
+            .link
+            .iter()
+            .map(|l| (l.liveness_interval_ms, l.liveness_multiplier))
+            .collect();
+        assert!(all.windows(2).all(|w| w[0] == w[1]), "{all:?}");
+        all[0]
+    };
+    let view = s.get_connection(&f.owner, id).await.expect("get");
+    assert_eq!(view.connection.link_liveness, None);
+    for gw in [f.gateways.0.clone(), f.gateways.1.clone()] {
+        assert_eq!(liveness_of(gw).await, (Some(10), Some(3)), "the default");
+    }
+    let set = |who: crate::Caller, l: LinkLiveness| async move {
+        s.update_connection(
+            &who,
+            id,
+            UpdateConnectionRequest {
+                link_liveness: Some(l),
+                ..Default::default()
+            },
+        )
+        .await
+    };
+    let theirs = set(
+        f.remote.clone(),
+        LinkLiveness {
+            interval_ms: 50,
+            multiplier: 3,
+        },
+    )
+    .await;
+    assert!(
+        matches!(&theirs, Err(ServiceError::AccessDenied(m)) if m.contains("link liveness")),
+        "{theirs:?}"
+    );
+    for (bad, says) in [
+        ((20_000, 3), "intervalMs"),
+        ((10, 1), "multiplier"),
+        ((10, 101), "multiplier"),
+    ] {
+        let r = set(
+            f.owner.clone(),
+            LinkLiveness {
+                interval_ms: bad.0,
+                multiplier: bad.1,
+            },
+        )
+        .await;
+        assert!(
+            matches!(&r, Err(ServiceError::Validation { field, message }) if field == "linkLiveness" && message.contains(says)),
+            "{bad:?}: {r:?}"
+        );
+    }
+    assert_eq!(
+        liveness_of(f.gateways.1.clone()).await,
+        (Some(10), Some(3)),
+        "unchanged"
+    );
+
+    let slower = LinkLiveness {
+        interval_ms: 25,
+        multiplier: 4,
+    };
+    let d = set(f.owner.clone(), slower).await.expect("owner's change");
+    assert_eq!(d.connection.link_liveness, Some(slower));
+    let seen = s.get_connection(&f.remote, id).await.expect("get");
+    assert_eq!(seen.connection.link_liveness, Some(slower), "stored");
+    for gw in [f.gateways.0.clone(), f.gateways.1.clone()] {
+        assert_eq!(liveness_of(gw).await, (Some(25), Some(4)));
+    }
+    set(f.owner.clone(), LinkLiveness::OFF).await.expect("off");
+    for gw in [f.gateways.0.clone(), f.gateways.1.clone()] {
+        assert_eq!(liveness_of(gw).await, (None, None), "off: left out");
+    }
+}

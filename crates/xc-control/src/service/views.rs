@@ -39,6 +39,7 @@ impl ConnectionDetail {
             billing_tier: c.billing_tier,
             routing_policy: c.owner_routing.clone(),
             remote_routing_policy: c.remote_routing.clone(),
+            link_liveness: c.link_liveness.unwrap_or(xc_types::LinkLiveness::DEFAULT),
             tags: c.tags.clone(),
             created_at: c.created_at,
             updated_at: c.updated_at,

@@ -302,7 +302,7 @@ impl LinkSettings {
             .map(|b| b / u64::from(self.bandwidth_shared_by.max(1)))
     }
 
-    /// Whether `other` is the same link, bandwidth aside (a bandwidth change is applied to the
+    /// Whether `other` is the same link, bandwidth and liveness aside (both are changed on the
     /// running link).
     pub fn same_link(&self, other: &Self) -> bool {
         self.name == other.name
@@ -320,7 +320,6 @@ impl LinkSettings {
             && self.key_server_priority == other.key_server_priority
             && self.rekey_interval_secs == other.rekey_interval_secs
             && self.replay_window == other.replay_window
-            && self.liveness == other.liveness
     }
 }
 

@@ -314,6 +314,9 @@ pub struct UpdateConnectionRequest {
     /// The caller's side's routing policy: what it announces and accepts. Applied live.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing_policy: Option<RoutingPolicy>,
+    /// How fast the links find a dead link (both sides' gateways; owner only). Applied live.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_liveness: Option<crate::LinkLiveness>,
     #[serde(default)]
     #[schemars(schema_with = "schema::optional_client_token")]
     pub client_token: Option<String>,
@@ -360,6 +363,8 @@ pub struct ConnectionView {
     pub routing_policy: RoutingPolicy,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_routing_policy: Option<RoutingPolicy>,
+    /// How fast the links find a dead link (the default unless the owner changed it).
+    pub link_liveness: crate::LinkLiveness,
     pub tags: Tags,
     pub created_at: i64,
     pub updated_at: i64,

@@ -276,6 +276,11 @@ pub struct LinkEnd {
     /// What this end sent over the last half second, and whether its part held it back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub demand: Option<LinkDemand>,
+    /// With the connection's link liveness on: whether this end hears the other (false: the
+    /// link is dead here, its carrier off and its routes unused); none with liveness off, or
+    /// until the other end's first keepalive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alive: Option<bool>,
     pub last_contact_age_secs: Option<i64>,
     /// Prefixes this end's gateway has in its kernel through this link: the routes it learned
     /// from the other end, both families.

@@ -296,7 +296,7 @@ pub struct LinkStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub demand: Option<LinkDemand>,
     /// With liveness on: whether the peer's traffic arrives (false: the link is dead, its
-    /// carrier off); none until the first frame validated, or with liveness off.
+    /// carrier off); none until the peer's first keepalive, or with liveness off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alive: Option<bool>,
     pub mka: MkaStatus,

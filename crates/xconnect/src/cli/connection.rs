@@ -7,9 +7,9 @@ use anyhow::anyhow;
 use serde_json::json;
 use std::collections::BTreeMap;
 use xc_client::Client;
-use xc_types::ConnectionState;
 use xc_types::api::*;
 use xc_types::gateway::{LinkEnd, LinkView, TestConnectionRequest};
+use xc_types::{ConnectionState, LinkLiveness};
 
 /// The on-premises site of a last-mile connection.
 #[derive(Debug, clap::Args)]
@@ -163,8 +163,9 @@ pub enum ConnectionVerb {
         #[arg(long)]
         attach_point: Option<String>,
     },
-    /// Change the description, the bandwidth, or your side's routing policy (what it announces
-    /// and accepts: applied live, without the links or BGP sessions going down).
+    /// Change the description, the bandwidth, the links' liveness, or your side's routing
+    /// policy (what it announces and accepts). The routing policy and the liveness are applied
+    /// live, without the links or BGP sessions going down.
     Update {
         id: String,
         #[arg(long)]
@@ -173,6 +174,14 @@ pub enum ConnectionVerb {
         bandwidth: Option<String>,
         #[command(flatten)]
         routing: RoutingArgs,
+        /// How often each link sends a keepalive: `10ms`, `1s`, or `off` (BFD alone then finds a
+        /// dead link). The owner's to change; the default is 10ms.
+        #[arg(long, value_parser = parse_liveness_interval)]
+        liveness_interval: Option<u32>,
+        /// Keepalive intervals without a frame from the peer before a link is dead (2 to 100;
+        /// default 3).
+        #[arg(long)]
+        liveness_multiplier: Option<u32>,
     },
     /// Delete from either side.
     Delete { id: String },
@@ -292,17 +301,35 @@ pub async fn run(c: &Client, out: Format, verb: ConnectionVerb) -> anyhow::Resul
             description,
             bandwidth,
             routing,
+            liveness_interval,
+            liveness_multiplier,
         } => {
             let routing_policy = routing.policy()?;
-            if description.is_none() && bandwidth.is_none() && routing_policy.is_none() {
+            let link_liveness = match (liveness_interval, liveness_multiplier) {
+                (None, None) => None,
+                // One of the two: the other as it is now.
+                (i, m) => {
+                    let now = c.get_connection(&id).await?.link_liveness;
+                    Some(LinkLiveness {
+                        interval_ms: i.unwrap_or(now.interval_ms),
+                        multiplier: m.unwrap_or(now.multiplier),
+                    })
+                }
+            };
+            if description.is_none()
+                && bandwidth.is_none()
+                && routing_policy.is_none()
+                && link_liveness.is_none()
+            {
                 return Err(anyhow!(
-                    "nothing to change: give --description, --bandwidth or --routing-policy"
+                    "nothing to change: give --description, --bandwidth, --routing-policy, --liveness-interval or --liveness-multiplier"
                 ));
             }
             let req = UpdateConnectionRequest {
                 description,
                 bandwidth,
                 routing_policy,
+                link_liveness,
                 client_token: None,
             };
             print_object(out, &c.update_connection(&id, &req).await?)
@@ -378,6 +405,8 @@ pub async fn run(c: &Client, out: Format, verb: ConnectionVerb) -> anyhow::Resul
                     }
                 })).join(" / ")),
                 "bfd" => |l| json!(both(l, |e| e.bgp.as_ref().and_then(|b| b.bfd.as_ref()).map(|b| b.state.to_string())).join(" / ")),
+                // Each end's liveness: whether it hears the other ("-": off, or no keepalive yet).
+                "liveness" => |l| json!(both(l, |e| e.alive.map(|a| if a { "alive" } else { "dead" }.to_owned())).join(" / ")),
                 // Each end's part of the connection's bandwidth, "(held)" while it holds the
                 // link back.
                 "egressMbps" => |l| json!(both(l, |e| e.egress_bps.map(|b| {
@@ -481,5 +510,42 @@ pub(crate) async fn wait_for_state(
             ));
         }
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
+/// `--liveness-interval`: `off`, or milliseconds as `10ms`, `1s` or a bare number (1 to 10000).
+fn parse_liveness_interval(s: &str) -> Result<u32, String> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("off") {
+        return Ok(0);
+    }
+    let ms = if let Some(n) = s.strip_suffix("ms") {
+        n.parse::<u32>().ok()
+    } else if let Some(n) = s.strip_suffix('s') {
+        n.parse::<u32>().ok().and_then(|n| n.checked_mul(1000))
+    } else {
+        s.parse::<u32>().ok()
+    };
+    match ms {
+        Some(ms @ 1..=10_000) => Ok(ms),
+        _ => Err(format!(
+            "`{s}` is not an interval of 1ms to 10s (like 10ms or 1s), nor `off`"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_liveness_interval;
+
+    #[test]
+    fn a_liveness_interval_is_milliseconds_seconds_or_off() {
+        assert_eq!(parse_liveness_interval("10ms"), Ok(10));
+        assert_eq!(parse_liveness_interval("25"), Ok(25));
+        assert_eq!(parse_liveness_interval("1s"), Ok(1000));
+        assert_eq!(parse_liveness_interval("OFF"), Ok(0));
+        for bad in ["0", "0ms", "11s", "ten", "-5ms", ""] {
+            assert!(parse_liveness_interval(bad).is_err(), "{bad}");
+        }
     }
 }
