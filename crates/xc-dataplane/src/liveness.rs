@@ -290,14 +290,21 @@ mod tests {
         assert_eq!(l.received(t0 + 30 * MS, Some(true)), Some(Change::Revived));
     }
 
-    #[test]
-    fn a_peer_that_turns_its_liveness_off_leaves_the_link_neither_alive_nor_dead() {
-        let t0 = Instant::now();
+    /// Armed at `t0` by the peer's keepalive, then nothing from it while looking every
+    /// interval: dead at the detection time.
+    fn dead_at_30_ms(t0: Instant) -> Liveness {
         let mut l = Liveness::new(cfg(), t0);
         assert_eq!(l.received(t0, Some(true)), None);
         assert_eq!(l.check(t0 + 10 * MS), None);
         assert_eq!(l.check(t0 + 20 * MS), None);
         assert_eq!(l.check(t0 + 30 * MS), Some(Change::Died));
+        l
+    }
+
+    #[test]
+    fn a_peer_that_turns_its_liveness_off_leaves_the_link_neither_alive_nor_dead() {
+        let t0 = Instant::now();
+        let mut l = dead_at_30_ms(t0);
         // Its last keepalive says it is off: the carrier goes on, and no more deaths.
         assert_eq!(l.disarm(), Some(Change::Revived));
         assert_eq!(l.state(), State::Unknown);
@@ -313,12 +320,7 @@ mod tests {
     #[test]
     fn time_this_end_was_not_looking_is_not_silence() {
         let t0 = Instant::now();
-        let mut l = Liveness::new(cfg(), t0);
-        assert_eq!(l.received(t0, Some(true)), None);
-        // Looking every interval: dead at the detection time.
-        assert_eq!(l.check(t0 + 10 * MS), None);
-        assert_eq!(l.check(t0 + 20 * MS), None);
-        assert_eq!(l.check(t0 + 30 * MS), Some(Change::Died));
+        let mut l = dead_at_30_ms(t0);
         assert_eq!(l.received(t0 + 31 * MS, Some(true)), Some(Change::Revived));
         // The thread (or the machine) stalls for 100 ms: it was not watching, so the silence is
         // what it saw, one interval, and the link lives on.

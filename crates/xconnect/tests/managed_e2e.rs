@@ -331,6 +331,24 @@ impl Lab {
         id
     }
 
+    /// A lab with its server, two tenants and their gateways (given `controllers`, if any),
+    /// gcp holding 10.2.0.1 too (outside its attach point for now), and a connection carrying
+    /// traffic: the lab, the tenants, the connection's id.
+    fn connected_with_a_second_gcp_network(
+        tag: &str,
+        controllers: Option<String>,
+    ) -> (Lab, Tenants, String) {
+        let mut lab = Lab::new(tag);
+        lab.controllers = controllers;
+        lab.start_server();
+        let t = lab.tenants();
+        lab.start_gateways(&t);
+        lab.pair
+            .exec_ok(GCP, &["ip", "addr", "add", "10.2.0.1/16", "dev", "lo"]);
+        let id = lab.connect_and_ping(&t);
+        (lab, t, id)
+    }
+
     /// The link TAPs in a side's namespace.
     fn taps(&self, side: usize) -> Vec<String> {
         let out = self.pair.exec(side, &["ip", "-o", "link", "show"]);
@@ -539,14 +557,10 @@ fn accepted_connection_becomes_available_and_carries_traffic() {
 /// the kernels; and back again when it returns to the first.
 #[test]
 fn gateways_move_to_another_controller_url_when_theirs_goes_away() {
-    let mut lab = Lab::new("mgd9");
-    lab.controllers = Some(format!("http://{a}:7700,http://{a}:7701", a = ADDR4[AWS]));
-    lab.start_server();
-    let t = lab.tenants();
-    lab.start_gateways(&t);
-    lab.pair
-        .exec_ok(GCP, &["ip", "addr", "add", "10.2.0.1/16", "dev", "lo"]);
-    let id = lab.connect_and_ping(&t);
+    let (mut lab, t, id) = Lab::connected_with_a_second_gcp_network(
+        "mgd9",
+        Some(format!("http://{a}:7700,http://{a}:7701", a = ADDR4[AWS])),
+    );
     for (port, prefixes, want) in [
         (7701, "10.1.0.0/16,10.2.0.0/16", true),
         (7700, "10.1.0.0/16", false),
@@ -766,13 +780,7 @@ impl Lab {
 /// Then the links' liveness is turned off and on again, live.
 #[test]
 fn prefixes_and_routing_policy_change_live_without_a_flap() {
-    let mut lab = Lab::new("mgd3");
-    lab.start_server();
-    let t = lab.tenants();
-    lab.start_gateways(&t);
-    lab.pair
-        .exec_ok(GCP, &["ip", "addr", "add", "10.2.0.1/16", "dev", "lo"]);
-    let id = lab.connect_and_ping(&t);
+    let (lab, t, id) = Lab::connected_with_a_second_gcp_network("mgd3", None);
     let before = lab.steady(&t.aws, &id);
     assert_eq!(
         before.mka,
