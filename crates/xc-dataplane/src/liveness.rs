@@ -1,7 +1,8 @@
 //! A link's own liveness, sans-IO: is the peer's traffic arriving? The link thread notes every
 //! frame that validates (data, or a keepalive), and sends a keepalive every interval, whatever
-//! else it sends (so that what a keepalive says, below, is never stale behind data); when nothing has validated for `interval x multiplier`, the link is dead,
-//! and the first frame that validates again makes it alive. The link thread turns the TAP's
+//! else it sends (so that what a keepalive says, below, is never stale behind data); when
+//! nothing has validated for `interval x multiplier`, the link is dead, and the first frame
+//! that validates again makes it alive. The link thread turns the TAP's
 //! carrier off and on with it, so the kernel stops using the routes through the link at once
 //! (every route whose next hop is on it, in one event), without waiting for BFD.
 //!

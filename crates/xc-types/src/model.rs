@@ -243,8 +243,12 @@ impl LinkLiveness {
     };
     pub const OFF: Self = Self {
         interval_ms: 0,
-        multiplier: 3,
+        multiplier: Self::DEFAULT.multiplier,
     };
+    /// The longest interval, in milliseconds (the shortest is 1; 0 is off).
+    pub const MAX_INTERVAL_MS: u32 = 10_000;
+    /// The multipliers allowed.
+    pub const MULTIPLIERS: std::ops::RangeInclusive<u32> = 2..=100;
 
     pub fn is_on(&self) -> bool {
         self.interval_ms > 0
@@ -252,14 +256,20 @@ impl LinkLiveness {
 
     /// Checks the bounds; the error says which.
     pub fn validate(&self) -> Result<(), String> {
-        if self.interval_ms > 10_000 {
+        if self.interval_ms > Self::MAX_INTERVAL_MS {
             return Err(format!(
-                "intervalMs is 1 to 10000 (or 0 for off), not {}",
+                "intervalMs is 1 to {} (or 0 for off), not {}",
+                Self::MAX_INTERVAL_MS,
                 self.interval_ms
             ));
         }
-        if !(2..=100).contains(&self.multiplier) {
-            return Err(format!("multiplier is 2 to 100, not {}", self.multiplier));
+        if !Self::MULTIPLIERS.contains(&self.multiplier) {
+            return Err(format!(
+                "multiplier is {} to {}, not {}",
+                Self::MULTIPLIERS.start(),
+                Self::MULTIPLIERS.end(),
+                self.multiplier
+            ));
         }
         Ok(())
     }

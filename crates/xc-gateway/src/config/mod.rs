@@ -561,12 +561,13 @@ fn parse_link(
             Some(xc_types::Bandwidth::parse(b).or_else(|e| at.err("bandwidth", e.to_string()))?)
         }
     };
+    use xc_types::LinkLiveness;
     let liveness = match (l.liveness_interval_ms, l.liveness_multiplier) {
         (None, None) => None,
         (None, Some(_)) => return at.err("liveness_multiplier", "needs liveness_interval_ms"),
-        (Some(ms @ 1..=10_000), m) => {
-            let multiplier = m.unwrap_or(3);
-            if !(2..=100).contains(&multiplier) {
+        (Some(ms @ 1..=LinkLiveness::MAX_INTERVAL_MS), m) => {
+            let multiplier = m.unwrap_or(LinkLiveness::DEFAULT.multiplier);
+            if !LinkLiveness::MULTIPLIERS.contains(&multiplier) {
                 return at.err("liveness_multiplier", "is 2 to 100");
             }
             Some(xc_dataplane::liveness::LivenessConfig {

@@ -159,9 +159,10 @@ pub struct LinkDoc {
     pub rekey_interval_secs: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay_window: Option<u64>,
-    /// The link's own liveness: a protected keepalive every this many milliseconds, and the link dead (its carrier off, so the kernel stops using its routes at
-    /// once) after `liveness_multiplier` of them without a frame from the peer. Left out: off
-    /// (BFD alone notices a dead link).
+    /// The link's own liveness: a protected keepalive every this many milliseconds, and the
+    /// link dead (its carrier off, so the kernel stops using its routes at once) after
+    /// `liveness_multiplier` of them without a frame from the peer. Left out: off (BFD alone
+    /// notices a dead link).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub liveness_interval_ms: Option<u32>,
     /// 3 unless set.
