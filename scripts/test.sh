@@ -12,7 +12,7 @@ step "system packages"
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >/dev/null
-  apt-get install -y -q --no-install-recommends python3-venv python3-pip ca-certificates jq openssl iproute2 iputils-ping iperf3 tcpdump traceroute bird2 frr gobgpd nftables prometheus chromium fonts-dejavu-core >/dev/null
+  apt-get install -y -q --no-install-recommends python3-venv python3-pip ca-certificates jq openssl iproute2 iputils-ping iperf3 tcpdump traceroute bird2 frr gobgpd nftables prometheus chromium fonts-dejavu-core postgresql >/dev/null
 else
   echo "not root: skipping apt-get (the Python venv and cargo are all these tests need)"
 fi
@@ -38,6 +38,13 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "tests"
 cargo nextest run --workspace --locked --no-fail-fast
+
+step "tests again on PostgreSQL: the store, the service and the server suites (a private cluster)"
+bash scripts/test-postgres.sh --workspace --locked --no-fail-fast -E "$(cat <<'FILTER'
+package(xc-store) | package(xc-control) | binary(aws_cli) | binary(sdk) | binary(restart)
+| binary(cli) | binary(sessions) | binary(usage) | binary(filters) | binary(metrics)
+FILTER
+)"
 
 step "fuzz targets compile (run them with cargo fuzz; see fuzz/README.md)"
 cargo check --manifest-path fuzz/Cargo.toml --target-dir target/fuzz-check --quiet

@@ -4,6 +4,10 @@
 use xc_control::ServiceError;
 use xc_sigv4::Error as SigError;
 
+/// `Retry-After` of a 503 for a store that cannot be reached or written: a database restart
+/// or failover takes seconds.
+pub const UNAVAILABLE_RETRY_SECS: i64 = 2;
+
 /// The namespace of the AWS Interconnect shapes, used in `__type`.
 pub const NAMESPACE: &str = "com.amazonaws.interconnect";
 
@@ -103,12 +107,15 @@ impl ApiError {
     }
 
     /// Seconds a client should wait before trying again (`Retry-After`), when it must.
+    /// (A 503 for the store names [`UNAVAILABLE_RETRY_SECS`].)
     pub fn retry_after(&self) -> Option<i64> {
         match self {
             Self::Service(
                 ServiceError::Throttled { retry_after_secs }
                 | ServiceError::RateExceeded { retry_after_secs },
             ) => Some(*retry_after_secs),
+            // The database is unreachable or cannot take writes: worth a retry soon.
+            Self::Service(ServiceError::Unavailable { .. }) => Some(UNAVAILABLE_RETRY_SECS),
             _ => None,
         }
     }

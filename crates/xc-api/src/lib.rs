@@ -95,10 +95,7 @@ impl Reply {
             "application/json",
             serde_json::to_vec(&body).unwrap_or_default(),
         );
-        if let Some(secs) = e.retry_after() {
-            r.headers_mut()
-                .insert(http::header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
-        }
+        set_retry_after(&mut r, e.retry_after());
         if unauthenticated {
             r.headers_mut().insert(
                 http::header::WWW_AUTHENTICATE,
@@ -148,6 +145,7 @@ impl Reply {
                 );
                 r.headers_mut()
                     .insert("x-amzn-errortype", HeaderValue::from_static(code));
+                set_retry_after(&mut r, e.retry_after());
                 r.extensions_mut().insert(audit::Noted::error(code));
                 Self(close_if(&e, r))
             }
@@ -156,6 +154,7 @@ impl Reply {
 
     fn aws_cbor(result: Result<serde_json::Value, ApiError>) -> Self {
         let close = result.as_ref().is_err_and(ApiError::closes_connection);
+        let retry = result.as_ref().err().and_then(ApiError::retry_after);
         let (status, value, code) = match result {
             Ok(v) => (200, v, None),
             Err(e) => {
@@ -165,6 +164,7 @@ impl Reply {
             }
         };
         let mut r = Self::with(status, CBOR, cbor::encode(&value));
+        set_retry_after(&mut r, retry);
         r.extensions_mut().insert(match code {
             Some(code) => audit::Noted::error(code),
             None => audit::Noted::resource(audit::resource_of(&value)),
@@ -180,6 +180,14 @@ impl Reply {
                 .insert("x-amzn-errortype", HeaderValue::from_static(code));
         }
         Self(r)
+    }
+}
+
+/// `Retry-After` on `r`, when the error says when to try again.
+fn set_retry_after(r: &mut Response, secs: Option<i64>) {
+    if let Some(secs) = secs {
+        r.headers_mut()
+            .insert(http::header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
     }
 }
 

@@ -74,6 +74,17 @@ impl From<StoreError> for ServiceError {
                     ),
                 }
             }
+            StoreError::Unreachable(why) => {
+                tracing::error!(
+                    "the database cannot be reached ({why}); the server answers 503 until it is back"
+                );
+                Self::Unavailable {
+                    code: StateReasonCode::StorageUnavailable,
+                    message:
+                        "the server cannot reach its database now: nothing was changed; retry later"
+                            .into(),
+                }
+            }
             e => {
                 tracing::error!(error = %e, "store error");
                 Self::Internal(e.to_string())

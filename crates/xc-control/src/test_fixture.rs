@@ -17,7 +17,8 @@ pub(crate) struct Fixture {
     pub(crate) remote: Caller,
     pub(crate) operator: Caller,
     pub(crate) clock: Arc<ManualClock>,
-    pub(crate) _dir: tempfile::TempDir,
+    /// The database: SQLite, or PostgreSQL with `XC_TEST_DATABASE=postgres`.
+    pub(crate) db: xc_store::testing::Fresh,
 }
 
 pub(crate) fn caller(c: &Credentials, name: &str) -> Caller {
@@ -64,6 +65,18 @@ pub(crate) async fn fixture() -> Fixture {
     fixture_at(1_800_000_000, Catalog::default_catalog()).await
 }
 
+/// [`fixture`] on SQLite whatever `XC_TEST_DATABASE` asks, for the tests that run a hundred
+/// thousand plans: the same statements as everywhere else, but a network round trip each on
+/// PostgreSQL makes them take far longer than a test may.
+pub(crate) async fn fixture_on_sqlite() -> Fixture {
+    on(
+        xc_store::testing::Fresh::sqlite(),
+        1_800_000_000,
+        Catalog::default_catalog(),
+    )
+    .await
+}
+
 /// The configuration of a fixture's service.
 pub(crate) fn config() -> ServiceConfig {
     ServiceConfig {
@@ -78,8 +91,11 @@ pub(crate) fn config() -> ServiceConfig {
 
 /// [`fixture`] with its clock at `now` and `catalog`.
 pub(crate) async fn fixture_at(now: i64, catalog: Catalog) -> Fixture {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Arc::new(xc_store::Store::open(&dir.path().join("db")).expect("store"));
+    on(xc_store::testing::Fresh::new(), now, catalog).await
+}
+
+async fn on(db: xc_store::testing::Fresh, now: i64, catalog: Catalog) -> Fixture {
+    let store = Arc::new(db.open());
     let clock = Arc::new(ManualClock::default());
     clock.0.store(now, Ordering::SeqCst);
     let service = Service::new(
@@ -154,7 +170,7 @@ pub(crate) async fn fixture_at(now: i64, catalog: Catalog) -> Fixture {
         owner: a,
         remote: b,
         clock,
-        _dir: dir,
+        db,
     }
 }
 

@@ -12,12 +12,12 @@ use xc_types::*;
 struct Fixture {
     service: Arc<Service>,
     clock: Arc<ManualClock>,
-    _dir: tempfile::TempDir,
+    _db: xc_store::testing::Fresh,
 }
 
 async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Arc::new(xc_store::Store::open(&dir.path().join("db")).expect("store"));
+    let db = xc_store::testing::Fresh::new();
+    let store = Arc::new(db.open());
     let clock = Arc::new(ManualClock::default());
     clock.0.store(1_800_000_000, Ordering::SeqCst);
     let config = ServiceConfig {
@@ -40,7 +40,7 @@ async fn fixture() -> Fixture {
     Fixture {
         service,
         clock,
-        _dir: dir,
+        _db: db,
     }
 }
 

@@ -1,8 +1,8 @@
 //! Alarms, their history, webhooks and their deliveries (migration 0009).
 
 use crate::db::{enum_parse, enum_str, map_duplicate};
+use crate::sql::{OptionalExtension, Row, params};
 use crate::{Db, StoreError};
-use rusqlite::{OptionalExtension, Row, params};
 use xc_types::api::alarms::{AlarmHistoryKind, AlarmState, Comparison, DeliveryState, MissingData};
 use xc_types::api::metrics::MetricName;
 use xc_types::{AccountId, AlarmId, ConnectionId, WebhookId};
@@ -90,7 +90,7 @@ const ALARM_COLUMNS: &str = "id, account_id, name, connection_id, metric, link_i
     comparison, threshold, evaluation_periods, datapoints_to_alarm, missing_data, is_default, \
     state, state_reason, state_updated_at, evaluated_through, created_at";
 
-fn alarm_of(r: &Row<'_>) -> rusqlite::Result<AlarmRecordRaw> {
+fn alarm_of(r: &Row<'_>) -> crate::sql::Result<AlarmRecordRaw> {
     Ok(AlarmRecordRaw {
         id: r.get(0)?,
         account_id: r.get(1)?,
@@ -224,7 +224,7 @@ impl Db<'_> {
     fn add_alarm_webhooks(&self, a: &AlarmRecord) -> Result<(), StoreError> {
         for w in &a.webhooks {
             self.conn.execute(
-                "INSERT OR IGNORE INTO alarm_webhooks (alarm_id, webhook_id) VALUES (?1, ?2)",
+                "INSERT INTO alarm_webhooks (alarm_id, webhook_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                 params![a.id.as_str(), w.as_str()],
             )?;
         }
@@ -307,7 +307,7 @@ impl Db<'_> {
     ) -> Result<Vec<AlarmRecord>, StoreError> {
         let mut st = self.conn.prepare_cached(&format!(
             "SELECT {ALARM_COLUMNS} FROM alarms
-             WHERE (?1 IS NULL OR account_id = ?1) AND (?2 IS NULL OR connection_id = ?2)
+             WHERE (account_id = ?1 OR ?1 IS NULL) AND (connection_id = ?2 OR ?2 IS NULL)
              ORDER BY seq"
         ))?;
         let raws: Vec<AlarmRecordRaw> = st
@@ -463,7 +463,7 @@ impl Db<'_> {
     fn webhooks_where(
         &self,
         clause: &str,
-        p: &dyn rusqlite::ToSql,
+        p: &dyn crate::sql::ToValue,
     ) -> Result<Vec<WebhookRecord>, StoreError> {
         let mut st = self.conn.prepare_cached(&format!(
             "SELECT id, account_id, url, sealed_secret, created_at FROM webhooks
@@ -557,7 +557,7 @@ impl Db<'_> {
     fn deliveries_where(
         &self,
         clause: &str,
-        p: &[&dyn rusqlite::ToSql],
+        p: &[&dyn crate::sql::ToValue],
     ) -> Result<Vec<DeliveryRecord>, StoreError> {
         let mut st = self.conn.prepare_cached(&format!(
             "SELECT id, webhook_id, event, body, created_at, state, next_attempt_at
@@ -623,7 +623,7 @@ impl Db<'_> {
     pub fn next_delivery_due(&self) -> Result<Option<i64>, StoreError> {
         Ok(self.conn.query_row(
             "SELECT min(next_attempt_at) FROM webhook_deliveries WHERE state = 'pending'",
-            [],
+            (),
             |r| r.get(0),
         )?)
     }

@@ -2,8 +2,8 @@
 //! the previous row's, read a page at a time, walked in order to check the chain, and removed
 //! oldest first by retention, which keeps the last removed row's hash as the anchor.
 
+use crate::sql::{OptionalExtension, params};
 use crate::{Db, StoreError};
-use rusqlite::{OptionalExtension, params};
 
 /// One record, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +34,7 @@ pub struct AuditFilter {
 const COLUMNS: &str = "seq, at_ms, account_id, access_key, principal, source, user_agent, \
                        operation, resource, outcome, error_code, request_id, hash";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
+fn row(r: &crate::sql::Row<'_>) -> crate::sql::Result<AuditRow> {
     Ok(AuditRow {
         seq: r.get(0)?,
         at_ms: r.get(1)?,
@@ -59,7 +59,7 @@ impl Db<'_> {
         let last = self
             .conn
             .prepare_cached("SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1")?
-            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row((), |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         match last {
             Some(t) => Ok(Some(t)),
@@ -72,7 +72,7 @@ impl Db<'_> {
         Ok(self
             .conn
             .prepare_cached("SELECT seq, hash FROM audit_anchor WHERE one = 1")?
-            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row((), |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?)
     }
 
@@ -113,7 +113,7 @@ impl Db<'_> {
         let mut st = self.conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM audit_records
              WHERE seq > ?1 AND at_ms >= ?2
-               AND (?3 IS NULL OR account_id = ?3) AND (?4 IS NULL OR operation = ?4)
+               AND (account_id = ?3 OR ?3 IS NULL) AND (operation = ?4 OR ?4 IS NULL)
              ORDER BY seq LIMIT ?5"
         ))?;
         let rows = st
@@ -150,7 +150,7 @@ impl Db<'_> {
             .conn
             .prepare_cached(
                 "SELECT seq, hash FROM (SELECT seq, hash, at_ms FROM audit_records
-                  ORDER BY seq LIMIT ?2) WHERE at_ms < ?1 ORDER BY seq DESC LIMIT 1",
+                  ORDER BY seq LIMIT ?2) oldest WHERE at_ms < ?1 ORDER BY seq DESC LIMIT 1",
             )?
             .query_row(params![before_ms, limit as i64], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))

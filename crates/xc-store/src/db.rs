@@ -1,14 +1,14 @@
 //! Typed queries over one SQLite connection (a read connection or the writer's transaction).
 
 use crate::StoreError;
-use rusqlite::{OptionalExtension, Row, params};
+use crate::sql::{OptionalExtension, Row, params};
 use xc_types::*;
 
 /// A connection to the database, handed to the closures of [`crate::Store::read`] and
 /// [`crate::Store::write`].
 #[derive(Debug)]
 pub struct Db<'a> {
-    pub(crate) conn: &'a rusqlite::Connection,
+    pub(crate) conn: crate::sql::Conn<'a>,
 }
 
 /// One page of results and whether more follow.
@@ -66,14 +66,11 @@ fn stored_reason(
     }
 }
 
-pub(crate) fn map_duplicate(e: rusqlite::Error, what: &'static str) -> StoreError {
-    match e {
-        rusqlite::Error::SqliteFailure(f, _)
-            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-        {
-            StoreError::Duplicate(what)
-        }
-        e => e.into(),
+pub(crate) fn map_duplicate(e: crate::sql::Error, what: &'static str) -> StoreError {
+    if e.is_constraint() {
+        StoreError::Duplicate(what)
+    } else {
+        e.into()
     }
 }
 
@@ -103,13 +100,19 @@ const PROPOSAL_COLUMNS: &str = "id, shared_id, owner, attach_point, routing, env
     bandwidth_mbps, description, allowed, key_id, expires_at, state, connection_id, created_at";
 
 impl<'a> Db<'a> {
-    pub(crate) fn new(conn: &'a rusqlite::Connection) -> Self {
+    pub(crate) fn new(conn: crate::sql::Conn<'a>) -> Self {
         Self { conn }
     }
 
-    /// The connection itself, for the store's own tests.
+    /// The SQLite connection itself, for the store's own tests.
     #[cfg(test)]
     pub(crate) fn conn(&self) -> &rusqlite::Connection {
+        self.conn.as_sqlite()
+    }
+
+    /// The connection, for the store's own tests.
+    #[cfg(test)]
+    pub(crate) fn sql(&self) -> crate::sql::Conn<'a> {
         self.conn
     }
 
@@ -147,7 +150,7 @@ impl<'a> Db<'a> {
         Ok(())
     }
 
-    fn account_row(r: &Row<'_>) -> rusqlite::Result<(String, String, String, i64)> {
+    fn account_row(r: &Row<'_>) -> crate::sql::Result<(String, String, String, i64)> {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
     }
 
@@ -176,7 +179,7 @@ impl<'a> Db<'a> {
         let mut st = self
             .conn
             .prepare_cached("SELECT id, name, kind, created_at FROM accounts ORDER BY id")?;
-        let rows = st.query_map([], Self::account_row)?;
+        let rows = st.query_map((), Self::account_row)?;
         rows.map(|r| Self::account_from(r?)).collect()
     }
 
@@ -197,7 +200,7 @@ impl<'a> Db<'a> {
         Ok(())
     }
 
-    fn key_from(r: &Row<'_>) -> rusqlite::Result<(String, String, String, String, i64, Vec<u8>)> {
+    fn key_from(r: &Row<'_>) -> crate::sql::Result<(String, String, String, String, i64, Vec<u8>)> {
         Ok((
             r.get(0)?,
             r.get(1)?,
@@ -380,7 +383,7 @@ impl<'a> Db<'a> {
         Ok(())
     }
 
-    fn attach_point_row(r: &Row<'_>) -> rusqlite::Result<Result<(i64, AttachPoint), StoreError>> {
+    fn attach_point_row(r: &Row<'_>) -> crate::sql::Result<Result<(i64, AttachPoint), StoreError>> {
         let seq: i64 = r.get(0)?;
         let (id, account, name): (String, String, String) = (r.get(1)?, r.get(2)?, r.get(3)?);
         let (asn, prefixes): (i64, String) = (r.get(4)?, r.get(5)?);
@@ -476,10 +479,10 @@ impl<'a> Db<'a> {
     pub fn insert_connection(&self, c: &Connection) -> Result<i64, StoreError> {
         self.conn
             .prepare_cached(&format!(
-                "INSERT INTO connections ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
+                "INSERT INTO connections ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25) RETURNING seq",
                 &CONNECTION_COLUMNS["seq, ".len()..]
             ))?
-            .execute(params![
+            .query_row(params![
                     c.id.as_str(),
                     c.shared_id.to_string(),
                     c.owner.as_str(),
@@ -506,9 +509,9 @@ impl<'a> Db<'a> {
                     c.last_mile.as_ref().map(json),
                     c.link_liveness.as_ref().map(json),
                 ],
+                |r| r.get(0),
             )
-            .map_err(|e| map_duplicate(e, "connection id"))?;
-        Ok(self.conn.last_insert_rowid())
+            .map_err(|e| map_duplicate(e, "connection id"))
     }
 
     /// Writes back every mutable field of a connection.
@@ -586,7 +589,7 @@ impl<'a> Db<'a> {
         );
         let mut st = self.conn.prepare_cached(&sql)?;
         let rows = st
-            .query_map([], connection_row)?
+            .query_map((), connection_row)?
             .collect::<Result<Vec<_>, _>>()?;
         rows.into_iter().collect()
     }
@@ -605,12 +608,17 @@ impl<'a> Db<'a> {
         after_seq: i64,
         limit: usize,
     ) -> Result<Page<Connection>, StoreError> {
+        // ?4: a JSON array of environments.
+        let environments = match self.conn.dialect() {
+            crate::sql::Dialect::Sqlite => "SELECT value FROM json_each(?4)",
+            crate::sql::Dialect::Postgres => "SELECT json_array_elements_text(CAST(?4 AS json))",
+        };
         let sql = format!(
             "SELECT {CONNECTION_COLUMNS} FROM connections WHERE seq > ?1 \
-             AND (?2 IS NULL OR owner = ?2 OR remote_account = ?2) \
-             AND (?3 IS NULL OR state = ?3) \
-             AND (?4 IS NULL OR environment IN (SELECT value FROM json_each(?4))) \
-             AND (?5 IS NULL OR owner_attach_point = ?5 OR remote_attach_point = ?5) \
+             AND (owner = ?2 OR remote_account = ?2 OR ?2 IS NULL) \
+             AND (state = ?3 OR ?3 IS NULL) \
+             AND (environment IN ({environments}) OR ?4 IS NULL) \
+             AND (owner_attach_point = ?5 OR remote_attach_point = ?5 OR ?5 IS NULL) \
              AND NOT (state = 'deleted' AND updated_at < ?6) \
              ORDER BY seq LIMIT ?7"
         );
@@ -802,7 +810,7 @@ fn opt<T, E: std::fmt::Display>(
     v.map(|s| parse(f(&s), what)).transpose()
 }
 
-fn connection_row(r: &Row<'_>) -> rusqlite::Result<Result<Connection, StoreError>> {
+fn connection_row(r: &Row<'_>) -> crate::sql::Result<Result<Connection, StoreError>> {
     let reason_code: Option<String> = r.get(16)?;
     let reason_message: Option<String> = r.get(17)?;
     let raw = (
@@ -869,7 +877,7 @@ fn connection_row(r: &Row<'_>) -> rusqlite::Result<Result<Connection, StoreError
     })())
 }
 
-fn proposal_row(r: &Row<'_>) -> rusqlite::Result<Result<Proposal, StoreError>> {
+fn proposal_row(r: &Row<'_>) -> crate::sql::Result<Result<Proposal, StoreError>> {
     let raw = (
         r.get::<_, String>(0)?,
         r.get::<_, String>(1)?,
@@ -993,7 +1001,7 @@ impl Db<'_> {
         Ok(())
     }
 
-    fn gateway_row(r: &Row<'_>) -> rusqlite::Result<GatewayRow> {
+    fn gateway_row(r: &Row<'_>) -> crate::sql::Result<GatewayRow> {
         Ok(GatewayRow {
             id: r.get(0)?,
             account: r.get(1)?,
@@ -1013,7 +1021,7 @@ impl Db<'_> {
     fn gateways_where(
         &self,
         clause: &str,
-        p: &[&dyn rusqlite::ToSql],
+        p: &[&dyn crate::sql::ToValue],
     ) -> Result<Vec<gateway::GatewayRecord>, StoreError> {
         let sql = format!(
             "SELECT id, account_id, attach_point, facility, name, underlay_address, secret_hash, version, last_contact, status, created_at, access_interface FROM gateways {clause} ORDER BY seq"
@@ -1104,9 +1112,9 @@ impl Db<'_> {
             v4,
             v6,
         };
-        self.conn.execute(
+        let id: i64 = self.conn.query_row(
             "INSERT INTO links (connection_id, gateway_a, gateway_b, created_at, slot, vni, port, v4, v6) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
             params![
                 new.connection.as_str(),
                 new.gateway_a,
@@ -1118,8 +1126,8 @@ impl Db<'_> {
                 v4,
                 v6
             ],
+            |r| r.get(0),
         )?;
-        let id = self.conn.last_insert_rowid();
         let mut st = self.conn.prepare_cached(
             "INSERT INTO link_numbers (gateway, pool, number, link_id) VALUES (?1, ?2, ?3, ?4)",
         )?;
@@ -1206,7 +1214,7 @@ impl Db<'_> {
     fn links_where(
         &self,
         clause: &str,
-        p: &[&dyn rusqlite::ToSql],
+        p: &[&dyn crate::sql::ToValue],
     ) -> Result<Vec<gateway::LinkRecord>, StoreError> {
         let sql = format!(
             "SELECT id, connection_id, gateway_a, gateway_b, created_at, slot, vni, port, v4, v6 \
@@ -1258,7 +1266,7 @@ impl Db<'_> {
     pub fn numbers_held(&self) -> Result<usize, StoreError> {
         Ok(self
             .conn
-            .query_row("SELECT count(*) FROM link_numbers", [], |r| {
+            .query_row("SELECT count(*) FROM link_numbers", (), |r| {
                 r.get::<_, i64>(0)
             })? as usize)
     }
@@ -1292,7 +1300,7 @@ impl Db<'_> {
             .conn
             .prepare_cached("SELECT link_id, state, reason_code FROM link_states")?;
         let rows = st
-            .query_map([], |r| {
+            .query_map((), |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, String>(1)?,

@@ -1,8 +1,8 @@
 //! Each account's stream of events (migration 0010): written by triggers for connections and
 //! links, and by the service for alarm transitions; read in order of their sequence numbers.
 
+use crate::sql::params;
 use crate::{Db, StoreError};
-use rusqlite::params;
 use xc_types::{AccountId, ConnectionId};
 
 /// An event as stored.
@@ -53,7 +53,7 @@ impl Db<'_> {
     ) -> Result<Vec<EventRecord>, StoreError> {
         let mut st = self.conn.prepare_cached(
             "SELECT seq, account_id, at, type, connection_id, detail FROM account_events
-             WHERE (?1 IS NULL OR account_id = ?1) AND seq > ?2 AND at >= ?3
+             WHERE (account_id = ?1 OR ?1 IS NULL) AND seq > ?2 AND at >= ?3
              ORDER BY seq LIMIT ?4",
         )?;
         let rows = st.query_map(
@@ -76,7 +76,7 @@ impl Db<'_> {
     pub fn latest_event_seq(&self) -> Result<i64, StoreError> {
         Ok(self.conn.query_row(
             "SELECT coalesce(max(seq), 0) FROM account_events",
-            [],
+            (),
             |r| r.get(0),
         )?)
     }

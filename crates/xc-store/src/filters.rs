@@ -3,8 +3,8 @@
 //! that no longer reads is reported as corrupt, never half used.
 
 use crate::db::{from_json, json, parse};
+use crate::sql::{OptionalExtension, params};
 use crate::{Db, StoreError};
-use rusqlite::{OptionalExtension, params};
 use xc_types::filter::{AclRule, SgRule};
 use xc_types::{AccountId, AttachPointId, NetworkAclId, Prefix, PrefixListId, SecurityGroupId};
 
@@ -48,9 +48,9 @@ const GROUP_COLUMNS: &str = "id, account_id, name, description, rules, created_a
 const ACL_COLUMNS: &str = "id, account_id, attach_point_id, name, rules, created_at, updated_at";
 const LIST_COLUMNS: &str = "id, account_id, name, prefixes, created_at, updated_at";
 
-type Read<T> = rusqlite::Result<Result<T, StoreError>>;
+type Read<T> = crate::sql::Result<Result<T, StoreError>>;
 
-fn group_row(r: &rusqlite::Row<'_>) -> Read<SecurityGroupRow> {
+fn group_row(r: &crate::sql::Row<'_>) -> Read<SecurityGroupRow> {
     let (id, account, name): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
     let (description, rules): (Option<String>, String) = (r.get(3)?, r.get(4)?);
     let (created_at, updated_at) = (r.get(5)?, r.get(6)?);
@@ -68,7 +68,7 @@ fn group_row(r: &rusqlite::Row<'_>) -> Read<SecurityGroupRow> {
     })())
 }
 
-fn acl_row(r: &rusqlite::Row<'_>) -> Read<NetworkAclRow> {
+fn acl_row(r: &crate::sql::Row<'_>) -> Read<NetworkAclRow> {
     let (id, account, ap): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
     let (name, rules): (String, String) = (r.get(3)?, r.get(4)?);
     let (created_at, updated_at) = (r.get(5)?, r.get(6)?);
@@ -85,7 +85,7 @@ fn acl_row(r: &rusqlite::Row<'_>) -> Read<NetworkAclRow> {
     })())
 }
 
-fn list_row(r: &rusqlite::Row<'_>) -> Read<PrefixListRow> {
+fn list_row(r: &crate::sql::Row<'_>) -> Read<PrefixListRow> {
     let (id, account, name): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
     let prefixes: String = r.get(3)?;
     let (created_at, updated_at) = (r.get(4)?, r.get(5)?);
@@ -103,7 +103,7 @@ fn list_row(r: &rusqlite::Row<'_>) -> Read<PrefixListRow> {
 
 /// Rows read with `read`, each checked.
 fn collect<T>(
-    rows: impl Iterator<Item = rusqlite::Result<Result<T, StoreError>>>,
+    rows: impl Iterator<Item = crate::sql::Result<Result<T, StoreError>>>,
 ) -> Result<Vec<T>, StoreError> {
     rows.map(|r| r?).collect()
 }

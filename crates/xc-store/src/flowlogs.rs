@@ -2,8 +2,8 @@
 //! gateways sent, queryable by connection, time and fields.
 
 use crate::db::parse;
+use crate::sql::{OptionalExtension, params};
 use crate::{Db, StoreError};
-use rusqlite::{OptionalExtension, params};
 use std::net::IpAddr;
 use xc_types::flowlog::{FlowAction, FlowLogRecord, LogStatus, VERSION};
 use xc_types::{AccountId, AttachPointId, ConnectionId};
@@ -51,7 +51,9 @@ pub struct FlowLogFilter {
 const SETTING_COLUMNS: &str =
     "connection_id, attach_point_id, account_id, sampling, aggregation_secs, enabled_at";
 
-fn setting_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<FlowLogSettingRow, StoreError>> {
+fn setting_row(
+    r: &crate::sql::Row<'_>,
+) -> crate::sql::Result<Result<FlowLogSettingRow, StoreError>> {
     let (c, ap, account): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
     let (sampling, aggregation_secs, enabled_at): (i64, i64, i64) =
         (r.get(3)?, r.get(4)?, r.get(5)?);
@@ -185,11 +187,11 @@ impl Db<'_> {
              FROM flow_log_records
              WHERE connection_id = ?1 AND attach_point_id IN (?2, ?3)
                AND end_at >= ?4 AND start_at < ?5 AND id > ?6
-               AND (?7 IS NULL OR action = ?7)
-               AND (?8 IS NULL OR srcaddr = ?8)
-               AND (?9 IS NULL OR dstaddr = ?9)
-               AND (?10 IS NULL OR srcport = ?10 OR dstport = ?10)
-               AND (?11 IS NULL OR protocol = ?11)
+               AND (action = ?7 OR ?7 IS NULL)
+               AND (srcaddr = ?8 OR ?8 IS NULL)
+               AND (dstaddr = ?9 OR ?9 IS NULL)
+               AND (srcport = ?10 OR dstport = ?10 OR ?10 IS NULL)
+               AND (protocol = ?11 OR ?11 IS NULL)
              ORDER BY id LIMIT ?12",
         )?;
         let rows = stmt.query_map(

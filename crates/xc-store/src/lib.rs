@@ -26,6 +26,9 @@ mod maintenance;
 mod metrics;
 mod migrate;
 mod quotas;
+pub mod sql;
+#[doc(hidden)]
+pub mod testing;
 mod usage;
 
 pub use alarms::{AlarmHistoryRecord, AlarmRecord, AttemptRecord, DeliveryRecord, WebhookRecord};
@@ -48,6 +51,12 @@ use std::sync::mpsc;
 pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),
+    #[error("database error: {0}")]
+    Postgres(Box<sql::PgError>),
+    /// The database server cannot be reached (or went away mid-request); nothing of the
+    /// request was committed unless it was acknowledged. A retry succeeds once it is back.
+    #[error("the database cannot be reached: {0}")]
+    Unreachable(String),
     /// Nothing could be written, and nothing was: the disk is full or the database read-only.
     /// A retry succeeds once the operator has made room; nothing is wrong with the data.
     #[error("{0}")]
@@ -92,6 +101,17 @@ impl Unwritable {
     }
 }
 
+impl From<sql::Error> for StoreError {
+    fn from(e: sql::Error) -> Self {
+        match e {
+            sql::Error::Sqlite(e) => e.into(),
+            sql::Error::Postgres(e) if e.is_unreachable() => Self::Unreachable(e.to_string()),
+            sql::Error::Postgres(e) => Self::Postgres(e),
+            e @ (sql::Error::NoRow | sql::Error::Value { .. }) => Self::Corrupt(e.to_string()),
+        }
+    }
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         match Unwritable::of(&e) {
@@ -106,6 +126,7 @@ impl From<rusqlite::Error> for StoreError {
 enum Commit {
     Done,
     Unwritable(Unwritable),
+    Unreachable(String),
     Failed(String),
 }
 
@@ -124,16 +145,7 @@ impl Commit {
 type Completion = Box<dyn FnOnce(Commit) + Send>;
 /// A write: given the open transaction (or why none could be opened), it runs and says how to
 /// answer its caller once the batch's commit is known.
-type Job = Box<dyn FnOnce(Result<&rusqlite::Connection, &StoreError>) -> Completion + Send>;
-
-/// Runs `statements` in order through the connection's statement cache (each write's savepoint
-/// is opened and closed without parsing its SQL again).
-fn run_cached(conn: &rusqlite::Connection, statements: &[&str]) -> Result<(), rusqlite::Error> {
-    for sql in statements {
-        conn.prepare_cached(sql)?.execute([])?;
-    }
-    Ok(())
-}
+type Job = Box<dyn FnOnce(Result<sql::Conn<'_>, &StoreError>) -> Completion + Send>;
 
 /// Whether a write's changes are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,11 +162,109 @@ const MAX_BATCH: usize = 512;
 /// the blocking pool and open fresh connections).
 const READ_POOL: usize = 8;
 
+/// Where the data lives: `sqlite:PATH` (the embedded default) or a PostgreSQL URL
+/// (`postgres://user:password@host:port/dbname`).
+#[derive(Clone)]
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres(Box<postgres::Config>),
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+/// Shown without the password.
+impl std::fmt::Display for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(p) => write!(f, "sqlite:{}", p.display()),
+            Self::Postgres(c) => {
+                let host = c
+                    .get_hosts()
+                    .first()
+                    .map_or("localhost".to_owned(), |h| match h {
+                        postgres::config::Host::Tcp(h) => h.clone(),
+                        postgres::config::Host::Unix(p) => p.display().to_string(),
+                    });
+                let port = c.get_ports().first().copied().unwrap_or(5432);
+                write!(
+                    f,
+                    "postgres://{}@{host}:{port}/{}",
+                    c.get_user().unwrap_or(""),
+                    c.get_dbname().unwrap_or("")
+                )
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for Database {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(path) = s.strip_prefix("sqlite:") {
+            if path.is_empty() {
+                return Err(
+                    "sqlite: needs a path, as in sqlite:/var/lib/xconnect/xconnect.db".into(),
+                );
+            }
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            let mut config: postgres::Config = s.parse().map_err(|e| {
+                format!(
+                    "not a PostgreSQL URL ({e}): expected postgres://user:password@host:port/dbname"
+                )
+            })?;
+            if config.get_connect_timeout().is_none() {
+                config.connect_timeout(PG_CONNECT_TIMEOUT);
+            }
+            config.application_name("xconnect");
+            return Ok(Self::Postgres(Box::new(config)));
+        }
+        Err("expected sqlite:PATH or postgres://user:password@host:port/dbname".into())
+    }
+}
+
+/// How long a connection attempt to PostgreSQL may take.
+const PG_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Every write transaction takes this transaction-scoped advisory lock first, so writes are
+/// serialised across replicas as SQLite's single writer serialises them in one process.
+const PG_WRITE_LOCK: i64 = 0x7863_5772_6974_6501; // "xcWrite\x01"
+/// Held while migrations run, so replicas starting together migrate once.
+const PG_MIGRATE_LOCK: i64 = 0x7863_4d69_6772_6101; // "xcMigra\x01"
+
+/// A pooled read connection.
+enum Reader {
+    Lite(rusqlite::Connection),
+    Pg(Box<std::cell::RefCell<sql::PgSession>>),
+}
+
+impl Reader {
+    fn conn(&self) -> sql::Conn<'_> {
+        match self {
+            Self::Lite(c) => sql::Conn::sqlite(c),
+            Self::Pg(s) => sql::Conn::postgres(s),
+        }
+    }
+
+    /// Whether it can be used again.
+    fn healthy(&self) -> bool {
+        match self {
+            Self::Lite(_) => true,
+            Self::Pg(s) => !s.borrow().is_closed(),
+        }
+    }
+}
+
 pub struct Store {
-    path: PathBuf,
+    database: Database,
     writer: Mutex<Option<mpsc::SyncSender<Job>>>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-    readers: Mutex<Vec<rusqlite::Connection>>,
+    readers: Mutex<Vec<Reader>>,
     read_permits: tokio::sync::Semaphore,
     /// How long each commit took.
     commits: std::sync::Arc<Histogram>,
@@ -165,6 +275,7 @@ impl StoreError {
     fn duplicate(&self) -> Self {
         match self {
             Self::Unwritable(u) => Self::Unwritable(*u),
+            Self::Unreachable(m) => Self::Unreachable(m.clone()),
             Self::Closed => Self::Closed,
             Self::Duplicate(w) => Self::Duplicate(w),
             other => Self::CommitFailed(other.to_string()),
@@ -174,8 +285,43 @@ impl StoreError {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish()
+        f.debug_struct("Store")
+            .field("database", &self.database)
+            .finish()
     }
+}
+
+/// `greatest(a, b, ...)` and `least(a, b, ...)` as PostgreSQL has them (NULLs ignored; NULL when
+/// every argument is), so the typed queries are written once for both backends.
+fn add_functions(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    use rusqlite::types::{Value, ValueRef};
+    fn pick(ctx: &rusqlite::functions::Context<'_>, greater: bool) -> rusqlite::Result<Value> {
+        let mut best: Option<Value> = None;
+        for i in 0..ctx.len() {
+            let v = match ctx.get_raw(i) {
+                ValueRef::Null => continue,
+                ValueRef::Integer(n) => Value::Integer(n),
+                ValueRef::Real(r) => Value::Real(r),
+                other => Value::from(other),
+            };
+            let as_f64 = |v: &Value| match v {
+                Value::Integer(n) => *n as f64,
+                Value::Real(r) => *r,
+                _ => f64::NAN,
+            };
+            best = Some(match best {
+                None => v,
+                Some(b) if (as_f64(&v) > as_f64(&b)) == greater && as_f64(&v) != as_f64(&b) => v,
+                Some(b) => b,
+            });
+        }
+        Ok(best.unwrap_or(Value::Null))
+    }
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    conn.create_scalar_function("greatest", -1, flags, |ctx| pick(ctx, true))?;
+    conn.create_scalar_function("least", -1, flags, |ctx| pick(ctx, false))?;
+    Ok(())
 }
 
 fn open_connection(path: &Path, read_only: bool) -> Result<rusqlite::Connection, StoreError> {
@@ -194,29 +340,82 @@ fn open_connection(path: &Path, read_only: bool) -> Result<rusqlite::Connection,
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
     }
+    add_functions(&conn)?;
     Ok(conn)
 }
 
+/// Runs `f` on a thread of its own: the synchronous PostgreSQL client runs a small runtime of
+/// its own, which may not be started on a thread that drives async tasks.
+pub(crate) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| match s.spawn(f).join() {
+        Ok(v) => v,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
+
+fn pg_connect(config: &postgres::Config, read_only: bool) -> Result<sql::PgSession, StoreError> {
+    let mut client = config
+        .connect(postgres::NoTls)
+        .map_err(|e| StoreError::from(sql::Error::pg(e, "")))?;
+    // A statement that waits on a lock longer than this fails rather than hanging the writer;
+    // an abandoned transaction is ended by the server.
+    let mut setup = String::from(
+        "SET statement_timeout = '30s'; SET idle_in_transaction_session_timeout = '60s'",
+    );
+    if read_only {
+        setup.push_str("; SET default_transaction_read_only = on");
+    }
+    client
+        .batch_execute(&setup)
+        .map_err(|e| StoreError::from(sql::Error::pg(e, &setup)))?;
+    Ok(sql::PgSession::new(client))
+}
+
 impl Store {
-    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    /// Opens (creating if needed) the SQLite database at `path` and applies pending migrations.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let mut conn = open_connection(path, false)?;
-        migrate::run(&mut conn)?;
+        Self::connect(&Database::Sqlite(path.to_owned()))
+    }
+
+    /// Opens the database (creating a SQLite file if needed) and applies pending migrations.
+    pub fn connect(database: &Database) -> Result<Self, StoreError> {
         let (tx, rx) = mpsc::sync_channel::<Job>(4096);
         let commits = std::sync::Arc::new(Histogram::default());
         let timed = commits.clone();
-        let thread = std::thread::Builder::new()
-            .name("xc-store-writer".into())
-            .spawn(move || writer_loop(conn, rx, &timed))
-            .map_err(|e| StoreError::Thread(e.to_string()))?;
+        let thread = match database {
+            Database::Sqlite(path) => {
+                let mut conn = open_connection(path, false)?;
+                migrate::run(&mut conn)?;
+                std::thread::Builder::new()
+                    .name("xc-store-writer".into())
+                    .spawn(move || writer_loop(conn, rx, &timed))
+            }
+            Database::Postgres(config) => {
+                let session = off_runtime(|| {
+                    let mut session = pg_connect(config, false)?;
+                    migrate::run_postgres(session.client(), PG_MIGRATE_LOCK)?;
+                    Ok::<_, StoreError>(session)
+                })?;
+                let config = (**config).clone();
+                std::thread::Builder::new()
+                    .name("xc-store-writer".into())
+                    .spawn(move || pg_writer_loop(&config, Some(session), rx, &timed))
+            }
+        }
+        .map_err(|e| StoreError::Thread(e.to_string()))?;
         Ok(Self {
-            path: path.to_owned(),
+            database: database.clone(),
             writer: Mutex::new(Some(tx)),
             writer_thread: Mutex::new(Some(thread)),
             readers: Mutex::new(Vec::new()),
             read_permits: tokio::sync::Semaphore::new(READ_POOL),
             commits,
         })
+    }
+
+    /// Where the data lives (without the password).
+    pub fn database(&self) -> &Database {
+        &self.database
     }
 
     /// Runs `f` in a write transaction. Its changes are committed (durably) before this returns
@@ -259,7 +458,7 @@ impl Store {
                     });
                 }
             };
-            if let Err(e) = run_cached(conn, &["SAVEPOINT job"]) {
+            if let Err(e) = conn.batch(&["SAVEPOINT job"]) {
                 let e = E::from(e.into());
                 return Box::new(move |_| {
                     let _ = reply.send(Err(e));
@@ -267,9 +466,9 @@ impl Store {
             }
             let result = f(&Db::new(conn));
             let end = if result.is_ok() && keep == Keep::IfOk {
-                run_cached(conn, &["RELEASE job"])
+                conn.batch(&["RELEASE job"])
             } else {
-                run_cached(conn, &["ROLLBACK TO job", "RELEASE job"])
+                conn.batch(&["ROLLBACK TO job", "RELEASE job"])
             };
             let result = match end {
                 Ok(()) => result,
@@ -279,6 +478,7 @@ impl Store {
                 let out = match commit {
                     Commit::Done => result,
                     Commit::Unwritable(u) => Err(E::from(StoreError::Unwritable(u))),
+                    Commit::Unreachable(m) => Err(E::from(StoreError::Unreachable(m))),
                     Commit::Failed(msg) => Err(E::from(StoreError::CommitFailed(msg))),
                 };
                 let _ = reply.send(out);
@@ -314,26 +514,36 @@ impl Store {
             .acquire()
             .await
             .map_err(|_| E::from(StoreError::Closed))?;
-        let conn = self.take_reader().map_err(E::from)?;
-        let (conn, result) = tokio::task::spawn_blocking(move || {
-            let result = f(&Db::new(&conn));
-            (conn, result)
+        let reader = self.take_reader().await.map_err(E::from)?;
+        let (reader, result) = tokio::task::spawn_blocking(move || {
+            let result = f(&Db::new(reader.conn()));
+            (reader, result)
         })
         .await
         .map_err(|_| E::from(StoreError::Closed))?;
-        if let Ok(mut pool) = self.readers.lock()
+        if reader.healthy()
+            && let Ok(mut pool) = self.readers.lock()
             && pool.len() < READ_POOL
         {
-            pool.push(conn);
+            pool.push(reader);
         }
         result
     }
 
-    fn take_reader(&self) -> Result<rusqlite::Connection, StoreError> {
+    async fn take_reader(&self) -> Result<Reader, StoreError> {
         if let Some(c) = self.readers.lock().ok().and_then(|mut p| p.pop()) {
             return Ok(c);
         }
-        open_connection(&self.path, true)
+        match &self.database {
+            Database::Sqlite(path) => Ok(Reader::Lite(open_connection(path, true)?)),
+            Database::Postgres(config) => {
+                let config = config.clone();
+                let session = tokio::task::spawn_blocking(move || pg_connect(&config, true))
+                    .await
+                    .map_err(|_| StoreError::Closed)??;
+                Ok(Reader::Pg(Box::new(std::cell::RefCell::new(session))))
+            }
+        }
     }
 
     /// How long the commits took (each a batch of writes, made durable).
@@ -358,15 +568,21 @@ impl Drop for Store {
     }
 }
 
-fn writer_loop(mut conn: rusqlite::Connection, rx: mpsc::Receiver<Job>, commits: &Histogram) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
+/// The jobs queued now, up to a batch.
+fn next_batch(rx: &mpsc::Receiver<Job>) -> Option<Vec<Job>> {
+    let first = rx.recv().ok()?;
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
         }
+    }
+    Some(batch)
+}
+
+fn writer_loop(mut conn: rusqlite::Connection, rx: mpsc::Receiver<Job>, commits: &Histogram) {
+    while let Some(batch) = next_batch(&rx) {
         let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
             Ok(tx) => tx,
             Err(e) => {
@@ -390,7 +606,7 @@ fn writer_loop(mut conn: rusqlite::Connection, rx: mpsc::Receiver<Job>, commits:
                 continue;
             }
             LAST_UNWRITABLE.set(None);
-            completions.push(job(Ok(&tx)));
+            completions.push(job(Ok(sql::Conn::sqlite(&tx))));
             if tx.is_autocommit() {
                 aborted = Some(match LAST_UNWRITABLE.take() {
                     Some(u) => StoreError::Unwritable(u),
@@ -410,17 +626,104 @@ fn writer_loop(mut conn: rusqlite::Connection, rx: mpsc::Receiver<Job>, commits:
             Some(StoreError::Unwritable(u)) => Commit::Unwritable(u),
             Some(e) => Commit::Failed(e.to_string()),
         };
-        match &commit {
-            Commit::Done => {}
-            Commit::Unwritable(u) => tracing::error!(
-                "a commit of {} writes failed: {u}; nothing of them was written",
-                completions.len()
-            ),
-            Commit::Failed(e) => tracing::error!(error = %e, "commit failed"),
+        finish(completions, commit);
+    }
+}
+
+/// Answers a batch's waiters, after logging a failed commit once.
+fn finish(completions: Vec<Completion>, commit: Commit) {
+    match &commit {
+        Commit::Done => {}
+        Commit::Unwritable(u) => tracing::error!(
+            "a commit of {} writes failed: {u}; nothing of them was written",
+            completions.len()
+        ),
+        Commit::Unreachable(e) => tracing::error!(
+            "a commit of {} writes failed: the database cannot be reached ({e}); nothing of them was written",
+            completions.len()
+        ),
+        Commit::Failed(e) => tracing::error!(error = %e, "commit failed"),
+    }
+    for done in completions {
+        done(commit.clone());
+    }
+}
+
+/// The PostgreSQL writer: the same group commit, each batch one transaction that first takes
+/// the cluster-wide write lock. A lost connection fails the batch (nothing of it committed) and
+/// is opened again for the next one.
+fn pg_writer_loop(
+    config: &postgres::Config,
+    mut session: Option<sql::PgSession>,
+    rx: mpsc::Receiver<Job>,
+    commits: &Histogram,
+) {
+    while let Some(batch) = next_batch(&rx) {
+        if session.as_ref().is_none_or(sql::PgSession::is_closed) {
+            session = match pg_connect(config, false) {
+                Ok(s) => {
+                    tracing::info!("reconnected to the database");
+                    Some(s)
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot reach the database");
+                    for job in batch {
+                        job(Err(&e))(Commit::Done);
+                    }
+                    continue;
+                }
+            };
         }
-        for done in completions {
-            done(commit.clone());
+        let Some(s) = session.take() else { continue };
+        let cell = std::cell::RefCell::new(s);
+        let conn = sql::Conn::postgres(&cell);
+        let begin = format!("BEGIN; SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})");
+        if let Err(e) = conn.batch(&[&begin]) {
+            let e = StoreError::from(e);
+            tracing::error!(error = %e, "cannot begin a write transaction");
+            let _ = conn.batch(&["ROLLBACK"]);
+            for job in batch {
+                job(Err(&e))(Commit::Done);
+            }
+            session = Some(cell.into_inner());
+            continue;
         }
+        let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
+        let mut lost: Option<StoreError> = None;
+        for job in batch {
+            if let Some(e) = &lost {
+                completions.push(job(Err(e)));
+                continue;
+            }
+            completions.push(job(Ok(conn)));
+            if cell.borrow().is_closed() {
+                lost = Some(StoreError::Unreachable(
+                    "the connection closed during the transaction".into(),
+                ));
+            }
+        }
+        let commit = match lost {
+            Some(e) => Commit::Unreachable(e.to_string()),
+            None => {
+                let began = std::time::Instant::now();
+                // A transaction that failed in a way no savepoint undid cannot commit (and
+                // PostgreSQL would answer COMMIT with a rollback, not an error): ask first.
+                let c = match conn.batch(&["SELECT 1", "COMMIT"]) {
+                    Ok(()) => Commit::Done,
+                    Err(e) => {
+                        let _ = conn.batch(&["ROLLBACK"]);
+                        match StoreError::from(e) {
+                            StoreError::Unreachable(m) => Commit::Unreachable(m),
+                            e => Commit::Failed(e.to_string()),
+                        }
+                    }
+                };
+                commits.observe(began.elapsed());
+                c
+            }
+        };
+        session = Some(cell.into_inner());
+        finish(completions, commit);
     }
 }
 

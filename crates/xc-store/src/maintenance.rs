@@ -1,7 +1,7 @@
 //! Maintenance windows (migration 0016).
 
+use crate::sql::{OptionalExtension, params};
 use crate::{Db, StoreError};
-use rusqlite::{OptionalExtension, params};
 
 /// A window, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,7 +16,7 @@ pub struct MaintenanceRow {
 
 const COLUMNS: &str = "id, start_at, end_at, description, environment, announced_at";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MaintenanceRow> {
+fn row(r: &crate::sql::Row<'_>) -> crate::sql::Result<MaintenanceRow> {
     Ok(MaintenanceRow {
         id: r.get(0)?,
         start: r.get(1)?,

@@ -2,8 +2,8 @@
 //! (`link_minutes`), rolled up into 5-minute and 1-hour rows (`link_rollups`), and read back by
 //! connection, side and time.
 
+use crate::sql::{OptionalExtension, params};
 use crate::{Db, StoreError};
-use rusqlite::{OptionalExtension, params};
 use xc_types::ConnectionId;
 use xc_types::gateway::{DropCounts, LinkSample, MetricSample, RttStats};
 
@@ -47,8 +47,8 @@ pub const ROLLUP_SPANS: [i64; 2] = [300, 3600];
 const ROLLUP_SUMS: &str = "sum(secs), sum(tx_packets), sum(tx_bytes), sum(rx_packets), \
      sum(rx_bytes), sum(drop_policer), sum(drop_replay), sum(drop_icv), sum(drop_no_sa), \
      sum(drop_invalid), sum(probes_sent), sum(probes_answered), min(rtt_min_us), \
-     sum(rtt_avg_us * probes_answered) \
-       / max(1, sum(CASE WHEN rtt_avg_us IS NULL THEN 0 ELSE probes_answered END)), \
+     CAST(sum(rtt_avg_us * probes_answered) AS BIGINT) \
+       / greatest(1, CAST(sum(CASE WHEN rtt_avg_us IS NULL THEN 0 ELSE probes_answered END) AS BIGINT)), \
      max(rtt_p99_us), max(rtt_max_us), CAST(avg(jitter_us) AS INTEGER), \
      max(prefixes_accepted), max(prefixes_advertised)";
 
@@ -102,26 +102,27 @@ impl Db<'_> {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
                      ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)
              ON CONFLICT (connection_id, minute, link_id, side) DO UPDATE SET
-               secs = min(60, secs + excluded.secs),
-               tx_packets = tx_packets + excluded.tx_packets,
-               tx_bytes = tx_bytes + excluded.tx_bytes,
-               rx_packets = rx_packets + excluded.rx_packets,
-               rx_bytes = rx_bytes + excluded.rx_bytes,
-               drop_policer = drop_policer + excluded.drop_policer,
-               drop_replay = drop_replay + excluded.drop_replay,
-               drop_icv = drop_icv + excluded.drop_icv,
-               drop_no_sa = drop_no_sa + excluded.drop_no_sa,
-               drop_invalid = drop_invalid + excluded.drop_invalid,
-               rtt_avg_us = CASE WHEN excluded.rtt_avg_us IS NULL THEN rtt_avg_us
-                 WHEN rtt_avg_us IS NULL THEN excluded.rtt_avg_us
-                 ELSE (rtt_avg_us * probes_answered + excluded.rtt_avg_us * excluded.probes_answered)
-                      / max(1, probes_answered + excluded.probes_answered) END,
-               probes_sent = probes_sent + excluded.probes_sent,
-               probes_answered = probes_answered + excluded.probes_answered,
-               rtt_min_us = coalesce(min(rtt_min_us, excluded.rtt_min_us), rtt_min_us, excluded.rtt_min_us),
-               rtt_p99_us = coalesce(max(rtt_p99_us, excluded.rtt_p99_us), rtt_p99_us, excluded.rtt_p99_us),
-               rtt_max_us = coalesce(max(rtt_max_us, excluded.rtt_max_us), rtt_max_us, excluded.rtt_max_us),
-               jitter_us = coalesce(max(jitter_us, excluded.jitter_us), jitter_us, excluded.jitter_us),
+               secs = least(60, link_minutes.secs + excluded.secs),
+               tx_packets = link_minutes.tx_packets + excluded.tx_packets,
+               tx_bytes = link_minutes.tx_bytes + excluded.tx_bytes,
+               rx_packets = link_minutes.rx_packets + excluded.rx_packets,
+               rx_bytes = link_minutes.rx_bytes + excluded.rx_bytes,
+               drop_policer = link_minutes.drop_policer + excluded.drop_policer,
+               drop_replay = link_minutes.drop_replay + excluded.drop_replay,
+               drop_icv = link_minutes.drop_icv + excluded.drop_icv,
+               drop_no_sa = link_minutes.drop_no_sa + excluded.drop_no_sa,
+               drop_invalid = link_minutes.drop_invalid + excluded.drop_invalid,
+               rtt_avg_us = CASE WHEN excluded.rtt_avg_us IS NULL THEN link_minutes.rtt_avg_us
+                 WHEN link_minutes.rtt_avg_us IS NULL THEN excluded.rtt_avg_us
+                 ELSE (link_minutes.rtt_avg_us * link_minutes.probes_answered
+                       + excluded.rtt_avg_us * excluded.probes_answered)
+                      / greatest(1, link_minutes.probes_answered + excluded.probes_answered) END,
+               probes_sent = link_minutes.probes_sent + excluded.probes_sent,
+               probes_answered = link_minutes.probes_answered + excluded.probes_answered,
+               rtt_min_us = coalesce(least(link_minutes.rtt_min_us, excluded.rtt_min_us), link_minutes.rtt_min_us, excluded.rtt_min_us),
+               rtt_p99_us = coalesce(greatest(link_minutes.rtt_p99_us, excluded.rtt_p99_us), link_minutes.rtt_p99_us, excluded.rtt_p99_us),
+               rtt_max_us = coalesce(greatest(link_minutes.rtt_max_us, excluded.rtt_max_us), link_minutes.rtt_max_us, excluded.rtt_max_us),
+               jitter_us = coalesce(greatest(link_minutes.jitter_us, excluded.jitter_us), link_minutes.jitter_us, excluded.jitter_us),
                secured = excluded.secured,
                bgp_established = excluded.bgp_established,
                prefixes_accepted = excluded.prefixes_accepted,
@@ -131,7 +132,7 @@ impl Db<'_> {
         let rolled = self.rollup_mark(ROLLUP_SPANS[0])?.unwrap_or(i64::MIN);
         let hour = ROLLUP_SPANS[1];
         let mut dirty = self.conn.prepare_cached(
-            "INSERT OR IGNORE INTO rollup_dirty (connection_id, bucket) VALUES (?1, ?2)",
+            "INSERT INTO rollup_dirty (connection_id, bucket) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         )?;
         for s in samples {
             if through.is_some_and(|t| s.seq <= t) {
@@ -220,10 +221,11 @@ impl Db<'_> {
         // The state counts of a minute's row are its flags; `?5` is -1 for both sides.
         let sql = if span == 60 {
             format!(
-                "SELECT minute, link_id, side, 1, secured AND bgp_established, secured,
+                "SELECT minute, link_id, side, 1, \
+                 CASE WHEN secured <> 0 AND bgp_established <> 0 THEN 1 ELSE 0 END, secured,
                         bgp_established, {MEASURES} FROM link_minutes
                  WHERE connection_id = ?1 AND minute >= ?2 AND minute < ?3
-                   AND ?4 = ?4 AND (?5 < 0 OR side = ?5)
+                   AND ?4 = 60 AND (?5 < 0 OR side = ?5)
                  ORDER BY minute, link_id, side"
             )
         } else {
@@ -304,11 +306,12 @@ impl Db<'_> {
         let one = if connection.is_some() {
             "connection_id = ?4 AND"
         } else {
-            "?4 IS NULL AND"
+            "CAST(?4 AS TEXT) IS NULL AND"
         };
         let (counts, source) = if span <= 300 {
             (
-                "count(*), sum(secured AND bgp_established), sum(secured), sum(bgp_established)",
+                "count(*), sum(CASE WHEN secured <> 0 AND bgp_established <> 0 THEN 1 ELSE 0 END), \
+                 sum(secured), sum(bgp_established)",
                 format!("link_minutes WHERE {one} minute >= ?2 AND minute < ?3"),
             )
         } else {
@@ -318,12 +321,19 @@ impl Db<'_> {
             )
         };
         let time = if span <= 300 { "minute" } else { "bucket" };
+        let replace = ["minutes", "up_minutes", "secured_minutes", "bgp_minutes"]
+            .into_iter()
+            .chain(MEASURES.split(',').map(str::trim))
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let sql = format!(
-            "INSERT OR REPLACE INTO link_rollups (connection_id, span, bucket, link_id, side,
+            "INSERT INTO link_rollups (connection_id, span, bucket, link_id, side,
                  minutes, up_minutes, secured_minutes, bgp_minutes, {MEASURES})
              SELECT connection_id, ?1, {time} - {time} % ?1, link_id, side, {counts}, {ROLLUP_SUMS}
              FROM {source}
-             GROUP BY connection_id, {time} - {time} % ?1, link_id, side"
+             GROUP BY connection_id, {time} - {time} % ?1, link_id, side
+             ON CONFLICT (connection_id, span, bucket, side, link_id) DO UPDATE SET {replace}"
         );
         Ok(self
             .conn
@@ -376,7 +386,7 @@ impl Db<'_> {
         } else {
             "SELECT min(bucket) FROM link_rollups WHERE span = 300"
         };
-        Ok(self.conn.query_row(sql, [], |r| r.get(0))?)
+        Ok(self.conn.query_row(sql, (), |r| r.get(0))?)
     }
 
     /// Forgets the rows of `span` that begin before `before` (retention); answers how many.

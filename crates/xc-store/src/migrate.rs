@@ -44,3 +44,46 @@ pub(crate) fn run(conn: &mut rusqlite::Connection) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+/// PostgreSQL's migrations: the first is SQLite's 0001 to 0021 in one step; each later one pairs
+/// with a SQLite migration.
+const PG_MIGRATIONS: &[&str] = &[include_str!("migrations/postgres/0001_schema.sql")];
+
+/// Applies PostgreSQL's pending migrations, each in its own transaction with the version it
+/// reaches, while holding `lock` (an advisory lock) so replicas starting together migrate once.
+pub(crate) fn run_postgres(client: &mut postgres::Client, lock: i64) -> Result<(), StoreError> {
+    let pg = |e: postgres::Error| StoreError::from(crate::sql::Error::pg(e, "migration"));
+    client
+        .batch_execute(&format!(
+            "SELECT pg_advisory_lock({lock}); \
+             CREATE TABLE IF NOT EXISTS xc_schema (version BIGINT NOT NULL); \
+             INSERT INTO xc_schema (version) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM xc_schema)"
+        ))
+        .map_err(pg)?;
+    let result = (|| {
+        let current: i64 = client
+            .query_one("SELECT version FROM xc_schema", &[])
+            .map_err(pg)?
+            .get(0);
+        let current = usize::try_from(current).unwrap_or(usize::MAX);
+        if current > PG_MIGRATIONS.len() {
+            return Err(StoreError::Corrupt(format!(
+                "database schema version {current} is newer than this binary knows ({}); upgrade xconnect",
+                PG_MIGRATIONS.len()
+            )));
+        }
+        for (i, sql) in PG_MIGRATIONS.iter().enumerate().skip(current) {
+            let mut tx = client.transaction().map_err(pg)?;
+            tx.batch_execute(sql).map_err(pg)?;
+            tx.execute("UPDATE xc_schema SET version = $1", &[&((i + 1) as i64)])
+                .map_err(pg)?;
+            tx.commit().map_err(pg)?;
+            tracing::info!(version = i + 1, "applied database migration");
+        }
+        Ok(())
+    })();
+    client
+        .batch_execute(&format!("SELECT pg_advisory_unlock({lock})"))
+        .map_err(pg)?;
+    result
+}

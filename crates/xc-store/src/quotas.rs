@@ -1,8 +1,8 @@
 //! Quotas (migration 0013): the operator's values per account, and the use each quota limits,
 //! counted in the caller's transaction so that a check and the create it guards are one.
 
+use crate::sql::{OptionalExtension, params};
 use crate::{Db, StoreError};
-use rusqlite::{OptionalExtension, params};
 use std::collections::BTreeMap;
 use xc_types::AccountId;
 use xc_types::api::quotas::QuotaName;
@@ -95,7 +95,7 @@ impl Db<'_> {
         account: &AccountId,
     ) -> Result<(BTreeMap<String, u64>, u64), StoreError> {
         let mut st = self.conn.prepare_cached(&format!(
-            "SELECT environment, count(*), sum(max(bandwidth_mbps, coalesce(pending_bandwidth_mbps, 0)))
+            "SELECT environment, count(*), sum(greatest(bandwidth_mbps, coalesce(pending_bandwidth_mbps, 0)))
              FROM connections WHERE {LIVE_SIDE} GROUP BY environment"
         ))?;
         let rows: Vec<(String, i64, i64)> = st

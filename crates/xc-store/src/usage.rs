@@ -1,8 +1,8 @@
 //! Metered usage (migration 0015): the hours the control plane meters, written once, and read
 //! back for statements.
 
+use crate::sql::{OptionalExtension, params};
 use crate::{Db, StoreError};
-use rusqlite::{OptionalExtension, params};
 
 /// A connection to meter: its owner (who pays), environment and billing tier.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +36,7 @@ impl Db<'_> {
         Ok(self
             .conn
             .prepare_cached("SELECT through FROM meter_mark WHERE one = 1")?
-            .query_row([], |r| r.get(0))
+            .query_row((), |r| r.get(0))
             .optional()?)
     }
 
@@ -53,7 +53,7 @@ impl Db<'_> {
     pub fn first_connection_at(&self) -> Result<Option<i64>, StoreError> {
         Ok(self
             .conn
-            .query_row("SELECT min(created_at) FROM connections", [], |r| r.get(0))?)
+            .query_row("SELECT min(created_at) FROM connections", (), |r| r.get(0))?)
     }
 
     /// The connections that may have been billable in `[from, to)`: created before its end,

@@ -26,6 +26,17 @@ pub struct ServerArgs {
     /// Where the database, the master key and the operator's credentials live.
     #[arg(long, default_value = "./.xconnect")]
     data_dir: PathBuf,
+    /// The database: `sqlite:PATH` (the default is sqlite:DATA_DIR/xconnect.db) or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DBNAME` (PostgreSQL 15 or later; the schema is
+    /// created and migrated at start). Give a password through the environment, not the
+    /// command line.
+    #[arg(
+        long,
+        env = "XCONNECT_DATABASE",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    database: Option<xc_store::Database>,
     /// The region this server answers for (signatures must be scoped to it).
     #[arg(long, default_value = "us-east-1")]
     region: String,
@@ -221,11 +232,15 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         None => Catalog::default_catalog(),
     };
     let secrets = Secrets::from_master(&master_key(&args.data_dir)?);
-    let db_path = args.data_dir.join("xconnect.db");
+    let database = args
+        .database
+        .clone()
+        .unwrap_or_else(|| xc_store::Database::Sqlite(args.data_dir.join("xconnect.db")));
     let store = Arc::new(
-        xc_store::Store::open(&db_path)
-            .with_context(|| format!("cannot open database {}", db_path.display()))?,
+        xc_store::Store::connect(&database)
+            .with_context(|| format!("cannot open database {database}"))?,
     );
+    tracing::info!(%database, "database open");
     let tls = args.tls_cert.is_some();
     let scheme = if tls { "https" } else { "http" };
     // Bind first, so `--listen 127.0.0.1:0` reports (and signs keys with) the real port.

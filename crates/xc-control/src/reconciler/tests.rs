@@ -28,7 +28,7 @@ async fn links(f: &Fixture) -> Vec<LinkRecord> {
 
 #[tokio::test]
 async fn a_hundred_thousand_plans_and_removals_leave_the_pools_as_they_were() {
-    let f = fixture().await;
+    let f = crate::test_fixture::fixture_on_sqlite().await;
     let fac = facilities(&f.service);
     let now = f.service.now();
     let id = f.connection.clone();
@@ -88,7 +88,7 @@ async fn a_hundred_thousand_plans_and_removals_leave_the_pools_as_they_were() {
 
 #[tokio::test]
 async fn an_exhausted_pool_says_so_and_a_returned_number_is_used_again() {
-    let f = fixture().await;
+    let f = crate::test_fixture::fixture_on_sqlite().await;
     let (ga, _) = f.gateways.clone();
     // Other links of gateway A hold every UDP port.
     let connection = f.connection.clone();

@@ -1069,8 +1069,7 @@ async fn a_month_is_metered_and_billed_as_computed_by_hand() {
     ));
 
     // A restart: a new service over the same database gives the same statement.
-    let store =
-        std::sync::Arc::new(xc_store::Store::open(&f._dir.path().join("db")).expect("store again"));
+    let store = std::sync::Arc::new(f.db.open());
     let again = crate::Service::new(
         store,
         catalog(),

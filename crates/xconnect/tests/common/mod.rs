@@ -11,6 +11,36 @@ use xc_types::api::Credentials;
 
 pub const REGION: &str = "us-east-1";
 
+/// The `--database` flag of a server on `dir`: none (SQLite under the data dir) unless
+/// `XC_TEST_DATABASE=postgres`, then a database of the cluster at `XC_TEST_POSTGRES` of its own,
+/// the same one each time a server starts on `dir` (a restart finds its data).
+pub fn database_args(dir: &Path) -> Vec<String> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    use xc_store::testing::{TestDatabase, TestPostgres};
+    if !xc_store::testing::postgres_requested() {
+        return Vec::new();
+    }
+    static CLUSTER: OnceLock<TestPostgres> = OnceLock::new();
+    static DATABASES: OnceLock<Mutex<HashMap<PathBuf, TestDatabase>>> = OnceLock::new();
+    let cluster = CLUSTER.get_or_init(|| {
+        assert!(
+            std::env::var("XC_TEST_POSTGRES").is_ok_and(|v| !v.is_empty()),
+            "XC_TEST_DATABASE=postgres: servers need a running cluster in XC_TEST_POSTGRES \
+             (scripts/test-postgres.sh starts one and runs the tests against it)"
+        );
+        TestPostgres::start()
+    });
+    let mut dbs = DATABASES
+        .get_or_init(Default::default)
+        .lock()
+        .expect("databases");
+    let db = dbs
+        .entry(dir.to_owned())
+        .or_insert_with(|| cluster.database());
+    vec!["--database".into(), db.url.clone()]
+}
+
 pub struct Server {
     child: Child,
     pub endpoint: String,
@@ -66,6 +96,11 @@ impl Server {
         let mut child = cmd
             .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
+            .args(if extra.contains(&"--database") {
+                Vec::new()
+            } else {
+                database_args(dir)
+            })
             .args(extra)
             .env("XCONNECT_LOG", "warn")
             .stdout(Stdio::piped())
