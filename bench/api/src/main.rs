@@ -1,6 +1,7 @@
 //! `xconnect-bench-api`: measures GetConnection and CreateConnection over the AWS JSON protocol
 //! (signed with SigV4, as the AWS CLI sends them) at several concurrencies, against a server it
-//! starts on a fresh SQLite data dir (or `--endpoint` with `--credentials`).
+//! starts on a fresh data dir (SQLite, or `--database URL`; or `--endpoint` with
+//! `--credentials`).
 //!
 //! ```sh
 //! cargo build --release -p xconnect -p xconnect-bench-api
@@ -31,6 +32,9 @@ struct Args {
     seconds: u64,
     #[arg(long, value_delimiter = ',', default_value = "1,8,64")]
     concurrency: Vec<usize>,
+    /// The started server's `--database` (default: SQLite in its fresh data dir).
+    #[arg(long)]
+    database: Option<String>,
 }
 
 struct Target {
@@ -162,6 +166,11 @@ async fn main() -> anyhow::Result<()> {
                     "--data-dir",
                 ])
                 .arg(tmp.path())
+                .args(
+                    args.database
+                        .iter()
+                        .flat_map(|d| ["--database".to_owned(), d.clone()]),
+                )
                 .stdout(Stdio::piped())
                 .spawn()
                 .with_context(|| format!("cannot start {}", args.server))?;

@@ -61,6 +61,7 @@ pub fn routes() -> Router<AppState> {
     rt = on::<r::GetUsage, _, _>(rt, get_usage);
     rt = on::<r::CreateMaintenanceWindow, _, _>(rt, create_maintenance);
     rt = on::<r::ListMaintenanceWindows, _, _>(rt, list_maintenance);
+    rt = on::<r::GetCluster, _, _>(rt, get_cluster);
     rt = on::<r::DeleteMaintenanceWindow, _, _>(rt, delete_maintenance);
     rt = on::<r::ListAccountUsage, _, _>(rt, account_usage);
     rt = on::<r::CompareCost, _, _>(rt, compare_cost);
@@ -195,6 +196,10 @@ async fn list_audit(State(s): State<AppState>, Q(q): Q<audit::AuditQuery>, a: Au
 async fn create_maintenance(State(s): State<AppState>, a: Authed) -> R {
     let req = a.body::<r::CreateMaintenanceWindow>()?;
     reply::<r::CreateMaintenanceWindow>(&s.service.create_maintenance(&a.caller, req).await?)
+}
+
+async fn get_cluster(State(s): State<AppState>, a: Authed) -> R {
+    reply::<r::GetCluster>(&s.service.cluster_status(&a.caller).await?)
 }
 
 async fn list_maintenance(State(s): State<AppState>, a: Authed) -> R {

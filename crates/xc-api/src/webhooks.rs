@@ -88,9 +88,11 @@ pub async fn run(service: Arc<Service>, mut stop: tokio::sync::watch::Receiver<b
     loop {
         let c = client.clone();
         let a = allow.clone();
-        if let Err(e) = service
-            .deliver_webhooks(move |o| post(c.clone(), a.clone(), o))
-            .await
+        // The leader delivers (its lease's replica), so a notification goes out once.
+        if service.is_leading()
+            && let Err(e) = service
+                .deliver_webhooks(move |o| post(c.clone(), a.clone(), o))
+                .await
         {
             tracing::warn!(error = %e, "webhook delivery pass failed; retrying");
         }

@@ -438,6 +438,11 @@ impl Client {
     pub async fn delete_access_key(&self, id: &str) -> Result<AccessKeyDeleted, ClientError> {
         self.send::<r::DeleteAccessKey>(&[id], None, None).await
     }
+    pub async fn cluster_status(
+        &self,
+    ) -> Result<xc_types::api::cluster::ClusterStatus, ClientError> {
+        self.send::<r::GetCluster>(&[], None, None).await
+    }
     pub async fn list_environments(&self) -> Result<EnvironmentList, ClientError> {
         self.send::<r::ListEnvironments>(&[], None, None).await
     }

@@ -52,12 +52,23 @@ pub(crate) async fn run(service: Arc<Service>, shutdown: impl std::future::Futur
     }
 }
 
+/// Refuses the write unless this replica still holds the lease under the token it leads with
+/// (nothing to check for a service that leads alone).
+fn still_leading(db: &Db<'_>, fence: Option<&(String, i64)>) -> Result<()> {
+    if let Some((replica, token)) = fence {
+        db.check_fence(replica, *token)?;
+    }
+    Ok(())
+}
+
 /// One pass; returns how many connections changed.
 pub(crate) async fn pass(service: &Service) -> Result<usize> {
     let now = service.now();
+    let fence = service.leadership.fence();
     service
         .store
         .write(move |db| {
+            still_leading(db, fence.as_ref())?;
             let mut changed = 0;
             for mut c in db.connections_in_state(ConnectionState::Deleting)? {
                 db.delete_links_of_connection(&c.id)?;
@@ -271,9 +282,11 @@ pub(crate) async fn reconcile(service: &Service) -> Result<bool> {
     if plan.is_empty() && links.is_empty() {
         return Ok(false);
     }
+    let fence = service.leadership.fence();
     let applied = service
         .store
         .write(move |db| {
+            still_leading(db, fence.as_ref())?;
             // Each link's state as judged from this snapshot (a link's change of state is an
             // event); then the plan.
             for l in &links {

@@ -17,6 +17,8 @@
 
 mod alarms;
 mod audit;
+mod cluster;
+pub mod copy;
 mod db;
 mod events;
 mod filters;
@@ -33,6 +35,7 @@ mod usage;
 
 pub use alarms::{AlarmHistoryRecord, AlarmRecord, AttemptRecord, DeliveryRecord, WebhookRecord};
 pub use audit::{AuditFilter, AuditRow};
+pub use cluster::{LeaseRow, ReplicaRow};
 pub use db::{ConnectionFilter, Db, IdempotencyRecord, NewLink, Page};
 pub use events::EventRecord;
 pub use filters::{NetworkAclRow, PrefixListRow, SecurityGroupRow};
@@ -68,6 +71,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the store is shut down")]
     Closed,
+    /// A leader's write under a fencing token that is no longer the lease's: another replica
+    /// leads now, and the write was not made.
+    #[error("fenced: lease token {token} is no longer current (another replica leads)")]
+    Fenced { token: i64 },
     #[error("a record with this {0} already exists")]
     Duplicate(&'static str),
     #[error("cannot start the store's writer thread: {0}")]
@@ -277,6 +284,7 @@ impl StoreError {
             Self::Unwritable(u) => Self::Unwritable(*u),
             Self::Unreachable(m) => Self::Unreachable(m.clone()),
             Self::Closed => Self::Closed,
+            Self::Fenced { token } => Self::Fenced { token: *token },
             Self::Duplicate(w) => Self::Duplicate(w),
             other => Self::CommitFailed(other.to_string()),
         }

@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0019_flow_logs.sql"),
     include_str!("migrations/0020_link_warnings.sql"),
     include_str!("migrations/0021_link_liveness.sql"),
+    include_str!("migrations/0022_cluster.sql"),
 ];
 
 pub(crate) fn run(conn: &mut rusqlite::Connection) -> Result<(), StoreError> {
@@ -47,7 +48,10 @@ pub(crate) fn run(conn: &mut rusqlite::Connection) -> Result<(), StoreError> {
 
 /// PostgreSQL's migrations: the first is SQLite's 0001 to 0021 in one step; each later one pairs
 /// with a SQLite migration.
-const PG_MIGRATIONS: &[&str] = &[include_str!("migrations/postgres/0001_schema.sql")];
+const PG_MIGRATIONS: &[&str] = &[
+    include_str!("migrations/postgres/0001_schema.sql"),
+    include_str!("migrations/postgres/0002_cluster.sql"),
+];
 
 /// Applies PostgreSQL's pending migrations, each in its own transaction with the version it
 /// reaches, while holding `lock` (an advisory lock) so replicas starting together migrate once.

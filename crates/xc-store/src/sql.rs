@@ -732,7 +732,7 @@ impl Error {
 
 /// One parameter, as PostgreSQL binds it: encoded for the type the server expects there.
 #[derive(Debug)]
-struct PgParam<'p>(&'p dyn ToValue);
+pub(crate) struct PgParam<'p>(&'p dyn ToValue);
 
 impl fmt::Debug for dyn ToValue + '_ {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -740,11 +740,11 @@ impl fmt::Debug for dyn ToValue + '_ {
     }
 }
 
-fn pg_params<'p>(values: &[&'p dyn ToValue]) -> Vec<PgParam<'p>> {
+pub(crate) fn pg_params<'p>(values: &[&'p dyn ToValue]) -> Vec<PgParam<'p>> {
     values.iter().map(|v| PgParam(*v)).collect()
 }
 
-fn pg_bind<'a>(p: &'a [PgParam<'_>]) -> Vec<&'a (dyn postgres::types::ToSql + Sync)> {
+pub(crate) fn pg_bind<'a>(p: &'a [PgParam<'_>]) -> Vec<&'a (dyn postgres::types::ToSql + Sync)> {
     p.iter()
         .map(|p| p as &(dyn postgres::types::ToSql + Sync))
         .collect()

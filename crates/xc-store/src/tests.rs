@@ -368,3 +368,82 @@ async fn free_asns_come_after_the_highest_then_from_gaps() {
         Some(200)
     );
 }
+
+/// The copy names every table of the schema, parents first (so a migration that adds a table
+/// cannot leave it behind in a move to PostgreSQL).
+#[tokio::test]
+async fn the_copy_names_every_table() {
+    let fresh = testing::Fresh::sqlite();
+    let store = fresh.open();
+    let tables: std::collections::BTreeSet<String> = store
+        .read(|db| {
+            let mut st = db.sql().prepare_cached(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            )?;
+            let names = st.query_map((), |r| r.get::<_, String>(0))?;
+            Ok::<_, StoreError>(names.collect::<Result<_, _>>()?)
+        })
+        .await
+        .expect("tables");
+    let listed: std::collections::BTreeSet<String> =
+        copy::TABLES.iter().map(|t| t.to_string()).collect();
+    assert_eq!(listed, tables);
+    assert_eq!(listed.len(), copy::TABLES.len(), "each table once");
+}
+
+/// The lease goes to one replica at a time; a holder renews it, another takes it only once it
+/// has expired (with a new token), and the deposed holder's token is refused from then on.
+#[tokio::test]
+async fn the_lease_has_one_holder_and_fences_a_deposed_one() {
+    let fresh = testing::Fresh::new();
+    let store = fresh.open();
+    let claim = |who: &'static str, now: i64| store.write(move |db| db.claim_lease(who, now, 3000));
+    assert_eq!(claim("a", 1000).await.expect("claim"), Some(1));
+    assert_eq!(claim("b", 1500).await.expect("claim"), None, "a holds it");
+    assert_eq!(
+        claim("a", 2000).await.expect("renew"),
+        Some(1),
+        "renewed, same token"
+    );
+    assert_eq!(
+        claim("b", 4999).await.expect("claim"),
+        None,
+        "not expired yet"
+    );
+    store
+        .read(|db| db.check_fence("a", 1))
+        .await
+        .expect("a's token is current");
+    assert_eq!(
+        claim("b", 5001).await.expect("claim"),
+        Some(2),
+        "expired: b's"
+    );
+    let fenced = store.read(|db| db.check_fence("a", 1)).await;
+    assert!(
+        matches!(fenced, Err(StoreError::Fenced { token: 1 })),
+        "{fenced:?}"
+    );
+    assert_eq!(
+        claim("a", 5100).await.expect("claim"),
+        None,
+        "a cannot take it back"
+    );
+    let lease = store
+        .read(|db| db.lease())
+        .await
+        .expect("lease")
+        .expect("a lease");
+    assert_eq!(
+        (lease.holder.as_str(), lease.token, lease.acquired_ms),
+        ("b", 2, 5001)
+    );
+    // A replica that stops gives it up at once.
+    assert!(
+        store
+            .write(|db| db.release_lease("b"))
+            .await
+            .expect("release")
+    );
+    assert_eq!(claim("a", 5200).await.expect("claim"), Some(3));
+}

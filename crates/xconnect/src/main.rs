@@ -1,7 +1,8 @@
 //! `xconnect`: one binary for the control plane server and the CLI.
 //!
 //! ```text
-//! xconnect server ...            the control plane (HTTP API, lifecycle driver, SQLite)
+//! xconnect server ...            the control plane (HTTP API, lifecycle driver; SQLite or PostgreSQL)
+//! xconnect store copy ...        move an installation from SQLite to PostgreSQL
 //! xconnect gateway run|status    the gateway agent (links: TAP + MACsec + VXLAN, MKA, BGP, BFD)
 //! xconnect demo                  two VPCs in network namespaces, connected end to end
 //! xconnect <resource> <verb> ... the CLI, a client of the native API
@@ -12,6 +13,7 @@ mod demo;
 mod gateway;
 mod output;
 mod server;
+mod store;
 
 use clap::Parser;
 
@@ -34,6 +36,11 @@ enum Command {
     Gateway {
         #[command(subcommand)]
         command: gateway::GatewayCommand,
+    },
+    /// The server's database, while no server uses it.
+    Store {
+        #[command(subcommand)]
+        command: store::StoreCommand,
     },
     /// Build two VPCs in network namespaces, connect them through a server and four gateways,
     /// and show traffic crossing (root; Ctrl-C removes everything).
@@ -58,6 +65,7 @@ fn main() -> std::process::ExitCode {
         match args.command {
             Command::Server(a) => server::run(a).await,
             Command::Gateway { command } => gateway::run(command).await,
+            Command::Store { command } => store::run(command).await,
             Command::Demo(a) => demo::run(a).await,
             Command::Cli(c) => cli::run(c).await,
         }

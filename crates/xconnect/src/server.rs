@@ -287,6 +287,15 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         tracing::warn!(listen = %args.listen, "serving plain HTTP on a non-loopback address; pass --tls-cert and --tls-key");
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // Any number of replicas may share the database: this one does the leader's work only while
+    // it holds the lease.
+    service.lead_by_lease();
+    let membership = tokio::spawn(
+        service
+            .clone()
+            .run_membership(public_url.clone(), stop_rx.clone()),
+    );
+    tracing::info!(replica = service.replica_id(), "replica started");
     let lifecycle = {
         let mut rx = stop_rx.clone();
         tokio::spawn(service.clone().run_lifecycle(async move {
@@ -337,6 +346,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     }
     let _ = lifecycle.await;
     let _ = webhooks.await;
+    let _ = membership.await;
     drop(service);
     store.close();
     if let Err(e) = served {

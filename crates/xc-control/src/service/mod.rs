@@ -3,6 +3,7 @@
 pub(crate) mod alarms;
 mod attach_points;
 mod audit;
+pub mod cluster;
 mod connections;
 mod console;
 pub(crate) mod dryrun;
@@ -106,6 +107,8 @@ pub struct Service {
     pub(crate) config: ServiceConfig,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) server_id: String,
+    /// Whether this replica runs the leader's work ([`cluster`]).
+    pub(crate) leadership: cluster::Leadership,
     /// Wakes the lifecycle driver when a write leaves it work.
     pub(crate) work: tokio::sync::Notify,
     /// Bumped whenever a gateway's configuration may have changed: wakes blocking queries.
@@ -237,6 +240,7 @@ impl Service {
             config,
             clock,
             server_id,
+            leadership: cluster::Leadership::sole(),
             work: tokio::sync::Notify::new(),
             config_epoch: tokio::sync::watch::Sender::new(0),
             tests: std::sync::Mutex::default(),
@@ -667,11 +671,38 @@ impl Service {
         }
     }
 
-    /// Runs the reconciler, the alarm evaluator, the metric rollups, the audit and flow-log
-    /// retentions and the metering until `shutdown` resolves. See
-    /// [`crate::reconciler`] and [`alarms`]; webhooks are delivered by the API's task
-    /// (`xc_api::webhooks`), which has the HTTP client.
+    /// Runs the leader's work (the reconciler, the alarm evaluator, the metric rollups, the
+    /// audit and flow-log retentions and the metering) whenever this replica leads, until
+    /// `shutdown` resolves; a replica that stops leading stops it, and starts it again if it
+    /// leads again ([`cluster`]). See [`crate::reconciler`] and [`alarms`]; webhooks are
+    /// delivered by the API's task (`xc_api::webhooks`), which has the HTTP client.
     pub async fn run_lifecycle(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut leading = self.leadership.subscribe();
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                r = leading.wait_for(|l| *l) => if r.is_err() { return },
+            }
+            let mut lost = leading.clone();
+            let mut stopping = false;
+            self.clone()
+                .run_leader_work(async {
+                    tokio::select! {
+                        _ = &mut shutdown => stopping = true,
+                        _ = lost.wait_for(|l| !*l) => {}
+                    }
+                })
+                .await;
+            if stopping {
+                return;
+            }
+            tracing::warn!("the leader's work stopped on this replica: another leads");
+        }
+    }
+
+    /// The leader's work, until `shutdown` resolves.
+    async fn run_leader_work(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let alarms = tokio::spawn(self.clone().run_alarms(stopped.clone()));
         let rollups = tokio::spawn(self.clone().run_rollups(stopped.clone()));

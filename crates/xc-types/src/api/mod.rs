@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod alarms;
 pub mod audit;
+pub mod cluster;
 pub mod events;
 pub mod filters;
 pub mod flowlogs;

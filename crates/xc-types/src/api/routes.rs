@@ -210,6 +210,8 @@ endpoints! {
     /// may be interrupted. Announced far enough ahead, it is left out of the SLA.
     CreateMaintenanceWindow: Post "/v1/maintenance", body: maintenance::CreateMaintenanceRequest
         => 201 maintenance::MaintenanceWindow, Sigv4;
+    /// The control plane's replicas on this database, the leader and its lease (operator).
+    GetCluster: Get "/v1/cluster" => 200 cluster::ClusterStatus, Sigv4;
     /// The maintenance windows that have not ended, soonest first.
     ListMaintenanceWindows: Get "/v1/maintenance" => 200 maintenance::MaintenanceList, Sigv4;
     /// Withdraws a maintenance window that has not begun (operator).

@@ -7,6 +7,7 @@ mod account;
 mod alarm;
 mod attach_point;
 mod audit;
+mod cluster;
 mod connection;
 mod environment;
 mod events;
@@ -164,6 +165,13 @@ pub enum CliCommand {
         #[command(subcommand)]
         verb: audit::AuditVerb,
     },
+    /// The control plane's replicas and which one leads (operator).
+    Cluster {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        verb: cluster::ClusterVerb,
+    },
     /// The catalog: providers and locations you can connect through.
     Environment {
         #[command(flatten)]
@@ -222,6 +230,9 @@ pub async fn run(cmd: CliCommand) -> anyhow::Result<()> {
         }
         CliCommand::Audit { common, verb } => {
             audit::run(&client(&common)?, common.output, verb).await
+        }
+        CliCommand::Cluster { common, verb } => {
+            cluster::run(&client(&common)?, common.output, verb).await
         }
         CliCommand::Environment { common, verb } => {
             environment::run(&client(&common)?, common.output, verb).await
