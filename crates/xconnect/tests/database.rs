@@ -310,6 +310,37 @@ async fn three_replicas_share_a_database_and_a_killed_leader_is_replaced() {
         .expect("list on another replica");
     assert_eq!(listed.attach_points.len(), 1);
 
+    // A page token from one replica is good on another (tokens are sealed under the master key
+    // every replica has).
+    for _ in 0..2 {
+        on(0, &a)
+            .create_connection(&connection_request(
+                "gcp-us-east4",
+                &ap,
+                b.creds.account_id.as_str(),
+            ))
+            .await
+            .expect("create");
+    }
+    let first = on(0, &a)
+        .list_connections(&xc_types::api::ListConnectionsQuery {
+            max_results: Some(1),
+            ..Default::default()
+        })
+        .await
+        .expect("first page");
+    let second = on(1, &a)
+        .list_connections(&xc_types::api::ListConnectionsQuery {
+            max_results: Some(1),
+            next_token: first.next_token.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("the next page, from another replica");
+    assert!(first.next_token.is_some());
+    assert_eq!((first.connections.len(), second.connections.len()), (1, 1));
+    assert_ne!(first.connections[0].id, second.connections[0].id);
+
     // SIGKILL the leader.
     let leader = status.leader.clone().expect("leader");
     let leader_address = status
