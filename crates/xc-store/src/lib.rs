@@ -318,11 +318,13 @@ fn add_functions(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
                 Value::Real(r) => *r,
                 _ => f64::NAN,
             };
-            best = Some(match best {
-                None => v,
-                Some(b) if (as_f64(&v) > as_f64(&b)) == greater && as_f64(&v) != as_f64(&b) => v,
-                Some(b) => b,
-            });
+            let better = |b: &Value| {
+                let (x, y) = (as_f64(&v), as_f64(b));
+                if greater { x > y } else { x < y }
+            };
+            if best.as_ref().is_none_or(better) {
+                best = Some(v);
+            }
         }
         Ok(best.unwrap_or(Value::Null))
     }
@@ -419,11 +421,6 @@ impl Store {
             read_permits: tokio::sync::Semaphore::new(READ_POOL),
             commits,
         })
-    }
-
-    /// Where the data lives (without the password).
-    pub fn database(&self) -> &Database {
-        &self.database
     }
 
     /// Runs `f` in a write transaction. Its changes are committed (durably) before this returns
@@ -711,7 +708,8 @@ fn pg_writer_loop(
             }
         }
         let commit = match lost {
-            Some(e) => Commit::Unreachable(e.to_string()),
+            Some(StoreError::Unreachable(why)) => Commit::Unreachable(why),
+            Some(e) => Commit::Failed(e.to_string()),
             None => {
                 let began = std::time::Instant::now();
                 // A transaction that failed in a way no savepoint undid cannot commit (and

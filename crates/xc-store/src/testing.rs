@@ -238,11 +238,6 @@ impl TestPostgres {
             admin.batch_execute(sql).expect(sql);
         })
     }
-
-    /// The data directory of a private cluster.
-    pub fn data_dir(&self) -> Option<&Path> {
-        self.private.as_ref().map(|p| p.data.as_path())
-    }
 }
 
 impl Drop for TestPostgres {

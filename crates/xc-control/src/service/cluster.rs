@@ -86,16 +86,6 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-fn rfc3339_ms(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
 impl Service {
     /// From now on this replica leads only while it holds the lease: call before
     /// [`Service::run_lifecycle`], and run [`Service::run_membership`].
@@ -188,7 +178,7 @@ impl Service {
                 .into_iter()
                 .map(|r| Replica {
                     leader: leader.as_deref() == Some(r.id.as_str()),
-                    last_seen: rfc3339_ms(r.last_seen_ms),
+                    last_seen: super::connections::fmt_time(r.last_seen_ms / 1000),
                     db_latency_ms: (r.db_latency_us as f64 / 10.0).round() / 100.0,
                     id: r.id,
                     address: r.address,
