@@ -1,7 +1,8 @@
 //! `xconnect-bench-api`: measures GetConnection and CreateConnection over the AWS JSON protocol
 //! (signed with SigV4, as the AWS CLI sends them) at several concurrencies, against a server it
 //! starts on a fresh data dir (SQLite, or `--database URL`; or `--endpoint` with
-//! `--credentials`).
+//! `--credentials`). With `--replicas N` it starts N servers on one `--database` and sends the
+//! requests to them in turn (a client-side round robin).
 //!
 //! ```sh
 //! cargo build --release -p xconnect -p xconnect-bench-api
@@ -10,8 +11,6 @@
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use xc_types::api::Credentials;
@@ -35,6 +34,10 @@ struct Args {
     /// The started server's `--database` (default: SQLite in its fresh data dir).
     #[arg(long)]
     database: Option<String>,
+    /// Servers to start on `--database` (each with the first one's master key), taking the
+    /// requests in turn.
+    #[arg(long, default_value_t = 1, requires = "database")]
+    replicas: usize,
 }
 
 struct Target {
@@ -146,51 +149,28 @@ where
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let tmp = tempfile::tempdir()?;
-    let mut child = None;
-    let (endpoint, operator): (String, Credentials) = match &args.endpoint {
+    let mut children = Vec::new();
+    let (endpoints, operator): (Vec<String>, Credentials) = match &args.endpoint {
         Some(e) => {
             let path = args.credentials.as_deref().context("--credentials")?;
             (
-                e.clone(),
+                vec![e.clone()],
                 serde_json::from_str(&std::fs::read_to_string(path)?)?,
             )
         }
         None => {
-            let mut c = Command::new(&args.server)
-                .args([
-                    "server",
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--log",
-                    "warn",
-                    "--data-dir",
-                ])
-                .arg(tmp.path())
-                .args(
-                    args.database
-                        .iter()
-                        .flat_map(|d| ["--database".to_owned(), d.clone()]),
-                )
-                .stdout(Stdio::piped())
-                .spawn()
-                .with_context(|| format!("cannot start {}", args.server))?;
-            let stdout = c.stdout.take().context("stdout")?;
-            let mut endpoint = None;
-            for line in BufReader::new(stdout).lines() {
-                let line = line?;
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    endpoint = rest.split([',', ' ']).next().map(str::to_owned);
-                    break;
-                }
-            }
-            child = Some(c);
-            let creds = std::fs::read_to_string(tmp.path().join("operator-credentials.json"))?;
-            (
-                endpoint.context("the server did not start")?,
-                serde_json::from_str(&creds)?,
-            )
+            let (c, endpoints, creds) = xconnect_bench_api::start_replicas(
+                &args.server,
+                tmp.path(),
+                args.database.as_deref(),
+                args.replicas,
+                &[],
+            )?;
+            children = c;
+            (endpoints, creds)
         }
     };
+    let endpoint = endpoints[0].clone();
     let op = xc_client::Client::new(
         &endpoint,
         operator.access_key_id.as_str(),
@@ -225,16 +205,21 @@ async fn main() -> anyhow::Result<()> {
             asn: None,
         })
         .await?;
-    let host = endpoint.trim_start_matches("http://").to_owned();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()?;
-    let target = Arc::new(Target {
-        http,
-        endpoint: endpoint.clone(),
-        host,
-        creds: a,
-    });
+    let targets: Arc<Vec<Target>> = Arc::new(
+        endpoints
+            .iter()
+            .map(|e| Target {
+                http: http.clone(),
+                endpoint: e.clone(),
+                host: e.trim_start_matches("http://").to_owned(),
+                creds: a.clone(),
+            })
+            .collect(),
+    );
+    let target = &targets[0];
     let create_body = serde_json::json!({
         "environmentId": "gcp-us-east4", "bandwidth": "1Gbps",
         "attachPoint": { "directConnectGateway": ap.id }, "remoteAccount": { "identifier": b.account_id },
@@ -249,17 +234,20 @@ async fn main() -> anyhow::Result<()> {
     println!("|---|---:|---:|---:|---:|---:|");
     for &c in &args.concurrency {
         for op in ["GetConnection", "CreateConnection"] {
-            let t = target.clone();
+            let targets = targets.clone();
             let get = serde_json::json!({ "identifier": id });
             let create = create_body.clone();
-            let o = measure(c, args.seconds, move |_, _| {
-                let t = t.clone();
+            let o = measure(c, args.seconds, move |worker, n| {
+                let targets = targets.clone();
                 let body = if op == "GetConnection" {
                     get.clone()
                 } else {
                     create.clone()
                 };
-                async move { t.call(op, &body).await.map(|_| ()) }
+                async move {
+                    let t = &targets[(worker + n) % targets.len()];
+                    t.call(op, &body).await.map(|_| ())
+                }
             })
             .await;
             println!(
@@ -271,7 +259,7 @@ async fn main() -> anyhow::Result<()> {
             );
         }
     }
-    if let Some(mut c) = child {
+    for mut c in children {
         let _ = c.kill();
         let _ = c.wait();
     }

@@ -75,13 +75,13 @@ async fn config(
     let id = gateway(&s, &headers).await?;
     let Q(q) = query?;
     s.service.touch_gateway(&id).await?;
-    let mut epoch = s.service.config_epoch();
+    let mut changes = s.service.config_waiter();
     let deadline =
         tokio::time::Instant::now() + Duration::from_secs(q.wait.unwrap_or(0).min(MAX_WAIT_SECS));
     loop {
+        changes.read();
         let (index, config) = s.service.gateway_config(&id).await?;
-        let tests = s.service.take_tests(&id);
-        let dry_runs = s.service.take_dry_runs(&id);
+        let (tests, dry_runs) = s.service.take_asks(&id).await?;
         if q.index.as_deref() != Some(index.as_str())
             || !tests.is_empty()
             || !dry_runs.is_empty()
@@ -94,9 +94,11 @@ async fn config(
                 dry_runs,
             });
         }
+        // Woken by a change that concerns this gateway on any replica
+        // (`Service::config_changed_for`, carried between replicas by LISTEN/NOTIFY), or at the
+        // deadline: no polling, and no read for a change to other gateways.
         tokio::select! {
-            _ = epoch.changed() => {}
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = changes.wait(&id) => {}
             _ = tokio::time::sleep_until(deadline) => {}
         }
     }
@@ -130,7 +132,7 @@ async fn test_result(
 ) -> R {
     let id = gateway(&s, &headers).await?;
     let result = body::<r::ReportTestResult>(&b)?;
-    s.service.test_result(&id, result);
+    s.service.test_result(&id, result).await?;
     reply::<r::ReportTestResult>(&Ack {})
 }
 
@@ -139,8 +141,8 @@ async fn dry_run_answer(
     headers: http::HeaderMap,
     Body(b): Body<GATEWAY_MAX_BODY>,
 ) -> R {
-    gateway(&s, &headers).await?;
+    let id = gateway(&s, &headers).await?;
     let answer = body::<r::ReportDryRun>(&b)?;
-    s.service.dry_run_answer(answer);
+    s.service.dry_run_answer(&id, answer).await?;
     reply::<r::ReportDryRun>(&Ack {})
 }

@@ -20,14 +20,17 @@
 //! ```
 
 use crate::intent::AttachPoints;
-use crate::planner::{self, ConnectionPlan, Plan, World};
+use crate::planner::{self, ConnectionPlan, LinkChange, World};
+use crate::service::wakes::Scope;
 use crate::service::{IDEMPOTENCY_SECS, Service};
 use crate::{Result, ServiceError};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use xc_store::{Db, NewLink};
 use xc_types::gateway::LinkRecord;
-use xc_types::{Connection, ConnectionState, EnvironmentId, StateReasonCode};
+use xc_types::{
+    AttachPointId, Connection, ConnectionId, ConnectionState, EnvironmentId, StateReasonCode,
+};
 
 pub(crate) async fn run(service: Arc<Service>, shutdown: impl std::future::Future<Output = ()>) {
     tokio::pin!(shutdown);
@@ -39,8 +42,7 @@ pub(crate) async fn run(service: Arc<Service>, shutdown: impl std::future::Futur
             Err(e) => tracing::warn!(error = %e, "lifecycle pass failed; retrying"),
         }
         match reconcile(&service).await {
-            Ok(true) => service.config_changed(),
-            Ok(false) => {}
+            Ok(concerned) => service.config_changed_for(Scope::gateways(concerned)),
             Err(e) => tracing::warn!(error = %e, "reconciler pass failed; retrying"),
         }
         service.telemetry.reconciler.observe(began.elapsed());
@@ -127,6 +129,9 @@ pub(crate) async fn pass(service: &Service) -> Result<usize> {
         .await
 }
 
+/// The most connection plans (or link states) one write transaction of a pass carries.
+const CHUNK: usize = 200;
+
 /// The states whose links the planner looks after.
 const PLANNED: [ConnectionState; 3] = [
     ConnectionState::Pending,
@@ -135,7 +140,8 @@ const PLANNED: [ConnectionState; 3] = [
 ];
 
 /// Reads what the planner looks at: the connections it plans, their attach points and links,
-/// and every gateway.
+/// and every gateway. A handful of queries whatever the size of the world (each table read
+/// once), not one per connection.
 pub(crate) fn snapshot(
     db: &Db<'_>,
     now: i64,
@@ -145,18 +151,22 @@ pub(crate) fn snapshot(
     for state in PLANNED {
         connections.extend(db.connections_in_state(state)?);
     }
-    let mut attach_points = AttachPoints::new();
-    let mut links = Vec::new();
-    for c in &connections {
-        for ap in std::iter::once(&c.owner_attach_point).chain(&c.remote_attach_point) {
-            if !attach_points.contains_key(ap)
-                && let Some(found) = db.get_attach_point(ap)?
-            {
-                attach_points.insert(*ap, found);
-            }
-        }
-        links.extend(db.links_of_connection(&c.id)?);
-    }
+    let planned: HashSet<&ConnectionId> = connections.iter().map(|c| &c.id).collect();
+    let referenced: HashSet<&AttachPointId> = connections
+        .iter()
+        .flat_map(|c| std::iter::once(&c.owner_attach_point).chain(&c.remote_attach_point))
+        .collect();
+    let attach_points: AttachPoints = db
+        .all_attach_points()?
+        .into_iter()
+        .filter(|ap| referenced.contains(&ap.id))
+        .map(|ap| (ap.id, ap))
+        .collect();
+    let links = db
+        .all_links()?
+        .into_iter()
+        .filter(|l| planned.contains(&l.connection_id))
+        .collect();
     Ok(World {
         now,
         connections,
@@ -170,32 +180,42 @@ pub(crate) fn snapshot(
 /// What applying a plan did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Applied {
-    /// Some gateway's configuration may have changed.
-    pub config_changed: bool,
+    /// The gateways whose configuration may have changed: those at either end of a link of a
+    /// connection that changed (removed, kept or added; a gateway's configuration carries its
+    /// connections' state and how many links share their bandwidth).
+    pub concerned: BTreeSet<String>,
     /// Connections whose part was left for the next pass: they changed since the snapshot.
     pub skipped: usize,
 }
 
 /// Writes a plan made from `world`. Each connection's part is applied only if the connection
 /// and its links are still as the snapshot had them.
-pub(crate) fn apply(db: &Db<'_>, world: &World, plan: &Plan) -> Result<Applied> {
+pub(crate) fn apply(db: &Db<'_>, world: &World, plan: &[ConnectionPlan]) -> Result<Applied> {
     let mut out = Applied::default();
-    for p in &plan.connections {
-        let Some(seen) = world.connections.iter().find(|c| c.id == p.connection) else {
+    let seen: HashMap<&ConnectionId, &Connection> =
+        world.connections.iter().map(|c| (&c.id, c)).collect();
+    let mut links_seen: HashMap<&ConnectionId, Vec<&LinkRecord>> = HashMap::new();
+    for l in &world.links {
+        links_seen.entry(&l.connection_id).or_default().push(l);
+    }
+    for p in plan {
+        let Some(seen) = seen.get(&p.connection).copied() else {
             continue;
         };
-        let links_seen: Vec<&LinkRecord> = world
-            .links
-            .iter()
-            .filter(|l| l.connection_id == p.connection)
-            .collect();
+        let links_seen = links_seen.get(&p.connection).map_or(&[][..], |v| &v[..]);
         let now = db.get_connection(&p.connection)?;
         let links_now = db.links_of_connection(&p.connection)?;
         if now.as_ref() != Some(seen) || links_now.iter().ne(links_seen.iter().copied()) {
             out.skipped += 1;
             continue;
         }
-        out.config_changed |= apply_connection(db, world, seen, p)?;
+        if apply_connection(db, world, seen, p)? {
+            let ends = links_seen
+                .iter()
+                .flat_map(|l| [&l.gateway_a, &l.gateway_b])
+                .chain(p.add.iter().flat_map(|l| [&l.gateway_a, &l.gateway_b]));
+            out.concerned.extend(ends.cloned());
+        }
     }
     Ok(out)
 }
@@ -264,8 +284,8 @@ fn apply_connection(
     Ok(config)
 }
 
-/// One reconciler pass; returns whether any gateway's configuration may have changed.
-pub(crate) async fn reconcile(service: &Service) -> Result<bool> {
+/// One reconciler pass; returns the gateways whose configuration may have changed.
+pub(crate) async fn reconcile(service: &Service) -> Result<BTreeSet<String>> {
     let now = service.now();
     let facilities: BTreeMap<EnvironmentId, Vec<String>> = service
         .catalog
@@ -280,26 +300,51 @@ pub(crate) async fn reconcile(service: &Service) -> Result<bool> {
     let plan = planner::plan(&world);
     let links = planner::link_changes(&world, &recorded);
     if plan.is_empty() && links.is_empty() {
-        return Ok(false);
+        return Ok(BTreeSet::new());
     }
-    let fence = service.leadership.fence();
-    let applied = service
-        .store
-        .write(move |db| {
-            still_leading(db, fence.as_ref())?;
-            // Each link's state as judged from this snapshot (a link's change of state is an
-            // event); then the plan.
-            for l in &links {
-                db.set_link_state(l.link, l.state, l.reason.as_ref(), world.now)?;
-            }
-            apply(db, &world, &plan)
-        })
-        .await?;
+    // Written in transactions of at most `CHUNK` changes, each checking the lease again: on
+    // PostgreSQL a write transaction holds the replicas' write lock, which the other replicas'
+    // writes and this leader's lease renewals wait for, so a pass that changes thousands of
+    // connections (a partition that made thousands of gateways stale) must not hold it for
+    // seconds. Each connection's part stands alone (guarded by its snapshot), so nothing
+    // depends on the chunks being one.
+    let world = Arc::new(world);
+    let mut applied = Applied::default();
+    let links: Vec<Vec<LinkChange>> = links.chunks(CHUNK).map(<[_]>::to_vec).collect();
+    for chunk in links {
+        let (world, fence) = (world.clone(), service.leadership.fence());
+        service
+            .store
+            .write(move |db| {
+                still_leading(db, fence.as_ref())?;
+                // Each link's state as judged from this snapshot (a link's change of state is
+                // an event).
+                for l in &chunk {
+                    db.set_link_state(l.link, l.state, l.reason.as_ref(), world.now)?;
+                }
+                Ok::<_, ServiceError>(())
+            })
+            .await?;
+    }
+    let plans: Vec<Vec<ConnectionPlan>> =
+        plan.connections.chunks(CHUNK).map(<[_]>::to_vec).collect();
+    for chunk in plans {
+        let (world, fence) = (world.clone(), service.leadership.fence());
+        let done = service
+            .store
+            .write(move |db| {
+                still_leading(db, fence.as_ref())?;
+                apply(db, &world, &chunk)
+            })
+            .await?;
+        applied.concerned.extend(done.concerned);
+        applied.skipped += done.skipped;
+    }
     if applied.skipped > 0 {
         // Planned from a world that moved on: look again soon.
         service.work.notify_one();
     }
-    Ok(applied.config_changed)
+    Ok(applied.concerned)
 }
 
 #[cfg(test)]

@@ -33,6 +33,13 @@ pub(crate) fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
 }
 
 impl Secrets {
+    /// A value that names a master key without revealing it (an HMAC of a fixed text), kept in
+    /// the database so that a server started with another key is refused before it seals
+    /// anything the others cannot unseal.
+    pub fn key_check(master: &[u8; 32]) -> [u8; 32] {
+        *derive(master, "xconnect master key check v1")
+    }
+
     pub fn from_master(master: &[u8; 32]) -> Self {
         let seal_key = derive(master, "xconnect seal v1");
         Self {

@@ -58,6 +58,7 @@ pub const TABLES: &[&str] = &[
     "flow_log_records",
     "replicas",
     "leader_lease",
+    "gateway_asks",
 ];
 
 /// What a copy moved: rows per table, in [`TABLES`]' order.

@@ -414,6 +414,16 @@ impl<'a> Db<'a> {
             .map(|r| r.map(|(_, ap)| ap))
     }
 
+    /// Every attach point, of every account (the reconciler's snapshot reads them at once rather
+    /// than one query per connection).
+    pub fn all_attach_points(&self) -> Result<Vec<AttachPoint>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT seq, id, account_id, name, asn, prefixes, created_at, updated_at FROM attach_points ORDER BY seq",
+        )?;
+        let rows = st.query_map((), Self::attach_point_row)?;
+        rows.map(|r| r?.map(|(_, ap)| ap)).collect()
+    }
+
     /// One account's attach points in creation order, after `after_seq`, at most `limit`.
     pub fn list_attach_points(
         &self,

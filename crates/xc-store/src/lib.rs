@@ -16,6 +16,7 @@
 //! ```
 
 mod alarms;
+mod asks;
 mod audit;
 mod cluster;
 pub mod copy;
@@ -28,12 +29,14 @@ mod maintenance;
 mod metrics;
 mod migrate;
 mod quotas;
+mod signals;
 pub mod sql;
 #[doc(hidden)]
 pub mod testing;
 mod usage;
 
 pub use alarms::{AlarmHistoryRecord, AlarmRecord, AttemptRecord, DeliveryRecord, WebhookRecord};
+pub use asks::{AskKind, AskRow};
 pub use audit::{AuditFilter, AuditRow};
 pub use cluster::{LeaseRow, ReplicaRow};
 pub use db::{ConnectionFilter, Db, IdempotencyRecord, NewLink, Page};
@@ -44,6 +47,7 @@ pub use histogram::Histogram;
 pub use maintenance::MaintenanceRow;
 pub use metrics::{LinkMinute, ROLLUP_SPANS};
 pub use quotas::Counted;
+pub use signals::{Heard, Signal};
 pub use usage::{Meterable, MeteredRow};
 
 use std::path::{Path, PathBuf};
@@ -275,6 +279,10 @@ pub struct Store {
     read_permits: tokio::sync::Semaphore,
     /// How long each commit took.
     commits: std::sync::Arc<Histogram>,
+    /// This store among those on one database: the origin of its [`Signal`]s.
+    instance: String,
+    /// Set when closed: threads of its own ([`Store::listen`]) stop.
+    closed: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl StoreError {
@@ -420,6 +428,8 @@ impl Store {
             readers: Mutex::new(Vec::new()),
             read_permits: tokio::sync::Semaphore::new(READ_POOL),
             commits,
+            instance: uuid::Uuid::new_v4().simple().to_string(),
+            closed: Default::default(),
         })
     }
 
@@ -558,6 +568,8 @@ impl Store {
 
     /// Stops the writer after the queued writes are committed.
     pub fn close(&self) {
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         if let Ok(mut w) = self.writer.lock() {
             w.take();
         }

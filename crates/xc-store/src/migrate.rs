@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0020_link_warnings.sql"),
     include_str!("migrations/0021_link_liveness.sql"),
     include_str!("migrations/0022_cluster.sql"),
+    include_str!("migrations/0023_gateway_asks.sql"),
 ];
 
 pub(crate) fn run(conn: &mut rusqlite::Connection) -> Result<(), StoreError> {
@@ -51,6 +52,7 @@ pub(crate) fn run(conn: &mut rusqlite::Connection) -> Result<(), StoreError> {
 const PG_MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0001_schema.sql"),
     include_str!("migrations/postgres/0002_cluster.sql"),
+    include_str!("migrations/postgres/0003_gateway_asks.sql"),
 ];
 
 /// Applies PostgreSQL's pending migrations, each in its own transaction with the version it

@@ -220,6 +220,21 @@ impl TestPostgres {
         format!("{}/{name}", self.base)
     }
 
+    /// The URL of database `name` through the private cluster's Unix socket: reachable from
+    /// processes in other network namespaces, which do not share the loopback address.
+    pub fn socket_url(&self, name: &str) -> String {
+        let p = self.private.as_ref().expect("a private cluster");
+        let dir = p.data.display().to_string().replace('/', "%2F");
+        format!("postgres://{USER}@{dir}:{}/{name}", p.port)
+    }
+
+    /// A new, empty database as [`Self::database`], named by its socket URL.
+    pub fn socket_database(&self) -> TestDatabase {
+        let mut db = self.database();
+        db.url = self.socket_url(&db.name);
+        db
+    }
+
     /// A new, empty database, dropped with the returned handle.
     pub fn database(&self) -> TestDatabase {
         let name = format!("xc_{}", uuid::Uuid::new_v4().simple());

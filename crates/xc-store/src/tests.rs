@@ -447,3 +447,161 @@ async fn the_lease_has_one_holder_and_fences_a_deposed_one() {
     );
     assert_eq!(claim("a", 5200).await.expect("claim"), Some(3));
 }
+
+/// A request for a gateway is handed over once, not after it expires, and only the gateway it
+/// was for can answer it.
+#[tokio::test]
+async fn a_gateway_request_is_taken_once_and_answered_by_its_gateway() {
+    let fresh = testing::Fresh::new();
+    let store = fresh.open();
+    store
+        .write(|db| {
+            db.put_ask("t1", "g1", AskKind::Test, "{\"id\":\"t1\"}", 1_000, 60_000)?;
+            db.put_ask(
+                "d1",
+                "g1",
+                AskKind::DryRun,
+                "{\"id\":\"d1\"}",
+                1_000,
+                60_000,
+            )?;
+            db.put_ask("t2", "g2", AskKind::Test, "{}", 1_000, 60_000)?;
+            db.put_ask("old", "g1", AskKind::Test, "{}", 1_000, 1_500)
+        })
+        .await
+        .expect("put");
+    assert!(
+        store
+            .read(|db| db.asks_waiting("g1", 2_000))
+            .await
+            .expect("look")
+    );
+    let taken = store
+        .write(|db| db.take_asks("g1", 2_000))
+        .await
+        .expect("take");
+    let kinds: Vec<(&str, AskKind)> = taken.iter().map(|a| (a.id.as_str(), a.kind)).collect();
+    assert_eq!(kinds, vec![("d1", AskKind::DryRun), ("t1", AskKind::Test)]);
+    assert_eq!(taken[1].request, "{\"id\":\"t1\"}");
+    let again = store
+        .write(|db| db.take_asks("g1", 2_000))
+        .await
+        .expect("take");
+    assert!(again.is_empty(), "handed over once: {again:?}");
+    assert!(
+        !store
+            .read(|db| db.asks_waiting("g1", 2_000))
+            .await
+            .expect("look")
+    );
+    // Only its gateway answers it.
+    assert!(
+        !store
+            .write(|db| db.answer_ask("t1", "g2", "{}"))
+            .await
+            .expect("answer")
+    );
+    assert_eq!(
+        store.read(|db| db.ask_answer("t1")).await.expect("read"),
+        None
+    );
+    assert!(
+        store
+            .write(|db| db.answer_ask("t1", "g1", "{\"received\":3}"))
+            .await
+            .expect("answer")
+    );
+    assert_eq!(
+        store.read(|db| db.ask_answer("t1")).await.expect("read"),
+        Some("{\"received\":3}".to_owned())
+    );
+    store.write(|db| db.drop_ask("t1")).await.expect("drop");
+    assert_eq!(
+        store.read(|db| db.ask_answer("t1")).await.expect("read"),
+        None
+    );
+    // The next put deletes what expired.
+    store
+        .write(|db| db.put_ask("t3", "g2", AskKind::Test, "{}", 70_000, 80_000))
+        .await
+        .expect("put");
+    let left = store
+        .write(|db| db.take_asks("g2", 70_000))
+        .await
+        .expect("take");
+    assert_eq!(
+        left.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+        vec!["t3"]
+    );
+}
+
+/// Two stores on one PostgreSQL database: what one signals, the other hears, and a store does
+/// not hear itself. Needs PostgreSQL's programs (Debian: `postgresql`).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signal_reaches_the_other_stores_on_the_database() {
+    use std::sync::{Arc, Mutex};
+    let pg = testing::TestPostgres::start_private();
+    let db = pg.database();
+    let database: Database = db.url.parse().expect("url");
+    let (a, b) = (
+        Store::connect(&database).expect("a"),
+        Store::connect(&database).expect("b"),
+    );
+    let heard_a: Arc<Mutex<Vec<Heard>>> = Arc::default();
+    let heard_b: Arc<Mutex<Vec<Heard>>> = Arc::default();
+    let heard = |list: &Arc<Mutex<Vec<Heard>>>, signal: Signal, about: Option<Vec<String>>| {
+        list.lock()
+            .expect("heard")
+            .contains(&Heard { signal, about })
+    };
+    for (store, heard) in [(&a, &heard_a), (&b, &heard_b)] {
+        let heard = heard.clone();
+        assert!(
+            store
+                .listen(move |s| heard.lock().expect("heard").push(s))
+                .expect("listen")
+        );
+    }
+    // The listeners start on threads of their own: say it until it is heard.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !heard(&heard_b, Signal::Work, None) {
+        assert!(std::time::Instant::now() < deadline, "b never heard a");
+        a.signal(Signal::Work).await.expect("signal");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    a.signal(Signal::Answered).await.expect("signal");
+    while !heard(&heard_b, Signal::Answered, None) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "b never heard Answered"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // A signal about some gateways names them; one about too many is about everyone.
+    let named = vec!["gw-0001".to_owned(), "gw-0002".to_owned()];
+    a.signal_about(Signal::ConfigChanged, &named)
+        .await
+        .expect("signal");
+    let many: Vec<String> = (0..2_000).map(|i| format!("gw-{i:04}")).collect();
+    a.signal_about(Signal::ConfigChanged, &many)
+        .await
+        .expect("signal");
+    while !heard(&heard_b, Signal::ConfigChanged, None) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "b never heard a signal about everyone"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(heard(&heard_b, Signal::ConfigChanged, Some(named)));
+    assert!(
+        heard_a.lock().expect("heard").is_empty(),
+        "a store does not hear itself"
+    );
+    // SQLite has nobody to tell.
+    let fresh = testing::Fresh::sqlite();
+    let lite = fresh.open();
+    assert!(!lite.is_shared());
+    assert!(!lite.listen(|_| {}).expect("listen"));
+    lite.signal(Signal::Work).await.expect("nothing to do");
+}

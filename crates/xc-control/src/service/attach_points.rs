@@ -1,5 +1,6 @@
 //! Attach points: a tenant's network edge and the prefixes it announces.
 
+use super::wakes::Scope;
 use super::{Caller, Service, page_limit};
 use crate::{Result, ServiceError};
 use xc_types::api::{CreateAttachPointRequest, UpdateAttachPointRequest};
@@ -174,11 +175,23 @@ impl Service {
                 }
                 ap.updated_at = now;
                 db.update_attach_point(&ap)?;
-                Ok(ap)
+                // Its gateways announce, and its peers accept, the new prefixes: the gateways
+                // at either end of its connections' links, and its own.
+                let mut concerned: Vec<String> = db
+                    .gateways_of_attach_point(&id)?
+                    .into_iter()
+                    .map(|g| g.id)
+                    .collect();
+                for c in db.connections_of_attach_point(&id)? {
+                    for l in db.links_of_connection(&c.id)? {
+                        concerned.extend([l.gateway_a, l.gateway_b]);
+                    }
+                }
+                Ok((ap, concerned))
             })
             .await?;
-        // Its gateways announce, and its peers accept, the new prefixes.
-        self.config_changed();
+        let (ap, concerned) = ap;
+        self.config_changed_for(Scope::gateways(concerned));
         Ok(ap)
     }
 

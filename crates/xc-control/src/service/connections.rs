@@ -728,7 +728,7 @@ impl Service {
             }
         };
         tracing::info!(connection = %c.id, by = %caller.account, "connection accepted");
-        self.work.notify_one();
+        self.work_waiting();
         self.detail(caller, c)
     }
 
@@ -854,7 +854,7 @@ impl Service {
                 Ok(c)
             })
             .await?;
-        self.work.notify_one();
+        self.work_waiting();
         if live_change {
             // The gateways announce and accept by the new policy, and their links take the new
             // liveness, now, not at their next poll.
@@ -894,7 +894,7 @@ impl Service {
             })
             .await?;
         tracing::info!(connection = %c.id, by = %caller.account, "connection deleting");
-        self.work.notify_one();
+        self.work_waiting();
         self.detail(caller, c)
     }
 

@@ -5,9 +5,10 @@
 //! listed as not answered (its flows unknown, not none).
 
 use super::Service;
+use super::wakes::Scope;
 use crate::Result;
 use std::time::Duration;
-use xc_store::Db;
+use xc_store::{AskKind, Db};
 use xc_types::AttachPointId;
 use xc_types::api::filters::{FilterDryRun, GatewayCuts};
 use xc_types::filter::FilterPolicy;
@@ -94,38 +95,53 @@ impl Service {
 
     /// Asks each gateway of the preview which of its flows the previewed policy would cut.
     async fn ask_gateways(&self, preview: Preview) -> FilterDryRun {
+        let shared = self.store.is_shared();
         let mut asked = Vec::new();
+        let mut to_put = Vec::new();
         if let Ok(mut p) = self.tests.lock() {
             for (ap, policy, gateways) in &preview.sides {
                 for (gid, name) in gateways {
                     let id = hex::encode(rand::random::<[u8; 8]>());
                     let (tx, rx) = tokio::sync::oneshot::channel();
-                    p.dry_runs
-                        .entry(gid.clone())
-                        .or_default()
-                        .push(DryRunRequest {
-                            id: id.clone(),
-                            policy: policy.clone(),
-                        });
+                    let request = DryRunRequest {
+                        id: id.clone(),
+                        policy: policy.clone(),
+                    };
+                    if shared {
+                        to_put.push((gid.clone(), request));
+                    } else {
+                        p.dry_runs.entry(gid.clone()).or_default().push(request);
+                    }
                     p.dry_run_waiting.insert(id.clone(), tx);
                     asked.push((id, gid.clone(), name.clone(), *ap, rx));
                 }
             }
         }
-        self.config_changed();
+        // On PostgreSQL the gateways may wait on other replicas: the requests go through the
+        // database. One that cannot be put is not answered, as a gateway that is away.
+        for (gid, request) in to_put {
+            if let Err(e) = self
+                .put_ask(&gid, AskKind::DryRun, &request.id, &request, ANSWER_WITHIN)
+                .await
+            {
+                tracing::warn!(error = %e, gateway = %gid, "cannot ask a gateway for a dry run");
+            }
+        }
+        // The asked gateways' blocking queries carry the requests.
+        self.config_changed_for(Scope::gateways(
+            asked.iter().map(|(_, gid, ..)| gid.clone()),
+        ));
         let deadline = tokio::time::Instant::now() + ANSWER_WITHIN;
         let mut gateways = Vec::new();
         for (id, gid, name, ap, rx) in asked {
-            let answer = tokio::time::timeout_at(deadline, rx)
-                .await
-                .ok()
-                .and_then(|r| r.ok());
+            let answer = self.answer_of(&id, rx, deadline).await;
             if let Ok(mut p) = self.tests.lock() {
                 p.dry_run_waiting.remove(&id);
                 if let Some(list) = p.dry_runs.get_mut(&gid) {
                     list.retain(|r| r.id != id);
                 }
             }
+            self.drop_ask(&id).await;
             gateways.push(GatewayCuts {
                 gateway_id: gid,
                 gateway_name: name,
@@ -138,23 +154,16 @@ impl Service {
         FilterDryRun { gateways }
     }
 
-    /// The dry runs waiting for a gateway (handed over with its next configuration answer).
-    pub fn take_dry_runs(&self, gateway_id: &str) -> Vec<DryRunRequest> {
-        self.tests
+    /// A gateway's answer to a dry run (one it was asked: the id is unguessable and the
+    /// answer goes only to the request that made it, on whichever replica that waits).
+    pub async fn dry_run_answer(&self, gateway_id: &str, answer: DryRunAnswer) -> Result<()> {
+        let waiter = self
+            .tests
             .lock()
             .ok()
-            .and_then(|mut p| p.dry_runs.remove(gateway_id))
-            .unwrap_or_default()
-    }
-
-    /// A gateway's answer to a dry run (one it was asked: the id is unguessable and the
-    /// answer goes only to the request that made it).
-    pub fn dry_run_answer(&self, answer: DryRunAnswer) {
-        if let Ok(mut p) = self.tests.lock()
-            && let Some(tx) = p.dry_run_waiting.remove(&answer.id)
-        {
-            let _ = tx.send(answer);
-        }
+            .and_then(|mut p| p.dry_run_waiting.remove(&answer.id));
+        self.deliver(gateway_id, waiter, &answer.id.clone(), answer)
+            .await
     }
 }
 
@@ -181,13 +190,18 @@ mod tests {
         let kept = seen.clone();
         let task = tokio::spawn(async move {
             loop {
-                for d in s.take_dry_runs(&gw) {
+                for d in s.take_asks(&gw).await.expect("asks").1 {
                     kept.lock().expect("seen").push(d.policy);
-                    s.dry_run_answer(DryRunAnswer {
-                        id: d.id,
-                        total: 0,
-                        flows: Vec::new(),
-                    });
+                    s.dry_run_answer(
+                        &gw,
+                        DryRunAnswer {
+                            id: d.id,
+                            total: 0,
+                            flows: Vec::new(),
+                        },
+                    )
+                    .await
+                    .expect("answer");
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
@@ -419,12 +433,12 @@ mod tests {
             let (s, gw) = (s.clone(), f.gateways.0.clone());
             tokio::spawn(async move {
                 loop {
-                    if let Some(d) = s.take_dry_runs(&gw).pop() {
+                    if let Some(d) = s.take_asks(&gw).await.expect("asks").1.pop() {
                         assert!(
                             d.policy.security_groups[0].rules.len() == 1,
                             "the policy as the revoke would leave it: {d:?}"
                         );
-                        s.dry_run_answer(DryRunAnswer {
+                        let answer = DryRunAnswer {
                             id: d.id,
                             total: 1,
                             flows: vec![CutFlow {
@@ -436,7 +450,8 @@ mod tests {
                                 direction: xc_types::filter::Direction::Outbound,
                                 idle_secs: 0,
                             }],
-                        });
+                        };
+                        s.dry_run_answer(&gw, answer).await.expect("answer");
                         return;
                     }
                     tokio::time::sleep(Duration::from_millis(10)).await;

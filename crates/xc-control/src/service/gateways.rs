@@ -5,6 +5,7 @@
 use super::attach_points::parse_attach_point_id;
 use super::connections::{fmt_time, load_visible, parse_connection_id};
 use super::last_mile;
+use super::wakes::{Scope, Waiter};
 use super::{Caller, Service};
 use crate::Secrets;
 use crate::intent::{self, AttachPoints};
@@ -13,14 +14,16 @@ use crate::{Result, ServiceError};
 use base64::Engine as _;
 use sha2::Digest;
 use std::net::{IpAddr, SocketAddr};
-use xc_store::Db;
+use std::sync::Arc;
+use xc_store::{AskKind, Db, Signal};
 use xc_types::filter::FilterPolicy;
 use xc_types::flowlog::FlowLogRecord;
 use xc_types::gateway::{
-    AccessDoc, BgpDoc, ConfigDoc, CustomerSessionView, EgressShare, FlowSyncDoc, GatewayRecord,
-    GatewaySection, GatewayStatus, GatewayView, LinkDoc, LinkEnd, LinkRecord, LinkState, LinkView,
-    LinksResponse, MetricSample, NeighborDoc, PrefixListDoc, RegisterRequest, RegisterResponse,
-    ReportAck, Side, TestRequest, TestResult, TokenRecord, TokenRequest, TokenResponse,
+    AccessDoc, BgpDoc, ConfigDoc, CustomerSessionView, DryRunRequest, EgressShare, FlowSyncDoc,
+    GatewayRecord, GatewaySection, GatewayStatus, GatewayView, LinkDoc, LinkEnd, LinkRecord,
+    LinkState, LinkView, LinksResponse, MetricSample, NeighborDoc, PrefixListDoc, RegisterRequest,
+    RegisterResponse, ReportAck, Side, TestRequest, TestResult, TokenRecord, TokenRequest,
+    TokenResponse,
 };
 use xc_types::*;
 
@@ -80,14 +83,76 @@ pub struct Registered {
 }
 
 impl Service {
-    /// Wakes the blocking queries of gateways: their configuration may have changed.
+    /// Wakes the blocking queries of gateways, on this replica and the others: their
+    /// configuration may have changed.
     pub(crate) fn config_changed(&self) {
-        self.config_epoch.send_modify(|e| *e += 1);
+        self.config_changed_for(Scope::Everyone);
     }
 
-    /// A receiver that changes whenever some gateway's configuration may have.
-    pub fn config_epoch(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.config_epoch.subscribe()
+    /// Wakes the blocking queries of the gateways `scope` names, on this replica and the others.
+    pub(crate) fn config_changed_for(&self, scope: Scope) {
+        if scope.is_nobody() {
+            return;
+        }
+        self.config_wakes.changed(&scope);
+        let about = match scope {
+            Scope::Everyone => Vec::new(),
+            Scope::Gateways(ids) => ids.into_iter().collect(),
+        };
+        self.tell_replicas_about(Signal::ConfigChanged, about);
+    }
+
+    /// Wakes the leader's planner, on whichever replica it runs.
+    pub(crate) fn work_waiting(&self) {
+        self.work.notify_one();
+        self.tell_replicas(Signal::Work);
+    }
+
+    /// Sends `signal` to the other replicas (none on SQLite), without waiting: the change it
+    /// announces is committed already, and a lost signal only delays a waiter until its next
+    /// look (a planner pass each second; a gateway's next blocking query).
+    fn tell_replicas(&self, signal: Signal) {
+        self.tell_replicas_about(signal, Vec::new());
+    }
+
+    /// Sends `signal` about `about` (nothing named: about everything).
+    fn tell_replicas_about(&self, signal: Signal, about: Vec<String>) {
+        if !self.store.is_shared() {
+            return;
+        }
+        let store = self.store.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                if let Err(e) = store.signal_about(signal, &about).await {
+                    tracing::warn!(error = %e, ?signal, "cannot tell the other replicas");
+                }
+            });
+        }
+    }
+
+    /// Listens to the other replicas' signals (on PostgreSQL; nothing to hear on SQLite), for
+    /// as long as this service lives.
+    pub fn listen_to_replicas(self: &Arc<Self>) -> Result<bool> {
+        let service = Arc::downgrade(self);
+        let heard = self.store.listen(move |heard| {
+            let Some(service) = service.upgrade() else {
+                return;
+            };
+            match heard.signal {
+                Signal::ConfigChanged => service.config_wakes.changed(&match heard.about {
+                    Some(ids) => Scope::gateways(ids),
+                    None => Scope::Everyone,
+                }),
+                Signal::Work => service.work.notify_one(),
+                Signal::Answered => service.answered.send_modify(|e| *e += 1),
+            }
+        })?;
+        Ok(heard)
+    }
+
+    /// What a gateway's blocking query waits on: a change that concerns it.
+    pub fn config_waiter(&self) -> Waiter<'_> {
+        self.config_wakes.waiter()
     }
 
     pub async fn create_gateway_token(
@@ -239,7 +304,7 @@ impl Service {
             })
             .await?;
         tracing::info!(gateway = %id, "gateway registered");
-        self.work.notify_one();
+        self.work_waiting();
         self.config_changed();
         Ok(Registered {
             response: RegisterResponse {
@@ -392,7 +457,7 @@ impl Service {
                 Ok::<_, ServiceError>(())
             })
             .await?;
-        self.work.notify_one();
+        self.work_waiting();
         self.config_changed();
         Ok(())
     }
@@ -445,53 +510,220 @@ impl Service {
             })
             .await?;
         let test_id = hex::encode(rand::random::<[u8; 8]>());
+        let request = TestRequest {
+            id: test_id.clone(),
+            target: target_ip.to_string(),
+            count,
+        };
+        let wait = std::time::Duration::from_secs(u64::from(count) + 40);
         let (tx, rx) = tokio::sync::oneshot::channel();
         if let Ok(mut t) = self.tests.lock() {
-            t.requests
-                .entry(gateway.clone())
-                .or_default()
-                .push(TestRequest {
-                    id: test_id.clone(),
-                    target: target_ip.to_string(),
-                    count,
-                });
             t.waiting.insert(test_id.clone(), tx);
+            if !self.store.is_shared() {
+                t.requests
+                    .entry(gateway.clone())
+                    .or_default()
+                    .push(request.clone());
+            }
         }
-        self.config_changed();
-        let wait = std::time::Duration::from_secs(u64::from(count) + 40);
-        let r = tokio::time::timeout(wait, rx).await;
+        if self.store.is_shared() {
+            self.put_ask(&gateway, AskKind::Test, &test_id, &request, wait)
+                .await?;
+        }
+        // The asked gateway's blocking query carries the request.
+        self.config_changed_for(Scope::gateways([gateway.clone()]));
+        let r = self
+            .answer_of(&test_id, rx, tokio::time::Instant::now() + wait)
+            .await;
         if let Ok(mut t) = self.tests.lock() {
             t.waiting.remove(&test_id);
             if let Some(list) = t.requests.get_mut(&gateway) {
                 list.retain(|x| x.id != test_id);
             }
         }
+        self.drop_ask(&test_id).await;
         match r {
-            Ok(Ok(result)) => Ok(result),
-            _ => Err(ServiceError::Conflict(format!(
+            Some(result) => Ok(result),
+            None => Err(ServiceError::Conflict(format!(
                 "gateway {gateway} did not answer the test within {} s (is it running and in contact?)",
                 wait.as_secs()
             ))),
         }
     }
 
-    /// The tests waiting for a gateway (handed over once).
-    pub fn take_tests(&self, gateway_id: &str) -> Vec<TestRequest> {
-        self.tests
+    /// The tests and filter dry runs waiting for a gateway, each handed over once: from this
+    /// replica's memory on SQLite, from the database on PostgreSQL (any replica may have been
+    /// asked).
+    pub async fn take_asks(
+        &self,
+        gateway_id: &str,
+    ) -> Result<(Vec<TestRequest>, Vec<DryRunRequest>)> {
+        let (mut tests, mut dry_runs) = self
+            .tests
             .lock()
-            .ok()
-            .and_then(|mut t| t.requests.remove(gateway_id))
-            .unwrap_or_default()
+            .map(|mut t| {
+                (
+                    t.requests.remove(gateway_id).unwrap_or_default(),
+                    t.dry_runs.remove(gateway_id).unwrap_or_default(),
+                )
+            })
+            .unwrap_or_default();
+        if !self.store.is_shared() {
+            return Ok((tests, dry_runs));
+        }
+        let now_ms = self.now().saturating_mul(1000);
+        let id = gateway_id.to_owned();
+        // A look first: most answers to a blocking query have nothing to hand over, and a
+        // look is a read where a take is a write.
+        let waiting = self
+            .store
+            .read(move |db| Ok::<_, ServiceError>(db.asks_waiting(&id, now_ms)?))
+            .await?;
+        if !waiting {
+            return Ok((tests, dry_runs));
+        }
+        let id = gateway_id.to_owned();
+        let taken = self
+            .store
+            .write(move |db| Ok::<_, ServiceError>(db.take_asks(&id, now_ms)?))
+            .await?;
+        for ask in taken {
+            let bad = |e: serde_json::Error| ServiceError::Internal(format!("ask {}: {e}", ask.id));
+            match ask.kind {
+                AskKind::Test => tests.push(serde_json::from_str(&ask.request).map_err(bad)?),
+                AskKind::DryRun => dry_runs.push(serde_json::from_str(&ask.request).map_err(bad)?),
+            }
+        }
+        Ok((tests, dry_runs))
+    }
+
+    /// Puts a request for gateway `gateway` in the database, for whichever replica holds its
+    /// blocking query, good for `wait`.
+    pub(crate) async fn put_ask(
+        &self,
+        gateway: &str,
+        kind: AskKind,
+        id: &str,
+        request: &impl serde::Serialize,
+        wait: std::time::Duration,
+    ) -> Result<()> {
+        let json =
+            serde_json::to_string(request).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let now_ms = self.now().saturating_mul(1000);
+        let expires_ms = now_ms + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
+        let (gateway, id) = (gateway.to_owned(), id.to_owned());
+        self.store
+            .write(move |db| {
+                Ok::<_, ServiceError>(db.put_ask(&id, &gateway, kind, &json, now_ms, expires_ms)?)
+            })
+            .await
+    }
+
+    /// Forgets request `id` in the database (its asker is done with it).
+    pub(crate) async fn drop_ask(&self, id: &str) {
+        if !self.store.is_shared() {
+            return;
+        }
+        let id = id.to_owned();
+        if let Err(e) = self
+            .store
+            .write(move |db| Ok::<_, ServiceError>(db.drop_ask(&id)?))
+            .await
+        {
+            tracing::warn!(error = %e, "cannot forget a gateway's request; the next one deletes it");
+        }
+    }
+
+    /// The answer to request `id`: sent through `rx` when the gateway answers this replica,
+    /// found in the database when it answers another (PostgreSQL); `None` at `deadline`.
+    pub(crate) async fn answer_of<T>(
+        &self,
+        id: &str,
+        mut rx: tokio::sync::oneshot::Receiver<T>,
+        deadline: tokio::time::Instant,
+    ) -> Option<T>
+    where
+        T: serde::de::DeserializeOwned + Send + 'static,
+    {
+        if !self.store.is_shared() {
+            return tokio::time::timeout_at(deadline, rx).await.ok()?.ok();
+        }
+        // Subscribed before the look, so an answer recorded after the look still wakes it.
+        let mut answered = self.answered.subscribe();
+        loop {
+            let look = id.to_owned();
+            if let Ok(Some(json)) = self
+                .store
+                .read(move |db| Ok::<_, ServiceError>(db.ask_answer(&look)?))
+                .await
+            {
+                match serde_json::from_str(&json) {
+                    Ok(answer) => return Some(answer),
+                    Err(e) => tracing::warn!(error = %e, id, "a gateway's answer does not read"),
+                }
+            }
+            tokio::select! {
+                r = &mut rx => return r.ok(),
+                _ = answered.changed() => {}
+                _ = tokio::time::sleep_until(deadline) => return None,
+            }
+        }
+    }
+
+    /// A gateway's answer to request `id`, for an asker on another replica: recorded, and the
+    /// replicas told. Whether `gateway_id` was asked that.
+    pub(crate) async fn record_answer(
+        &self,
+        gateway_id: &str,
+        id: &str,
+        answer: &impl serde::Serialize,
+    ) -> Result<bool> {
+        if !self.store.is_shared() {
+            return Ok(false);
+        }
+        let json =
+            serde_json::to_string(answer).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let (gateway, id) = (gateway_id.to_owned(), id.to_owned());
+        let asked = self
+            .store
+            .write(move |db| Ok::<_, ServiceError>(db.answer_ask(&id, &gateway, &json)?))
+            .await?;
+        if asked {
+            self.tell_replicas(Signal::Answered);
+        }
+        Ok(asked)
     }
 
     /// A gateway's answer to a test.
-    pub fn test_result(&self, gateway_id: &str, mut result: TestResult) {
+    pub async fn test_result(&self, gateway_id: &str, mut result: TestResult) -> Result<()> {
         result.gateway = gateway_id.to_owned();
-        if let Ok(mut t) = self.tests.lock()
-            && let Some(tx) = t.waiting.remove(&result.id)
-        {
-            let _ = tx.send(result);
+        let waiter = self
+            .tests
+            .lock()
+            .ok()
+            .and_then(|mut t| t.waiting.remove(&result.id));
+        self.deliver(gateway_id, waiter, &result.id.clone(), result)
+            .await
+    }
+
+    /// Hands a gateway's answer to request `id` to its asker: through `waiter` when the asker is
+    /// this replica, else through the database ([`Self::record_answer`]).
+    pub(crate) async fn deliver<T: serde::Serialize>(
+        &self,
+        gateway_id: &str,
+        waiter: Option<tokio::sync::oneshot::Sender<T>>,
+        id: &str,
+        answer: T,
+    ) -> Result<()> {
+        match waiter {
+            Some(tx) => {
+                let _ = tx.send(answer);
+            }
+            None => {
+                self.record_answer(gateway_id, id, &answer).await?;
+            }
         }
+        Ok(())
     }
 
     /// Every link of a connection with what both of its gateways report.

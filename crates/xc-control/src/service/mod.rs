@@ -18,6 +18,7 @@ mod proposals;
 pub(crate) mod quotas;
 mod usage;
 mod views;
+pub mod wakes;
 
 #[cfg(test)]
 mod tests;
@@ -111,8 +112,11 @@ pub struct Service {
     pub(crate) leadership: cluster::Leadership,
     /// Wakes the lifecycle driver when a write leaves it work.
     pub(crate) work: tokio::sync::Notify,
-    /// Bumped whenever a gateway's configuration may have changed: wakes blocking queries.
-    pub(crate) config_epoch: tokio::sync::watch::Sender<u64>,
+    /// Changes to gateways' configurations: wakes the blocking queries they concern.
+    pub(crate) config_wakes: wakes::ConfigWakes,
+    /// Bumped when another replica says a gateway answered a request (a test, a dry run) that
+    /// this one may be waiting for.
+    pub(crate) answered: tokio::sync::watch::Sender<u64>,
     /// Connectivity tests waiting for their gateway, and the callers waiting for results.
     pub(crate) tests: std::sync::Mutex<gateways::PendingTests>,
     /// Each access key's request buckets.
@@ -242,7 +246,8 @@ impl Service {
             server_id,
             leadership: cluster::Leadership::sole(),
             work: tokio::sync::Notify::new(),
-            config_epoch: tokio::sync::watch::Sender::new(0),
+            config_wakes: wakes::ConfigWakes::default(),
+            answered: tokio::sync::watch::Sender::new(0),
             tests: std::sync::Mutex::default(),
             rates: std::sync::Mutex::new(crate::rate::Buckets::new(config_rates)),
             started: std::time::Instant::now(),
@@ -726,7 +731,7 @@ impl Service {
     /// One pass of the link planner (tests call it directly); whether a gateway's configuration
     /// may have changed.
     pub async fn reconcile_pass(&self) -> Result<bool> {
-        crate::reconciler::reconcile(self).await
+        Ok(!crate::reconciler::reconcile(self).await?.is_empty())
     }
 }
 

@@ -375,6 +375,27 @@ pub async fn accept(t: &Tenant, key: &str, ap: &str) -> xc_types::api::Connectio
         .expect("accept")
 }
 
+/// `a` creates a connection in gcp-us-east4 from its attach point `ap_a` to `b`, and `b`
+/// accepts it with its attach point `ap_b`.
+pub async fn connect(
+    a: &Tenant,
+    ap_a: &str,
+    b: &Tenant,
+    ap_b: &str,
+) -> xc_types::api::ConnectionView {
+    let created = a
+        .client
+        .create_connection(&connection_request(
+            "gcp-us-east4",
+            ap_a,
+            b.creds.account_id.as_str(),
+        ))
+        .await
+        .expect("create");
+    accept(b, created.activation_key.as_deref().expect("key"), ap_b).await;
+    created
+}
+
 /// A request for a 1 Gbps connection in `environment` from attach point `ap` to account
 /// `remote`, with nothing else set (tests set what they are about with `..`).
 pub fn connection_request(
