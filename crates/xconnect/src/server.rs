@@ -182,20 +182,20 @@ fn writable(dir: &Path) -> anyhow::Result<()> {
 /// The `meta` key under which the database keeps its master key's check value.
 const MASTER_KEY_CHECK: &str = "master_key_check";
 
-/// The master key at `path`; made there when it does not exist and `make` allows.
-fn master_key(path: &Path, make: bool) -> anyhow::Result<[u8; 32]> {
+/// The master key at `path`, and whether it was made now (it did not exist and `make` allows).
+fn master_key(path: &Path, make: bool) -> anyhow::Result<([u8; 32], bool)> {
     match std::fs::read_to_string(path) {
         Ok(s) => {
             let mut key = [0u8; 32];
             hex::decode_to_slice(s.trim(), &mut key)
                 .with_context(|| format!("{} is not 64 hex digits", path.display()))?;
-            Ok(key)
+            Ok((key, false))
         }
         Err(e) if make && e.kind() == std::io::ErrorKind::NotFound => {
             let key: [u8; 32] = rand::random();
             write_private(path, format!("{}\n", hex::encode(key)).as_bytes())
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            Ok(key)
+            Ok((key, true))
         }
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
@@ -242,7 +242,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .master_key_file
         .clone()
         .unwrap_or_else(|| args.data_dir.join("master.key"));
-    let master = master_key(&key_path, args.master_key_file.is_none())?;
+    let (master, made) = master_key(&key_path, args.master_key_file.is_none())?;
     let secrets = Secrets::from_master(&master);
     let database = args
         .database
@@ -264,10 +264,17 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .await
         .context("checking the master key against the database")?;
     if !same {
+        // A key made just now sealed nothing: take it away again, so that the key copied in
+        // next is the one found.
+        let made_now = if made && std::fs::remove_file(&key_path).is_ok() {
+            " (this data dir had no master key: the new one made for it is removed again)"
+        } else {
+            ""
+        };
         bail!(
-            "the master key {} is not the one {database} was set up with: every server on one \
-             database needs the same key (copy the first server's master.key into this data dir, \
-             or pass --master-key-file)",
+            "the master key {} is not the one {database} was set up with{made_now}: every server \
+             on one database needs the same key (copy the first server's master.key into this \
+             data dir, or pass --master-key-file)",
             key_path.display()
         );
     }

@@ -730,6 +730,10 @@ async fn a_server_with_another_master_key_is_refused() {
         stderr.contains("master key") && stderr.contains("--master-key-file"),
         "{stderr}"
     );
+    // The key it made for its empty data dir is gone again, and it says so: the first server's
+    // key copied there next is the one found.
+    assert!(stderr.contains("removed again"), "{stderr}");
+    assert!(!other.path().join("master.key").exists());
     // The first server's key, given as a file: the same data.
     let key = dirs[0].path().join("master.key");
     let second = Server::start_with(
