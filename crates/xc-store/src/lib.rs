@@ -28,6 +28,7 @@ mod histogram;
 mod maintenance;
 mod metrics;
 mod migrate;
+mod pgtls;
 mod quotas;
 mod signals;
 pub mod sql;
@@ -46,6 +47,7 @@ pub use flowlogs::{FlowLogFilter, FlowLogRow, FlowLogSettingRow};
 pub use histogram::Histogram;
 pub use maintenance::MaintenanceRow;
 pub use metrics::{LinkMinute, ROLLUP_SPANS};
+pub use pgtls::{PgDatabase, SslMode};
 pub use quotas::Counted;
 pub use signals::{Heard, Signal};
 pub use usage::{Meterable, MeteredRow};
@@ -178,7 +180,7 @@ const READ_POOL: usize = 8;
 #[derive(Clone)]
 pub enum Database {
     Sqlite(PathBuf),
-    Postgres(Box<postgres::Config>),
+    Postgres(Box<PgDatabase>),
 }
 
 impl std::fmt::Debug for Database {
@@ -192,7 +194,8 @@ impl std::fmt::Display for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Sqlite(p) => write!(f, "sqlite:{}", p.display()),
-            Self::Postgres(c) => {
+            Self::Postgres(pg) => {
+                let c = pg.config();
                 let host = c
                     .get_hosts()
                     .first()
@@ -206,7 +209,11 @@ impl std::fmt::Display for Database {
                     "postgres://{}@{host}:{port}/{}",
                     c.get_user().unwrap_or(""),
                     c.get_dbname().unwrap_or("")
-                )
+                )?;
+                match pg.ssl_mode() {
+                    SslMode::Prefer => Ok(()),
+                    mode => write!(f, "?sslmode={}", mode.as_str()),
+                }
             }
         }
     }
@@ -225,23 +232,12 @@ impl std::str::FromStr for Database {
             return Ok(Self::Sqlite(PathBuf::from(path)));
         }
         if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-            let mut config: postgres::Config = s.parse().map_err(|e| {
-                format!(
-                    "not a PostgreSQL URL ({e}): expected postgres://user:password@host:port/dbname"
-                )
-            })?;
-            if config.get_connect_timeout().is_none() {
-                config.connect_timeout(PG_CONNECT_TIMEOUT);
-            }
-            config.application_name("xconnect");
-            return Ok(Self::Postgres(Box::new(config)));
+            return Ok(Self::Postgres(Box::new(PgDatabase::parse(s)?)));
         }
         Err("expected sqlite:PATH or postgres://user:password@host:port/dbname".into())
     }
 }
 
-/// How long a connection attempt to PostgreSQL may take.
-const PG_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Every write transaction takes this transaction-scoped advisory lock first, so writes are
 /// serialised across replicas as SQLite's single writer serialises them in one process.
 const PG_WRITE_LOCK: i64 = 0x7863_5772_6974_6501; // "xcWrite\x01"
@@ -371,9 +367,9 @@ pub(crate) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     })
 }
 
-fn pg_connect(config: &postgres::Config, read_only: bool) -> Result<sql::PgSession, StoreError> {
-    let mut client = config
-        .connect(postgres::NoTls)
+fn pg_connect(pg: &PgDatabase, read_only: bool) -> Result<sql::PgSession, StoreError> {
+    let mut client = pg
+        .connect()
         .map_err(|e| StoreError::from(sql::Error::pg(e, "")))?;
     // A statement that waits on a lock longer than this fails rather than hanging the writer;
     // an abandoned transaction is ended by the server.
@@ -670,7 +666,7 @@ fn finish(completions: Vec<Completion>, commit: Commit) {
 /// the cluster-wide write lock. A lost connection fails the batch (nothing of it committed) and
 /// is opened again for the next one.
 fn pg_writer_loop(
-    config: &postgres::Config,
+    config: &PgDatabase,
     mut session: Option<sql::PgSession>,
     rx: mpsc::Receiver<Job>,
     commits: &Histogram,

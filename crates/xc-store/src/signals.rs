@@ -121,7 +121,7 @@ impl Store {
 }
 
 fn listen_loop(
-    config: &postgres::Config,
+    config: &crate::PgDatabase,
     origin: &str,
     closed: &Arc<AtomicBool>,
     on: &dyn Fn(Heard),
@@ -145,14 +145,14 @@ fn listen_loop(
 /// says whether an earlier one was lost (and is cleared once this one listens), so that each
 /// outage is logged once.
 fn listen_once(
-    config: &postgres::Config,
+    config: &crate::PgDatabase,
     origin: &str,
     closed: &AtomicBool,
     on: &dyn Fn(Heard),
     lost: &mut bool,
 ) -> Result<(), String> {
     let e = |e: postgres::Error| e.to_string();
-    let mut client = config.connect(postgres::NoTls).map_err(e)?;
+    let mut client = config.connect().map_err(e)?;
     let listen: Vec<String> = Signal::ALL
         .iter()
         .map(|s| format!("LISTEN {}", s.channel()))

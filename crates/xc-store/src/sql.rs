@@ -693,7 +693,16 @@ impl fmt::Display for PgError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.error.as_db_error() {
             Some(db) => write!(f, "{} ({})", db.message(), db.code().code())?,
-            None => write!(f, "{}", self.error)?,
+            None => {
+                write!(f, "{}", self.error)?;
+                // The client library says what failed, not why (a TLS handshake: which
+                // certificate check): the causes say it.
+                let mut cause = std::error::Error::source(&self.error);
+                while let Some(c) = cause {
+                    write!(f, ": {c}")?;
+                    cause = c.source();
+                }
+            }
         }
         if !self.statement.is_empty() {
             write!(f, " in: {}", self.statement)?;

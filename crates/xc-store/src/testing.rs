@@ -189,6 +189,32 @@ impl TestPostgres {
         self.wait_ready(Duration::from_secs(60));
     }
 
+    /// Serves TLS from now on with `cert` and `key` (PEM files), beside plain connections:
+    /// copies them into the private cluster's data directory and starts it again.
+    pub fn serve_tls(&self, cert: &Path, key: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        let p = self.private.as_ref().expect("a private cluster");
+        for (from, name) in [(cert, "server.crt"), (key, "server.key")] {
+            let to = p.data.join(name);
+            std::fs::copy(from, &to).expect("copy a TLS file into the cluster");
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+            if p.as_postgres {
+                let status = Command::new("chown")
+                    .arg("postgres:postgres")
+                    .arg(&to)
+                    .status()
+                    .expect("chown");
+                assert!(status.success(), "chown {}", to.display());
+            }
+        }
+        let conf = p.data.join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf).expect("postgresql.conf");
+        text.push_str("\nssl = on\n");
+        std::fs::write(&conf, text).expect("postgresql.conf");
+        self.stop();
+        self.start_again();
+    }
+
     /// Stops the private cluster at once (connections are cut), keeping its data.
     pub fn stop(&self) {
         let p = self.private.as_ref().expect("a private cluster");

@@ -605,3 +605,164 @@ async fn a_signal_reaches_the_other_stores_on_the_database() {
     assert!(!lite.listen(|_| {}).expect("listen"));
     lite.signal(Signal::Work).await.expect("nothing to do");
 }
+
+/// Runs `openssl` with `args` in `dir` (the TLS test's throwaway CA and certificates).
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("this test needs openssl (apt-get install openssl)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA named `name` in `dir`: `name.crt`, `name.key`.
+fn test_ca(dir: &std::path::Path, name: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={name}"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.crt"),
+        ],
+    );
+}
+
+/// sslmode and sslrootcert as libpq reads them: `verify-full` checks the CA and the host's
+/// name, `verify-ca` the CA alone, `require` encrypts without checking, `disable` does not
+/// encrypt; a wrong CA or name is refused, with the reason. Needs PostgreSQL's programs and
+/// openssl.
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_to_postgres_are_encrypted_and_checked_as_sslmode_says() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    test_ca(d, "ca");
+    test_ca(d, "other-ca");
+    // The server's certificate names `localhost` only.
+    std::fs::write(d.join("ext.cnf"), "subjectAltName=DNS:localhost\n").expect("ext");
+    openssl(
+        d,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "server.crt",
+        ],
+    );
+    let pg = testing::TestPostgres::start_private();
+    pg.serve_tls(&d.join("server.crt"), &d.join("server.key"));
+    let db = pg.database();
+    let ca = d.join("ca.crt").display().to_string();
+    let other = d.join("other-ca.crt").display().to_string();
+    let by_name = db.url.replace("127.0.0.1", "localhost");
+    // Whether the store's session is encrypted, or why it could not open.
+    let encrypted = |url: String| {
+        let database: Result<Database, String> = url.parse();
+        async move {
+            let store = Store::connect(&database?).map_err(|e| e.to_string())?;
+            let n = store
+                .read(|db| {
+                    Ok::<_, StoreError>(db.conn.query_row(
+                        "SELECT count(*) FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl",
+                        (),
+                        |r| r.get::<_, i64>(0),
+                    )?)
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            store.close();
+            Ok::<bool, String>(n == 1)
+        }
+    };
+    let full = format!("{by_name}?sslmode=verify-full&sslrootcert={ca}");
+    assert_eq!(encrypted(full).await, Ok(true));
+    let by_ca = format!("{}?sslmode=verify-ca&sslrootcert={ca}", db.url);
+    assert_eq!(
+        encrypted(by_ca).await,
+        Ok(true),
+        "verify-ca ignores the name"
+    );
+    let required = format!("{}?sslmode=require", db.url);
+    assert_eq!(encrypted(required).await, Ok(true));
+    let disabled = format!("{}?sslmode=disable", db.url);
+    assert_eq!(encrypted(disabled).await, Ok(false));
+
+    let wrong_name = format!("{}?sslmode=verify-full&sslrootcert={ca}", db.url);
+    let e = encrypted(wrong_name)
+        .await
+        .expect_err("the name is not 127.0.0.1");
+    assert!(e.contains("certificate"), "{e}");
+    let wrong_ca = format!("{by_name}?sslmode=verify-full&sslrootcert={other}");
+    let e = encrypted(wrong_ca).await.expect_err("another CA");
+    assert!(e.contains("certificate"), "{e}");
+    // Said when the URL is read, before any connection.
+    let e = format!("{}?sslmode=verify-everything", db.url)
+        .parse::<Database>()
+        .expect_err("no such mode");
+    assert!(e.contains("sslmode=verify-everything"), "{e}");
+    let e = format!(
+        "{}?sslmode=verify-full&sslrootcert=/nonexistent/ca.crt",
+        db.url
+    )
+    .parse::<Database>()
+    .expect_err("no such file");
+    assert!(e.contains("/nonexistent/ca.crt"), "{e}");
+    // Shown with its mode, never its password.
+    let shown =
+        format!("postgres://u:secret@db.example.net/x?sslmode=verify-full&sslrootcert={ca}")
+            .parse::<Database>()
+            .expect("url")
+            .to_string();
+    assert_eq!(
+        shown,
+        "postgres://u@db.example.net:5432/x?sslmode=verify-full"
+    );
+}

@@ -2,7 +2,8 @@
 //!
 //! Starts `--replicas` servers on `--database` (or one on SQLite), makes two tenants with
 //! `--gateways / 2` attach points each and one simulated gateway per attach point (it registers
-//! and holds the blocking configuration query; no data plane, no status reports), and
+//! and holds the blocking configuration query, `--watch-secs` at a time; no data plane, no
+//! status reports), and
 //! `--connections` connections between them (created by one tenant, accepted by the other,
 //! without default alarms). Then it measures:
 //! - how long until the leader's plan has reached every gateway (each has a link);
@@ -37,6 +38,13 @@ struct Args {
     gateways: usize,
     #[arg(long, default_value_t = 20000)]
     connections: usize,
+    /// How long each simulated gateway's blocking query waits, in seconds. Each query tells
+    /// the server the gateway is alive; 25 s keeps it heard from within the planner's 30 s, as
+    /// a real gateway (a status report every 2 s) is. At 60 s each gateway is stale for half of
+    /// each minute, and every pass rewrites thousands of connections' states (the first run in
+    /// bench/RESULTS.md).
+    #[arg(long, default_value_t = 25)]
+    watch_secs: usize,
     /// API calls in flight while setting up.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
@@ -367,6 +375,7 @@ async fn measure(
     // Memory before the watches.
     let rss_before: Vec<u64> = pids.iter().map(|&p| rss(p)).collect();
     // The prefix change's marker: a watcher that sees it in its configuration notes the round.
+    let watch_secs = args.watch_secs;
     let marker: Arc<Mutex<(usize, String)>> = Arc::new(Mutex::new((0, String::new())));
     let watching = Arc::new(AtomicUsize::new(0));
     for w in &watchers {
@@ -376,7 +385,7 @@ async fn measure(
             let mut index: Option<String> = None;
             let mut counted = false;
             loop {
-                let mut url = format!("{}/v1/gateway/config?wait=60", w.endpoint);
+                let mut url = format!("{}/v1/gateway/config?wait={watch_secs}", w.endpoint);
                 if let Some(i) = &index {
                     url.push_str(&format!("&index={i}"));
                 }
