@@ -74,7 +74,7 @@ async fn config(
     // Who asks comes first: a stranger learns nothing about the query it sent.
     let id = gateway(&s, &headers).await?;
     let Q(q) = query?;
-    s.service.touch_gateway(&id).await?;
+    s.service.touch_gateway(&id);
     let mut changes = s.service.config_waiter();
     let deadline =
         tokio::time::Instant::now() + Duration::from_secs(q.wait.unwrap_or(0).min(MAX_WAIT_SECS));

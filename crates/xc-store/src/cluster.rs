@@ -130,11 +130,16 @@ impl Db<'_> {
 
     /// Refuses ([`StoreError::Fenced`]) unless `holder` still holds the lease under `token`.
     pub fn check_fence(&self, holder: &str, token: i64) -> Result<(), StoreError> {
+        // On PostgreSQL the lease is claimed and renewed beside the writers' lock
+        // (`Store::write_beside`): holding the row's share lock to the end of this transaction
+        // keeps another replica's claim from landing between this check and the commit.
+        let sql = match self.conn.dialect() {
+            crate::sql::Dialect::Postgres => "SELECT holder, token FROM leader_lease FOR SHARE",
+            crate::sql::Dialect::Sqlite => "SELECT holder, token FROM leader_lease",
+        };
         let current: Option<(String, i64)> = self
             .conn
-            .query_row("SELECT holder, token FROM leader_lease", (), |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(sql, (), |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         match current {
             Some((h, t)) if h == holder && t == token => Ok(()),

@@ -273,6 +273,8 @@ pub struct Store {
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Mutex<Vec<Reader>>,
     read_permits: tokio::sync::Semaphore,
+    /// PostgreSQL: the connection of [`Store::write_beside`], apart from the writer's.
+    beside: Mutex<Option<sql::PgSession>>,
     /// How long each commit took.
     commits: std::sync::Arc<Histogram>,
     /// This store among those on one database: the origin of its [`Signal`]s.
@@ -423,6 +425,7 @@ impl Store {
             writer_thread: Mutex::new(Some(thread)),
             readers: Mutex::new(Vec::new()),
             read_permits: tokio::sync::Semaphore::new(READ_POOL),
+            beside: Mutex::new(None),
             commits,
             instance: uuid::Uuid::new_v4().simple().to_string(),
             closed: Default::default(),
@@ -514,6 +517,59 @@ impl Store {
     }
 
     /// Runs `f` on a read-only connection.
+    /// Runs `f` in a short write transaction of its own, beside the writer's queue and, on
+    /// PostgreSQL, without the replicas' write lock: for a replica's heartbeat and the lease, which
+    /// must not wait behind other writes (a leader whose renewal queued behind a burst of writes
+    /// lost its lease under load). `f` may only make changes that are safe without that lock:
+    /// single statements that PostgreSQL makes atomic on their own (the lease's conditional
+    /// upsert; [`Db::check_fence`] takes the lease row's share lock, so a claim waits for a fenced
+    /// write and a fenced write for a claim). On SQLite, the writer's queue, as any write.
+    pub async fn write_beside<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Db<'_>) -> Result<R, E> + Send + 'static,
+    {
+        let Database::Postgres(pg) = &self.database else {
+            return self.write(f).await;
+        };
+        let pg = pg.clone();
+        let held = self.beside.lock().ok().and_then(|mut s| s.take());
+        let (session, result) = tokio::task::spawn_blocking(move || {
+            let session = match held.filter(|s| !s.is_closed()) {
+                Some(s) => s,
+                None => match pg_connect(&pg, false) {
+                    Ok(s) => s,
+                    Err(e) => return (None, Err(E::from(e))),
+                },
+            };
+            let cell = std::cell::RefCell::new(session);
+            let conn = sql::Conn::postgres(&cell);
+            let result = match conn.batch(&["BEGIN"]) {
+                Err(e) => Err(E::from(StoreError::from(e))),
+                Ok(()) => match f(&Db::new(conn)) {
+                    Ok(r) => match conn.batch(&["SELECT 1", "COMMIT"]) {
+                        Ok(()) => Ok(r),
+                        Err(e) => Err(E::from(StoreError::from(e))),
+                    },
+                    Err(e) => Err(e),
+                },
+            };
+            if result.is_err() {
+                let _ = conn.batch(&["ROLLBACK"]);
+            }
+            (Some(cell.into_inner()), result)
+        })
+        .await
+        .map_err(|_| E::from(StoreError::Closed))?;
+        if let Some(s) = session.filter(|s| !s.is_closed())
+            && let Ok(mut slot) = self.beside.lock()
+        {
+            *slot = Some(s);
+        }
+        result
+    }
+
     pub async fn read<R, E, F>(&self, f: F) -> Result<R, E>
     where
         R: Send + 'static,

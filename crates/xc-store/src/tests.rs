@@ -397,7 +397,9 @@ async fn the_copy_names_every_table() {
 async fn the_lease_has_one_holder_and_fences_a_deposed_one() {
     let fresh = testing::Fresh::new();
     let store = fresh.open();
-    let claim = |who: &'static str, now: i64| store.write(move |db| db.claim_lease(who, now, 3000));
+    // Claimed beside the writers' queue, as the replicas do (`Store::write_beside`).
+    let claim =
+        |who: &'static str, now: i64| store.write_beside(move |db| db.claim_lease(who, now, 3000));
     assert_eq!(claim("a", 1000).await.expect("claim"), Some(1));
     assert_eq!(claim("b", 1500).await.expect("claim"), None, "a holds it");
     assert_eq!(
@@ -411,7 +413,7 @@ async fn the_lease_has_one_holder_and_fences_a_deposed_one() {
         "not expired yet"
     );
     store
-        .read(|db| db.check_fence("a", 1))
+        .write(|db| db.check_fence("a", 1))
         .await
         .expect("a's token is current");
     assert_eq!(
@@ -419,7 +421,7 @@ async fn the_lease_has_one_holder_and_fences_a_deposed_one() {
         Some(2),
         "expired: b's"
     );
-    let fenced = store.read(|db| db.check_fence("a", 1)).await;
+    let fenced = store.write(|db| db.check_fence("a", 1)).await;
     assert!(
         matches!(fenced, Err(StoreError::Fenced { token: 1 })),
         "{fenced:?}"
@@ -765,4 +767,56 @@ async fn connections_to_postgres_are_encrypted_and_checked_as_sslmode_says() {
         shown,
         "postgres://u@db.example.net:5432/x?sslmode=verify-full"
     );
+}
+
+/// A lease renewal does not wait behind the writers: while a write holds the writers' lock (and
+/// its replica's queue), a write beside it commits. Before, a leader's renewal queued behind a
+/// burst of writes and the leader lost its lease under load (bench/scale).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_beside_does_not_wait_for_the_writers() {
+    let fresh = testing::Fresh::new();
+    let store = std::sync::Arc::new(fresh.open());
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let (started, running) = tokio::sync::oneshot::channel::<()>();
+    let long = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store
+                .write(move |db| {
+                    db.heartbeat(
+                        &ReplicaRow {
+                            id: "busy".into(),
+                            address: "a".into(),
+                            started_ms: 1,
+                            last_seen_ms: 1,
+                            db_latency_us: 0,
+                        },
+                        0,
+                    )?;
+                    let _ = started.send(());
+                    // Holds the writer (and on PostgreSQL the writers' lock) until told.
+                    let _ = held.recv_timeout(std::time::Duration::from_secs(60));
+                    Ok::<_, StoreError>(())
+                })
+                .await
+        }
+    });
+    running.await.expect("the long write started");
+    if store.is_shared() {
+        let renewed = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            store.write_beside(|db| db.claim_lease("leader", 1000, 3000)),
+        )
+        .await
+        .expect("a write beside the writers does not wait for them");
+        assert_eq!(renewed.expect("claim"), Some(1));
+    }
+    release.send(()).expect("release");
+    long.await.expect("join").expect("the long write commits");
+    // On SQLite it is the writer's queue, in order.
+    let claimed = store
+        .write_beside(|db| db.claim_lease("leader", 1000, 3000))
+        .await
+        .expect("claim");
+    assert_eq!(claimed, Some(1));
 }

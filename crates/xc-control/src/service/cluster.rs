@@ -123,9 +123,11 @@ impl Service {
                 last_seen_ms: now,
                 db_latency_us: latency_us,
             };
+            // Beside the writers' queue and lock: a renewal must not wait behind a burst of
+            // writes (under load, queued renewals once cost the leader its lease).
             let result = self
                 .store
-                .write(move |db| {
+                .write_beside(move |db| {
                     db.heartbeat(&row, now - FORGET_AFTER_MS)?;
                     db.claim_lease(&row.id, now, LEASE_TTL_MS)
                 })

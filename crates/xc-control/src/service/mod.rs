@@ -114,6 +114,9 @@ pub struct Service {
     pub(crate) work: tokio::sync::Notify,
     /// Changes to gateways' configurations: wakes the blocking queries they concern.
     pub(crate) config_wakes: wakes::ConfigWakes,
+    /// Gateways heard from since the last write of their last contact, and when
+    /// ([`Service::touch_gateway`]); at most one entry per registered gateway.
+    pub(crate) touches: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
     /// Bumped when another replica says a gateway answered a request (a test, a dry run) that
     /// this one may be waiting for.
     pub(crate) answered: tokio::sync::watch::Sender<u64>,
@@ -247,6 +250,7 @@ impl Service {
             leadership: cluster::Leadership::sole(),
             work: tokio::sync::Notify::new(),
             config_wakes: wakes::ConfigWakes::default(),
+            touches: Arc::default(),
             answered: tokio::sync::watch::Sender::new(0),
             tests: std::sync::Mutex::default(),
             rates: std::sync::Mutex::new(crate::rate::Buckets::new(config_rates)),

@@ -1565,3 +1565,36 @@ async fn the_owner_sets_the_links_liveness_and_both_sides_gateways_take_it() {
         assert_eq!(liveness_of(gw).await, (None, None), "off: left out");
     }
 }
+
+/// A gateway's blocking query notes when it was heard from: gathered, then written for every
+/// gateway heard meanwhile in one transaction (not one write per query), latest time kept.
+#[tokio::test]
+async fn gateways_heard_from_are_noted_together() {
+    use std::sync::atomic::Ordering;
+    let f = fixture().await;
+    let (ga, gb) = f.gateways.clone();
+    let t0 = f.clock.0.load(Ordering::SeqCst);
+    f.clock.0.store(t0 + 100, Ordering::SeqCst);
+    f.service.touch_gateway(&ga);
+    f.clock.0.store(t0 + 101, Ordering::SeqCst);
+    f.service.touch_gateway(&gb);
+    f.service.touch_gateway(&ga);
+    let contact = |id: String| {
+        let store = f.service.store.clone();
+        async move {
+            store
+                .read(move |db| {
+                    Ok::<_, ServiceError>(db.get_gateway(&id)?.and_then(|g| g.last_contact))
+                })
+                .await
+                .expect("read")
+        }
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while (contact(ga.clone()).await, contact(gb.clone()).await) != (Some(t0 + 101), Some(t0 + 101))
+    {
+        assert!(std::time::Instant::now() < deadline, "never noted");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(f.service.touches.lock().expect("touches").is_empty());
+}
