@@ -84,6 +84,27 @@ impl Db<'_> {
             .optional()?)
     }
 
+    /// Renews the lease if `holder` holds it (expired or not, as long as nobody took it); its
+    /// token then. One statement, which touches the lease row only when `holder` holds it: safe
+    /// beside the writers' lock (`Store::write_beside`), and never waiting for another
+    /// replica's transaction.
+    pub fn renew_lease(
+        &self,
+        holder: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "UPDATE leader_lease SET renewed_ms = ?2, expires_ms = ?3 WHERE holder = ?1 \
+                 RETURNING token",
+                params![holder, now_ms, now_ms + ttl_ms],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// Gives the lease up (a replica stopping), so another takes it at its next try.
     pub fn release_lease(&self, holder: &str) -> Result<bool, StoreError> {
         Ok(self.conn.execute(
@@ -130,16 +151,14 @@ impl Db<'_> {
 
     /// Refuses ([`StoreError::Fenced`]) unless `holder` still holds the lease under `token`.
     pub fn check_fence(&self, holder: &str, token: i64) -> Result<(), StoreError> {
-        // On PostgreSQL the lease is claimed and renewed beside the writers' lock
-        // (`Store::write_beside`): holding the row's share lock to the end of this transaction
-        // keeps another replica's claim from landing between this check and the commit.
-        let sql = match self.conn.dialect() {
-            crate::sql::Dialect::Postgres => "SELECT holder, token FROM leader_lease FOR SHARE",
-            crate::sql::Dialect::Sqlite => "SELECT holder, token FROM leader_lease",
-        };
+        // No row lock needed: another replica takes the lease only under the writers' lock
+        // (`claim_lease` through `Store::write`), so not between this check and the commit; the
+        // holder's renewals beside that lock (`renew_lease`) change neither holder nor token.
         let current: Option<(String, i64)> = self
             .conn
-            .query_row(sql, (), |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row("SELECT holder, token FROM leader_lease", (), |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()?;
         match current {
             Some((h, t)) if h == holder && t == token => Ok(()),

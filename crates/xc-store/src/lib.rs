@@ -518,12 +518,12 @@ impl Store {
 
     /// Runs `f` on a read-only connection.
     /// Runs `f` in a short write transaction of its own, beside the writer's queue and, on
-    /// PostgreSQL, without the replicas' write lock: for a replica's heartbeat and the lease, which
-    /// must not wait behind other writes (a leader whose renewal queued behind a burst of writes
-    /// lost its lease under load). `f` may only make changes that are safe without that lock:
-    /// single statements that PostgreSQL makes atomic on their own (the lease's conditional
-    /// upsert; [`Db::check_fence`] takes the lease row's share lock, so a claim waits for a fenced
-    /// write and a fenced write for a claim). On SQLite, the writer's queue, as any write.
+    /// PostgreSQL, without the replicas' write lock: for a replica's heartbeat and the holder's
+    /// lease renewal, which must not wait behind other writes (a leader whose renewal queued
+    /// behind a burst of writes lost its lease under load). `f` may only make changes that are
+    /// safe without that lock: single statements, on rows no writer's check depends on changing
+    /// (a replica's own heartbeat row; [`Db::renew_lease`], which changes neither the lease's
+    /// holder nor its token). On SQLite, the writer's queue, as any write.
     pub async fn write_beside<R, E, F>(&self, f: F) -> Result<R, E>
     where
         R: Send + 'static,

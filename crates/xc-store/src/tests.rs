@@ -397,9 +397,11 @@ async fn the_copy_names_every_table() {
 async fn the_lease_has_one_holder_and_fences_a_deposed_one() {
     let fresh = testing::Fresh::new();
     let store = fresh.open();
-    // Claimed beside the writers' queue, as the replicas do (`Store::write_beside`).
-    let claim =
-        |who: &'static str, now: i64| store.write_beside(move |db| db.claim_lease(who, now, 3000));
+    let claim = |who: &'static str, now: i64| store.write(move |db| db.claim_lease(who, now, 3000));
+    // Renewed beside the writers' queue, as the replicas do (`Store::write_beside`): only by
+    // its holder.
+    let renew =
+        |who: &'static str, now: i64| store.write_beside(move |db| db.renew_lease(who, now, 3000));
     assert_eq!(claim("a", 1000).await.expect("claim"), Some(1));
     assert_eq!(claim("b", 1500).await.expect("claim"), None, "a holds it");
     assert_eq!(
@@ -407,6 +409,8 @@ async fn the_lease_has_one_holder_and_fences_a_deposed_one() {
         Some(1),
         "renewed, same token"
     );
+    assert_eq!(renew("b", 2000).await.expect("renew"), None, "not b's");
+    assert_eq!(renew("a", 2000).await.expect("renew"), Some(1));
     assert_eq!(
         claim("b", 4999).await.expect("claim"),
         None,
@@ -805,18 +809,35 @@ async fn a_write_beside_does_not_wait_for_the_writers() {
     if store.is_shared() {
         let renewed = tokio::time::timeout(
             std::time::Duration::from_secs(30),
-            store.write_beside(|db| db.claim_lease("leader", 1000, 3000)),
+            store.write_beside(|db| {
+                db.heartbeat(
+                    &ReplicaRow {
+                        id: "leader".into(),
+                        address: "b".into(),
+                        started_ms: 1,
+                        last_seen_ms: 1,
+                        db_latency_us: 0,
+                    },
+                    0,
+                )?;
+                db.renew_lease("leader", 1000, 3000)
+            }),
         )
         .await
         .expect("a write beside the writers does not wait for them");
-        assert_eq!(renewed.expect("claim"), Some(1));
+        assert_eq!(renewed.expect("beat"), None, "nobody holds the lease yet");
     }
     release.send(()).expect("release");
     long.await.expect("join").expect("the long write commits");
     // On SQLite it is the writer's queue, in order.
     let claimed = store
-        .write_beside(|db| db.claim_lease("leader", 1000, 3000))
+        .write(|db| db.claim_lease("leader", 1000, 3000))
         .await
         .expect("claim");
     assert_eq!(claimed, Some(1));
+    let renewed = store
+        .write_beside(|db| db.renew_lease("leader", 2000, 3000))
+        .await
+        .expect("renew");
+    assert_eq!(renewed, Some(1));
 }

@@ -123,16 +123,38 @@ impl Service {
                 last_seen_ms: now,
                 db_latency_us: latency_us,
             };
-            // Beside the writers' queue and lock: a renewal must not wait behind a burst of
-            // writes (under load, queued renewals once cost the leader its lease).
-            let result = self
+            // The heartbeat and the holder's renewal go beside the writers' queue and lock: a
+            // renewal must not wait behind a burst of writes (under load, queued renewals once
+            // cost the leader its lease). Taking the lease goes through the writers' lock, so it
+            // never lands between a fenced write's check and its commit; it is tried only when the
+            // lease is free or has expired, so a follower's beat never locks the lease's row.
+            let beat = self
                 .store
                 .write_beside(move |db| {
                     db.heartbeat(&row, now - FORGET_AFTER_MS)?;
-                    db.claim_lease(&row.id, now, LEASE_TTL_MS)
+                    db.renew_lease(&row.id, now, LEASE_TTL_MS)
                 })
                 .await;
             latency_us = i64::try_from(began.elapsed().as_micros()).unwrap_or(i64::MAX);
+            let result = match beat {
+                Ok(None) => {
+                    let id = self.leadership.replica.clone();
+                    let free = self
+                        .store
+                        .read(|db| db.lease())
+                        .await
+                        .map(|l| l.is_none_or(|l| l.expires_ms < now_ms()));
+                    match free {
+                        Ok(true) => {
+                            self.store
+                                .write(move |db| db.claim_lease(&id, now_ms(), LEASE_TTL_MS))
+                                .await
+                        }
+                        other => other.map(|_| None),
+                    }
+                }
+                other => other,
+            };
             match result {
                 Ok(Some(token)) => {
                     renewed = Some(began);
