@@ -20,7 +20,7 @@
 //! ```
 
 use crate::intent::AttachPoints;
-use crate::planner::{self, ConnectionPlan, LinkChange, World};
+use crate::planner::{self, ConnectionPlan, LinkChange, Plan, World};
 use crate::service::wakes::Scope;
 use crate::service::{IDEMPOTENCY_SECS, Service};
 use crate::{Result, ServiceError};
@@ -188,24 +188,53 @@ pub(crate) struct Applied {
     pub skipped: usize,
 }
 
-/// Writes a plan made from `world`. Each connection's part is applied only if the connection
-/// and its links are still as the snapshot had them.
-pub(crate) fn apply(db: &Db<'_>, world: &World, plan: &[ConnectionPlan]) -> Result<Applied> {
-    let mut out = Applied::default();
+/// One connection's part of a plan, with what the snapshot saw of it (the guard).
+#[derive(Debug, Clone)]
+pub(crate) struct Planned {
+    pub plan: ConnectionPlan,
+    pub seen: Connection,
+    pub links_seen: Vec<LinkRecord>,
+}
+
+/// Pairs each part of `plan` with what `world` saw of its connection: indexed once per pass,
+/// outside the write transactions that apply it chunk by chunk.
+pub(crate) fn planned(world: &World, plan: Plan) -> Vec<Planned> {
     let seen: HashMap<&ConnectionId, &Connection> =
         world.connections.iter().map(|c| (&c.id, c)).collect();
-    let mut links_seen: HashMap<&ConnectionId, Vec<&LinkRecord>> = HashMap::new();
+    let mut links_seen: HashMap<&ConnectionId, Vec<LinkRecord>> = HashMap::new();
     for l in &world.links {
-        links_seen.entry(&l.connection_id).or_default().push(l);
+        links_seen
+            .entry(&l.connection_id)
+            .or_default()
+            .push(l.clone());
     }
-    for p in plan {
-        let Some(seen) = seen.get(&p.connection).copied() else {
-            continue;
-        };
-        let links_seen = links_seen.get(&p.connection).map_or(&[][..], |v| &v[..]);
+    plan.connections
+        .into_iter()
+        .filter_map(|p| {
+            let seen = (*seen.get(&p.connection)?).clone();
+            let links_seen = links_seen.remove(&p.connection).unwrap_or_default();
+            Some(Planned {
+                plan: p,
+                seen,
+                links_seen,
+            })
+        })
+        .collect()
+}
+
+/// Writes parts of a plan made from `world`. Each connection's part is applied only if the
+/// connection and its links are still as the snapshot had them.
+pub(crate) fn apply(db: &Db<'_>, world: &World, planned: &[Planned]) -> Result<Applied> {
+    let mut out = Applied::default();
+    for Planned {
+        plan: p,
+        seen,
+        links_seen,
+    } in planned
+    {
         let now = db.get_connection(&p.connection)?;
         let links_now = db.links_of_connection(&p.connection)?;
-        if now.as_ref() != Some(seen) || links_now.iter().ne(links_seen.iter().copied()) {
+        if now.as_ref() != Some(seen) || links_now != *links_seen {
             out.skipped += 1;
             continue;
         }
@@ -326,8 +355,8 @@ pub(crate) async fn reconcile(service: &Service) -> Result<BTreeSet<String>> {
             })
             .await?;
     }
-    let plans: Vec<Vec<ConnectionPlan>> =
-        plan.connections.chunks(CHUNK).map(<[_]>::to_vec).collect();
+    let planned = planned(&world, plan);
+    let plans: Vec<Vec<Planned>> = planned.chunks(CHUNK).map(<[_]>::to_vec).collect();
     for chunk in plans {
         let (world, fence) = (world.clone(), service.leadership.fence());
         let done = service

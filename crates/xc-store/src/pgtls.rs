@@ -152,23 +152,22 @@ fn client_config(mode: SslMode, root_cert: Option<&Path>) -> Result<rustls::Clie
         (mode, root_cert),
         (SslMode::VerifyCa | SslMode::VerifyFull, _) | (SslMode::Require, Some(_))
     );
-    if !checked {
-        let verifier = Arc::new(Unchecked(provider));
-        return Ok(builder
-            .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_no_client_auth());
-    }
-    let roots = Arc::new(roots(root_cert)?);
-    if mode == SslMode::VerifyFull {
-        return Ok(builder.with_root_certificates(roots).with_no_client_auth());
-    }
-    let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider)
-        .build()
-        .map_err(|e| format!("TLS: {e}"))?;
+    let ca = if checked {
+        let roots = Arc::new(roots(root_cert)?);
+        if mode == SslMode::VerifyFull {
+            return Ok(builder.with_root_certificates(roots).with_no_client_auth());
+        }
+        let webpki =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+                .build()
+                .map_err(|e| format!("TLS: {e}"))?;
+        Some(webpki)
+    } else {
+        None
+    };
     Ok(builder
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyName(webpki)))
+        .with_custom_certificate_verifier(Arc::new(Lenient { provider, ca }))
         .with_no_client_auth())
 }
 
@@ -193,61 +192,17 @@ fn roots(path: Option<&Path>) -> Result<rustls::RootCertStore, String> {
     Ok(roots)
 }
 
-/// `prefer` and `require` without a CA: any certificate (the handshake's signatures are still
-/// checked, so the session is with whoever holds the certificate's key).
+/// The checks libpq makes short of `verify-full`: none for `prefer` and `require` without a CA
+/// (`ca` none: any certificate), the CA's signature whatever name the certificate carries for
+/// `verify-ca`. The handshake's signatures are checked either way, so the session is with whoever
+/// holds the certificate's key.
 #[derive(Debug)]
-struct Unchecked(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for Unchecked {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &rustls::pki_types::CertificateDer<'_>,
-        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        _server_name: &rustls::pki_types::ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+struct Lenient {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    ca: Option<Arc<rustls::client::WebPkiServerVerifier>>,
 }
 
-/// `verify-ca`: a certificate signed by a trusted CA, whatever name it carries.
-#[derive(Debug)]
-struct AnyName(Arc<rustls::client::WebPkiServerVerifier>);
-
-impl rustls::client::danger::ServerCertVerifier for AnyName {
+impl rustls::client::danger::ServerCertVerifier for Lenient {
     fn verify_server_cert(
         &self,
         end_entity: &rustls::pki_types::CertificateDer<'_>,
@@ -257,10 +212,10 @@ impl rustls::client::danger::ServerCertVerifier for AnyName {
         now: rustls::pki_types::UnixTime,
     ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
         use rustls::CertificateError::{NotValidForName, NotValidForNameContext};
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
+        let Some(ca) = &self.ca else {
+            return Ok(rustls::client::danger::ServerCertVerified::assertion());
+        };
+        match ca.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(rustls::Error::InvalidCertificate(
                 NotValidForName | NotValidForNameContext { .. },
             )) => Ok(rustls::client::danger::ServerCertVerified::assertion()),
@@ -274,7 +229,12 @@ impl rustls::client::danger::ServerCertVerifier for AnyName {
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -283,10 +243,17 @@ impl rustls::client::danger::ServerCertVerifier for AnyName {
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }

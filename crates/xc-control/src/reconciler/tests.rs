@@ -42,7 +42,7 @@ async fn a_hundred_thousand_plans_and_removals_leave_the_pools_as_they_were() {
                 for _ in 0..1_000 {
                     let world = snapshot(db, now, &fac)?;
                     let plan = planner::plan(&world);
-                    apply(db, &world, &plan.connections)?;
+                    apply(db, &world, &planned(&world, plan))?;
                     for l in db.links_of_connection(&id)? {
                         seen.insert((l.numbers.vni, l.numbers.port, l.numbers.v4));
                         db.delete_link(l.id)?;
@@ -184,7 +184,7 @@ async fn a_connection_that_changed_since_the_snapshot_is_left_for_the_next_pass(
     let applied = f
         .service
         .store
-        .write(move |db| apply(db, &world, &plan.connections))
+        .write(move |db| apply(db, &world, &planned(&world, plan)))
         .await
         .expect("apply");
     assert_eq!(
