@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Measures, in one run on the same veth between two network namespaces: TCP throughput (iperf3,
 # 1 and 4 streams, 10 s) and ping RTT for the raw veth, an xconnect link (release build; by
-# default, without busy polling, with idle polling on, and with the kernel segmenting instead of
-# the link),
+# default, without busy polling, with idle polling on, with the kernel segmenting instead of
+# the link, and on two cores per link),
 # wireguard-go (Debian package) and boringtun (built here with cargo install), and for each but
 # the veth the CPU seconds per gigabyte carried that its own processes (both ends) used, from
 # their accounting in /proc. Prints a markdown table with the ratios, and appends it to
@@ -63,6 +63,7 @@ xconnect_link xconnect
 xconnect_link xconnect-nobusy "busy_poll_us = 0"
 xconnect_link xconnect-poll "idle_poll_ms = 1000"
 xconnect_link xconnect-kseg "transmit_offload = false"
+xconnect_link xconnect-2core "link_cores = 2"
 
 # WireGuard: wireguard-go and boringtun
 umask 077
@@ -92,12 +93,12 @@ wg_up go wgA wgB; measure wireguard-go 10.99.0.2 "wireguard-go -f wg[AB]"; wg_do
 wg_up bt btA btB; measure boringtun 10.99.0.2 "drop-privileges bt[AB]"; wg_down btA btB
 
 best_wg=$(python3 -c "print(max(${T1[wireguard-go]}, ${T1[boringtun]}))")
-keys=(veth xconnect xconnect-nobusy xconnect-poll xconnect-kseg wireguard-go boringtun)
+keys=(veth xconnect xconnect-nobusy xconnect-poll xconnect-kseg xconnect-2core wireguard-go boringtun)
 rows=$(for k in "${keys[@]}"; do echo "$k ${T1[$k]} ${T4[$k]} ${R[$k]} ${C[$k]}"; done)
 table=$(python3 - "$best_wg" "$rows" <<'PY'
 import sys
 best=float(sys.argv[1])
-names={"veth":"raw veth","xconnect":"xconnect link (GCM-AES-XPN-256)","xconnect-nobusy":"xconnect link, busy_poll_us = 0","xconnect-poll":"xconnect link, idle_poll_ms = 1000","xconnect-kseg":"xconnect link, transmit_offload = false","wireguard-go":"wireguard-go","boringtun":"boringtun"}
+names={"veth":"raw veth","xconnect":"xconnect link (GCM-AES-XPN-256)","xconnect-nobusy":"xconnect link, busy_poll_us = 0","xconnect-poll":"xconnect link, idle_poll_ms = 1000","xconnect-kseg":"xconnect link, transmit_offload = false","xconnect-2core":"xconnect link, link_cores = 2","wireguard-go":"wireguard-go","boringtun":"boringtun"}
 rows=[l.split() for l in sys.argv[2].splitlines()]
 veth=float(rows[0][3])
 print("| path | TCP 1 stream Gbit/s | TCP 4 streams Gbit/s | median RTT us | 1 stream vs best WireGuard | added RTT over veth us | CPU s/GB |")

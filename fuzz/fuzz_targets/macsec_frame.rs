@@ -10,7 +10,9 @@ fuzz_target!(|data: &[u8]| {
     let cipher = CipherSuite::ALL[usize::from(sel & 3)];
     let peer = Sci([0x02, 0, 0, 0, 0, 0x0a, 0, 1]);
     let mut cfg = SecYConfig::new(cipher, Sci([0x02, 0, 0, 0, 0, 0x0b, 0, 1]));
-    cfg.replay_window = u64::from(sel >> 2);
+    cfg.replay_window = u64::from((sel >> 2) & 0x1f);
+    // One replay state, or one per packet-number lane (a link's).
+    cfg.pn_lanes = if sel & 0x80 != 0 { xc_macsec::MAX_PN_LANES } else { 1 };
     let mut secy = SecY::new(cfg);
     for an in 0..4 {
         let sa = RxSaConfig { sci: peer, an, sak: Zeroizing::new(vec![an; cipher.key_len()]), lowest_pn: 1, ssci: [0, 0, 0, 1], salt: [0; 12] };

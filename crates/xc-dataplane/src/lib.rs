@@ -8,9 +8,10 @@
 //!                                           └─ MACsec ─► policer ─► SecY validate
 //!                                                ─► coalescer (TCP segments joined) ─► TAP write
 //! ```
-//! One thread per link does both, in bounded bursts, and owns both halves of the SecY (the
-//! transmit SA, the receive SAs), so the packet path takes no lock; key changes and rate changes
-//! arrive on channels checked between bursts. Buffers are allocated once. Counters are atomics.
+//! One thread per link (or per worker, with several cores per link: [`lanes`]) does both, in
+//! bounded bursts, and owns both halves of its SecY (the transmit SA, the receive SAs), so the
+//! packet path takes no lock but the shaper's when a rate is set; key changes arrive on channels
+//! checked between bursts. Buffers are allocated once. Counters are atomics.
 //!
 //! It also makes 802.1Q VLAN sub-interfaces in user space ([`access`]): the customer-facing side of
 //! a provider edge, where the kernel may have no VLAN devices.
@@ -25,6 +26,7 @@ pub mod counters;
 pub mod dot1q;
 pub mod icmp;
 pub mod idle_poll;
+pub mod lanes;
 pub mod link;
 pub mod liveness;
 pub mod mtu;

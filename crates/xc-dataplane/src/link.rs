@@ -56,6 +56,9 @@ pub struct LinkConfig {
     pub filter_exempt: Vec<xc_types::Prefix>,
     /// Keepalives and a dead link's carrier off ([`crate::liveness`]); none: off.
     pub liveness: Option<crate::liveness::LivenessConfig>,
+    /// Cores the link uses: 1, 2, 4 or 8 workers, each with its own TAP queue, UDP socket and
+    /// packet-number lanes (see [`lanes`]); anything else is taken as 1.
+    pub lanes: u8,
 }
 
 impl LinkConfig {
@@ -67,14 +70,78 @@ impl LinkConfig {
 
 enum TxCmd {
     Sa(TxSaConfig),
-    Rate(Option<u64>),
+    /// The shaper's rate changed: a read held for the old rate goes now.
+    Rate,
 }
 
 enum RxCmd {
     Sa(RxSaConfig),
     Remove(Sci, u8),
-    Rate(Option<u64>),
     Liveness(Option<crate::liveness::LivenessConfig>),
+}
+
+/// What one worker (one core) of the link publishes.
+#[derive(Default)]
+struct LaneState {
+    tx_next_pn: AtomicU64,
+    rx_next_pn: AtomicU64,
+    secy_tx: Mutex<Counters>,
+    secy_rx: Mutex<Counters>,
+}
+
+/// A token bucket the link's workers share (a flow on one worker may use the whole rate);
+/// `on` lets them skip the lock while there is no rate.
+#[derive(Default)]
+struct SharedPolicer {
+    on: AtomicBool,
+    bucket: Mutex<Option<Policer>>,
+}
+
+impl SharedPolicer {
+    fn new(bps: Option<u64>) -> Self {
+        Self {
+            on: AtomicBool::new(bps.is_some()),
+            bucket: Mutex::new(bps.map(Policer::new)),
+        }
+    }
+
+    /// Moves to another rate, keeping the tokens saved so far (up to the new depth).
+    fn set(&self, bps: Option<u64>) {
+        if let Ok(mut b) = self.bucket.lock() {
+            *b = match (b.take(), bps) {
+                (Some(mut p), Some(bps)) => {
+                    p.set_rate(bps, Instant::now());
+                    Some(p)
+                }
+                (_, r) => r.map(Policer::new),
+            };
+            self.on.store(b.is_some(), Ordering::Relaxed);
+        }
+    }
+
+    /// Whether `len` bytes conform now (and are counted); true without a rate.
+    fn allow(&self, len: usize) -> bool {
+        if !self.on.load(Ordering::Relaxed) {
+            return true;
+        }
+        match self.bucket.lock() {
+            Ok(mut b) => b.as_mut().is_none_or(|p| p.allow(Instant::now(), len)),
+            Err(_) => true,
+        }
+    }
+
+    /// How long until `len` bytes conform (zero now, or without a rate).
+    fn wait_time(&self, len: usize) -> Duration {
+        if !self.on.load(Ordering::Relaxed) {
+            return Duration::ZERO;
+        }
+        match self.bucket.lock() {
+            Ok(mut b) => b
+                .as_mut()
+                .map_or(Duration::ZERO, |p| p.wait_time(Instant::now(), len)),
+            Err(_) => Duration::ZERO,
+        }
+    }
 }
 
 struct Shared {
@@ -83,18 +150,31 @@ struct Shared {
     sci: Sci,
     vni: u32,
     counters: LinkCounters,
+    /// The first worker's socket: control frames leave through it.
     socket: UdpSocket,
-    tx_cmd: SyncSender<TxCmd>,
-    rx_cmd: SyncSender<RxCmd>,
-    tx_next_pn: AtomicU64,
-    rx_next_pn: AtomicU64,
+    /// The peer's underlay address, where sockets that are not connected send.
+    remote: SocketAddr,
+    /// Whether the sockets are connected to `remote` (one worker) or share the local port
+    /// (several, steered by packet number).
+    connected: bool,
+    /// Each worker's commands.
+    tx_cmd: Vec<SyncSender<TxCmd>>,
+    rx_cmd: Vec<SyncSender<RxCmd>>,
+    lanes: Vec<LaneState>,
+    tx_policer: SharedPolicer,
+    rx_policer: SharedPolicer,
     stop: AtomicBool,
-    secy_tx: Mutex<Counters>,
-    secy_rx: Mutex<Counters>,
     idle_poll: Option<crate::idle_poll::Activity>,
     busy_poll: Duration,
     /// The link's liveness: 0 unknown (or off), 1 alive, 2 dead.
     liveness: std::sync::atomic::AtomicU8,
+    /// A frame validated (on any worker) since the liveness last looked.
+    heard: AtomicBool,
+    /// What the last keepalive since then said: 0 nothing, 1 the peer does not hear this end,
+    /// 2 it does.
+    peer_hears: std::sync::atomic::AtomicU8,
+    /// A keepalive since then said the peer's liveness is off.
+    peer_off: AtomicBool,
 }
 
 /// A handle to a running link, cheap to clone, usable from any thread.
@@ -145,53 +225,78 @@ impl LinkHandle {
         let mut d = Vec::with_capacity(frame.len() + vxlan::HEADER_LEN);
         d.extend_from_slice(&vxlan::header(self.inner.vni));
         d.extend_from_slice(frame);
-        self.inner.socket.send(&d)?;
+        if self.inner.connected {
+            self.inner.socket.send(&d)?;
+        } else {
+            self.inner.socket.send_to(&d, self.inner.remote)?;
+        }
         if !crate::pathmtu::is_probe(frame) {
             add(&self.inner.counters.mkpdus_tx, 1);
         }
         Ok(())
     }
 
+    /// Installs the transmit SA on every worker (each protects with its own lanes' PNs).
     pub fn install_tx(&self, sa: TxSaConfig) {
-        let _ = self.inner.tx_cmd.send(TxCmd::Sa(sa));
+        for c in &self.inner.tx_cmd {
+            let _ = c.send(TxCmd::Sa(sa.clone()));
+        }
     }
 
     pub fn install_rx(&self, sa: RxSaConfig) {
-        let _ = self.inner.rx_cmd.send(RxCmd::Sa(sa));
+        for c in &self.inner.rx_cmd {
+            let _ = c.send(RxCmd::Sa(sa.clone()));
+        }
     }
 
     pub fn remove_rx(&self, sci: Sci, an: u8) {
-        let _ = self.inner.rx_cmd.send(RxCmd::Remove(sci, an));
+        for c in &self.inner.rx_cmd {
+            let _ = c.send(RxCmd::Remove(sci, an));
+        }
     }
 
     /// Changes the policed rate of both directions without touching the link otherwise.
     pub fn set_bandwidth(&self, bps: Option<u64>) {
-        let _ = self.inner.tx_cmd.send(TxCmd::Rate(bps));
-        let _ = self.inner.rx_cmd.send(RxCmd::Rate(bps));
+        self.inner.rx_policer.set(bps);
+        self.set_egress(bps);
     }
 
     /// Turns the link's liveness on, off, or to other timers, without touching the link
     /// otherwise. Turned off, the link tells the peer in its last keepalives (so the peer stops
-    /// expecting them) and its carrier is on.
+    /// expecting them) and its carrier is on. The first worker keeps the liveness.
     pub fn set_liveness(&self, cfg: Option<crate::liveness::LivenessConfig>) {
-        let _ = self.inner.rx_cmd.send(RxCmd::Liveness(cfg));
+        if let Some(c) = self.inner.rx_cmd.first() {
+            let _ = c.send(RxCmd::Liveness(cfg));
+        }
     }
 
     /// Changes the rate the transmit side shapes to (its part of a bandwidth shared with other
     /// links), leaving the receive side's policer as it is.
     pub fn set_egress(&self, bps: Option<u64>) {
-        let _ = self.inner.tx_cmd.send(TxCmd::Rate(bps));
+        self.inner.tx_policer.set(bps);
+        for c in &self.inner.tx_cmd {
+            let _ = c.send(TxCmd::Rate);
+        }
     }
 
     pub fn counters(&self) -> crate::CounterSnapshot {
         self.inner.counters.snapshot()
     }
 
-    /// The SecY counters of the transmit and the receive side (as of the last few frames).
+    /// The SecY counters of the transmit and the receive side (as of the last few frames), the
+    /// workers' added up.
     pub fn secy_counters(&self) -> (Counters, Counters) {
-        let tx = self.inner.secy_tx.lock().map(|c| *c).unwrap_or_default();
-        let rx = self.inner.secy_rx.lock().map(|c| *c).unwrap_or_default();
+        let (mut tx, mut rx) = (Counters::default(), Counters::default());
+        for l in &self.inner.lanes {
+            tx.add(&l.secy_tx.lock().map(|c| *c).unwrap_or_default());
+            rx.add(&l.secy_rx.lock().map(|c| *c).unwrap_or_default());
+        }
         (tx, rx)
+    }
+
+    /// The workers (cores) the link runs on.
+    pub fn lanes(&self) -> usize {
+        self.inner.lanes.len()
     }
 
     /// This end's SCI.
@@ -199,8 +304,12 @@ impl LinkHandle {
         self.inner.sci
     }
 
+    /// The next PN of the transmit SA: the highest of the workers'.
     pub fn tx_next_pn(&self) -> u64 {
-        self.inner.tx_next_pn.load(Ordering::Relaxed)
+        let pns = self.inner.lanes.iter();
+        pns.map(|l| l.tx_next_pn.load(Ordering::Relaxed))
+            .max()
+            .unwrap_or(0)
     }
 
     /// Whether the peer's traffic arrives, with liveness on: `None` until the peer's first
@@ -213,8 +322,12 @@ impl LinkHandle {
         }
     }
 
+    /// The next PN expected on the receive SA: the highest of the workers'.
     pub fn rx_next_pn(&self) -> u64 {
-        self.inner.rx_next_pn.load(Ordering::Relaxed)
+        let pns = self.inner.lanes.iter();
+        pns.map(|l| l.rx_next_pn.load(Ordering::Relaxed))
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -222,11 +335,13 @@ impl Link {
     /// Creates the TAP and the socket and starts the packet thread. Control frames (MKPDUs)
     /// received from the peer arrive on the returned channel.
     pub fn start(cfg: LinkConfig) -> io::Result<(Link, Receiver<Vec<u8>>)> {
+        let lanes = crate::lanes::workers(cfg.lanes);
         let mut builder = DeviceBuilder::new()
             .name(cfg.tap_name.clone())
             .layer(Layer::L2)
             .mac_addr(cfg.mac)
-            .mtu(cfg.mtu);
+            .mtu(cfg.mtu)
+            .multi_queue(lanes > 1);
         if let Some(ipnet::IpNet::V4(a)) = cfg.address {
             builder = builder.ipv4(a.addr(), a.prefix_len(), None);
         }
@@ -236,18 +351,34 @@ impl Link {
         // With virtio-net headers: segments from the peer are written as one frame (receive
         // offload), and the kernel hands over up to 64 KiB of a flow in one read, which the link
         // segments itself (transmit offload).
-        let tap = Arc::new(builder.offload(true).build_sync()?);
-        if cfg.transmit_offload {
-            enable_transmit_offload(&tap, &cfg.name)?;
-        } else {
-            crate::offload::set_tap_offloads(tap.as_fd(), 0)?;
+        let first = builder.offload(true).build_sync()?;
+        // One queue per worker; the kernel keeps a flow on one queue.
+        let mut taps = vec![Arc::new(first)];
+        for _ in 1..lanes {
+            let q = taps[0].try_clone()?;
+            taps.push(Arc::new(q));
         }
-        let socket = UdpSocket::bind(cfg.underlay_local)?;
-        socket.connect(cfg.underlay_remote)?;
-        set_buffers(&socket, SOCKET_BUFFER);
-        socket.set_nonblocking(true)?;
-        let (tx_cmd, tx_rx) = mpsc::sync_channel(64);
-        let (rx_cmd, rx_rx) = mpsc::sync_channel(64);
+        // The offloads are the device's, set once all queues are there (a new queue sets its
+        // own).
+        if cfg.transmit_offload {
+            enable_transmit_offload(&taps[0], &cfg.name)?;
+        } else {
+            crate::offload::set_tap_offloads(taps[0].as_fd(), 0)?;
+        }
+        let sockets = crate::lanes::sockets(cfg.underlay_local, cfg.underlay_remote, lanes)?;
+        for s in &sockets {
+            set_buffers(s, SOCKET_BUFFER);
+            s.set_nonblocking(true)?;
+        }
+        let (mut tx_cmds, mut tx_rxs, mut rx_cmds, mut rx_rxs) = (vec![], vec![], vec![], vec![]);
+        for _ in 0..lanes {
+            let (t, r) = mpsc::sync_channel(64);
+            tx_cmds.push(t);
+            tx_rxs.push(r);
+            let (t, r) = mpsc::sync_channel(64);
+            rx_cmds.push(t);
+            rx_rxs.push(r);
+        }
         let (control_tx, control_rx) = mpsc::sync_channel(256);
         let shared = Arc::new(Shared {
             name: cfg.name.clone(),
@@ -255,44 +386,63 @@ impl Link {
             sci: cfg.sci(),
             vni: cfg.vni,
             counters: LinkCounters::default(),
-            socket: socket.try_clone()?,
-            tx_cmd,
-            rx_cmd,
-            tx_next_pn: AtomicU64::new(0),
-            rx_next_pn: AtomicU64::new(0),
+            socket: sockets[0].try_clone()?,
+            remote: cfg.underlay_remote,
+            connected: lanes == 1,
+            tx_cmd: tx_cmds,
+            rx_cmd: rx_cmds,
+            lanes: (0..lanes).map(|_| LaneState::default()).collect(),
+            tx_policer: SharedPolicer::new(cfg.bandwidth_bps),
+            rx_policer: SharedPolicer::new(cfg.bandwidth_bps),
             stop: AtomicBool::new(false),
-            secy_tx: Mutex::new(Counters::default()),
-            secy_rx: Mutex::new(Counters::default()),
             idle_poll: cfg.idle_poll.clone(),
             busy_poll: cfg.busy_poll,
             liveness: std::sync::atomic::AtomicU8::new(0),
+            heard: AtomicBool::new(false),
+            peer_hears: std::sync::atomic::AtomicU8::new(0),
+            peer_off: AtomicBool::new(false),
         });
-        let mut secy_cfg = SecYConfig::new(cfg.cipher, cfg.sci());
-        secy_cfg.replay_window = cfg.replay_window;
-        // One thread carries both directions: a frame written to the TAP whose answer the kernel
-        // queues at once (a ping's reply, a TCP ACK) is read and sent without a thread wake-up.
-        let thread = {
-            let (shared, bw, filter) = (shared.clone(), cfg.bandwidth_bps, cfg.filter.clone());
+        let mut threads = Vec::with_capacity(lanes);
+        let work = sockets
+            .into_iter()
+            .zip(taps)
+            .zip(tx_rxs.into_iter().zip(rx_rxs));
+        for (lane, ((socket, tap), (tx_rx, rx_rx))) in work.enumerate() {
+            let mut secy_cfg = SecYConfig::new(cfg.cipher, cfg.sci());
+            secy_cfg.replay_window = cfg.replay_window;
+            // Whatever this end's workers, the peer's may be several: a replay state per lane.
+            secy_cfg.pn_lanes = xc_macsec::MAX_PN_LANES;
+            secy_cfg.tx_lane = (lane as u8, lanes as u8);
+            let (shared, filter) = (shared.clone(), cfg.filter.clone());
             let exempt = cfg.filter_exempt.clone();
             let name = cfg.name.clone();
-            let liveness = cfg.liveness;
-            std::thread::Builder::new()
-                .name(format!("xc-link-{}", cfg.name))
+            // The first worker keeps the liveness.
+            let liveness = cfg.liveness.filter(|_| lane == 0);
+            let control = control_tx.clone();
+            let to = (lanes > 1).then_some(cfg.underlay_remote);
+            // One thread carries both directions of its queue: a frame written to the TAP whose
+            // answer the kernel queues at once (a ping's reply, a TCP ACK) is read and sent
+            // without a thread wake-up.
+            let thread = std::thread::Builder::new()
+                .name(format!("xc-link-{}-{lane}", cfg.name))
                 .spawn(move || {
+                    let view = || {
+                        filter
+                            .as_ref()
+                            .map(|f| f.view().exempting(exempt.clone()).for_link(&name))
+                    };
                     let tx = Tx {
                         read: vec![0u8; TAP_READ_MAX],
                         segmenter: Segmenter::new(),
                         held: None,
                         out: TxOut {
                             shared: &shared,
+                            lane,
                             sock: &socket,
                             secy: SecY::new(secy_cfg.clone()),
-                            batch: GsoBatch::new(),
-                            policer: bw.map(Policer::new),
+                            batch: GsoBatch::new(to),
                             n_since: 0,
-                            filter: filter
-                                .as_ref()
-                                .map(|f| f.view().exempting(exempt.clone()).for_link(&name)),
+                            filter: view(),
                         },
                     };
                     let rx = Rx {
@@ -301,26 +451,21 @@ impl Link {
                         secy: SecY::new(secy_cfg),
                         out: Vec::with_capacity(65536),
                         coalescer: Coalescer::new(),
-                        policer: bw.map(Policer::new),
-                        control: control_tx,
+                        control,
                         validated: 0,
-                        alive: false,
-                        peer_hears: None,
-                        peer_off: false,
-                        filter: filter
-                            .as_ref()
-                            .map(|f| f.view().exempting(exempt.clone()).for_link(&name)),
+                        filter: view(),
                     };
                     let liveness =
                         liveness.map(|c| crate::liveness::Liveness::new(c, Instant::now()));
-                    io_loop(&shared, &tap, &socket, tx, rx, tx_rx, rx_rx, liveness);
-                })?
-        };
-        tracing::info!(link = %cfg.name, tap = %cfg.tap_name, vni = cfg.vni, mtu = cfg.mtu, "link started");
+                    io_loop(&shared, lane, &tap, &socket, tx, rx, tx_rx, rx_rx, liveness);
+                })?;
+            threads.push(thread);
+        }
+        tracing::info!(link = %cfg.name, tap = %cfg.tap_name, vni = cfg.vni, mtu = cfg.mtu, workers = lanes, "link started");
         Ok((
             Link {
                 handle: LinkHandle { inner: shared },
-                threads: vec![thread],
+                threads,
             },
             control_rx,
         ))
@@ -382,16 +527,19 @@ struct GsoBatch {
     seg: usize,
     count: usize,
     gso: bool,
+    /// Where the datagrams go when the socket is not connected (a worker of several).
+    to: Option<SocketAddr>,
 }
 
 impl GsoBatch {
-    fn new() -> Self {
+    fn new(to: Option<SocketAddr>) -> Self {
         Self {
             buf: Vec::with_capacity(GSO_MAX_BYTES + 65536),
             spill: Vec::with_capacity(65536),
             seg: 0,
             count: 0,
             gso: true,
+            to,
         }
     }
 
@@ -403,8 +551,14 @@ impl GsoBatch {
             let seg = self.seg as u16;
             let iov = [std::io::IoSlice::new(&self.buf)];
             let cmsg = [ControlMessage::UdpGsoSegments(&seg)];
-            match sendmsg::<SockaddrStorage>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None)
-            {
+            let to = self.to.map(SockaddrStorage::from);
+            match sendmsg(
+                sock.as_raw_fd(),
+                &iov,
+                &cmsg,
+                MsgFlags::empty(),
+                to.as_ref(),
+            ) {
                 Ok(_) => {}
                 Err(
                     nix::errno::Errno::EIO
@@ -426,7 +580,11 @@ impl GsoBatch {
 
     fn send_each(&self, sock: &UdpSocket, c: &LinkCounters) {
         for d in self.buf.chunks(self.seg.max(1)) {
-            if sock.send(d).is_err() {
+            let sent = match self.to {
+                Some(to) => sock.send_to(d, to),
+                None => sock.send(d),
+            };
+            if sent.is_err() {
                 add(&c.io_errors, 1);
             }
         }
@@ -447,10 +605,11 @@ struct Tx<'a> {
 /// The transmit path past the segmenter: one frame at a time.
 struct TxOut<'a> {
     shared: &'a Shared,
+    /// Which of the link's workers this is.
+    lane: usize,
     sock: &'a UdpSocket,
     secy: SecY,
     batch: GsoBatch,
-    policer: Option<Policer>,
     n_since: u32,
     filter: Option<xc_filter::View>,
 }
@@ -464,17 +623,12 @@ impl Tx<'_> {
                     tracing::error!(link = %out.shared.name, error = %e, "cannot install transmit SA");
                 }
                 if let Some((_, pn)) = out.secy.tx_state() {
-                    out.shared.tx_next_pn.store(pn, Ordering::Relaxed);
+                    out.shared.lanes[out.lane]
+                        .tx_next_pn
+                        .store(pn, Ordering::Relaxed);
                 }
             }
-            TxCmd::Rate(r) => {
-                out.policer = match (out.policer.take(), r) {
-                    (Some(mut p), Some(bps)) => {
-                        p.set_rate(bps, Instant::now());
-                        Some(p)
-                    }
-                    (_, r) => r.map(Policer::new),
-                };
+            TxCmd::Rate => {
                 if let Some((n, _)) = self.held.take() {
                     self.send_read(n);
                     self.out
@@ -497,12 +651,11 @@ impl Tx<'_> {
             }
             // A wait is cut at MAX_SHAPING_WAIT (so that commands are seen): a read of 64 KiB
             // at a few Mbit/s may need several before its tokens are all there.
-            if let Some(p) = &mut self.out.policer {
-                let wait = p.wait_time(now, segment::wire_len(&self.read[..n]));
-                if !wait.is_zero() {
-                    self.held = Some((n, now + wait.min(MAX_SHAPING_WAIT)));
-                    return false;
-                }
+            let policer = &self.out.shared.tx_policer;
+            let wait = policer.wait_time(segment::wire_len(&self.read[..n]));
+            if !wait.is_zero() {
+                self.held = Some((n, now + wait.min(MAX_SHAPING_WAIT)));
+                return false;
             }
             self.held = None;
             self.send_read(n);
@@ -526,15 +679,14 @@ impl Tx<'_> {
             if n < VNET_HDR_LEN + 14 {
                 continue;
             }
-            if let Some(p) = &mut self.out.policer {
-                // Shape: send what is batched and hold this read until the tokens for all its
-                // frames are there; the TAP's queue holds the backlog meanwhile.
-                let wait = p.wait_time(Instant::now(), segment::wire_len(&self.read[..n]));
-                if !wait.is_zero() {
-                    add(&c.tx_shaped, 1);
-                    self.held = Some((n, Instant::now() + wait.min(MAX_SHAPING_WAIT)));
-                    break;
-                }
+            // Shape: send what is batched and hold this read until the tokens for all its
+            // frames are there; the TAP's queue holds the backlog meanwhile.
+            let policer = &self.out.shared.tx_policer;
+            let wait = policer.wait_time(segment::wire_len(&self.read[..n]));
+            if !wait.is_zero() {
+                add(&c.tx_shaped, 1);
+                self.held = Some((n, Instant::now() + wait.min(MAX_SHAPING_WAIT)));
+                break;
             }
             self.send_read(n);
         }
@@ -542,10 +694,11 @@ impl Tx<'_> {
         out.batch.flush(out.sock, c);
         if out.n_since >= PUBLISH_EVERY {
             out.n_since = 0;
+            let lane = &out.shared.lanes[out.lane];
             if let Some((_, pn)) = out.secy.tx_state() {
-                out.shared.tx_next_pn.store(pn, Ordering::Relaxed);
+                lane.tx_next_pn.store(pn, Ordering::Relaxed);
             }
-            if let Ok(mut s) = out.shared.secy_tx.lock() {
+            if let Ok(mut s) = lane.secy_tx.lock() {
                 *s = *out.secy.counters();
             }
         }
@@ -625,9 +778,7 @@ impl TxOut<'_> {
             add(&c.tx_dropped_filter, 1);
             return;
         }
-        if let Some(p) = &mut self.policer
-            && !p.allow(Instant::now(), frame.len())
-        {
+        if !self.shared.tx_policer.allow(frame.len()) {
             add(&c.tx_dropped_policer, 1);
             return;
         }
@@ -676,15 +827,8 @@ struct Rx<'a> {
     out: Vec<u8>,
     /// Frames of a burst on their way to the TAP, TCP segments of one flow joined.
     coalescer: Coalescer,
-    policer: Option<Policer>,
     control: SyncSender<Vec<u8>>,
     validated: u32,
-    /// A frame validated since the link's liveness last looked.
-    alive: bool,
-    /// What the last keepalive since then said: whether the peer hears this end.
-    peer_hears: Option<bool>,
-    /// A keepalive since then said the peer's liveness is off.
-    peer_off: bool,
     filter: Option<xc_filter::View>,
 }
 
@@ -707,23 +851,24 @@ impl Rx<'_> {
             let _ = self.control.try_send(frame.to_vec());
             return;
         }
-        if let Some(p) = &mut self.policer
-            && !p.allow(Instant::now(), frame.len())
-        {
+        if !self.shared.rx_policer.allow(frame.len()) {
             add(&c.rx_dropped_policer, 1);
             return;
         }
         self.validated += 1;
         match self.secy.validate(frame, &mut self.out) {
             Ok(()) => {
-                self.alive = true;
+                let shared = self.shared;
+                if !shared.heard.load(Ordering::Relaxed) {
+                    shared.heard.store(true, Ordering::Relaxed);
+                }
                 if crate::liveness::is_keepalive(&self.out) {
                     add(&c.keepalives_rx, 1);
                     if crate::liveness::keepalive_says_off(&self.out) {
-                        self.peer_off = true;
-                        self.peer_hears = None;
+                        shared.peer_off.store(true, Ordering::Relaxed);
+                        shared.peer_hears.store(0, Ordering::Relaxed);
                     } else if let Some(h) = crate::liveness::keepalive_hears(&self.out) {
-                        self.peer_hears = Some(h);
+                        shared.peer_hears.store(1 + u8::from(h), Ordering::Relaxed);
                     }
                     return;
                 }
@@ -765,11 +910,15 @@ fn tap_write(tap: &SyncDevice, b: &[u8]) -> io::Result<()> {
 
 /// Receives one datagram, or with UDP GRO several coalesced ones: returns the bytes and the
 /// segment size they split at.
-fn recv_gro(sock: &UdpSocket, buf: &mut [u8], cmsg: &mut Vec<u8>) -> io::Result<(usize, usize)> {
+fn recv_gro(
+    sock: &UdpSocket,
+    buf: &mut [u8],
+    cmsg: &mut Vec<u8>,
+) -> io::Result<(usize, usize, Option<SockaddrStorage>)> {
     let mut iov = [io::IoSliceMut::new(buf)];
     let msg = recvmsg::<SockaddrStorage>(sock.as_raw_fd(), &mut iov, Some(cmsg), MsgFlags::empty())
         .map_err(io::Error::from)?;
-    let n = msg.bytes;
+    let (n, from) = (msg.bytes, msg.address);
     let mut seg = n;
     if let Ok(cmsgs) = msg.cmsgs() {
         for c in cmsgs {
@@ -780,7 +929,7 @@ fn recv_gro(sock: &UdpSocket, buf: &mut [u8], cmsg: &mut Vec<u8>) -> io::Result<
             }
         }
     }
-    Ok((n, seg.max(1)))
+    Ok((n, seg.max(1), from))
 }
 
 /// Datagrams received (each possibly several coalesced by GRO) before the loop turns to the TAP.
@@ -811,16 +960,19 @@ fn look_alive(
     shared: &Shared,
     tap: &SyncDevice,
     out: &mut TxOut<'_>,
-    rx: &mut Rx<'_>,
     l: &mut crate::liveness::Liveness,
 ) {
     use crate::liveness::{Change, State};
     let now = Instant::now();
-    let change = if std::mem::take(&mut rx.peer_off) {
+    let change = if shared.peer_off.swap(false, Ordering::Relaxed) {
         tracing::info!(link = %shared.name, "the peer's liveness is off: this end no longer expects its keepalives");
         l.disarm()
-    } else if std::mem::take(&mut rx.alive) {
-        l.received(now, rx.peer_hears.take())
+    } else if shared.heard.swap(false, Ordering::Relaxed) {
+        let hears = match shared.peer_hears.swap(0, Ordering::Relaxed) {
+            0 => None,
+            h => Some(h == 2),
+        };
+        l.received(now, hears)
     } else {
         l.check(now)
     };
@@ -883,6 +1035,7 @@ fn change_liveness(
 #[allow(clippy::too_many_arguments)]
 fn io_loop(
     shared: &Shared,
+    lane: usize,
     tap: &SyncDevice,
     sock: &UdpSocket,
     mut tx: Tx<'_>,
@@ -923,7 +1076,6 @@ fn io_loop(
                     }
                 }
                 Ok(RxCmd::Remove(sci, an)) => rx.secy.remove_rx_sa(&sci, an),
-                Ok(RxCmd::Rate(r)) => rx.policer = r.map(Policer::new),
                 Ok(RxCmd::Liveness(cfg)) => {
                     change_liveness(shared, tap, &mut tx.out, &mut liveness, cfg);
                 }
@@ -934,12 +1086,13 @@ fn io_loop(
         if rx.validated >= PUBLISH_EVERY || last_publish.elapsed() > Duration::from_millis(100) {
             rx.validated = 0;
             last_publish = Instant::now();
+            let mine = &shared.lanes[lane];
             if let Some((sci, an)) = current
                 && let Some(pn) = rx.secy.rx_next_pn(&sci, an)
             {
-                shared.rx_next_pn.store(pn, Ordering::Relaxed);
+                mine.rx_next_pn.store(pn, Ordering::Relaxed);
             }
-            if let Ok(mut s) = shared.secy_rx.lock() {
+            if let Ok(mut s) = mine.secy_rx.lock() {
                 *s = *rx.secy.counters();
             }
             let (now, unix) = (now_ms(), unix_ms());
@@ -956,8 +1109,14 @@ fn io_loop(
         let mut busy = false;
         for _ in 0..RX_BURST {
             match recv_gro(sock, &mut buf, &mut cmsg) {
-                Ok((n, seg)) => {
+                Ok((n, seg, from)) => {
                     busy = true;
+                    // A socket shared by the workers is not connected: only the peer's
+                    // datagrams count.
+                    if !shared.connected && from != Some(SockaddrStorage::from(shared.remote)) {
+                        add(&c.rx_dropped_vxlan, 1);
+                        continue;
+                    }
                     for d in buf[..n].chunks(seg) {
                         rx.datagram(d);
                     }
@@ -978,7 +1137,7 @@ fn io_loop(
         rx.flush();
         busy |= tx.burst(tap);
         if let Some(l) = &mut liveness {
-            look_alive(shared, tap, &mut tx.out, &mut rx, l);
+            look_alive(shared, tap, &mut tx.out, l);
         }
         if busy {
             busy_poll.frame(Instant::now());

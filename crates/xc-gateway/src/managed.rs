@@ -68,6 +68,8 @@ pub struct ManagedOptions {
     pub flow_table_size: usize,
     /// The links take segmentation-offload frames from their TAPs.
     pub transmit_offload: bool,
+    /// Cores (workers) each link uses: 1, 2, 4 or 8.
+    pub link_cores: u8,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -388,6 +390,7 @@ pub async fn run(
         idle_poll_ms: opts.idle_poll_ms,
         busy_poll_us: opts.busy_poll_us,
         transmit_offload: opts.transmit_offload,
+        link_cores: opts.link_cores,
         flow_table_size: opts.flow_table_size,
         flow_log_file: None,
         links: Vec::new(),

@@ -56,6 +56,8 @@ struct Tuning {
     transmit_offload: bool,
     /// A link's busy poll after a frame, at most (`xc_dataplane::busy_poll`).
     busy_poll: Duration,
+    /// Workers per link (`xc_dataplane::lanes`).
+    link_cores: u8,
 }
 
 /// The running gateway. Dropping it stops BGP, every link, and removes the TAPs.
@@ -131,6 +133,7 @@ impl Gateway {
             tuning: Tuning {
                 transmit_offload: cfg.transmit_offload,
                 busy_poll: Duration::from_micros(cfg.busy_poll_us),
+                link_cores: cfg.link_cores,
             },
             links: Vec::new(),
             link_statuses: Arc::default(),
@@ -610,6 +613,7 @@ fn start_link(
             .filter_map(|a| xc_types::Prefix::parse(&a.trunc().to_string()).ok())
             .collect(),
         liveness: s.liveness,
+        lanes: tuning.link_cores,
     };
     let sci = cfg.sci();
     let path_mtu = PathMtu {
@@ -649,6 +653,7 @@ fn start_link(
         underlay_remote: s.underlay_remote.to_string(),
         bandwidth: s.bandwidth.map(|b| b.to_string()),
         egress_bps: s.initial_egress_bps(),
+        workers: link.handle().lanes() as u8,
         ..LinkStatus::default()
     }));
     let handle = link.handle();

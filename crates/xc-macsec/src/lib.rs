@@ -14,8 +14,8 @@ pub mod secy;
 
 pub use sectag::{SecTag, TagError};
 pub use secy::{
-    CipherSuite, Counters, KeyLengthError, ProtectError, RxSaConfig, SecY, SecYConfig, TxSaConfig,
-    ValidateError,
+    CipherSuite, Counters, KeyLengthError, MAX_PN_LANES, ProtectError, RxSaConfig, SecY,
+    SecYConfig, TxSaConfig, ValidateError,
 };
 
 /// A Secure Channel Identifier: the transmitter's MAC address and a port number.

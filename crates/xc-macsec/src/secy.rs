@@ -77,7 +77,17 @@ pub struct SecYConfig {
     pub replay_protect: bool,
     /// replayWindow: how far behind the highest PN seen a frame may still be accepted.
     pub replay_window: u64,
+    /// Packet-number lanes, a power of two up to [`MAX_PN_LANES`]: the receiver keeps one replay
+    /// state per lane (the PN modulo the lanes), so that senders which each own some lanes
+    /// (several cores of one link) need not stay in step. 1 is 802.1AE's one sequence.
+    pub pn_lanes: u8,
+    /// The transmit side's lanes: it uses only the PNs congruent to `.0` modulo `.1` (`.1` a
+    /// power of two dividing `pn_lanes`); (0, 1) uses every PN.
+    pub tx_lane: (u8, u8),
 }
+
+/// The most packet-number lanes a SecY keeps (and so the most cores one link uses).
+pub const MAX_PN_LANES: u8 = 8;
 
 impl SecYConfig {
     pub fn new(cipher: CipherSuite, sci: Sci) -> Self {
@@ -88,6 +98,8 @@ impl SecYConfig {
             include_sci: true,
             replay_protect: true,
             replay_window: 0,
+            pn_lanes: 1,
+            tx_lane: (0, 1),
         }
     }
 }
@@ -188,6 +200,26 @@ pub struct Counters {
     pub in_octets_decrypted: u64,
 }
 
+impl Counters {
+    /// Adds another SecY's counts to these (the SecYs of one link's cores, reported as one).
+    pub fn add(&mut self, o: &Counters) {
+        self.out_pkts_protected += o.out_pkts_protected;
+        self.out_pkts_encrypted += o.out_pkts_encrypted;
+        self.out_octets_protected += o.out_octets_protected;
+        self.out_octets_encrypted += o.out_octets_encrypted;
+        self.in_pkts_ok += o.in_pkts_ok;
+        self.in_pkts_no_tag += o.in_pkts_no_tag;
+        self.in_pkts_bad_tag += o.in_pkts_bad_tag;
+        self.in_pkts_no_sci += o.in_pkts_no_sci;
+        self.in_pkts_not_using_sa += o.in_pkts_not_using_sa;
+        self.in_pkts_late += o.in_pkts_late;
+        self.in_pkts_delayed += o.in_pkts_delayed;
+        self.in_pkts_not_valid += o.in_pkts_not_valid;
+        self.in_octets_validated += o.in_octets_validated;
+        self.in_octets_decrypted += o.in_octets_decrypted;
+    }
+}
+
 struct Sa {
     key: LessSafeKey,
     ssci: [u8; 4],
@@ -237,8 +269,8 @@ struct TxSa {
 
 struct RxSa {
     sa: Sa,
-    /// nextRxPN: one above the highest PN validated.
-    next_pn: u64,
+    /// nextRxPN of each lane: one above the highest PN validated in it.
+    next_pn: [u64; MAX_PN_LANES as usize],
     /// The lowest PN the SA was installed with.
     lowest_installed: u64,
 }
@@ -275,7 +307,16 @@ fn es_sci(frame: &[u8]) -> Sci {
 }
 
 impl SecY {
-    pub fn new(cfg: SecYConfig) -> Self {
+    /// A SecY as `cfg` says; lanes that are not a power of two up to [`MAX_PN_LANES`] are taken
+    /// as one, and a transmit share that does not divide them as every PN.
+    pub fn new(mut cfg: SecYConfig) -> Self {
+        if !cfg.pn_lanes.is_power_of_two() || cfg.pn_lanes > MAX_PN_LANES {
+            cfg.pn_lanes = 1;
+        }
+        let (index, of) = cfg.tx_lane;
+        if !of.is_power_of_two() || of > cfg.pn_lanes || index >= of {
+            cfg.tx_lane = (0, 1);
+        }
         Self {
             cfg,
             tx: None,
@@ -297,7 +338,7 @@ impl SecY {
         self.tx = Some(TxSa {
             an: c.an & 3,
             sa,
-            next_pn: c.next_pn.max(1),
+            next_pn: self.in_tx_lane(c.next_pn.max(1)),
         });
         Ok(())
     }
@@ -318,7 +359,7 @@ impl SecY {
         };
         sc.sas[usize::from(c.an & 3)] = Some(RxSa {
             sa,
-            next_pn: lowest,
+            next_pn: [lowest; MAX_PN_LANES as usize],
             lowest_installed: lowest,
         });
         Ok(())
@@ -335,10 +376,20 @@ impl SecY {
         self.tx.as_ref().map(|t| (t.an, t.next_pn))
     }
 
-    /// The next PN expected on a receive SA.
+    /// The next PN expected on a receive SA (with lanes, one above the highest validated).
     pub fn rx_next_pn(&self, sci: &Sci, an: u8) -> Option<u64> {
         let sc = self.rx.iter().find(|sc| &sc.sci == sci)?;
-        sc.sas[usize::from(an & 3)].as_ref().map(|sa| sa.next_pn)
+        let lanes = usize::from(self.cfg.pn_lanes);
+        sc.sas[usize::from(an & 3)]
+            .as_ref()
+            .and_then(|sa| sa.next_pn[..lanes].iter().copied().max())
+    }
+
+    /// The first PN at or above `pn` in this end's transmit lanes.
+    fn in_tx_lane(&self, pn: u64) -> u64 {
+        let (index, of) = (u64::from(self.cfg.tx_lane.0), u64::from(self.cfg.tx_lane.1));
+        let off = (index + of - pn % of) % of;
+        pn.saturating_add(off)
     }
 
     /// Protects an Ethernet frame (`DA SA EtherType payload`) into `out` (cleared first).
@@ -359,7 +410,7 @@ impl SecY {
         if pn == 0 || pn > cipher.max_pn() {
             return Err(ProtectError::PnExhausted);
         }
-        tx.next_pn = pn.saturating_add(1);
+        tx.next_pn = pn.saturating_add(u64::from(self.cfg.tx_lane.1));
         let user = &frame[12..];
         let mut tci = if self.cfg.include_sci { TCI_SC } else { TCI_ES };
         if self.cfg.confidentiality {
@@ -458,7 +509,11 @@ impl SecY {
             .as_mut()
             .ok_or(ValidateError::NoSa)?;
         let window = self.cfg.replay_window;
-        let lowest = rx.next_pn.saturating_sub(window).max(rx.lowest_installed);
+        // Lanes are a power of two dividing 2^32: the low 32 bits of an XPN name its lane too.
+        let lane = (tag.pn % u32::from(self.cfg.pn_lanes)) as usize;
+        let lowest = rx.next_pn[lane]
+            .saturating_sub(window)
+            .max(rx.lowest_installed);
         let pn = if cipher.is_xpn() {
             recover_xpn(lowest, tag.pn)
         } else {
@@ -498,8 +553,8 @@ impl SecY {
         if late {
             self.counters.in_pkts_delayed += 1;
         }
-        if pn >= rx.next_pn {
-            rx.next_pn = pn.saturating_add(1);
+        if pn >= rx.next_pn[lane] {
+            rx.next_pn[lane] = pn.saturating_add(1);
         }
         Ok(())
     }

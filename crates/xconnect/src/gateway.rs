@@ -68,6 +68,11 @@ pub enum GatewayCommand {
         /// `transmit_offload = false` in [gateway].
         #[arg(long, conflicts_with = "config")]
         no_transmit_offload: bool,
+        /// Cores each link uses: 1, 2, 4 or 8 workers, each with its own TAP queue, UDP socket
+        /// and packet-number lanes, a flow staying on one of them. Give both ends of a link the
+        /// same. In the file: `link_cores` in [gateway].
+        #[arg(long, conflicts_with = "config", default_value_t = 1, value_parser = parse_link_cores)]
+        link_cores: u8,
         /// Log filter (as RUST_LOG).
         #[arg(long, env = "XCONNECT_LOG", default_value = "info")]
         log: String,
@@ -212,6 +217,7 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
             flow_log_file,
             flow_table_size,
             no_transmit_offload,
+            link_cores,
             log,
         } => {
             init_logs(&log)?;
@@ -250,6 +256,7 @@ pub async fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
                 flow_table_size: flow_table_size
                     .map_or(xc_gateway::config::DEFAULT_FLOW_TABLE_SIZE, |n| n as usize),
                 transmit_offload: !no_transmit_offload,
+                link_cores,
             };
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
             let mut admin_task = None;
@@ -319,4 +326,12 @@ fn default_state_dir() -> anyhow::Result<PathBuf> {
         },
     };
     Ok(base.join("xconnect/gateway"))
+}
+
+/// `--link-cores`: 1, 2, 4 or 8.
+fn parse_link_cores(s: &str) -> Result<u8, String> {
+    match s.parse::<u8>() {
+        Ok(n) if xc_gateway::config::valid_link_cores(n) => Ok(n),
+        _ => Err(format!("{s:?}: give 1, 2, 4 or 8")),
+    }
 }

@@ -311,6 +311,11 @@ impl Drop for Topo {
 }
 
 fn iperf(t: &Topo, secs: &str) -> serde_json::Value {
+    iperf_with(t, &["-t", secs])
+}
+
+/// iperf3 from side a to side b's link address with `args`: its JSON report.
+fn iperf_with(t: &Topo, args: &[&str]) -> serde_json::Value {
     let mut server = Command::new("ip")
         .args([
             "netns",
@@ -328,7 +333,9 @@ fn iperf(t: &Topo, secs: &str) -> serde_json::Value {
         .expect("iperf3 server");
     let mut out = None;
     for _ in 0..50 {
-        let o = t.exec(0, &["iperf3", "-c", "169.254.0.1", "-t", secs, "-J"]);
+        let mut a = vec!["iperf3", "-c", "169.254.0.1", "-J"];
+        a.extend_from_slice(args);
+        let o = t.exec(0, &a);
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
         // The server may not be listening yet on the first try.
         if v["error"].as_str().is_some_and(|e| e.contains("connect")) {
@@ -681,6 +688,109 @@ fn idle_polling_spins_at_idle_priority_only_while_traffic_flows() {
     t.wait_for("the pollers to sleep", Duration::from_secs(20), || {
         idle_pollers(pid).iter().all(|(_, s)| *s == 'S')
     });
+}
+
+/// CPU time (clock ticks, user and system) of each worker thread of link `link` in a process,
+/// by thread name (`xc-link-<link>-<worker>`).
+fn worker_ticks(pid: u32, link: &str) -> std::collections::BTreeMap<String, u64> {
+    let prefix = format!("xc-link-{link}-");
+    let mut out = std::collections::BTreeMap::new();
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        let comm = comm.trim();
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        if !comm.starts_with(&prefix) {
+            continue;
+        }
+        // Fields 14 and 15 (utime, stime) are the 12th and 13th after the name.
+        let f: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        out.insert(comm.to_owned(), ticks(11) + ticks(12));
+    }
+    out
+}
+
+/// What each worker of a's link spent while `f` ran, most first.
+fn spent_by_workers(t: &Topo, f: impl FnOnce()) -> Vec<u64> {
+    let pid = t.gateways[0].id();
+    let before = worker_ticks(pid, "l1");
+    f();
+    let after = worker_ticks(pid, "l1");
+    assert_eq!(
+        (before.len(), after.len()),
+        (2, 2),
+        "two worker threads: {after:?}"
+    );
+    let mut spent: Vec<u64> = after
+        .iter()
+        .map(|(name, a)| a - before.get(name).copied().unwrap_or(0))
+        .collect();
+    spent.sort_unstable_by(|a, b| b.cmp(a));
+    spent
+}
+
+#[test]
+fn a_link_on_two_cores_keeps_a_flow_on_one_worker_and_spreads_many() {
+    let mut t = Topo::new("e2lc");
+    t.gateway_extra = "link_cores = 2".into();
+    t.start(CAK, CAK, "");
+    t.wait_secured();
+    for side in 0..2 {
+        let st = t.status(side);
+        assert_eq!(st["links"][0]["workers"], 2, "{st}");
+    }
+    assert!(t.ping("5", None), "ping across a link on two cores");
+    let bps = |v: &serde_json::Value| {
+        v["end"]["sum_received"]["bits_per_second"]
+            .as_f64()
+            .unwrap_or(0.0)
+    };
+    // One TCP stream: one worker carries it (its data one way, its ACKs back, at both ends);
+    // the other only wakes now and then.
+    let spent = spent_by_workers(&t, || {
+        let v = iperf_with(&t, &["-t", "3"]);
+        assert!(bps(&v) > 1e6, "one stream: {v}");
+    });
+    eprintln!("one stream: clock ticks of the workers {spent:?}");
+    assert!(
+        spent[1] * 5 <= spent[0],
+        "one flow on one worker: ticks {spent:?}"
+    );
+    // Sixteen streams: the kernel spreads their flows over the TAP's two queues, so both
+    // workers carry some.
+    let spent = spent_by_workers(&t, || {
+        let v = iperf_with(&t, &["-t", "3", "-P", "16"]);
+        assert!(bps(&v) > 1e6, "sixteen streams: {v}");
+    });
+    eprintln!("sixteen streams: clock ticks of the workers {spent:?}");
+    assert!(
+        spent[1] * 10 >= spent[0] && spent[1] >= 10,
+        "sixteen flows on both workers: ticks {spent:?}"
+    );
+    // Nothing refused at either end: each worker's packet-number lanes arrive at the peer's
+    // worker of those lanes, whose replay state is its own.
+    for side in 0..2 {
+        let st = t.status(side);
+        let l = &st["links"][0];
+        for (what, v) in [
+            ("late", &l["secy"]["inPktsLate"]),
+            ("not valid", &l["secy"]["inPktsNotValid"]),
+            ("replay drops", &l["counters"]["rxDroppedReplay"]),
+        ] {
+            assert_eq!(v.as_u64(), Some(0), "side {side}: {what}: {st}");
+        }
+        assert!(
+            l["secy"]["inPktsOk"].as_u64().unwrap_or(0) > 10_000,
+            "side {side}: {st}"
+        );
+    }
 }
 
 /// Side b's filters: ssh (tcp/22) and tcp/5202 in from side a's network, everything out; its

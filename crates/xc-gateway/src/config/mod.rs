@@ -116,6 +116,11 @@ pub const MAX_FLOW_TABLE_SIZE: u64 = 4_194_304;
 /// Most flows the filters' connection table holds unless told otherwise.
 pub const DEFAULT_FLOW_TABLE_SIZE: usize = xc_filter::DEFAULT_FLOWS;
 
+/// Whether `n` cores per link may be configured: 1, 2, 4 or 8 (`xc_dataplane::lanes`).
+pub fn valid_link_cores(n: u8) -> bool {
+    xc_dataplane::lanes::workers(n) == usize::from(n)
+}
+
 /// A validated gateway configuration.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -131,6 +136,8 @@ pub struct GatewayConfig {
     pub busy_poll_us: u64,
     /// The links' TAPs hand over segmentation-offload frames that the link segments.
     pub transmit_offload: bool,
+    /// Cores (workers) each link uses: 1, 2, 4 or 8 (`xc_dataplane::lanes`).
+    pub link_cores: u8,
     /// Most flows the filters' connection table holds.
     pub flow_table_size: usize,
     /// Where the flow logs' records are appended.
@@ -405,6 +412,13 @@ impl GatewayConfig {
             }
             Some(v) => v,
         };
+        let link_cores = match doc.gateway.link_cores {
+            None => 1,
+            Some(v) if !valid_link_cores(v) => {
+                return g.err("link_cores", "is 1, 2, 4 or 8");
+            }
+            Some(v) => v,
+        };
         let flow_table_size = match doc.gateway.flow_table_size {
             None => DEFAULT_FLOW_TABLE_SIZE,
             Some(v) if !(1..=MAX_FLOW_TABLE_SIZE).contains(&v) => {
@@ -445,6 +459,7 @@ impl GatewayConfig {
             idle_poll_ms,
             busy_poll_us,
             transmit_offload: doc.gateway.transmit_offload.unwrap_or(true),
+            link_cores,
             flow_table_size,
             flow_log_file: doc.gateway.flow_log_file.as_ref().map(PathBuf::from),
             links,

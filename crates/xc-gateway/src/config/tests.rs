@@ -161,6 +161,27 @@ fn busy_polling_is_100_us_unless_set_and_bounded() {
 }
 
 #[test]
+fn links_use_one_core_unless_set_to_a_power_of_two_up_to_eight() {
+    let c = GatewayConfig::parse("gw.toml", GOOD, None).expect("valid");
+    assert_eq!(c.link_cores, 1, "the default");
+    let with = |v: &str| {
+        GOOD.replace(
+            "admin_listen = \"127.0.0.1:7801\"",
+            &format!("admin_listen = \"127.0.0.1:7801\"\nlink_cores = {v}"),
+        )
+    };
+    for n in [1u8, 2, 4, 8] {
+        let c = GatewayConfig::parse("gw.toml", &with(&n.to_string()), None).expect("valid");
+        assert_eq!(c.link_cores, n);
+    }
+    for bad in ["0", "3", "16"] {
+        let e = err(&with(bad));
+        assert_eq!((e.line, e.field.as_str()), (5, "gateway.link_cores"), "{e}");
+        assert!(e.message.contains("1, 2, 4 or 8"), "{bad}: {e}");
+    }
+}
+
+#[test]
 fn idle_polling_is_off_unless_set_and_bounded() {
     let c = GatewayConfig::parse("gw.toml", GOOD, None).expect("valid");
     assert_eq!(c.idle_poll_ms, 0, "off by default");

@@ -104,6 +104,11 @@ pub struct GatewaySection {
     /// (TSO and USO; default true). Off: the kernel segments, one frame per read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transmit_offload: Option<bool>,
+    /// Cores each link uses: 1 (the default), 2, 4 or 8 workers, each with a TAP queue, a UDP
+    /// socket and its own packet-number lanes. Both ends of a link should say the same (a
+    /// flow then stays on one worker at each end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_cores: Option<u8>,
     /// Most flows the filters' connection table holds (default 262,144); past it, new flows are
     /// refused (`table_full`) and none is evicted.
     #[serde(default, skip_serializing_if = "Option::is_none")]

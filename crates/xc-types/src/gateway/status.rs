@@ -287,6 +287,10 @@ pub struct LinkStatus {
     pub underlay_local: String,
     pub underlay_remote: String,
     pub bandwidth: Option<String>,
+    /// The cores (workers) the link runs on, each with a TAP queue, a socket and its own
+    /// packet-number lanes; 0 from a gateway that does not say.
+    #[serde(default)]
+    pub workers: u8,
     /// The rate the transmit side shapes to: `bandwidth`, or the link's part of it when the
     /// link shares its connection's bandwidth with others.
     #[serde(default, skip_serializing_if = "Option::is_none")]
