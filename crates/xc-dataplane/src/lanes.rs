@@ -35,55 +35,32 @@ pub fn workers(asked: u8) -> usize {
 /// and source addresses (12), the MACsec EtherType (2), TCI/AN and SL (2).
 pub const PN_OFFSET: u32 = 8 + 12 + 2 + 2;
 
-/// One instruction of a classic BPF program (`struct sock_filter`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Insn {
-    pub code: u16,
-    pub jt: u8,
-    pub jf: u8,
-    pub k: u32,
-}
+// Classic BPF opcodes (linux/bpf_common.h): load a word at an absolute offset, AND with a
+// constant, return the accumulator.
+const BPF_LD_W_ABS: u16 = 0x20;
+const BPF_ALU_AND_K: u16 = 0x54;
+const BPF_RET_A: u16 = 0x16;
 
-// Classic BPF opcodes (linux/bpf_common.h).
-const BPF_LD: u16 = 0x00;
-const BPF_W: u16 = 0x00;
-const BPF_ABS: u16 = 0x20;
-const BPF_ALU: u16 = 0x04;
-const BPF_AND: u16 = 0x50;
-const BPF_K: u16 = 0x00;
-const BPF_RET: u16 = 0x06;
-const BPF_A: u16 = 0x10;
-#[allow(clippy::identity_op, clippy::eq_op)]
-const BPF_LD_W_ABS: u16 = BPF_LD | BPF_W | BPF_ABS;
-#[allow(clippy::identity_op)]
-const BPF_ALU_AND_K: u16 = BPF_ALU | BPF_AND | BPF_K;
-const BPF_RET_A: u16 = BPF_RET | BPF_A;
+/// One instruction of a classic BPF program without jumps.
+fn insn(code: u16, k: u32) -> libc::sock_filter {
+    libc::sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    }
+}
 
 /// The reuseport program of a link with `workers` sockets (a power of two): the socket index
 /// is the PN's low bits. A datagram too short to hold a PN (the load fails) ends the program
 /// with 0: the first socket. Control frames (MKPDUs, probes) land on any worker, each of which
 /// hands them to the gateway.
-pub fn steering_program(workers: usize) -> [Insn; 3] {
+pub fn steering_program(workers: usize) -> [libc::sock_filter; 3] {
     let mask = (workers.max(1) - 1) as u32;
     [
-        Insn {
-            code: BPF_LD_W_ABS,
-            jt: 0,
-            jf: 0,
-            k: PN_OFFSET,
-        },
-        Insn {
-            code: BPF_ALU_AND_K,
-            jt: 0,
-            jf: 0,
-            k: mask,
-        },
-        Insn {
-            code: BPF_RET_A,
-            jt: 0,
-            jf: 0,
-            k: 0,
-        },
+        insn(BPF_LD_W_ABS, PN_OFFSET),
+        insn(BPF_ALU_AND_K, mask),
+        insn(BPF_RET_A, 0),
     ]
 }
 
@@ -123,15 +100,7 @@ pub fn sockets(
 /// Attaches the steering program to the reuseport group of `fd` (before it is bound: the group
 /// takes the program of its first socket).
 fn attach_steering(fd: &OwnedFd, workers: usize) -> io::Result<()> {
-    let mut prog: Vec<libc::sock_filter> = steering_program(workers)
-        .iter()
-        .map(|i| libc::sock_filter {
-            code: i.code,
-            jt: i.jt,
-            jf: i.jf,
-            k: i.k,
-        })
-        .collect();
+    let mut prog = steering_program(workers);
     let fprog = libc::sock_fprog {
         len: prog.len() as libc::c_ushort,
         filter: prog.as_mut_ptr(),

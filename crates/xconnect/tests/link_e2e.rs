@@ -595,32 +595,40 @@ fn bandwidth_is_policed_in_each_direction() {
     );
 }
 
-/// Scheduling policy (field 41 of stat) and state (field 3) of each idle-polling thread of a
-/// process.
-fn idle_pollers(pid: u32) -> Vec<(u32, char)> {
+/// Each thread of a process: its name and the fields of its `stat` after the name (the first
+/// is field 3, the state).
+fn threads(pid: u32) -> Vec<(String, Vec<String>)> {
     let mut out = Vec::new();
     for t in std::fs::read_dir(format!("/proc/{pid}/task"))
         .into_iter()
         .flatten()
+        .flatten()
     {
-        let Ok(t) = t else { continue };
         let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
         let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
-        if !comm.starts_with("xc-idle-poll") {
-            continue;
-        }
         let Some(close) = stat.rfind(')') else {
             continue;
         };
-        let f: Vec<&str> = stat[close + 2..].split_whitespace().collect();
-        if let (Some(st), Some(policy)) = (f.first(), f.get(38)) {
-            out.push((
-                policy.parse().unwrap_or(u32::MAX),
-                st.chars().next().unwrap_or('?'),
-            ));
-        }
+        let fields = stat[close + 2..].split_whitespace().map(str::to_owned);
+        out.push((comm.trim().to_owned(), fields.collect()));
     }
     out
+}
+
+/// Scheduling policy (field 41 of stat) and state (field 3) of each idle-polling thread of a
+/// process.
+fn idle_pollers(pid: u32) -> Vec<(u32, char)> {
+    threads(pid)
+        .into_iter()
+        .filter(|(comm, _)| comm.starts_with("xc-idle-poll"))
+        .filter_map(|(_, f)| {
+            let (st, policy) = (f.first()?, f.get(38)?);
+            Some((
+                policy.parse().unwrap_or(u32::MAX),
+                st.chars().next().unwrap_or('?'),
+            ))
+        })
+        .collect()
 }
 
 #[test]
@@ -694,27 +702,15 @@ fn idle_polling_spins_at_idle_priority_only_while_traffic_flows() {
 /// by thread name (`xc-link-<link>-<worker>`).
 fn worker_ticks(pid: u32, link: &str) -> std::collections::BTreeMap<String, u64> {
     let prefix = format!("xc-link-{link}-");
-    let mut out = std::collections::BTreeMap::new();
-    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+    threads(pid)
         .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
-        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
-        let comm = comm.trim();
-        let Some(close) = stat.rfind(')') else {
-            continue;
-        };
-        if !comm.starts_with(&prefix) {
-            continue;
-        }
-        // Fields 14 and 15 (utime, stime) are the 12th and 13th after the name.
-        let f: Vec<&str> = stat[close + 2..].split_whitespace().collect();
-        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-        out.insert(comm.to_owned(), ticks(11) + ticks(12));
-    }
-    out
+        .filter(|(comm, _)| comm.starts_with(&prefix))
+        .map(|(comm, f)| {
+            // Fields 14 and 15 (utime, stime) are the 12th and 13th after the name.
+            let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            (comm, ticks(11) + ticks(12))
+        })
+        .collect()
 }
 
 /// What each worker of a's link spent while `f` ran, most first.
