@@ -64,6 +64,23 @@ pub fn steering_program(workers: usize) -> [libc::sock_filter; 3] {
     ]
 }
 
+/// Whether a datagram's source is the peer: its address and port, whatever else the kernel
+/// filled in (an IPv6 source carries the interface's scope id when link-local, which the
+/// configured peer address may leave out).
+pub fn from_peer(from: Option<&SockaddrStorage>, peer: SocketAddr) -> bool {
+    let Some(from) = from else {
+        return false;
+    };
+    match peer {
+        SocketAddr::V4(p) => from
+            .as_sockaddr_in()
+            .is_some_and(|a| a.ip() == *p.ip() && a.port() == p.port()),
+        SocketAddr::V6(p) => from
+            .as_sockaddr_in6()
+            .is_some_and(|a| a.ip() == *p.ip() && a.port() == p.port()),
+    }
+}
+
 /// `SO_ATTACH_REUSEPORT_CBPF` (asm-generic/socket.h; the same on every architecture the gateway
 /// builds for).
 const SO_ATTACH_REUSEPORT_CBPF: libc::c_int = 51;
@@ -127,6 +144,25 @@ fn attach_steering(fd: &OwnedFd, workers: usize) -> io::Result<()> {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn the_peer_is_its_address_and_port_whatever_the_scope() {
+        let peer: SocketAddr = "[fe80::2]:4789".parse().expect("addr");
+        let scoped = std::net::SocketAddrV6::new("fe80::2".parse().expect("ip"), 4789, 0, 3);
+        let from = SockaddrStorage::from(SocketAddr::V6(scoped));
+        assert!(
+            from_peer(Some(&from), peer),
+            "a link-local source with its scope id"
+        );
+        let v4: SocketAddr = "10.0.0.2:4789".parse().expect("addr");
+        assert!(from_peer(Some(&SockaddrStorage::from(v4)), v4));
+        for other in ["10.0.0.3:4789", "10.0.0.2:4790", "[fe80::2]:4790"] {
+            let o: SocketAddr = other.parse().expect("addr");
+            assert!(!from_peer(Some(&SockaddrStorage::from(o)), v4), "{other}");
+            assert!(!from_peer(Some(&SockaddrStorage::from(o)), peer), "{other}");
+        }
+        assert!(!from_peer(None, v4), "no source");
+    }
 
     #[test]
     fn workers_are_a_power_of_two_up_to_the_lanes() {

@@ -1113,7 +1113,7 @@ fn io_loop(
                     busy = true;
                     // A socket shared by the workers is not connected: only the peer's
                     // datagrams count.
-                    if !shared.connected && from != Some(SockaddrStorage::from(shared.remote)) {
+                    if !shared.connected && !crate::lanes::from_peer(from.as_ref(), shared.remote) {
                         add(&c.rx_dropped_vxlan, 1);
                         continue;
                     }
