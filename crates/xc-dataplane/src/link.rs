@@ -443,6 +443,7 @@ impl Link {
                             batch: GsoBatch::new(to),
                             n_since: 0,
                             filter: view(),
+                            now_ms: 0,
                         },
                     };
                     let rx = Rx {
@@ -454,6 +455,7 @@ impl Link {
                         control,
                         validated: 0,
                         filter: view(),
+                        now_ms: 0,
                     };
                     let liveness =
                         liveness.map(|c| crate::liveness::Liveness::new(c, Instant::now()));
@@ -612,6 +614,8 @@ struct TxOut<'a> {
     batch: GsoBatch,
     n_since: u32,
     filter: Option<xc_filter::View>,
+    /// The filters' clock ([`now_ms`]), read once per turn of the loop rather than per frame.
+    now_ms: u64,
 }
 
 impl Tx<'_> {
@@ -773,7 +777,7 @@ impl TxOut<'_> {
     fn send_frame(&mut self, frame: &[u8]) {
         let c = &self.shared.counters;
         if let Some(f) = &mut self.filter
-            && f.check(Direction::Outbound, frame, now_ms()) != Verdict::Pass
+            && f.check(Direction::Outbound, frame, self.now_ms) != Verdict::Pass
         {
             add(&c.tx_dropped_filter, 1);
             return;
@@ -830,6 +834,8 @@ struct Rx<'a> {
     control: SyncSender<Vec<u8>>,
     validated: u32,
     filter: Option<xc_filter::View>,
+    /// The filters' clock ([`now_ms`]), read once per turn of the loop rather than per frame.
+    now_ms: u64,
 }
 
 impl Rx<'_> {
@@ -873,7 +879,7 @@ impl Rx<'_> {
                     return;
                 }
                 if let Some(f) = &mut self.filter
-                    && f.check(Direction::Inbound, &self.out, now_ms()) != Verdict::Pass
+                    && f.check(Direction::Inbound, &self.out, self.now_ms) != Verdict::Pass
                 {
                     add(&c.rx_dropped_filter, 1);
                     return;
@@ -1103,6 +1109,10 @@ fn io_loop(
             if let Some(f) = &mut tx.out.filter {
                 f.tick(now, unix);
             }
+        }
+        if rx.filter.is_some() || tx.out.filter.is_some() {
+            let now = now_ms();
+            (rx.now_ms, tx.out.now_ms) = (now, now);
         }
         // From the peer first: what it brings to the TAP may be answered at once, and the
         // answer is then on the TAP for the transmit burst right after.
