@@ -152,11 +152,12 @@ struct Shared {
     counters: LinkCounters,
     /// The first worker's socket: control frames leave through it.
     socket: UdpSocket,
-    /// The peer's underlay address, where sockets that are not connected send.
+    /// The peer's underlay address.
     remote: SocketAddr,
-    /// Whether the sockets are connected to `remote` (one worker) or share the local port
-    /// (several, steered by packet number).
-    connected: bool,
+    /// Where datagrams are sent to: `None` when the sockets are connected to `remote` (one
+    /// worker), `remote` when they share the local port (several, steered by packet number)
+    /// and so are not connected.
+    send_to: Option<SocketAddr>,
     /// Each worker's commands.
     tx_cmd: Vec<SyncSender<TxCmd>>,
     rx_cmd: Vec<SyncSender<RxCmd>>,
@@ -225,11 +226,7 @@ impl LinkHandle {
         let mut d = Vec::with_capacity(frame.len() + vxlan::HEADER_LEN);
         d.extend_from_slice(&vxlan::header(self.inner.vni));
         d.extend_from_slice(frame);
-        if self.inner.connected {
-            self.inner.socket.send(&d)?;
-        } else {
-            self.inner.socket.send_to(&d, self.inner.remote)?;
-        }
+        send_datagram(&self.inner.socket, &d, self.inner.send_to)?;
         if !crate::pathmtu::is_probe(frame) {
             add(&self.inner.counters.mkpdus_tx, 1);
         }
@@ -388,7 +385,7 @@ impl Link {
             counters: LinkCounters::default(),
             socket: sockets[0].try_clone()?,
             remote: cfg.underlay_remote,
-            connected: lanes == 1,
+            send_to: (lanes > 1).then_some(cfg.underlay_remote),
             tx_cmd: tx_cmds,
             rx_cmd: rx_cmds,
             lanes: (0..lanes).map(|_| LaneState::default()).collect(),
@@ -419,7 +416,6 @@ impl Link {
             // The first worker keeps the liveness.
             let liveness = cfg.liveness.filter(|_| lane == 0);
             let control = control_tx.clone();
-            let to = (lanes > 1).then_some(cfg.underlay_remote);
             // One thread carries both directions of its queue: a frame written to the TAP whose
             // answer the kernel queues at once (a ping's reply, a TCP ACK) is read and sent
             // without a thread wake-up.
@@ -440,7 +436,7 @@ impl Link {
                             lane,
                             sock: &socket,
                             secy: SecY::new(secy_cfg.clone()),
-                            batch: GsoBatch::new(to),
+                            batch: GsoBatch::new(shared.send_to),
                             n_since: 0,
                             filter: view(),
                             now_ms: 0,
@@ -582,14 +578,18 @@ impl GsoBatch {
 
     fn send_each(&self, sock: &UdpSocket, c: &LinkCounters) {
         for d in self.buf.chunks(self.seg.max(1)) {
-            let sent = match self.to {
-                Some(to) => sock.send_to(d, to),
-                None => sock.send(d),
-            };
-            if sent.is_err() {
+            if send_datagram(sock, d, self.to).is_err() {
                 add(&c.io_errors, 1);
             }
         }
+    }
+}
+
+/// Sends one datagram on `sock`: to its connected peer, or to `to` when it is not connected.
+fn send_datagram(sock: &UdpSocket, d: &[u8], to: Option<SocketAddr>) -> io::Result<usize> {
+    match to {
+        Some(to) => sock.send_to(d, to),
+        None => sock.send(d),
     }
 }
 
@@ -1123,7 +1123,9 @@ fn io_loop(
                     busy = true;
                     // A socket shared by the workers is not connected: only the peer's
                     // datagrams count.
-                    if !shared.connected && !crate::lanes::from_peer(from.as_ref(), shared.remote) {
+                    if shared.send_to.is_some()
+                        && !crate::lanes::from_peer(from.as_ref(), shared.remote)
+                    {
                         add(&c.rx_dropped_vxlan, 1);
                         continue;
                     }
