@@ -54,16 +54,19 @@ for _ in $(seq 50); do ip netns exec "$B" ss -ltn | grep -q ':5201' && break; sl
 ip netns exec "$A" iperf3 -c 169.254.0.1 -t "$secs" -J > "$work/iperf.json" &
 cli=$!
 sleep 3
+# (The host's steal time over the window: a VM's vCPUs may be taken away meanwhile.)
+steal0=$(awk '/^cpu /{print $9}' /proc/stat)
 perf record -a -g -F 2999 -o "$work/tput.data" -- sleep 4 >/dev/null 2>&1
+steal=$(python3 -c "print('%.1f' % (($(awk '/^cpu /{print $9}' /proc/stat) - $steal0) / $(getconf CLK_TCK) / 4 / $(nproc) * 100))")
 wait $cli; wait $srv 2>/dev/null || true
 gbits=$(python3 -c "import json,sys; print('%.2f' % (json.load(open(sys.argv[1]))['end']['sum_received']['bits_per_second']/1e9))" "$work/iperf.json")
 link_down
 perf report -i "$work/tput.data" --no-children -g none --sort comm,dso,sym --stdio 2>/dev/null \
   > "$work/tput.txt"
-tput_table=$(python3 - "$work/tput.txt" "$gbits" "$limit" "$protect" "$validate" <<'PY'
+tput_table=$(python3 - "$work/tput.txt" "$gbits" "$limit" "$protect" "$validate" "$steal" <<'PY'
 import re, sys
-path, gbits, limit, protect, validate = sys.argv[1], *map(float, sys.argv[2:])
-parts = {}
+path, gbits, limit, protect, validate, steal = sys.argv[1], *map(float, sys.argv[2:])
+parts, top = {}, []
 order = ["the cipher (AES-GCM, in the link's threads)", "kernel copies to and from user memory, in the link's threads",
          "the rest of the kernel, in the link's threads", "the link's own code and libc",
          "iperf3 and its TCP (sender and receiver)", "idle", "anything else"]
@@ -87,14 +90,23 @@ for line in open(path):
     else:
         k = order[6]
     parts[k] = parts.get(k, 0) + share
+    if comm.startswith("xc-link"):
+        top.append((share, "kernel" if kind == "k" else dso, sym))
 print(f"One TCP stream through a default link: **{gbits:.2f} Gbit/s**; this machine's cipher limit for "
       f"a link (protect {protect:.1f}, validate {validate:.1f} Gbit/s per core, {limit:.1f} Gbit/s on "
       f"all cores): the link is at **{100 * gbits / limit:.0f}%** of it.")
+print()
+print(f"The host took {steal:.1f}% of the vCPUs' time meanwhile (steal, /proc/stat).")
 print()
 print("| where the machine's time went (4 s of both cores, perf record -a) | share |")
 print("|---|---:|")
 for k in order:
     print(f"| {k} | {parts.get(k, 0):.1f}% |")
+print()
+print("| the link's threads' top functions | in | share |")
+print("|---|---|---:|")
+for share, where, sym in sorted(top, reverse=True)[:15]:
+    print(f"| `{sym}` | {where} | {share:.1f}% |")
 PY
 )
 echo "$tput_table"
