@@ -144,6 +144,15 @@ impl SharedPolicer {
     }
 }
 
+/// The rate the receive side polices a link's `bps` at: 2% over it. The sender shapes to `bps`,
+/// so its first burst empties the receiver's bucket as well as its own, and then the underlay's
+/// jitter (frames sent apart arriving together) would meet an empty bucket now and then; the
+/// margin refills it (1 Mbit/s at 50) so that a sender shaped to the rate loses nothing here,
+/// while one that is not is still held to the rate within 2%.
+fn receive_rate(bps: u64) -> u64 {
+    bps.saturating_add(bps / 50)
+}
+
 struct Shared {
     name: String,
     tap_name: String,
@@ -254,7 +263,7 @@ impl LinkHandle {
 
     /// Changes the policed rate of both directions without touching the link otherwise.
     pub fn set_bandwidth(&self, bps: Option<u64>) {
-        self.inner.rx_policer.set(bps);
+        self.inner.rx_policer.set(bps.map(receive_rate));
         self.set_egress(bps);
     }
 
@@ -390,7 +399,7 @@ impl Link {
             rx_cmd: rx_cmds,
             lanes: (0..lanes).map(|_| LaneState::default()).collect(),
             tx_policer: SharedPolicer::new(cfg.bandwidth_bps),
-            rx_policer: SharedPolicer::new(cfg.bandwidth_bps),
+            rx_policer: SharedPolicer::new(cfg.bandwidth_bps.map(receive_rate)),
             stop: AtomicBool::new(false),
             idle_poll: cfg.idle_poll.clone(),
             busy_poll: cfg.busy_poll,
@@ -857,7 +866,14 @@ impl Rx<'_> {
             let _ = self.control.try_send(frame.to_vec());
             return;
         }
-        if !self.shared.rx_policer.allow(frame.len()) {
+        // The bytes the sender's shaper counted (the frame before protection), so that a link
+        // shaped to its rate at one end conforms at the other: with the SecTAG and ICV counted
+        // too (2% of a full frame), a flow at the whole rate would lose a frame in fifty here.
+        if !self
+            .shared
+            .rx_policer
+            .allow(xc_macsec::sectag::protected_len(frame))
+        {
             add(&c.rx_dropped_policer, 1);
             return;
         }

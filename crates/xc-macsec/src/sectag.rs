@@ -53,6 +53,17 @@ pub struct SecTag {
     pub sci: Option<Sci>,
 }
 
+/// The length of the frame that a MACsec frame (`DA SA 88E5 ...`) protects, its SecTAG and ICV
+/// left out, read from the TCI's SC bit alone (nothing else is checked): the length the sender
+/// counted before protecting it. Zero for a frame too short to hold a tag and an ICV.
+pub fn protected_len(frame: &[u8]) -> usize {
+    let Some(&tci) = frame.get(14) else {
+        return 0;
+    };
+    let tag = if tci & TCI_SC != 0 { 16 } else { 8 };
+    frame.len().saturating_sub(tag + ICV_LEN)
+}
+
 impl SecTag {
     /// Length of the tag on the wire, EtherType included.
     pub fn len(&self) -> usize {

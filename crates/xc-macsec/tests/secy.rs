@@ -202,6 +202,31 @@ fn unknown_sci_missing_sa_and_plain_frames_are_counted() {
 }
 
 #[test]
+fn the_protected_length_of_a_macsec_frame_is_the_frame_before_protection() {
+    for cipher in CipherSuite::ALL {
+        for (conf, sci) in [(true, true), (true, false), (false, true), (false, false)] {
+            let (mut tx, _) = pair_with(cipher, 0, 1, conf, sci);
+            for len in [0, 1, 46, 1400, 8950] {
+                let plain = frame(3, len);
+                let mut out = Vec::new();
+                tx.protect(&plain, &mut out).expect("protect");
+                assert_eq!(
+                    xc_macsec::sectag::protected_len(&out),
+                    plain.len(),
+                    "{cipher:?}, confidentiality {conf}, SCI {sci}, {len} bytes"
+                );
+            }
+        }
+    }
+    assert_eq!(xc_macsec::sectag::protected_len(&[0u8; 14]), 0, "no TCI");
+    assert_eq!(
+        xc_macsec::sectag::protected_len(&[0u8; 20]),
+        0,
+        "no room for the ICV"
+    );
+}
+
+#[test]
 fn integrity_only_leaves_the_payload_readable() {
     let sak = Zeroizing::new(vec![1u8; 16]);
     let mut cfg = SecYConfig::new(CipherSuite::GcmAes128, A);
