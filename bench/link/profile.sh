@@ -16,8 +16,8 @@
 #    a's thread, which sends to b and wakes b's thread, which answers (a takes the answer while
 #    busy polling) and ping is woken. Medians per part, and how many wake-ups found their core
 #    halted (running the idle task).
-# Prints the tables; --record appends them to bench/RESULTS.md. Needs root and perf
-# (linux-perf). Everything it creates is removed on exit.
+# Prints the tables; --record appends them to bench/RESULTS.md. Needs root, two cores and perf
+# (linux-perf, installed when missing). Everything it creates is removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)

@@ -1,7 +1,7 @@
 //! The cipher's limit on this machine, as a link meets it: how many Gbit/s of MTU-sized frames one
 //! core protects, and how many it validates, with the SecY and cipher suite a link uses
-//! (GCM-AES-XPN-256, confidentiality on, eight packet-number lanes). `bench/link/run.sh` runs it
-//! to say how close the link comes to the cipher.
+//! (GCM-AES-XPN-256, confidentiality on, eight packet-number lanes). `bench/link/profile.sh`
+//! runs it to say how close the link comes to the cipher.
 //!
 //! ```text
 //! cargo run --release -p xc-macsec --example cipher_speed [SECONDS] [FRAME_BYTES]

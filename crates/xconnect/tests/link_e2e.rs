@@ -595,8 +595,8 @@ fn bandwidth_is_policed_in_each_direction() {
         link["counters"]["txShaped"].as_u64().unwrap_or(0) > 0,
         "the shaper held the excess back: {st}"
     );
-    // The far end polices at the same rate what the sender shaped to it: nothing is dropped
-    // (both count the frames as they are before protection).
+    // The far end polices at the rate (2% over it) what the sender shaped to it: nothing is
+    // dropped (both count the frames as they are before protection).
     let far = t.status(1);
     assert_eq!(
         far["links"][0]["counters"]["rxDroppedPolicer"], 0,
